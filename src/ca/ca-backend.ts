@@ -1,0 +1,39 @@
+/** The contract between the RA and whatever signs: the built-in CA now, HSM and upstream EST later. */
+import type { KeyUsageBit } from '../pki/certificate.js';
+
+export interface IssueRequest {
+  /** DER Name, used as is. */
+  subject: Buffer;
+  /** DER SubjectPublicKeyInfo, used as is. */
+  spki: Buffer;
+  /** subjectAltName extnValue (GeneralNames DER), when the certificate carries one. */
+  subjectAltName: Buffer | undefined;
+  validityDays: number;
+  keyUsage: readonly KeyUsageBit[];
+  /** Dotted OIDs. */
+  extendedKeyUsage: readonly string[];
+}
+
+export interface IssuedCertificate {
+  der: Buffer;
+  serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface CaBackend {
+  readonly id: string;
+  issue(request: IssueRequest): Promise<IssuedCertificate>;
+  /** The issuing CA certificate first, then up to and including the root (DER). */
+  chain(): readonly Buffer[];
+  /** True when this CA signed the given certificate (name match and signature verified). */
+  issued(certificateDer: Buffer): boolean;
+}
+
+/** The CA cannot sign right now (maps to 503 with Retry-After). */
+export class CaUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CaUnavailableError';
+  }
+}

@@ -1,0 +1,83 @@
+/** The built-in CA: a software key under the data directory signing from a DER template. */
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  authorityKeyIdentifierValue, basicConstraintsEndEntity, certificateFields, extension, extKeyUsageValue,
+  keyIdentifier, keyUsageValue, serialToHex, signatureSchemeFor, signCertificate,
+} from '../pki/certificate.js';
+import { OID } from '../pki/oids.js';
+import type { CaBackend, IssuedCertificate, IssueRequest } from './ca-backend.js';
+
+export interface LocalCaOptions {
+  id: string;
+  key: KeyObject;
+  /** Issuing CA certificate first, then its chain up to the root (DER). */
+  chain: Buffer[];
+  now: () => Date;
+  random: (bytes: number) => Buffer;
+  /** Backdating of notBefore to tolerate client clock skew, in seconds. */
+  backdateSeconds?: number;
+}
+
+/** 16 random bytes, top bit cleared (positive), never a leading zero byte: ≥ 120 bits of entropy. */
+export function randomSerial(random: (n: number) => Buffer): Buffer {
+  const s = random(16);
+  s[0] = (s[0]! & 0x7f) | 0x40;
+  return s;
+}
+
+export function createLocalCa(options: LocalCaOptions): CaBackend {
+  const [issuerDer] = options.chain;
+  if (!issuerDer) throw new Error(`CA ${options.id}: no certificate`);
+  const issuerCert = new X509Certificate(issuerDer);
+  const issuerFields = certificateFields(issuerDer);
+  const scheme = signatureSchemeFor(options.key);
+  const aki = extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyIdentifier(issuerFields.spki)));
+  const basicConstraints = basicConstraintsEndEntity();
+  const backdateMs = (options.backdateSeconds ?? 300) * 1000;
+  const caNotAfter = new Date(issuerCert.validTo);
+  const chain = options.chain.map((c) => Buffer.from(c));
+
+  return {
+    id: options.id,
+    chain: () => chain,
+    issued(certificateDer: Buffer): boolean {
+      try {
+        const cert = new X509Certificate(certificateDer);
+        return cert.checkIssued(issuerCert) && cert.verify(issuerCert.publicKey);
+      } catch {
+        return false;
+      }
+    },
+    async issue(request: IssueRequest): Promise<IssuedCertificate> {
+      const now = options.now();
+      const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
+      let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + request.validityDays * 86_400_000);
+      // RFC 5280 §6: a certificate cannot outlive its issuer usefully; clamp to the CA's notAfter.
+      if (notAfter > caNotAfter) notAfter = caNotAfter;
+      const serial = randomSerial(options.random);
+      const extensions = [
+        basicConstraints,
+        extension(OID.keyUsage, true, keyUsageValue(request.keyUsage)),
+      ];
+      if (request.extendedKeyUsage.length > 0) {
+        extensions.push(extension(OID.extKeyUsage, false, extKeyUsageValue(request.extendedKeyUsage)));
+      }
+      extensions.push(extension(OID.subjectKeyIdentifier, false, octetsOf(keyIdentifier(request.spki))), aki);
+      if (request.subjectAltName) {
+        // RFC 5280 §4.2.1.6: SAN is critical when the subject is empty.
+        const emptySubject = request.subject.length === 2;
+        extensions.push(extension(OID.subjectAltName, emptySubject, request.subjectAltName));
+      }
+      const der = signCertificate(
+        { serial, issuer: issuerFields.subject, notBefore, notAfter, subject: request.subject, spki: request.spki, extensions },
+        options.key,
+        scheme,
+      );
+      return { der, serialHex: serialToHex(serial), notBefore, notAfter };
+    },
+  };
+}
+
+function octetsOf(b: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x04, b.length]), b]);
+}

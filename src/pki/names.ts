@@ -1,0 +1,121 @@
+/** Rendering of X.501 Names and GeneralNames (RFC 5280 §4.2.1.6) for display and policy. */
+import { isIPv4 } from 'node:net';
+import { children, decodeOid, expectTag, oid, readTop, seq, set, TAG, tlv, value } from './der.js';
+import { OID } from './oids.js';
+
+const SHORT: Record<string, string> = {
+  [OID.commonName]: 'CN',
+  [OID.serialNumber]: 'serialNumber',
+  [OID.countryName]: 'C',
+  [OID.localityName]: 'L',
+  [OID.stateOrProvinceName]: 'ST',
+  [OID.organizationName]: 'O',
+  [OID.organizationalUnitName]: 'OU',
+  [OID.emailAddress]: 'emailAddress',
+};
+
+export interface NameAttribute {
+  type: string;
+  /** Short name (CN, O, …) or the dotted OID. */
+  short: string;
+  value: string;
+}
+
+/** The attributes of a DER Name, in order. */
+export function nameAttributes(nameDer: Buffer): NameAttribute[] {
+  const out: NameAttribute[] = [];
+  const top = expectTag(readTop(nameDer), TAG.SEQUENCE, 'Name');
+  for (const rdn of children(nameDer, top)) {
+    for (const atv of children(nameDer, expectTag(rdn, TAG.SET, 'RelativeDistinguishedName'))) {
+      const [t, v] = children(nameDer, expectTag(atv, TAG.SEQUENCE, 'AttributeTypeAndValue'));
+      const type = decodeOid(value(nameDer, expectTag(t, TAG.OID, 'attribute type')));
+      const raw = v ? value(nameDer, v) : Buffer.alloc(0);
+      const text = v && v.tag === 0x1e ? raw.swap16().toString('utf16le') : raw.toString('utf8');
+      out.push({ type, short: SHORT[type] ?? type, value: text });
+    }
+  }
+  return out;
+}
+
+/** RFC 4514-like one-line form, most significant RDN first (as openssl -nameopt RFC2253 reverses; we keep DER order). */
+export function nameToString(nameDer: Buffer): string {
+  return nameAttributes(nameDer)
+    .map((a) => `${a.short}=${a.value.replace(/([,+"\\<>;])/g, '\\$1')}`)
+    .join(', ');
+}
+
+export type GeneralName =
+  | { type: 'dns'; value: string }
+  | { type: 'ip'; value: string }
+  | { type: 'email'; value: string }
+  | { type: 'uri'; value: string }
+  | { type: 'other'; tag: number };
+
+function ipToString(b: Buffer): string {
+  if (b.length === 4) return [...b].join('.');
+  if (b.length === 16) {
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+    return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+  }
+  return `invalid(${b.toString('hex')})`;
+}
+
+/** Decode a GeneralNames SEQUENCE (the subjectAltName extnValue). */
+export function parseGeneralNames(der: Buffer): GeneralName[] {
+  const top = expectTag(readTop(der), TAG.SEQUENCE, 'GeneralNames');
+  return children(der, top).map((gn): GeneralName => {
+    const v = value(der, gn);
+    switch (gn.tag) {
+      case 0x82:
+        return { type: 'dns', value: v.toString('latin1') };
+      case 0x87:
+        return { type: 'ip', value: ipToString(v) };
+      case 0x81:
+        return { type: 'email', value: v.toString('latin1') };
+      case 0x86:
+        return { type: 'uri', value: v.toString('latin1') };
+      default:
+        return { type: 'other', tag: gn.tag };
+    }
+  });
+}
+
+export function generalNameToString(n: GeneralName): string {
+  switch (n.type) {
+    case 'dns':
+      return `DNS:${n.value}`;
+    case 'ip':
+      return `IP:${n.value}`;
+    case 'email':
+      return `email:${n.value}`;
+    case 'uri':
+      return `URI:${n.value}`;
+    case 'other':
+      return `other:[${n.tag & 0x1f}]`;
+  }
+}
+
+export { isIPv4 };
+
+const TYPE_BY_SHORT: Record<string, string> = Object.fromEntries(Object.entries(SHORT).map(([o, s]) => [s.toUpperCase(), o]));
+
+/**
+ * Encode a Name from "CN=x, O=y" (DER order as written). Values are UTF8String except
+ * countryName and serialNumber, which RFC 5280 requires as PrintableString.
+ */
+export function encodeName(text: string): Buffer {
+  const parts = text.split(/,(?![^=,]*\\)/).map((p) => p.trim()).filter(Boolean);
+  const rdns = parts.map((p) => {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new Error(`bad name component "${p}" (expected TYPE=value)`);
+    const key = p.slice(0, eq).trim();
+    const v = p.slice(eq + 1).trim();
+    const type = TYPE_BY_SHORT[key.toUpperCase()] ?? (/^\d+(\.\d+)+$/.test(key) ? key : undefined);
+    if (!type) throw new Error(`unknown name attribute "${key}"`);
+    const printable = type === OID.countryName || type === OID.serialNumber;
+    const str = tlv(printable ? TAG.PrintableString : TAG.UTF8String, Buffer.from(v, 'utf8'));
+    return set(seq(oid(type), str));
+  });
+  return seq(...rdns);
+}
