@@ -1,0 +1,71 @@
+/** `estuary cert list|show`. */
+import { X509Certificate } from 'node:crypto';
+import type { Command } from 'commander';
+import { toPem } from '../pki/base64.js';
+import type { CertificateRecord, CertificateStatus } from '../store/store.js';
+import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
+
+function certView(c: CertificateRecord): Record<string, unknown> {
+  return {
+    serial: c.serial,
+    profile: c.profile,
+    ca: c.ca,
+    subject: c.subject,
+    sans: c.sans,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    status: c.status,
+    revokedAt: c.revokedAt?.toISOString() ?? null,
+    revocationReason: c.revocationReason,
+    requester: c.requester,
+    renews: c.renews,
+    createdAt: c.createdAt.toISOString(),
+  };
+}
+
+export function registerCertCommands(program: Command): void {
+  const cert = program.command('cert').description('inspect issued certificates');
+
+  cert
+    .command('list')
+    .description('list issued certificates, newest first')
+    .option('--profile <label>', 'only this profile')
+    .option('--status <status>', 'valid or revoked')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print JSON')
+    .option('--home <dir>', 'data directory')
+    .action(async (opts: HomeOption & { profile?: string; status?: string; limit: string; json?: boolean }) => {
+      if (opts.status && opts.status !== 'valid' && opts.status !== 'revoked') throw new CliError(`--status: expected valid or revoked, got "${opts.status}"`);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit: expected a positive integer, got "${opts.limit}"`);
+      await withStore(opts, async (store) => {
+        const certs = await store.listCertificates({
+          ...(opts.profile ? { profile: opts.profile } : {}),
+          ...(opts.status ? { status: opts.status as CertificateStatus } : {}),
+          limit,
+        });
+        if (opts.json) return printJson(certs.map(certView));
+        printTable(['SERIAL', 'PROFILE', 'STATUS', 'NOT AFTER', 'SUBJECT'], certs.map((c) => [c.serial, c.profile, c.status, c.notAfter.toISOString(), c.subject]));
+      });
+    });
+
+  cert
+    .command('show <serial>')
+    .description('show one certificate (serial in hex, as `cert list` prints it)')
+    .option('--pem', 'print only the certificate in PEM')
+    .option('--json', 'print JSON')
+    .option('--home <dir>', 'data directory')
+    .action(async (serial: string, opts: HomeOption & { pem?: boolean; json?: boolean }) => {
+      const normalized = serial.toLowerCase().replace(/:/g, '').replace(/^0+(?=.)/, '');
+      await withStore(opts, async (store) => {
+        const c = await store.getCertificate(normalized);
+        if (!c) throw new CliError(`no certificate with serial ${serial}`);
+        const pem = toPem('CERTIFICATE', c.der);
+        if (opts.pem) return process.stdout.write(pem);
+        if (opts.json) return printJson({ ...certView(c), pem });
+        for (const [k, v] of Object.entries(certView(c))) print(`${k}: ${Array.isArray(v) ? v.join(', ') || '(none)' : String(v ?? '-')}`);
+        print(`sha256Fingerprint: ${new X509Certificate(c.der).fingerprint256}`);
+        process.stdout.write(pem);
+      });
+    });
+}

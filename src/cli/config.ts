@@ -1,0 +1,192 @@
+/**
+ * estuary.yaml: read, validated with errors that name the field, paths resolved against the
+ * data directory. Environment overrides: ESTUARY_EST_LISTEN=host:port.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { parse } from 'yaml';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface LocalCaConfig {
+  type: 'local';
+  certificate: string;
+  key: string;
+  chain: string[];
+}
+
+export type CaConfig = LocalCaConfig;
+
+export interface Config {
+  home: string;
+  est: { listen: ListenAddress; defaultProfile: string; publicUrl: string | undefined };
+  tls: { certificate: string; key: string };
+  database: { type: 'sqlite'; path: string };
+  cas: Record<string, CaConfig>;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+export const CONFIG_FILE = 'estuary.yaml';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseListen(text: string, field: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(`${field}: expected host:port (e.g. 127.0.0.1:8443), got "${text}"`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+type Obj = Record<string, unknown>;
+
+function section(parent: Obj, key: string, path: string): Obj {
+  const v = parent[key];
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${path}: expected a mapping`);
+  return v as Obj;
+}
+
+function onlyKeys(obj: Obj, keys: readonly string[], path: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!keys.includes(k)) throw new ConfigError(`${path ? path + '.' : ''}${k}: unknown setting (allowed: ${keys.join(', ')})`);
+  }
+}
+
+function str(obj: Obj, key: string, path: string, fallback?: string): string {
+  const v = obj[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(`${path}.${key}: expected a non-empty string`);
+  return v;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Validate a parsed YAML document. `env` supplies the overrides. */
+export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
+  const root = doc as Obj;
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'log'], '');
+  const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
+
+  const est = section(root, 'est', 'est');
+  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl'], 'est');
+  const listenText = env.ESTUARY_EST_LISTEN ?? str(est, 'listen', 'est', '127.0.0.1:8443');
+  const listen = parseListen(listenText, env.ESTUARY_EST_LISTEN ? 'ESTUARY_EST_LISTEN' : 'est.listen');
+  const publicUrl = est.publicUrl === undefined ? undefined : str(est, 'publicUrl', 'est');
+  if (publicUrl && !/^https:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`est.publicUrl: expected an https:// URL, got "${publicUrl}"`);
+
+  const tls = section(root, 'tls', 'tls');
+  onlyKeys(tls, ['certificate', 'key'], 'tls');
+
+  const db = section(root, 'database', 'database');
+  onlyKeys(db, ['type', 'path'], 'database');
+  const dbType = str(db, 'type', 'database', 'sqlite');
+  if (dbType !== 'sqlite') throw new ConfigError(`database.type: "${dbType}" is not supported (supported: sqlite)`);
+
+  const casRaw = section(root, 'cas', 'cas');
+  const cas: Record<string, CaConfig> = {};
+  for (const [id, value] of Object.entries(casRaw)) {
+    const path = `cas.${id}`;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ConfigError(`${path}: a CA id is letters, digits, _ and - only`);
+    const ca = section(casRaw, id, path);
+    const type = str(ca, 'type', path, 'local');
+    switch (type) {
+      case 'local': {
+        onlyKeys(ca, ['type', 'certificate', 'key', 'chain'], path);
+        const chain = ca.chain ?? [];
+        if (!Array.isArray(chain) || chain.some((c) => typeof c !== 'string')) throw new ConfigError(`${path}.chain: expected a list of file paths`);
+        cas[id] = { type: 'local', certificate: resolve(str(ca, 'certificate', path)), key: resolve(str(ca, 'key', path)), chain: (chain as string[]).map(resolve) };
+        break;
+      }
+      default:
+        throw new ConfigError(`${path}.type: "${type}" is not a known CA connector type (known: local)`);
+    }
+  }
+  if (Object.keys(cas).length === 0) throw new ConfigError('cas: at least one CA connector is required');
+
+  const log = section(root, 'log', 'log');
+  onlyKeys(log, ['level'], 'log');
+  const level = str(log, 'level', 'log', 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`log.level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+
+  return {
+    home,
+    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl },
+    tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
+    database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
+    cas,
+    log: { level: level as Config['log']['level'] },
+  };
+}
+
+export function loadConfig(home: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = join(home, CONFIG_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(`${file} not found: run "estuary init" first (or pass --home)`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  try {
+    return validateConfig(doc, home, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The base URL clients use; labels are appended as /<label>. */
+export function estBaseUrl(config: Config, port = config.est.listen.port): string {
+  if (config.est.publicUrl) return config.est.publicUrl.replace(/\/+$/, '') + '/.well-known/est';
+  const host = config.est.listen.host === '0.0.0.0' || config.est.listen.host === '::' ? 'localhost' : config.est.listen.host;
+  const h = host.includes(':') ? `[${host}]` : host;
+  return `https://${h}:${port}/.well-known/est`;
+}
+
+export const DEFAULT_CONFIG_YAML = `# Estuary configuration. Relative paths are relative to this directory.
+# Validated at start: an unknown or malformed setting stops the server with its name.
+
+est:
+  # Address of the EST HTTPS listener (env ESTUARY_EST_LISTEN=host:port overrides).
+  listen: 127.0.0.1:8443
+  # Profile served on /.well-known/est/ without a label.
+  defaultProfile: default
+  # Base URL clients use, when it differs from the listen address (e.g. behind a load balancer).
+  # publicUrl: https://est.example.com
+
+tls:
+  # EST server certificate followed by its chain, and its private key (PEM).
+  certificate: tls/server.pem
+  key: tls/server-key.pem
+
+database:
+  # Embedded SQLite (WAL); PostgreSQL will be selectable here.
+  type: sqlite
+  path: estuary.db
+
+# CA connectors, by id. Profiles name the connector that issues for them.
+cas:
+  default:
+    type: local                    # the built-in CA: a key under this directory
+    certificate: ca/issuing.pem    # issuing CA certificate
+    key: ca/issuing-key.pem        # its private key (mode 0600)
+    chain: [ca/root.pem]           # up to and including the root
+
+log:
+  # fatal, error, warn, info, debug, trace or silent. Logs never hold passwords or keys.
+  level: info
+`;

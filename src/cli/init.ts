@@ -1,0 +1,85 @@
+/** `estuary init`: a complete, working data directory on the embedded defaults. */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCaHierarchy, createTlsServerCertificate, type KeyAlgorithm } from '../ca/ca-setup.js';
+import { toPem } from '../pki/base64.js';
+import { defaultProfile } from '../ra/default-profile.js';
+import { generatePassword, hashPassword } from '../ra/password.js';
+import { openSqliteStore } from '../store/sqlite-store.js';
+import { CONFIG_FILE, DEFAULT_CONFIG_YAML, estBaseUrl, loadConfig } from './config.js';
+
+export interface InitOptions {
+  home: string;
+  force: boolean;
+  algorithm: KeyAlgorithm;
+  now?: Date;
+}
+
+export interface InitSummary {
+  estUrl: string;
+  rootFingerprintSha256: string;
+  estAccount: { email: string; password: string };
+  adminAccount: { email: string; password: string };
+}
+
+export class InitRefusedError extends Error {}
+
+const SECRET = 0o600;
+
+function writeFile(path: string, content: string, mode = 0o644): void {
+  writeFileSync(path, content, { mode });
+  chmodSync(path, mode); // the umask must not widen or narrow what we asked for
+}
+
+export function keyPem(key: import('node:crypto').KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }) as string;
+}
+
+export function fingerprintSha256(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
+}
+
+export async function initHome(o: InitOptions): Promise<InitSummary> {
+  const now = o.now ?? new Date();
+  if (existsSync(join(o.home, CONFIG_FILE)) || (existsSync(o.home) && readdirSync(o.home).length > 0)) {
+    if (!o.force) throw new InitRefusedError(`${o.home} already holds an Estuary home; use --force to replace it (this destroys its CA keys and database)`);
+    rmSync(o.home, { recursive: true, force: true });
+  }
+  mkdirSync(join(o.home, 'ca'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(o.home, 'tls'), { recursive: true, mode: 0o700 });
+  chmodSync(o.home, 0o700);
+
+  writeFile(join(o.home, CONFIG_FILE), DEFAULT_CONFIG_YAML);
+  const config = loadConfig(o.home, {});
+  const caConfig = config.cas.default!;
+
+  const { root, issuing } = createCaHierarchy({
+    algorithm: o.algorithm,
+    rootName: 'CN=Estuary Root CA, O=Estuary',
+    issuingName: 'CN=Estuary Issuing CA, O=Estuary',
+    now,
+    random: randomBytes,
+  });
+  writeFile(join(o.home, 'ca', 'root.pem'), toPem('CERTIFICATE', root.der));
+  writeFile(join(o.home, 'ca', 'root-key.pem'), keyPem(root.key), SECRET);
+  writeFile(caConfig.certificate, toPem('CERTIFICATE', issuing.der));
+  writeFile(caConfig.key, keyPem(issuing.key), SECRET);
+
+  const tls = createTlsServerCertificate({ issuer: issuing, hosts: ['localhost', '127.0.0.1', '::1'], algorithm: 'ec-p256', days: 397, now, random: randomBytes });
+  writeFile(config.tls.certificate, toPem('CERTIFICATE', tls.der) + toPem('CERTIFICATE', issuing.der));
+  writeFile(config.tls.key, keyPem(tls.key), SECRET);
+
+  const estAccount = { email: 'est@estuary.local', password: generatePassword() };
+  const adminAccount = { email: 'admin@estuary.local', password: generatePassword() };
+  const store = openSqliteStore(config.database.path);
+  try {
+    await store.createAccount({ email: estAccount.email, passwordHash: await hashPassword(estAccount.password), role: 'est' });
+    await store.createAccount({ email: adminAccount.email, passwordHash: await hashPassword(adminAccount.password), role: 'admin' });
+    await store.createProfile(defaultProfile(config.est.defaultProfile, 'default'));
+    await store.appendAudit({ actor: 'cli', action: 'init', profile: null, outcome: 'success', serial: null, detail: `home ${o.home}` });
+  } finally {
+    await store.close();
+  }
+  return { estUrl: estBaseUrl(config), rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/** The `estuary` command. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
+import { registerAccountCommands } from './account-commands.js';
+import { registerCertCommands } from './cert-commands.js';
+import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
+import { CliError, homeDir, print, printJson, type HomeOption } from './context.js';
+import { initHome, InitRefusedError, type InitSummary } from './init.js';
+import { registerProfileCommands } from './profile-commands.js';
+import { serve } from './serve.js';
+
+function printSummary(s: InitSummary, home: string): void {
+  print(`Estuary home created in ${home}`);
+  print(`EST base URL:         ${s.estUrl}`);
+  print(`Root CA SHA-256:      ${s.rootFingerprintSha256}`);
+  print(`EST account:          ${s.estAccount.email}  password: ${s.estAccount.password}`);
+  print(`Admin account:        ${s.adminAccount.email}  password: ${s.adminAccount.password}`);
+  print('The passwords are shown only now; change them with "estuary account passwd".');
+}
+
+async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string }): Promise<void> {
+  if (!(KEY_ALGORITHMS as readonly string[]).includes(opts.keyAlgorithm)) {
+    throw new CliError(`--key-algorithm: expected one of ${KEY_ALGORITHMS.join(', ')}, got "${opts.keyAlgorithm}"`);
+  }
+  const home = homeDir(opts);
+  const summary = await initHome({ home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm });
+  if (opts.json) printJson(summary);
+  else printSummary(summary, home);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('estuary')
+    .description('EST (RFC 7030) enrollment server, registration authority and built-in CA')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('create the data directory: config, root and issuing CA, TLS certificate, default profile, accounts, database')
+    .option('--home <dir>', 'data directory (default $ESTUARY_HOME or ./data)')
+    .option('--key-algorithm <alg>', `CA key algorithm: ${KEY_ALGORITHMS.join(', ')}`, 'ec-p256')
+    .option('--force', 'replace an existing home (destroys its keys and database)')
+    .option('--json', 'print one JSON object {estUrl, rootFingerprintSha256, estAccount, adminAccount}')
+    .action(runInit);
+
+  program
+    .command('serve')
+    .description('run the EST service (SIGTERM drains in-flight requests and exits 0)')
+    .option('--home <dir>', 'data directory (default $ESTUARY_HOME or ./data)')
+    .action(async (opts: HomeOption) => serve(loadConfig(homeDir(opts))));
+
+  program
+    .command('start')
+    .description('init the data directory when it does not exist, then serve (what `npm start` runs)')
+    .option('--home <dir>', 'data directory (default $ESTUARY_HOME or ./data)')
+    .action(async (opts: HomeOption) => {
+      const home = homeDir(opts);
+      if (!existsSync(join(home, CONFIG_FILE))) await runInit({ ...opts, keyAlgorithm: 'ec-p256' });
+      await serve(loadConfig(home));
+    });
+
+  registerAccountCommands(program);
+  registerProfileCommands(program);
+  registerCertCommands(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof CliError || err instanceof ConfigError || err instanceof InitRefusedError) {
+      process.stderr.write(`estuary: ${err.message}\n`);
+      process.exitCode = err instanceof CliError ? err.exitCode : 2;
+      return;
+    }
+    if ((err as { name?: string }).name === 'StoreConflictError') {
+      process.stderr.write(`estuary: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,118 @@
+/** Parsing and validating certification profile settings given on the command line. */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { pemBlocks, toPem } from '../pki/base64.js';
+import { resolveOid } from '../pki/oids.js';
+import { AUTH_MECHANISMS, type AuthMechanism, type KeyAlgorithmRule, type KeyUsageName, type NewProfile } from '../store/store.js';
+import { CliError } from './context.js';
+
+export interface ProfileFlags {
+  enable?: boolean;
+  disable?: boolean;
+  ca?: string;
+  auth?: string;
+  trustAnchors?: string;
+  clearTrustAnchors?: boolean;
+  validityDays?: string;
+  keyAlgorithms?: string;
+  keyUsage?: string;
+  eku?: string;
+  accounts?: string;
+  csrAttrs?: string;
+}
+
+const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
+const CURVES = ['P-256', 'P-384', 'P-521'] as const;
+
+const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** "ec:P-256/P-384,rsa:2048,ed25519" */
+export function parseKeyAlgorithms(text: string): KeyAlgorithmRule[] {
+  return list(text).map((item): KeyAlgorithmRule => {
+    const [type, arg] = item.split(':');
+    switch (type) {
+      case 'ec': {
+        const curves = (arg ?? 'P-256').split('/');
+        const bad = curves.find((c) => !(CURVES as readonly string[]).includes(c));
+        if (bad) throw new CliError(`--key-algorithms: unknown curve "${bad}" (known: ${CURVES.join(', ')})`);
+        return { type: 'ec', curves: curves as Array<(typeof CURVES)[number]> };
+      }
+      case 'rsa': {
+        const minBits = Number(arg ?? 2048);
+        if (!Number.isInteger(minBits) || minBits < 1024) throw new CliError(`--key-algorithms: rsa minimum must be an integer ≥ 1024, got "${arg}"`);
+        return { type: 'rsa', minBits };
+      }
+      case 'ed25519':
+        return { type: 'ed25519' };
+      default:
+        throw new CliError(`--key-algorithms: unknown algorithm "${item}" (use ec:P-256/P-384, rsa:2048, ed25519)`);
+    }
+  });
+}
+
+export function formatKeyAlgorithms(rules: readonly KeyAlgorithmRule[]): string {
+  return rules.map((r) => (r.type === 'ec' ? `ec:${r.curves.join('/')}` : r.type === 'rsa' ? `rsa:${r.minBits}` : 'ed25519')).join(',');
+}
+
+export function readTrustAnchors(file: string): string[] {
+  const ders = pemBlocks(readFileSync(file, 'utf8'));
+  if (ders.length === 0) throw new CliError(`${file}: no PEM certificates found`);
+  return ders.map((der) => {
+    try {
+      new X509Certificate(der);
+    } catch {
+      throw new CliError(`${file}: a certificate in it cannot be parsed`);
+    }
+    return toPem('CERTIFICATE', der);
+  });
+}
+
+/** Apply flags to a profile; every value is checked before anything is saved. */
+export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: readonly string[]): NewProfile {
+  const p: NewProfile = { ...base };
+  if (f.enable && f.disable) throw new CliError('--enable and --disable contradict each other');
+  if (f.enable) p.enabled = true;
+  if (f.disable) p.enabled = false;
+  if (f.ca !== undefined) {
+    if (!knownCas.includes(f.ca)) throw new CliError(`--ca: no CA connector "${f.ca}" is configured (configured: ${knownCas.join(', ')})`);
+    p.ca = f.ca;
+  }
+  if (f.auth !== undefined) {
+    if (!(AUTH_MECHANISMS as readonly string[]).includes(f.auth)) throw new CliError(`--auth: expected one of ${AUTH_MECHANISMS.join(', ')}, got "${f.auth}"`);
+    p.auth = f.auth as AuthMechanism;
+  }
+  if (f.clearTrustAnchors) p.clientTrustAnchors = [];
+  if (f.trustAnchors !== undefined) p.clientTrustAnchors = readTrustAnchors(f.trustAnchors);
+  if (f.validityDays !== undefined) {
+    const n = Number(f.validityDays);
+    if (!Number.isInteger(n) || n < 1 || n > 3650) throw new CliError(`--validity-days: expected an integer from 1 to 3650, got "${f.validityDays}"`);
+    p.validityDays = n;
+  }
+  if (f.keyAlgorithms !== undefined) p.keyAlgorithms = parseKeyAlgorithms(f.keyAlgorithms);
+  if (p.keyAlgorithms.length === 0) throw new CliError('--key-algorithms: at least one algorithm is required');
+  if (f.keyUsage !== undefined) {
+    const usages = list(f.keyUsage);
+    const bad = usages.find((u) => !(KEY_USAGES as readonly string[]).includes(u));
+    if (bad) throw new CliError(`--key-usage: unknown key usage "${bad}" (known: ${KEY_USAGES.join(', ')})`);
+    if (usages.includes('keyCertSign') || usages.includes('cRLSign')) throw new CliError('--key-usage: end-entity profiles cannot issue keyCertSign or cRLSign');
+    if (usages.length === 0) throw new CliError('--key-usage: at least one key usage is required');
+    p.keyUsage = usages as KeyUsageName[];
+  }
+  if (f.eku !== undefined) {
+    const ekus = list(f.eku);
+    const bad = ekus.find((e) => !resolveOid(e));
+    if (bad) throw new CliError(`--eku: unknown extended key usage "${bad}" (use a name like serverAuth, clientAuth or a dotted OID)`);
+    p.extendedKeyUsage = ekus;
+  }
+  if (f.accounts !== undefined) p.allowedAccounts = list(f.accounts).map((a) => a.toLowerCase());
+  if (f.csrAttrs !== undefined) {
+    const attrs = list(f.csrAttrs);
+    const bad = attrs.find((a) => !resolveOid(a));
+    if (bad) throw new CliError(`--csr-attrs: unknown attribute "${bad}" (use a name like challengePassword or a dotted OID)`);
+    p.csrAttrs = attrs;
+  }
+  if ((p.auth === 'tls-client-cert' || p.auth === 'basic+tls-client-cert') && p.clientTrustAnchors.length === 0) {
+    throw new CliError(`--auth ${p.auth} needs the device CA: pass --trust-anchors FILE`);
+  }
+  return p;
+}

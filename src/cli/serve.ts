@@ -1,0 +1,25 @@
+/** `estuary serve`: run until SIGTERM/SIGINT, then drain and exit 0. */
+import type { Config } from './config.js';
+import { createRuntime } from './runtime.js';
+
+export async function serve(config: Config): Promise<void> {
+  const runtime = await createRuntime(config);
+  await runtime.listen();
+  runtime.logger.info({ estUrl: runtime.estUrl() }, 'EST service listening');
+  process.stdout.write(`EST service listening on ${runtime.estUrl()}\n`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'draining in-flight requests');
+    runtime.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        runtime.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

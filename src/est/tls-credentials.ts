@@ -1,0 +1,47 @@
+/** Credentials as the RA sees them, read from the HTTP request and the TLS socket. */
+import type { FastifyRequest } from 'fastify';
+import type { TLSSocket } from 'node:tls';
+import type { Credentials } from '../ra/authenticators.js';
+
+const chainBySocket = new WeakMap<object, Buffer[]>();
+
+/** The client's certificate chain as sent in the handshake, leaf first (DER); [] when none. */
+export function peerChain(socket: TLSSocket): Buffer[] {
+  const cached = chainBySocket.get(socket);
+  if (cached) return cached;
+  const chain: Buffer[] = [];
+  if (typeof socket.getPeerCertificate === 'function') {
+    let cert = socket.getPeerCertificate(true);
+    const seen = new Set<string>();
+    while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
+      seen.add(cert.fingerprint256);
+      chain.push(cert.raw);
+      cert = cert.issuerCertificate;
+    }
+  }
+  chainBySocket.set(socket, chain);
+  return chain;
+}
+
+/** RFC 7617 Basic credentials; undefined when absent or not Basic. */
+export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
+  if (!header) return undefined;
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** Credentials whose certificate chain is read from the socket only if the RA asks for it. */
+export function credentialsOf(request: FastifyRequest): Credentials {
+  const basic = basicCredentials(request.headers.authorization);
+  const socket = request.raw.socket as TLSSocket;
+  return {
+    ...(basic ? { basic } : {}),
+    get clientChain() {
+      return peerChain(socket);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** EST wire conventions shared by the endpoints (RFC 7030 §4, RFC 8951 §3). */
+import type { FastifyReply } from 'fastify';
+import { encodeBase64Body } from '../pki/base64.js';
+
+export const CONTENT_TYPE = {
+  certsOnly: 'application/pkcs7-mime; smime-type=certs-only',
+  csrattrs: 'application/csrattrs',
+  pkcs10: 'application/pkcs10',
+} as const;
+
+/** A base64 DER answer with an explicit Content-Length and Content-Transfer-Encoding (older clients need it). */
+export function sendBase64(reply: FastifyReply, contentType: string, der: Buffer): FastifyReply {
+  const body = Buffer.from(encodeBase64Body(der), 'latin1');
+  return reply
+    .code(200)
+    .header('content-type', contentType)
+    .header('content-transfer-encoding', 'base64')
+    .header('content-length', body.length)
+    .send(body);
+}
+
+/** Preencoded variant for bodies that never change (cacerts). */
+export function sendPreencoded(reply: FastifyReply, contentType: string, body: Buffer): FastifyReply {
+  return reply
+    .code(200)
+    .header('content-type', contentType)
+    .header('content-transfer-encoding', 'base64')
+    .header('content-length', body.length)
+    .send(body);
+}
+
+export function sendText(reply: FastifyReply, status: number, text: string): FastifyReply {
+  return reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(text.endsWith('\n') ? text : text + '\n');
+}
+
+/** The media type of a Content-Type header, lower-cased, without parameters. */
+export function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}

@@ -1,0 +1,92 @@
+/**
+ * The three EST authentication mechanisms of a profile. Each yields a principal or throws an
+ * RaError('unauthenticated' | 'forbidden'). Chosen by `profile.auth`, exhaustively.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { Account, AuthMechanism, Profile, Store } from '../store/store.js';
+import { validateClientChain, type parseAnchors } from './client-cert.js';
+import type { CredentialCache } from './credential-cache.js';
+import { RaError } from './errors.js';
+import { dummyPasswordHash, verifyPassword } from './password.js';
+
+export interface Credentials {
+  basic?: { user: string; password: string };
+  /** The TLS client certificate chain from the socket, leaf first (DER). */
+  clientChain?: Buffer[];
+}
+
+export interface Principal {
+  /** For the audit log: account email and/or certificate subject. */
+  actor: string;
+  account?: Account;
+  certificate?: X509Certificate;
+}
+
+export interface AuthContext {
+  store: Store;
+  cache: CredentialCache;
+  now: () => Date;
+  anchorsFor(profile: Profile): ReturnType<typeof parseAnchors>;
+  /** True when one of our CAs issued it and it is revoked. */
+  isRevokedHere(cert: X509Certificate): Promise<boolean>;
+}
+
+export const basicRealm = (profile: Profile): string => `estuary ${profile.label}`;
+
+const acceptsBasic = (auth: AuthMechanism): boolean => auth !== 'tls-client-cert';
+
+export function unauthenticated(profile: Profile, message: string): RaError {
+  return new RaError('unauthenticated', message, acceptsBasic(profile.auth) ? { basicRealm: basicRealm(profile) } : {});
+}
+
+/** HTTP Basic with an EST account's email address and password. */
+export async function authenticateBasic(ctx: AuthContext, profile: Profile, creds: Credentials): Promise<Account> {
+  if (!creds.basic) throw unauthenticated(profile, 'HTTP Basic credentials (EST account email and password) are required');
+  const email = creds.basic.user.trim().toLowerCase();
+  const { password } = creds.basic;
+  const account = await ctx.store.getAccount(email);
+  const usable = account && account.role === 'est' && !account.disabled;
+  if (!(usable && ctx.cache.has(email, password, account.passwordHash))) {
+    // Hash even for unknown accounts so the answer's timing does not tell which emails exist.
+    const ok = await verifyPassword(password, usable ? account.passwordHash : await dummyPasswordHash());
+    if (!usable || !ok) throw unauthenticated(profile, 'invalid EST account credentials');
+    ctx.cache.remember(email, password, account.passwordHash);
+  }
+  if (profile.allowedAccounts.length > 0 && !profile.allowedAccounts.includes(email)) {
+    throw new RaError('forbidden', `account ${email} is not allowed on profile "${profile.label}"`);
+  }
+  return account;
+}
+
+/** TLS client authentication against the profile's device CA trust anchors. */
+export async function authenticateClientCert(ctx: AuthContext, profile: Profile, creds: Credentials): Promise<X509Certificate> {
+  if (!creds.clientChain || creds.clientChain.length === 0) {
+    throw unauthenticated(profile, 'a TLS client certificate is required by this profile');
+  }
+  const anchors = ctx.anchorsFor(profile);
+  if (anchors.length === 0) throw unauthenticated(profile, `profile "${profile.label}" has no client trust anchors configured`);
+  const result = validateClientChain(creds.clientChain, anchors, ctx.now());
+  if (!result.ok) throw unauthenticated(profile, result.reason);
+  if (await ctx.isRevokedHere(result.leaf)) throw unauthenticated(profile, 'the client certificate has been revoked');
+  return result.leaf;
+}
+
+/** simpleenroll: the profile's mechanism decides. */
+export async function authenticateEnroll(ctx: AuthContext, profile: Profile, creds: Credentials): Promise<Principal> {
+  switch (profile.auth) {
+    case 'basic': {
+      const account = await authenticateBasic(ctx, profile, creds);
+      return { actor: account.email, account };
+    }
+    case 'tls-client-cert': {
+      const certificate = await authenticateClientCert(ctx, profile, creds);
+      return { actor: certificate.subject.replace(/\n/g, ', '), certificate };
+    }
+    case 'basic+tls-client-cert': {
+      // Certificate first, then Basic.
+      const certificate = await authenticateClientCert(ctx, profile, creds);
+      const account = await authenticateBasic(ctx, profile, creds);
+      return { actor: account.email, account, certificate };
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * TLS client certificate path validation (RFC 5280 §6, the parts an RA needs): the chain the
+ * client presented must lead, by name and signature, to one of the profile's trust anchors;
+ * every certificate on it must be within validity; intermediates must be CAs.
+ */
+import { X509Certificate } from 'node:crypto';
+import { pemBlocks } from '../pki/base64.js';
+import { OID } from '../pki/oids.js';
+
+export type ChainResult = { ok: true; leaf: X509Certificate } | { ok: false; reason: string };
+
+const MAX_DEPTH = 8;
+
+export function parseAnchors(pems: readonly string[]): X509Certificate[] {
+  return pems.flatMap((pem) => pemBlocks(pem)).map((der) => new X509Certificate(der));
+}
+
+function withinValidity(cert: X509Certificate, now: Date): string | undefined {
+  if (now < new Date(cert.validFrom)) return `certificate "${cert.subject}" is not yet valid`;
+  if (now > new Date(cert.validTo)) return `certificate "${cert.subject}" has expired`;
+  return undefined;
+}
+
+function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Validate `presented` (leaf first, then any intermediates the client sent, DER) against
+ * `anchors`. Anchors are trusted as configured; their own validity is still checked.
+ */
+export function validateClientChain(presented: readonly Buffer[], anchors: readonly X509Certificate[], now: Date): ChainResult {
+  const [leafDer, ...rest] = presented;
+  if (!leafDer) return { ok: false, reason: 'no client certificate was presented' };
+  const leaf = new X509Certificate(leafDer);
+  const eku = leaf.keyUsage;
+  if (eku && eku.length > 0 && !eku.includes(OID.clientAuth) && !eku.includes(OID.cmcRA)) {
+    return { ok: false, reason: 'the client certificate is not valid for TLS client authentication (extended key usage)' };
+  }
+  const intermediates = rest.map((d) => new X509Certificate(d));
+  let current = leaf;
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const invalid = withinValidity(current, now);
+    if (invalid) return { ok: false, reason: invalid };
+    if (anchors.some((a) => a.raw.equals(current.raw))) return { ok: true, leaf };
+    const anchor = anchors.find((a) => signedBy(current, a));
+    if (anchor) {
+      const anchorInvalid = withinValidity(anchor, now);
+      return anchorInvalid ? { ok: false, reason: anchorInvalid } : { ok: true, leaf };
+    }
+    const next = intermediates.find((i) => i.ca && signedBy(current, i));
+    if (!next) break;
+    current = next;
+  }
+  return { ok: false, reason: 'the client certificate does not chain to the trust anchors of this profile' };
+}

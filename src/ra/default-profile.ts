@@ -1,0 +1,18 @@
+/** The certification profile `estuary init` creates, and the defaults `profile add` starts from. */
+import type { NewProfile } from '../store/store.js';
+
+export function defaultProfile(label: string, ca: string): NewProfile {
+  return {
+    label,
+    enabled: true,
+    ca,
+    auth: 'basic',
+    clientTrustAnchors: [],
+    validityDays: 365,
+    keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }, { type: 'rsa', minBits: 2048 }, { type: 'ed25519' }],
+    keyUsage: ['digitalSignature', 'keyEncipherment'],
+    extendedKeyUsage: ['serverAuth', 'clientAuth'],
+    allowedAccounts: [],
+    csrAttrs: [],
+  };
+}

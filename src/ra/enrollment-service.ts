@@ -1,0 +1,220 @@
+/**
+ * The RA: decides whether a client gets the certificate it asks for, has the profile's CA
+ * issue it, and commits it before answering. The EST layer calls only this interface.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
+import { certificateFields } from '../pki/certificate.js';
+import { encodeCsrAttrs } from '../pki/csr-attrs.js';
+import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
+import { generalNameToString, nameToString } from '../pki/names.js';
+import { resolveOid } from '../pki/oids.js';
+import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
+import {
+  authenticateBasic, authenticateEnroll, unauthenticated, type AuthContext, type Credentials, type Principal,
+} from './authenticators.js';
+import { parseAnchors } from './client-cert.js';
+import { CredentialCache } from './credential-cache.js';
+import { RaError } from './errors.js';
+import { checkKey, extendedKeyUsageOids, requestedNames } from './profile-policy.js';
+
+export type EnrollOperation = 'simpleenroll' | 'simplereenroll';
+
+export interface EnrollRequest {
+  /** The label from the URL; '' for the unlabeled path. */
+  label: string;
+  operation: EnrollOperation;
+  csr: Buffer;
+  credentials: Credentials;
+}
+
+/** Expected outcomes are values: issued now, or held for a human (RFC 7030 §4.2.3). */
+export type EnrollOutcome =
+  | { kind: 'issued'; certificate: Buffer; serial: string }
+  | { kind: 'pending'; retryAfterSeconds: number };
+
+export interface EnrollmentService {
+  /** The profile behind a label, or RaError('not-found'). */
+  profile(label: string): Promise<Profile>;
+  cacerts(label: string): Promise<readonly Buffer[]>;
+  /** DER CsrAttrs, or undefined when the profile has none (204). */
+  csrattrs(label: string): Promise<Buffer | undefined>;
+  enroll(request: EnrollRequest): Promise<EnrollOutcome>;
+}
+
+export interface EnrollmentServiceOptions {
+  store: Store;
+  cas: ReadonlyMap<string, CaBackend>;
+  defaultProfile: string;
+  now: () => Date;
+  logger: Logger;
+  cache?: CredentialCache;
+  /** Seconds a client is told to wait when the store or CA is unavailable. */
+  unavailableRetryAfter?: number;
+}
+
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function createEnrollmentService(o: EnrollmentServiceOptions): EnrollmentService {
+  const cache = o.cache ?? new CredentialCache();
+  const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
+  const retryAfter = o.unavailableRetryAfter ?? 30;
+
+  const unavailable = (err: unknown): RaError =>
+    new RaError('unavailable', 'the service is temporarily unavailable, try again later', { retryAfterSeconds: retryAfter, cause: err });
+
+  /** Store and CA failures become 503; RA errors pass through; anything else is a bug and rethrown. */
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StoreUnavailableError || err instanceof CaUnavailableError) throw unavailable(err);
+      throw err;
+    }
+  };
+
+  const authContext: AuthContext = {
+    store: o.store,
+    cache,
+    now: o.now,
+    anchorsFor(profile) {
+      const stamp = profile.updatedAt.getTime();
+      const hit = anchorCache.get(profile.label);
+      if (hit && hit.stamp === stamp) return hit.anchors;
+      const anchors = parseAnchors(profile.clientTrustAnchors);
+      anchorCache.set(profile.label, { stamp, anchors });
+      return anchors;
+    },
+    async isRevokedHere(cert) {
+      const ours = [...o.cas.values()].some((ca) => ca.issued(cert.raw));
+      return ours && (await o.store.isRevoked(cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '')));
+    },
+  };
+
+  async function profile(label: string): Promise<Profile> {
+    const name = label === '' ? o.defaultProfile : label;
+    if (!LABEL.test(name)) throw new RaError('not-found', `unknown EST label "${label}"`);
+    const p = await guard(() => o.store.getProfile(name));
+    if (!p) throw new RaError('not-found', `unknown EST label "${name}"`);
+    if (!p.enabled) throw new RaError('not-found', `EST is not enabled on profile "${name}"`);
+    return p;
+  }
+
+  function caFor(p: Profile): CaBackend {
+    const ca = o.cas.get(p.ca);
+    if (!ca) throw unavailable(new Error(`profile "${p.label}" names CA connector "${p.ca}", which is not configured`));
+    return ca;
+  }
+
+  /** RFC 7030 §4.2.2: reenroll is authenticated by the certificate being renewed. */
+  async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: X509Certificate }> {
+    const leafDer = creds.clientChain?.[0];
+    if (!leafDer) throw unauthenticated(p, 'simplereenroll requires the certificate being renewed as the TLS client certificate');
+    const cert = new X509Certificate(leafDer);
+    if (!ca.issued(leafDer)) throw unauthenticated(p, 'the client certificate was not issued by this profile\'s CA');
+    const now = o.now();
+    if (now > new Date(cert.validTo) || now < new Date(cert.validFrom)) throw unauthenticated(p, 'the certificate being renewed is not within its validity period');
+    const serial = certificateFields(leafDer).serialHex;
+    const record = await o.store.getCertificate(serial);
+    if (!record) throw unauthenticated(p, 'the certificate being renewed is not known to this RA');
+    if (record.status === 'revoked') throw unauthenticated(p, 'the certificate being renewed has been revoked');
+    if (record.profile !== p.label) throw new RaError('forbidden', `the certificate being renewed belongs to profile "${record.profile}", not "${p.label}"`);
+    if (p.auth === 'basic+tls-client-cert') {
+      const account = await authenticateBasic(authContext, p, creds);
+      return { actor: account.email, account, certificate: cert, renewing: cert };
+    }
+    return { actor: record.requester, certificate: cert, renewing: cert };
+  }
+
+  async function enrollOnce(req: EnrollRequest, p: Profile, audit: { actor: string }): Promise<EnrollOutcome> {
+    const ca = caFor(p);
+    const principal: Principal & { renewing?: X509Certificate } =
+      req.operation === 'simplereenroll'
+        ? await authenticateReenroll(p, ca, req.credentials)
+        : await authenticateEnroll(authContext, p, req.credentials);
+    audit.actor = principal.actor;
+
+    let csr;
+    try {
+      csr = parseCsr(req.csr);
+    } catch (err) {
+      throw new RaError('bad-request', `the body is not a valid PKCS#10 request: ${(err as Error).message}`);
+    }
+    let signatureOk: boolean;
+    try {
+      signatureOk = verifyCsrSignature(csr);
+    } catch (err) {
+      throw new RaError('bad-request', (err as Error).message);
+    }
+    if (!signatureOk) throw new RaError('bad-request', 'the CSR signature does not verify');
+
+    const keyRefusal = checkKey(p, csr.key);
+    if (keyRefusal) throw new RaError('forbidden', keyRefusal);
+    const names = requestedNames(csr);
+    if (typeof names === 'string') throw new RaError('forbidden', names);
+
+    let renews: string | null = null;
+    if (principal.renewing) {
+      const current = certificateFields(Buffer.from(principal.renewing.raw));
+      // RFC 7030 §4.2.2: Subject and SubjectAltName MUST be identical to the current certificate.
+      if (!current.subject.equals(csr.subject)) throw new RaError('forbidden', 'simplereenroll: the CSR subject differs from the certificate being renewed');
+      const sameSan = current.subjectAltName && names.subjectAltName ? current.subjectAltName.equals(names.subjectAltName) : !current.subjectAltName && !names.subjectAltName;
+      if (!sameSan) throw new RaError('forbidden', 'simplereenroll: the CSR subjectAltName differs from the certificate being renewed');
+      renews = current.serialHex;
+    }
+
+    const issued = await ca.issue({
+      subject: csr.subject,
+      spki: csr.spki,
+      subjectAltName: names.subjectAltName,
+      validityDays: p.validityDays,
+      keyUsage: p.keyUsage,
+      extendedKeyUsage: extendedKeyUsageOids(p),
+    });
+    await o.store.recordIssuance(
+      {
+        serial: issued.serialHex,
+        profile: p.label,
+        ca: ca.id,
+        subject: nameToString(csr.subject),
+        sans: names.names.map(generalNameToString),
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+        der: issued.der,
+        requester: principal.actor,
+        renews,
+      },
+      { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: null },
+    );
+    return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
+  }
+
+  return {
+    profile,
+    async cacerts(label) {
+      return caFor(await profile(label)).chain();
+    },
+    async csrattrs(label) {
+      const p = await profile(label);
+      if (p.csrAttrs.length === 0) return undefined;
+      return encodeCsrAttrs(p.csrAttrs.map((name) => ({ oid: resolveOid(name) ?? name })));
+    },
+    async enroll(req) {
+      const p = await profile(req.label);
+      const audit = { actor: req.credentials.basic?.user ?? 'anonymous' };
+      try {
+        const outcome = await guard(() => enrollOnce(req, p, audit));
+        if (outcome.kind === 'issued') o.logger.info({ op: req.operation, profile: p.label, actor: audit.actor, serial: outcome.serial }, 'certificate issued');
+        return outcome;
+      } catch (err) {
+        const code = err instanceof RaError ? err.code : 'error';
+        o.logger.warn({ op: req.operation, profile: p.label, actor: audit.actor, outcome: code, reason: (err as Error).message }, 'enrollment refused');
+        await o.store
+          .appendAudit({ actor: audit.actor, action: req.operation, profile: p.label, outcome: code, serial: null, detail: (err as Error).message })
+          .catch((auditErr: unknown) => o.logger.error({ err: auditErr }, 'could not write the audit event'));
+        throw err;
+      }
+    },
+  };
+}

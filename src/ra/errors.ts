@@ -1,0 +1,26 @@
+/**
+ * Typed RA errors. The RA says *what* went wrong; each surface (est/, admin/) maps the code to
+ * its own status and body in one table.
+ */
+export type RaErrorCode =
+  | 'bad-request' // malformed input: base64, DER, CSR signature
+  | 'unauthenticated' // missing or wrong credentials
+  | 'forbidden' // authenticated, but policy refuses
+  | 'not-found' // unknown or disabled label
+  | 'unavailable'; // store or CA cannot be reached
+
+export class RaError extends Error {
+  readonly code: RaErrorCode;
+  /** For 'unauthenticated': the Basic realm to challenge with, when the profile accepts Basic. */
+  readonly basicRealm: string | undefined;
+  /** For 'unavailable': seconds the client should wait. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: RaErrorCode, message: string, extra: { basicRealm?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(message, { cause: extra.cause });
+    this.name = 'RaError';
+    this.code = code;
+    this.basicRealm = extra.basicRealm;
+    this.retryAfterSeconds = extra.retryAfterSeconds;
+  }
+}

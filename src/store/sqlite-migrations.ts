@@ -1,0 +1,98 @@
+import type Database from 'better-sqlite3';
+import { StoreUnavailableError } from './store.js';
+
+/**
+ * Ordered schema migrations for the SQLite store. `PRAGMA user_version` holds how many of
+ * them have been applied; to change the schema, append a migration (never edit a shipped one).
+ *
+ * Kept portable for the PostgreSQL store that will follow: plain TEXT / INTEGER / BLOB types,
+ * timestamps as ISO-8601 TEXT in UTC (`Date#toISOString`, so they sort as text), booleans as
+ * INTEGER 0/1, JSON as TEXT. Emails are stored lower-cased, which makes their UNIQUE
+ * constraint case-insensitive without collation tricks.
+ */
+
+export interface SqliteMigration {
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('est', 'admin')),
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE profiles (
+        label TEXT PRIMARY KEY,
+        enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        ca TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        client_trust_anchors TEXT NOT NULL,
+        validity_days INTEGER NOT NULL,
+        key_algorithms TEXT NOT NULL,
+        key_usage TEXT NOT NULL,
+        extended_key_usage TEXT NOT NULL,
+        allowed_accounts TEXT NOT NULL,
+        csr_attrs TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        ca TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        sans TEXT NOT NULL,
+        not_before TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        der BLOB NOT NULL,
+        requester TEXT NOT NULL,
+        renews TEXT,
+        status TEXT NOT NULL CHECK (status IN ('valid', 'revoked')),
+        revoked_at TEXT,
+        revocation_reason TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX certificates_profile ON certificates (profile);
+      CREATE INDEX certificates_status ON certificates (status);
+      CREATE INDEX certificates_not_after ON certificates (not_after);
+      CREATE INDEX certificates_renews ON certificates (renews);
+
+      CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        profile TEXT,
+        outcome TEXT NOT NULL,
+        serial TEXT,
+        detail TEXT
+      );
+      CREATE INDEX audit_events_at ON audit_events (at);
+    `,
+  },
+];
+
+/** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */
+export function migrateSqlite(db: Database.Database, path: string): void {
+  const target = SQLITE_MIGRATIONS.length;
+  const current = () => db.pragma('user_version', { simple: true }) as number;
+  if (current() === target) return; // the common case takes no write lock
+  db.transaction(() => {
+    const version = current();
+    if (version > target) {
+      throw new StoreUnavailableError(`database ${path} has schema version ${version}, newer than this Estuary supports (${target})`);
+    }
+    for (const m of SQLITE_MIGRATIONS.slice(version)) db.exec(m.sql);
+    db.pragma(`user_version = ${target}`);
+  }).immediate();
+}

@@ -1,0 +1,149 @@
+/** Row shapes of the SQLite schema and their conversion to and from the Store's types. */
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type Account,
+  type AccountRole,
+  type AuditEvent,
+  type AuthMechanism,
+  type CertificateRecord,
+  type CertificateStatus,
+  type NewAuditEvent,
+  type NewProfile,
+  type Profile,
+} from './store.js';
+
+export type Params = Record<string, unknown>;
+
+export interface AccountRow {
+  id: number; email: string; password_hash: string; role: string; disabled: number; created_at: string; updated_at: string;
+}
+export interface ProfileRow {
+  label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
+  key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
+  created_at: string; updated_at: string;
+}
+export interface CertificateRow {
+  serial: string; profile: string; ca: string; subject: string; sans: string; not_before: string; not_after: string;
+  der: Buffer; requester: string; renews: string | null; status: string; revoked_at: string | null;
+  revocation_reason: string | null; created_at: string;
+}
+export interface AuditRow {
+  id: number; at: string; actor: string; action: string; profile: string | null; outcome: string; serial: string | null; detail: string | null;
+}
+
+/** Conditions of the database, not of the request: the caller should answer 503 / retry later. */
+const UNAVAILABLE_CODE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY|FULL|PROTOCOL|CORRUPT|NOTADB)/;
+const UNAVAILABLE_FS_CODE = /^(ENOENT|EACCES|EPERM|EROFS|ENOSPC|EISDIR|ENOTDIR|EIO|EMFILE|ENFILE)$/;
+
+/**
+ * Maps a driver error to the Store's typed errors; anything else (a bug, a bad argument)
+ * passes through unchanged.
+ */
+export function mapSqliteError(err: unknown, what: string, conflict = 'already exists'): unknown {
+  if (err instanceof StoreUnavailableError || err instanceof StoreConflictError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    return new StoreConflictError(`${what}: ${conflict}`);
+  }
+  if (typeof code === 'string' && (UNAVAILABLE_CODE.test(code) || UNAVAILABLE_FS_CODE.test(code))) {
+    return new StoreUnavailableError(`${what}: ${message}`, { cause: err });
+  }
+  if (err instanceof TypeError && /database connection is not open/i.test(message)) {
+    return new StoreUnavailableError(`${what}: the database is closed`, { cause: err });
+  }
+  return err;
+}
+
+export function iso(date: Date): string {
+  return date.toISOString();
+}
+
+export function page(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+export function toAccount(r: AccountRow): Account {
+  return {
+    id: r.id,
+    email: r.email,
+    passwordHash: r.password_hash,
+    role: r.role as AccountRole,
+    disabled: r.disabled !== 0,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+export function toProfile(r: ProfileRow): Profile {
+  return {
+    label: r.label,
+    enabled: r.enabled !== 0,
+    ca: r.ca,
+    auth: r.auth as AuthMechanism,
+    clientTrustAnchors: JSON.parse(r.client_trust_anchors) as Profile['clientTrustAnchors'],
+    validityDays: r.validity_days,
+    keyAlgorithms: JSON.parse(r.key_algorithms) as Profile['keyAlgorithms'],
+    keyUsage: JSON.parse(r.key_usage) as Profile['keyUsage'],
+    extendedKeyUsage: JSON.parse(r.extended_key_usage) as string[],
+    allowedAccounts: JSON.parse(r.allowed_accounts) as string[],
+    csrAttrs: JSON.parse(r.csr_attrs) as string[],
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+export function profileParams(p: NewProfile, now: string): Params {
+  return {
+    label: p.label,
+    enabled: p.enabled ? 1 : 0,
+    ca: p.ca,
+    auth: p.auth,
+    client_trust_anchors: JSON.stringify(p.clientTrustAnchors),
+    validity_days: p.validityDays,
+    key_algorithms: JSON.stringify(p.keyAlgorithms),
+    key_usage: JSON.stringify(p.keyUsage),
+    extended_key_usage: JSON.stringify(p.extendedKeyUsage),
+    allowed_accounts: JSON.stringify(p.allowedAccounts),
+    csr_attrs: JSON.stringify(p.csrAttrs),
+    now,
+  };
+}
+
+export function toCertificate(r: CertificateRow): CertificateRecord {
+  return {
+    serial: r.serial,
+    profile: r.profile,
+    ca: r.ca,
+    subject: r.subject,
+    sans: JSON.parse(r.sans) as string[],
+    notBefore: new Date(r.not_before),
+    notAfter: new Date(r.not_after),
+    der: r.der,
+    requester: r.requester,
+    renews: r.renews,
+    status: r.status as CertificateStatus,
+    revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at),
+    revocationReason: r.revocation_reason,
+    createdAt: new Date(r.created_at),
+  };
+}
+
+export function toAudit(r: AuditRow): AuditEvent {
+  return { ...r, at: new Date(r.at) };
+}
+
+export function auditParams(e: NewAuditEvent, now: string): Params {
+  return {
+    at: e.at ? iso(e.at) : now,
+    actor: e.actor,
+    action: e.action,
+    profile: e.profile,
+    outcome: e.outcome,
+    serial: e.serial,
+    detail: e.detail,
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * The persistence contract. Every layer above talks to this interface; the SQLite
+ * implementation (sqlite-store.ts) is the embedded default and a PostgreSQL one will
+ * follow behind the same contract tests (test/store/store-contract.ts), so keep SQL portable.
+ */
+
+export type AuthMechanism = 'basic' | 'tls-client-cert' | 'basic+tls-client-cert';
+export const AUTH_MECHANISMS: readonly AuthMechanism[] = ['basic', 'tls-client-cert', 'basic+tls-client-cert'];
+
+export type AccountRole = 'est' | 'admin';
+
+export interface Account {
+  id: number;
+  email: string;
+  /** Encoded password hash (see ra/password.ts); never logged. */
+  passwordHash: string;
+  role: AccountRole;
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewAccount {
+  email: string;
+  passwordHash: string;
+  role: AccountRole;
+}
+
+/** One allowed key algorithm of a profile. */
+export type KeyAlgorithmRule =
+  | { type: 'ec'; curves: Array<'P-256' | 'P-384' | 'P-521'> }
+  | { type: 'rsa'; minBits: number }
+  | { type: 'ed25519' };
+
+export type KeyUsageName =
+  | 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment'
+  | 'keyAgreement' | 'keyCertSign' | 'cRLSign';
+
+/** A certification profile: one EST label. */
+export interface Profile {
+  label: string;
+  enabled: boolean;
+  /** Id of the CA connector that issues for this profile. */
+  ca: string;
+  auth: AuthMechanism;
+  /** PEM certificates that TLS client certificates must chain to (the device CA bundle). */
+  clientTrustAnchors: string[];
+  validityDays: number;
+  keyAlgorithms: KeyAlgorithmRule[];
+  keyUsage: KeyUsageName[];
+  /** Extended key usage names (pki/oids.ts EKU names) or dotted OIDs. */
+  extendedKeyUsage: string[];
+  /** EST account emails allowed to use the profile; empty = every EST account. */
+  allowedAccounts: string[];
+  /** Attribute OIDs (names from pki/oids.ts or dotted) returned by /csrattrs; empty = 204. */
+  csrAttrs: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type NewProfile = Omit<Profile, 'createdAt' | 'updatedAt'>;
+
+export type CertificateStatus = 'valid' | 'revoked';
+
+export interface CertificateRecord {
+  /** Lower-case hex, no leading zeros beyond what DER needs. */
+  serial: string;
+  profile: string;
+  ca: string;
+  subject: string;
+  /** Human-readable SANs, e.g. ["DNS:a.example", "IP:10.0.0.1"]. */
+  sans: string[];
+  notBefore: Date;
+  notAfter: Date;
+  der: Buffer;
+  /** Who asked: account email or client certificate subject. */
+  requester: string;
+  /** Serial of the certificate this one renews (simplereenroll), if any. */
+  renews: string | null;
+  status: CertificateStatus;
+  revokedAt: Date | null;
+  revocationReason: string | null;
+  createdAt: Date;
+}
+
+export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
+
+export interface CertificateFilter {
+  profile?: string;
+  status?: CertificateStatus;
+  limit?: number;
+  offset?: number;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: Date;
+  /** Account email, client certificate subject, 'cli' or 'anonymous'. */
+  actor: string;
+  /** e.g. 'simpleenroll', 'simplereenroll', 'account.add', 'profile.set', 'cert.revoke'. */
+  action: string;
+  profile: string | null;
+  /** 'success' or the failure code (e.g. 'unauthenticated', 'forbidden'). */
+  outcome: string;
+  serial: string | null;
+  detail: string | null;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'> & { at?: Date };
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  profile?: string;
+  limit?: number;
+}
+
+/** Raised by a store when the database cannot be reached or written. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Raised on a uniqueness violation (duplicate email, label or serial). */
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
+
+export interface Store {
+  createAccount(account: NewAccount): Promise<Account>;
+  getAccount(email: string): Promise<Account | undefined>;
+  listAccounts(): Promise<Account[]>;
+  /** Returns false when no such account exists. */
+  setAccountPassword(email: string, passwordHash: string): Promise<boolean>;
+  setAccountDisabled(email: string, disabled: boolean): Promise<boolean>;
+
+  /** Insert; StoreConflictError when the label exists. */
+  createProfile(profile: NewProfile): Promise<Profile>;
+  /** Replace an existing profile; returns false when no such label exists. */
+  updateProfile(profile: NewProfile): Promise<boolean>;
+  getProfile(label: string): Promise<Profile | undefined>;
+  listProfiles(): Promise<Profile[]>;
+
+  /**
+   * Commit an issued certificate together with its audit event, atomically and durably
+   * (the EST layer answers only after this resolves).
+   */
+  recordIssuance(certificate: NewCertificate, event: NewAuditEvent): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  listCertificates(filter?: CertificateFilter): Promise<CertificateRecord[]>;
+  /** Returns false when no such certificate exists or it is already revoked. */
+  revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean>;
+  isRevoked(serial: string): Promise<boolean>;
+
+  appendAudit(event: NewAuditEvent): Promise<void>;
+  listAudit(filter?: AuditFilter): Promise<AuditEvent[]>;
+
+  close(): Promise<void>;
+}

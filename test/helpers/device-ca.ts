@@ -1,0 +1,51 @@
+/** A stand-in "Enterprise Device CA" built with @peculiar/x509, and device certificates under it. */
+import { webcrypto } from 'node:crypto';
+import { x509, generateKeys } from './keys.js';
+
+export interface DeviceCa {
+  pem: string;
+  cert: x509.X509Certificate;
+  keys: CryptoKeyPair;
+  issue(cn: string, opts?: { notBefore?: Date; notAfter?: Date; eku?: string[] }): Promise<{ cert: string; key: string }>;
+}
+
+const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
+
+async function keyPem(k: CryptoKey): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', k));
+  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+}
+
+export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'): Promise<DeviceCa> {
+  const keys = await generateKeys('ec-p256');
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name,
+    notBefore: new Date(Date.now() - 86_400_000),
+    notAfter: new Date(Date.now() + 365 * 86_400_000),
+    keys,
+    signingAlgorithm: SIGN,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+  });
+  let serial = 16;
+  return {
+    pem: cert.toString('pem') + '\n',
+    cert,
+    keys,
+    async issue(cn, opts = {}) {
+      const leafKeys = await generateKeys('ec-p256');
+      const leaf = await x509.X509CertificateGenerator.create({
+        serialNumber: (serial++).toString(16).padStart(2, '0'),
+        subject: `CN=${cn}`,
+        issuer: cert.subject,
+        notBefore: opts.notBefore ?? new Date(Date.now() - 3600_000),
+        notAfter: opts.notAfter ?? new Date(Date.now() + 30 * 86_400_000),
+        publicKey: leafKeys.publicKey,
+        signingKey: keys.privateKey,
+        signingAlgorithm: SIGN,
+        extensions: [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])],
+      });
+      return { cert: leaf.toString('pem') + '\n', key: await keyPem(leafKeys.privateKey) };
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
+import { StoreUnavailableError, type NewAuditEvent } from '../../src/store/store.js';
+import { fullProfile, newCertificate, newEvent, storeContract } from './store-contract.js';
+
+let contractDir: string | undefined;
+storeContract(
+  'SqliteStore',
+  async () => {
+    contractDir = mkdtempSync(join(tmpdir(), 'estuary-store-'));
+    return openSqliteStore(join(contractDir, 'estuary.db'));
+  },
+  async () => {
+    if (contractDir) rmSync(contractDir, { recursive: true, force: true });
+    contractDir = undefined;
+  },
+);
+
+const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3');
+
+/**
+ * Another process (standing in for the CLI) that takes the write lock, writes an audit row,
+ * holds the lock for holdMs, then commits. Resolves once it holds the lock; `done` when it exits.
+ */
+async function lockFromAnotherProcess(file: string, holdMs: number): Promise<{ done: Promise<number | null> }> {
+  const script = `
+    const Database = require(process.argv[1]);
+    const db = new Database(process.argv[2], { timeout: 5000 });
+    db.exec('BEGIN IMMEDIATE');
+    db.prepare("INSERT INTO audit_events (at, actor, action, outcome) VALUES (?, 'cli', 'other-process', 'success')").run(new Date().toISOString());
+    process.stdout.write('locked\\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[3]));
+    db.exec('COMMIT');
+    db.close();
+  `;
+  const child = spawn(process.execPath, ['-e', script, betterSqlite3, file, String(holdMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+    child.on('exit', (code) => reject(new Error(`lock holder exited early with ${code}`)));
+  });
+  return { done };
+}
+
+describe('SqliteStore (SQLite specifics)', () => {
+  let dir: string;
+  let file: string;
+  const open: SqliteStore[] = [];
+  const openStore = (options?: Parameters<typeof openSqliteStore>[1]) => {
+    const s = openSqliteStore(file, options);
+    open.push(s);
+    return s;
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'estuary-sqlite-'));
+    file = join(dir, 'estuary.db');
+  });
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates the database file, and its WAL files, with mode 0600', async () => {
+    const store = openStore();
+    await store.appendAudit(newEvent());
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(`${file}-wal`).mode & 0o777).toBe(0o600);
+    expect(statSync(`${file}-shm`).mode & 0o777).toBe(0o600);
+  });
+
+  it('warns, without changing it, when an existing file is readable by others', async () => {
+    writeFileSync(file, '', { mode: 0o644 });
+    const warnings: string[] = [];
+    openStore({ logger: { warn: (_obj, msg) => warnings.push(msg ?? '') } });
+    expect(warnings.some((w) => w.includes('0600'))).toBe(true);
+  });
+
+  it('sets the schema version to the number of migrations, in WAL mode', async () => {
+    const store = openStore();
+    await store.close();
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('refuses a database whose schema is newer than it knows', () => {
+    openStore();
+    const raw = new Database(file);
+    raw.pragma(`user_version = ${SQLITE_MIGRATIONS.length + 1}`);
+    raw.close();
+    expect(() => openSqliteStore(file)).toThrow(StoreUnavailableError);
+  });
+
+  it('throws StoreUnavailableError when the file cannot be created', () => {
+    expect(() => openSqliteStore(join(dir, 'missing', 'estuary.db'))).toThrow(StoreUnavailableError);
+  });
+
+  it('keeps every committed write across a reopen, including writes queued at close()', async () => {
+    const first = openStore();
+    const account = await first.createAccount({ email: 'a@example.com', passwordHash: 'h', role: 'admin' });
+    await first.createProfile(fullProfile('iot'));
+    const cert = newCertificate();
+    await first.recordIssuance(cert, newEvent({ serial: cert.serial }));
+    await first.revokeCertificate(cert.serial, 'superseded', new Date('2025-03-01T00:00:00Z'));
+    const late = newCertificate();
+    const queued = first.recordIssuance(late, newEvent({ action: 'late' }));
+    await first.close();
+    await queued;
+
+    const second = openStore();
+    expect(await second.getAccount('A@example.com')).toEqual(account);
+    expect(await second.getProfile('iot')).toMatchObject(fullProfile('iot'));
+    expect(await second.isRevoked(cert.serial)).toBe(true);
+    expect(Buffer.compare((await second.getCertificate(late.serial))!.der, late.der)).toBe(0);
+    expect((await second.listAudit()).map((e) => e.action)).toEqual(['late', 'simpleenroll']);
+  });
+
+  it('stores a certificate and its audit event atomically: a failing event leaves no certificate', async () => {
+    const store = openStore();
+    const cert = newCertificate();
+    const bad = { ...newEvent(), actor: null } as unknown as NewAuditEvent; // violates NOT NULL
+    const ok = newCertificate();
+    const [failed, landed] = await Promise.allSettled([store.recordIssuance(cert, bad), store.recordIssuance(ok, newEvent())]);
+    expect(failed.status).toBe('rejected');
+    expect(landed.status).toBe('fulfilled');
+    expect(await store.getCertificate(cert.serial)).toBeUndefined();
+    expect(await store.getCertificate(ok.serial)).toBeDefined();
+    expect(await store.listAudit()).toHaveLength(1);
+  });
+
+  it('shares one file between two open stores (server and CLI), both ways', async () => {
+    const server = openStore();
+    const cli = openStore();
+    await cli.createAccount({ email: 'device@example.com', passwordHash: 'h', role: 'est' });
+    await cli.createProfile(fullProfile('iot'));
+    expect(await server.getAccount('device@example.com')).toBeDefined();
+    expect((await server.getProfile('iot'))?.validityDays).toBe(397);
+
+    const cert = newCertificate();
+    await server.recordIssuance(cert, newEvent({ serial: cert.serial }));
+    expect((await cli.getCertificate(cert.serial))?.subject).toBe(cert.subject);
+    expect(await cli.revokeCertificate(cert.serial, 'keyCompromise', new Date())).toBe(true);
+    expect(await server.isRevoked(cert.serial)).toBe(true);
+    expect(await server.revokeCertificate(cert.serial, 'keyCompromise', new Date())).toBe(false);
+
+    await cli.updateProfile({ ...fullProfile('iot'), validityDays: 7 });
+    expect((await server.getProfile('iot'))?.validityDays).toBe(7);
+    await Promise.all([server.appendAudit(newEvent({ actor: 'server' })), cli.appendAudit(newEvent({ actor: 'cli' }))]);
+    expect((await server.listAudit({ actor: 'cli' })).length).toBe(1);
+    expect((await cli.listAudit({ actor: 'server' })).length).toBe(1);
+  });
+
+  it('waits for another process holding the write lock; reads are not blocked meanwhile', async () => {
+    const store = openStore();
+    await store.createProfile(fullProfile('iot'));
+    const holder = await lockFromAnotherProcess(file, 400);
+    const readStart = Date.now();
+    expect(await store.getProfile('iot')).toBeDefined();
+    expect(Date.now() - readStart).toBeLessThan(200);
+    const cert = newCertificate();
+    await store.recordIssuance(cert, newEvent({ serial: cert.serial }));
+    expect(await holder.done).toBe(0);
+    expect(await store.getCertificate(cert.serial)).toBeDefined();
+    expect((await store.listAudit()).map((e) => e.action).sort()).toEqual(['other-process', 'simpleenroll']);
+  });
+
+  it('rejects a whole batch with StoreUnavailableError when the lock is not released in time, then recovers', async () => {
+    const warnings: string[] = [];
+    const store = openStore({ busyTimeoutMs: 100, logger: { warn: (_obj, msg) => warnings.push(msg ?? '') } });
+    const holder = await lockFromAnotherProcess(file, 1500);
+    const results = await Promise.allSettled([
+      store.recordIssuance(newCertificate(), newEvent()),
+      store.appendAudit(newEvent({ action: 'a' })),
+      store.recordIssuance(newCertificate(), newEvent()),
+    ]);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+    }
+    const direct = await store.createAccount({ email: 'x@example.com', passwordHash: 'h', role: 'est' }).catch((e: unknown) => e);
+    expect(direct).toBeInstanceOf(StoreUnavailableError);
+    expect(warnings.some((w) => w.includes('group commit failed'))).toBe(true);
+    expect(await holder.done).toBe(0);
+
+    await store.recordIssuance(newCertificate(), newEvent({ action: 'after' }));
+    expect((await store.listAudit()).map((e) => e.action).sort()).toEqual(['after', 'other-process']);
+    expect(await store.listCertificates()).toHaveLength(1);
+  });
+});

@@ -1,0 +1,345 @@
+/**
+ * The behaviour every Store implementation must have. Each implementation's test file calls
+ * storeContract() with a factory that opens a fresh, empty store.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type NewAuditEvent,
+  type NewCertificate,
+  type NewProfile,
+  type Store,
+} from '../../src/store/store.js';
+
+let serialCounter = 0;
+
+export function newCertificate(overrides: Partial<NewCertificate> = {}): NewCertificate {
+  serialCounter += 1;
+  return {
+    serial: `${(0x1000 + serialCounter).toString(16)}${randomBytes(8).toString('hex')}`,
+    profile: 'default',
+    ca: 'default',
+    subject: `CN=device-${serialCounter}, O=Estuary Test`,
+    sans: [`DNS:device-${serialCounter}.example`, 'IP:10.0.0.1', 'IP:2001:db8::1'],
+    notBefore: new Date('2025-01-02T03:04:05.678Z'),
+    notAfter: new Date('2026-01-02T03:04:05.678Z'),
+    der: Buffer.concat([Buffer.from([0x30, 0x82, 0x00, 0xff]), randomBytes(600)]),
+    requester: 'est@estuary.local',
+    renews: null,
+    ...overrides,
+  };
+}
+
+export function newEvent(overrides: Partial<NewAuditEvent> = {}): NewAuditEvent {
+  return { actor: 'est@estuary.local', action: 'simpleenroll', profile: 'default', outcome: 'success', serial: null, detail: null, ...overrides };
+}
+
+export function fullProfile(label: string): NewProfile {
+  return {
+    label,
+    enabled: false,
+    ca: 'issuing-2',
+    auth: 'basic+tls-client-cert',
+    clientTrustAnchors: [
+      '-----BEGIN CERTIFICATE-----\nMIIBfake1\n-----END CERTIFICATE-----\n',
+      '-----BEGIN CERTIFICATE-----\nMIIBfake2 "quoted" \\ back\n-----END CERTIFICATE-----\n',
+    ],
+    validityDays: 397,
+    keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }, { type: 'rsa', minBits: 3072 }, { type: 'ed25519' }],
+    keyUsage: ['digitalSignature', 'keyEncipherment', 'keyAgreement'],
+    extendedKeyUsage: ['clientAuth', '1.3.6.1.5.5.7.3.2', 'serverAuth'],
+    allowedAccounts: ['device@example.com', 'ünïcode@example.com'],
+    csrAttrs: ['challengePassword', '1.2.840.113549.1.9.14'],
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+export function storeContract(name: string, open: () => Promise<Store>, cleanup?: () => Promise<void>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close().catch(() => undefined);
+      await cleanup?.();
+    });
+
+    describe('accounts', () => {
+      it('creates an account and reads it back', async () => {
+        const created = await store.createAccount({ email: 'est@example.com', passwordHash: 'hash-1', role: 'est' });
+        expect(created).toMatchObject({ email: 'est@example.com', passwordHash: 'hash-1', role: 'est', disabled: false });
+        expect(typeof created.id).toBe('number');
+        expect(created.createdAt).toBeInstanceOf(Date);
+        expect(created.updatedAt).toBeInstanceOf(Date);
+        expect(await store.getAccount('est@example.com')).toEqual(created);
+        expect(await store.getAccount('nobody@example.com')).toBeUndefined();
+      });
+
+      it('stores emails lower-cased and finds them case-insensitively', async () => {
+        const created = await store.createAccount({ email: 'Mixed.Case@Example.COM', passwordHash: 'h', role: 'admin' });
+        expect(created.email).toBe('mixed.case@example.com');
+        expect((await store.getAccount('MIXED.case@example.com'))?.id).toBe(created.id);
+        expect(await store.setAccountPassword('MIXED.CASE@EXAMPLE.COM', 'h2')).toBe(true);
+        expect((await store.getAccount('mixed.case@example.com'))?.passwordHash).toBe('h2');
+      });
+
+      it('rejects a duplicate email, whatever its case, with StoreConflictError', async () => {
+        await store.createAccount({ email: 'dup@example.com', passwordHash: 'h', role: 'est' });
+        expect(await rejection(store.createAccount({ email: 'dup@example.com', passwordHash: 'x', role: 'est' }))).toBeInstanceOf(StoreConflictError);
+        expect(await rejection(store.createAccount({ email: 'DUP@Example.com', passwordHash: 'x', role: 'admin' }))).toBeInstanceOf(StoreConflictError);
+        expect(await store.listAccounts()).toHaveLength(1);
+      });
+
+      it('lists accounts', async () => {
+        await store.createAccount({ email: 'a@example.com', passwordHash: 'h', role: 'est' });
+        await store.createAccount({ email: 'b@example.com', passwordHash: 'h', role: 'admin' });
+        const list = await store.listAccounts();
+        expect(list.map((a) => [a.email, a.role]).sort()).toEqual([['a@example.com', 'est'], ['b@example.com', 'admin']]);
+      });
+
+      it('changes the password and the disabled flag, false for an unknown account', async () => {
+        await store.createAccount({ email: 'c@example.com', passwordHash: 'old', role: 'est' });
+        expect(await store.setAccountPassword('c@example.com', 'new')).toBe(true);
+        expect(await store.setAccountDisabled('c@example.com', true)).toBe(true);
+        let account = await store.getAccount('c@example.com');
+        expect(account).toMatchObject({ passwordHash: 'new', disabled: true });
+        expect(account!.updatedAt.getTime()).toBeGreaterThanOrEqual(account!.createdAt.getTime());
+        expect(await store.setAccountDisabled('c@example.com', false)).toBe(true);
+        account = await store.getAccount('c@example.com');
+        expect(account?.disabled).toBe(false);
+        expect(await store.setAccountPassword('none@example.com', 'x')).toBe(false);
+        expect(await store.setAccountDisabled('none@example.com', true)).toBe(false);
+      });
+    });
+
+    describe('profiles', () => {
+      it('round-trips every field of a profile', async () => {
+        const input = fullProfile('iot');
+        const created = await store.createProfile(input);
+        expect(created).toMatchObject(input);
+        expect(created.createdAt).toBeInstanceOf(Date);
+        const read = await store.getProfile('iot');
+        expect(read).toEqual({ ...input, createdAt: created.createdAt, updatedAt: created.updatedAt });
+        expect(await store.getProfile('nope')).toBeUndefined();
+      });
+
+      it('round-trips empty lists and the other boolean value', async () => {
+        const input: NewProfile = {
+          ...fullProfile('plain'), enabled: true, auth: 'basic', clientTrustAnchors: [], keyAlgorithms: [],
+          keyUsage: [], extendedKeyUsage: [], allowedAccounts: [], csrAttrs: [],
+        };
+        await store.createProfile(input);
+        expect(await store.getProfile('plain')).toMatchObject(input);
+      });
+
+      it('rejects a duplicate label with StoreConflictError', async () => {
+        await store.createProfile(fullProfile('dup'));
+        expect(await rejection(store.createProfile({ ...fullProfile('dup'), ca: 'other' }))).toBeInstanceOf(StoreConflictError);
+        expect((await store.getProfile('dup'))?.ca).toBe('issuing-2');
+      });
+
+      it('replaces an existing profile and keeps its creation time', async () => {
+        const created = await store.createProfile(fullProfile('p'));
+        const replacement: NewProfile = {
+          label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
+          validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
+          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [],
+        };
+        expect(await store.updateProfile(replacement)).toBe(true);
+        const read = await store.getProfile('p');
+        expect(read).toMatchObject(replacement);
+        expect(read?.createdAt).toEqual(created.createdAt);
+        expect(await store.updateProfile({ ...replacement, label: 'missing' })).toBe(false);
+        expect(await store.getProfile('missing')).toBeUndefined();
+      });
+
+      it('lists profiles', async () => {
+        await store.createProfile(fullProfile('b'));
+        await store.createProfile(fullProfile('a'));
+        expect((await store.listProfiles()).map((p) => p.label).sort()).toEqual(['a', 'b']);
+      });
+    });
+
+    describe('certificates', () => {
+      it('records an issuance and reads back the DER bytes, dates and fields', async () => {
+        const cert = newCertificate();
+        await store.recordIssuance(cert, newEvent({ serial: cert.serial, detail: 'issued' }));
+        const read = await store.getCertificate(cert.serial);
+        expect(read).toBeDefined();
+        expect(Buffer.compare(read!.der, cert.der)).toBe(0);
+        expect(read!.notBefore.toISOString()).toBe('2025-01-02T03:04:05.678Z');
+        expect(read!.notAfter.getTime()).toBe(cert.notAfter.getTime());
+        expect(read).toMatchObject({
+          serial: cert.serial, profile: cert.profile, ca: cert.ca, subject: cert.subject, sans: cert.sans,
+          requester: cert.requester, renews: null, status: 'valid', revokedAt: null, revocationReason: null,
+        });
+        expect(read!.createdAt).toBeInstanceOf(Date);
+        expect(await store.getCertificate('ffff')).toBeUndefined();
+        const audit = await store.listAudit({ action: 'simpleenroll' });
+        expect(audit).toHaveLength(1);
+        expect(audit[0]).toMatchObject({ serial: cert.serial, detail: 'issued', outcome: 'success' });
+      });
+
+      it('links a renewal to the certificate it renews', async () => {
+        const first = newCertificate();
+        await store.recordIssuance(first, newEvent());
+        const second = newCertificate({ renews: first.serial, subject: first.subject });
+        await store.recordIssuance(second, newEvent({ action: 'simplereenroll', serial: second.serial }));
+        expect((await store.getCertificate(second.serial))?.renews).toBe(first.serial);
+        expect((await store.getCertificate(first.serial))?.renews).toBeNull();
+      });
+
+      it('rejects a duplicate serial with StoreConflictError, atomically, without sinking concurrent writes', async () => {
+        const cert = newCertificate();
+        await store.recordIssuance(cert, newEvent({ serial: cert.serial }));
+        const [a, dup, b, audit] = await Promise.allSettled([
+          store.recordIssuance(newCertificate(), newEvent({ action: 'a' })),
+          store.recordIssuance({ ...cert, subject: 'CN=impostor' }, newEvent({ action: 'dup' })),
+          store.recordIssuance(newCertificate(), newEvent({ action: 'b' })),
+          store.appendAudit(newEvent({ action: 'c' })),
+        ]);
+        expect([a.status, b.status, audit.status]).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+        expect(dup.status).toBe('rejected');
+        expect((dup as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+        expect((await store.getCertificate(cert.serial))?.subject).toBe(cert.subject);
+        expect(await store.listAudit({ action: 'dup' })).toEqual([]); // the event went with the failed certificate
+        expect(await store.listCertificates()).toHaveLength(3);
+        expect(await store.listAudit()).toHaveLength(4);
+      });
+
+      it('revokes a valid certificate once; a second revocation returns false', async () => {
+        const cert = newCertificate();
+        await store.recordIssuance(cert, newEvent());
+        expect(await store.isRevoked(cert.serial)).toBe(false);
+        const at = new Date('2025-06-01T12:00:00.123Z');
+        expect(await store.revokeCertificate(cert.serial, 'keyCompromise', at)).toBe(true);
+        expect(await store.revokeCertificate(cert.serial, 'superseded', new Date())).toBe(false);
+        expect(await store.isRevoked(cert.serial)).toBe(true);
+        const read = await store.getCertificate(cert.serial);
+        expect(read).toMatchObject({ status: 'revoked', revocationReason: 'keyCompromise' });
+        expect(read!.revokedAt?.toISOString()).toBe('2025-06-01T12:00:00.123Z');
+        expect(await store.revokeCertificate('abcdef', 'unspecified', at)).toBe(false);
+        expect(await store.isRevoked('abcdef')).toBe(false);
+      });
+
+      it('lists newest first with profile and status filters, limit and offset', async () => {
+        const serials: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const cert = newCertificate({ profile: i % 2 === 0 ? 'even' : 'odd' });
+          serials.push(cert.serial);
+          await store.recordIssuance(cert, newEvent());
+        }
+        await store.revokeCertificate(serials[2]!, 'superseded', new Date());
+        const newestFirst = [...serials].reverse();
+        expect((await store.listCertificates()).map((c) => c.serial)).toEqual(newestFirst);
+        expect((await store.listCertificates({ profile: 'even' })).map((c) => c.serial)).toEqual([serials[4], serials[2], serials[0]]);
+        expect((await store.listCertificates({ status: 'revoked' })).map((c) => c.serial)).toEqual([serials[2]]);
+        expect((await store.listCertificates({ profile: 'even', status: 'valid' })).map((c) => c.serial)).toEqual([serials[4], serials[0]]);
+        expect((await store.listCertificates({ profile: 'odd', status: 'revoked' }))).toEqual([]);
+        expect((await store.listCertificates({ limit: 2 })).map((c) => c.serial)).toEqual(newestFirst.slice(0, 2));
+        expect((await store.listCertificates({ limit: 2, offset: 3 })).map((c) => c.serial)).toEqual(newestFirst.slice(3, 5));
+        expect(await store.listCertificates({ offset: 6 })).toEqual([]);
+      });
+
+      it('lands all of 200 concurrent issuances, and lists at most 100 by default', async () => {
+        const certs = Array.from({ length: 200 }, () => newCertificate());
+        await Promise.all(certs.map((c) => store.recordIssuance(c, newEvent({ serial: c.serial }))));
+        expect(await store.listCertificates()).toHaveLength(100);
+        expect(await store.listCertificates({ limit: 1000 })).toHaveLength(200);
+        expect(await store.listAudit({ limit: 1000 })).toHaveLength(200);
+        for (const c of certs) expect(Buffer.compare((await store.getCertificate(c.serial))!.der, c.der)).toBe(0);
+      });
+    });
+
+    describe('audit', () => {
+      it('round-trips an event with and without an explicit time', async () => {
+        const before = Date.now();
+        await store.appendAudit({ actor: 'cli', action: 'init', profile: null, outcome: 'success', serial: null, detail: null });
+        const at = new Date('2024-02-29T23:59:59.999Z');
+        await store.appendAudit({ actor: 'x', action: 'account.add', profile: 'p', outcome: 'forbidden', serial: '0a', detail: 'why', at });
+        const [latest, older] = await store.listAudit();
+        expect(latest).toMatchObject({ actor: 'cli', action: 'init', profile: null, serial: null, detail: null, outcome: 'success' });
+        expect(latest!.at.getTime()).toBeGreaterThanOrEqual(before - 1000);
+        expect(older).toMatchObject({ actor: 'x', action: 'account.add', profile: 'p', outcome: 'forbidden', serial: '0a', detail: 'why', at });
+        expect(typeof older!.id).toBe('number');
+        expect(older!.id).not.toBe(latest!.id);
+      });
+
+      it('lists newest first by time, then by insertion', async () => {
+        const t = (s: string) => new Date(`2025-01-01T00:00:0${s}.000Z`);
+        await store.appendAudit(newEvent({ action: 'second', at: t('2') }));
+        await store.appendAudit(newEvent({ action: 'first', at: t('1') }));
+        await store.appendAudit(newEvent({ action: 'third', at: t('3') }));
+        await store.appendAudit(newEvent({ action: 'third-later', at: t('3') }));
+        expect((await store.listAudit()).map((e) => e.action)).toEqual(['third-later', 'third', 'second', 'first']);
+      });
+
+      it('filters by actor, action and profile, and limits', async () => {
+        await Promise.all([
+          store.appendAudit(newEvent({ actor: 'alice', action: 'simpleenroll', profile: 'a' })),
+          store.appendAudit(newEvent({ actor: 'alice', action: 'cert.revoke', profile: null })),
+          store.appendAudit(newEvent({ actor: 'bob', action: 'simpleenroll', profile: 'b', outcome: 'unauthenticated' })),
+          store.appendAudit(newEvent({ actor: 'bob', action: 'simpleenroll', profile: 'a' })),
+        ]);
+        expect(await store.listAudit({ actor: 'alice' })).toHaveLength(2);
+        expect(await store.listAudit({ action: 'simpleenroll' })).toHaveLength(3);
+        expect(await store.listAudit({ profile: 'a' })).toHaveLength(2);
+        const bobA = await store.listAudit({ actor: 'bob', action: 'simpleenroll', profile: 'a' });
+        expect(bobA).toHaveLength(1);
+        expect(bobA[0]).toMatchObject({ actor: 'bob', profile: 'a', outcome: 'success' });
+        expect(await store.listAudit({ actor: 'carol' })).toEqual([]);
+        expect(await store.listAudit({ limit: 3 })).toHaveLength(3);
+        const many = Array.from({ length: 120 }, (_, i) => store.appendAudit(newEvent({ action: `bulk-${i}` })));
+        await Promise.all(many);
+        expect(await store.listAudit()).toHaveLength(100);
+      });
+    });
+
+    describe('close', () => {
+      it('commits writes still queued when close() is called', async () => {
+        const cert = newCertificate();
+        const pending = [store.recordIssuance(cert, newEvent()), store.appendAudit(newEvent({ action: 'late' }))];
+        await store.close();
+        await expect(Promise.all(pending)).resolves.toBeDefined();
+      });
+
+      it('rejects every call after close() with StoreUnavailableError; closing twice is harmless', async () => {
+        const cert = newCertificate();
+        await store.recordIssuance(cert, newEvent());
+        await store.close();
+        await store.close();
+        const calls: Array<() => Promise<unknown>> = [
+          () => store.createAccount({ email: 'z@example.com', passwordHash: 'h', role: 'est' }),
+          () => store.getAccount('z@example.com'),
+          () => store.listAccounts(),
+          () => store.setAccountPassword('z@example.com', 'h'),
+          () => store.setAccountDisabled('z@example.com', true),
+          () => store.createProfile(fullProfile('z')),
+          () => store.updateProfile(fullProfile('z')),
+          () => store.getProfile('z'),
+          () => store.listProfiles(),
+          () => store.recordIssuance(newCertificate(), newEvent()),
+          () => store.getCertificate(cert.serial),
+          () => store.listCertificates(),
+          () => store.revokeCertificate(cert.serial, 'x', new Date()),
+          () => store.isRevoked(cert.serial),
+          () => store.appendAudit(newEvent()),
+          () => store.listAudit(),
+        ];
+        for (const call of calls) expect(await rejection(call())).toBeInstanceOf(StoreUnavailableError);
+      });
+    });
+  });
+}
