@@ -29,10 +29,19 @@ export interface EstServerOptions {
   tls: { key: string | Buffer; cert: string | Buffer };
 }
 
-function sendError(reply: FastifyReply, err: RaError): FastifyReply {
+function sendError(request: FastifyRequest, reply: FastifyReply, err: RaError): FastifyReply {
   const status = STATUS_BY_CODE[err.code];
-  if (err.basicRealm) reply.header('www-authenticate', `Basic realm="${err.basicRealm}"`);
   if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+  if (err.basicRealm) {
+    reply.header('www-authenticate', `Basic realm="${err.basicRealm}"`);
+    // The first leg of HTTP authentication (no credentials sent yet) is a bare challenge:
+    // Bouncy Castle's EST client (1.72) fails on a 401 challenge that carries a body.
+    // Every 401 that answers presented credentials carries its reason as text.
+    if (!request.headers.authorization) {
+      reply.header('x-est-reason', err.message);
+      return reply.code(status).header('content-type', 'text/plain; charset=utf-8').header('content-length', 0).send();
+    }
+  }
   return sendText(reply, status, err.message);
 }
 
@@ -75,7 +84,7 @@ export async function createEstServer(options: EstServerOptions) {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof RaError) return sendError(reply, err);
+    if (err instanceof RaError) return sendError(request, reply, err);
     const { status, text } = frameworkStatus(err as { statusCode?: number; code?: string });
     if (status >= 500) request.log.error({ err }, 'request failed');
     return sendText(reply, status, text);

@@ -27,6 +27,8 @@ export interface AuthContext {
   cache: CredentialCache;
   now: () => Date;
   anchorsFor(profile: Profile): ReturnType<typeof parseAnchors>;
+  /** Intermediate CA certificates we know without the client sending them (our CAs' chains). */
+  knownIntermediates: readonly X509Certificate[];
   /** True when one of our CAs issued it and it is revoked. */
   isRevokedHere(cert: X509Certificate): Promise<boolean>;
 }
@@ -65,7 +67,7 @@ export async function authenticateClientCert(ctx: AuthContext, profile: Profile,
   }
   const anchors = ctx.anchorsFor(profile);
   if (anchors.length === 0) throw unauthenticated(profile, `profile "${profile.label}" has no client trust anchors configured`);
-  const result = validateClientChain(creds.clientChain, anchors, ctx.now());
+  const result = validateClientChain(creds.clientChain, anchors, ctx.now(), ctx.knownIntermediates);
   if (!result.ok) throw unauthenticated(profile, result.reason);
   if (await ctx.isRevokedHere(result.leaf)) throw unauthenticated(profile, 'the client certificate has been revoked');
   return result.leaf;

@@ -32,8 +32,10 @@ function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
 /**
  * Validate `presented` (leaf first, then any intermediates the client sent, DER) against
  * `anchors`. Anchors are trusted as configured; their own validity is still checked.
+ * `known` intermediates (our own CAs' chains) complete paths whose intermediates the client did
+ * not send: a resumed TLS session keeps only the peer's leaf certificate.
  */
-export function validateClientChain(presented: readonly Buffer[], anchors: readonly X509Certificate[], now: Date): ChainResult {
+export function validateClientChain(presented: readonly Buffer[], anchors: readonly X509Certificate[], now: Date, known: readonly X509Certificate[] = []): ChainResult {
   const [leafDer, ...rest] = presented;
   if (!leafDer) return { ok: false, reason: 'no client certificate was presented' };
   const leaf = new X509Certificate(leafDer);
@@ -41,7 +43,7 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
   if (eku && eku.length > 0 && !eku.includes(OID.clientAuth) && !eku.includes(OID.cmcRA)) {
     return { ok: false, reason: 'the client certificate is not valid for TLS client authentication (extended key usage)' };
   }
-  const intermediates = rest.map((d) => new X509Certificate(d));
+  const intermediates = [...rest.map((d) => new X509Certificate(d)), ...known];
   let current = leaf;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const invalid = withinValidity(current, now);

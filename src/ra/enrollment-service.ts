@@ -74,8 +74,10 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     }
   };
 
+  const knownIntermediates = [...o.cas.values()].flatMap((ca) => ca.chain().map((der) => new X509Certificate(der))).filter((c) => c.ca);
   const authContext: AuthContext = {
     store: o.store,
+    knownIntermediates,
     cache,
     now: o.now,
     anchorsFor(profile) {
