@@ -17,7 +17,7 @@ import {
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
-import { checkKey, extendedKeyUsageOids, requestedNames } from './profile-policy.js';
+import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll';
 
@@ -153,6 +153,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
 
     const keyRefusal = checkKey(p, csr.key);
     if (keyRefusal) throw new RaError('forbidden', keyRefusal);
+    const keyUsage = keyUsageFor(p, csr.key);
+    if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(csr.key)} key`);
     const names = requestedNames(csr);
     if (typeof names === 'string') throw new RaError('forbidden', names);
 
@@ -171,7 +173,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       spki: csr.spki,
       subjectAltName: names.subjectAltName,
       validityDays: p.validityDays,
-      keyUsage: p.keyUsage,
+      keyUsage,
       extendedKeyUsage: extendedKeyUsageOids(p),
     });
     await o.store.recordIssuance(

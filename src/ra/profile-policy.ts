@@ -2,7 +2,7 @@
 import type { ParsedCsr, PublicKeyInfo } from '../pki/csr.js';
 import { parseGeneralNames, type GeneralName } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
-import type { KeyAlgorithmRule, Profile } from '../store/store.js';
+import type { KeyAlgorithmRule, KeyUsageName, Profile } from '../store/store.js';
 
 export function describeKeyRule(rule: KeyAlgorithmRule): string {
   switch (rule.type) {
@@ -77,4 +77,18 @@ export function extendedKeyUsageOids(profile: Profile): string[] {
     if (!oid) throw new Error(`profile "${profile.label}": unknown extended key usage "${name}"`);
     return oid;
   });
+}
+
+/**
+ * The profile's key usage as it applies to this key: encipherment is meaningful only for RSA
+ * (RFC 5480 §3, RFC 8813), key agreement not for Ed25519 (RFC 8410 §5). Undefined when
+ * nothing is left.
+ */
+export function keyUsageFor(profile: Profile, key: PublicKeyInfo): KeyUsageName[] | undefined {
+  const usages = profile.keyUsage.filter((u) => {
+    if (key.type === 'rsa') return u !== 'keyAgreement';
+    if (u === 'keyEncipherment' || u === 'dataEncipherment') return false;
+    return !(key.type === 'ed25519' && u === 'keyAgreement');
+  });
+  return usages.length > 0 ? usages : undefined;
 }

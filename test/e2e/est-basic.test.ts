@@ -150,6 +150,12 @@ describe('key policy', () => {
     const res = await enroll('/simpleenroll', der);
     expect(res.status, res.text).toBe(status);
     if (reason) expect(res.text).toMatch(reason);
+    if (status === 200) {
+      // keyEncipherment only for RSA keys (RFC 5480 §3); the profile has digitalSignature + keyEncipherment
+      const text = (await import('node:child_process')).execFileSync('openssl', ['x509', '-inform', 'DER', '-noout', '-ext', 'keyUsage'], { input: certsFrom(res)[0]! }).toString();
+      expect(text).toContain('Digital Signature');
+      expect(text.includes('Key Encipherment')).toBe(type === 'rsa-2048');
+    }
   });
 });
 

@@ -1,0 +1,234 @@
+/** The `estuary` command as users run it: the built dist/cli/main.js in child processes. */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
+import { tempDir } from '../helpers/home.js';
+import { makeCsr } from '../helpers/keys.js';
+import { makeDeviceCa } from '../helpers/device-ca.js';
+
+const MAIN = join(process.cwd(), 'dist', 'cli', 'main.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function estuary(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+interface Served {
+  child: ChildProcess;
+  base: string;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+async function serveHome(home: string, command = 'serve'): Promise<Served> {
+  const child = spawn('node', [MAIN, command, '--home', home], { env: { ...process.env, ESTUARY_EST_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    const check = (): void => {
+      const m = /EST service listening on (https:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.on('exit', () => reject(new Error(`server exited:\n${out}`)));
+  });
+  return { child, base, exited, output: () => out };
+}
+
+let home: string;
+let init: { estUrl: string; rootFingerprintSha256: string; estAccount: { email: string; password: string }; adminAccount: { email: string; password: string } };
+let server: Served;
+let rootPem: string;
+
+beforeAll(async () => {
+  home = join(tempDir('estuary-cli-'), 'home');
+  const r = await estuary(['init', '--home', home, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  init = JSON.parse(r.stdout);
+  rootPem = readFileSync(join(home, 'ca', 'root.pem'), 'utf8');
+  server = await serveHome(home);
+});
+afterAll(() => {
+  server?.child.kill('SIGKILL');
+});
+
+const basic = () => ({ user: init.estAccount.email, password: init.estAccount.password });
+const enroll = async (path = '/simpleenroll', creds = basic()) =>
+  estRequest(server.base + path, { ca: rootPem, basic: creds, body: csrBody((await makeCsr({ name: 'CN=cli-device' })).der), contentType: 'application/pkcs10' });
+
+describe('estuary init', () => {
+  it('prints exactly one JSON object and writes secrets with mode 0600', () => {
+    expect(Object.keys(init).sort()).toEqual(['adminAccount', 'estAccount', 'estUrl', 'rootFingerprintSha256']);
+    expect(init.estUrl).toBe('https://127.0.0.1:8443/.well-known/est');
+    expect(init.rootFingerprintSha256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(init.estAccount.password.length).toBeGreaterThanOrEqual(20);
+    for (const f of ['ca/root-key.pem', 'ca/issuing-key.pem', 'tls/server-key.pem', 'estuary.db']) {
+      expect((statSync(join(home, f)).mode & 0o777).toString(8), f).toBe('600');
+    }
+    expect(readFileSync(join(home, 'estuary.yaml'), 'utf8')).toMatch(/listen: 127.0.0.1:8443/);
+  });
+
+  it('refuses to overwrite an existing home without --force, and prints a text summary', async () => {
+    const again = await estuary(['init', '--home', home]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/--force/);
+    const other = join(tempDir(), 'h');
+    const text = await estuary(['init', '--home', other, '--key-algorithm', 'rsa-2048']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/EST base URL: +https:\/\/127.0.0.1:8443\/.well-known\/est/);
+    expect(text.stdout).toMatch(/Root CA SHA-256: +([0-9A-F]{2}:){31}/);
+    const forced = await estuary(['init', '--home', other, '--force', '--json', '--key-algorithm', 'ec-p384']);
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.stdout).rootFingerprintSha256).not.toBe(JSON.parse(JSON.stringify(init)).rootFingerprintSha256);
+  });
+
+  it('home from ESTUARY_HOME', async () => {
+    const envHome = join(tempDir(), 'env-home');
+    const r = await estuary(['init', '--json'], { ESTUARY_HOME: envHome });
+    expect(r.code).toBe(0);
+    expect(statSync(join(envHome, 'estuary.yaml')).isFile()).toBe(true);
+  });
+});
+
+describe('management while the server runs', () => {
+  it('enrolls, then lists and shows the certificate', async () => {
+    const res = await enroll();
+    expect(res.status, res.text).toBe(200);
+    const list = await estuary(['cert', 'list', '--home', home, '--json']);
+    const certs = JSON.parse(list.stdout) as Array<{ serial: string; subject: string; status: string }>;
+    expect(certs[0]!.subject).toBe('CN=cli-device');
+    const show = await estuary(['cert', 'show', certs[0]!.serial, '--home', home]);
+    expect(show.stdout).toMatch(/BEGIN CERTIFICATE/);
+    expect(show.stdout).toMatch(/status: valid/);
+    const table = await estuary(['cert', 'list', '--home', home]);
+    expect(table.stdout).toMatch(/^SERIAL +PROFILE +STATUS/);
+    expect(certsFrom(res)[0]!.length).toBeGreaterThan(100);
+  });
+
+  it('accounts: add (password from a file), list, passwd, disable take effect at once', async () => {
+    const pwFile = join(home, '..', 'pw.txt');
+    writeFileSync(pwFile, 'device-password-1\n');
+    const add = await estuary(['account', 'add', 'dev@example.com', '--password-file', pwFile, '--home', home]);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).not.toMatch(/device-password-1/);
+    expect((await enroll('/simpleenroll', { user: 'dev@example.com', password: 'device-password-1' })).status).toBe(200);
+    const gen = await estuary(['account', 'passwd', 'dev@example.com', '--home', home]);
+    const newPw = /password: (\S+)/.exec(gen.stdout)![1]!;
+    expect((await enroll('/simpleenroll', { user: 'dev@example.com', password: 'device-password-1' })).status).toBe(401);
+    expect((await enroll('/simpleenroll', { user: 'dev@example.com', password: newPw })).status).toBe(200);
+    expect((await estuary(['account', 'disable', 'dev@example.com', '--home', home])).code).toBe(0);
+    expect((await enroll('/simpleenroll', { user: 'dev@example.com', password: newPw })).status).toBe(401);
+    const list = await estuary(['account', 'list', '--home', home]);
+    expect(list.stdout).toMatch(/dev@example.com +est +disabled/);
+    expect(list.stdout).not.toMatch(/scrypt/);
+    const dup = await estuary(['account', 'add', 'dev@example.com', '--home', home]);
+    expect(dup.code).toBe(2);
+  });
+
+  it('profiles: add with TLS client auth, show its URL and anchors, disable and enable', async () => {
+    const ca = await makeDeviceCa();
+    const anchors = join(home, '..', 'device-ca.pem');
+    writeFileSync(anchors, ca.pem);
+    const noAnchors = await estuary(['profile', 'add', 'devices', '--auth', 'tls-client-cert', '--home', home]);
+    expect(noAnchors.code).toBe(2);
+    expect(noAnchors.stderr).toMatch(/--trust-anchors/);
+    const add = await estuary(['profile', 'add', 'devices', '--auth', 'tls-client-cert', '--trust-anchors', anchors, '--validity-days', '30', '--key-algorithms', 'ec:P-256', '--home', home]);
+    expect(add.code, add.stderr).toBe(0);
+    const show = await estuary(['profile', 'show', 'devices', '--home', home, '--json']);
+    const view = JSON.parse(show.stdout);
+    expect(view.estUrls).toEqual(['https://127.0.0.1:8443/.well-known/est/devices']);
+    expect(view.auth).toBe('tls-client-cert');
+    expect(view.clientTrustAnchors[0].subject).toMatch(/Enterprise Device CA/);
+    const dev = await ca.issue('cli-sensor');
+    const csr = await makeCsr({ name: 'CN=cli-sensor' });
+    const res = await estRequest(server.base + '/devices/simpleenroll', { ca: rootPem, clientCert: dev, body: csrBody(csr.der), contentType: 'application/pkcs10' });
+    expect(res.status, res.text).toBe(200);
+
+    expect((await estuary(['profile', 'set', 'default', '--disable', '--home', home])).code).toBe(0);
+    expect((await enroll()).status).toBe(404);
+    expect((await estuary(['profile', 'set', 'default', '--enable', '--home', home])).code).toBe(0);
+    expect((await enroll()).status).toBe(200);
+    const bad = await estuary(['profile', 'set', 'default', '--auth', 'kerberos', '--home', home]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--auth: expected one of basic, tls-client-cert, basic\+tls-client-cert/);
+    const list = await estuary(['profile', 'list', '--home', home]);
+    expect(list.stdout).toMatch(/devices +enabled +tls-client-cert/);
+  });
+
+  it('every command has --help', async () => {
+    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show']]) {
+      const r = await estuary([...cmd, '--help']);
+      expect(r.code, cmd.join(' ')).toBe(0);
+      expect(r.stdout, cmd.join(' ')).toMatch(/^Usage: estuary/);
+    }
+  });
+});
+
+describe('configuration and lifecycle', () => {
+  it('refuses to start on an invalid config, naming the field', async () => {
+    const bad = join(tempDir(), 'bad');
+    expect((await estuary(['init', '--home', bad, '--json'])).code).toBe(0);
+    const file = join(bad, 'estuary.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('listen: 127.0.0.1:8443', 'listen: nowhere'));
+    const r = await estuary(['serve', '--home', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/est\.listen: expected host:port/);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('listen: nowhere', 'listen: 127.0.0.1:0\n  colour: blue'));
+    const r2 = await estuary(['serve', '--home', bad]);
+    expect(r2.stderr).toMatch(/est\.colour: unknown setting/);
+  });
+
+  it('start initializes a missing home, then serves', async () => {
+    const fresh = join(tempDir(), 'fresh');
+    const s = await serveHome(fresh, 'start');
+    expect(s.output()).toMatch(/EST account: +est@estuary.local +password: \S+/);
+    const res = await estRequest(s.base + '/cacerts', { ca: readFileSync(join(fresh, 'ca', 'root.pem'), 'utf8') });
+    expect(res.status).toBe(200);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
+  it('SIGTERM drains an in-flight request and exits 0', async () => {
+    const { request } = await import('node:https');
+    const csr = await makeCsr({ name: 'CN=drain' });
+    const b64 = csrBody(csr.der);
+    const pending = new Promise<number>((resolve, reject) => {
+      const req = request(server.base + '/simpleenroll', {
+        method: 'POST',
+        ca: rootPem,
+        agent: false,
+        headers: { 'content-type': 'application/pkcs10', authorization: 'Basic ' + Buffer.from(`${basic().user}:${basic().password}`).toString('base64') },
+      }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      req.on('error', reject);
+      req.write(b64.slice(0, 40)); // the request is in flight: headers and part of the body sent
+      setTimeout(() => {
+        server.child.kill('SIGTERM');
+        setTimeout(() => { req.write(b64.slice(40)); req.end(); }, 300);
+      }, 300);
+    });
+    expect(await pending).toBe(200);
+    expect(await server.exited).toBe(0);
+    const certs = JSON.parse((await estuary(['cert', 'list', '--home', home, '--json'])).stdout) as Array<{ subject: string }>;
+    expect(certs[0]!.subject).toBe('CN=drain');
+  });
+});
