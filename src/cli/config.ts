@@ -78,7 +78,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
 
   const est = section(root, 'est', 'est');
   onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl'], 'est');
-  const listenText = env.ESTUARY_EST_LISTEN ?? str(est, 'listen', 'est', '127.0.0.1:8443');
+  const listenText = env.ESTUARY_EST_LISTEN || str(est, 'listen', 'est', '127.0.0.1:8443');
   const listen = parseListen(listenText, env.ESTUARY_EST_LISTEN ? 'ESTUARY_EST_LISTEN' : 'est.listen');
   const publicUrl = est.publicUrl === undefined ? undefined : str(est, 'publicUrl', 'est');
   if (publicUrl && !/^https:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`est.publicUrl: expected an https:// URL, got "${publicUrl}"`);

@@ -19,7 +19,9 @@ export function decodeBase64Body(input: string | Buffer): Buffer {
   if (compact.length === 0) throw new Base64Error('the body is empty');
   if (!BASE64_BODY.test(compact)) throw new Base64Error('the body is not base64 (unexpected character)');
   if (compact.length % 4 === 1) throw new Base64Error('the body is not base64 (truncated)');
-  return Buffer.from(compact, 'base64');
+  const out = Buffer.from(compact, 'base64');
+  if (out.length === 0) throw new Base64Error('the body is empty (base64 padding only)');
+  return out;
 }
 
 /** Encode as base64 wrapped at 64 characters with LF, the form openssl and older EST clients read. */

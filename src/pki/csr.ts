@@ -135,6 +135,16 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
 
 /** Parse a DER PKCS#10 request. Throws DerError/CsrError on malformed input. */
 export function parseCsr(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
+  try {
+    return parseCsrUnchecked(der);
+  } catch (err) {
+    if (err instanceof DerError || err instanceof CsrError) throw err;
+    // node:crypto refuses e.g. an EC point that is not on its curve
+    throw new CsrError(`invalid public key or structure: ${(err as Error).message}`);
+  }
+}
+
+function parseCsrUnchecked(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
   const top = readTop(der);
   const [infoTlv, sigAlgTlv, sigTlv] = children(der, expectTag(top, TAG.SEQUENCE, 'CertificationRequest'));
   const infoParts = children(der, expectTag(infoTlv, TAG.SEQUENCE, 'CertificationRequestInfo'));

@@ -89,6 +89,7 @@ export function value(buf: Uint8Array, t: Tlv): Buffer {
 
 export function decodeOid(bytes: Uint8Array): string {
   if (bytes.length === 0) throw new DerError('empty OID');
+  if (bytes[bytes.length - 1]! & 0x80) throw new DerError('truncated OID (last arc unfinished)');
   const parts: number[] = [];
   let v = 0;
   for (let i = 0; i < bytes.length; i++) {
@@ -137,11 +138,19 @@ export function setOf(elements: Buffer[]): Buffer {
 
 const oidCache = new Map<string, Buffer>();
 
+/** Dotted decimal, first arc 0–2, second arc < 40 under 0 and 1 (X.660), every arc a safe integer. */
+export function isValidOid(dotted: string): boolean {
+  if (!/^\d+(\.\d+)+$/.test(dotted)) return false;
+  const arcs = dotted.split('.').map(Number);
+  if (arcs.some((a) => !Number.isSafeInteger(a))) return false;
+  return arcs[0]! <= 2 && (arcs[0] === 2 || arcs[1]! < 40);
+}
+
 export function oid(dotted: string): Buffer {
   const cached = oidCache.get(dotted);
   if (cached) return cached;
+  if (!isValidOid(dotted)) throw new DerError(`bad OID ${dotted}`);
   const arcs = dotted.split('.').map(Number);
-  if (arcs.length < 2 || arcs.some((n) => !Number.isInteger(n) || n < 0)) throw new DerError(`bad OID ${dotted}`);
   const bytes: number[] = [];
   const enc = (n: number): void => {
     const tmp = [n & 0x7f];

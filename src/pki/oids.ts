@@ -1,3 +1,5 @@
+import { isValidOid } from './der.js';
+
 /** Named object identifiers. Domain code uses these names, never bare dotted strings. */
 export const OID = {
   // algorithms
@@ -61,6 +63,6 @@ export function oidName(oid: string): string {
 
 /** Resolve a name (or an already dotted OID) to dotted form; undefined when unknown. */
 export function resolveOid(nameOrOid: string): string | undefined {
-  if (/^\d+(\.\d+)+$/.test(nameOrOid)) return nameOrOid;
+  if (/^[\d.]+$/.test(nameOrOid)) return isValidOid(nameOrOid) ? nameOrOid : undefined;
   return (OID as Record<string, string>)[nameOrOid];
 }

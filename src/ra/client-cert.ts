@@ -5,6 +5,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { pemBlocks } from '../pki/base64.js';
+import { certificateFields } from '../pki/certificate.js';
+import { children, readTop, TAG, value } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 
 export type ChainResult = { ok: true; leaf: X509Certificate } | { ok: false; reason: string };
@@ -18,6 +20,23 @@ export function parseAnchors(pems: readonly string[]): X509Certificate[] {
 function withinValidity(cert: X509Certificate, now: Date): string | undefined {
   if (now < new Date(cert.validFrom)) return `certificate "${cert.subject}" is not yet valid`;
   if (now > new Date(cert.validTo)) return `certificate "${cert.subject}" has expired`;
+  return undefined;
+}
+
+/** pathLenConstraint of a CA certificate's basicConstraints, if any. */
+function pathLen(cert: X509Certificate): number | undefined {
+  const bc = certificateFields(Buffer.from(cert.raw)).extensions.get(OID.basicConstraints);
+  if (!bc) return undefined;
+  const n = children(bc, readTop(bc)).find((t) => t.tag === TAG.INTEGER);
+  return n ? value(bc, n).readUIntBE(0, Math.min(6, n.end - n.valueStart)) : undefined;
+}
+
+/** RFC 5280 §6.1.4 (m): a CA may be followed by at most pathLen intermediates. `path` is leaf first. */
+function pathLengthViolation(path: readonly X509Certificate[]): string | undefined {
+  for (let i = 1; i < path.length; i++) {
+    const limit = pathLen(path[i]!);
+    if (limit !== undefined && i - 1 > limit) return `the path violates the path length constraint of "${path[i]!.subject}"`;
+  }
   return undefined;
 }
 
@@ -45,17 +64,19 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
   }
   const intermediates = [...rest.map((d) => new X509Certificate(d)), ...known];
   let current = leaf;
+  const path = [leaf];
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const invalid = withinValidity(current, now);
     if (invalid) return { ok: false, reason: invalid };
     if (anchors.some((a) => a.raw.equals(current.raw))) return { ok: true, leaf };
     const anchor = anchors.find((a) => signedBy(current, a));
     if (anchor) {
-      const anchorInvalid = withinValidity(anchor, now);
-      return anchorInvalid ? { ok: false, reason: anchorInvalid } : { ok: true, leaf };
+      const problem = withinValidity(anchor, now) ?? pathLengthViolation([...path, anchor]);
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf };
     }
-    const next = intermediates.find((i) => i.ca && signedBy(current, i));
+    const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
     if (!next) break;
+    path.push(next);
     current = next;
   }
   return { ok: false, reason: 'the client certificate does not chain to the trust anchors of this profile' };

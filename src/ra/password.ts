@@ -19,14 +19,21 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
+/** False for a wrong password and for any malformed or weak stored hash; never throws. */
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = encoded.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const [scheme, n, r, p, salt, hash, ...extra] = encoded.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash || extra.length > 0) return false;
   const expected = Buffer.from(hash, 'base64');
-  const N = Number(n);
-  const R = Number(r);
-  const key = await scryptAsync(password, Buffer.from(salt, 'base64'), expected.length, { N, r: R, p: Number(p), maxmem: maxmem(N, R) });
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  // A stored hash shorter than ours (e.g. one that decodes to nothing) would compare equal to anything.
+  if (expected.length !== KEY_LEN) return false;
+  const [N, R, P] = [Number(n), Number(r), Number(p)];
+  if (![N, R, P].every((v) => Number.isSafeInteger(v) && v > 0)) return false;
+  try {
+    const key = await scryptAsync(password, Buffer.from(salt, 'base64'), KEY_LEN, { N, r: R, p: P, maxmem: maxmem(N, R) });
+    return timingSafeEqual(key, expected);
+  } catch {
+    return false;
+  }
 }
 
 /** A hash of a random password: verifying against it costs the same as a real account. */

@@ -1,0 +1,412 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the EST server as a child process pinned to core 0, driven over TLS on
+ * loopback by driver processes pinned to the other core(s). Four closed-loop scenarios at a
+ * fixed concurrency; requests/s, latency percentiles, errors, the server's peak RSS and who
+ * was the bottleneck (server and driver CPU over the measured window).
+ *
+ *   npm run bench -- [--concurrency 32] [--duration 10] [--warmup 2] [--runs 1]
+ *                    [--scenarios enroll-keepalive,cacerts-newconn | 1,4] [--drivers N]
+ *                    [--verify-tls] [--cpu-prof DIR] [--json]
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { decodeBase64Body } from '../pki/base64.js';
+import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
+import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type RunResult, type RunSpec } from './driver.js';
+import {
+  coreBusyPercent, coreTimes, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
+  monotonicUs, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, tasksetAvailable, type InitJson, type ServerProcess,
+} from './harness.js';
+
+const EST = '/.well-known/est';
+const SCENARIOS = [
+  { name: 'enroll-keepalive', what: 'simpleenroll, keep-alive', method: 'POST', op: 'simpleenroll', keepAlive: true },
+  { name: 'enroll-newconn', what: 'simpleenroll, new TLS connection per request', method: 'POST', op: 'simpleenroll', keepAlive: false },
+  { name: 'cacerts-keepalive', what: 'cacerts, keep-alive', method: 'GET', op: 'cacerts', keepAlive: true },
+  { name: 'cacerts-newconn', what: 'cacerts, new TLS connection per request', method: 'GET', op: 'cacerts', keepAlive: false },
+] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Options {
+  concurrency: number;
+  duration: number;
+  warmup: number;
+  runs: number;
+  scenarios: Scenario[];
+  drivers: number | undefined;
+  csrPool: number;
+  verifyTls: boolean;
+  cpuProf: string | undefined;
+  json: boolean;
+}
+
+const USAGE = `usage: npm run bench -- [options]
+  --concurrency N   closed-loop clients per scenario (default 32)
+  --duration S      measured seconds per scenario (default 10)
+  --warmup S        warm-up seconds before each measurement (default 2)
+  --runs N          repeat every scenario N times, report the median (default 1)
+  --scenarios LIST  comma-separated names or numbers (default all):
+                    ${SCENARIOS.map((s, i) => `${i + 1}=${s.name}`).join(', ')}
+  --drivers N       load-generator processes (default: one per core not used by the server)
+  --csr-pool N      distinct pre-generated P-256 CSRs (default 256)
+  --verify-tls      drivers verify the server certificate (default: verified once at start, then skipped)
+  --cpu-prof DIR    run the server under node --cpu-prof, keep the profile in DIR, print its top self time
+  --json            print the results as JSON`;
+
+function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new Error(`--${name}: expected a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
+  return n;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
+      scenarios: { type: 'string' }, drivers: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const scenarios = (values.scenarios ?? SCENARIOS.map((s) => s.name).join(','))
+    .split(',').map((s) => s.trim()).filter(Boolean)
+    .map((s) => {
+      const found = /^\d+$/.test(s) ? SCENARIOS[Number(s) - 1] : SCENARIOS.find((x) => x.name === s);
+      if (!found) throw new Error(`--scenarios: unknown scenario "${s}" (known: ${SCENARIOS.map((x, i) => `${i + 1}=${x.name}`).join(', ')})`);
+      return found;
+    });
+  return {
+    concurrency: positive('concurrency', values.concurrency, 32),
+    duration: positive('duration', values.duration, 10, false),
+    warmup: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 2, false),
+    runs: positive('runs', values.runs, 1),
+    scenarios: [...new Set(scenarios)],
+    drivers: values.drivers === undefined ? undefined : positive('drivers', values.drivers, 1),
+    csrPool: positive('csr-pool', values['csr-pool'], 256),
+    verifyTls: Boolean(values['verify-tls']),
+    cpuProf: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    json: Boolean(values.json),
+  };
+}
+
+const log = (line: string): void => {
+  process.stderr.write(line + '\n');
+};
+
+// ---- one measured scenario ----
+
+interface Measured {
+  scenario: string;
+  run: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  ok: number;
+  errors: number;
+  firstError?: string;
+  serverPeakRssMb: number;
+  /** Server user+system CPU over the window, percent of one core. */
+  serverCpuPercent: number;
+  /** Requests per second of server CPU: the server's capacity on one core, whoever was the bottleneck. */
+  requestsPerServerCpuSecond: number;
+  /** All drivers' CPU over the window, percent of the cores they run on. */
+  driverCpuPercent: number;
+  /** Busy time of each core over the window (kernel network work included). */
+  coreBusyPercent: number[];
+  /** Busy time of the server's core not spent by the server process: kernel work and other load (noise). */
+  serverCoreOtherPercent: number;
+  /** The measured window on CLOCK_MONOTONIC (µs), to cut the server's CPU profile to it. */
+  windowMonotonicUs: [number, number];
+  bottleneck: string;
+}
+
+interface Bench {
+  options: Options;
+  server: ServerProcess;
+  port: number;
+  drivers: Driver[];
+  driverCores: number;
+  authorization: string;
+  rootPem: string;
+  serverCore: number | undefined;
+  loadCores: number[];
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+/**
+ * Who limits the rate: a process that used ≥ 90% of its core over the window is saturated; a core
+ * ≥ 90% busy while its process is not means other load on the machine took the rest ("contended").
+ */
+function verdict(serverCpu: number, serverCore: number, driverCpu: number, driverCore: number): string {
+  const side = (name: string, own: number, core: number): string | undefined =>
+    own >= 90 ? name : core >= 90 ? `${name} core (contended)` : undefined;
+  const limits = [side('server', serverCpu, serverCore), side('driver', driverCpu, driverCore)].filter(Boolean);
+  return limits.length ? limits.join(' + ') : 'neither';
+}
+
+async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured> {
+  const { options: o, server, drivers } = b;
+  // VmHWM is reset so that each scenario reports its own peak; VmRSS is polled as well.
+  const peakReset = resetPeakRss(server.pid);
+  let rssPeakKb = memoryKb(server.pid)?.rss ?? 0;
+  const poll = setInterval(() => {
+    rssPeakKb = Math.max(rssPeakKb, memoryKb(server.pid)?.rss ?? 0);
+  }, 100);
+  const measureStart = wallNow() + o.warmup * 1000 + 100;
+  const measureEnd = measureStart + o.duration * 1000;
+  // The concurrency is split across the drivers; every driver starts at a different CSR.
+  const shares = drivers.map((_, i) => Math.floor(o.concurrency / drivers.length) + (i < o.concurrency % drivers.length ? 1 : 0));
+  const active = drivers.filter((_, i) => shares[i]! > 0);
+  drivers.forEach((d, i) => {
+    const spec: RunSpec = {
+      host: '127.0.0.1', port: b.port, method: s.method, path: `${EST}/${s.op}`, keepAlive: s.keepAlive, concurrency: shares[i]!,
+      measureStart, measureEnd,
+      ...(s.op === 'simpleenroll' ? { authorization: b.authorization, contentType: 'application/pkcs10', bodyOffset: i * 977 } : {}),
+      ...(o.verifyTls ? { ca: b.rootPem } : {}),
+    };
+    if (spec.concurrency > 0) d.send({ type: 'run', spec });
+  });
+  const snapshot = () => ({
+    at: wallNow(), mono: monotonicUs(), cores: coreTimes(),
+    server: cpuSeconds(server.pid) ?? NaN, drivers: active.map((d) => cpuSeconds(d.child.pid!) ?? NaN),
+  });
+  await sleep(Math.max(0, measureStart - wallNow()));
+  const before = snapshot();
+  await sleep(Math.max(0, measureEnd - wallNow()));
+  const after = snapshot();
+  const results: RunResult[] = [];
+  for (const d of active) results.push((await expectFrom(d, 'result')).result);
+  clearInterval(poll);
+  const mem = memoryKb(server.pid);
+  rssPeakKb = Math.max(rssPeakKb, mem?.rss ?? 0, peakReset ? mem?.hwm ?? 0 : 0);
+
+  const windowS = (after.at - before.at) / 1000;
+  const all = new Float64Array(results.reduce((n, r) => n + r.latencies.length, 0));
+  let off = 0;
+  for (const r of results) {
+    all.set(r.latencies, off);
+    off += r.latencies.length;
+  }
+  all.sort();
+  const ok = results.reduce((n, r) => n + r.ok, 0);
+  const serverCpu = (100 * (after.server - before.server)) / windowS;
+  const driverCpu = (100 * after.drivers.reduce((n, v, i) => n + v - before.drivers[i]!, 0)) / windowS / b.driverCores;
+  const firstError = results.find((r) => r.firstError)?.firstError;
+  const cores = coreBusyPercent(before.cores, after.cores);
+  const serverCore = b.serverCore === undefined ? NaN : cores[b.serverCore] ?? NaN;
+  const driverCore = median(b.loadCores.map((c) => cores[c] ?? NaN));
+  return {
+    scenario: s.name, run, requestsPerSecond: ok / o.duration, p50Ms: percentile(all, 0.5), p99Ms: percentile(all, 0.99), ok,
+    errors: results.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
+    serverPeakRssMb: rssPeakKb / 1024, serverCpuPercent: serverCpu, requestsPerServerCpuSecond: (100 * ok) / o.duration / serverCpu, driverCpuPercent: driverCpu,
+    coreBusyPercent: cores, serverCoreOtherPercent: serverCore - serverCpu, windowMonotonicUs: [before.mono, after.mono],
+    bottleneck: verdict(serverCpu, serverCore, driverCpu, driverCore),
+  };
+}
+
+// ---- output ----
+
+function median(values: number[]): number {
+  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
+interface Summary {
+  scenario: string;
+  description: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Sum over the runs (warm-up included). */
+  errors: number;
+  firstError?: string;
+  serverPeakRssMb: number;
+  serverCpuPercent: number;
+  requestsPerServerCpuSecond: number;
+  serverCoreOtherPercent: number;
+  driverCpuPercent: number;
+  bottleneck: string;
+  runs: Measured[];
+}
+
+function summarize(s: Scenario, runs: Measured[]): Summary {
+  const med = (k: 'serverCpuPercent' | 'driverCpuPercent' | 'serverCoreOtherPercent'): number => median(runs.map((r) => r[k]));
+  const serverCpu = med('serverCpuPercent');
+  const driverCpu = med('driverCpuPercent');
+  const firstError = runs.find((r) => r.firstError)?.firstError;
+  return {
+    scenario: s.name, description: s.what,
+    requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
+    p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)),
+    errors: runs.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
+    serverPeakRssMb: Math.max(...runs.map((r) => r.serverPeakRssMb)),
+    serverCpuPercent: serverCpu, requestsPerServerCpuSecond: median(runs.map((r) => r.requestsPerServerCpuSecond)),
+    serverCoreOtherPercent: med('serverCoreOtherPercent'), driverCpuPercent: driverCpu,
+    // Each run's verdict is kept; the summary names the most frequent one.
+    bottleneck: mostFrequent(runs.map((r) => r.bottleneck)), runs,
+  };
+}
+
+function mostFrequent(values: string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const [best, n] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
+  return n === values.length ? best : `${best} (${n}/${values.length})`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
+}
+
+const f = (n: number, digits = 1): string => (Number.isNaN(n) ? '-' : n.toFixed(digits));
+
+// ---- main ----
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--driver')) return runDriver();
+  const o = parseOptions(process.argv.slice(2));
+  const self = fileURLToPath(import.meta.url);
+  const mainJs = join(dirname(self), '..', 'cli', 'main.js');
+  const cores = cpuCount();
+  const taskset = tasksetAvailable();
+  const serverCore = taskset ? 0 : undefined;
+  const loadCores = taskset && cores >= 2 ? Array.from({ length: cores - 1 }, (_, i) => i + 1) : [];
+  const driverCount = o.drivers ?? Math.max(1, loadCores.length);
+  const pinning = {
+    cores, taskset,
+    server: serverCore === undefined ? 'not pinned (taskset not found)' : 'taskset -c 0',
+    drivers: loadCores.length ? `taskset -c ${loadCores.join(',')} (round robin)` : taskset ? 'not pinned (one core: shares it with the server)' : 'not pinned (taskset not found)',
+    bench: loadCores.length && pinPid(process.pid, loadCores[0]!) ? `core ${loadCores[0]}` : 'not pinned',
+  };
+  log(`estuary bench: ${cores} cores; server ${pinning.server}; ${driverCount} driver process(es) ${pinning.drivers}; this process ${pinning.bench}`);
+
+  const tmp = mkdtempSync(join(tmpdir(), 'estuary-bench-'));
+  const home = join(tmp, 'home');
+  let server: ServerProcess | undefined;
+  const drivers: Driver[] = [];
+  const cleanup = async (): Promise<string | undefined> => {
+    for (const d of drivers) if (d.child.exitCode === null && d.child.connected) d.send({ type: 'exit' });
+    const exit = server ? await server.stop() : undefined;
+    server = undefined;
+    rmSync(tmp, { recursive: true, force: true });
+    return exit;
+  };
+  process.once('SIGINT', () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+  try {
+    const init: InitJson = initHome(mainJs, home);
+    const rootPem = readFileSync(join(home, 'ca', 'root.pem'), 'utf8');
+    const authorization = 'Basic ' + Buffer.from(`${init.estAccount.email}:${init.estAccount.password}`).toString('base64');
+    const port = await freePort();
+    server = await startServer({ mainJs, home, port, core: serverCore, cpuProfDir: o.cpuProf });
+    const allowed = (pid: number): string => /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+    log(`server pid ${server.pid} on https://127.0.0.1:${port}${EST} (CPUs allowed: ${allowed(server.pid)})`);
+
+    const t0 = Date.now();
+    const bodies = csrPool(o.csrPool);
+    const first = parseCsr(decodeBase64Body(bodies[0]!));
+    if (!verifyCsrSignature(first)) throw new Error('the generated CSR does not verify');
+    log(`${bodies.length} distinct P-256 CSRs generated in ${Date.now() - t0} ms`);
+    log(await sanityCheck(`https://127.0.0.1:${port}${EST}`, rootPem, authorization, bodies[0]!));
+
+    for (let i = 0; i < driverCount; i++) drivers.push(spawnDriver(...pinnedArgv(loadCores.length ? loadCores[i % loadCores.length] : undefined, [process.execPath, self, '--driver'])));
+    for (const d of drivers) d.send({ type: 'init', bodies });
+    for (const d of drivers) await expectFrom(d, 'ready');
+    log(`drivers: ${drivers.map((d) => `pid ${d.child.pid} (CPUs allowed: ${allowed(d.child.pid!)})`).join(', ')}`);
+
+    const bench: Bench = {
+      options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
+      serverCore, loadCores,
+    };
+    const measured = new Map<string, Measured[]>(o.scenarios.map((s) => [s.name, []]));
+    for (let run = 1; run <= o.runs; run++) {
+      for (const s of o.scenarios) {
+        const m = await runScenario(bench, s, run);
+        measured.get(s.name)!.push(m);
+        log(`run ${run}/${o.runs} ${s.name.padEnd(17)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
+          `server CPU ${f(m.serverCpuPercent, 0)}%  driver CPU ${f(m.driverCpuPercent, 0)}%  cores ${m.coreBusyPercent.map((c) => f(c, 0) + '%').join('/')}  RSS ${f(m.serverPeakRssMb)} MiB`);
+        if (m.firstError) log(`  first error: ${m.firstError}`);
+        await sleep(500); // let closed connections settle between scenarios
+      }
+    }
+    const summaries = o.scenarios.map((s) => summarize(s, measured.get(s.name)!));
+    const by = (name: string): Summary | undefined => summaries.find((x) => x.scenario === name);
+    const enrollNew = by('enroll-newconn');
+    const cacertsNew = by('cacerts-newconn');
+    const ratio = enrollNew && cacertsNew ? (100 * enrollNew.requestsPerSecond) / cacertsNew.requestsPerSecond : undefined;
+    const cpuRatio = enrollNew && cacertsNew ? (100 * enrollNew.requestsPerServerCpuSecond) / cacertsNew.requestsPerServerCpuSecond : undefined;
+
+    const serverExit = await cleanup();
+    let profile: ReturnType<typeof summarizeCpuProfile> & { file: string } | undefined;
+    if (o.cpuProf) {
+      const file = newestCpuProfile(o.cpuProf);
+      const windows = [...measured.values()].flat().map((m) => m.windowMonotonicUs);
+      if (file) profile = { file, ...summarizeCpuProfile(file, windows) };
+    }
+
+    if (o.json) {
+      process.stdout.write(JSON.stringify({
+        config: { concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, csrPool: o.csrPool, verifyTls: o.verifyTls },
+        pinning, node: process.version, serverExit, scenarios: summaries, enrollNewconnOverCacertsNewconnPercent: ratio,
+        enrollNewconnOverCacertsNewconnPerServerCpuPercent: cpuRatio, cpuProfile: profile,
+      }, null, 2) + '\n');
+      return;
+    }
+    const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MiB', 'server CPU', 'req/server-CPU-s', 'other on core 0', 'driver CPU', 'bottleneck']];
+    for (const s of summaries) {
+      rows.push([
+        s.scenario, f(s.requestsPerSecond), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors), f(s.serverPeakRssMb),
+        `${f(s.serverCpuPercent, 0)}%`, f(s.requestsPerServerCpuSecond, 0), `${f(s.serverCoreOtherPercent, 0)}%`, `${f(s.driverCpuPercent, 0)}%`, s.bottleneck,
+      ]);
+    }
+    const out: string[] = [
+      '',
+      `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
+        `${driverCount} driver process(es); server ${pinning.server}, drivers ${pinning.drivers}; ${process.version}`,
+      'server CPU = user+system time of the server process over the window, % of one core; req/server-CPU-s = req/s ÷ server CPU,',
+      'the server\'s one-core capacity even when the driver limits the rate; other on core 0 = core 0 busy time not used by the server',
+      '(kernel network work and other load on the machine: noise); driver CPU = % of the driver core(s); saturated = ≥ 90%',
+      '',
+      table(rows),
+    ];
+    if (ratio !== undefined) {
+      out.push('', `enroll-newconn / cacerts-newconn = ${f(ratio)}% of the trivial-GET-over-new-connections rate` +
+        ` (${f(cpuRatio!)}% per server CPU-second)`);
+    }
+    for (const s of summaries) if (s.firstError) out.push(`first error in ${s.scenario}: ${s.firstError}`);
+    out.push(`server stopped with ${serverExit}`);
+    if (profile) {
+      out.push('', `server CPU profile ${profile.file}, measured windows only: ${f(profile.totalMs / 1000)} s busy, ` +
+        `${f(profile.idleMs / 1000)} s idle (native work outside JS, e.g. TLS, may count as idle); top self time:`);
+      out.push(table([['function', 'self ms', '%', 'where'], ...profile.functions.map((h) => [h.name, f(h.selfMs, 0), f(h.percent), h.where])]));
+      out.push('', 'self time by file:');
+      out.push(table([['file', 'self ms', '%'], ...profile.files.slice(0, 15).map((h) => [h.name, f(h.selfMs, 0), f(h.percent)])]));
+    }
+    process.stdout.write(out.join('\n') + '\n');
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
