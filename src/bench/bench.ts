@@ -20,7 +20,7 @@ import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type RunResult, type RunSpec } from './driver.js';
 import {
   coreBusyPercent, coreTimes, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
-  monotonicUs, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, tasksetAvailable, type InitJson, type ServerProcess,
+  median, monotonicUs, mostFrequent, percentile, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, table, tasksetAvailable, f, type InitJson, type ServerProcess,
 } from './harness.js';
 
 const EST = '/.well-known/est';
@@ -142,11 +142,6 @@ interface Bench {
   loadCores: number[];
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
 /**
  * Who limits the rate: a process that used ≥ 90% of its core over the window is saturated; a core
  * ≥ 90% busy while its process is not means other load on the machine took the rest ("contended").
@@ -220,13 +215,6 @@ async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured
 
 // ---- output ----
 
-function median(values: number[]): number {
-  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-}
-
 interface Summary {
   scenario: string;
   description: string;
@@ -263,20 +251,6 @@ function summarize(s: Scenario, runs: Measured[]): Summary {
   };
 }
 
-function mostFrequent(values: string[]): string {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  const [best, n] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
-  return n === values.length ? best : `${best} (${n}/${values.length})`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
-}
-
-const f = (n: number, digits = 1): string => (Number.isNaN(n) ? '-' : n.toFixed(digits));
-
 // ---- main ----
 
 async function main(): Promise<void> {
@@ -296,6 +270,12 @@ async function main(): Promise<void> {
     bench: loadCores.length && pinPid(process.pid, loadCores[0]!) ? `core ${loadCores[0]}` : 'not pinned',
   };
   log(`estuary bench: ${cores} cores; server ${pinning.server}; ${driverCount} driver process(es) ${pinning.drivers}; this process ${pinning.bench}`);
+  const idleBefore = coreTimes();
+  await sleep(1000);
+  const busyBefore = coreBusyPercent(idleBefore, coreTimes());
+  if (busyBefore.some((b) => b > 15)) {
+    log(`warning: the machine is busy before the bench starts (cores ${busyBefore.map((b) => f(b, 0) + '%').join('/')} busy): expect noisy results`);
+  }
 
   const tmp = mkdtempSync(join(tmpdir(), 'estuary-bench-'));
   const home = join(tmp, 'home');
@@ -365,7 +345,7 @@ async function main(): Promise<void> {
     if (o.json) {
       process.stdout.write(JSON.stringify({
         config: { concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, csrPool: o.csrPool, verifyTls: o.verifyTls },
-        pinning, node: process.version, serverExit, scenarios: summaries, enrollNewconnOverCacertsNewconnPercent: ratio,
+        pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries, enrollNewconnOverCacertsNewconnPercent: ratio,
         enrollNewconnOverCacertsNewconnPerServerCpuPercent: cpuRatio, cpuProfile: profile,
       }, null, 2) + '\n');
       return;

@@ -1,7 +1,8 @@
 /**
  * Benchmark plumbing: a fresh Estuary home, the server as a pinned child process, /proc
- * readers (CPU time, RSS, per-core busy time), a pool of distinct P-256 CSRs and a
- * summary of a V8 .cpuprofile. Nothing here is used by the server itself.
+ * readers (CPU time, RSS, per-core busy time), a pool of distinct P-256 CSRs, a sanity check
+ * over verified TLS, statistics and table formatting, and a summary of a V8 .cpuprofile.
+ * Nothing here is used by the server itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
@@ -250,6 +251,36 @@ export async function sanityCheck(base: string, rootPem: string, authorization: 
   const cert = new X509Certificate(leaf);
   return `TLS verified against the init root; cacerts: ${chain.length} certificates; simpleenroll issued "${cert.subject.replace(/\n/g, ', ')}" by "${cert.issuer.replace(/\n/g, ', ')}"`;
 }
+
+// ---- statistics and formatting ----
+
+/** Nearest-rank percentile of sorted samples. */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+export function median(values: number[]): number {
+  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
+/** The most frequent value, with its count when the values disagree. */
+export function mostFrequent(values: string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const [best, n] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
+  return n === values.length ? best : `${best} (${n}/${values.length})`;
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
+}
+
+export const f = (n: number, digits = 1): string => (Number.isNaN(n) ? '-' : n.toFixed(digits));
 
 // ---- CPU profile summary ----
 

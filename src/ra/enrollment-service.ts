@@ -12,7 +12,7 @@ import { generalNameToString, nameToString } from '../pki/names.js';
 import { resolveOid } from '../pki/oids.js';
 import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
 import {
-  authenticateBasic, authenticateEnroll, unauthenticated, type AuthContext, type Credentials, type Principal,
+  authenticateBasic, authenticateEnroll, type AuthContext, type Credentials, type Principal,
 } from './authenticators.js';
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
@@ -111,16 +111,18 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
 
   /** RFC 7030 §4.2.2: reenroll is authenticated by the certificate being renewed. */
   async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: X509Certificate }> {
+    // Only a certificate can authenticate a reenroll, so certificate failures carry no Basic challenge.
+    const certRefused = (message: string): RaError => new RaError('unauthenticated', message);
     const leafDer = creds.clientChain?.[0];
-    if (!leafDer) throw unauthenticated(p, 'simplereenroll requires the certificate being renewed as the TLS client certificate');
+    if (!leafDer) throw certRefused('simplereenroll requires the certificate being renewed as the TLS client certificate');
     const cert = new X509Certificate(leafDer);
-    if (!ca.issued(leafDer)) throw unauthenticated(p, 'the client certificate was not issued by this profile\'s CA');
+    if (!ca.issued(leafDer)) throw certRefused('the client certificate was not issued by this profile\'s CA');
     const now = o.now();
-    if (now > new Date(cert.validTo) || now < new Date(cert.validFrom)) throw unauthenticated(p, 'the certificate being renewed is not within its validity period');
+    if (now > new Date(cert.validTo) || now < new Date(cert.validFrom)) throw certRefused('the certificate being renewed is not within its validity period');
     const serial = certificateFields(leafDer).serialHex;
     const record = await o.store.getCertificate(serial);
-    if (!record) throw unauthenticated(p, 'the certificate being renewed is not known to this RA');
-    if (record.status === 'revoked') throw unauthenticated(p, 'the certificate being renewed has been revoked');
+    if (!record) throw certRefused('the certificate being renewed is not known to this RA');
+    if (record.status === 'revoked') throw certRefused('the certificate being renewed has been revoked');
     if (record.profile !== p.label) throw new RaError('forbidden', `the certificate being renewed belongs to profile "${record.profile}", not "${p.label}"`);
     if (p.auth === 'basic+tls-client-cert') {
       const account = await authenticateBasic(authContext, p, creds);
