@@ -10,13 +10,7 @@ export const CONTENT_TYPE = {
 
 /** A base64 DER answer with an explicit Content-Length and Content-Transfer-Encoding (older clients need it). */
 export function sendBase64(reply: FastifyReply, contentType: string, der: Buffer): FastifyReply {
-  const body = Buffer.from(encodeBase64Body(der), 'latin1');
-  return reply
-    .code(200)
-    .header('content-type', contentType)
-    .header('content-transfer-encoding', 'base64')
-    .header('content-length', body.length)
-    .send(body);
+  return sendPreencoded(reply, contentType, Buffer.from(encodeBase64Body(der), 'latin1'));
 }
 
 /** Preencoded variant for bodies that never change (cacerts). */
