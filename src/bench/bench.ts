@@ -3,11 +3,7 @@
  * `npm run bench`: the EST server as a child process pinned to core 0, driven over TLS on
  * loopback by driver processes pinned to the other core(s). Four closed-loop scenarios at a
  * fixed concurrency; requests/s, latency percentiles, errors, the server's peak RSS and who
- * was the bottleneck (server and driver CPU over the measured window).
- *
- *   npm run bench -- [--concurrency 32] [--duration 10] [--warmup 2] [--runs 1]
- *                    [--scenarios enroll-keepalive,cacerts-newconn | 1,4] [--drivers N]
- *                    [--verify-tls] [--cpu-prof DIR] [--json]
+ * was the bottleneck (server and driver CPU over the measured window). Options: see USAGE.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +15,8 @@ import { decodeBase64Body } from '../pki/base64.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type RunResult, type RunSpec } from './driver.js';
 import {
-  coreBusyPercent, coreTimes, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
-  median, monotonicUs, mostFrequent, percentile, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, table, tasksetAvailable, f, type InitJson, type ServerProcess,
+  coreTimes, coreUse, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
+  median, monotonicUs, percentile, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, table, tasksetAvailable, f, type InitJson, type ServerProcess,
 } from './harness.js';
 
 const EST = '/.well-known/est';
@@ -99,9 +95,7 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-const log = (line: string): void => {
-  process.stderr.write(line + '\n');
-};
+const log = (line: string): boolean => process.stderr.write(line + '\n');
 
 // ---- one measured scenario ----
 
@@ -125,6 +119,10 @@ interface Measured {
   coreBusyPercent: number[];
   /** Busy time of the server's core not spent by the server process: kernel work and other load (noise). */
   serverCoreOtherPercent: number;
+  /** The server's core idle while the server waited for the disk (its event loop blocked in fsync). */
+  serverCoreIowaitPercent: number;
+  /** Busy time of the driver core(s), median. */
+  driverCoreBusyPercent: number;
   /** The measured window on CLOCK_MONOTONIC (µs), to cut the server's CPU profile to it. */
   windowMonotonicUs: [number, number];
   bottleneck: string;
@@ -143,13 +141,19 @@ interface Bench {
 }
 
 /**
- * Who limits the rate: a process that used ≥ 90% of its core over the window is saturated; a core
- * ≥ 90% busy while its process is not means other load on the machine took the rest ("contended").
+ * Who limits the rate. A process that used ≥ 90% of its core over the window is saturated. The
+ * server's core is also used up when its CPU, the core's I/O wait (the event loop blocked in
+ * fsync) and the rest of the core's busy time (kernel network work, or other load) reach 90%.
  */
-function verdict(serverCpu: number, serverCore: number, driverCpu: number, driverCore: number): string {
-  const side = (name: string, own: number, core: number): string | undefined =>
-    own >= 90 ? name : core >= 90 ? `${name} core (contended)` : undefined;
-  const limits = [side('server', serverCpu, serverCore), side('driver', driverCpu, driverCore)].filter(Boolean);
+function verdict(m: Pick<Measured, 'serverCpuPercent' | 'serverCoreOtherPercent' | 'serverCoreIowaitPercent' | 'driverCpuPercent' | 'driverCoreBusyPercent'>): string {
+  const limits: string[] = [];
+  if (m.serverCpuPercent >= 90) limits.push('server CPU');
+  else if (m.serverCpuPercent + m.serverCoreIowaitPercent + m.serverCoreOtherPercent >= 90) {
+    if (m.serverCoreOtherPercent >= 15) limits.push('server core (shared with other load)');
+    else limits.push(m.serverCoreIowaitPercent >= 5 ? 'server (CPU + disk waits)' : 'server (CPU + kernel)');
+  }
+  if (m.driverCpuPercent >= 90) limits.push('driver CPU');
+  else if (m.driverCoreBusyPercent >= 90 && m.driverCoreBusyPercent - m.driverCpuPercent >= 15) limits.push('driver core (shared with other load)');
   return limits.length ? limits.join(' + ') : 'neither';
 }
 
@@ -201,53 +205,46 @@ async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured
   const serverCpu = (100 * (after.server - before.server)) / windowS;
   const driverCpu = (100 * after.drivers.reduce((n, v, i) => n + v - before.drivers[i]!, 0)) / windowS / b.driverCores;
   const firstError = results.find((r) => r.firstError)?.firstError;
-  const cores = coreBusyPercent(before.cores, after.cores);
-  const serverCore = b.serverCore === undefined ? NaN : cores[b.serverCore] ?? NaN;
-  const driverCore = median(b.loadCores.map((c) => cores[c] ?? NaN));
-  return {
+  const cores = coreUse(before.cores, after.cores);
+  const serverCore = b.serverCore === undefined ? undefined : cores[b.serverCore];
+  const m = {
     scenario: s.name, run, requestsPerSecond: ok / o.duration, p50Ms: percentile(all, 0.5), p99Ms: percentile(all, 0.99), ok,
     errors: results.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
     serverPeakRssMb: rssPeakKb / 1024, serverCpuPercent: serverCpu, requestsPerServerCpuSecond: (100 * ok) / o.duration / serverCpu, driverCpuPercent: driverCpu,
-    coreBusyPercent: cores, serverCoreOtherPercent: serverCore - serverCpu, windowMonotonicUs: [before.mono, after.mono],
-    bottleneck: verdict(serverCpu, serverCore, driverCpu, driverCore),
+    coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCpu,
+    serverCoreIowaitPercent: serverCore?.iowait ?? NaN, driverCoreBusyPercent: median(b.loadCores.map((c) => cores[c]?.busy ?? NaN)),
+    windowMonotonicUs: [before.mono, after.mono] as [number, number],
   };
+  return { ...m, bottleneck: verdict(m) };
 }
 
 // ---- output ----
 
-interface Summary {
+type MedianKey = 'requestsPerSecond' | 'p50Ms' | 'p99Ms' | 'serverCpuPercent' | 'requestsPerServerCpuSecond' | 'serverCoreOtherPercent'
+  | 'serverCoreIowaitPercent' | 'driverCpuPercent' | 'driverCoreBusyPercent';
+
+/** Medians over the runs; errors are summed (warm-up included), peak RSS is the maximum. */
+type Summary = Record<MedianKey, number> & {
   scenario: string;
   description: string;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Sum over the runs (warm-up included). */
   errors: number;
   firstError?: string;
   serverPeakRssMb: number;
-  serverCpuPercent: number;
-  requestsPerServerCpuSecond: number;
-  serverCoreOtherPercent: number;
-  driverCpuPercent: number;
+  /** Judged on the medians; each run keeps its own verdict too. */
   bottleneck: string;
   runs: Measured[];
-}
+};
 
 function summarize(s: Scenario, runs: Measured[]): Summary {
-  const med = (k: 'serverCpuPercent' | 'driverCpuPercent' | 'serverCoreOtherPercent'): number => median(runs.map((r) => r[k]));
-  const serverCpu = med('serverCpuPercent');
-  const driverCpu = med('driverCpuPercent');
+  const keys: MedianKey[] = ['requestsPerSecond', 'p50Ms', 'p99Ms', 'serverCpuPercent', 'requestsPerServerCpuSecond', 'serverCoreOtherPercent',
+    'serverCoreIowaitPercent', 'driverCpuPercent', 'driverCoreBusyPercent'];
+  const medians = Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) as Record<MedianKey, number>;
   const firstError = runs.find((r) => r.firstError)?.firstError;
   return {
-    scenario: s.name, description: s.what,
-    requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
-    p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)),
+    scenario: s.name, description: s.what, ...medians,
     errors: runs.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
     serverPeakRssMb: Math.max(...runs.map((r) => r.serverPeakRssMb)),
-    serverCpuPercent: serverCpu, requestsPerServerCpuSecond: median(runs.map((r) => r.requestsPerServerCpuSecond)),
-    serverCoreOtherPercent: med('serverCoreOtherPercent'), driverCpuPercent: driverCpu,
-    // Each run's verdict is kept; the summary names the most frequent one.
-    bottleneck: mostFrequent(runs.map((r) => r.bottleneck)), runs,
+    bottleneck: verdict(medians), runs,
   };
 }
 
@@ -255,7 +252,14 @@ function summarize(s: Scenario, runs: Measured[]): Summary {
 
 async function main(): Promise<void> {
   if (process.argv.includes('--driver')) return runDriver();
-  const o = parseOptions(process.argv.slice(2));
+  let o: Options;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const self = fileURLToPath(import.meta.url);
   const mainJs = join(dirname(self), '..', 'cli', 'main.js');
   const cores = cpuCount();
@@ -272,7 +276,7 @@ async function main(): Promise<void> {
   log(`estuary bench: ${cores} cores; server ${pinning.server}; ${driverCount} driver process(es) ${pinning.drivers}; this process ${pinning.bench}`);
   const idleBefore = coreTimes();
   await sleep(1000);
-  const busyBefore = coreBusyPercent(idleBefore, coreTimes());
+  const busyBefore = coreUse(idleBefore, coreTimes()).map((c) => c.busy);
   if (busyBefore.some((b) => b > 15)) {
     log(`warning: the machine is busy before the bench starts (cores ${busyBefore.map((b) => f(b, 0) + '%').join('/')} busy): expect noisy results`);
   }
@@ -322,7 +326,8 @@ async function main(): Promise<void> {
         const m = await runScenario(bench, s, run);
         measured.get(s.name)!.push(m);
         log(`run ${run}/${o.runs} ${s.name.padEnd(17)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
-          `server CPU ${f(m.serverCpuPercent, 0)}%  driver CPU ${f(m.driverCpuPercent, 0)}%  cores ${m.coreBusyPercent.map((c) => f(c, 0) + '%').join('/')}  RSS ${f(m.serverPeakRssMb)} MiB`);
+          `server CPU ${f(m.serverCpuPercent, 0)}% (+${f(m.serverCoreIowaitPercent, 0)}% iowait)  driver CPU ${f(m.driverCpuPercent, 0)}%  ` +
+          `cores busy ${m.coreBusyPercent.map((c) => f(c, 0) + '%').join('/')}  RSS ${f(m.serverPeakRssMb)} MiB  → ${m.bottleneck}`);
         if (m.firstError) log(`  first error: ${m.firstError}`);
         await sleep(500); // let closed connections settle between scenarios
       }
@@ -350,11 +355,12 @@ async function main(): Promise<void> {
       }, null, 2) + '\n');
       return;
     }
-    const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MiB', 'server CPU', 'req/server-CPU-s', 'other on core 0', 'driver CPU', 'bottleneck']];
+    const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MiB', 'server CPU', 'req/server-CPU-s', 'core 0 iowait', 'core 0 other', 'driver CPU', 'bottleneck']];
     for (const s of summaries) {
       rows.push([
         s.scenario, f(s.requestsPerSecond), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors), f(s.serverPeakRssMb),
-        `${f(s.serverCpuPercent, 0)}%`, f(s.requestsPerServerCpuSecond, 0), `${f(s.serverCoreOtherPercent, 0)}%`, `${f(s.driverCpuPercent, 0)}%`, s.bottleneck,
+        `${f(s.serverCpuPercent, 0)}%`, f(s.requestsPerServerCpuSecond, 0), `${f(s.serverCoreIowaitPercent, 0)}%`, `${f(s.serverCoreOtherPercent, 0)}%`,
+        `${f(s.driverCpuPercent, 0)}%`, s.bottleneck,
       ]);
     }
     const out: string[] = [
@@ -362,8 +368,9 @@ async function main(): Promise<void> {
       `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
         `${driverCount} driver process(es); server ${pinning.server}, drivers ${pinning.drivers}; ${process.version}`,
       'server CPU = user+system time of the server process over the window, % of one core; req/server-CPU-s = req/s ÷ server CPU,',
-      'the server\'s one-core capacity even when the driver limits the rate; other on core 0 = core 0 busy time not used by the server',
-      '(kernel network work and other load on the machine: noise); driver CPU = % of the driver core(s); saturated = ≥ 90%',
+      'the server\'s one-core capacity even when the driver limits the rate; core 0 iowait = the server\'s core idle while it waited',
+      'for the disk (fsync on the event loop); core 0 other = core 0 busy time not used by the server (kernel network work, other',
+      'load on the machine); driver CPU = % of the driver core(s); saturated = ≥ 90%; errors = non-200 answers, warm-up included',
       '',
       table(rows),
     ];

@@ -170,10 +170,11 @@ export function resetPeakRss(pid: number): boolean {
 
 export interface CoreTimes {
   busy: number;
+  iowait: number;
   total: number;
 }
 
-/** Busy and total jiffies per core from /proc/stat. */
+/** Busy, I/O-wait and total jiffies per core from /proc/stat. */
 export function coreTimes(): CoreTimes[] {
   try {
     const out: CoreTimes[] = [];
@@ -182,8 +183,8 @@ export function coreTimes(): CoreTimes[] {
       if (!m) continue;
       const v = m[2]!.trim().split(/\s+/).map(Number);
       const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // guest time is already in user
-      const idle = (v[3] ?? 0) + (v[4] ?? 0);
-      out[Number(m[1])] = { busy: total - idle, total };
+      const iowait = v[4] ?? 0;
+      out[Number(m[1])] = { busy: total - (v[3] ?? 0) - iowait, iowait, total };
     }
     return out;
   } catch {
@@ -191,11 +192,19 @@ export function coreTimes(): CoreTimes[] {
   }
 }
 
-export function coreBusyPercent(before: CoreTimes[], after: CoreTimes[]): number[] {
+export interface CoreUse {
+  /** Percent of the interval the core was busy (processes, kernel, interrupts). */
+  busy: number;
+  /** Percent of the interval the core was idle while a task that last ran on it waited for disk I/O. */
+  iowait: number;
+}
+
+export function coreUse(before: CoreTimes[], after: CoreTimes[]): CoreUse[] {
   return after.map((a, i) => {
     const b = before[i];
-    if (!b || a.total === b.total) return 0;
-    return (100 * (a.busy - b.busy)) / (a.total - b.total);
+    const span = b ? a.total - b.total : 0;
+    if (!b || span <= 0) return { busy: 0, iowait: 0 };
+    return { busy: (100 * (a.busy - b.busy)) / span, iowait: (100 * (a.iowait - b.iowait)) / span };
   });
 }
 
