@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { pino, type Logger } from 'pino';
+import { destination as pinoDestination, pino, type Logger } from 'pino';
 import type { CaBackend } from '../ca/ca-backend.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
@@ -21,7 +21,8 @@ export function createLogger(level: Config['log']['level'], destination?: NodeJS
       // Defence in depth: these never reach a log call, and would be censored if they did.
       redact: { paths: ['password', '*.password', 'req.headers.authorization', 'headers.authorization', 'key', 'privateKey'], censor: '[redacted]' },
     },
-    destination as never,
+    // Asynchronous writes: a synchronous log line per issuance was measured at ~5% of a core.
+    (destination ?? pinoDestination({ dest: 1, sync: false })) as never,
   );
 }
 

@@ -13,7 +13,7 @@ export async function serve(config: Config): Promise<void> {
     stopping = true;
     runtime.logger.info({ signal }, 'draining in-flight requests');
     runtime.close().then(
-      () => process.exit(0),
+      () => runtime.logger.flush(() => process.exit(0)),
       (err: unknown) => {
         runtime.logger.error({ err }, 'shutdown failed');
         process.exit(1);

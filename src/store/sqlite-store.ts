@@ -4,14 +4,17 @@
  * WAL lets readers run while one writer commits, and busy_timeout makes a writer wait for the
  * other process's write lock instead of failing at once.
  *
- * Durable writes on the request path (recordIssuance, appendAudit) use group commit: they are
- * queued, and on the next setImmediate tick every queued write is committed in ONE transaction
- * with synchronous=FULL, so a thousand callers share one WAL fsync. Each promise resolves only
- * after that COMMIT returned, i.e. once the write survives power loss.
+ * Durable writes on the request path (recordIssuance, appendAudit) use group commit on a writer
+ * thread (sqlite-writer.ts): everything queued while one batch commits forms the next, committed
+ * in ONE transaction with synchronous=FULL, so many callers share one WAL fsync and the event
+ * loop never waits for the disk. Each promise resolves only after that COMMIT returned, i.e.
+ * once the write survives power loss.
  */
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrateSqlite } from './sqlite-migrations.js';
+import { SqliteWriter } from './sqlite-writer.js';
+import type { WriteOp } from './sqlite-writer-protocol.js';
 import {
   auditParams,
   iso,
@@ -55,16 +58,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   return new SqliteStore(path, options);
 }
 
-interface QueuedWrite {
-  what: string;
-  conflict: string;
-  apply: () => void;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 const DEFAULT_LIMIT = 100;
-const SLOW_FLUSH_MS = 1000;
 const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
   extended_key_usage, allowed_accounts, csr_attrs, created_at, updated_at`;
 
@@ -85,13 +79,13 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly now: () => Date;
   private readonly logger: SqliteStoreOptions['logger'];
-  private queue: QueuedWrite[] = [];
-  private flushScheduled = false;
+  private readonly writer: SqliteWriter;
   private closed = false;
+  /** Profiles are read on every request: cached until the profiles table changes (any process). */
+  private profileCache = new Map<string, Profile | undefined>();
+  private profileVersion = -1;
   private readonly filtered = new Map<string, Database.Statement>();
   private readonly stmt: ReturnType<SqliteStore['prepareAll']>;
-  private readonly savepoint: (apply: () => void) => void;
-  private readonly batch: Database.Transaction<(writes: QueuedWrite[], isolate: boolean) => Map<QueuedWrite, unknown>>;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
@@ -115,27 +109,7 @@ export class SqliteStore implements Store {
       throw mapSqliteError(err, `cannot open database ${path}`);
     }
     this.stmt = this.prepareAll();
-    this.savepoint = this.db.transaction((apply: () => void) => apply());
-    // Fast path: every write straight into one transaction. A savepoint per write would isolate
-    // failures, but SQLite then copies each touched page to a sub-journal (measured: half the
-    // throughput), so savepoints are used only to replay a batch in which some write failed.
-    this.batch = this.db.transaction((writes: QueuedWrite[], isolate: boolean) => {
-      const failed = new Map<QueuedWrite, unknown>();
-      for (const w of writes) {
-        if (!isolate) {
-          w.apply();
-          continue;
-        }
-        try {
-          this.savepoint(w.apply); // one bad write must not sink the others in its batch
-        } catch (err) {
-          const mapped = mapSqliteError(err, w.what, w.conflict);
-          if (mapped instanceof StoreUnavailableError) throw err; // the database itself is failing
-          failed.set(w, mapped);
-        }
-      }
-      return failed;
-    });
+    this.writer = new SqliteWriter({ path, busyTimeoutMs }, this.logger);
   }
 
   private prepareAll() {
@@ -155,15 +129,11 @@ export class SqliteStore implements Store {
         updated_at = @now WHERE label = @label`),
       getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
       listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),
-      insertCertificate: p(`INSERT INTO certificates (serial, profile, ca, subject, sans, not_before, not_after, der,
-        requester, renews, status, revoked_at, revocation_reason, created_at) VALUES (@serial, @profile, @ca, @subject,
-        @sans, @not_before, @not_after, @der, @requester, @renews, 'valid', NULL, NULL, @now)`),
+      profileVersion: p<{ version: number }>('SELECT version FROM profile_version'),
       getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
       revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
         WHERE serial = @serial AND status = 'valid'`),
       status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
-      insertAudit: p(`INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)
-        VALUES (@at, @actor, @action, @profile, @outcome, @serial, @detail)`),
     };
   }
 
@@ -217,8 +187,18 @@ export class SqliteStore implements Store {
   }
 
   async getProfile(label: string): Promise<Profile | undefined> {
-    const row = this.run('getProfile', () => this.stmt.getProfile.get({ label }));
-    return row && toProfile(row);
+    return this.run('getProfile', () => {
+      const version = this.stmt.profileVersion.get()!.version;
+      if (version !== this.profileVersion) {
+        this.profileCache = new Map();
+        this.profileVersion = version;
+      }
+      if (!this.profileCache.has(label)) {
+        const row = this.stmt.getProfile.get({ label });
+        this.profileCache.set(label, row && frozen(toProfile(row)));
+      }
+      return this.profileCache.get(label);
+    });
   }
 
   async listProfiles(): Promise<Profile[]> {
@@ -235,16 +215,14 @@ export class SqliteStore implements Store {
       sans: JSON.stringify(certificate.sans),
       not_before: iso(certificate.notBefore),
       not_after: iso(certificate.notAfter),
-      der: certificate.der,
+      // An exact-size copy: a pooled Buffer would clone its whole 8 KiB pool to the writer thread.
+      der: new Uint8Array(certificate.der),
       requester: certificate.requester,
       renews: certificate.renews,
       now,
     };
     const audit = auditParams(event, now);
-    return this.enqueue('recordIssuance', `a certificate with serial ${certificate.serial} already exists`, () => {
-      this.stmt.insertCertificate.run(cert);
-      this.stmt.insertAudit.run(audit);
-    });
+    return this.enqueue({ kind: 'issuance', what: 'recordIssuance', conflict: `a certificate with serial ${certificate.serial} already exists`, certificate: cert, audit });
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
@@ -278,9 +256,7 @@ export class SqliteStore implements Store {
 
   async appendAudit(event: NewAuditEvent): Promise<void> {
     const params = auditParams(event, iso(this.now()));
-    return this.enqueue('appendAudit', 'duplicate audit event', () => {
-      this.stmt.insertAudit.run(params);
-    });
+    return this.enqueue({ kind: 'audit', what: 'appendAudit', conflict: 'duplicate audit event', audit: params });
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
@@ -300,8 +276,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush(); // pending durable writes commit (or fail) before the connection goes
     this.closed = true;
+    await this.writer.close(); // pending durable writes commit (or fail) before the connection goes
     this.filtered.clear();
     try {
       this.db.close();
@@ -317,48 +293,14 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  private enqueue(what: string, conflict: string, apply: () => void): Promise<void> {
-    if (this.closed) return Promise.reject(new StoreUnavailableError(`${what}: the store is closed`));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ what, conflict, apply, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+  private enqueue(op: WriteOp): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError(`${op.what}: the store is closed`));
+    return this.writer.write(op);
   }
+}
 
-  /** Group commit: every queued write in one IMMEDIATE transaction, then settle their promises. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const writes = this.queue;
-    if (writes.length === 0) return;
-    this.queue = [];
-    const started = Date.now();
-    let failed: Map<QueuedWrite, unknown>;
-    try {
-      try {
-        failed = this.batch.immediate(writes, false);
-      } catch (err) {
-        // The whole batch was rolled back. If one write was at fault (a duplicate serial, a bad
-        // value), replay it write by write so the others still commit.
-        if (mapSqliteError(err, 'group commit') instanceof StoreUnavailableError) throw err;
-        failed = this.batch.immediate(writes, true);
-      }
-    } catch (err) {
-      const mapped = mapSqliteError(err, 'group commit');
-      const error = mapped instanceof StoreUnavailableError
-        ? mapped
-        : new StoreUnavailableError(`group commit: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      this.logger?.warn({ err: error, writes: writes.length }, 'group commit failed; no queued write was stored');
-      for (const w of writes) w.reject(error);
-      return;
-    }
-    const elapsed = Date.now() - started;
-    if (elapsed > SLOW_FLUSH_MS) this.logger?.warn({ writes: writes.length, elapsedMs: elapsed }, 'slow group commit (lock contention or slow disk)');
-    for (const w of writes) {
-      if (failed.has(w)) w.reject(failed.get(w));
-      else w.resolve();
-    }
-  }
+/** The cached profile is shared by every caller, so nobody may change it. */
+function frozen(p: Profile): Profile {
+  for (const v of Object.values(p)) if (typeof v === 'object' && v !== null) Object.freeze(v);
+  return Object.freeze(p);
 }

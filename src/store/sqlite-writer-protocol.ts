@@ -1,0 +1,51 @@
+/** Messages between the SQLite store and its writer thread (sqlite-writer-worker.ts). */
+import { StoreConflictError, StoreUnavailableError } from './store.js';
+
+export type Params = Record<string, unknown>;
+
+export type WriteOp =
+  | { kind: 'issuance'; what: string; conflict: string; certificate: Params; audit: Params }
+  | { kind: 'audit'; what: string; conflict: string; audit: Params };
+
+export interface WriterInit {
+  path: string;
+  busyTimeoutMs: number;
+}
+
+export interface BatchRequest {
+  id: number;
+  writes: WriteOp[];
+}
+
+export type WireError = { type: 'conflict' | 'unavailable' | 'other'; message: string };
+
+/** Per write: null when it committed, else why not. */
+export interface BatchReply {
+  id: number;
+  results: Array<WireError | null>;
+}
+
+export const INSERT_CERTIFICATE_SQL = `INSERT INTO certificates (serial, profile, ca, subject, sans, not_before, not_after, der,
+  requester, renews, status, revoked_at, revocation_reason, created_at) VALUES (@serial, @profile, @ca, @subject,
+  @sans, @not_before, @not_after, @der, @requester, @renews, 'valid', NULL, NULL, @now)`;
+
+export const INSERT_AUDIT_SQL = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)
+  VALUES (@at, @actor, @action, @profile, @outcome, @serial, @detail)`;
+
+export function toWire(err: unknown): WireError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof StoreConflictError) return { type: 'conflict', message };
+  if (err instanceof StoreUnavailableError) return { type: 'unavailable', message };
+  return { type: 'other', message };
+}
+
+export function fromWire(e: WireError): Error {
+  switch (e.type) {
+    case 'conflict':
+      return new StoreConflictError(e.message);
+    case 'unavailable':
+      return new StoreUnavailableError(e.message);
+    case 'other':
+      return new StoreUnavailableError(`group commit: ${e.message}`);
+  }
+}
