@@ -80,17 +80,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX audit_events_at ON audit_events (at);
     `,
   },
-  {
-    name: 'profile change counter',
-    // Bumped by every change to profiles, from any process: the server caches profiles until it moves.
-    sql: `
-      CREATE TABLE profile_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
-      INSERT INTO profile_version (id, version) VALUES (1, 0);
-      CREATE TRIGGER profiles_inserted AFTER INSERT ON profiles BEGIN UPDATE profile_version SET version = version + 1; END;
-      CREATE TRIGGER profiles_updated AFTER UPDATE ON profiles BEGIN UPDATE profile_version SET version = version + 1; END;
-      CREATE TRIGGER profiles_deleted AFTER DELETE ON profiles BEGIN UPDATE profile_version SET version = version + 1; END;
-    `,
-  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

@@ -81,9 +81,17 @@ export class SqliteStore implements Store {
   private readonly logger: SqliteStoreOptions['logger'];
   private readonly writer: SqliteWriter;
   private closed = false;
-  /** Profiles are read on every request: cached until the profiles table changes (any process). */
+  /**
+   * Profiles and accounts are read on every request. They are cached until the database changes:
+   * `PRAGMA data_version` moves when another connection (the CLI, our writer thread) commits,
+   * `ownWrites` when this connection does.
+   */
   private profileCache = new Map<string, Profile | undefined>();
-  private profileVersion = -1;
+  private accountCache = new Map<string, Account | undefined>();
+  private cacheStamp = '';
+  private dataVersion = 0;
+  private versionFresh = false;
+  private ownWrites = 0;
   private readonly filtered = new Map<string, Database.Statement>();
   private readonly stmt: ReturnType<SqliteStore['prepareAll']>;
 
@@ -129,12 +137,18 @@ export class SqliteStore implements Store {
         updated_at = @now WHERE label = @label`),
       getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
       listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),
-      profileVersion: p<{ version: number }>('SELECT version FROM profile_version'),
+      dataVersion: this.db.prepare<[], number>('PRAGMA data_version').pluck(),
       getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
       revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
         WHERE serial = @serial AND status = 'valid'`),
       status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
     };
+  }
+
+  /** Like run(), for a write through this connection: it invalidates the read caches. */
+  private write<T>(what: string, fn: () => T, conflict?: string): T {
+    this.ownWrites++;
+    return this.run(what, fn, conflict);
   }
 
   /** Runs a synchronous database call with the Store's error contract. */
@@ -149,15 +163,22 @@ export class SqliteStore implements Store {
 
   async createAccount(account: NewAccount): Promise<Account> {
     const email = account.email.toLowerCase();
-    const row = this.run('createAccount', () => this.stmt.insertAccount.get({
+    const row = this.write('createAccount', () => this.stmt.insertAccount.get({
       email, password_hash: account.passwordHash, role: account.role, now: iso(this.now()),
     }), `an account with email ${email} already exists`);
     return toAccount(row!);
   }
 
   async getAccount(email: string): Promise<Account | undefined> {
-    const row = this.run('getAccount', () => this.stmt.getAccount.get({ email: email.toLowerCase() }));
-    return row && toAccount(row);
+    const key = email.toLowerCase();
+    return this.run('getAccount', () => {
+      this.checkCaches();
+      if (!this.accountCache.has(key)) {
+        const row = this.stmt.getAccount.get({ email: key });
+        this.accountCache.set(key, row && Object.freeze(toAccount(row)));
+      }
+      return this.accountCache.get(key);
+    });
   }
 
   async listAccounts(): Promise<Account[]> {
@@ -166,33 +187,45 @@ export class SqliteStore implements Store {
 
   async setAccountPassword(email: string, passwordHash: string): Promise<boolean> {
     const params = { email: email.toLowerCase(), password_hash: passwordHash, now: iso(this.now()) };
-    return this.run('setAccountPassword', () => this.stmt.setPassword.run(params).changes > 0);
+    return this.write('setAccountPassword', () => this.stmt.setPassword.run(params).changes > 0);
   }
 
   async setAccountDisabled(email: string, disabled: boolean): Promise<boolean> {
     const params = { email: email.toLowerCase(), disabled: disabled ? 1 : 0, now: iso(this.now()) };
-    return this.run('setAccountDisabled', () => this.stmt.setDisabled.run(params).changes > 0);
+    return this.write('setAccountDisabled', () => this.stmt.setDisabled.run(params).changes > 0);
   }
 
   async createProfile(profile: NewProfile): Promise<Profile> {
     const now = this.now();
     const params = profileParams(profile, iso(now));
-    this.run('createProfile', () => this.stmt.insertProfile.run(params), `a profile labelled ${profile.label} already exists`);
+    this.write('createProfile', () => this.stmt.insertProfile.run(params), `a profile labelled ${profile.label} already exists`);
     return { ...structuredClone(profile), createdAt: new Date(now), updatedAt: new Date(now) };
   }
 
   async updateProfile(profile: NewProfile): Promise<boolean> {
     const params = profileParams(profile, iso(this.now()));
-    return this.run('updateProfile', () => this.stmt.updateProfile.run(params).changes > 0);
+    return this.write('updateProfile', () => this.stmt.updateProfile.run(params).changes > 0);
+  }
+
+  /** Drops the read caches when anything was committed since they were filled. */
+  private checkCaches(): void {
+    // Reading data_version costs ~8 µs: read it once per event-loop turn, shared by every
+    // request handled in that turn; a change by another process is seen on the next turn.
+    if (!this.versionFresh) {
+      this.dataVersion = this.stmt.dataVersion.get()!;
+      this.versionFresh = true;
+      setImmediate(() => (this.versionFresh = false));
+    }
+    const stamp = `${this.dataVersion}/${this.ownWrites}`;
+    if (stamp === this.cacheStamp) return;
+    this.cacheStamp = stamp;
+    this.profileCache = new Map();
+    this.accountCache = new Map();
   }
 
   async getProfile(label: string): Promise<Profile | undefined> {
     return this.run('getProfile', () => {
-      const version = this.stmt.profileVersion.get()!.version;
-      if (version !== this.profileVersion) {
-        this.profileCache = new Map();
-        this.profileVersion = version;
-      }
+      this.checkCaches();
       if (!this.profileCache.has(label)) {
         const row = this.stmt.getProfile.get({ label });
         this.profileCache.set(label, row && frozen(toProfile(row)));
@@ -247,7 +280,7 @@ export class SqliteStore implements Store {
 
   async revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean> {
     const params = { serial, reason, at: iso(at) };
-    return this.run('revokeCertificate', () => this.stmt.revoke.run(params).changes > 0);
+    return this.write('revokeCertificate', () => this.stmt.revoke.run(params).changes > 0);
   }
 
   async isRevoked(serial: string): Promise<boolean> {
