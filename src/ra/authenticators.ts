@@ -48,12 +48,13 @@ export async function authenticateBasic(ctx: AuthContext, profile: Profile, cred
   const { password } = creds.basic;
   const account = await ctx.store.getAccount(email);
   const usable = account && account.role === 'est' && !account.disabled;
-  if (!(usable && ctx.cache.has(email, password, account.passwordHash))) {
+  if (!usable) {
     // Hash even for unknown accounts so the answer's timing does not tell which emails exist.
-    const ok = await verifyPassword(password, usable ? account.passwordHash : await dummyPasswordHash());
-    if (!usable || !ok) throw unauthenticated(profile, 'invalid EST account credentials');
-    ctx.cache.remember(email, password, account.passwordHash);
+    await verifyPassword(password, await dummyPasswordHash());
+    throw unauthenticated(profile, 'invalid EST account credentials');
   }
+  const ok = await ctx.cache.verify(email, password, account.passwordHash, () => verifyPassword(password, account.passwordHash));
+  if (!ok) throw unauthenticated(profile, 'invalid EST account credentials');
   if (profile.allowedAccounts.length > 0 && !profile.allowedAccounts.includes(email)) {
     throw new RaError('forbidden', `account ${email} is not allowed on profile "${profile.label}"`);
   }

@@ -25,6 +25,8 @@ export interface CredentialCacheOptions {
 
 export class CredentialCache {
   private readonly entries = new Map<string, Entry>();
+  /** Full checks under way, by HMAC of the credential: concurrent identical requests share one. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly key: Buffer;
   private readonly ttlMs: number;
   private readonly maxEntries: number;
@@ -59,6 +61,23 @@ export class CredentialCache {
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.set(email, { mac: this.mac(email, password), storedHash, expiresAt: this.now() + this.ttlMs });
+  }
+
+  /**
+   * Run the full check once for concurrent requests with the same credential (a client starting
+   * 32 connections at once would otherwise pay 32 scrypt hashes), remembering a success.
+   */
+  async verify(email: string, password: string, storedHash: string, check: () => Promise<boolean>): Promise<boolean> {
+    if (this.has(email, password, storedHash)) return true;
+    const key = `${storedHash}\0${this.mac(email, password).toString('base64')}`;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = check().finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    const ok = await pending;
+    if (ok) this.remember(email, password, storedHash);
+    return ok;
   }
 
   forget(email: string): void {

@@ -131,3 +131,37 @@ describe('CredentialCache', () => {
     expect(dump).not.toContain(Buffer.from(password).toString('hex'));
   });
 });
+
+describe('CredentialCache.verify (single flight)', () => {
+  it('runs one full check for concurrent identical credentials and remembers a success', async () => {
+    const cache = new CredentialCache();
+    let checks = 0;
+    const check = async (): Promise<boolean> => {
+      checks++;
+      await new Promise((r) => setTimeout(r, 20));
+      return true;
+    };
+    const results = await Promise.all(Array.from({ length: 32 }, () => cache.verify('a@example.com', 'pw-123456', 'hash-1', check)));
+    expect(results.every(Boolean)).toBe(true);
+    expect(checks).toBe(1);
+    expect(await cache.verify('a@example.com', 'pw-123456', 'hash-1', check)).toBe(true);
+    expect(checks).toBe(1); // served from the cache
+  });
+
+  it('does not share a check between different passwords, and does not remember a failure', async () => {
+    const cache = new CredentialCache();
+    const seen: string[] = [];
+    const checkFor = (pw: string) => async (): Promise<boolean> => {
+      seen.push(pw);
+      return pw === 'right-password';
+    };
+    const [a, b] = await Promise.all([
+      cache.verify('a@example.com', 'wrong-password', 'hash-1', checkFor('wrong-password')),
+      cache.verify('a@example.com', 'right-password', 'hash-1', checkFor('right-password')),
+    ]);
+    expect([a, b]).toEqual([false, true]);
+    expect(seen.sort()).toEqual(['right-password', 'wrong-password']);
+    expect(await cache.verify('a@example.com', 'wrong-password', 'hash-1', checkFor('wrong-password'))).toBe(false);
+    expect(seen).toHaveLength(3); // a failure is checked in full every time
+  });
+});
