@@ -1,5 +1,6 @@
 /** The contract between the RA and whatever signs: the built-in CA now, HSM and upstream EST later. */
 import type { KeyUsageBit } from '../pki/certificate.js';
+import type { RevokedEntry } from '../pki/crl.js';
 
 export interface IssueRequest {
   /** DER Name, used as is. */
@@ -36,4 +37,13 @@ export class CaUnavailableError extends Error {
     super(message, options);
     this.name = 'CaUnavailableError';
   }
+}
+
+/** Optional capability: a CA that signs its own CRL (RFC 5280 §5). */
+export interface CrlIssuer {
+  issueCrl(revoked: readonly RevokedEntry[], thisUpdate: Date, nextUpdate: Date): Buffer;
+}
+
+export function issuesCrls(ca: CaBackend): ca is CaBackend & CrlIssuer {
+  return typeof (ca as Partial<CrlIssuer>).issueCrl === 'function';
 }

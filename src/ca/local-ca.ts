@@ -5,7 +5,8 @@ import {
   keyIdentifier, keyUsageValue, serialToHex, signatureSchemeFor, signCertificate,
 } from '../pki/certificate.js';
 import { OID } from '../pki/oids.js';
-import type { CaBackend, IssuedCertificate, IssueRequest } from './ca-backend.js';
+import type { CaBackend, CrlIssuer, IssuedCertificate, IssueRequest } from './ca-backend.js';
+import { crlDistributionPointsValue, signCrl, type RevokedEntry } from '../pki/crl.js';
 
 export interface LocalCaOptions {
   id: string;
@@ -16,6 +17,8 @@ export interface LocalCaOptions {
   random: (bytes: number) => Buffer;
   /** Backdating of notBefore to tolerate client clock skew, in seconds. */
   backdateSeconds?: number;
+  /** URL of this CA's CRL, put in issued certificates' CRL distribution points when set. */
+  crlUrl?: string;
 }
 
 /** 16 random bytes, top bit cleared (positive), never a leading zero byte: ≥ 120 bits of entropy. */
@@ -45,7 +48,7 @@ export function pooledRandom(random: (n: number) => Buffer, blockSize = 4096): (
   };
 }
 
-export function createLocalCa(options: LocalCaOptions): CaBackend {
+export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
   const random = pooledRandom(options.random);
   const [issuerDer] = options.chain;
   if (!issuerDer) throw new Error(`CA ${options.id}: no certificate`);
@@ -57,6 +60,9 @@ export function createLocalCa(options: LocalCaOptions): CaBackend {
   const backdateMs = (options.backdateSeconds ?? 300) * 1000;
   const caNotAfter = new Date(issuerCert.validTo);
   const chain = options.chain.map((c) => Buffer.from(c));
+  const issuerKeyId = keyIdentifier(issuerFields.spki);
+  const cdp = options.crlUrl ? extension(OID.cRLDistributionPoints, false, crlDistributionPointsValue(options.crlUrl)) : undefined;
+  let lastCrlNumber = 0n;
 
   return {
     id: options.id,
@@ -68,6 +74,12 @@ export function createLocalCa(options: LocalCaOptions): CaBackend {
       } catch {
         return false;
       }
+    },
+    issueCrl(revoked: readonly RevokedEntry[], thisUpdate: Date, nextUpdate: Date): Buffer {
+      // cRLNumber from the clock (ms), never repeating within a process: monotonic across restarts without state.
+      const number = BigInt(thisUpdate.getTime()) > lastCrlNumber ? BigInt(thisUpdate.getTime()) : lastCrlNumber + 1n;
+      lastCrlNumber = number;
+      return signCrl({ issuer: issuerFields.subject, authorityKeyId: issuerKeyId, number, thisUpdate, nextUpdate, revoked }, options.key, scheme);
     },
     async issue(request: IssueRequest): Promise<IssuedCertificate> {
       const now = options.now();
@@ -89,6 +101,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend {
         const emptySubject = request.subject.length === 2;
         extensions.push(extension(OID.subjectAltName, emptySubject, request.subjectAltName));
       }
+      if (cdp) extensions.push(cdp);
       const der = signCertificate(
         { serial, issuer: issuerFields.subject, notBefore, notAfter, subject: request.subject, spki: request.spki, extensions },
         options.key,

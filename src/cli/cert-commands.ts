@@ -2,6 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { toPem } from '../pki/base64.js';
+import { CRL_REASONS, isCrlReason } from '../pki/crl.js';
 import type { CertificateRecord, CertificateStatus } from '../store/store.js';
 import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
 
@@ -66,6 +67,23 @@ export function registerCertCommands(program: Command): void {
         for (const [k, v] of Object.entries(certView(c))) print(`${k}: ${Array.isArray(v) ? v.join(', ') || '(none)' : String(v ?? '-')}`);
         print(`sha256Fingerprint: ${new X509Certificate(c.der).fingerprint256}`);
         process.stdout.write(pem);
+      });
+    });
+
+  cert
+    .command('revoke <serial>')
+    .description('revoke a certificate: it can no longer authenticate or be renewed, and the next CRL lists it')
+    .requiredOption('--reason <reason>', `RFC 5280 reason: ${Object.keys(CRL_REASONS).join(', ')}`)
+    .option('--home <dir>', 'data directory')
+    .action(async (serial: string, opts: HomeOption & { reason: string }) => {
+      if (!isCrlReason(opts.reason)) throw new CliError(`--reason: expected one of ${Object.keys(CRL_REASONS).join(', ')}, got "${opts.reason}"`);
+      const normalized = serial.toLowerCase().replace(/:/g, '').replace(/^0+(?=.)/, '');
+      await withStore(opts, async (store) => {
+        const c = await store.getCertificate(normalized);
+        if (!c) throw new CliError(`no certificate with serial ${serial}`);
+        if (!(await store.revokeCertificate(normalized, opts.reason, new Date()))) throw new CliError(`certificate ${normalized} is already revoked`);
+        await store.appendAudit({ actor: 'cli', action: 'cert.revoke', profile: c.profile, outcome: 'success', serial: normalized, detail: opts.reason });
+        print(`certificate ${normalized} (${c.subject}) revoked: ${opts.reason}`);
       });
     });
 }

@@ -26,6 +26,7 @@ export interface Config {
   tls: { certificate: string; key: string };
   database: { type: 'sqlite'; path: string };
   cas: Record<string, CaConfig>;
+  crl: { listen: ListenAddress | undefined; publicUrl: string | undefined; validityHours: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
 
@@ -73,7 +74,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'log'], '');
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'log'], '');
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
@@ -112,6 +113,17 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   }
   if (Object.keys(cas).length === 0) throw new ConfigError('cas: at least one CA connector is required');
 
+  const crl = section(root, 'crl', 'crl');
+  onlyKeys(crl, ['listen', 'publicUrl', 'validityHours'], 'crl');
+  const crlListenText = env.ESTUARY_CRL_LISTEN || str(crl, 'listen', 'crl', '127.0.0.1:8080');
+  const crlListen = crlListenText === 'off' ? undefined : parseListen(crlListenText, env.ESTUARY_CRL_LISTEN ? 'ESTUARY_CRL_LISTEN' : 'crl.listen');
+  const crlPublicUrl = crl.publicUrl === undefined ? undefined : str(crl, 'publicUrl', 'crl');
+  if (crlPublicUrl && !/^https?:\/\/[^/]+/.test(crlPublicUrl)) throw new ConfigError(`crl.publicUrl: expected an http:// URL, got "${crlPublicUrl}"`);
+  const validityHours = crl.validityHours ?? 24;
+  if (typeof validityHours !== 'number' || !Number.isInteger(validityHours) || validityHours < 1 || validityHours > 24 * 31) {
+    throw new ConfigError(`crl.validityHours: expected an integer from 1 to 744, got ${JSON.stringify(crl.validityHours)}`);
+  }
+
   const log = section(root, 'log', 'log');
   onlyKeys(log, ['level'], 'log');
   const level = str(log, 'level', 'log', 'info');
@@ -123,6 +135,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
     database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
     cas,
+    crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours },
     log: { level: level as Config['log']['level'] },
   };
 }
@@ -185,6 +198,14 @@ cas:
     certificate: ca/issuing.pem    # issuing CA certificate
     key: ca/issuing-key.pem        # its private key (mode 0600)
     chain: [ca/root.pem]           # up to and including the root
+
+# Certificate revocation lists, one per CA, served over plain HTTP at /crl/<ca>.crl.
+crl:
+  listen: 127.0.0.1:8080           # "off" disables; env ESTUARY_CRL_LISTEN=host:port overrides
+  # Base URL relying parties use; when set, issued certificates carry <publicUrl>/<ca>.crl
+  # as their CRL distribution point.
+  # publicUrl: http://pki.example.com/crl
+  validityHours: 24                # nextUpdate; a CRL is re-signed after half of it, and on every revocation
 
 log:
   # fatal, error, warn, info, debug, trace or silent. Logs never hold passwords or keys.

@@ -9,6 +9,8 @@ import type { CaBackend } from '../ca/ca-backend.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
 import { pemBlocks } from '../pki/base64.js';
+import { createCrlServer } from '../crl/crl-server.js';
+import { createCrlService } from '../ra/crl-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -30,12 +32,13 @@ function readChain(files: readonly string[]): Buffer[] {
   return files.flatMap((f) => pemBlocks(readFileSync(f, 'utf8')));
 }
 
-export function openCa(id: string, config: CaConfig): CaBackend {
+export function openCa(id: string, config: CaConfig, crlPublicUrl?: string): CaBackend {
   switch (config.type) {
     case 'local': {
       const key = createPrivateKey(readFileSync(config.key));
       const chain = [...readChain([config.certificate]).slice(0, 1), ...readChain(config.chain)];
-      return createLocalCa({ id, key, chain, now: () => new Date(), random: randomBytes });
+      const crlUrl = crlPublicUrl ? `${crlPublicUrl}/${id}.crl` : undefined;
+      return createLocalCa({ id, key, chain, now: () => new Date(), random: randomBytes, ...(crlUrl ? { crlUrl } : {}) });
     }
   }
 }
@@ -45,15 +48,19 @@ export interface Runtime {
   store: Store;
   est: EstServer;
   logger: Logger;
-  /** Listen on the configured (or given) address; resolves to the bound port. */
+  /** Listen on the configured (or given) address; resolves to the bound EST port. Starts the CRL listener when configured. */
   listen(address?: { host: string; port: number }): Promise<number>;
+  /** http://host:port/crl when the CRL listener runs. */
+  crlBaseUrl(): string | undefined;
   estUrl(): string;
   close(): Promise<void>;
 }
 
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level)): Promise<Runtime> {
   const store = openSqliteStore(config.database.path, { logger });
-  const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c)]));
+  const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
+  const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
+  let crlPort: number | undefined;
   const service = createEnrollmentService({ store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger });
   const est = await createEstServer({
     service,
@@ -68,12 +75,23 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     logger,
     async listen(address = config.est.listen) {
       await est.listen({ host: address.host, port: address.port });
+      const crlAddress = config.crl.listen;
+      if (crlAddress) {
+        await new Promise<void>((resolve, reject) => {
+          crlServer.once('error', reject);
+          crlServer.listen(crlAddress.port, crlAddress.host, () => resolve());
+        });
+        const a = crlServer.address();
+        crlPort = typeof a === 'object' && a ? a.port : crlAddress.port;
+      }
       const bound = est.server.address();
       port = typeof bound === 'object' && bound ? bound.port : address.port;
       return port;
     },
     estUrl: () => estBaseUrl(config, port),
+    crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${config.crl.listen.host.includes(':') ? `[${config.crl.listen.host}]` : config.crl.listen.host}:${crlPort}/crl` : undefined),
     async close() {
+      if (crlServer.listening) await new Promise<void>((resolve) => crlServer.close(() => resolve()));
       await est.close();
       await store.close();
     },

@@ -18,6 +18,7 @@ export const TAG = {
   OCTET_STRING: 0x04,
   NULL: 0x05,
   OID: 0x06,
+  ENUMERATED: 0x0a,
   UTF8String: 0x0c,
   PrintableString: 0x13,
   IA5String: 0x16,

@@ -31,6 +31,8 @@ export const OID = {
   subjectAltName: '2.5.29.17',
   basicConstraints: '2.5.29.19',
   cRLDistributionPoints: '2.5.29.31',
+  cRLNumber: '2.5.29.20',
+  cRLReason: '2.5.29.21',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
   // extended key usages

@@ -43,6 +43,7 @@ import {
   type NewCertificate,
   type NewProfile,
   type Profile,
+  type RevokedCertificate,
   type Store,
 } from './store.js';
 
@@ -142,6 +143,8 @@ export class SqliteStore implements Store {
       revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
         WHERE serial = @serial AND status = 'valid'`),
       status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
+      revoked: p<{ serial: string; revoked_at: string; revocation_reason: string }>(`SELECT serial, revoked_at, revocation_reason
+        FROM certificates WHERE ca = @ca AND status = 'revoked' ORDER BY revoked_at, serial`),
     };
   }
 
@@ -285,6 +288,12 @@ export class SqliteStore implements Store {
 
   async isRevoked(serial: string): Promise<boolean> {
     return this.run('isRevoked', () => this.stmt.status.get({ serial })?.status === 'revoked');
+  }
+
+  async listRevoked(ca: string): Promise<RevokedCertificate[]> {
+    return this.run('listRevoked', () =>
+      this.stmt.revoked.all({ ca }).map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at), reason: r.revocation_reason })),
+    );
   }
 
   async appendAudit(event: NewAuditEvent): Promise<void> {

@@ -85,6 +85,12 @@ export interface CertificateRecord {
 
 export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
 
+export interface RevokedCertificate {
+  serial: string;
+  revokedAt: Date;
+  reason: string;
+}
+
 export interface CertificateFilter {
   profile?: string;
   status?: CertificateStatus;
@@ -156,6 +162,8 @@ export interface Store {
   /** Returns false when no such certificate exists or it is already revoked. */
   revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean>;
   isRevoked(serial: string): Promise<boolean>;
+  /** The revoked certificates of one CA, oldest revocation first (for its CRL). */
+  listRevoked(ca: string): Promise<RevokedCertificate[]>;
 
   appendAudit(event: NewAuditEvent): Promise<void>;
   listAudit(filter?: AuditFilter): Promise<AuditEvent[]>;

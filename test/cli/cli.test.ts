@@ -35,7 +35,7 @@ interface Served {
 }
 
 async function serveHome(home: string, command = 'serve'): Promise<Served> {
-  const child = spawn('node', [MAIN, command, '--home', home], { env: { ...process.env, ESTUARY_EST_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node', [MAIN, command, '--home', home], { env: { ...process.env, ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -175,8 +175,30 @@ describe('management while the server runs', () => {
     expect(list.stdout).toMatch(/devices +enabled +tls-client-cert/);
   });
 
+  it('cert revoke: the certificate is listed as revoked, in the published CRL, and can no longer renew', async () => {
+    const res = await enroll();
+    expect(res.status).toBe(200);
+    const serial = JSON.parse((await estuary(['cert', 'list', '--home', home, '--json'])).stdout)[0].serial as string;
+    const bad = await estuary(['cert', 'revoke', serial, '--reason', 'stolen', '--home', home]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--reason: expected one of unspecified, keyCompromise/);
+    const r = await estuary(['cert', 'revoke', serial, '--reason', 'keyCompromise', '--home', home]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await estuary(['cert', 'revoke', serial, '--reason', 'keyCompromise', '--home', home])).stderr).toMatch(/already revoked/);
+    expect((await estuary(['cert', 'show', serial, '--home', home])).stdout).toMatch(/status: revoked/);
+    const crlBase = /CRLs published at (http:\/\/\S+)\/<ca>\.crl/.exec(server.output())![1]!;
+    const crl = Buffer.from(await (await fetch(`${crlBase}/default.crl`)).arrayBuffer());
+    const text = await new Promise<string>((resolve, reject) => {
+      const p = execFile('openssl', ['crl', '-inform', 'DER', '-noout', '-text'], { encoding: 'utf8' }, (err, out) => (err ? reject(err) : resolve(out)));
+      p.stdin!.end(crl);
+    });
+    expect(text.toLowerCase()).toContain(`serial number: ${serial}`);
+    const audit = await estuary(['cert', 'list', '--status', 'revoked', '--home', home, '--json']);
+    expect(JSON.parse(audit.stdout).map((c: { serial: string }) => c.serial)).toContain(serial);
+  });
+
   it('every command has --help', async () => {
-    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show']]) {
+    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke']]) {
       const r = await estuary([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout, cmd.join(' ')).toMatch(/^Usage: estuary/);

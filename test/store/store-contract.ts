@@ -234,6 +234,21 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         expect(await store.isRevoked('abcdef')).toBe(false);
       });
 
+      it('lists the revoked certificates of one CA, oldest revocation first', async () => {
+        const [a, b, c, other] = [newCertificate(), newCertificate(), newCertificate(), newCertificate({ ca: 'other-ca' })];
+        for (const cert of [a, b, c, other]) await store.recordIssuance(cert, newEvent());
+        expect(await store.listRevoked('default')).toEqual([]);
+        await store.revokeCertificate(b.serial, 'superseded', new Date('2025-06-02T00:00:00Z'));
+        await store.revokeCertificate(a.serial, 'keyCompromise', new Date('2025-06-03T00:00:00Z'));
+        await store.revokeCertificate(other.serial, 'keyCompromise', new Date('2025-06-01T00:00:00Z'));
+        expect(await store.listRevoked('default')).toEqual([
+          { serial: b.serial, revokedAt: new Date('2025-06-02T00:00:00Z'), reason: 'superseded' },
+          { serial: a.serial, revokedAt: new Date('2025-06-03T00:00:00Z'), reason: 'keyCompromise' },
+        ]);
+        expect((await store.listRevoked('other-ca')).map((r) => r.serial)).toEqual([other.serial]);
+        expect(c.serial).toBeTruthy();
+      });
+
       it('lists newest first with profile and status filters, limit and offset', async () => {
         const serials: string[] = [];
         for (let i = 0; i < 6; i++) {

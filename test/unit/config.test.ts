@@ -27,8 +27,20 @@ describe('validateConfig defaults', () => {
       tls: { certificate: '/srv/estuary/tls/server.pem', key: '/srv/estuary/tls/server-key.pem' },
       database: { type: 'sqlite', path: '/srv/estuary/estuary.db' },
       cas: { default: { type: 'local', certificate: '/srv/estuary/ca/issuing.pem', key: '/srv/estuary/ca/issuing-key.pem', chain: [] } },
+      crl: { listen: { host: '127.0.0.1', port: 8080 }, publicUrl: undefined, validityHours: 24 },
       log: { level: 'info' },
     } satisfies Config);
+  });
+
+  it('reads the CRL settings, "off", the env override and names bad fields', () => {
+    const c = validateConfig(withCa({ crl: { listen: 'off', publicUrl: 'http://pki.example.com/crl/', validityHours: 12 } }), HOME);
+    expect(c.crl).toEqual({ listen: undefined, publicUrl: 'http://pki.example.com/crl', validityHours: 12 });
+    expect(validateConfig(MINIMAL, HOME, { ESTUARY_CRL_LISTEN: '127.0.0.1:0' }).crl.listen).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(() => validateConfig(withCa({ crl: { validityHours: 0 } }), HOME)).toThrow(/^crl.validityHours: /);
+    expect(() => validateConfig(withCa({ crl: { publicUrl: 'ldap://x' } }), HOME)).toThrow(/^crl.publicUrl: /);
+    expect(() => validateConfig(withCa({ crl: { listen: 'x' } }), HOME)).toThrow(/^crl.listen: /);
+    expect(() => validateConfig(MINIMAL, HOME, { ESTUARY_CRL_LISTEN: 'x' })).toThrow(/^ESTUARY_CRL_LISTEN: /);
+    expect(() => validateConfig(withCa({ crl: { colour: 1 } }), HOME)).toThrow(/^crl.colour: unknown setting/);
   });
 
   it('accepts the shipped default configuration file', () => {
@@ -56,7 +68,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, log)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, log)');
   });
 
   it('an unknown key in a section', () => {
