@@ -10,6 +10,7 @@ import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
 import { CliError, homeDir, print, printJson, type HomeOption } from './context.js';
 import { initHome, InitRefusedError, type InitSummary } from './init.js';
 import { registerProfileCommands } from './profile-commands.js';
+import { registerRequestCommands } from './request-commands.js';
 import { serve } from './serve.js';
 
 function printSummary(s: InitSummary, home: string): void {
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
   registerAccountCommands(program);
   registerProfileCommands(program);
   registerCertCommands(program);
+  registerRequestCommands(program);
   return program;
 }
 

@@ -22,6 +22,9 @@ function profileOptions(cmd: Command): Command {
     .option('--eku <list>', 'extended key usage of issued certificates, e.g. serverAuth,clientAuth')
     .option('--accounts <list>', 'EST account emails allowed on this profile (empty: every EST account)')
     .option('--csr-attrs <list>', 'attributes announced by /csrattrs, e.g. challengePassword')
+    .option('--approval <mode>', 'auto, or manual: requests wait (202) for an officer')
+    .option('--retry-after <seconds>', 'Retry-After of a 202 under manual approval')
+    .option('--pending-ttl-hours <n>', 'a held request expires after this many hours')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
 }
@@ -51,6 +54,9 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     extendedKeyUsage: p.extendedKeyUsage,
     allowedAccounts: p.allowedAccounts,
     csrAttrs: p.csrAttrs,
+    approval: p.approval,
+    retryAfterSeconds: p.retryAfterSeconds,
+    pendingTtlHours: p.pendingTtlHours,
     updatedAt: p.updatedAt.toISOString(),
   };
 }

@@ -19,10 +19,19 @@ export interface ProfileFlags {
   eku?: string;
   accounts?: string;
   csrAttrs?: string;
+  approval?: string;
+  retryAfter?: string;
+  pendingTtlHours?: string;
 }
 
 const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
 const CURVES = ['P-256', 'P-384', 'P-521'] as const;
+
+function integerFlag(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${name}: expected an integer from ${min} to ${max}, got "${text}"`);
+  return n;
+}
 
 const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -111,6 +120,12 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
     if (bad) throw new CliError(`--csr-attrs: unknown attribute "${bad}" (use a name like challengePassword or a dotted OID)`);
     p.csrAttrs = attrs;
   }
+  if (f.approval !== undefined) {
+    if (f.approval !== 'auto' && f.approval !== 'manual') throw new CliError(`--approval: expected auto or manual, got "${f.approval}"`);
+    p.approval = f.approval;
+  }
+  if (f.retryAfter !== undefined) p.retryAfterSeconds = integerFlag('--retry-after', f.retryAfter, 1, 86_400);
+  if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours, 1, 24 * 90);
   if ((p.auth === 'tls-client-cert' || p.auth === 'basic+tls-client-cert') && p.clientTrustAnchors.length === 0) {
     throw new CliError(`--auth ${p.auth} needs the device CA: pass --trust-anchors FILE`);
   }

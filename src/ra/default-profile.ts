@@ -14,5 +14,8 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     extendedKeyUsage: ['serverAuth', 'clientAuth'],
     allowedAccounts: [],
     csrAttrs: [],
+    approval: 'auto',
+    retryAfterSeconds: 60,
+    pendingTtlHours: 72,
   };
 }

@@ -2,12 +2,12 @@
  * The RA: decides whether a client gets the certificate it asks for, has the profile's CA
  * issue it, and commits it before answering. The EST layer calls only this interface.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
 import { certificateFields } from '../pki/certificate.js';
 import { encodeCsrAttrs } from '../pki/csr-attrs.js';
-import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
+import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
 import { resolveOid } from '../pki/oids.js';
 import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
@@ -131,6 +131,39 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     return { actor: record.requester, certificate: cert, renewing: cert };
   }
 
+  /**
+   * RFC 7030 §4.2.3: a manual profile holds the request and answers 202; the client re-sends the
+   * same request, identified by requester and public key, until an officer decides.
+   */
+  async function holdForApproval(
+    req: EnrollRequest, p: Profile, requester: string, csr: ParsedCsr, sans: string[],
+  ): Promise<{ kind: 'pending'; retryAfterSeconds: number } | { kind: 'approved'; id: number; csr: Buffer }> {
+    const keyId = createHash('sha256').update(csr.spki).digest('hex');
+    const now = o.now();
+    const held = await o.store.findPendingRequest(p.label, requester, keyId);
+    const pending = { kind: 'pending', retryAfterSeconds: p.retryAfterSeconds } as const;
+    if (!held) {
+      const created = await o.store.createPendingRequest({
+        profile: p.label, operation: req.operation, requester, keyId, csr: csr.der, subject: nameToString(csr.subject), sans,
+        keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000),
+      });
+      await o.store.appendAudit({ actor: requester, action: req.operation, profile: p.label, outcome: 'pending', serial: null, detail: `request ${created.id} held for approval` });
+      o.logger.info({ op: req.operation, profile: p.label, actor: requester, request: created.id }, 'request held for approval');
+      return pending;
+    }
+    switch (held.status) {
+      case 'pending':
+        if (now > held.expiresAt) throw new RaError('forbidden', `request ${held.id} expired on ${held.expiresAt.toISOString()} without a decision`);
+        return pending;
+      case 'rejected':
+        throw new RaError('forbidden', `request ${held.id} was rejected${held.reason ? `: ${held.reason}` : ''}`);
+      case 'approved':
+        return { kind: 'approved', id: held.id, csr: held.csr };
+      case 'issued':
+        throw new Error(`request ${held.id} was already issued`); // findPendingRequest never returns these
+    }
+  }
+
   async function enrollOnce(req: EnrollRequest, p: Profile, audit: { actor: string }): Promise<EnrollOutcome> {
     const ca = caFor(p);
     const principal: Principal & { renewing?: X509Certificate } =
@@ -157,8 +190,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     const keyUsage = keyUsageFor(p, csr.key);
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(csr.key)} key`);
-    const names = requestedNames(csr);
-    if (typeof names === 'string') throw new RaError('forbidden', names);
+    const requested = requestedNames(csr);
+    if (typeof requested === 'string') throw new RaError('forbidden', requested);
+    let names = requested;
 
     let renews: string | null = null;
     if (principal.renewing) {
@@ -168,6 +202,18 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       const sameSan = current.subjectAltName && names.subjectAltName ? current.subjectAltName.equals(names.subjectAltName) : !current.subjectAltName && !names.subjectAltName;
       if (!sameSan) throw new RaError('forbidden', 'simplereenroll: the CSR subjectAltName differs from the certificate being renewed');
       renews = current.serialHex;
+    }
+
+    let approvedRequestId: number | undefined;
+    if (p.approval === 'manual') {
+      const held = await holdForApproval(req, p, principal.actor, csr, names.names.map(generalNameToString));
+      if (held.kind === 'pending') return held;
+      approvedRequestId = held.id;
+      // Issue what the officer approved: the held CSR (the re-sent one has the same key).
+      csr = parseCsr(held.csr);
+      const heldNames = requestedNames(csr);
+      if (typeof heldNames === 'string') throw new RaError('forbidden', heldNames);
+      names = heldNames;
     }
 
     const issued = await ca.issue({
@@ -191,8 +237,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         requester: principal.actor,
         renews,
       },
-      { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: null },
+      { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
     );
+    if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
   }
 

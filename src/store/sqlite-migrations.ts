@@ -80,6 +80,34 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX audit_events_at ON audit_events (at);
     `,
   },
+  {
+    name: 'manual approval',
+    sql: `
+      ALTER TABLE profiles ADD COLUMN approval TEXT NOT NULL DEFAULT 'auto';
+      ALTER TABLE profiles ADD COLUMN retry_after_seconds INTEGER NOT NULL DEFAULT 60;
+      ALTER TABLE profiles ADD COLUMN pending_ttl_hours INTEGER NOT NULL DEFAULT 72;
+      CREATE TABLE pending_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        profile TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        csr BLOB NOT NULL,
+        subject TEXT NOT NULL,
+        sans TEXT NOT NULL,
+        key_description TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'issued')),
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        decided_by TEXT,
+        decided_at TEXT,
+        serial TEXT
+      );
+      CREATE INDEX pending_requests_lookup ON pending_requests (profile, requester, key_id);
+      CREATE INDEX pending_requests_status ON pending_requests (status);
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

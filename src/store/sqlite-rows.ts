@@ -10,6 +10,8 @@ import {
   type CertificateStatus,
   type NewAuditEvent,
   type NewProfile,
+  type PendingRequest,
+  type PendingStatus,
   type Profile,
 } from './store.js';
 
@@ -21,7 +23,13 @@ export interface AccountRow {
 export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
+  approval: string; retry_after_seconds: number; pending_ttl_hours: number;
   created_at: string; updated_at: string;
+}
+export interface PendingRow {
+  id: number; profile: string; operation: string; requester: string; key_id: string; csr: Buffer; subject: string; sans: string;
+  key_description: string; status: string; reason: string | null; created_at: string; expires_at: string;
+  decided_by: string | null; decided_at: string | null; serial: string | null;
 }
 export interface CertificateRow {
   serial: string; profile: string; ca: string; subject: string; sans: string; not_before: string; not_after: string;
@@ -91,6 +99,9 @@ export function toProfile(r: ProfileRow): Profile {
     extendedKeyUsage: JSON.parse(r.extended_key_usage) as string[],
     allowedAccounts: JSON.parse(r.allowed_accounts) as string[],
     csrAttrs: JSON.parse(r.csr_attrs) as string[],
+    approval: r.approval === 'manual' ? 'manual' : 'auto',
+    retryAfterSeconds: r.retry_after_seconds,
+    pendingTtlHours: r.pending_ttl_hours,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -109,7 +120,31 @@ export function profileParams(p: NewProfile, now: string): Params {
     extended_key_usage: JSON.stringify(p.extendedKeyUsage),
     allowed_accounts: JSON.stringify(p.allowedAccounts),
     csr_attrs: JSON.stringify(p.csrAttrs),
+    approval: p.approval,
+    retry_after_seconds: p.retryAfterSeconds,
+    pending_ttl_hours: p.pendingTtlHours,
     now,
+  };
+}
+
+export function toPending(r: PendingRow): PendingRequest {
+  return {
+    id: r.id,
+    profile: r.profile,
+    operation: r.operation,
+    requester: r.requester,
+    keyId: r.key_id,
+    csr: r.csr,
+    subject: r.subject,
+    sans: JSON.parse(r.sans) as string[],
+    keyDescription: r.key_description,
+    status: r.status as PendingStatus,
+    reason: r.reason,
+    createdAt: new Date(r.created_at),
+    expiresAt: new Date(r.expires_at),
+    decidedBy: r.decided_by,
+    decidedAt: r.decided_at === null ? null : new Date(r.decided_at),
+    serial: r.serial,
   };
 }
 

@@ -24,10 +24,12 @@ import {
   toAccount,
   toAudit,
   toCertificate,
+  toPending,
   toProfile,
   type AccountRow,
   type AuditRow,
   type CertificateRow,
+  type PendingRow,
   type Params,
   type ProfileRow,
 } from './sqlite-rows.js';
@@ -42,6 +44,9 @@ import {
   type NewAuditEvent,
   type NewCertificate,
   type NewProfile,
+  type NewPendingRequest,
+  type PendingRequest,
+  type PendingStatus,
   type Profile,
   type RevokedCertificate,
   type Store,
@@ -61,7 +66,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 
 const DEFAULT_LIMIT = 100;
 const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
-  extended_key_usage, allowed_accounts, csr_attrs, created_at, updated_at`;
+  extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, created_at, updated_at`;
 
 /** Creates the file 0600 before SQLite does (SQLite gives -wal and -shm the same mode). */
 function prepareFile(path: string, logger: SqliteStoreOptions['logger']): void {
@@ -131,14 +136,25 @@ export class SqliteStore implements Store {
       setPassword: p('UPDATE accounts SET password_hash = @password_hash, updated_at = @now WHERE email = @email'),
       setDisabled: p('UPDATE accounts SET disabled = @disabled, updated_at = @now WHERE email = @email'),
       insertProfile: p(`INSERT INTO profiles (${PROFILE_COLUMNS}) VALUES (@label, @enabled, @ca, @auth, @client_trust_anchors,
-        @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @now, @now)`),
+        @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @approval,
+        @retry_after_seconds, @pending_ttl_hours, @now, @now)`),
       updateProfile: p(`UPDATE profiles SET enabled = @enabled, ca = @ca, auth = @auth, client_trust_anchors = @client_trust_anchors,
         validity_days = @validity_days, key_algorithms = @key_algorithms, key_usage = @key_usage,
         extended_key_usage = @extended_key_usage, allowed_accounts = @allowed_accounts, csr_attrs = @csr_attrs,
+        approval = @approval, retry_after_seconds = @retry_after_seconds, pending_ttl_hours = @pending_ttl_hours,
         updated_at = @now WHERE label = @label`),
       getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
       listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),
       dataVersion: this.db.prepare<[], number>('PRAGMA data_version').pluck(),
+      insertPending: p<PendingRow>(`INSERT INTO pending_requests (profile, operation, requester, key_id, csr, subject, sans,
+        key_description, status, created_at, expires_at) VALUES (@profile, @operation, @requester, @key_id, @csr, @subject,
+        @sans, @key_description, 'pending', @created_at, @expires_at) RETURNING *`),
+      findPending: p<PendingRow>(`SELECT * FROM pending_requests WHERE profile = @profile AND requester = @requester
+        AND key_id = @key_id AND status <> 'issued' ORDER BY id DESC LIMIT 1`),
+      getPending: p<PendingRow>('SELECT * FROM pending_requests WHERE id = @id'),
+      decidePending: p(`UPDATE pending_requests SET status = @status, reason = @reason, decided_by = @officer,
+        decided_at = @at WHERE id = @id AND status = 'pending'`),
+      issuedPending: p(`UPDATE pending_requests SET status = 'issued', serial = @serial WHERE id = @id AND status = 'approved'`),
       getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
       revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
         WHERE serial = @serial AND status = 'valid'`),
@@ -294,6 +310,47 @@ export class SqliteStore implements Store {
     return this.run('listRevoked', () =>
       this.stmt.revoked.all({ ca }).map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at), reason: r.revocation_reason })),
     );
+  }
+
+  async createPendingRequest(r: NewPendingRequest): Promise<PendingRequest> {
+    const row = this.write('createPendingRequest', () => this.stmt.insertPending.get({
+      profile: r.profile, operation: r.operation, requester: r.requester, key_id: r.keyId, csr: r.csr, subject: r.subject,
+      sans: JSON.stringify(r.sans), key_description: r.keyDescription, created_at: iso(r.createdAt), expires_at: iso(r.expiresAt),
+    }));
+    return toPending(row!);
+  }
+
+  async findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined> {
+    const row = this.run('findPendingRequest', () => this.stmt.findPending.get({ profile, requester, key_id: keyId }));
+    return row && toPending(row);
+  }
+
+  async getPendingRequest(id: number): Promise<PendingRequest | undefined> {
+    const row = this.run('getPendingRequest', () => this.stmt.getPending.get({ id }));
+    return row && toPending(row);
+  }
+
+  async listPendingRequests(filter: { status?: PendingStatus; profile?: string; limit?: number } = {}): Promise<PendingRequest[]> {
+    return this.run('listPendingRequests', () => {
+      const params: Params = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit') };
+      const where: string[] = [];
+      for (const k of ['status', 'profile'] as const) {
+        if (filter[k] === undefined) continue;
+        params[k] = filter[k];
+        where.push(`${k} = @${k}`);
+      }
+      const sql = `SELECT * FROM pending_requests${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+      return (this.prepared(sql).all(params) as PendingRow[]).map(toPending);
+    });
+  }
+
+  async decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date): Promise<boolean> {
+    const params = { id, status: decision, officer, reason, at: iso(at) };
+    return this.write('decidePendingRequest', () => this.stmt.decidePending.run(params).changes > 0);
+  }
+
+  async markPendingIssued(id: number, serial: string): Promise<boolean> {
+    return this.write('markPendingIssued', () => this.stmt.issuedPending.run({ id, serial }).changes > 0);
   }
 
   async appendAudit(event: NewAuditEvent): Promise<void> {

@@ -54,11 +54,42 @@ export interface Profile {
   allowedAccounts: string[];
   /** Attribute OIDs (names from pki/oids.ts or dotted) returned by /csrattrs; empty = 204. */
   csrAttrs: string[];
+  /** RFC 7030 §4.2.3: `manual` holds requests for an officer (202 + Retry-After). */
+  approval: 'auto' | 'manual';
+  /** Retry-After of a 202, in seconds. */
+  retryAfterSeconds: number;
+  /** A held request not decided within this time expires. */
+  pendingTtlHours: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export type NewProfile = Omit<Profile, 'createdAt' | 'updatedAt'>;
+
+export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'issued';
+
+/** An enrollment held for an officer; the client re-sends the same CSR to collect the result. */
+export interface PendingRequest {
+  id: number;
+  profile: string;
+  operation: string;
+  requester: string;
+  /** SHA-256 of the CSR's SubjectPublicKeyInfo, hex: with the requester it identifies a re-sent request. */
+  keyId: string;
+  csr: Buffer;
+  subject: string;
+  sans: string[];
+  keyDescription: string;
+  status: PendingStatus;
+  reason: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  serial: string | null;
+}
+
+export type NewPendingRequest = Omit<PendingRequest, 'id' | 'status' | 'reason' | 'decidedBy' | 'decidedAt' | 'serial'>;
 
 export type CertificateStatus = 'valid' | 'revoked';
 
@@ -164,6 +195,17 @@ export interface Store {
   isRevoked(serial: string): Promise<boolean>;
   /** The revoked certificates of one CA, oldest revocation first (for its CRL). */
   listRevoked(ca: string): Promise<RevokedCertificate[]>;
+
+  createPendingRequest(request: NewPendingRequest): Promise<PendingRequest>;
+  /** The newest request of this requester and key on this profile that has not been issued yet. */
+  findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined>;
+  getPendingRequest(id: number): Promise<PendingRequest | undefined>;
+  /** Newest first. */
+  listPendingRequests(filter?: { status?: PendingStatus; profile?: string; limit?: number }): Promise<PendingRequest[]>;
+  /** Approve or reject a request that is still pending; false otherwise. */
+  decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date): Promise<boolean>;
+  /** Record that an approved request was issued; false when it was not approved. */
+  markPendingIssued(id: number, serial: string): Promise<boolean>;
 
   appendAudit(event: NewAuditEvent): Promise<void>;
   listAudit(filter?: AuditFilter): Promise<AuditEvent[]>;

@@ -197,8 +197,36 @@ describe('management while the server runs', () => {
     expect(JSON.parse(audit.stdout).map((c: { serial: string }) => c.serial)).toContain(serial);
   });
 
+  it('manual approval: profile --approval manual, request list, approve and reject', async () => {
+    const add = await estuary(['profile', 'add', 'held', '--approval', 'manual', '--retry-after', '5', '--home', home]);
+    expect(add.code, add.stderr).toBe(0);
+    const csrA = await makeCsr({ name: 'CN=cli-held-a' });
+    const csrB = await makeCsr({ name: 'CN=cli-held-b' });
+    const post = (csr: { der: Buffer }) => estRequest(server.base + '/held/simpleenroll', { ca: rootPem, basic: basic(), body: csrBody(csr.der), contentType: 'application/pkcs10' });
+    expect((await post(csrA)).status).toBe(202);
+    const b202 = await post(csrB);
+    expect(b202.status).toBe(202);
+    expect(b202.headers['retry-after']).toBe('5');
+    const list = JSON.parse((await estuary(['request', 'list', '--json', '--home', home])).stdout) as Array<{ id: number; subject: string; status: string }>;
+    const idA = list.find((r) => r.subject === 'CN=cli-held-a')!.id;
+    const idB = list.find((r) => r.subject === 'CN=cli-held-b')!.id;
+    const table = await estuary(['request', 'list', '--home', home]);
+    expect(table.stdout).toMatch(/CN=cli-held-a/);
+    expect((await estuary(['request', 'approve', String(idA), '--officer', 'alice@example.com', '--home', home])).code).toBe(0);
+    expect((await estuary(['request', 'reject', String(idB), '--reason', 'not on the inventory', '--home', home])).code).toBe(0);
+    const again = await estuary(['request', 'approve', String(idA), '--home', home]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/is approved, not pending/);
+    expect((await post(csrA)).status).toBe(200);
+    const refused = await post(csrB);
+    expect(refused.status).toBe(403);
+    expect(refused.text).toMatch(/rejected: not on the inventory/);
+    const shown = JSON.parse((await estuary(['request', 'show', String(idA), '--json', '--home', home])).stdout);
+    expect(shown).toMatchObject({ status: 'issued', decidedBy: 'alice@example.com' });
+  });
+
   it('every command has --help', async () => {
-    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke']]) {
+    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
       const r = await estuary([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout, cmd.join(' ')).toMatch(/^Usage: estuary/);

@@ -52,6 +52,9 @@ export function fullProfile(label: string): NewProfile {
     extendedKeyUsage: ['clientAuth', '1.3.6.1.5.5.7.3.2', 'serverAuth'],
     allowedAccounts: ['device@example.com', 'ünïcode@example.com'],
     csrAttrs: ['challengePassword', '1.2.840.113549.1.9.14'],
+    approval: 'manual',
+    retryAfterSeconds: 17,
+    pendingTtlHours: 5,
   };
 }
 
@@ -155,7 +158,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         const replacement: NewProfile = {
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
           validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
-          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [],
+          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72,
         };
         expect(await store.updateProfile(replacement)).toBe(true);
         const read = await store.getProfile('p');
@@ -232,6 +235,32 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         expect(read!.revokedAt?.toISOString()).toBe('2025-06-01T12:00:00.123Z');
         expect(await store.revokeCertificate('abcdef', 'unspecified', at)).toBe(false);
         expect(await store.isRevoked('abcdef')).toBe(false);
+      });
+
+      it('holds pending requests: find by requester and key, decide once, mark issued', async () => {
+        const base = {
+          profile: 'manual', operation: 'simpleenroll', requester: 'dev@example.com', keyId: 'ab'.repeat(32), csr: Buffer.from([0x30, 0x00, 0xff]),
+          subject: 'CN=held', sans: ['DNS:held.example'], keyDescription: 'EC P-256',
+          createdAt: new Date('2025-06-01T00:00:00Z'), expiresAt: new Date('2025-06-04T00:00:00Z'),
+        };
+        const created = await store.createPendingRequest(base);
+        expect(created).toMatchObject({ ...base, status: 'pending', reason: null, decidedBy: null, decidedAt: null, serial: null });
+        expect(created.csr.equals(base.csr)).toBe(true);
+        expect((await store.findPendingRequest('manual', 'dev@example.com', base.keyId))?.id).toBe(created.id);
+        expect(await store.findPendingRequest('manual', 'other@example.com', base.keyId)).toBeUndefined();
+        expect(await store.findPendingRequest('other', 'dev@example.com', base.keyId)).toBeUndefined();
+        expect(await store.markPendingIssued(created.id, 'abc')).toBe(false); // not approved yet
+        expect(await store.decidePendingRequest(created.id, 'approved', 'officer@example.com', null, new Date('2025-06-02T00:00:00Z'))).toBe(true);
+        expect(await store.decidePendingRequest(created.id, 'rejected', 'officer@example.com', 'late', new Date())).toBe(false);
+        expect(await store.getPendingRequest(created.id)).toMatchObject({ status: 'approved', decidedBy: 'officer@example.com', decidedAt: new Date('2025-06-02T00:00:00Z') });
+        expect(await store.markPendingIssued(created.id, 'abc')).toBe(true);
+        expect(await store.findPendingRequest('manual', 'dev@example.com', base.keyId)).toBeUndefined(); // issued ones are done
+        const second = await store.createPendingRequest({ ...base, keyId: 'cd'.repeat(32) });
+        expect(await store.decidePendingRequest(second.id, 'rejected', 'officer@example.com', 'not ours', new Date())).toBe(true);
+        expect((await store.findPendingRequest('manual', 'dev@example.com', 'cd'.repeat(32)))).toMatchObject({ status: 'rejected', reason: 'not ours' });
+        expect((await store.listPendingRequests()).map((r) => r.id)).toEqual([second.id, created.id]);
+        expect((await store.listPendingRequests({ status: 'issued' })).map((r) => r.id)).toEqual([created.id]);
+        expect(await store.getPendingRequest(99999)).toBeUndefined();
       });
 
       it('lists the revoked certificates of one CA, oldest revocation first', async () => {

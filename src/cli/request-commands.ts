@@ -1,0 +1,89 @@
+/** `estuary request list|show|approve|reject`: the officer's side of manual approval. */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import type { PendingRequest, PendingStatus } from '../store/store.js';
+import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
+
+const STATUSES: readonly PendingStatus[] = ['pending', 'approved', 'rejected', 'issued'];
+
+function view(r: PendingRequest, now: Date): Record<string, unknown> {
+  const { csr: _csr, ...rest } = r;
+  return {
+    ...rest,
+    expired: r.status === 'pending' && now > r.expiresAt,
+    createdAt: r.createdAt.toISOString(),
+    expiresAt: r.expiresAt.toISOString(),
+    decidedAt: r.decidedAt?.toISOString() ?? null,
+  };
+}
+
+function requestId(text: string): number {
+  const id = Number(text);
+  if (!Number.isSafeInteger(id) || id < 1) throw new CliError(`"${text}" is not a request id`);
+  return id;
+}
+
+const defaultOfficer = (): string => `cli:${userInfo().username}`;
+
+export function registerRequestCommands(program: Command): void {
+  const request = program.command('request').description('requests held for approval on manual profiles (works while the server runs)');
+
+  request
+    .command('list')
+    .description('list held requests, newest first (default: pending only)')
+    .option('--status <status>', `${STATUSES.join(', ')} or all`, 'pending')
+    .option('--profile <label>', 'only this profile')
+    .option('--json', 'print JSON')
+    .option('--home <dir>', 'data directory')
+    .action(async (opts: HomeOption & { status: string; profile?: string; json?: boolean }) => {
+      if (opts.status !== 'all' && !(STATUSES as readonly string[]).includes(opts.status)) throw new CliError(`--status: expected ${STATUSES.join(', ')} or all`);
+      await withStore(opts, async (store) => {
+        const list = await store.listPendingRequests({
+          ...(opts.status !== 'all' ? { status: opts.status as PendingStatus } : {}),
+          ...(opts.profile ? { profile: opts.profile } : {}),
+        });
+        const now = new Date();
+        if (opts.json) return printJson(list.map((r) => view(r, now)));
+        printTable(
+          ['ID', 'PROFILE', 'STATUS', 'REQUESTER', 'SUBJECT', 'SANS', 'KEY', 'AGE'],
+          list.map((r) => [String(r.id), r.profile, r.status === 'pending' && now > r.expiresAt ? 'expired' : r.status, r.requester, r.subject, r.sans.join(' '), r.keyDescription, `${Math.round((now.getTime() - r.createdAt.getTime()) / 60_000)}m`]),
+        );
+      });
+    });
+
+  request
+    .command('show <id>')
+    .description('show one held request')
+    .option('--json', 'print JSON')
+    .option('--home <dir>', 'data directory')
+    .action(async (id: string, opts: HomeOption & { json?: boolean }) => {
+      await withStore(opts, async (store) => {
+        const r = await store.getPendingRequest(requestId(id));
+        if (!r) throw new CliError(`no request ${id}`);
+        const v = view(r, new Date());
+        if (opts.json) return printJson(v);
+        for (const [k, val] of Object.entries(v)) print(`${k}: ${Array.isArray(val) ? val.join(', ') || '(none)' : String(val ?? '-')}`);
+      });
+    });
+
+  for (const [name, decision] of [['approve', 'approved'], ['reject', 'rejected']] as const) {
+    request
+      .command(`${name} <id>`)
+      .description(`${name} a pending request; the client's next re-send gets ${decision === 'approved' ? 'the certificate' : '403 with the reason'}`)
+      .option('--reason <text>', decision === 'rejected' ? 'why (shown to the client)' : 'a note for the audit log')
+      .option('--officer <name>', 'who decides, for the audit log', defaultOfficer())
+      .option('--home <dir>', 'data directory')
+      .action(async (id: string, opts: HomeOption & { reason?: string; officer: string }) => {
+        const n = requestId(id);
+        await withStore(opts, async (store) => {
+          const r = await store.getPendingRequest(n);
+          if (!r) throw new CliError(`no request ${id}`);
+          if (r.status !== 'pending') throw new CliError(`request ${n} is ${r.status}, not pending`);
+          if (new Date() > r.expiresAt) throw new CliError(`request ${n} expired on ${r.expiresAt.toISOString()}`);
+          if (!(await store.decidePendingRequest(n, decision, opts.officer, opts.reason ?? null, new Date()))) throw new CliError(`request ${n} was decided meanwhile`);
+          await store.appendAudit({ actor: opts.officer, action: `request.${name}`, profile: r.profile, outcome: 'success', serial: null, detail: `request ${n} (${r.subject})${opts.reason ? `: ${opts.reason}` : ''}` });
+          print(`request ${n} ${decision}`);
+        });
+      });
+  }
+}
