@@ -25,6 +25,7 @@ function profileOptions(cmd: Command): Command {
     .option('--approval <mode>', 'auto, or manual: requests wait (202) for an officer')
     .option('--retry-after <seconds>', 'Retry-After of a 202 under manual approval')
     .option('--pending-ttl-hours <n>', 'a held request expires after this many hours')
+    .option('--pop-linking <mode>', 'off, optional or required: the CSR challengePassword carries the TLS channel binding (RFC 7030 §3.5)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
 }
@@ -57,6 +58,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     approval: p.approval,
     retryAfterSeconds: p.retryAfterSeconds,
     pendingTtlHours: p.pendingTtlHours,
+    popLinking: p.popLinking,
     updatedAt: p.updatedAt.toISOString(),
   };
 }

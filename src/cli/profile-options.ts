@@ -22,6 +22,7 @@ export interface ProfileFlags {
   approval?: string;
   retryAfter?: string;
   pendingTtlHours?: string;
+  popLinking?: string;
 }
 
 const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
@@ -123,6 +124,10 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.approval !== undefined) {
     if (f.approval !== 'auto' && f.approval !== 'manual') throw new CliError(`--approval: expected auto or manual, got "${f.approval}"`);
     p.approval = f.approval;
+  }
+  if (f.popLinking !== undefined) {
+    if (f.popLinking !== 'off' && f.popLinking !== 'optional' && f.popLinking !== 'required') throw new CliError(`--pop-linking: expected off, optional or required, got "${f.popLinking}"`);
+    p.popLinking = f.popLinking;
   }
   if (f.retryAfter !== undefined) p.retryAfterSeconds = integerFlag('--retry-after', f.retryAfter, 1, 86_400);
   if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours, 1, 24 * 90);

@@ -23,6 +23,19 @@ export function peerChain(socket: TLSSocket): Buffer[] {
   return chain;
 }
 
+/**
+ * RFC 7030 §3.5 channel binding. TLS 1.3: the RFC 9266 exporter (32 bytes, label
+ * EXPORTER-Channel-Binding, no context). TLS 1.2: tls-unique (RFC 5929), the first Finished
+ * message of the latest handshake: the client's in a full handshake, ours in a resumed one.
+ */
+export function channelBinding(socket: TLSSocket): Buffer | undefined {
+  if (typeof socket.getProtocol !== 'function') return undefined;
+  const protocol = socket.getProtocol();
+  if (protocol === 'TLSv1.3') return socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  if (protocol === 'TLSv1.2') return socket.isSessionReused() ? socket.getFinished() : socket.getPeerFinished();
+  return undefined;
+}
+
 /** RFC 7617 Basic credentials; undefined when absent or not Basic. */
 export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
   if (!header) return undefined;
@@ -42,6 +55,9 @@ export function credentialsOf(request: FastifyRequest): Credentials {
     ...(basic ? { basic } : {}),
     get clientChain() {
       return peerChain(socket);
+    },
+    get channelBinding() {
+      return channelBinding(socket);
     },
   };
 }

@@ -13,6 +13,11 @@ export interface Credentials {
   basic?: { user: string; password: string };
   /** The TLS client certificate chain from the socket, leaf first (DER). */
   clientChain?: Buffer[];
+  /**
+   * The TLS channel binding of this connection (RFC 7030 §3.5): tls-unique (RFC 5929) under
+   * TLS 1.2, tls-exporter (RFC 9266) under TLS 1.3; undefined when the transport has none.
+   */
+  channelBinding?: Buffer | undefined;
 }
 
 export interface Principal {

@@ -17,5 +17,6 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     approval: 'auto',
     retryAfterSeconds: 60,
     pendingTtlHours: 72,
+    popLinking: 'off',
   };
 }

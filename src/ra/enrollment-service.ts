@@ -9,7 +9,7 @@ import { certificateFields } from '../pki/certificate.js';
 import { encodeCsrAttrs } from '../pki/csr-attrs.js';
 import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
-import { resolveOid } from '../pki/oids.js';
+import { OID, resolveOid } from '../pki/oids.js';
 import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
 import {
   authenticateBasic, authenticateEnroll, type AuthContext, type Credentials, type Principal,
@@ -131,6 +131,25 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     return { actor: record.requester, certificate: cert, renewing: cert };
   }
 
+  /** RFC 7030 §3.5: the CSR is bound to this TLS session through its challengePassword. */
+  function checkPopLinking(p: Profile, principal: Principal, csr: ParsedCsr, creds: Credentials): void {
+    if (p.popLinking === 'off') return;
+    // RFC 7030 §3.7: an RA (id-kp-cmcRA) forwards requests of others; their CSRs cannot carry its session.
+    if (principal.certificate?.keyUsage?.includes(OID.cmcRA)) return;
+    const presented = csr.challengePassword;
+    if (presented === undefined) {
+      if (p.popLinking === 'required') {
+        throw new RaError('forbidden', 'proof-of-possession linking is required (RFC 7030 §3.5): the CSR challengePassword must carry the base64 TLS channel binding (tls-unique under TLS 1.2, tls-exporter under TLS 1.3)');
+      }
+      return;
+    }
+    const binding = creds.channelBinding;
+    if (!binding) throw new RaError('forbidden', 'proof-of-possession linking: this connection offers no TLS channel binding');
+    if (presented.trim() !== binding.toString('base64')) {
+      throw new RaError('forbidden', 'proof-of-possession linking failed (RFC 7030 §3.5): the CSR challengePassword does not match this TLS session\'s channel binding');
+    }
+  }
+
   /**
    * RFC 7030 §4.2.3: a manual profile holds the request and answers 202; the client re-sends the
    * same request, identified by requester and public key, until an officer decides.
@@ -185,6 +204,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       throw new RaError('bad-request', (err as Error).message);
     }
     if (!signatureOk) throw new RaError('bad-request', 'the CSR signature does not verify');
+    checkPopLinking(p, principal, csr, req.credentials);
 
     const keyRefusal = checkKey(p, csr.key);
     if (keyRefusal) throw new RaError('forbidden', keyRefusal);
@@ -250,8 +270,11 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     },
     async csrattrs(label) {
       const p = await profile(label);
-      if (p.csrAttrs.length === 0) return undefined;
-      return encodeCsrAttrs(p.csrAttrs.map((name) => ({ oid: resolveOid(name) ?? name })));
+      const oids = p.csrAttrs.map((name) => resolveOid(name) ?? name);
+      // RFC 7030 §3.5: a client told to link proof-of-possession finds challengePassword here.
+      if (p.popLinking === 'required' && !oids.includes(OID.challengePassword)) oids.unshift(OID.challengePassword);
+      if (oids.length === 0) return undefined;
+      return encodeCsrAttrs(oids.map((oid) => ({ oid })));
     },
     async enroll(req) {
       const p = await profile(req.label);

@@ -108,6 +108,10 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX pending_requests_status ON pending_requests (status);
     `,
   },
+  {
+    name: 'proof-of-possession linking',
+    sql: `ALTER TABLE profiles ADD COLUMN pop_linking TEXT NOT NULL DEFAULT 'off';`,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

@@ -23,7 +23,7 @@ export interface AccountRow {
 export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
-  approval: string; retry_after_seconds: number; pending_ttl_hours: number;
+  approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string;
   created_at: string; updated_at: string;
 }
 export interface PendingRow {
@@ -102,6 +102,7 @@ export function toProfile(r: ProfileRow): Profile {
     approval: r.approval === 'manual' ? 'manual' : 'auto',
     retryAfterSeconds: r.retry_after_seconds,
     pendingTtlHours: r.pending_ttl_hours,
+    popLinking: r.pop_linking === 'required' || r.pop_linking === 'optional' ? r.pop_linking : 'off',
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -123,6 +124,7 @@ export function profileParams(p: NewProfile, now: string): Params {
     approval: p.approval,
     retry_after_seconds: p.retryAfterSeconds,
     pending_ttl_hours: p.pendingTtlHours,
+    pop_linking: p.popLinking,
     now,
   };
 }

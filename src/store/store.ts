@@ -60,6 +60,11 @@ export interface Profile {
   retryAfterSeconds: number;
   /** A held request not decided within this time expires. */
   pendingTtlHours: number;
+  /**
+   * RFC 7030 §3.5 proof-of-possession linking: the CSR's challengePassword carries the TLS channel
+   * binding. `optional`: checked when present; `required`: must be present.
+   */
+  popLinking: 'off' | 'optional' | 'required';
   createdAt: Date;
   updatedAt: Date;
 }

@@ -27,7 +27,7 @@ export async function generateKeys(type: TestKeyType = 'ec-p256'): Promise<Crypt
   return (await webcrypto.subtle.generateKey(ALGS[type].gen as never, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
-export async function makeCsr(opts: { name?: string; dns?: string[]; ips?: string[]; type?: TestKeyType; keys?: CryptoKeyPair } = {}): Promise<TestCsr> {
+export async function makeCsr(opts: { name?: string; dns?: string[]; ips?: string[]; type?: TestKeyType; keys?: CryptoKeyPair; challengePassword?: string } = {}): Promise<TestCsr> {
   const type = opts.type ?? 'ec-p256';
   const keys = opts.keys ?? (await generateKeys(type));
   const sans = [...(opts.dns ?? []).map((d) => ({ type: 'dns' as const, value: d })), ...(opts.ips ?? []).map((i) => ({ type: 'ip' as const, value: i }))];
@@ -36,6 +36,7 @@ export async function makeCsr(opts: { name?: string; dns?: string[]; ips?: strin
     keys,
     signingAlgorithm: ALGS[type].sign as Algorithm,
     extensions: sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : [],
+    attributes: opts.challengePassword !== undefined ? [new x509.ChallengePasswordAttribute(opts.challengePassword)] : [],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;

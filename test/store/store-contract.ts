@@ -55,6 +55,7 @@ export function fullProfile(label: string): NewProfile {
     approval: 'manual',
     retryAfterSeconds: 17,
     pendingTtlHours: 5,
+    popLinking: 'required',
   };
 }
 
@@ -158,7 +159,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         const replacement: NewProfile = {
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
           validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
-          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72,
+          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, popLinking: 'off',
         };
         expect(await store.updateProfile(replacement)).toBe(true);
         const read = await store.getProfile('p');

@@ -23,6 +23,7 @@ function profile(keyAlgorithms: KeyAlgorithmRule[], extra: Partial<Profile> = {}
     approval: 'auto',
     retryAfterSeconds: 60,
     pendingTtlHours: 72,
+    popLinking: 'off',
     createdAt: new Date(0),
     updatedAt: new Date(0),
     ...extra,
