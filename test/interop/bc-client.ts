@@ -3,7 +3,7 @@
  * client: compile it once per test run, then run it as a child process.
  *
  * Needs a JDK (javac + java) and Bouncy Castle's bcprov/bcpkix/bcutil jars, as Debian
- * packages them: default-jdk-headless, libbcprov-java, libbcpkix-java, libbcutil-java.
+ * packages them: default-jdk-headless, libbcprov-java, libbcpkix-java, libbcutil-java, libbctls-java (BCJSSE, for tls-unique).
  * Missing tools or jars make compileBcClient throw; the interop tests must fail, not skip.
  */
 import { spawn } from 'node:child_process';
@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BC_JAR_DIR = '/usr/share/java';
-export const BC_JARS = ['bcprov.jar', 'bcpkix.jar', 'bcutil.jar'].map((j) => join(BC_JAR_DIR, j));
+export const BC_JARS = ['bcprov.jar', 'bcpkix.jar', 'bcutil.jar', 'bctls.jar'].map((j) => join(BC_JAR_DIR, j));
 export const BC_CLIENT_SOURCE = fileURLToPath(new URL('./bc/BcEstClient.java', import.meta.url));
 export const BC_RUN_TIMEOUT_MS = 60_000;
 
 const INSTALL_HINT =
   'The Bouncy Castle interop client needs a JDK and the Bouncy Castle jars. On Debian/Ubuntu: ' +
-  'apt-get install default-jdk-headless libbcpkix-java ' +
+  'apt-get install default-jdk-headless libbcpkix-java libbctls-java ' +
   '(libbcpkix-java pulls in libbcprov-java and libbcutil-java).';
 
 export interface BcResult {

@@ -101,6 +101,19 @@ describe('Bouncy Castle EST client', () => {
     expect(without.stderr).toMatch(/http-status: 401/);
   });
 
+  it('enrollPop: proof-of-possession linking with tls-unique under TLS 1.2', async () => {
+    const p = (await s.runtime.store.getProfile('default'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'pop', popLinking: 'required' });
+    // BCJSSE (needed for tls-unique) works with Bouncy Castle's own PKIX trust manager, not the JDK's
+    const r = await bc(['enroll-pop', ...server(), '--trust-impl', 'bc', '--label', 'pop', '--tls', '1.2', ...creds(), '--cn', 'bc-pop', '--out-cert', f('pop.pem'), '--out-key', f('pop-key.pem')]);
+    expectOk(r);
+    expect(r.stdout).toMatch(/enroll-pop ok [0-9a-f]+/);
+    // the same client without linking is refused by the profile
+    const plain = await bc(['enroll', ...server(), '--label', 'pop', '--tls', '1.2', ...creds(), '--cn', 'bc-nopop', '--out-cert', f('nopop.pem'), '--out-key', f('nopop-key.pem')]);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/http-status: 403/);
+  });
+
   it('reads csrattrs', async () => {
     const p = (await s.runtime.store.getProfile('default'))!;
     await s.runtime.store.updateProfile({ ...p, csrAttrs: ['challengePassword'] });

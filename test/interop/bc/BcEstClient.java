@@ -109,6 +109,7 @@ public class BcEstClient
             + "  csrattrs\n"
             + "  enroll     --user EMAIL --password PASS --cn CN [--dns NAME]... --out-cert cert.pem --out-key key.pem\n"
             + "             [--key ec-p256|rsa-2048] [--out-chain all.pem] [--retries N]\n"
+            + "  enroll-pop --user EMAIL --password PASS --cn CN --out-cert cert.pem --out-key key.pem [--key ec-p256|rsa-2048]\n"
             + "  enroll-tls --cert cert.pem --key key.pem [--chain ca.pem] --cn CN [--dns NAME]... --out-cert new.pem --out-key newkey.pem\n"
             + "             [--new-key ec-p256|rsa-2048] [--user EMAIL --password PASS] [--force-client-cert]\n"
             + "             [--out-chain all.pem] [--retries N]\n"
@@ -355,6 +356,11 @@ public class BcEstClient
             a.allowOnly("user", "password", "cn", "dns", "out-cert", "out-key", "key", "out-chain", "retries");
             return cmdEnroll(a);
         }
+        else if (cmd.equals("enroll-pop"))
+        {
+            a.allowOnly("user", "password", "cn", "out-cert", "out-key", "key");
+            return cmdEnrollPop(a);
+        }
         else if (cmd.equals("enroll-tls"))
         {
             a.allowOnly("cert", "key", "chain", "cn", "dns", "out-cert", "out-key", "new-key", "user", "password",
@@ -443,6 +449,27 @@ public class BcEstClient
         writePem(outKey, Arrays.asList((Object)new JcaPKCS8Generator(kp.getPrivate(), null)));
         writePem(outCert, Arrays.asList((Object)issued));
         System.out.println("enroll ok " + hex(issued.getSerialNumber()));
+        return 0;
+    }
+
+    /**
+     * simpleenroll with proof-of-possession linking (RFC 7030 §3.5): Bouncy Castle puts the TLS
+     * session's tls-unique into the CSR's challengePassword and signs the CSR after the handshake.
+     */
+    static int cmdEnrollPop(Args a)
+        throws Exception
+    {
+        String keyType = a.opt("key") == null ? "ec-p256" : a.opt("key");
+        KeyPair kp = generateKeyPair(keyType);
+        JcaPKCS10CertificationRequestBuilder b = new JcaPKCS10CertificationRequestBuilder(cnName(a.req("cn")), kp.getPublic());
+        String alg = kp.getPublic().getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256withRSA";
+        ContentSigner signer = new JcaContentSignerBuilder(alg).setProvider("BC").build(kp.getPrivate());
+        ESTService est = buildService(a, null);
+        EnrollmentResponse resp = est.simpleEnrollPoP(false, b, signer, basicAuth(a.req("user"), a.req("password")));
+        X509CertificateHolder issued = finishEnrollment(a, est, resp, kp.getPublic());
+        writePem(a.req("out-key"), Arrays.asList((Object)new JcaPKCS8Generator(kp.getPrivate(), null)));
+        writePem(a.req("out-cert"), Arrays.asList((Object)issued));
+        System.out.println("enroll-pop ok " + hex(issued.getSerialNumber()));
         return 0;
     }
 
@@ -784,7 +811,28 @@ public class BcEstClient
         }
         int timeout = a.opt("timeout-ms") == null ? 30000 : parseInt(a.opt("timeout-ms"), "timeout-ms");
 
-        JsseESTServiceBuilder b = new JsseESTServiceBuilder(authority, new PinnedSocketFactoryCreator(tms, kms, protocols));
+        // Proof-of-possession linking needs tls-unique, which only Bouncy Castle's own JSSE provider exposes.
+        boolean bcJsse = a.command.equals("enroll-pop");
+        if (bcJsse && java.security.Security.getProvider("BCJSSE") == null)
+        {
+            java.security.Security.addProvider(new org.bouncycastle.jsse.provider.BouncyCastleJsseProvider());
+        }
+        JsseESTServiceBuilder b = new JsseESTServiceBuilder(authority, new PinnedSocketFactoryCreator(tms, kms, protocols, bcJsse ? "BCJSSE" : null));
+        if (bcJsse)
+        {
+            b.withChannelBindingProvider(new org.bouncycastle.est.jcajce.ChannelBindingProvider()
+            {
+                public boolean canAccessChannelBinding(java.net.Socket sock)
+                {
+                    return sock instanceof org.bouncycastle.jsse.BCSSLSocket;
+                }
+
+                public byte[] getChannelBinding(java.net.Socket sock, String binding)
+                {
+                    return ((org.bouncycastle.jsse.BCSSLSocket)sock).getConnection().getChannelBinding(binding);
+                }
+            });
+        }
         // Hostname verification stays on: BC's default authorizer checks dNSName SANs and
         // iPAddress SANs (InetAddress equality), falling back to the subject CN only when
         // no SAN matched.
@@ -931,12 +979,14 @@ public class BcEstClient
         private final X509TrustManager[] tms;
         private final KeyManager[] kms;
         private final String[] protocols;
+        private final String provider;
 
-        PinnedSocketFactoryCreator(X509TrustManager[] tms, KeyManager[] kms, String[] protocols)
+        PinnedSocketFactoryCreator(X509TrustManager[] tms, KeyManager[] kms, String[] protocols, String provider)
         {
             this.tms = tms;
             this.kms = kms;
             this.protocols = protocols;
+            this.provider = provider;
         }
 
         public boolean isTrusted()
@@ -954,7 +1004,7 @@ public class BcEstClient
         public SSLSocketFactory createFactory()
             throws Exception
         {
-            SSLContext ctx = SSLContext.getInstance("TLS");
+            SSLContext ctx = provider == null ? SSLContext.getInstance("TLS") : SSLContext.getInstance("TLS", provider);
             ctx.init(kms, tms, new SecureRandom());
             return new ConfiguringSocketFactory(ctx.getSocketFactory(), protocols);
         }
