@@ -6,6 +6,7 @@ import { CliError, print, printJson, printTable, withStore, type HomeOption } fr
 import { readPassword } from './secret-input.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+const names = (text: string): string[] => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 export function registerAccountCommands(program: Command): void {
   const account = program.command('account').description('manage EST and admin accounts (works while the server runs)');
@@ -15,14 +16,16 @@ export function registerAccountCommands(program: Command): void {
     .description('create an account; the password is read from --password-file or $ESTUARY_PASSWORD, or generated and printed once')
     .option('--role <role>', 'est (HTTP Basic on EST) or admin (Web RA)', 'est')
     .option('--password-file <file>', 'file holding the password')
+    .option('--allowed-names <list>', 'names this account may request, e.g. sensor-17,sensor-17.*.example.com (* within one label)')
     .option('--json', 'print a JSON object')
     .option('--home <dir>', 'data directory')
-    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; json?: boolean }) => {
+    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; json?: boolean }) => {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
       if (opts.role !== 'est' && opts.role !== 'admin') throw new CliError(`--role: expected est or admin, got "${opts.role}"`);
       const { password, generated } = readPassword(opts);
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
+        if (opts.allowedNames !== undefined) await store.setAccountAllowedNames(created.email, names(opts.allowedNames));
         await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
         else {
@@ -41,7 +44,7 @@ export function registerAccountCommands(program: Command): void {
       await withStore(opts, async (store) => {
         const accounts = await store.listAccounts();
         if (opts.json) printJson(accounts.map(({ passwordHash: _omit, ...a }) => a));
-        else printTable(['EMAIL', 'ROLE', 'STATUS', 'CREATED'], accounts.map((a) => [a.email, a.role, a.disabled ? 'disabled' : 'active', a.createdAt.toISOString()]));
+        else printTable(['EMAIL', 'ROLE', 'STATUS', 'CREATED', 'NAMES'], accounts.map((a) => [a.email, a.role, a.disabled ? 'disabled' : 'active', a.createdAt.toISOString(), a.allowedNames.join(',') || '*']));
       });
     });
 
@@ -57,6 +60,20 @@ export function registerAccountCommands(program: Command): void {
         await store.appendAudit({ actor: 'cli', action: 'account.passwd', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`password of ${email.toLowerCase()} changed`);
         if (generated) print(`password: ${password}`);
+      });
+    });
+
+  account
+    .command('restrict <email>')
+    .description('set the names an EST account may request (every CN and SAN must match one; "" lifts the restriction)')
+    .requiredOption('--allowed-names <list>', 'comma-separated names; * matches within one DNS label')
+    .option('--home <dir>', 'data directory')
+    .action(async (email: string, opts: HomeOption & { allowedNames: string }) => {
+      await withStore(opts, async (store) => {
+        const list = names(opts.allowedNames);
+        if (!(await store.setAccountAllowedNames(email.toLowerCase(), list))) throw new CliError(`no account ${email}`);
+        await store.appendAudit({ actor: 'cli', action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
+        print(list.length ? `account ${email.toLowerCase()} may request: ${list.join(', ')}` : `account ${email.toLowerCase()} may request any name its profiles allow`);
       });
     });
 

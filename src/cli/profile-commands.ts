@@ -8,6 +8,8 @@ import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
 import { applyProfileFlags, formatKeyAlgorithms, type ProfileFlags } from './profile-options.js';
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 function profileOptions(cmd: Command): Command {
   return cmd
     .option('--enable', 'enable EST on this profile')
@@ -25,6 +27,16 @@ function profileOptions(cmd: Command): Command {
     .option('--approval <mode>', 'auto, or manual: requests wait (202) for an officer')
     .option('--retry-after <seconds>', 'Retry-After of a 202 under manual approval')
     .option('--pending-ttl-hours <n>', 'a held request expires after this many hours')
+    .option('--subject-allowed <list>', 'subject attributes that may appear, e.g. CN,O,OU (empty: any)')
+    .option('--subject-required <list>', 'subject attributes that must appear, e.g. CN')
+    .option('--subject-pattern <attr=regex>', 'a regular expression the whole attribute value must match (repeatable)', collect, [])
+    .option('--clear-subject-patterns', 'remove all subject patterns')
+    .option('--san-types <list>', 'SAN types that may appear: dns, ip, email, uri (empty: all four)')
+    .option('--san-required <list>', 'SAN types that must appear')
+    .option('--dns-suffixes <list>', 'DNS names must be under these, e.g. .devices.example.com (empty: any)')
+    .option('--ip-ranges <list>', 'IP SANs must be in these CIDR ranges, e.g. 10.0.0.0/8 (empty: any)')
+    .option('--forbidden-name <regex>', 'no CN, DNS, email or URI name may match this (repeatable)', collect, [])
+    .option('--clear-forbidden-names', 'remove all forbidden name patterns')
     .option('--pop-linking <mode>', 'off, optional or required: the CSR challengePassword carries the TLS channel binding (RFC 7030 §3.5)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
@@ -59,6 +71,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     retryAfterSeconds: p.retryAfterSeconds,
     pendingTtlHours: p.pendingTtlHours,
     popLinking: p.popLinking,
+    namePolicy: p.namePolicy,
     updatedAt: p.updatedAt.toISOString(),
   };
 }

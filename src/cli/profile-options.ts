@@ -3,7 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { resolveOid } from '../pki/oids.js';
-import { AUTH_MECHANISMS, type AuthMechanism, type KeyAlgorithmRule, type KeyUsageName, type NewProfile } from '../store/store.js';
+import { validateNamePolicy } from '../ra/name-policy.js';
+import { AUTH_MECHANISMS, type AuthMechanism, type KeyAlgorithmRule, type KeyUsageName, type NamePolicy, type NewProfile, type SanType } from '../store/store.js';
 import { CliError } from './context.js';
 
 export interface ProfileFlags {
@@ -23,6 +24,47 @@ export interface ProfileFlags {
   retryAfter?: string;
   pendingTtlHours?: string;
   popLinking?: string;
+  subjectAllowed?: string;
+  subjectRequired?: string;
+  subjectPattern?: string[];
+  clearSubjectPatterns?: boolean;
+  sanTypes?: string;
+  sanRequired?: string;
+  dnsSuffixes?: string;
+  ipRanges?: string;
+  forbiddenName?: string[];
+  clearForbiddenNames?: boolean;
+}
+
+const SAN_TYPES: readonly SanType[] = ['dns', 'ip', 'email', 'uri'];
+
+function sanTypes(flag: string, text: string): SanType[] {
+  const types = list(text).map((t) => t.toLowerCase());
+  const bad = types.find((t) => !(SAN_TYPES as readonly string[]).includes(t));
+  if (bad) throw new CliError(`${flag}: unknown SAN type "${bad}" (known: ${SAN_TYPES.join(', ')})`);
+  return types as SanType[];
+}
+
+/** Apply the name policy flags; the result is validated as a whole. */
+function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
+  const n: NamePolicy = structuredClone(base);
+  if (f.subjectAllowed !== undefined) n.subjectAllowed = list(f.subjectAllowed);
+  if (f.subjectRequired !== undefined) n.subjectRequired = list(f.subjectRequired);
+  if (f.clearSubjectPatterns) n.subjectPatterns = {};
+  for (const item of f.subjectPattern ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--subject-pattern: expected ATTRIBUTE=REGEX, got "${item}"`);
+    n.subjectPatterns[item.slice(0, eq).trim()] = item.slice(eq + 1);
+  }
+  if (f.sanTypes !== undefined) n.sanTypes = sanTypes('--san-types', f.sanTypes);
+  if (f.sanRequired !== undefined) n.sanRequired = sanTypes('--san-required', f.sanRequired);
+  if (f.dnsSuffixes !== undefined) n.dnsSuffixes = list(f.dnsSuffixes);
+  if (f.ipRanges !== undefined) n.ipRanges = list(f.ipRanges);
+  if (f.clearForbiddenNames) n.forbiddenNames = [];
+  if (f.forbiddenName) n.forbiddenNames = [...n.forbiddenNames, ...f.forbiddenName];
+  const problem = validateNamePolicy(n);
+  if (problem) throw new CliError(`name policy: ${problem}`);
+  return n;
 }
 
 const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
@@ -125,6 +167,7 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
     if (f.approval !== 'auto' && f.approval !== 'manual') throw new CliError(`--approval: expected auto or manual, got "${f.approval}"`);
     p.approval = f.approval;
   }
+  p.namePolicy = applyNamePolicy(p.namePolicy, f);
   if (f.popLinking !== undefined) {
     if (f.popLinking !== 'off' && f.popLinking !== 'optional' && f.popLinking !== 'required') throw new CliError(`--pop-linking: expected off, optional or required, got "${f.popLinking}"`);
     p.popLinking = f.popLinking;

@@ -1,5 +1,5 @@
 /** The certification profile `estuary init` creates, and the defaults `profile add` starts from. */
-import type { NewProfile } from '../store/store.js';
+import { EMPTY_NAME_POLICY, type NewProfile } from '../store/store.js';
 
 export function defaultProfile(label: string, ca: string): NewProfile {
   return {
@@ -18,5 +18,6 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     retryAfterSeconds: 60,
     pendingTtlHours: 72,
     popLinking: 'off',
+    namePolicy: structuredClone(EMPTY_NAME_POLICY),
   };
 }

@@ -6,7 +6,8 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
 import { certificateFields } from '../pki/certificate.js';
-import { encodeCsrAttrs } from '../pki/csr-attrs.js';
+import { encodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
+import { oid as derOid, smallInteger } from '../pki/der.js';
 import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
@@ -17,6 +18,7 @@ import {
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
+import { checkNames } from './name-policy.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll';
@@ -55,6 +57,28 @@ export interface EnrollmentServiceOptions {
 }
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const CURVE_OID = { 'P-256': OID.secp256r1, 'P-384': OID.secp384r1, 'P-521': OID.secp521r1 } as const;
+const ECDSA_FOR_CURVE = { 'P-256': OID.ecdsaWithSHA256, 'P-384': OID.ecdsaWithSHA384, 'P-521': OID.ecdsaWithSHA512 } as const;
+
+/**
+ * RFC 7030 §4.5.2 / RFC 8951 §4: when a profile accepts one kind of key, /csrattrs says which:
+ * the key type with its curve (or RSA size) as an Attribute, and the signature algorithm as an OID.
+ */
+function keyAttributes(p: Profile): AttrOrOid[] {
+  if (p.keyAlgorithms.length !== 1) return [];
+  const rule = p.keyAlgorithms[0]!;
+  switch (rule.type) {
+    case 'ec': {
+      const curve = rule.curves[0] ?? 'P-256';
+      return [{ type: OID.ecPublicKey, values: [derOid(CURVE_OID[curve])] }, { oid: ECDSA_FOR_CURVE[curve] }];
+    }
+    case 'rsa':
+      return [{ type: OID.rsaEncryption, values: [smallInteger(rule.minBits)] }, { oid: OID.sha256WithRSAEncryption }];
+    case 'ed25519':
+      return [{ oid: OID.ed25519 }];
+  }
+}
 
 export function createEnrollmentService(o: EnrollmentServiceOptions): EnrollmentService {
   const cache = o.cache ?? new CredentialCache();
@@ -212,6 +236,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(csr.key)} key`);
     const requested = requestedNames(csr);
     if (typeof requested === 'string') throw new RaError('forbidden', requested);
+    const nameRefusal = checkNames(p, principal.account, csr.subject, requested.names);
+    if (nameRefusal) throw new RaError('forbidden', nameRefusal);
     let names = requested;
 
     let renews: string | null = null;
@@ -273,8 +299,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       const oids = p.csrAttrs.map((name) => resolveOid(name) ?? name);
       // RFC 7030 §3.5: a client told to link proof-of-possession finds challengePassword here.
       if (p.popLinking === 'required' && !oids.includes(OID.challengePassword)) oids.unshift(OID.challengePassword);
-      if (oids.length === 0) return undefined;
-      return encodeCsrAttrs(oids.map((oid) => ({ oid })));
+      const items: AttrOrOid[] = [...oids.map((oid) => ({ oid })), ...keyAttributes(p)];
+      if (items.length === 0) return undefined;
+      return encodeCsrAttrs(items);
     },
     async enroll(req) {
       const p = await profile(req.label);

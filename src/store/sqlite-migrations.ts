@@ -112,6 +112,13 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     name: 'proof-of-possession linking',
     sql: `ALTER TABLE profiles ADD COLUMN pop_linking TEXT NOT NULL DEFAULT 'off';`,
   },
+  {
+    name: 'name policy',
+    sql: `
+      ALTER TABLE profiles ADD COLUMN name_policy TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE accounts ADD COLUMN allowed_names TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

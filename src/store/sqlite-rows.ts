@@ -10,6 +10,8 @@ import {
   type CertificateStatus,
   type NewAuditEvent,
   type NewProfile,
+  EMPTY_NAME_POLICY,
+  type NamePolicy,
   type PendingRequest,
   type PendingStatus,
   type Profile,
@@ -18,12 +20,12 @@ import {
 export type Params = Record<string, unknown>;
 
 export interface AccountRow {
-  id: number; email: string; password_hash: string; role: string; disabled: number; created_at: string; updated_at: string;
+  id: number; email: string; password_hash: string; role: string; disabled: number; allowed_names: string; created_at: string; updated_at: string;
 }
 export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
-  approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string;
+  approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string; name_policy: string;
   created_at: string; updated_at: string;
 }
 export interface PendingRow {
@@ -81,6 +83,7 @@ export function toAccount(r: AccountRow): Account {
     passwordHash: r.password_hash,
     role: r.role as AccountRole,
     disabled: r.disabled !== 0,
+    allowedNames: JSON.parse(r.allowed_names) as string[],
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -103,6 +106,7 @@ export function toProfile(r: ProfileRow): Profile {
     retryAfterSeconds: r.retry_after_seconds,
     pendingTtlHours: r.pending_ttl_hours,
     popLinking: r.pop_linking === 'required' || r.pop_linking === 'optional' ? r.pop_linking : 'off',
+    namePolicy: { ...EMPTY_NAME_POLICY, ...(JSON.parse(r.name_policy) as Partial<NamePolicy>) },
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -125,6 +129,7 @@ export function profileParams(p: NewProfile, now: string): Params {
     retry_after_seconds: p.retryAfterSeconds,
     pending_ttl_hours: p.pendingTtlHours,
     pop_linking: p.popLinking,
+    name_policy: JSON.stringify(p.namePolicy),
     now,
   };
 }

@@ -66,7 +66,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 
 const DEFAULT_LIMIT = 100;
 const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
-  extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, created_at, updated_at`;
+  extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy, created_at, updated_at`;
 
 /** Creates the file 0600 before SQLite does (SQLite gives -wal and -shm the same mode). */
 function prepareFile(path: string, logger: SqliteStoreOptions['logger']): void {
@@ -135,14 +135,15 @@ export class SqliteStore implements Store {
       listAccounts: p<AccountRow>('SELECT * FROM accounts ORDER BY id'),
       setPassword: p('UPDATE accounts SET password_hash = @password_hash, updated_at = @now WHERE email = @email'),
       setDisabled: p('UPDATE accounts SET disabled = @disabled, updated_at = @now WHERE email = @email'),
+      setAllowedNames: p('UPDATE accounts SET allowed_names = @names, updated_at = @now WHERE email = @email'),
       insertProfile: p(`INSERT INTO profiles (${PROFILE_COLUMNS}) VALUES (@label, @enabled, @ca, @auth, @client_trust_anchors,
         @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @approval,
-        @retry_after_seconds, @pending_ttl_hours, @pop_linking, @now, @now)`),
+        @retry_after_seconds, @pending_ttl_hours, @pop_linking, @name_policy, @now, @now)`),
       updateProfile: p(`UPDATE profiles SET enabled = @enabled, ca = @ca, auth = @auth, client_trust_anchors = @client_trust_anchors,
         validity_days = @validity_days, key_algorithms = @key_algorithms, key_usage = @key_usage,
         extended_key_usage = @extended_key_usage, allowed_accounts = @allowed_accounts, csr_attrs = @csr_attrs,
         approval = @approval, retry_after_seconds = @retry_after_seconds, pending_ttl_hours = @pending_ttl_hours,
-        pop_linking = @pop_linking, updated_at = @now WHERE label = @label`),
+        pop_linking = @pop_linking, name_policy = @name_policy, updated_at = @now WHERE label = @label`),
       getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
       listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),
       dataVersion: this.db.prepare<[], number>('PRAGMA data_version').pluck(),
@@ -212,6 +213,11 @@ export class SqliteStore implements Store {
   async setAccountDisabled(email: string, disabled: boolean): Promise<boolean> {
     const params = { email: email.toLowerCase(), disabled: disabled ? 1 : 0, now: iso(this.now()) };
     return this.write('setAccountDisabled', () => this.stmt.setDisabled.run(params).changes > 0);
+  }
+
+  async setAccountAllowedNames(email: string, names: string[]): Promise<boolean> {
+    const params = { email: email.toLowerCase(), names: JSON.stringify(names), now: iso(this.now()) };
+    return this.write('setAccountAllowedNames', () => this.stmt.setAllowedNames.run(params).changes > 0);
   }
 
   async createProfile(profile: NewProfile): Promise<Profile> {

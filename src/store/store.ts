@@ -16,6 +16,11 @@ export interface Account {
   passwordHash: string;
   role: AccountRole;
   disabled: boolean;
+  /**
+   * Names this EST account may request (`*` matches within one label, e.g. `sensor-17.*.example.com`);
+   * every subject CN and SAN value must match one. Empty: any name the profile allows.
+   */
+  allowedNames: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -31,6 +36,32 @@ export type KeyAlgorithmRule =
   | { type: 'ec'; curves: Array<'P-256' | 'P-384' | 'P-521'> }
   | { type: 'rsa'; minBits: number }
   | { type: 'ed25519' };
+
+export type SanType = 'dns' | 'ip' | 'email' | 'uri';
+
+/** Which names a profile issues. Every list empty (the default) allows any supported name. */
+export interface NamePolicy {
+  /** Subject attributes that may appear (CN, O, OU, C, L, ST, emailAddress, serialNumber or dotted OIDs); empty: any. */
+  subjectAllowed: string[];
+  /** Subject attributes that must appear. */
+  subjectRequired: string[];
+  /** A regular expression the whole value of a subject attribute must match, by attribute. */
+  subjectPatterns: Record<string, string>;
+  /** SAN types that may appear; empty: DNS, IP, email and URI. */
+  sanTypes: SanType[];
+  /** SAN types that must appear at least once. */
+  sanRequired: SanType[];
+  /** DNS names (and a CN that looks like one) must equal or end with one of these, e.g. ".example.com"; empty: any. */
+  dnsSuffixes: string[];
+  /** IP SANs must fall in one of these CIDR ranges; empty: any. */
+  ipRanges: string[];
+  /** Regular expressions that no CN, DNS, email or URI name may match. */
+  forbiddenNames: string[];
+}
+
+export const EMPTY_NAME_POLICY: NamePolicy = {
+  subjectAllowed: [], subjectRequired: [], subjectPatterns: {}, sanTypes: [], sanRequired: [], dnsSuffixes: [], ipRanges: [], forbiddenNames: [],
+};
 
 export type KeyUsageName =
   | 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment'
@@ -65,6 +96,7 @@ export interface Profile {
    * binding. `optional`: checked when present; `required`: must be present.
    */
   popLinking: 'off' | 'optional' | 'required';
+  namePolicy: NamePolicy;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -180,6 +212,7 @@ export interface Store {
   /** Returns false when no such account exists. */
   setAccountPassword(email: string, passwordHash: string): Promise<boolean>;
   setAccountDisabled(email: string, disabled: boolean): Promise<boolean>;
+  setAccountAllowedNames(email: string, names: string[]): Promise<boolean>;
 
   /** Insert; StoreConflictError when the label exists. */
   createProfile(profile: NewProfile): Promise<Profile>;

@@ -225,8 +225,26 @@ describe('management while the server runs', () => {
     expect(shown).toMatchObject({ status: 'issued', decidedBy: 'alice@example.com' });
   });
 
+  it('name policy flags and account restrictions are validated, saved and enforced', async () => {
+    const bad = await estuary(['profile', 'add', 'named', '--ip-ranges', '10.0.0.0/99', '--home', home]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/name policy: "10.0.0.0\/99" is not a CIDR range/);
+    const add = await estuary(['profile', 'add', 'named', '--san-required', 'dns', '--dns-suffixes', '.devices.example.com', '--subject-pattern', 'CN=dev-[0-9]+', '--forbidden-name', 'test', '--home', home, '--json']);
+    expect(add.code, add.stderr).toBe(0);
+    expect(JSON.parse(add.stdout).namePolicy).toMatchObject({ sanRequired: ['dns'], dnsSuffixes: ['.devices.example.com'], subjectPatterns: { CN: 'dev-[0-9]+' }, forbiddenNames: ['test'] });
+    const post = async (name: string, dns: string[], creds = basic()) => estRequest(server.base + '/named/simpleenroll', { ca: rootPem, basic: creds, body: csrBody((await makeCsr({ name, dns })).der), contentType: 'application/pkcs10' });
+    expect((await post('CN=dev-1', ['dev-1.devices.example.com'])).status).toBe(200);
+    expect((await post('CN=dev-1', ['dev-1.example.com'])).status).toBe(403);
+    const r = await estuary(['account', 'restrict', init.estAccount.email, '--allowed-names', 'dev-2,dev-2.devices.example.com', '--home', home]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await post('CN=dev-1', ['dev-1.devices.example.com'])).status).toBe(403);
+    expect((await post('CN=dev-2', ['dev-2.devices.example.com'])).status).toBe(200);
+    expect((await estuary(['account', 'restrict', init.estAccount.email, '--allowed-names', '', '--home', home])).code).toBe(0);
+    expect((await post('CN=dev-1', ['dev-1.devices.example.com'])).status).toBe(200);
+  });
+
   it('every command has --help', async () => {
-    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
+    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['account', 'restrict'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
       const r = await estuary([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout, cmd.join(' ')).toMatch(/^Usage: estuary/);

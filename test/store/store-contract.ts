@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  EMPTY_NAME_POLICY,
   StoreConflictError,
   StoreUnavailableError,
   type NewAuditEvent,
@@ -56,6 +57,10 @@ export function fullProfile(label: string): NewProfile {
     retryAfterSeconds: 17,
     pendingTtlHours: 5,
     popLinking: 'required',
+    namePolicy: {
+      subjectAllowed: ['CN', 'O'], subjectRequired: ['CN'], subjectPatterns: { CN: '^dev-[0-9]+$' }, sanTypes: ['dns', 'ip'], sanRequired: ['dns'],
+      dnsSuffixes: ['.example.com'], ipRanges: ['10.0.0.0/8', '2001:db8::/32'], forbiddenNames: ['^admin'],
+    },
   };
 }
 
@@ -159,7 +164,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         const replacement: NewProfile = {
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
           validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
-          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, popLinking: 'off',
+          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, popLinking: 'off', namePolicy: EMPTY_NAME_POLICY,
         };
         expect(await store.updateProfile(replacement)).toBe(true);
         const read = await store.getProfile('p');

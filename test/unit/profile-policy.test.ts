@@ -5,7 +5,7 @@ import { parseCsr, type ParsedCsr, type PublicKeyInfo } from '../../src/pki/csr.
 import { oid, seq, tlv } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 import { checkKey, describeKey, describeKeyRule, extendedKeyUsageOids, keyUsageFor, requestedNames } from '../../src/ra/profile-policy.js';
-import type { KeyAlgorithmRule, Profile } from '../../src/store/store.js';
+import { EMPTY_NAME_POLICY, type KeyAlgorithmRule, type Profile } from '../../src/store/store.js';
 
 function profile(keyAlgorithms: KeyAlgorithmRule[], extra: Partial<Profile> = {}): Profile {
   return {
@@ -24,6 +24,7 @@ function profile(keyAlgorithms: KeyAlgorithmRule[], extra: Partial<Profile> = {}
     retryAfterSeconds: 60,
     pendingTtlHours: 72,
     popLinking: 'off',
+    namePolicy: EMPTY_NAME_POLICY,
     createdAt: new Date(0),
     updatedAt: new Date(0),
     ...extra,
