@@ -5,30 +5,12 @@ import { parseCsr, type ParsedCsr, type PublicKeyInfo } from '../../src/pki/csr.
 import { oid, seq, tlv } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 import { checkKey, describeKey, describeKeyRule, extendedKeyUsageOids, keyUsageFor, requestedNames } from '../../src/ra/profile-policy.js';
-import { EMPTY_NAME_POLICY, type KeyAlgorithmRule, type Profile } from '../../src/store/store.js';
+import { defaultProfile } from '../../src/ra/default-profile.js';
+import type { KeyAlgorithmRule, Profile } from '../../src/store/store.js';
 
 function profile(keyAlgorithms: KeyAlgorithmRule[], extra: Partial<Profile> = {}): Profile {
-  return {
-    label: 'devices',
-    enabled: true,
-    ca: 'default',
-    auth: 'basic',
-    clientTrustAnchors: [],
-    validityDays: 30,
-    keyAlgorithms,
-    keyUsage: ['digitalSignature', 'keyEncipherment'],
-    extendedKeyUsage: ['clientAuth'],
-    allowedAccounts: [],
-    csrAttrs: [],
-    approval: 'auto',
-    retryAfterSeconds: 60,
-    pendingTtlHours: 72,
-    popLinking: 'off',
-    namePolicy: EMPTY_NAME_POLICY,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    ...extra,
-  };
+  const base = defaultProfile('devices', 'default');
+  return { ...base, validityDays: 30, keyAlgorithms, extendedKeyUsage: ['clientAuth'], createdAt: new Date(0), updatedAt: new Date(0), ...extra };
 }
 
 const P256: PublicKeyInfo = { type: 'ec', curve: 'P-256', bits: 256 };
