@@ -1,11 +1,11 @@
-/** RFC 7030 §4.2: /simpleenroll and /simplereenroll. */
+/** RFC 7030 §4.2: /simpleenroll and /simplereenroll; §4.4: /serverkeygen. */
 import { Base64Error, decodeBase64Body } from '../pki/base64.js';
 import { certsOnly } from '../pki/signed-data.js';
 import type { EnrollOperation } from '../ra/enrollment-service.js';
 import { RaError } from '../ra/errors.js';
 import type { Endpoint } from './endpoint.js';
 import { credentialsOf } from './tls-credentials.js';
-import { CONTENT_TYPE, mediaType, sendBase64, sendText } from './wire.js';
+import { CONTENT_TYPE, mediaType, sendBase64, sendServerKeygen, sendText } from './wire.js';
 
 function enrollEndpoint(operation: EnrollOperation): Endpoint {
   return {
@@ -28,6 +28,7 @@ function enrollEndpoint(operation: EnrollOperation): Endpoint {
       const outcome = await service.enroll({ label, operation, csr, credentials: credentialsOf(request) });
       switch (outcome.kind) {
         case 'issued':
+          if (outcome.privateKey) return sendServerKeygen(reply, outcome.privateKey, certsOnly([outcome.certificate]));
           return sendBase64(reply, CONTENT_TYPE.certsOnly, certsOnly([outcome.certificate]));
         case 'pending':
           // RFC 7030 §4.2.3: 202 with Retry-After; the client re-sends the same request.
@@ -40,3 +41,4 @@ function enrollEndpoint(operation: EnrollOperation): Endpoint {
 
 export const simpleenrollEndpoint = enrollEndpoint('simpleenroll');
 export const simplereenrollEndpoint = enrollEndpoint('simplereenroll');
+export const serverkeygenEndpoint = enrollEndpoint('serverkeygen');

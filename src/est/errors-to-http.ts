@@ -7,4 +7,5 @@ export const STATUS_BY_CODE: Record<RaErrorCode, number> = {
   forbidden: 403,
   'not-found': 404,
   unavailable: 503,
+  'not-implemented': 501,
 };

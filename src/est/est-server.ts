@@ -9,9 +9,9 @@ import { RaError } from '../ra/errors.js';
 import { cacertsEndpoint } from './cacerts.js';
 import { csrattrsEndpoint } from './csrattrs.js';
 import type { Endpoint } from './endpoint.js';
-import { simpleenrollEndpoint, simplereenrollEndpoint } from './enroll.js';
+import { serverkeygenEndpoint, simpleenrollEndpoint, simplereenrollEndpoint } from './enroll.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
-import { fullcmcEndpoint, serverkeygenEndpoint } from './unsupported.js';
+import { fullcmcEndpoint } from './unsupported.js';
 import { sendText } from './wire.js';
 
 export const EST_PREFIX = '/.well-known/est';

@@ -15,6 +15,3 @@ function notOffered(operation: string, reason: string): Endpoint {
 
 /** RFC 7030 §4.3: Full CMC is optional. */
 export const fullcmcEndpoint = notOffered('fullcmc', 'fullcmc (Full CMC, RFC 7030 §4.3) is not supported by this server; use simpleenroll');
-
-/** RFC 7030 §4.4: server-side key generation is not offered by this server version. */
-export const serverkeygenEndpoint = notOffered('serverkeygen', 'serverkeygen (server-side key generation, RFC 7030 §4.4) is not supported by this server');

@@ -6,6 +6,7 @@ export const CONTENT_TYPE = {
   certsOnly: 'application/pkcs7-mime; smime-type=certs-only',
   csrattrs: 'application/csrattrs',
   pkcs10: 'application/pkcs10',
+  pkcs8: 'application/pkcs8',
 } as const;
 
 /** A base64 DER answer with an explicit Content-Length and Content-Transfer-Encoding (older clients need it). */
@@ -20,6 +21,25 @@ export function sendPreencoded(reply: FastifyReply, contentType: string, body: B
     .header('content-type', contentType)
     .header('content-transfer-encoding', 'base64')
     .header('content-length', body.length)
+    .send(body);
+}
+
+/** A boundary no base64 body can contain ('-' is outside the base64 alphabet). */
+const BOUNDARY = 'estuary-serverkeygen-7030';
+
+/**
+ * RFC 7030 §4.4.2: multipart/mixed with the private key (application/pkcs8) first and the
+ * certificate (certs-only) second, both base64 DER.
+ */
+export function sendServerKeygen(reply: FastifyReply, pkcs8: Buffer, certsOnlyDer: Buffer): FastifyReply {
+  const part = (type: string, der: Buffer): string =>
+    `--${BOUNDARY}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${encodeBase64Body(der).replace(/\n/g, '\r\n')}`;
+  const body = Buffer.from(`${part(CONTENT_TYPE.pkcs8, pkcs8)}${part(CONTENT_TYPE.certsOnly, certsOnlyDer)}--${BOUNDARY}--\r\n`, 'latin1');
+  return reply
+    .code(200)
+    .header('content-type', `multipart/mixed; boundary=${BOUNDARY}`)
+    .header('content-length', body.length)
+    .header('cache-control', 'no-store')
     .send(body);
 }
 

@@ -27,6 +27,8 @@ export interface ParsedCsr {
   challengePassword: string | undefined;
   /** Requested extensions (extensionRequest), by OID: the extnValue contents. */
   requestedExtensions: Map<string, Buffer>;
+  /** The type of every attribute in the request, in order. */
+  attributeTypes: string[];
 }
 
 export class CsrError extends Error {
@@ -115,6 +117,7 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
     const [typeTlv, valuesTlv] = children(der, expectTag(attr, TAG.SEQUENCE, 'Attribute'));
     const type = decodeOid(value(der, expectTag(typeTlv, TAG.OID, 'attribute type')));
     const values = children(der, expectTag(valuesTlv, TAG.SET, 'attribute values'));
+    out.attributeTypes.push(type);
     if (type === OID.challengePassword) {
       const v = values[0];
       if (!v) throw new DerError('challengePassword has no value');
@@ -166,6 +169,7 @@ function parseCsrUnchecked(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
     signature: sigBits.subarray(1),
     challengePassword: undefined,
     requestedExtensions: new Map(),
+    attributeTypes: [],
     publicKey,
   };
   parseAttributes(der, infoParts[3], out);

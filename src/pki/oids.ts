@@ -22,6 +22,9 @@ export const OID = {
   // PKCS#9 attributes
   challengePassword: '1.2.840.113549.1.9.7',
   extensionRequest: '1.2.840.113549.1.9.14',
+  // RFC 7030 §4.4.1.2: encrypted server-generated key return
+  decryptKeyIdentifier: '1.2.840.113549.1.9.16.2.37',
+  asymmetricDecryptKeyIdentifier: '1.2.840.113549.1.9.16.2.54',
   // CMS content types
   data: '1.2.840.113549.1.7.1',
   signedData: '1.2.840.113549.1.7.2',

@@ -19,9 +19,10 @@ import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
 import { checkNames } from './name-policy.js';
+import { generateKeyFor } from './server-keygen.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
-export type EnrollOperation = 'simpleenroll' | 'simplereenroll';
+export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
 
 export interface EnrollRequest {
   /** The label from the URL; '' for the unlabeled path. */
@@ -33,7 +34,7 @@ export interface EnrollRequest {
 
 /** Expected outcomes are values: issued now, or held for a human (RFC 7030 §4.2.3). */
 export type EnrollOutcome =
-  | { kind: 'issued'; certificate: Buffer; serial: string }
+  | { kind: 'issued'; certificate: Buffer; serial: string; /** serverkeygen: the generated key, PKCS#8 DER; never stored. */ privateKey?: Buffer }
   | { kind: 'pending'; retryAfterSeconds: number };
 
 export interface EnrollmentService {
@@ -221,19 +222,24 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     } catch (err) {
       throw new RaError('bad-request', `the body is not a valid PKCS#10 request: ${(err as Error).message}`);
     }
-    let signatureOk: boolean;
-    try {
-      signatureOk = verifyCsrSignature(csr);
-    } catch (err) {
-      throw new RaError('bad-request', (err as Error).message);
+    const serverKeygen = req.operation === 'serverkeygen';
+    if (serverKeygen) {
+      // RFC 7030 §4.4.1: the CSR's public key and signature are ignored; the server makes the key.
+      if (csr.attributeTypes.some((t) => t === OID.decryptKeyIdentifier || t === OID.asymmetricDecryptKeyIdentifier)) {
+        throw new RaError('not-implemented', 'encrypted return of server-generated keys (RFC 7030 §4.4.1.2) is not supported by this server; ask without DecryptKeyIdentifier / AsymmetricDecryptKeyIdentifier');
+      }
+    } else {
+      let signatureOk: boolean;
+      try {
+        signatureOk = verifyCsrSignature(csr);
+      } catch (err) {
+        throw new RaError('bad-request', (err as Error).message);
+      }
+      if (!signatureOk) throw new RaError('bad-request', 'the CSR signature does not verify');
+      const keyRefusal = checkKey(p, csr.key);
+      if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
-    if (!signatureOk) throw new RaError('bad-request', 'the CSR signature does not verify');
     checkPopLinking(p, principal, csr, req.credentials);
-
-    const keyRefusal = checkKey(p, csr.key);
-    if (keyRefusal) throw new RaError('forbidden', keyRefusal);
-    const keyUsage = keyUsageFor(p, csr.key);
-    if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(csr.key)} key`);
     const requested = requestedNames(csr);
     if (typeof requested === 'string') throw new RaError('forbidden', requested);
     const nameRefusal = checkNames(p, principal.account, csr.subject, requested.names);
@@ -262,9 +268,13 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       names = heldNames;
     }
 
+    const generated = serverKeygen ? generateKeyFor(p) : undefined;
+    const keyInfo = generated?.info ?? csr.key;
+    const keyUsage = keyUsageFor(p, keyInfo);
+    if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(keyInfo)} key`);
     const issued = await ca.issue({
       subject: csr.subject,
-      spki: csr.spki,
+      spki: generated?.spki ?? csr.spki,
       subjectAltName: names.subjectAltName,
       validityDays: p.validityDays,
       keyUsage,
@@ -286,7 +296,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
     );
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
-    return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
+    return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, ...(generated ? { privateKey: generated.pkcs8 } : {}) };
   }
 
   return {

@@ -7,7 +7,8 @@ export type RaErrorCode =
   | 'unauthenticated' // missing or wrong credentials
   | 'forbidden' // authenticated, but policy refuses
   | 'not-found' // unknown or disabled label
-  | 'unavailable'; // store or CA cannot be reached
+  | 'unavailable' // store or CA cannot be reached
+  | 'not-implemented'; // a protocol option this server does not offer
 
 export class RaError extends Error {
   readonly code: RaErrorCode;

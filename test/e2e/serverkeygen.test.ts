@@ -1,0 +1,110 @@
+/** RFC 7030 §4.4 server-side key generation: multipart answer, key per profile, never stored. */
+import { execFile } from 'node:child_process';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeBase64Body } from '../../src/pki/base64.js';
+import { OID } from '../../src/pki/oids.js';
+import { parseCertsOnly } from '../../src/pki/signed-data.js';
+import { csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
+import { startServer, tempDir, type TestServer } from '../helpers/home.js';
+import { generateKeys, makeCsr, x509 } from '../helpers/keys.js';
+
+let s: TestServer;
+let basic: { user: string; password: string };
+
+beforeAll(async () => {
+  s = await startServer();
+  basic = { user: s.summary.estAccount.email, password: s.summary.estAccount.password };
+  const p = (await s.runtime.store.getProfile('default'))!;
+  await s.runtime.store.createProfile({ ...p, label: 'rsa', keyAlgorithms: [{ type: 'rsa', minBits: 3072 }] });
+  await s.runtime.store.createProfile({ ...p, label: 'held', approval: 'manual', retryAfterSeconds: 9 });
+});
+afterAll(async () => {
+  await s.runtime.close();
+});
+
+const keygen = async (label: string, der: Buffer): Promise<EstResponse> =>
+  estRequest(`${s.base}${label ? `/${label}` : ''}/serverkeygen`, { ca: s.rootPem, basic, body: csrBody(der), contentType: 'application/pkcs10' });
+
+function parts(res: EstResponse): Array<{ type: string; der: Buffer }> {
+  const boundary = /boundary=([^;]+)/.exec(String(res.headers['content-type']))![1]!;
+  return res.text
+    .split(`--${boundary}`)
+    .slice(1, -1)
+    .map((p) => {
+      const [head = '', body = ''] = p.split('\r\n\r\n');
+      return { type: /Content-Type: *([^\r\n]+)/i.exec(head)![1]!, der: decodeBase64Body(body) };
+    });
+}
+
+describe('serverkeygen', () => {
+  it('answers multipart/mixed with a PKCS#8 key and the certificate for it; the CSR key is ignored', async () => {
+    const csr = await makeCsr({ name: 'CN=keyless-device', dns: ['keyless.example'] });
+    const res = await keygen('', csr.der);
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^multipart\/mixed; boundary=/);
+    const [key, certPart] = parts(res);
+    expect(key!.type).toBe('application/pkcs8');
+    expect(certPart!.type).toBe('application/pkcs7-mime; smime-type=certs-only');
+    const privateKey = createPrivateKey({ key: key!.der, format: 'der', type: 'pkcs8' });
+    expect(privateKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1'); // the profile's first key rule
+    const cert = new X509Certificate(parseCertsOnly(certPart!.der)[0]!);
+    expect(cert.subject).toBe('CN=keyless-device');
+    expect(cert.subjectAltName).toBe('DNS:keyless.example');
+    expect(cert.publicKey.export({ format: 'jwk' })).toEqual(createPublicKey(privateKey).export({ format: 'jwk' }));
+    expect(cert.publicKey.export({ format: 'jwk' })).not.toEqual(createPublicKey(createPrivateKey(csr.keyPem)).export({ format: 'jwk' }));
+
+    // the generated private scalar is nowhere on the server: not in the database files, not in the log
+    const d = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+    expect(d.length).toBe(32);
+    for (const f of ['estuary.db', 'estuary.db-wal']) {
+      const file = join(s.home, f);
+      if (existsSync(file)) expect(readFileSync(file).includes(d), f).toBe(false);
+    }
+    expect(readFileSync(s.logFile, 'utf8')).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it('generates the kind of key the profile allows', async () => {
+    const res = await keygen('rsa', (await makeCsr({ name: 'CN=rsa-device' })).der);
+    expect(res.status, res.text).toBe(200);
+    const privateKey = createPrivateKey({ key: parts(res)[0]!.der, format: 'der', type: 'pkcs8' });
+    expect(privateKey.asymmetricKeyType).toBe('rsa');
+    expect(privateKey.asymmetricKeyDetails?.modulusLength).toBe(3072);
+  });
+
+  it('openssl reads both parts and the key matches the certificate', async () => {
+    const dir = tempDir('estuary-skg-');
+    const res = await keygen('', (await makeCsr({ name: 'CN=openssl-device' })).der);
+    writeFileSync(join(dir, 'response.txt'), res.body);
+    const sh = (script: string) => promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, encoding: 'utf8' });
+    await sh(`tr -d '\\r' < response.txt | awk '/^--/{n++; body=0; next} /^$/{body=1; next} body && n==1' | openssl base64 -d > key.der
+              tr -d '\\r' < response.txt | awk '/^--/{n++; body=0; next} /^$/{body=1; next} body && n==2' | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out cert.pem`);
+    const fromKey = (await sh('openssl pkey -inform DER -in key.der -pubout')).stdout;
+    const fromCert = (await sh('openssl x509 -in cert.pem -noout -pubkey')).stdout;
+    expect(fromKey).toMatch(/BEGIN PUBLIC KEY/);
+    expect(fromKey).toBe(fromCert);
+  });
+
+  it('refuses encrypted key return with 501 naming it', async () => {
+    const keys = await generateKeys('ec-p256');
+    const skid = new Uint8Array([0x04, 0x04, 1, 2, 3, 4]).buffer; // OCTET STRING: the key identifier
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=wants-encryption',
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
+      attributes: [new x509.Attribute(OID.asymmetricDecryptKeyIdentifier, [skid])],
+    });
+    const res = await keygen('', Buffer.from(csr.rawData));
+    expect(res.status).toBe(501);
+    expect(res.text).toMatch(/encrypted return of server-generated keys/);
+  });
+
+  it('is held like any request on a manual profile', async () => {
+    const res = await keygen('held', (await makeCsr({ name: 'CN=held-keygen' })).der);
+    expect(res.status).toBe(202);
+    expect(res.headers['retry-after']).toBe('9');
+  });
+});
