@@ -83,7 +83,9 @@ function printProfile(config: Config, p: Profile, json: boolean | undefined): vo
     if (k === 'clientTrustAnchors') {
       print(`${k}:${p.clientTrustAnchors.length ? '' : ' (none)'}`);
       for (const a of v as ReturnType<typeof anchorSummary>[]) print(`  - ${a.subject}  sha256=${a.sha256}  notAfter=${a.notAfter}`);
-    } else print(`${k}: ${Array.isArray(v) ? v.join(', ') || '(none)' : String(v)}`);
+    } else if (Array.isArray(v)) print(`${k}: ${v.join(', ') || '(none)'}`);
+    else if (typeof v === 'object' && v !== null) print(`${k}: ${JSON.stringify(v)}`);
+    else print(`${k}: ${String(v)}`);
   }
 }
 

@@ -173,6 +173,10 @@ describe('management while the server runs', () => {
     expect(bad.stderr).toMatch(/--auth: expected one of basic, tls-client-cert, basic\+tls-client-cert/);
     const list = await estuary(['profile', 'list', '--home', home]);
     expect(list.stdout).toMatch(/devices +enabled +tls-client-cert/);
+    const text = await estuary(['profile', 'show', 'devices', '--home', home]);
+    expect(text.stdout).toMatch(/^estUrls: https:\/\/127.0.0.1:8443\/.well-known\/est\/devices$/m);
+    expect(text.stdout).toMatch(/^namePolicy: \{"subjectAllowed":\[\]/m);
+    expect(text.stdout).toMatch(/^ {2}- CN=Enterprise Device CA, O=Example {2}sha256=[0-9a-f]{64}/m);
   });
 
   it('cert revoke: the certificate is listed as revoked, in the published CRL, and can no longer renew', async () => {
