@@ -7,6 +7,7 @@ export const CONTENT_TYPE = {
   csrattrs: 'application/csrattrs',
   pkcs10: 'application/pkcs10',
   pkcs8: 'application/pkcs8',
+  serverGeneratedKey: 'application/pkcs7-mime; smime-type=server-generated-key',
 } as const;
 
 /** A base64 DER answer with an explicit Content-Length and Content-Transfer-Encoding (older clients need it). */
@@ -31,10 +32,12 @@ const BOUNDARY = 'estuary-serverkeygen-7030';
  * RFC 7030 §4.4.2: multipart/mixed with the private key (application/pkcs8) first and the
  * certificate (certs-only) second, both base64 DER.
  */
-export function sendServerKeygen(reply: FastifyReply, pkcs8: Buffer, certsOnlyDer: Buffer): FastifyReply {
+export function sendServerKeygen(reply: FastifyReply, key: { der: Buffer; encrypted: boolean }, certsOnlyDer: Buffer): FastifyReply {
   const part = (type: string, der: Buffer): string =>
     `--${BOUNDARY}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${encodeBase64Body(der).replace(/\n/g, '\r\n')}`;
-  const body = Buffer.from(`${part(CONTENT_TYPE.pkcs8, pkcs8)}${part(CONTENT_TYPE.certsOnly, certsOnlyDer)}--${BOUNDARY}--\r\n`, 'latin1');
+  // §4.4.2: an encrypted key is CMS EnvelopedData, smime-type server-generated-key.
+  const keyPart = key.encrypted ? part(CONTENT_TYPE.serverGeneratedKey, key.der) : part(CONTENT_TYPE.pkcs8, key.der);
+  const body = Buffer.from(`${keyPart}${part(CONTENT_TYPE.certsOnly, certsOnlyDer)}--${BOUNDARY}--\r\n`, 'latin1');
   return reply
     .code(200)
     .header('content-type', `multipart/mixed; boundary=${BOUNDARY}`)

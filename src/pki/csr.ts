@@ -29,6 +29,8 @@ export interface ParsedCsr {
   requestedExtensions: Map<string, Buffer>;
   /** The type of every attribute in the request, in order. */
   attributeTypes: string[];
+  /** RFC 7030 §4.4.1.2: the key identifier of an AsymmetricDecryptKeyIdentifier attribute, if any. */
+  asymmetricDecryptKeyId: Buffer | undefined;
 }
 
 export class CsrError extends Error {
@@ -118,6 +120,7 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
     const type = decodeOid(value(der, expectTag(typeTlv, TAG.OID, 'attribute type')));
     const values = children(der, expectTag(valuesTlv, TAG.SET, 'attribute values'));
     out.attributeTypes.push(type);
+    if (type === OID.asymmetricDecryptKeyIdentifier && values[0]) out.asymmetricDecryptKeyId = value(der, values[0]);
     if (type === OID.challengePassword) {
       const v = values[0];
       if (!v) throw new DerError('challengePassword has no value');
@@ -170,6 +173,7 @@ function parseCsrUnchecked(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
     challengePassword: undefined,
     requestedExtensions: new Map(),
     attributeTypes: [],
+    asymmetricDecryptKeyId: undefined,
     publicKey,
   };
   parseAttributes(der, infoParts[3], out);

@@ -20,6 +20,7 @@ import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
 import { checkNames } from './name-policy.js';
 import { generateKeyFor } from './server-keygen.js';
+import { envelopeFor } from '../pki/enveloped-data.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
@@ -34,7 +35,13 @@ export interface EnrollRequest {
 
 /** Expected outcomes are values: issued now, or held for a human (RFC 7030 §4.2.3). */
 export type EnrollOutcome =
-  | { kind: 'issued'; certificate: Buffer; serial: string; /** serverkeygen: the generated key, PKCS#8 DER; never stored. */ privateKey?: Buffer }
+  | {
+      kind: 'issued';
+      certificate: Buffer;
+      serial: string;
+      /** serverkeygen: the generated key, PKCS#8 DER, or (encrypted) a CMS EnvelopedData of it; never stored. */
+      privateKey?: { der: Buffer; encrypted: boolean };
+    }
   | { kind: 'pending'; retryAfterSeconds: number };
 
 export interface EnrollmentService {
@@ -156,6 +163,21 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     return { actor: record.requester, certificate: cert, renewing: cert };
   }
 
+  /**
+   * RFC 7030 §4.4.1.2: an encrypted key is returned to the TLS client certificate the request
+   * came with (the handshake proved its key); the identifier, when the certificate has one, must name it.
+   */
+  function recipientFor(keyId: Buffer, creds: Credentials): Buffer {
+    const leaf = creds.clientChain?.[0];
+    if (!leaf) throw new RaError('bad-request', 'an encrypted server-generated key (AsymmetricDecryptKeyIdentifier) needs a TLS client certificate to encrypt to');
+    const ski = certificateFields(leaf).extensions.get(OID.subjectKeyIdentifier);
+    const skiValue = ski && ski.length > 2 ? ski.subarray(2) : undefined;
+    if (skiValue && keyId.length > 0 && !skiValue.equals(keyId)) {
+      throw new RaError('bad-request', 'AsymmetricDecryptKeyIdentifier does not name the TLS client certificate\'s key');
+    }
+    return leaf;
+  }
+
   /** RFC 7030 §3.5: the CSR is bound to this TLS session through its challengePassword. */
   function checkPopLinking(p: Profile, principal: Principal, csr: ParsedCsr, creds: Credentials): void {
     if (p.popLinking === 'off') return;
@@ -225,8 +247,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const serverKeygen = req.operation === 'serverkeygen';
     if (serverKeygen) {
       // RFC 7030 §4.4.1: the CSR's public key and signature are ignored; the server makes the key.
-      if (csr.attributeTypes.some((t) => t === OID.decryptKeyIdentifier || t === OID.asymmetricDecryptKeyIdentifier)) {
-        throw new RaError('not-implemented', 'encrypted return of server-generated keys (RFC 7030 §4.4.1.2) is not supported by this server; ask without DecryptKeyIdentifier / AsymmetricDecryptKeyIdentifier');
+      if (csr.attributeTypes.includes(OID.decryptKeyIdentifier)) {
+        throw new RaError('not-implemented', 'symmetric encryption of server-generated keys (DecryptKeyIdentifier, RFC 7030 §4.4.1.1) is not supported by this server; use AsymmetricDecryptKeyIdentifier');
       }
     } else {
       let signatureOk: boolean;
@@ -296,7 +318,10 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
     );
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
-    return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, ...(generated ? { privateKey: generated.pkcs8 } : {}) };
+    if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
+    const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
+    const privateKey = encryptTo ? { der: await envelopeFor(encryptTo, generated.pkcs8), encrypted: true } : { der: generated.pkcs8, encrypted: false };
+    return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };
   }
 
   return {

@@ -11,16 +11,34 @@ import { parseCertsOnly } from '../../src/pki/signed-data.js';
 import { csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { generateKeys, makeCsr, x509 } from '../helpers/keys.js';
+import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
 
 let s: TestServer;
 let basic: { user: string; password: string };
 
+/** A CSR asking for the key to be returned encrypted (RFC 7030 §4.4.1.2). */
+async function encryptedRequest(name: string, attribute: string = OID.asymmetricDecryptKeyIdentifier): Promise<Buffer> {
+  const keys = await generateKeys('ec-p256');
+  const keyId = new Uint8Array([0x04, 0x00]).buffer; // an empty identifier: "the key of my TLS certificate"
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name,
+    keys,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
+    attributes: [new x509.Attribute(attribute, [keyId])],
+  });
+  return Buffer.from(csr.rawData);
+}
+
+let device: DeviceCa;
+
 beforeAll(async () => {
   s = await startServer();
+  device = await makeDeviceCa();
   basic = { user: s.summary.estAccount.email, password: s.summary.estAccount.password };
   const p = (await s.runtime.store.getProfile('default'))!;
   await s.runtime.store.createProfile({ ...p, label: 'rsa', keyAlgorithms: [{ type: 'rsa', minBits: 3072 }] });
   await s.runtime.store.createProfile({ ...p, label: 'held', approval: 'manual', retryAfterSeconds: 9 });
+  await s.runtime.store.createProfile({ ...p, label: 'devices', auth: 'tls-client-cert', clientTrustAnchors: [device.pem] });
 });
 afterAll(async () => {
   await s.runtime.close();
@@ -88,18 +106,29 @@ describe('serverkeygen', () => {
     expect(fromKey).toBe(fromCert);
   });
 
-  it('refuses encrypted key return with 501 naming it', async () => {
-    const keys = await generateKeys('ec-p256');
-    const skid = new Uint8Array([0x04, 0x04, 1, 2, 3, 4]).buffer; // OCTET STRING: the key identifier
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: 'CN=wants-encryption',
-      keys,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
-      attributes: [new x509.Attribute(OID.asymmetricDecryptKeyIdentifier, [skid])],
-    });
-    const res = await keygen('', Buffer.from(csr.rawData));
-    expect(res.status).toBe(501);
-    expect(res.text).toMatch(/encrypted return of server-generated keys/);
+  it.each(['ec-p256', 'rsa-2048'] as const)('returns the key encrypted to the TLS client certificate (%s) when asked; openssl decrypts it', async (keyType) => {
+    const dev = await device.issue(`enc-${keyType}`, { keyType });
+    const res = await estRequest(`${s.base}/devices/serverkeygen`, { ca: s.rootPem, clientCert: dev, body: csrBody(await encryptedRequest('CN=enc-device')), contentType: 'application/pkcs10' });
+    expect(res.status, res.text).toBe(200);
+    const [keyPart, certPart] = parts(res);
+    expect(keyPart!.type).toBe('application/pkcs7-mime; smime-type=server-generated-key');
+    const dir = tempDir('estuary-enc-');
+    writeFileSync(join(dir, 'enveloped.der'), keyPart!.der);
+    writeFileSync(join(dir, 'dev.pem'), dev.cert);
+    writeFileSync(join(dir, 'dev-key.pem'), dev.key);
+    const { stdout } = await promisify(execFile)('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', 'enveloped.der', '-recip', 'dev.pem', '-inkey', 'dev-key.pem', '-binary'], { cwd: dir, encoding: 'buffer' });
+    const privateKey = createPrivateKey({ key: stdout, format: 'der', type: 'pkcs8' });
+    const cert = new X509Certificate(parseCertsOnly(certPart!.der)[0]!);
+    expect(cert.publicKey.export({ format: 'jwk' })).toEqual(createPublicKey(privateKey).export({ format: 'jwk' }));
+  });
+
+  it('refuses encrypted return without a client certificate, and symmetric encryption with 501', async () => {
+    const noCert = await keygen('', await encryptedRequest('CN=no-cert'));
+    expect(noCert.status).toBe(400);
+    expect(noCert.text).toMatch(/needs a TLS client certificate/);
+    const symmetric = await keygen('', await encryptedRequest('CN=symmetric', OID.decryptKeyIdentifier));
+    expect(symmetric.status).toBe(501);
+    expect(symmetric.text).toMatch(/DecryptKeyIdentifier/);
   });
 
   it('is held like any request on a manual profile', async () => {

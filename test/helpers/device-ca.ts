@@ -1,12 +1,12 @@
 /** A stand-in "Enterprise Device CA" built with @peculiar/x509, and device certificates under it. */
 import { webcrypto } from 'node:crypto';
-import { x509, generateKeys } from './keys.js';
+import { x509, generateKeys, type TestKeyType } from './keys.js';
 
 export interface DeviceCa {
   pem: string;
   cert: x509.X509Certificate;
   keys: CryptoKeyPair;
-  issue(cn: string, opts?: { notBefore?: Date; notAfter?: Date; eku?: string[] }): Promise<{ cert: string; key: string }>;
+  issue(cn: string, opts?: { notBefore?: Date; notAfter?: Date; eku?: string[]; keyType?: TestKeyType }): Promise<{ cert: string; key: string }>;
 }
 
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
@@ -33,7 +33,7 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'):
     cert,
     keys,
     async issue(cn, opts = {}) {
-      const leafKeys = await generateKeys('ec-p256');
+      const leafKeys = await generateKeys(opts.keyType ?? 'ec-p256');
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: (serial++).toString(16).padStart(2, '0'),
         subject: `CN=${cn}`,
