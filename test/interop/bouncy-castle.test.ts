@@ -3,7 +3,7 @@
  * driven by test/interop/bc/BcEstClient.java, compiled with Debian's JDK during the run.
  */
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,6 +112,15 @@ describe('Bouncy Castle EST client', () => {
     const plain = await bc(['enroll', ...server(), '--label', 'pop', '--tls', '1.2', ...creds(), '--cn', 'bc-nopop', '--out-cert', f('nopop.pem'), '--out-key', f('nopop-key.pem')]);
     expect(plain.code).toBe(2);
     expect(plain.stderr).toMatch(/http-status: 403/);
+  });
+
+  it('serverkeygen: the key Bouncy Castle receives matches the certificate', async () => {
+    const r = await bc(['serverkeygen', ...server(), ...creds(), '--cn', 'bc-keygen', '--out-cert', f('keygen.pem'), '--out-key', f('keygen-key.pem')]);
+    expectOk(r);
+    const cert = new X509Certificate(readFileSync(f('keygen.pem')));
+    expect(cert.subject).toBe('CN=bc-keygen');
+    const key = createPrivateKey(readFileSync(f('keygen-key.pem')));
+    expect(cert.publicKey.export({ format: 'jwk' })).toEqual(createPublicKey(key).export({ format: 'jwk' }));
   });
 
   it('reads csrattrs', async () => {

@@ -109,6 +109,7 @@ public class BcEstClient
             + "  csrattrs\n"
             + "  enroll     --user EMAIL --password PASS --cn CN [--dns NAME]... --out-cert cert.pem --out-key key.pem\n"
             + "             [--key ec-p256|rsa-2048] [--out-chain all.pem] [--retries N]\n"
+            + "  serverkeygen --user EMAIL --password PASS --cn CN --out-cert cert.pem --out-key key.pem\n"
             + "  enroll-pop --user EMAIL --password PASS --cn CN --out-cert cert.pem --out-key key.pem [--key ec-p256|rsa-2048]\n"
             + "  enroll-tls --cert cert.pem --key key.pem [--chain ca.pem] --cn CN [--dns NAME]... --out-cert new.pem --out-key newkey.pem\n"
             + "             [--new-key ec-p256|rsa-2048] [--user EMAIL --password PASS] [--force-client-cert]\n"
@@ -356,6 +357,11 @@ public class BcEstClient
             a.allowOnly("user", "password", "cn", "dns", "out-cert", "out-key", "key", "out-chain", "retries");
             return cmdEnroll(a);
         }
+        else if (cmd.equals("serverkeygen"))
+        {
+            a.allowOnly("user", "password", "cn", "out-cert", "out-key");
+            return cmdServerKeygen(a);
+        }
         else if (cmd.equals("enroll-pop"))
         {
             a.allowOnly("user", "password", "cn", "out-cert", "out-key", "key");
@@ -470,6 +476,25 @@ public class BcEstClient
         writePem(a.req("out-key"), Arrays.asList((Object)new JcaPKCS8Generator(kp.getPrivate(), null)));
         writePem(a.req("out-cert"), Arrays.asList((Object)issued));
         System.out.println("enroll-pop ok " + hex(issued.getSerialNumber()));
+        return 0;
+    }
+
+    /** RFC 7030 §4.4 server-side key generation: the CSR's own key is a throwaway; the server makes the real one. */
+    static int cmdServerKeygen(Args a)
+        throws Exception
+    {
+        KeyPair throwaway = generateKeyPair("ec-p256");
+        PKCS10CertificationRequest csr = buildCsr(cnName(a.req("cn")), throwaway, null);
+        ESTService est = buildService(a, null);
+        EnrollmentResponse resp = est.simpleEnrollWithServersideCreation(csr, basicAuth(a.req("user"), a.req("password")));
+        if (resp.getPrivateKeyInfo() == null)
+        {
+            throw new IllegalStateException("no private key in the serverkeygen response");
+        }
+        X509CertificateHolder issued = (X509CertificateHolder)resp.getStore().getMatches(null).iterator().next();
+        writePem(a.req("out-key"), Arrays.asList((Object)new org.bouncycastle.util.io.pem.PemObject("PRIVATE KEY", resp.getPrivateKeyInfo().getEncoded())));
+        writePem(a.req("out-cert"), Arrays.asList((Object)issued));
+        System.out.println("serverkeygen ok " + hex(issued.getSerialNumber()));
         return 0;
     }
 
