@@ -5,7 +5,7 @@ import {
   authorityKeyIdentifierValue, extension, extKeyUsageValue, keyIdentifier, keyUsageValue,
   signatureSchemeFor, signCertificate, certificateFields,
 } from '../pki/certificate.js';
-import { DER_TRUE, seq, smallInteger, tlv } from '../pki/der.js';
+import { DER_TRUE, octets, seq, smallInteger, tlv } from '../pki/der.js';
 import { encodeName } from '../pki/names.js';
 import { OID } from '../pki/oids.js';
 import { randomSerial } from './local-ca.js';
@@ -35,7 +35,6 @@ function spkiOf(key: KeyObject): Buffer {
   return createPublicKey(key).export({ type: 'spki', format: 'der' });
 }
 
-const octetString = (b: Buffer): Buffer => tlv(0x04, b);
 const YEAR_MS = 365 * 86_400_000;
 
 interface CaCertOptions {
@@ -58,7 +57,7 @@ function caCertificate(o: CaCertOptions): Buffer {
   const extensions = [
     extension(OID.basicConstraints, true, bc),
     extension(OID.keyUsage, true, keyUsageValue(['digitalSignature', 'keyCertSign', 'cRLSign'])),
-    extension(OID.subjectKeyIdentifier, false, octetString(ski)),
+    extension(OID.subjectKeyIdentifier, false, octets(ski)),
   ];
   if (issuerFields) {
     extensions.push(extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyIdentifier(issuerFields.spki))));
@@ -137,7 +136,7 @@ export function createTlsServerCertificate(o: TlsCertOptions): KeyAndCert {
         extension(OID.basicConstraints, true, seq()),
         extension(OID.keyUsage, true, keyUsageValue(o.algorithm.startsWith('rsa') ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'])),
         extension(OID.extKeyUsage, false, extKeyUsageValue([OID.serverAuth])),
-        extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spki))),
+        extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(spki))),
         extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyIdentifier(issuerFields.spki))),
         extension(OID.subjectAltName, false, hostsToGeneralNames(o.hosts)),
       ],

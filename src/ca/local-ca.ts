@@ -4,6 +4,7 @@ import {
   authorityKeyIdentifierValue, basicConstraintsEndEntity, certificateFields, extension, extKeyUsageValue,
   keyIdentifier, keyUsageValue, serialToHex, signatureSchemeFor, signCertificate,
 } from '../pki/certificate.js';
+import { octets } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 import type { CaBackend, CrlIssuer, IssuedCertificate, IssueRequest } from './ca-backend.js';
 import { crlDistributionPointsValue, signCrl, type RevokedEntry } from '../pki/crl.js';
@@ -95,7 +96,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
       if (request.extendedKeyUsage.length > 0) {
         extensions.push(extension(OID.extKeyUsage, false, extKeyUsageValue(request.extendedKeyUsage)));
       }
-      extensions.push(extension(OID.subjectKeyIdentifier, false, octetsOf(keyIdentifier(request.spki))), aki);
+      extensions.push(extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(request.spki))), aki);
       if (request.subjectAltName) {
         // RFC 5280 §4.2.1.6: SAN is critical when the subject is empty.
         const emptySubject = request.subject.length === 2;
@@ -110,8 +111,4 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
       return { der, serialHex: serialToHex(serial), notBefore, notAfter };
     },
   };
-}
-
-function octetsOf(b: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([0x04, b.length]), b]);
 }

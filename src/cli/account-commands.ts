@@ -2,11 +2,10 @@
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
 import type { AccountRole } from '../store/store.js';
-import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
+import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readPassword } from './secret-input.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const names = (text: string): string[] => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 export function registerAccountCommands(program: Command): void {
   const account = program.command('account').description('manage EST and admin accounts (works while the server runs)');
@@ -25,7 +24,7 @@ export function registerAccountCommands(program: Command): void {
       const { password, generated } = readPassword(opts);
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
-        if (opts.allowedNames !== undefined) await store.setAccountAllowedNames(created.email, names(opts.allowedNames));
+        if (opts.allowedNames !== undefined) await store.setAccountAllowedNames(created.email, splitList(opts.allowedNames));
         await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
         else {
@@ -70,7 +69,7 @@ export function registerAccountCommands(program: Command): void {
     .option('--home <dir>', 'data directory')
     .action(async (email: string, opts: HomeOption & { allowedNames: string }) => {
       await withStore(opts, async (store) => {
-        const list = names(opts.allowedNames);
+        const list = splitList(opts.allowedNames);
         if (!(await store.setAccountAllowedNames(email.toLowerCase(), list))) throw new CliError(`no account ${email}`);
         await store.appendAudit({ actor: 'cli', action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
         print(list.length ? `account ${email.toLowerCase()} may request: ${list.join(', ')}` : `account ${email.toLowerCase()} may request any name its profiles allow`);

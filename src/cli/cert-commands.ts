@@ -2,6 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { toPem } from '../pki/base64.js';
+import { normalizeSerial } from '../pki/certificate.js';
 import { CRL_REASONS, isCrlReason } from '../pki/crl.js';
 import type { CertificateRecord, CertificateStatus } from '../store/store.js';
 import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
@@ -57,7 +58,7 @@ export function registerCertCommands(program: Command): void {
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory')
     .action(async (serial: string, opts: HomeOption & { pem?: boolean; json?: boolean }) => {
-      const normalized = serial.toLowerCase().replace(/:/g, '').replace(/^0+(?=.)/, '');
+      const normalized = normalizeSerial(serial);
       await withStore(opts, async (store) => {
         const c = await store.getCertificate(normalized);
         if (!c) throw new CliError(`no certificate with serial ${serial}`);
@@ -77,7 +78,7 @@ export function registerCertCommands(program: Command): void {
     .option('--home <dir>', 'data directory')
     .action(async (serial: string, opts: HomeOption & { reason: string }) => {
       if (!isCrlReason(opts.reason)) throw new CliError(`--reason: expected one of ${Object.keys(CRL_REASONS).join(', ')}, got "${opts.reason}"`);
-      const normalized = serial.toLowerCase().replace(/:/g, '').replace(/^0+(?=.)/, '');
+      const normalized = normalizeSerial(serial);
       await withStore(opts, async (store) => {
         const c = await store.getCertificate(normalized);
         if (!c) throw new CliError(`no certificate with serial ${serial}`);

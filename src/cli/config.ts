@@ -162,12 +162,16 @@ export function loadConfig(home: string, env: NodeJS.ProcessEnv = process.env): 
   }
 }
 
+/** A host as it stands in a URL: IPv6 addresses in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** The base URL clients use; labels are appended as /<label>. */
 export function estBaseUrl(config: Config, port = config.est.listen.port): string {
   if (config.est.publicUrl) return config.est.publicUrl.replace(/\/+$/, '') + '/.well-known/est';
   const host = config.est.listen.host === '0.0.0.0' || config.est.listen.host === '::' ? 'localhost' : config.est.listen.host;
-  const h = host.includes(':') ? `[${host}]` : host;
-  return `https://${h}:${port}/.well-known/est`;
+  return `https://${urlHost(host)}:${port}/.well-known/est`;
 }
 
 export const DEFAULT_CONFIG_YAML = `# Estuary configuration. Relative paths are relative to this directory.

@@ -31,6 +31,11 @@ export async function withStore<T>(opts: HomeOption, fn: (store: Store, config: 
   }
 }
 
+/** A comma-separated option value as a list, blanks dropped. */
+export function splitList(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 export function print(line = ''): void {
   process.stdout.write(line + '\n');
 }

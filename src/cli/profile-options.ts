@@ -5,7 +5,7 @@ import { pemBlocks, toPem } from '../pki/base64.js';
 import { resolveOid } from '../pki/oids.js';
 import { validateNamePolicy } from '../ra/name-policy.js';
 import { AUTH_MECHANISMS, type AuthMechanism, type KeyAlgorithmRule, type KeyUsageName, type NamePolicy, type NewProfile, type SanType } from '../store/store.js';
-import { CliError } from './context.js';
+import { CliError, splitList } from './context.js';
 
 export interface ProfileFlags {
   enable?: boolean;
@@ -39,7 +39,7 @@ export interface ProfileFlags {
 const SAN_TYPES: readonly SanType[] = ['dns', 'ip', 'email', 'uri'];
 
 function sanTypes(flag: string, text: string): SanType[] {
-  const types = list(text).map((t) => t.toLowerCase());
+  const types = splitList(text).map((t) => t.toLowerCase());
   const bad = types.find((t) => !(SAN_TYPES as readonly string[]).includes(t));
   if (bad) throw new CliError(`${flag}: unknown SAN type "${bad}" (known: ${SAN_TYPES.join(', ')})`);
   return types as SanType[];
@@ -48,8 +48,8 @@ function sanTypes(flag: string, text: string): SanType[] {
 /** Apply the name policy flags; the result is validated as a whole. */
 function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
   const n: NamePolicy = structuredClone(base);
-  if (f.subjectAllowed !== undefined) n.subjectAllowed = list(f.subjectAllowed);
-  if (f.subjectRequired !== undefined) n.subjectRequired = list(f.subjectRequired);
+  if (f.subjectAllowed !== undefined) n.subjectAllowed = splitList(f.subjectAllowed);
+  if (f.subjectRequired !== undefined) n.subjectRequired = splitList(f.subjectRequired);
   if (f.clearSubjectPatterns) n.subjectPatterns = {};
   for (const item of f.subjectPattern ?? []) {
     const eq = item.indexOf('=');
@@ -58,8 +58,8 @@ function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
   }
   if (f.sanTypes !== undefined) n.sanTypes = sanTypes('--san-types', f.sanTypes);
   if (f.sanRequired !== undefined) n.sanRequired = sanTypes('--san-required', f.sanRequired);
-  if (f.dnsSuffixes !== undefined) n.dnsSuffixes = list(f.dnsSuffixes);
-  if (f.ipRanges !== undefined) n.ipRanges = list(f.ipRanges);
+  if (f.dnsSuffixes !== undefined) n.dnsSuffixes = splitList(f.dnsSuffixes);
+  if (f.ipRanges !== undefined) n.ipRanges = splitList(f.ipRanges);
   if (f.clearForbiddenNames) n.forbiddenNames = [];
   if (f.forbiddenName) n.forbiddenNames = [...n.forbiddenNames, ...f.forbiddenName];
   const problem = validateNamePolicy(n);
@@ -76,11 +76,10 @@ function integerFlag(name: string, text: string, min: number, max: number): numb
   return n;
 }
 
-const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 /** "ec:P-256/P-384,rsa:2048,ed25519" */
 export function parseKeyAlgorithms(text: string): KeyAlgorithmRule[] {
-  return list(text).map((item): KeyAlgorithmRule => {
+  return splitList(text).map((item): KeyAlgorithmRule => {
     const [type, arg] = item.split(':');
     switch (type) {
       case 'ec': {
@@ -143,7 +142,7 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.keyAlgorithms !== undefined) p.keyAlgorithms = parseKeyAlgorithms(f.keyAlgorithms);
   if (p.keyAlgorithms.length === 0) throw new CliError('--key-algorithms: at least one algorithm is required');
   if (f.keyUsage !== undefined) {
-    const usages = list(f.keyUsage);
+    const usages = splitList(f.keyUsage);
     const bad = usages.find((u) => !(KEY_USAGES as readonly string[]).includes(u));
     if (bad) throw new CliError(`--key-usage: unknown key usage "${bad}" (known: ${KEY_USAGES.join(', ')})`);
     if (usages.includes('keyCertSign') || usages.includes('cRLSign')) throw new CliError('--key-usage: end-entity profiles cannot issue keyCertSign or cRLSign');
@@ -151,14 +150,14 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
     p.keyUsage = usages as KeyUsageName[];
   }
   if (f.eku !== undefined) {
-    const ekus = list(f.eku);
+    const ekus = splitList(f.eku);
     const bad = ekus.find((e) => !resolveOid(e));
     if (bad) throw new CliError(`--eku: unknown extended key usage "${bad}" (use a name like serverAuth, clientAuth or a dotted OID)`);
     p.extendedKeyUsage = ekus;
   }
-  if (f.accounts !== undefined) p.allowedAccounts = list(f.accounts).map((a) => a.toLowerCase());
+  if (f.accounts !== undefined) p.allowedAccounts = splitList(f.accounts).map((a) => a.toLowerCase());
   if (f.csrAttrs !== undefined) {
-    const attrs = list(f.csrAttrs);
+    const attrs = splitList(f.csrAttrs);
     const bad = attrs.find((a) => !resolveOid(a));
     if (bad) throw new CliError(`--csr-attrs: unknown attribute "${bad}" (use a name like challengePassword or a dotted OID)`);
     p.csrAttrs = attrs;

@@ -14,7 +14,7 @@ import { createCrlService } from '../ra/crl-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
-import { estBaseUrl, type CaConfig, type Config } from './config.js';
+import { estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
 export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -89,7 +89,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       return port;
     },
     estUrl: () => estBaseUrl(config, port),
-    crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${config.crl.listen.host.includes(':') ? `[${config.crl.listen.host}]` : config.crl.listen.host}:${crlPort}/crl` : undefined),
+    crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
     async close() {
       if (crlServer.listening) await new Promise<void>((resolve) => crlServer.close(() => resolve()));
       await est.close();

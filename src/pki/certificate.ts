@@ -146,6 +146,11 @@ export function certificateFields(der: Buffer): CertificateFields {
   };
 }
 
+/** A serial as people and node:crypto write it ("00:AB:CD", "ABCD") in the canonical form below. */
+export function normalizeSerial(text: string): string {
+  return text.toLowerCase().replace(/:/g, '').replace(/^0+(?=.)/, '');
+}
+
 /** Canonical serial form: lower-case hex without DER's sign-padding zero. */
 export function serialToHex(bytes: Buffer): string {
   let i = 0;

@@ -5,7 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
-import { certificateFields } from '../pki/certificate.js';
+import { certificateFields, normalizeSerial } from '../pki/certificate.js';
 import { encodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
 import { oid as derOid, smallInteger } from '../pki/der.js';
 import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
@@ -122,7 +122,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     },
     async isRevokedHere(cert) {
       const ours = [...o.cas.values()].some((ca) => ca.issued(cert.raw));
-      return ours && (await o.store.isRevoked(cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '')));
+      return ours && (await o.store.isRevoked(normalizeSerial(cert.serialNumber)));
     },
   };
 

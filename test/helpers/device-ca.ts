@@ -1,6 +1,5 @@
 /** A stand-in "Enterprise Device CA" built with @peculiar/x509, and device certificates under it. */
-import { webcrypto } from 'node:crypto';
-import { x509, generateKeys, type TestKeyType } from './keys.js';
+import { x509, generateKeys, privateKeyPem, type TestKeyType } from './keys.js';
 
 export interface DeviceCa {
   pem: string;
@@ -11,10 +10,6 @@ export interface DeviceCa {
 
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
 
-async function keyPem(k: CryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', k));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
-}
 
 export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'): Promise<DeviceCa> {
   const keys = await generateKeys('ec-p256');
@@ -45,7 +40,7 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'):
         signingAlgorithm: SIGN,
         extensions: [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])],
       });
-      return { cert: leaf.toString('pem') + '\n', key: await keyPem(leafKeys.privateKey) };
+      return { cert: leaf.toString('pem') + '\n', key: await privateKeyPem(leafKeys.privateKey) };
     },
   };
 }

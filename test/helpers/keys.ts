@@ -23,6 +23,12 @@ export interface TestCsr {
   keyPem: string;
 }
 
+/** PKCS#8 PEM of a private key (for curl, openssl and TLS client use). */
+export async function privateKeyPem(key: CryptoKey): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
+  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+}
+
 export async function generateKeys(type: TestKeyType = 'ec-p256'): Promise<CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(ALGS[type].gen as never, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
@@ -38,8 +44,7 @@ export async function makeCsr(opts: { name?: string; dns?: string[]; ips?: strin
     extensions: sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : [],
     attributes: opts.challengePassword !== undefined ? [new x509.ChallengePasswordAttribute(opts.challengePassword)] : [],
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = await privateKeyPem(keys.privateKey);
   return { der: Buffer.from(csr.rawData), keys, keyPem };
 }
 
