@@ -5,7 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
-import { certificateFields, normalizeSerial } from '../pki/certificate.js';
+import { certificateFields, normalizeSerial, type CertificateFields } from '../pki/certificate.js';
 import { encodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
 import { oid as derOid, smallInteger } from '../pki/der.js';
 import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
@@ -142,7 +142,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   }
 
   /** RFC 7030 §4.2.2: reenroll is authenticated by the certificate being renewed. */
-  async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: X509Certificate }> {
+  async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: CertificateFields }> {
     // Only a certificate can authenticate a reenroll, so certificate failures carry no Basic challenge.
     const certRefused = (message: string): RaError => new RaError('unauthenticated', message);
     const leafDer = creds.clientChain?.[0];
@@ -151,16 +151,16 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     if (!ca.issued(leafDer)) throw certRefused('the client certificate was not issued by this profile\'s CA');
     const now = o.now();
     if (now > new Date(cert.validTo) || now < new Date(cert.validFrom)) throw certRefused('the certificate being renewed is not within its validity period');
-    const serial = certificateFields(leafDer).serialHex;
-    const record = await o.store.getCertificate(serial);
+    const renewing = certificateFields(leafDer);
+    const record = await o.store.getCertificate(renewing.serialHex);
     if (!record) throw certRefused('the certificate being renewed is not known to this RA');
     if (record.status === 'revoked') throw certRefused('the certificate being renewed has been revoked');
     if (record.profile !== p.label) throw new RaError('forbidden', `the certificate being renewed belongs to profile "${record.profile}", not "${p.label}"`);
     if (p.auth === 'basic+tls-client-cert') {
       const account = await authenticateBasic(authContext, p, creds);
-      return { actor: account.email, account, certificate: cert, renewing: cert };
+      return { actor: account.email, account, certificate: cert, renewing };
     }
-    return { actor: record.requester, certificate: cert, renewing: cert };
+    return { actor: record.requester, certificate: cert, renewing };
   }
 
   /**
@@ -232,7 +232,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
 
   async function enrollOnce(req: EnrollRequest, p: Profile, audit: { actor: string }): Promise<EnrollOutcome> {
     const ca = caFor(p);
-    const principal: Principal & { renewing?: X509Certificate } =
+    const principal: Principal & { renewing?: CertificateFields } =
       req.operation === 'simplereenroll'
         ? await authenticateReenroll(p, ca, req.credentials)
         : await authenticateEnroll(authContext, p, req.credentials);
@@ -270,7 +270,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
 
     let renews: string | null = null;
     if (principal.renewing) {
-      const current = certificateFields(Buffer.from(principal.renewing.raw));
+      const current = principal.renewing;
       // RFC 7030 §4.2.2: Subject and SubjectAltName MUST be identical to the current certificate.
       if (!current.subject.equals(csr.subject)) throw new RaError('forbidden', 'simplereenroll: the CSR subject differs from the certificate being renewed');
       const sameSan = current.subjectAltName && names.subjectAltName ? current.subjectAltName.equals(names.subjectAltName) : !current.subjectAltName && !names.subjectAltName;
