@@ -291,13 +291,7 @@ export class SqliteStore implements Store {
   async listCertificates(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
     return this.run('listCertificates', () => {
       const params: Params = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit'), offset: page(filter.offset, 0, 'offset') };
-      const where: string[] = [];
-      for (const k of ['profile', 'status'] as const) {
-        if (filter[k] === undefined) continue;
-        params[k] = filter[k];
-        where.push(`${k} = @${k}`);
-      }
-      const sql = `SELECT * FROM certificates${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+      const sql = `SELECT * FROM certificates${equalityFilter(filter, ['profile', 'status'], params)}
         ORDER BY created_at DESC, rowid DESC LIMIT @limit OFFSET @offset`;
       return (this.prepared(sql).all(params) as CertificateRow[]).map(toCertificate);
     });
@@ -339,13 +333,7 @@ export class SqliteStore implements Store {
   async listPendingRequests(filter: { status?: PendingStatus; profile?: string; limit?: number } = {}): Promise<PendingRequest[]> {
     return this.run('listPendingRequests', () => {
       const params: Params = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit') };
-      const where: string[] = [];
-      for (const k of ['status', 'profile'] as const) {
-        if (filter[k] === undefined) continue;
-        params[k] = filter[k];
-        where.push(`${k} = @${k}`);
-      }
-      const sql = `SELECT * FROM pending_requests${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+      const sql = `SELECT * FROM pending_requests${equalityFilter(filter, ['status', 'profile'], params)} ORDER BY id DESC LIMIT @limit`;
       return (this.prepared(sql).all(params) as PendingRow[]).map(toPending);
     });
   }
@@ -367,13 +355,7 @@ export class SqliteStore implements Store {
   async listAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
     return this.run('listAudit', () => {
       const params: Params = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit') };
-      const where: string[] = [];
-      for (const k of ['actor', 'action', 'profile'] as const) {
-        if (filter[k] === undefined) continue;
-        params[k] = filter[k];
-        where.push(`${k} = @${k}`);
-      }
-      const sql = `SELECT * FROM audit_events${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+      const sql = `SELECT * FROM audit_events${equalityFilter(filter, ['actor', 'action', 'profile'], params)}
         ORDER BY at DESC, id DESC LIMIT @limit`;
       return (this.prepared(sql).all(params) as AuditRow[]).map(toAudit);
     });
@@ -402,6 +384,20 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new StoreUnavailableError(`${op.what}: the store is closed`));
     return this.writer.write(op);
   }
+}
+
+/**
+ * ` WHERE a = @a AND b = @b` for the given filter keys that are set (column names equal the keys,
+ * which come from code, never from input); their values are added to `params`.
+ */
+function equalityFilter<F extends object>(filter: F, keys: ReadonlyArray<keyof F & string>, params: Params): string {
+  const where: string[] = [];
+  for (const k of keys) {
+    if (filter[k] === undefined) continue;
+    params[k] = filter[k];
+    where.push(`${k} = @${k}`);
+  }
+  return where.length ? ` WHERE ${where.join(' AND ')}` : '';
 }
 
 /** The cached profile is shared by every caller, so nobody may change it. */
