@@ -5,7 +5,7 @@ import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import { CRL_REASONS, isCrlReason } from '../pki/crl.js';
 import type { CertificateRecord, CertificateStatus } from '../store/store.js';
-import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
+import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 
 function certView(c: CertificateRecord): Record<string, unknown> {
   return {
@@ -65,7 +65,7 @@ export function registerCertCommands(program: Command): void {
         const pem = toPem('CERTIFICATE', c.der);
         if (opts.pem) return process.stdout.write(pem);
         if (opts.json) return printJson({ ...certView(c), pem });
-        for (const [k, v] of Object.entries(certView(c))) print(`${k}: ${Array.isArray(v) ? v.join(', ') || '(none)' : String(v ?? '-')}`);
+        for (const [k, v] of Object.entries(certView(c))) printField(k, v);
         print(`sha256Fingerprint: ${new X509Certificate(c.der).fingerprint256}`);
         process.stdout.write(pem);
       });

@@ -40,6 +40,13 @@ export function print(line = ''): void {
   process.stdout.write(line + '\n');
 }
 
+/** One `key: value` line of a detail view: lists joined, objects as JSON, absent as "-". */
+export function printField(key: string, value: unknown): void {
+  if (Array.isArray(value)) print(`${key}: ${value.join(', ') || '(none)'}`);
+  else if (typeof value === 'object' && value !== null) print(`${key}: ${JSON.stringify(value)}`);
+  else print(`${key}: ${String(value ?? '-')}`);
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

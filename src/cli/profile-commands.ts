@@ -5,7 +5,7 @@ import { pemBlocks } from '../pki/base64.js';
 import { defaultProfile } from '../ra/default-profile.js';
 import type { Profile } from '../store/store.js';
 import { estBaseUrl, type Config } from './config.js';
-import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
+import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 import { applyProfileFlags, formatKeyAlgorithms, type ProfileFlags } from './profile-options.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -83,9 +83,7 @@ function printProfile(config: Config, p: Profile, json: boolean | undefined): vo
     if (k === 'clientTrustAnchors') {
       print(`${k}:${p.clientTrustAnchors.length ? '' : ' (none)'}`);
       for (const a of v as ReturnType<typeof anchorSummary>[]) print(`  - ${a.subject}  sha256=${a.sha256}  notAfter=${a.notAfter}`);
-    } else if (Array.isArray(v)) print(`${k}: ${v.join(', ') || '(none)'}`);
-    else if (typeof v === 'object' && v !== null) print(`${k}: ${JSON.stringify(v)}`);
-    else print(`${k}: ${String(v)}`);
+    } else printField(k, v);
   }
 }
 

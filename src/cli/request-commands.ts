@@ -2,7 +2,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { PendingRequest, PendingStatus } from '../store/store.js';
-import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
+import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 
 const STATUSES: readonly PendingStatus[] = ['pending', 'approved', 'rejected', 'issued'];
 
@@ -62,7 +62,7 @@ export function registerRequestCommands(program: Command): void {
         if (!r) throw new CliError(`no request ${id}`);
         const v = view(r, new Date());
         if (opts.json) return printJson(v);
-        for (const [k, val] of Object.entries(v)) print(`${k}: ${Array.isArray(val) ? val.join(', ') || '(none)' : String(val ?? '-')}`);
+        for (const [k, val] of Object.entries(v)) printField(k, val);
       });
     });
 
