@@ -28,6 +28,7 @@ export const OID = {
   // CMS content types
   data: '1.2.840.113549.1.7.1',
   signedData: '1.2.840.113549.1.7.2',
+  envelopedData: '1.2.840.113549.1.7.3',
   // certificate extensions
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
