@@ -13,6 +13,7 @@ export const OID = {
   ecdsaWithSHA384: '1.2.840.10045.4.3.3',
   ecdsaWithSHA512: '1.2.840.10045.4.3.4',
   ed25519: '1.3.101.112',
+  ed448: '1.3.101.113',
   secp256r1: '1.2.840.10045.3.1.7',
   secp384r1: '1.3.132.0.34',
   secp521r1: '1.3.132.0.35',
@@ -22,6 +23,13 @@ export const OID = {
   // PKCS#9 attributes
   challengePassword: '1.2.840.113549.1.9.7',
   extensionRequest: '1.2.840.113549.1.9.14',
+  unstructuredName: '1.2.840.113549.1.9.2',
+  friendlyName: '1.2.840.113549.1.9.20',
+  // RFC 9908 (CSR attributes): template attributes in /csrattrs
+  certificationRequestInfoTemplate: '1.2.840.113549.1.9.16.2.61',
+  extensionReqTemplate: '1.2.840.113549.1.9.16.2.62',
+  // RFC 2307 macAddress, asked for in RFC 7030's /csrattrs example
+  macAddress: '1.3.6.1.1.1.1.22',
   // RFC 7030 §4.4.1.2: encrypted server-generated key return
   decryptKeyIdentifier: '1.2.840.113549.1.9.16.2.37',
   asymmetricDecryptKeyIdentifier: '1.2.840.113549.1.9.16.2.54',
@@ -29,7 +37,10 @@ export const OID = {
   data: '1.2.840.113549.1.7.1',
   signedData: '1.2.840.113549.1.7.2',
   envelopedData: '1.2.840.113549.1.7.3',
+  // RFC 5958: AsymmetricKeyPackage content type
+  aKeyPackage: '2.16.840.1.101.2.1.2.78.5',
   // certificate extensions
+  subjectDirectoryAttributes: '2.5.29.9',
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
   subjectAltName: '2.5.29.17',
