@@ -1,5 +1,5 @@
 /** Rendering of X.501 Names and GeneralNames (RFC 5280 §4.2.1.6) for display and policy. */
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import { children, decodeOid, expectTag, oid, readTop, seq, set, TAG, tlv, value } from './der.js';
 import { OID } from './oids.js';
 
@@ -118,4 +118,39 @@ export function encodeName(text: string): Buffer {
     return set(seq(oid(type), str));
   });
   return seq(...rdns);
+}
+
+/** The 4 or 16 octets of an IPv4 or IPv6 address (RFC 5280 §4.2.1.6 iPAddress). */
+export function ipToBytes(text: string): Buffer {
+  const kind = isIP(text);
+  if (kind === 4) return Buffer.from(text.split('.').map(Number));
+  if (kind !== 6) throw new Error(`"${text}" is not an IP address`);
+  let s = text.replace(/%.*$/, '');
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    const b = v4[1]!.split('.').map(Number);
+    s = s.slice(0, v4.index) + ((b[0]! << 8) | b[1]!).toString(16) + ':' + ((b[2]! << 8) | b[3]!).toString(16);
+  }
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+const IA5 = /^[\x00-\x7f]*$/;
+
+/** Encode GeneralNames (RFC 5280 §4.2.1.6), e.g. the subjectAltName extnValue. dNSName, rfc822Name and URI must be ASCII (IA5String). */
+export function encodeGeneralNames(names: readonly GeneralName[]): Buffer {
+  return seq(
+    ...names.map((n) => {
+      if (n.type === 'other') throw new Error('cannot encode an "other" GeneralName');
+      if (n.type === 'ip') return tlv(0x87, ipToBytes(n.value));
+      if (!IA5.test(n.value) || n.value.length === 0) throw new Error(`${n.type} name "${n.value}" must be non-empty ASCII (IA5String; use punycode for IDNs)`);
+      const tag = n.type === 'dns' ? 0x82 : n.type === 'email' ? 0x81 : 0x86;
+      return tlv(tag, Buffer.from(n.value, 'latin1'));
+    }),
+  );
 }
