@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { Base64Error, decodeBase64Body, pemBlocks } from '../pki/base64.js';
 import { decodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
-import { children, decodeOid, readTop, TAG, value } from '../pki/der.js';
+import { decodeOid, readTlv, readTop, TAG, value } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 import { parseCertsOnly } from '../pki/signed-data.js';
 import { EstClientError } from './errors.js';
@@ -95,10 +95,14 @@ function checkType(res: HttpResponse, what: string, accepted: (t: MediaType) => 
   return mt;
 }
 
+/** The contentType of a CMS ContentInfo, read from its start so BER (indefinite lengths) works too. */
 function contentTypeOf(der: Buffer): string | undefined {
   try {
-    const [type] = children(der, readTop(der));
-    return type?.tag === TAG.OID ? decodeOid(value(der, type)) : undefined;
+    if (der[0] !== TAG.SEQUENCE || der.length < 4) return undefined;
+    const len = der[1]!;
+    const start = len < 0x80 ? 2 : len === 0x80 ? 2 : 2 + (len & 0x7f);
+    const type = readTlv(der, start);
+    return type.tag === TAG.OID ? decodeOid(value(der, type)) : undefined;
   } catch {
     return undefined;
   }

@@ -104,7 +104,8 @@ describe('cacerts and trust', () => {
 
   it('bootstrap: refuses a wrong fingerprint and never sends credentials nor enrolls', async () => {
     const wrong = 'AB:'.repeat(31) + 'AB';
-    const c = client({ trust: { kind: 'bootstrap', fingerprintSha256: wrong }, basic, clientCert: await device.issue('boot') });
+    const boot = await device.issue('boot');
+    const c = client({ trust: { kind: 'bootstrap', fingerprintSha256: wrong }, basic, clientCert: { certPem: boot.cert, keyPem: boot.key } });
     const err = await failure(c.cacerts());
     expect(err.kind).toBe('tls');
     expect(EXIT_CODES[err.kind]).toBe(6);
