@@ -78,7 +78,7 @@ export function tlsTrustOptions(trust: Trust): Pick<ConnectionOptions, 'ca' | 'r
 
 /** A SHA-256 fingerprint as 64 lower-case hex digits: colons, spaces and case are ignored. */
 export function normalizeFingerprint(text: string): string {
-  const hex = text.trim().replace(/^sha-?256[:=\s]*/i, '').replace(/[\s:]/g, '').toLowerCase();
+  const hex = text.trim().replace(/^sha-?256(\s*fingerprint)?[:=\s]*/i, '').replace(/[\s:]/g, '').toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new EstClientError('usage', `"${text}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`);
   return hex;
 }

@@ -103,6 +103,13 @@ describe('parseCertsOnly', () => {
     expect(hexes(parseCertsOnly(der))).toEqual(hexes([certs[1]!, certs[0]!]));
   });
 
+  it('accepts an encapContentInfo with an empty eContent ([0] EXPLICIT OCTET STRING of length 0), as some EST servers send', () => {
+    for (const eContent of [tlv(TAG.OCTET_STRING), tlv(TAG.OCTET_STRING, Buffer.from('hi'))]) {
+      const sd = seq(smallInteger(1), set(), seq(oid(OID.data), explicit(0, eContent)), explicit(0, certs[0]!, certs[1]!), set());
+      expect(hexes(parseCertsOnly(seq(oid(OID.signedData), explicit(0, sd))))).toEqual(hexes([certs[0]!, certs[1]!]));
+    }
+  });
+
   it('returns no certificates when the certificates field is absent', () => {
     const der = seq(oid(OID.signedData), explicit(0, seq(smallInteger(1), set(), seq(oid(OID.data)), set())));
     expect(parseCertsOnly(der)).toEqual([]);
