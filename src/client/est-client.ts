@@ -13,7 +13,7 @@ import { encodeBase64Body } from '../pki/base64.js';
 import type { AttrOrOid } from '../pki/csr-attrs.js';
 import { children, readTop, slice } from '../pki/der.js';
 import { EstClientError } from './errors.js';
-import { HttpConnection, type HttpResponse } from './http-connection.js';
+import { HttpConnection, type HttpRequest, type HttpResponse } from './http-connection.js';
 import { parseRetryAfter, readCertsOnly, readCsrAttrs, readServerKeygen, serverReason, splitIssued, type ServerKey } from './responses.js';
 import { mayAuthenticate, normalizeFingerprint, verifyBootstrapBag, type Trust } from './trust.js';
 
@@ -56,6 +56,12 @@ export interface EnrollResult {
 export interface ServerKeygenResult extends EnrollResult {
   privateKey: ServerKey;
 }
+
+/**
+ * RFC 7030 §4.2.1 names Content-Transfer-Encoding: base64 for the request; RFC 8951 servers ignore
+ * the header, servers written to RFC 7030 alone may look for it.
+ */
+const POST_HEADERS = { 'content-transfer-encoding': 'base64' };
 
 /** RFC 7030 §4.2.3 requires Retry-After with a 202; when a server omits it, wait this long. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 60;
@@ -201,7 +207,7 @@ export class EstClient {
         csr = Buffer.from(await factory(conn));
         // RFC 7030 §4.2.1 / RFC 8951 §3: base64 DER, Content-Type application/pkcs10.
         return { contentType: 'application/pkcs10', body: encodeBase64Body(csr) };
-      }, true);
+      }, true, POST_HEADERS);
       if (res.status === 200) return { res, csr };
       if (res.status !== 202) throw this.statusError(what, res);
       const now = this.now();
@@ -221,10 +227,10 @@ export class EstClient {
   }
 
   /** One request, with the Basic credentials pre-emptively or in answer to one Basic challenge. */
-  private async send(what: string, method: 'GET' | 'POST', body: Parameters<HttpConnection['request']>[0]['body'], preemptive: boolean): Promise<HttpResponse> {
+  private async send(what: string, method: 'GET' | 'POST', body: HttpRequest['body'], preemptive: boolean, extraHeaders: Record<string, string> = {}): Promise<HttpResponse> {
     let withBasic = !!this.basic && preemptive && this.opts.basicPreemptive !== false;
     for (;;) {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...extraHeaders };
       // Only reached on a verified TLS session (or under --insecure, by the user's choice).
       if (withBasic && this.basic) headers.authorization = 'Basic ' + Buffer.from(`${this.basic.user}:${this.basic.password}`, 'utf8').toString('base64');
       const res = await this.connection.request({ method, path: `${this.prefix}/${what}`, headers, ...(body ? { body } : {}), what });

@@ -162,6 +162,18 @@ describe('connections', () => {
     }
   });
 
+  it('a TLS handshake failure (no common protocol version) is a tls error', async () => {
+    const only13 = await startQuirkyServer({ tls: { minVersion: 'TLSv1.3' } });
+    try {
+      const err = await failure(client({ tls: { maxVersion: 'TLSv1.2' } }, only13).cacerts());
+      expect(err.kind).toBe('tls');
+      expect(EXIT_CODES[err.kind]).toBe(6);
+      expect(err.message).toMatch(/^cacerts: TLS failure: .*(protocol version|alert)/i);
+    } finally {
+      await only13.close();
+    }
+  });
+
   it('a kept-alive connection the server drops is replaced, and the request sent again with a new binding', async () => {
     const tls = await device.issue('reset-server', { eku: [OID.serverAuth] });
     const issued = await device.issue('issued');
@@ -232,6 +244,7 @@ describe('credentials', () => {
     await client({ basicPreemptive: false }).enroll(factory('CN=challenged').csr);
     const sent = q.requests.slice(before);
     expect(sent.map((r) => [r.status, r.authorization])).toEqual([[401, false], [200, true]]);
+    expect(sent[1]!.headers).toMatchObject({ 'content-type': 'application/pkcs10', 'content-transfer-encoding': 'base64' });
     const wrongBefore = q.requests.length;
     const err = await failure(client({ basicPreemptive: false, basic: { ...basic, password: 'wrong' } }).enroll(factory().csr));
     expect(err.kind).toBe('auth');
