@@ -277,3 +277,30 @@ describe('credentials', () => {
     }
   });
 });
+
+describe('options and the CSR factory', () => {
+  it('refuses unusable options with usage errors', () => {
+    const usage = (opts: Partial<EstClientOptions>) => {
+      try {
+        client(opts);
+      } catch (err) {
+        return (err as EstClientError).kind;
+      }
+      return 'accepted';
+    };
+    expect(usage({ server: 'http://127.0.0.1:8080' })).toBe('usage');
+    expect(usage({ server: 'not a url' })).toBe('usage');
+    expect(usage({ label: 'a/b' })).toBe('usage');
+    expect(usage({ label: '..' })).toBe('usage');
+    expect(usage({ trust: { kind: 'explicit', anchors: [] } })).toBe('usage');
+    expect(usage({ server: 'https://[::1]:8443/.well-known/est/', label: 'iot' })).toBe('accepted');
+  });
+
+  it('an error thrown by the CSR factory reaches the caller as it is', async () => {
+    const boom = new Error('no key');
+    const c = client();
+    await expect(c.enroll(() => Promise.reject(boom))).rejects.toBe(boom);
+    // the client is still usable afterwards
+    expect((await c.enroll(factory('CN=after-boom').csr)).certificate.length).toBeGreaterThan(0);
+  });
+});
