@@ -256,7 +256,8 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
   }
 
   function sendServerKeygen(res: ServerResponse, q: Quirks, key: { der: Buffer; encrypted: boolean }, certDer: Buffer): number {
-    if (q.wrongContentType || q.emptyBody200) return sendMalformedOr(res, q, '', Buffer.alloc(0));
+    if (q.wrongContentType) return sendMalformedOr(res, q, '', Buffer.alloc(0));
+    if (q.emptyBody200) return send(res, q, 200, serverKeygenBody(key, certDer, q).contentType, '', false);
     const cert = q.truncatedDer ? certsOnlyWith([certDer], !!q.eContent).subarray(0, 40) : q.notSignedData ? notSignedData() : certsOnlyWith([certDer], !!q.eContent);
     const { contentType, body } = serverKeygenBody(key, cert, q);
     return send(res, q, 200, contentType, body, false, { 'cache-control': 'no-store' });
