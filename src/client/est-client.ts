@@ -185,7 +185,12 @@ export class EstClient {
   private async enrollLike(what: EnrollOperation, factory: CsrFactory): Promise<EnrollResult> {
     const { res, csr } = await this.post(what, factory);
     const certs = readCertsOnly(res, what);
-    return { ...splitIssued(certs, csr ? csrSpki(csr) : undefined), tlsVersion: res.tlsVersion };
+    const spki = csr ? csrSpki(csr) : undefined;
+    const split = splitIssued(certs, spki);
+    if (spki && !new X509Certificate(split.certificate).publicKey.export({ type: 'spki', format: 'der' }).equals(spki)) {
+      throw new EstClientError('bad-response', `${what}: no returned certificate is for the public key of the request`);
+    }
+    return { ...split, tlsVersion: res.tlsVersion };
   }
 
   private refuseBootstrap(what: string): void {

@@ -7,7 +7,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EstClient, type CsrFactory, type EstClientOptions, type WaitingInfo } from '../../src/client/est-client.js';
 import { EstClientError, EXIT_CODES } from '../../src/client/errors.js';
-import { encodeBase64Body, pemBlocks } from '../../src/pki/base64.js';
+import { decodeBase64Body, encodeBase64Body, pemBlocks } from '../../src/pki/base64.js';
 import { OID } from '../../src/pki/oids.js';
 import { certsOnly } from '../../src/pki/signed-data.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
@@ -52,6 +52,22 @@ async function failure(p: Promise<unknown>): Promise<EstClientError> {
   const err = await p.then(() => undefined, (e: unknown) => e);
   expect(err).toBeInstanceOf(EstClientError);
   return err as EstClientError;
+}
+
+/** A certificate from the device CA for the key of a base64 CSR (what a real server would issue). */
+async function issueFor(csrBody: Buffer, cn = 'CN=issued'): Promise<Buffer> {
+  const csr = new x509.Pkcs10CertificateRequest(new Uint8Array(decodeBase64Body(csrBody)));
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '0a',
+    subject: cn,
+    issuer: device.cert.subject,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    publicKey: await csr.publicKey.export(),
+    signingKey: device.keys.privateKey,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
+  });
+  return Buffer.from(cert.rawData);
 }
 
 const TOLERATED: Array<[string, Quirks]> = [
@@ -131,6 +147,30 @@ describe('malformed answers → bad-response (exit 8) with a clear message', () 
   });
 });
 
+describe('the issued certificate', () => {
+  it('is the one for the request key among several; an answer without it is a bad response', async () => {
+    const tls = await device.issue('chain-server', { eku: [OID.serverAuth] });
+    const srv = await startTlsServer({
+      ...tls,
+      handler: async (_req, res, body, i) => {
+        const certs = i === 0 ? [...pemBlocks(device.pem), await issueFor(body, 'CN=mine')] : pemBlocks(device.pem);
+        res.writeHead(200, { 'content-type': 'application/pkcs7-mime' }).end(encodeBase64Body(certsOnly(certs)));
+      },
+    });
+    try {
+      const c = client({ server: srv.url, trust: { kind: 'insecure' } });
+      const r = await c.enroll(factory().csr);
+      expect(new X509Certificate(r.certificate).subject).toBe('CN=mine');
+      expect(r.extraCertificates).toEqual(pemBlocks(device.pem));
+      const err = await failure(c.enroll(factory().csr));
+      expect(err.kind).toBe('bad-response');
+      expect(err.message).toBe('simpleenroll: no returned certificate is for the public key of the request');
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('connections', () => {
   it('reuses one connection, and under Connection: close opens a new one per request with a new binding for PoP', async () => {
     const pop = await startQuirkyServer({ auth: { basic }, requirePop: true });
@@ -176,12 +216,13 @@ describe('connections', () => {
 
   it('a kept-alive connection the server drops is replaced, and the request sent again with a new binding', async () => {
     const tls = await device.issue('reset-server', { eku: [OID.serverAuth] });
-    const issued = await device.issue('issued');
+    let issued: Buffer | undefined;
     const srv = await startTlsServer({
       ...tls,
-      handler: (req, res, _body, i) => {
-        if (i === 1) return req.socket.destroy(); // the idle connection is reset when reused
-        res.writeHead(200, { 'content-type': 'application/pkcs7-mime' }).end(encodeBase64Body(certsOnly(pemBlocks(i === 0 ? device.pem : issued.cert))));
+      handler: async (req, res, body, i) => {
+        if (i === 1) return void req.socket.destroy(); // the idle connection is reset when reused
+        if (i > 0) issued = await issueFor(body);
+        res.writeHead(200, { 'content-type': 'application/pkcs7-mime' }).end(encodeBase64Body(certsOnly(i === 0 ? pemBlocks(device.pem) : [issued!])));
       },
     });
     try {
@@ -189,7 +230,7 @@ describe('connections', () => {
       await c.cacerts();
       const f = factory();
       const r = await c.enroll(f.csr);
-      expect(r.certificate.equals(pemBlocks(issued.cert)[0]!)).toBe(true);
+      expect(r.certificate.equals(issued!)).toBe(true);
       expect(f.calls).toHaveLength(2);
       expect(f.calls[0]!.equals(f.calls[1]!)).toBe(false);
       expect(srv.requests).toHaveLength(3);
@@ -213,19 +254,20 @@ describe('202 Retry-After forms', () => {
 
   it('waits a default 60 s when Retry-After is missing, and says so', async () => {
     const tls = await device.issue('no-retry-after', { eku: [OID.serverAuth] });
-    const issued = await device.issue('later');
+    let issued: Buffer | undefined;
     const srv = await startTlsServer({
       ...tls,
-      handler: (_req, res, _body, i) => {
+      handler: async (_req, res, body, i) => {
         if (i === 0 || i === 2) return void res.writeHead(202, { 'content-type': 'text/plain' }).end('queued\n');
-        res.writeHead(200, { 'content-type': 'application/pkcs7-mime' }).end(encodeBase64Body(certsOnly(pemBlocks(issued.cert))));
+        issued = await issueFor(body);
+        res.writeHead(200, { 'content-type': 'application/pkcs7-mime' }).end(encodeBase64Body(certsOnly([issued])));
       },
     });
     try {
       const waits: WaitingInfo[] = [];
       const slept: number[] = [];
       const r = await client({ server: srv.url, trust: { kind: 'insecure' }, maxWaitSeconds: 60, onWaiting: (w) => waits.push(w), sleep: async (ms) => void slept.push(ms) }).enroll(factory().csr);
-      expect(r.certificate.equals(pemBlocks(issued.cert)[0]!)).toBe(true);
+      expect(r.certificate.equals(issued!)).toBe(true);
       expect(waits).toEqual([expect.objectContaining({ seconds: 60, attempt: 1, retryAfterMissing: true, message: 'queued' })]);
       expect(slept).toEqual([60_000]);
       const err = await failure(client({ server: srv.url, trust: { kind: 'insecure' } }).enroll(factory().csr));

@@ -17,7 +17,7 @@ export interface TlsTestServer {
   close(): Promise<void>;
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, index: number) => void;
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, index: number) => void | Promise<void>;
 
 export async function startTlsServer(opts: { cert: string; key: string; handler?: Handler }): Promise<TlsTestServer> {
   const requests: Recorded[] = [];
@@ -27,7 +27,7 @@ export async function startTlsServer(opts: { cert: string; key: string; handler?
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      if (opts.handler) opts.handler(req, res, body, requests.length - 1);
+      if (opts.handler) void Promise.resolve(opts.handler(req, res, body, requests.length - 1)).catch((err: Error) => res.writeHead(500).end(err.message));
       else res.writeHead(404, { 'content-type': 'text/plain' }).end('nothing here\n');
     });
   });
