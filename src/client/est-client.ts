@@ -145,6 +145,8 @@ export class EstClient {
     const res = await this.send(what, 'GET', undefined, true);
     if (res.status === 204 || res.status === 404) return [];
     if (res.status !== 200) throw this.statusError(what, res);
+    // Tolerated: a 200 with an empty body, meant as "nothing in particular" like 204.
+    if (res.body.toString('latin1').replace(/[\s\0]+/g, '') === '') return [];
     return readCsrAttrs(res, what);
   }
 

@@ -102,6 +102,11 @@ describe('tolerated answers (RFC 8951)', () => {
     expect(createPublicKey(key).export({ format: 'jwk' })).toEqual(new X509Certificate(keygen.certificate).publicKey.export({ format: 'jwk' }));
   });
 
+  it('csrattrs: a 200 with an empty body means no attributes, like 204', async () => {
+    q.setQuirks({ emptyBody200: true, only: ['csrattrs'] });
+    expect(await client().csrattrs()).toEqual([]);
+  });
+
   it('serverkeygen: an encrypted key part is returned as enveloped, however it is labelled', async () => {
     const dev = await q.issueClientCert('CN=enc-device');
     const csr = async (): Promise<Buffer> => {
