@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EstClient, type CsrFactory, type EstClientOptions, type WaitingInfo } from '../../src/client/est-client.js';
 import { EstClientError, EXIT_CODES } from '../../src/client/errors.js';
 import { decodeBase64Body, encodeBase64Body, pemBlocks } from '../../src/pki/base64.js';
+import { openEnvelope } from '../../src/pki/enveloped-data.js';
 import { OID } from '../../src/pki/oids.js';
 import { certsOnly } from '../../src/pki/signed-data.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
@@ -124,6 +125,8 @@ describe('tolerated answers (RFC 8951)', () => {
       const r = await client({ clientCert: { certPem: dev.certPem, keyPem: dev.keyPem } }).serverkeygen(csr);
       expect(r.privateKey.kind, JSON.stringify(quirks)).toBe('enveloped');
       expect(new X509Certificate(r.certificate).subject).toBe('CN=enc-device');
+      const pkcs8 = await openEnvelope(r.privateKey.der, dev.der, createPrivateKey(dev.keyPem));
+      expect(createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ format: 'jwk' })).toEqual(new X509Certificate(r.certificate).publicKey.export({ format: 'jwk' }));
     }
   });
 });
