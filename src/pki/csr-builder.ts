@@ -22,8 +22,11 @@ export interface CsrSans {
 export interface CsrInput {
   privateKey: KeyObject;
   publicKey: KeyObject;
-  /** "CN=x, O=y" (encodeName); "" gives an empty Name. */
-  subject: string;
+  /**
+   * "CN=x, O=y" (encodeName; "" gives an empty Name), or a DER Name used byte for byte (RFC 7030
+   * §4.2.2: a reenroll repeats the Subject of the certificate being renewed).
+   */
+  subject: string | Buffer;
   sans?: CsrSans;
   /** RFC 7030 §3.5 PoP: base64 of the TLS channel binding. Omitted when undefined or "". */
   challengePassword?: string;
@@ -101,7 +104,9 @@ export function buildCsr(input: CsrInput): Buffer {
   const scheme = csrSignatureScheme(input.privateKey, input.hash);
   let subject: Buffer;
   try {
-    subject = encodeName(input.subject);
+    if (typeof input.subject === 'string') subject = encodeName(input.subject);
+    else if (readTop(input.subject).tag === TAG.SEQUENCE) subject = input.subject;
+    else throw new Error('a DER Name must be a SEQUENCE');
   } catch (err) {
     throw new CsrBuildError(`subject: ${(err as Error).message}`);
   }

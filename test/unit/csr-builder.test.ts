@@ -5,7 +5,7 @@ import { generateKey, CLIENT_KEY_TYPES, type ClientKeyType } from '../../src/cli
 import { buildCsr, CsrBuildError, csrSignatureScheme } from '../../src/pki/csr-builder.js';
 import { parseCsr, verifyCsrSignature } from '../../src/pki/csr.js';
 import { extension, keyUsageValue } from '../../src/pki/certificate.js';
-import { children, decodeOid, octets, readTop, value } from '../../src/pki/der.js';
+import { children, decodeOid, octets, oid, readTop, seq, set, tlv, value } from '../../src/pki/der.js';
 import { encodeGeneralNames, ipToBytes, nameToString, parseGeneralNames } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
 import { opensslRun } from './openssl-async.js';
@@ -110,6 +110,16 @@ describe('buildCsr options', () => {
     const { text, verify } = await opensslReq(der);
     expect(verify).toContain('verify OK');
     expect(text).toMatch(/X509v3 Subject Alternative Name: critical/);
+  });
+
+  it('takes a DER Name byte for byte (reenroll, RFC 7030 §4.2.2), refusing anything else', () => {
+    // a PrintableString CN, as another CA may have issued it: re-encoding as UTF8String would change the bytes
+    const name = seq(set(seq(oid(OID.commonName), tlv(0x13, Buffer.from('legacy device')))));
+    const csr = parseCsr(buildCsr({ ...p256, subject: name }));
+    expect(csr.subject.equals(name)).toBe(true);
+    expect(verifyCsrSignature(csr)).toBe(true);
+    expect(() => buildCsr({ ...p256, subject: oid(OID.commonName) })).toThrow(/subject: a DER Name must be a SEQUENCE/);
+    expect(() => buildCsr({ ...p256, subject: Buffer.from([0x30, 0x05]) })).toThrow(CsrBuildError);
   });
 
   it('omits challengePassword and extensionRequest when there is nothing to put in them', () => {
