@@ -4,8 +4,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
+import { EstClientError, EXIT_CODES } from '../client/errors.js';
 import { registerAccountCommands } from './account-commands.js';
 import { registerCertCommands } from './cert-commands.js';
+import { registerClientCommands } from './client-commands.js';
 import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
 import { CliError, homeDir, print, printJson, type HomeOption } from './context.js';
 import { initHome, InitRefusedError, type InitSummary } from './init.js';
@@ -67,6 +69,7 @@ export function buildProgram(): Command {
   registerProfileCommands(program);
   registerCertCommands(program);
   registerRequestCommands(program);
+  registerClientCommands(program);
   return program;
 }
 
@@ -76,6 +79,11 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof EstClientError) {
+      process.stderr.write(`estuary client: ${err.message}\n`);
+      process.exitCode = EXIT_CODES[err.kind];
       return;
     }
     if (err instanceof CliError || err instanceof ConfigError || err instanceof InitRefusedError) {

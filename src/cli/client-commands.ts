@@ -1,0 +1,278 @@
+/**
+ * `estuary client cacerts|csrattrs|enroll|reenroll|serverkeygen|renew`: an EST client (RFC 7030,
+ * RFC 8951) for any EST server. Exit codes say what went wrong (see EXIT_CODES).
+ */
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import type { Command } from 'commander';
+import { generateKey, KeyError, keyTypeOf, loadPrivateKey, privateKeyPem, CLIENT_KEY_TYPES, type ClientKeyType } from '../client/keys.js';
+import { describeCsrAttrs, type CsrTemplate } from '../client/csr-template.js';
+import { chainFor, csrFactory, renewalCsr, requestBase, serverTemplate } from '../client/requests.js';
+import { EstClient, type CsrFactory, type EnrollResult } from '../client/est-client.js';
+import { EstClientError } from '../client/errors.js';
+import { writeFileAtomic } from '../client/files.js';
+import { toPem } from '../pki/base64.js';
+import { certificateFields } from '../pki/certificate.js';
+import { CsrBuildError, type CsrInput, type CsrSans } from '../pki/csr-builder.js';
+import { EnvelopeError, openEnvelope } from '../pki/enveloped-data.js';
+import { octets, readTop, value } from '../pki/der.js';
+import { OID } from '../pki/oids.js';
+import { anonymousOptions, authenticatedClient, readPassphrase, readText, trustOf, usage, withClientOptions, type ClientFlags } from './client-options.js';
+import { print, printJson, printTable } from './context.js';
+import { registerRenewCommand } from './client-renew.js';
+
+interface NameFlags {
+  subject?: string;
+  cn?: string;
+  dns: string[];
+  ip: string[];
+  email: string[];
+  uri: string[];
+}
+
+interface OutputFlags {
+  outCert?: string;
+  outKey?: string;
+  outChain?: string;
+}
+
+type EnrollFlags = ClientFlags & NameFlags & OutputFlags & { keyType?: string; rekey?: boolean; pop: boolean; csrattrs: boolean; encrypt?: boolean };
+
+const collect = (value: string, previous: string[]): string[] => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+
+function withNameOptions(cmd: Command): Command {
+  return cmd
+    .option('--subject <dn>', 'subject distinguished name, e.g. "CN=web1.example.com, O=Example"')
+    .option('--cn <name>', 'subject common name (shorthand for --subject CN=<name>)')
+    .option('--dns <name>', 'DNS subjectAltName (repeatable, or comma-separated)', collect, [])
+    .option('--ip <addr>', 'IP address subjectAltName (repeatable)', collect, [])
+    .option('--email <addr>', 'email (rfc822Name) subjectAltName (repeatable)', collect, [])
+    .option('--uri <uri>', 'URI subjectAltName (repeatable)', collect, []);
+}
+
+function withOutputOptions(cmd: Command): Command {
+  return cmd
+    .option('--out-cert <file>', 'write the certificate here (PEM; default: standard output)')
+    .option('--out-key <file>', 'write the private key here (PKCS#8 PEM, mode 0600; encrypted with --key-password-file)')
+    .option('--out-chain <file>', 'write the CA chain (from /cacerts) here (PEM)');
+}
+
+function subjectOf(flags: NameFlags): string {
+  if (flags.subject !== undefined && flags.cn !== undefined) throw usage('give --subject or --cn, not both');
+  if (flags.cn !== undefined) return `CN=${flags.cn}`;
+  return flags.subject ?? '';
+}
+
+function keyTypeFlag(text: string | undefined): ClientKeyType | undefined {
+  if (text === undefined) return undefined;
+  if (!(CLIENT_KEY_TYPES as readonly string[]).includes(text)) throw usage(`--key-type: expected one of ${CLIENT_KEY_TYPES.join(', ')}, got "${text}"`);
+  return text as ClientKeyType;
+}
+
+/** The key of the request: --key FILE, else a new one of --key-type, else of the type /csrattrs asks for. */
+function requestKey(flags: EnrollFlags, template: CsrTemplate): { privateKey: KeyObject; publicKey: KeyObject; generated: boolean } {
+  const asked = keyTypeFlag(flags.keyType);
+  if (flags.key && !flags.rekey) return { ...loadPrivateKey(readText(flags.key, '--key'), readPassphrase(flags)), generated: false };
+  if (asked && template.keyType && asked !== template.keyType) {
+    process.stderr.write(`estuary client: --key-type ${asked} differs from the server's csrattrs (${template.keyType}); using ${asked}\n`);
+  }
+  return { ...generateKey(asked ?? template.keyType ?? 'ec-p256'), generated: true };
+}
+
+const warn = (message: string): void => {
+  process.stderr.write(`estuary client: ${message}\n`);
+};
+
+function pemChain(certs: readonly Buffer[]): string {
+  return certs.map((c) => toPem('CERTIFICATE', c)).join('');
+}
+
+function describe(der: Buffer): { subject: string; issuer: string; serial: string; notBefore: string; notAfter: string; fingerprintSha256: string } {
+  const x = new X509Certificate(der);
+  return {
+    subject: x.subject.replace(/\n/g, ', '),
+    issuer: x.issuer.replace(/\n/g, ', '),
+    serial: x.serialNumber.toLowerCase(),
+    notBefore: new Date(x.validFrom).toISOString(),
+    notAfter: new Date(x.validTo).toISOString(),
+    fingerprintSha256: x.fingerprint256.replace(/:/g, '').toLowerCase(),
+  };
+}
+
+/** Writes what an enrollment produced; the key first, so a certificate never lands without it. */
+async function writeOutputs(flags: EnrollFlags, client: EstClient, result: EnrollResult, key: { privateKey: KeyObject; generated: boolean }): Promise<void> {
+  const written: Record<string, string> = {};
+  if (flags.outKey && key.generated) {
+    writeFileAtomic(flags.outKey, privateKeyPem(key.privateKey, readPassphrase(flags)), 0o600);
+    written.key = flags.outKey;
+  }
+  const certPem = toPem('CERTIFICATE', result.certificate);
+  if (flags.outCert) {
+    writeFileAtomic(flags.outCert, certPem, 0o644);
+    written.certificate = flags.outCert;
+  }
+  if (flags.outChain) {
+    writeFileAtomic(flags.outChain, pemChain(await chainFor(result, client)), 0o644);
+    written.chain = flags.outChain;
+  }
+  if (flags.json) printJson({ ...describe(result.certificate), tlsVersion: result.tlsVersion, files: written, ...(flags.outCert ? {} : { certificatePem: certPem }) });
+  else {
+    const d = describe(result.certificate);
+    process.stderr.write(`issued ${d.subject} serial ${d.serial}, valid until ${d.notAfter}\n`);
+    for (const [what, file] of Object.entries(written)) process.stderr.write(`  ${what}: ${file}\n`);
+    if (!flags.outCert) process.stdout.write(certPem);
+  }
+}
+
+async function runCacerts(flags: ClientFlags & { out?: string }): Promise<void> {
+  const client = new EstClient(anonymousOptions(flags, trustOf(flags)));
+  try {
+    const certs = await client.cacerts();
+    const pem = pemChain(certs);
+    if (flags.out) writeFileAtomic(flags.out, pem, 0o644);
+    if (flags.json) printJson({ certificates: certs.map(describe), ...(flags.out ? { out: flags.out } : {}) });
+    else if (flags.out) {
+      process.stderr.write(`${certs.length} CA certificate(s) written to ${flags.out}; use --ca ${flags.out} from now on\n`);
+      for (const c of certs.map(describe)) process.stderr.write(`  ${c.subject}  sha256 ${c.fingerprintSha256}\n`);
+    } else process.stdout.write(pem);
+  } finally {
+    client.close();
+  }
+}
+
+async function runCsrattrs(flags: ClientFlags): Promise<void> {
+  const { client } = await authenticatedClient(flags);
+  try {
+    const attrs = describeCsrAttrs(await client.csrattrs());
+    if (flags.json) printJson({ attributes: attrs });
+    else if (attrs.length === 0) print('the server asks for no particular CSR attributes (204)');
+    else printTable(['OID', 'NAME', 'VALUES'], attrs.map((a) => [a.oid, a.name, (a.values ?? []).join(', ')]));
+  } finally {
+    client.close();
+  }
+}
+
+function namesOf(flags: NameFlags): CsrSans {
+  return { dns: flags.dns, ip: flags.ip, email: flags.email, uri: flags.uri };
+}
+
+/** Checked before anything is sent: a key made here must have somewhere to go. */
+function requireKeyOutput(flags: EnrollFlags, makesKey: boolean): void {
+  if (makesKey && !flags.outKey) throw usage('a new private key will be made: give --out-key FILE to keep it');
+}
+
+async function runEnroll(flags: EnrollFlags): Promise<void> {
+  requireKeyOutput(flags, !flags.key);
+  const { client } = await authenticatedClient(flags);
+  try {
+    const template = await serverTemplate(client, flags.csrattrs, warn);
+    const key = requestKey(flags, template);
+    const input = requestBase({ key, subject: subjectOf(flags), sans: namesOf(flags), template }, warn);
+    const result = await client.enroll(csrFactory(input, flags.pop));
+    await writeOutputs(flags, client, result, key);
+  } finally {
+    client.close();
+  }
+}
+
+/** RFC 7030 §4.2.2: the renewal request repeats the certificate's Subject and subjectAltName exactly. */
+async function runReenroll(flags: EnrollFlags): Promise<void> {
+  if (!flags.cert || !flags.key) throw usage('reenroll authenticates with the certificate being renewed: give --cert FILE and --key FILE');
+  requireKeyOutput(flags, Boolean(flags.rekey));
+  const certDer = Buffer.from(new X509Certificate(readText(flags.cert, '--cert')).raw);
+  const { client } = await authenticatedClient(flags);
+  try {
+    const template = await serverTemplate(client, flags.csrattrs, warn);
+    const current = loadPrivateKey(readText(flags.key, '--key'), readPassphrase(flags));
+    const key = flags.rekey ? { ...generateKey(keyTypeFlag(flags.keyType) ?? (keyTypeOf(current.privateKey) as ClientKeyType)), generated: true } : { ...current, generated: false };
+    const result = await client.reenroll(renewalCsr(certDer, key, template, flags.pop));
+    await writeOutputs(flags, client, result, key);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * RFC 7030 §4.4: the server makes the key. The CSR's own key only signs the request. With
+ * --encrypt the key comes back as CMS EnvelopedData to the TLS client certificate (§4.4.1.2).
+ */
+async function runServerkeygen(flags: EnrollFlags): Promise<void> {
+  requireKeyOutput(flags, true);
+  const extraAttributes: NonNullable<CsrInput['extraAttributes']> = [];
+  let recipient: { cert: Buffer; key: KeyObject } | undefined;
+  if (flags.encrypt) {
+    if (!flags.cert) throw usage('--encrypt returns the key encrypted to your TLS client certificate: give --cert and --client-key');
+    const certDer = Buffer.from(new X509Certificate(readText(flags.cert, '--cert')).raw);
+    const ski = certificateFields(certDer).extensions.get(OID.subjectKeyIdentifier);
+    const keyId = ski ? value(ski, readTop(ski)) : Buffer.alloc(0);
+    extraAttributes.push({ type: OID.asymmetricDecryptKeyIdentifier, values: [octets(keyId)] });
+    const keyFile = flags.clientKey ?? flags.key;
+    if (!keyFile) throw usage('--encrypt needs the TLS client key to open the returned key: --client-key FILE');
+    recipient = { cert: certDer, key: loadPrivateKey(readText(keyFile, '--client-key'), readPassphrase(flags)).privateKey };
+  }
+  const { client } = await authenticatedClient(flags);
+  try {
+    const template = await serverTemplate(client, flags.csrattrs, warn);
+    const signing = generateKey(keyTypeFlag(flags.keyType) ?? template.keyType ?? 'ec-p256');
+    const input = requestBase({ key: signing, subject: subjectOf(flags), sans: namesOf(flags), template, extraAttributes }, warn);
+    const result = await client.serverkeygen(csrFactory(input, flags.pop));
+    let pkcs8 = result.privateKey.der;
+    if (result.privateKey.kind === 'enveloped') {
+      if (!recipient) throw new EstClientError('bad-response', 'serverkeygen: the server encrypted the key although it was not asked to');
+      pkcs8 = await openEnvelope(pkcs8, recipient.cert, recipient.key);
+    }
+    const { privateKey } = loadPrivateKey(toPem('PRIVATE KEY', pkcs8));
+    await writeOutputs(flags, client, result, { privateKey, generated: true });
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Failures of this side (a bad key file, a name that cannot be encoded, an output that cannot be
+ * written) are usage errors; an envelope the server sent that does not open is a bad response.
+ */
+function guarded<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      if (err instanceof KeyError || err instanceof CsrBuildError) throw new EstClientError('usage', err.message);
+      if (err instanceof EnvelopeError) throw new EstClientError('bad-response', `serverkeygen: ${err.message}`);
+      const errno = err as NodeJS.ErrnoException;
+      if (typeof errno.code === 'string' && typeof errno.path === 'string') throw new EstClientError('usage', `${errno.path}: ${errno.code}`);
+      throw err;
+    }
+  };
+}
+
+function enrollCommand(parent: Command, name: string, description: string): Command {
+  const cmd = parent.command(name).description(description);
+  withClientOptions(cmd);
+  withOutputOptions(cmd);
+  return cmd
+    .option('--key-type <type>', `key to generate: ${CLIENT_KEY_TYPES.join(', ')} (default: what /csrattrs asks for, else ec-p256)`)
+    .option('--no-pop', 'do not put the TLS channel binding in challengePassword (RFC 7030 §3.5)')
+    .option('--no-csrattrs', 'do not ask the server for /csrattrs before building the request');
+}
+
+export function registerClientCommands(program: Command): void {
+  const client = program.command('client').description('EST client for any RFC 7030 server: cacerts, csrattrs, enroll, reenroll, serverkeygen, renew');
+
+  withClientOptions(client.command('cacerts').description('fetch the CA certificates (with --fingerprint: bootstrap trust in them)'))
+    .option('--out <file>', 'write the CA certificates here (PEM), to use as --ca later')
+    .action(guarded(runCacerts));
+
+  withClientOptions(client.command('csrattrs').description('show the CSR attributes the server asks for, OIDs named')).action(guarded(runCsrattrs));
+
+  withNameOptions(enrollCommand(client, 'enroll', 'generate a key (or use --key) and enroll (/simpleenroll)')).action(guarded(runEnroll));
+
+  enrollCommand(client, 'reenroll', 'renew the certificate --cert with its key --key (/simplereenroll); --rekey for a new key')
+    .option('--rekey', 'generate a new key for the renewed certificate')
+    .action(guarded(runReenroll));
+
+  withNameOptions(enrollCommand(client, 'serverkeygen', 'have the server generate the key (/serverkeygen)'))
+    .option('--encrypt', 'ask for the key encrypted to the TLS client certificate (RFC 7030 §4.4.1.2)')
+    .action(guarded(runServerkeygen));
+
+  registerRenewCommand(client);
+}

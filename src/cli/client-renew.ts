@@ -1,0 +1,122 @@
+/**
+ * `estuary client renew --config FILE [--daemon]`: the auto-renewal agent, with the real
+ * EstClient behind the agent's Renewer interface.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
+import { EstClient, type EstClientOptions } from '../client/est-client.js';
+import { EstClientError } from '../client/errors.js';
+import { generateKey, keyTypeOf, loadPrivateKey, type ClientKeyType } from '../client/keys.js';
+import { entryFailed, runRenewals, type Issued, type Renewer } from '../client/renew-agent.js';
+import { loadRenewConfig, RenewConfigError, type RenewEntry } from '../client/renew-config.js';
+import { chainFor, csrFactory, EMPTY_TEMPLATE, renewalCsr } from '../client/requests.js';
+import { pemBlocks } from '../pki/base64.js';
+import { printJson } from './context.js';
+
+function readSecret(file: string): string {
+  return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+}
+
+function clientOptions(entry: RenewEntry, log: Logger): EstClientOptions {
+  return {
+    server: entry.server,
+    label: entry.label,
+    trust: entry.trust.kind === 'explicit' ? { kind: 'explicit', anchors: pemBlocks(readFileSync(entry.trust.caFile, 'utf8')) } : { kind: 'implicit' },
+    maxWaitSeconds: entry.maxWaitSeconds,
+    onWaiting: ({ seconds, until, attempt }) => log.info({ entry: entry.name, event: 'waiting', seconds, until, attempt }, 'request held for approval'),
+    ...(entry.auth.user && entry.auth.passwordFile ? { basic: { user: entry.auth.user, password: readSecret(entry.auth.passwordFile) } } : {}),
+  };
+}
+
+/** The agent's EST side: reenroll with the current certificate, or enroll afresh. */
+export function estRenewer(log: Logger): Renewer {
+  return {
+    async renew(entry, current) {
+      const opts = clientOptions(entry, log);
+      // RFC 7030 §4.2.2: the renewal authenticates with the certificate being renewed.
+      if (entry.auth.useCertificate) opts.clientCert = { certPem: current.certPem, keyPem: current.keyPem, ...(current.passphrase ? { passphrase: current.passphrase } : {}) };
+      else if (entry.auth.clientCert && entry.auth.clientKey) opts.clientCert = { certPem: readFileSync(entry.auth.clientCert, 'utf8'), keyPem: readFileSync(entry.auth.clientKey, 'utf8') };
+      const client = new EstClient(opts);
+      try {
+        const key = entry.rekey
+          ? generateKey(entry.keyType ?? (keyTypeOf(current.privateKey) as ClientKeyType))
+          : { privateKey: current.privateKey, publicKey: loadPrivateKey(current.keyPem, current.passphrase).publicKey };
+        const result = await client.reenroll(renewalCsr(current.certDer, key, EMPTY_TEMPLATE, true));
+        const issued: Issued = { certificate: result.certificate, chain: await chainFor(result, client) };
+        if (entry.rekey) issued.privateKey = key.privateKey;
+        return issued;
+      } finally {
+        client.close();
+      }
+    },
+    async enroll(entry, request) {
+      const opts = clientOptions(entry, log);
+      if (entry.auth.clientCert && entry.auth.clientKey) opts.clientCert = { certPem: readFileSync(entry.auth.clientCert, 'utf8'), keyPem: readFileSync(entry.auth.clientKey, 'utf8') };
+      if (!opts.basic && !opts.clientCert) throw new EstClientError('usage', `entry ${entry.name}: a fresh enrollment needs auth.user + auth.passwordFile or auth.clientCert + auth.clientKey`);
+      const client = new EstClient(opts);
+      try {
+        const key = generateKey(request.keyType ?? 'ec-p256');
+        const factory = csrFactory({ ...key, subject: request.subjectDer ?? request.subject, sans: request.sans }, true);
+        const result = await client.enroll(factory);
+        return { certificate: result.certificate, chain: await chainFor(result, client), privateKey: key.privateKey };
+      } finally {
+        client.close();
+      }
+    },
+  };
+}
+
+interface RenewFlags {
+  config: string;
+  daemon?: boolean;
+  entry: string[];
+  force?: boolean;
+  json?: boolean;
+}
+
+async function runRenew(flags: RenewFlags): Promise<void> {
+  let config;
+  try {
+    config = loadRenewConfig(flags.config);
+  } catch (err) {
+    if (err instanceof RenewConfigError) throw new EstClientError('usage', err.message);
+    throw err;
+  }
+  // Structured lines on stderr, so stdout stays free for --json.
+  const log = pino({ base: undefined, timestamp: stdTimeFunctions.isoTime }, destination({ dest: 2, sync: true }));
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    const summary = await runRenewals({
+      config,
+      renewer: estRenewer(log),
+      log,
+      daemon: Boolean(flags.daemon),
+      signal: controller.signal,
+      ...(flags.entry.length > 0 ? { only: flags.entry } : {}),
+      force: Boolean(flags.force),
+    });
+    if (flags.json) printJson(summary);
+    // One-shot: the exit code says whether anything failed (for cron and systemd timers).
+    if (summary.failed) process.exitCode = 1;
+    else if (!flags.json) process.stderr.write(`${summary.entries.filter((e) => !entryFailed(e)).length} entries checked, none failed\n`);
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+export function registerRenewCommand(client: Command): void {
+  client
+    .command('renew')
+    .description('keep the certificates of a config file alive: reenroll each when due, run its postRenew command')
+    .requiredOption('--config <file>', 'renewal configuration (YAML; see the README)')
+    .option('--daemon', 'keep running: sleep until the next renewal point, stop cleanly on SIGTERM')
+    .option('--entry <name>', 'only this entry (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--force', 'renew now even when not due')
+    .option('--json', 'print the summary as JSON')
+    .action(runRenew);
+}
