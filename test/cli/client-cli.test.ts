@@ -149,6 +149,25 @@ describe('enroll', () => {
     expect(new X509Certificate(readFileSync(file('boot.pem'))).subject).toBe('CN=boot');
   });
 
+  it('asks for the password on a terminal when there is no file or environment variable', async () => {
+    // `script` gives the client a pseudo-terminal; the password is typed once the prompt shows.
+    const cmd = ['node', MAIN, 'client', ...trusted('enroll', '--user', user, '--cn', 'prompted', '--out-key', file('prompted.key'), '--out-cert', file('prompted.pem'))]
+      .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ESTUARY_PASSWORD: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Password for') && !out.includes('typed')) {
+        out += '(typed)';
+        child.stdin.write(s.summary.estAccount.password + '\r');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, out).toBe(0);
+    expect(out).not.toContain(s.summary.estAccount.password);
+    expect(new X509Certificate(readFileSync(file('prompted.pem'))).subject).toBe('CN=prompted');
+  });
+
   it('writes an encrypted private key with --key-password-file', async () => {
     writeFileSync(file('keypass'), 'correct horse battery\n');
     const r = await client(withBasic('enroll', '--cn', 'enc', '--key-type', 'rsa-2048', '--out-key', file('enc.key'), '--out-cert', file('enc.pem'), '--key-password-file', file('keypass')));
