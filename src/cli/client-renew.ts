@@ -100,9 +100,12 @@ async function runRenew(flags: RenewFlags): Promise<void> {
       force: Boolean(flags.force),
     });
     if (flags.json) printJson(summary);
-    // One-shot: the exit code says whether anything failed (for cron and systemd timers).
-    if (summary.failed) process.exitCode = 1;
-    else if (!flags.json) process.stderr.write(`${summary.entries.filter((e) => !entryFailed(e)).length} entries checked, none failed\n`);
+    // One-shot: the exit code says whether anything failed (for cron and systemd timers). A daemon
+    // ends only when asked to (SIGTERM, SIGINT): that is a clean stop, exit 0 even while an entry
+    // is backing off (its failures were logged as they happened), or systemd would mark it failed.
+    if (summary.failed) {
+      if (!flags.daemon) process.exitCode = 1;
+    } else if (!flags.json) process.stderr.write(`${summary.entries.filter((e) => !entryFailed(e)).length} entries checked, none failed\n`);
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
