@@ -83,6 +83,10 @@ async function runRenew(flags: RenewFlags): Promise<void> {
     if (err instanceof RenewConfigError) throw new EstClientError('usage', err.message);
     throw err;
   }
+  const unknown = flags.entry.filter((n) => !config.entries.some((e) => e.name === n));
+  if (unknown.length > 0) {
+    throw new EstClientError('usage', `--entry: no entry named ${unknown.join(', ')} in ${flags.config} (it has ${config.entries.map((e) => e.name).join(', ')})`);
+  }
   // Structured lines on stderr, so stdout stays free for --json.
   const log = pino({ base: undefined, timestamp: stdTimeFunctions.isoTime }, destination({ dest: 2, sync: true }));
   const controller = new AbortController();

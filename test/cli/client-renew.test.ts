@@ -364,6 +364,9 @@ describe('one-shot', () => {
     const retry = await cli(['renew', '--config', bad]);
     expect(retry.code).toBe(2);
     expect(retry.stderr).toMatch(/retry\.initialSeconds/);
+    const entry = await cli(['renew', '--config', writeConfig(dir), '--entry', 'nope']);
+    expect(entry.code).toBe(2);
+    expect(entry.stderr).toMatch(/--entry: no entry named nope .*\(it has web\)/);
     const missing = await cli(['renew', '--config', join(dir, 'nope.yaml')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.yaml: cannot read: ENOENT/);
