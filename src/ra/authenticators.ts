@@ -63,6 +63,9 @@ export async function authenticateBasic(ctx: AuthContext, profile: Profile, cred
   if (profile.allowedAccounts.length > 0 && !profile.allowedAccounts.includes(email)) {
     throw new RaError('forbidden', `account ${email} is not allowed on profile "${profile.label}"`);
   }
+  if (account.allowedProfiles.length > 0 && !account.allowedProfiles.includes(profile.label)) {
+    throw new RaError('forbidden', `account ${email} is restricted to other profiles than "${profile.label}"`);
+  }
   return account;
 }
 

@@ -119,6 +119,31 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ALTER TABLE accounts ADD COLUMN allowed_names TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    // SQLite cannot alter a CHECK constraint: the table is rebuilt and its rows copied, ids kept
+    // (PostgreSQL: ALTER TABLE accounts DROP CONSTRAINT …, ADD CHECK …, ADD COLUMN allowed_profiles).
+    name: 'Web RA roles and account profile restrictions',
+    sql: `
+      CREATE TABLE accounts_v5 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('est', 'admin', 'officer', 'auditor')),
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        allowed_names TEXT NOT NULL DEFAULT '[]',
+        allowed_profiles TEXT NOT NULL DEFAULT '[]'
+      );
+      INSERT INTO accounts_v5 (id, email, password_hash, role, disabled, created_at, updated_at, allowed_names)
+        SELECT id, email, password_hash, role, disabled, created_at, updated_at, allowed_names FROM accounts;
+      DROP TABLE accounts;
+      ALTER TABLE accounts_v5 RENAME TO accounts;
+      CREATE INDEX certificates_created_at ON certificates (created_at);
+      CREATE INDEX pending_requests_profile ON pending_requests (profile);
+      CREATE INDEX audit_events_actor ON audit_events (actor);
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

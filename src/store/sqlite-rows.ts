@@ -20,7 +20,8 @@ import {
 export type Params = Record<string, unknown>;
 
 export interface AccountRow {
-  id: number; email: string; password_hash: string; role: string; disabled: number; allowed_names: string; created_at: string; updated_at: string;
+  id: number; email: string; password_hash: string; role: string; disabled: number; allowed_names: string; allowed_profiles: string;
+  created_at: string; updated_at: string;
 }
 export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
@@ -84,6 +85,7 @@ export function toAccount(r: AccountRow): Account {
     role: r.role as AccountRole,
     disabled: r.disabled !== 0,
     allowedNames: JSON.parse(r.allowed_names) as string[],
+    allowedProfiles: JSON.parse(r.allowed_profiles) as string[],
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };

@@ -14,6 +14,8 @@ import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { SqliteWriter } from './sqlite-writer.js';
+import { auditWhere, certificateWhere, equalityFilter, pendingWhere } from './sqlite-search.js';
+import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 import type { WriteOp } from './sqlite-writer-protocol.js';
 import {
   auditParams,
@@ -26,27 +28,29 @@ import {
   toCertificate,
   toPending,
   toProfile,
-  type AccountRow,
   type AuditRow,
   type CertificateRow,
   type PendingRow,
   type Params,
-  type ProfileRow,
 } from './sqlite-rows.js';
 import {
   StoreUnavailableError,
   type Account,
   type AuditEvent,
   type AuditFilter,
+  type CertificateCounts,
   type CertificateFilter,
   type CertificateRecord,
+  type CertificateSearch,
+  type DayCount,
   type NewAccount,
   type NewAuditEvent,
   type NewCertificate,
   type NewProfile,
   type NewPendingRequest,
+  type Page,
+  type PendingFilter,
   type PendingRequest,
-  type PendingStatus,
   type Profile,
   type RevokedCertificate,
   type Store,
@@ -65,9 +69,6 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 }
 
 const DEFAULT_LIMIT = 100;
-const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
-  extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy, created_at, updated_at`;
-
 /** Creates the file 0600 before SQLite does (SQLite gives -wal and -shm the same mode). */
 function prepareFile(path: string, logger: SqliteStoreOptions['logger']): void {
   if (path === '' || path === ':memory:' || path.startsWith('file:')) return;
@@ -99,7 +100,7 @@ export class SqliteStore implements Store {
   private versionFresh = false;
   private ownWrites = 0;
   private readonly filtered = new Map<string, Database.Statement>();
-  private readonly stmt: ReturnType<SqliteStore['prepareAll']>;
+  private readonly stmt: SqliteStatements;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
@@ -122,47 +123,8 @@ export class SqliteStore implements Store {
       db?.close();
       throw mapSqliteError(err, `cannot open database ${path}`);
     }
-    this.stmt = this.prepareAll();
+    this.stmt = prepareStatements(this.db);
     this.writer = new SqliteWriter({ path, busyTimeoutMs }, this.logger);
-  }
-
-  private prepareAll() {
-    const p = <R = unknown>(sql: string) => this.db.prepare<[Params?], R>(sql);
-    return {
-      insertAccount: p<AccountRow>(`INSERT INTO accounts (email, password_hash, role, disabled, created_at, updated_at)
-        VALUES (@email, @password_hash, @role, 0, @now, @now) RETURNING *`),
-      getAccount: p<AccountRow>('SELECT * FROM accounts WHERE email = @email'),
-      listAccounts: p<AccountRow>('SELECT * FROM accounts ORDER BY id'),
-      setPassword: p('UPDATE accounts SET password_hash = @password_hash, updated_at = @now WHERE email = @email'),
-      setDisabled: p('UPDATE accounts SET disabled = @disabled, updated_at = @now WHERE email = @email'),
-      setAllowedNames: p('UPDATE accounts SET allowed_names = @names, updated_at = @now WHERE email = @email'),
-      insertProfile: p(`INSERT INTO profiles (${PROFILE_COLUMNS}) VALUES (@label, @enabled, @ca, @auth, @client_trust_anchors,
-        @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @approval,
-        @retry_after_seconds, @pending_ttl_hours, @pop_linking, @name_policy, @now, @now)`),
-      updateProfile: p(`UPDATE profiles SET enabled = @enabled, ca = @ca, auth = @auth, client_trust_anchors = @client_trust_anchors,
-        validity_days = @validity_days, key_algorithms = @key_algorithms, key_usage = @key_usage,
-        extended_key_usage = @extended_key_usage, allowed_accounts = @allowed_accounts, csr_attrs = @csr_attrs,
-        approval = @approval, retry_after_seconds = @retry_after_seconds, pending_ttl_hours = @pending_ttl_hours,
-        pop_linking = @pop_linking, name_policy = @name_policy, updated_at = @now WHERE label = @label`),
-      getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
-      listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),
-      dataVersion: this.db.prepare<[], number>('PRAGMA data_version').pluck(),
-      insertPending: p<PendingRow>(`INSERT INTO pending_requests (profile, operation, requester, key_id, csr, subject, sans,
-        key_description, status, created_at, expires_at) VALUES (@profile, @operation, @requester, @key_id, @csr, @subject,
-        @sans, @key_description, 'pending', @created_at, @expires_at) RETURNING *`),
-      findPending: p<PendingRow>(`SELECT * FROM pending_requests WHERE profile = @profile AND requester = @requester
-        AND key_id = @key_id AND status <> 'issued' ORDER BY id DESC LIMIT 1`),
-      getPending: p<PendingRow>('SELECT * FROM pending_requests WHERE id = @id'),
-      decidePending: p(`UPDATE pending_requests SET status = @status, reason = @reason, decided_by = @officer,
-        decided_at = @at WHERE id = @id AND status = 'pending'`),
-      issuedPending: p(`UPDATE pending_requests SET status = 'issued', serial = @serial WHERE id = @id AND status = 'approved'`),
-      getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
-      revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
-        WHERE serial = @serial AND status = 'valid'`),
-      status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
-      revoked: p<{ serial: string; revoked_at: string; revocation_reason: string }>(`SELECT serial, revoked_at, revocation_reason
-        FROM certificates WHERE ca = @ca AND status = 'revoked' ORDER BY revoked_at, serial`),
-    };
   }
 
   /** Like run(), for a write through this connection: it invalidates the read caches. */
@@ -218,6 +180,11 @@ export class SqliteStore implements Store {
   async setAccountAllowedNames(email: string, names: string[]): Promise<boolean> {
     const params = { email: email.toLowerCase(), names: JSON.stringify(names), now: iso(this.now()) };
     return this.write('setAccountAllowedNames', () => this.stmt.setAllowedNames.run(params).changes > 0);
+  }
+
+  async setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean> {
+    const params = { email: email.toLowerCase(), labels: JSON.stringify(labels), now: iso(this.now()) };
+    return this.write('setAccountAllowedProfiles', () => this.stmt.setAllowedProfiles.run(params).changes > 0);
   }
 
   async createProfile(profile: NewProfile): Promise<Profile> {
@@ -297,6 +264,34 @@ export class SqliteStore implements Store {
     });
   }
 
+  async searchCertificates(search: CertificateSearch = {}): Promise<Page<CertificateRecord>> {
+    return this.run('searchCertificates', () => {
+      const { sql: where, params } = certificateWhere(search, iso(search.now ?? this.now()));
+      const order = search.order === 'expiry' ? 'not_after ASC, serial ASC' : 'created_at DESC, rowid DESC';
+      const paging = { limit: page(search.limit, DEFAULT_LIMIT, 'limit'), offset: page(search.offset, 0, 'offset') };
+      const rows = this.prepared(`SELECT * FROM certificates${where} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...params, ...paging }) as CertificateRow[];
+      const total = (this.prepared(`SELECT COUNT(*) AS n FROM certificates${where}`).get(params) as { n: number }).n;
+      return { items: rows.map(toCertificate), total };
+    });
+  }
+
+  async countCertificates(now: Date): Promise<CertificateCounts> {
+    return this.run('countCertificates', () => {
+      const row = this.prepared(`SELECT
+          COALESCE(SUM(CASE WHEN status = 'valid' AND not_after >= @now THEN 1 ELSE 0 END), 0) AS valid,
+          COALESCE(SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), 0) AS revoked,
+          COALESCE(SUM(CASE WHEN status = 'valid' AND not_after < @now THEN 1 ELSE 0 END), 0) AS expired
+        FROM certificates`).get({ now: iso(now) }) as CertificateCounts;
+      return { valid: row.valid, revoked: row.revoked, expired: row.expired };
+    });
+  }
+
+  async issuedPerDay(since: Date): Promise<DayCount[]> {
+    // created_at is ISO-8601 UTC text: its first 10 characters are the UTC day.
+    return this.run('issuedPerDay', () => this.prepared(`SELECT SUBSTR(created_at, 1, 10) AS day, COUNT(*) AS count
+      FROM certificates WHERE created_at >= @since GROUP BY SUBSTR(created_at, 1, 10) ORDER BY day`).all({ since: iso(since) }) as DayCount[]);
+  }
+
   async revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean> {
     const params = { serial, reason, at: iso(at) };
     return this.write('revokeCertificate', () => this.stmt.revoke.run(params).changes > 0);
@@ -330,11 +325,19 @@ export class SqliteStore implements Store {
     return row && toPending(row);
   }
 
-  async listPendingRequests(filter: { status?: PendingStatus; profile?: string; limit?: number } = {}): Promise<PendingRequest[]> {
+  async listPendingRequests(filter: PendingFilter = {}): Promise<PendingRequest[]> {
     return this.run('listPendingRequests', () => {
-      const params: Params = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit') };
-      const sql = `SELECT * FROM pending_requests${equalityFilter(filter, ['status', 'profile'], params)} ORDER BY id DESC LIMIT @limit`;
-      return (this.prepared(sql).all(params) as PendingRow[]).map(toPending);
+      const { sql: where, params } = pendingWhere(filter);
+      const paging = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit'), offset: page(filter.offset, 0, 'offset') };
+      const sql = `SELECT * FROM pending_requests${where} ORDER BY id DESC LIMIT @limit OFFSET @offset`;
+      return (this.prepared(sql).all({ ...params, ...paging }) as PendingRow[]).map(toPending);
+    });
+  }
+
+  async countPendingRequests(filter: PendingFilter = {}): Promise<number> {
+    return this.run('countPendingRequests', () => {
+      const { sql: where, params } = pendingWhere(filter);
+      return (this.prepared(`SELECT COUNT(*) AS n FROM pending_requests${where}`).get(params) as { n: number }).n;
     });
   }
 
@@ -354,10 +357,17 @@ export class SqliteStore implements Store {
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
     return this.run('listAudit', () => {
-      const params: Params = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit') };
-      const sql = `SELECT * FROM audit_events${equalityFilter(filter, ['actor', 'action', 'profile'], params)}
-        ORDER BY at DESC, id DESC LIMIT @limit`;
-      return (this.prepared(sql).all(params) as AuditRow[]).map(toAudit);
+      const { sql: where, params } = auditWhere(filter);
+      const paging = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit'), offset: page(filter.offset, 0, 'offset') };
+      const sql = `SELECT * FROM audit_events${where} ORDER BY at DESC, id DESC LIMIT @limit OFFSET @offset`;
+      return (this.prepared(sql).all({ ...params, ...paging }) as AuditRow[]).map(toAudit);
+    });
+  }
+
+  async countAudit(filter: AuditFilter = {}): Promise<number> {
+    return this.run('countAudit', () => {
+      const { sql: where, params } = auditWhere(filter);
+      return (this.prepared(`SELECT COUNT(*) AS n FROM audit_events${where}`).get(params) as { n: number }).n;
     });
   }
 
@@ -384,20 +394,6 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new StoreUnavailableError(`${op.what}: the store is closed`));
     return this.writer.write(op);
   }
-}
-
-/**
- * ` WHERE a = @a AND b = @b` for the given filter keys that are set (column names equal the keys,
- * which come from code, never from input); their values are added to `params`.
- */
-function equalityFilter<F extends object>(filter: F, keys: ReadonlyArray<keyof F & string>, params: Params): string {
-  const where: string[] = [];
-  for (const k of keys) {
-    if (filter[k] === undefined) continue;
-    params[k] = filter[k];
-    where.push(`${k} = @${k}`);
-  }
-  return where.length ? ` WHERE ${where.join(' AND ')}` : '';
 }
 
 /** The cached profile is shared by every caller, so nobody may change it. */

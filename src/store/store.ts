@@ -7,7 +7,11 @@
 export type AuthMechanism = 'basic' | 'tls-client-cert' | 'basic+tls-client-cert';
 export const AUTH_MECHANISMS: readonly AuthMechanism[] = ['basic', 'tls-client-cert', 'basic+tls-client-cert'];
 
-export type AccountRole = 'est' | 'admin';
+export type AccountRole = 'est' | 'admin' | 'officer' | 'auditor';
+export const ACCOUNT_ROLES: readonly AccountRole[] = ['est', 'admin', 'officer', 'auditor'];
+/** The roles that sign in to the Web RA; `est` accounts authenticate only on EST. */
+export type AdminRole = Exclude<AccountRole, 'est'>;
+export const ADMIN_ROLES: readonly AdminRole[] = ['admin', 'officer', 'auditor'];
 
 export interface Account {
   id: number;
@@ -21,6 +25,8 @@ export interface Account {
    * every subject CN and SAN value must match one. Empty: any name the profile allows.
    */
   allowedNames: string[];
+  /** Profiles (labels) this EST account may use; empty: every profile that allows it. */
+  allowedProfiles: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -166,6 +172,55 @@ export interface CertificateFilter {
   offset?: number;
 }
 
+/** What a certificate search may ask for; every condition given must hold. */
+export interface CertificateSearch {
+  /** Case-insensitive substring of the subject, a SAN or the serial. */
+  q?: string;
+  /** Case-insensitive substrings of one field each. */
+  subject?: string;
+  san?: string;
+  /** Hex, colons and case ignored. */
+  serial?: string;
+  profile?: string;
+  /** `valid`: not revoked and notAfter ≥ now; `expired`: not revoked and notAfter < now. */
+  status?: CertificateStatus | 'expired';
+  /** notAfter within [notAfterFrom, notAfterTo]. */
+  notAfterFrom?: Date;
+  notAfterTo?: Date;
+  /** `issued` (default): newest first; `expiry`: soonest notAfter first. */
+  order?: 'issued' | 'expiry';
+  /** The time `valid` and `expired` are judged at (default: the store's clock). */
+  now?: Date;
+  limit?: number;
+  offset?: number;
+}
+
+/** A page of results and how many match in all. */
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+/** Certificates by status at a point in time (`expired`: not revoked, past notAfter). */
+export interface CertificateCounts {
+  valid: number;
+  revoked: number;
+  expired: number;
+}
+
+/** Issuances per UTC day (YYYY-MM-DD); days without any are left out. */
+export interface DayCount {
+  day: string;
+  count: number;
+}
+
+export interface PendingFilter {
+  status?: PendingStatus;
+  profile?: string;
+  limit?: number;
+  offset?: number;
+}
+
 export interface AuditEvent {
   id: number;
   at: Date;
@@ -186,7 +241,11 @@ export interface AuditFilter {
   actor?: string;
   action?: string;
   profile?: string;
+  /** Events at or after `from` and before `to`. */
+  from?: Date;
+  to?: Date;
   limit?: number;
+  offset?: number;
 }
 
 /** Raised by a store when the database cannot be reached or written. */
@@ -213,6 +272,7 @@ export interface Store {
   setAccountPassword(email: string, passwordHash: string): Promise<boolean>;
   setAccountDisabled(email: string, disabled: boolean): Promise<boolean>;
   setAccountAllowedNames(email: string, names: string[]): Promise<boolean>;
+  setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean>;
 
   /** Insert; StoreConflictError when the label exists. */
   createProfile(profile: NewProfile): Promise<Profile>;
@@ -228,6 +288,11 @@ export interface Store {
   recordIssuance(certificate: NewCertificate, event: NewAuditEvent): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listCertificates(filter?: CertificateFilter): Promise<CertificateRecord[]>;
+  /** A page of the matching certificates (default limit 100) and the number that match. */
+  searchCertificates(search?: CertificateSearch): Promise<Page<CertificateRecord>>;
+  countCertificates(now: Date): Promise<CertificateCounts>;
+  /** Issuances at or after `since`, by UTC day of issuance, oldest first. */
+  issuedPerDay(since: Date): Promise<DayCount[]>;
   /** Returns false when no such certificate exists or it is already revoked. */
   revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean>;
   isRevoked(serial: string): Promise<boolean>;
@@ -239,14 +304,19 @@ export interface Store {
   findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined>;
   getPendingRequest(id: number): Promise<PendingRequest | undefined>;
   /** Newest first. */
-  listPendingRequests(filter?: { status?: PendingStatus; profile?: string; limit?: number }): Promise<PendingRequest[]>;
+  listPendingRequests(filter?: PendingFilter): Promise<PendingRequest[]>;
+  /** How many requests match (limit and offset ignored). */
+  countPendingRequests(filter?: PendingFilter): Promise<number>;
   /** Approve or reject a request that is still pending; false otherwise. */
   decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date): Promise<boolean>;
   /** Record that an approved request was issued; false when it was not approved. */
   markPendingIssued(id: number, serial: string): Promise<boolean>;
 
   appendAudit(event: NewAuditEvent): Promise<void>;
+  /** Newest first. */
   listAudit(filter?: AuditFilter): Promise<AuditEvent[]>;
+  /** How many events match (limit and offset ignored). */
+  countAudit(filter?: AuditFilter): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -95,6 +95,29 @@ describe('SqliteStore (SQLite specifics)', () => {
     }
   });
 
+  it('migration 5 rebuilds accounts for the Web RA roles and keeps every row, id and setting', async () => {
+    const raw = new Database(file);
+    for (const m of SQLITE_MIGRATIONS.slice(0, 4)) raw.exec(m.sql);
+    raw.pragma('user_version = 4');
+    const insert = raw.prepare(`INSERT INTO accounts (id, email, password_hash, role, disabled, created_at, updated_at, allowed_names)
+      VALUES (?, ?, ?, ?, ?, '2025-01-01T00:00:00.000Z', '2025-01-02T00:00:00.000Z', ?)`);
+    insert.run(3, 'admin@example.com', 'hash-a', 'admin', 0, '[]');
+    insert.run(7, 'dev@example.com', 'hash-d', 'est', 1, '["dev-*.example.com"]');
+    expect(() => insert.run(8, 'o@example.com', 'h', 'officer', 0, '[]')).toThrow(/CHECK/);
+    raw.close();
+
+    const store = openStore();
+    expect(await store.getAccount('admin@example.com')).toMatchObject({ id: 3, passwordHash: 'hash-a', role: 'admin', disabled: false, allowedProfiles: [] });
+    expect(await store.getAccount('dev@example.com')).toMatchObject({
+      id: 7, role: 'est', disabled: true, allowedNames: ['dev-*.example.com'], createdAt: new Date('2025-01-01T00:00:00Z'), updatedAt: new Date('2025-01-02T00:00:00Z'),
+    });
+    const officer = await store.createAccount({ email: 'officer@example.com', passwordHash: 'h', role: 'officer' });
+    expect(officer.id).toBeGreaterThan(7);
+    await store.createAccount({ email: 'auditor@example.com', passwordHash: 'h', role: 'auditor' });
+    await expect(store.createAccount({ email: 'x@example.com', passwordHash: 'h', role: 'root' as never })).rejects.toThrow();
+    expect((await store.listAccounts()).map((a) => a.role)).toEqual(['admin', 'est', 'officer', 'auditor']);
+  });
+
   it('refuses a database whose schema is newer than it knows', () => {
     openStore();
     const raw = new Database(file);

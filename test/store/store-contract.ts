@@ -13,6 +13,7 @@ import {
   type NewProfile,
   type Store,
 } from '../../src/store/store.js';
+import { storeSearchContract } from './store-contract-search.js';
 
 let serialCounter = 0;
 
@@ -387,9 +388,16 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
           () => store.isRevoked(cert.serial),
           () => store.appendAudit(newEvent()),
           () => store.listAudit(),
+          () => store.countAudit(),
+          () => store.searchCertificates(),
+          () => store.countCertificates(new Date()),
+          () => store.issuedPerDay(new Date()),
+          () => store.countPendingRequests(),
+          () => store.setAccountAllowedProfiles('z@example.com', []),
         ];
         for (const call of calls) expect(await rejection(call())).toBeInstanceOf(StoreUnavailableError);
       });
     });
   });
+  storeSearchContract(name, open, cleanup);
 }

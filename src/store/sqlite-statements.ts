@@ -1,0 +1,48 @@
+/** The SQLite store's fixed statements, prepared once per connection. */
+import type Database from 'better-sqlite3';
+import type { AccountRow, CertificateRow, Params, PendingRow, ProfileRow } from './sqlite-rows.js';
+
+export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
+  extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy, created_at, updated_at`;
+
+export function prepareStatements(db: Database.Database) {
+  const p = <R = unknown>(sql: string) => db.prepare<[Params?], R>(sql);
+  return {
+    insertAccount: p<AccountRow>(`INSERT INTO accounts (email, password_hash, role, disabled, created_at, updated_at)
+      VALUES (@email, @password_hash, @role, 0, @now, @now) RETURNING *`),
+    getAccount: p<AccountRow>('SELECT * FROM accounts WHERE email = @email'),
+    listAccounts: p<AccountRow>('SELECT * FROM accounts ORDER BY id'),
+    setPassword: p('UPDATE accounts SET password_hash = @password_hash, updated_at = @now WHERE email = @email'),
+    setDisabled: p('UPDATE accounts SET disabled = @disabled, updated_at = @now WHERE email = @email'),
+    setAllowedNames: p('UPDATE accounts SET allowed_names = @names, updated_at = @now WHERE email = @email'),
+    setAllowedProfiles: p('UPDATE accounts SET allowed_profiles = @labels, updated_at = @now WHERE email = @email'),
+    insertProfile: p(`INSERT INTO profiles (${PROFILE_COLUMNS}) VALUES (@label, @enabled, @ca, @auth, @client_trust_anchors,
+      @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @approval,
+      @retry_after_seconds, @pending_ttl_hours, @pop_linking, @name_policy, @now, @now)`),
+    updateProfile: p(`UPDATE profiles SET enabled = @enabled, ca = @ca, auth = @auth, client_trust_anchors = @client_trust_anchors,
+      validity_days = @validity_days, key_algorithms = @key_algorithms, key_usage = @key_usage,
+      extended_key_usage = @extended_key_usage, allowed_accounts = @allowed_accounts, csr_attrs = @csr_attrs,
+      approval = @approval, retry_after_seconds = @retry_after_seconds, pending_ttl_hours = @pending_ttl_hours,
+      pop_linking = @pop_linking, name_policy = @name_policy, updated_at = @now WHERE label = @label`),
+    getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
+    listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+    insertPending: p<PendingRow>(`INSERT INTO pending_requests (profile, operation, requester, key_id, csr, subject, sans,
+      key_description, status, created_at, expires_at) VALUES (@profile, @operation, @requester, @key_id, @csr, @subject,
+      @sans, @key_description, 'pending', @created_at, @expires_at) RETURNING *`),
+    findPending: p<PendingRow>(`SELECT * FROM pending_requests WHERE profile = @profile AND requester = @requester
+      AND key_id = @key_id AND status <> 'issued' ORDER BY id DESC LIMIT 1`),
+    getPending: p<PendingRow>('SELECT * FROM pending_requests WHERE id = @id'),
+    decidePending: p(`UPDATE pending_requests SET status = @status, reason = @reason, decided_by = @officer,
+      decided_at = @at WHERE id = @id AND status = 'pending'`),
+    issuedPending: p(`UPDATE pending_requests SET status = 'issued', serial = @serial WHERE id = @id AND status = 'approved'`),
+    getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
+    revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
+      WHERE serial = @serial AND status = 'valid'`),
+    status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
+    revoked: p<{ serial: string; revoked_at: string; revocation_reason: string }>(`SELECT serial, revoked_at, revocation_reason
+      FROM certificates WHERE ca = @ca AND status = 'revoked' ORDER BY revoked_at, serial`),
+  };
+}
+
+export type SqliteStatements = ReturnType<typeof prepareStatements>;
