@@ -1,7 +1,7 @@
 /** `estuary account add|list|passwd|disable|enable`. */
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
-import type { AccountRole } from '../store/store.js';
+import { ACCOUNT_ROLES, type AccountRole } from '../store/store.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readPassword } from './secret-input.js';
 
@@ -13,14 +13,14 @@ export function registerAccountCommands(program: Command): void {
   account
     .command('add <email>')
     .description('create an account; the password is read from --password-file or $ESTUARY_PASSWORD, or generated and printed once')
-    .option('--role <role>', 'est (HTTP Basic on EST) or admin (Web RA)', 'est')
+    .option('--role <role>', 'est (HTTP Basic on EST), or a Web RA role: admin (everything), officer (approve, reject, revoke) or auditor (read only)', 'est')
     .option('--password-file <file>', 'file holding the password')
     .option('--allowed-names <list>', 'names this account may request, e.g. sensor-17,sensor-17.*.example.com (* within one label)')
     .option('--json', 'print a JSON object')
     .option('--home <dir>', 'data directory')
     .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; json?: boolean }) => {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
-      if (opts.role !== 'est' && opts.role !== 'admin') throw new CliError(`--role: expected est or admin, got "${opts.role}"`);
+      if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
       const { password, generated } = readPassword(opts);
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });

@@ -3,7 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
-import { CRL_REASONS, isCrlReason } from '../pki/crl.js';
+import { CRL_REASONS, isCrlReason, type CrlReason } from '../pki/crl.js';
+import { revokeCertificate } from '../ra/revocation.js';
 import type { CertificateRecord, CertificateStatus } from '../store/store.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 
@@ -80,10 +81,10 @@ export function registerCertCommands(program: Command): void {
       if (!isCrlReason(opts.reason)) throw new CliError(`--reason: expected one of ${Object.keys(CRL_REASONS).join(', ')}, got "${opts.reason}"`);
       const normalized = normalizeSerial(serial);
       await withStore(opts, async (store) => {
-        const c = await store.getCertificate(normalized);
-        if (!c) throw new CliError(`no certificate with serial ${serial}`);
-        if (!(await store.revokeCertificate(normalized, opts.reason, new Date()))) throw new CliError(`certificate ${normalized} is already revoked`);
-        await store.appendAudit({ actor: 'cli', action: 'cert.revoke', profile: c.profile, outcome: 'success', serial: normalized, detail: opts.reason });
+        const outcome = await revokeCertificate(store, { serial: normalized, reason: opts.reason as CrlReason, actor: 'cli', now: new Date() });
+        if (outcome.kind === 'not-found') throw new CliError(`no certificate with serial ${serial}`);
+        if (outcome.kind === 'already-revoked') throw new CliError(`certificate ${normalized} is already revoked`);
+        const c = outcome.certificate;
         print(`certificate ${normalized} (${c.subject}) revoked: ${opts.reason}`);
       });
     });

@@ -1,8 +1,7 @@
 /** `estuary profile add|list|show|set`. */
-import { createHash, X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
-import { pemBlocks } from '../pki/base64.js';
 import { defaultProfile } from '../ra/default-profile.js';
+import { describeTrustAnchor, PROFILE_LABEL } from '../ra/profile-validation.js';
 import type { Profile } from '../store/store.js';
 import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
@@ -48,9 +47,8 @@ export function profileUrls(config: Config, label: string): string[] {
 }
 
 function anchorSummary(pem: string): { subject: string; sha256: string; notAfter: string } {
-  const der = pemBlocks(pem)[0]!;
-  const cert = new X509Certificate(der);
-  return { subject: cert.subject.replace(/\n/g, ', '), sha256: createHash('sha256').update(der).digest('hex'), notAfter: new Date(cert.validTo).toISOString() };
+  const { subject, fingerprintSha256, notAfter } = describeTrustAnchor(pem);
+  return { subject, sha256: fingerprintSha256, notAfter };
 }
 
 function profileView(config: Config, p: Profile): Record<string, unknown> {
@@ -92,7 +90,7 @@ export function registerProfileCommands(program: Command): void {
 
   profileOptions(profile.command('add <label>').description('create a certification profile, starting from the defaults'))
     .action(async (label: string, opts: ProfileFlags & HomeOption & { json?: boolean }) => {
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(label)) throw new CliError(`"${label}" is not a valid label (letters, digits, . _ -; up to 64)`);
+      if (!PROFILE_LABEL.test(label)) throw new CliError(`"${label}" is not a valid label (letters, digits, . _ -; up to 64)`);
       await withStore(opts, async (store, config) => {
         const p = applyProfileFlags(defaultProfile(label, Object.keys(config.cas)[0]!), opts, Object.keys(config.cas));
         const created = await store.createProfile(p);

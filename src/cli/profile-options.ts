@@ -2,9 +2,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pemBlocks, toPem } from '../pki/base64.js';
-import { resolveOid } from '../pki/oids.js';
-import { validateNamePolicy } from '../ra/name-policy.js';
-import { AUTH_MECHANISMS, type AuthMechanism, type KeyAlgorithmRule, type KeyUsageName, type NamePolicy, type NewProfile, type SanType } from '../store/store.js';
+import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-validation.js';
+import type { AuthMechanism, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
 import { CliError, splitList } from './context.js';
 
 export interface ProfileFlags {
@@ -36,16 +35,7 @@ export interface ProfileFlags {
   clearForbiddenNames?: boolean;
 }
 
-const SAN_TYPES: readonly SanType[] = ['dns', 'ip', 'email', 'uri'];
-
-function sanTypes(flag: string, text: string): SanType[] {
-  const types = splitList(text).map((t) => t.toLowerCase());
-  const bad = types.find((t) => !(SAN_TYPES as readonly string[]).includes(t));
-  if (bad) throw new CliError(`${flag}: unknown SAN type "${bad}" (known: ${SAN_TYPES.join(', ')})`);
-  return types as SanType[];
-}
-
-/** Apply the name policy flags; the result is validated as a whole. */
+/** Apply the name policy flags; the result is validated with the rest of the profile. */
 function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
   const n: NamePolicy = structuredClone(base);
   if (f.subjectAllowed !== undefined) n.subjectAllowed = splitList(f.subjectAllowed);
@@ -56,43 +46,47 @@ function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
     if (eq <= 0) throw new CliError(`--subject-pattern: expected ATTRIBUTE=REGEX, got "${item}"`);
     n.subjectPatterns[item.slice(0, eq).trim()] = item.slice(eq + 1);
   }
-  if (f.sanTypes !== undefined) n.sanTypes = sanTypes('--san-types', f.sanTypes);
-  if (f.sanRequired !== undefined) n.sanRequired = sanTypes('--san-required', f.sanRequired);
+  if (f.sanTypes !== undefined) n.sanTypes = splitList(f.sanTypes).map((t) => t.toLowerCase()) as SanType[];
+  if (f.sanRequired !== undefined) n.sanRequired = splitList(f.sanRequired).map((t) => t.toLowerCase()) as SanType[];
   if (f.dnsSuffixes !== undefined) n.dnsSuffixes = splitList(f.dnsSuffixes);
   if (f.ipRanges !== undefined) n.ipRanges = splitList(f.ipRanges);
   if (f.clearForbiddenNames) n.forbiddenNames = [];
   if (f.forbiddenName) n.forbiddenNames = [...n.forbiddenNames, ...f.forbiddenName];
-  const problem = validateNamePolicy(n);
-  if (problem) throw new CliError(`name policy: ${problem}`);
   return n;
 }
 
-const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
-const CURVES = ['P-256', 'P-384', 'P-521'] as const;
+/** The flag that sets a profile field, for error messages (src/ra/profile-validation.ts names fields). */
+const FLAG_OF_FIELD: Record<string, string> = {
+  ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validityDays: '--validity-days', keyAlgorithms: '--key-algorithms',
+  keyUsage: '--key-usage', extendedKeyUsage: '--eku', allowedAccounts: '--accounts', csrAttrs: '--csr-attrs', approval: '--approval',
+  retryAfterSeconds: '--retry-after', pendingTtlHours: '--pending-ttl-hours', popLinking: '--pop-linking',
+  'namePolicy.sanTypes': '--san-types', 'namePolicy.sanRequired': '--san-required',
+};
 
-function integerFlag(name: string, text: string, min: number, max: number): number {
+/** One validation error as the CLI reports it: prefixed with the flag (or "name policy"). */
+export function cliMessage(e: FieldError): string {
+  if (e.field === 'label') return e.message;
+  const flag = FLAG_OF_FIELD[e.field] ?? FLAG_OF_FIELD[e.field.split('.')[0]!];
+  if (flag) return `${flag}: ${e.message}`;
+  return e.field.startsWith('namePolicy') ? `name policy: ${e.message}` : `${e.field}: ${e.message}`;
+}
+
+/** A flag's value as a number; the profile rules judge its range. */
+function integerFlag(name: string, text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${name}: expected an integer from ${min} to ${max}, got "${text}"`);
+  if (text.trim() === '' || !Number.isInteger(n)) throw new CliError(`${name}: expected an integer, got "${text}"`);
   return n;
 }
 
-
-/** "ec:P-256/P-384,rsa:2048,ed25519" */
+/** "ec:P-256/P-384,rsa:2048,ed25519": the syntax; curves and sizes are checked with the profile. */
 export function parseKeyAlgorithms(text: string): KeyAlgorithmRule[] {
   return splitList(text).map((item): KeyAlgorithmRule => {
     const [type, arg] = item.split(':');
     switch (type) {
-      case 'ec': {
-        const curves = (arg ?? 'P-256').split('/');
-        const bad = curves.find((c) => !(CURVES as readonly string[]).includes(c));
-        if (bad) throw new CliError(`--key-algorithms: unknown curve "${bad}" (known: ${CURVES.join(', ')})`);
-        return { type: 'ec', curves: curves as Array<(typeof CURVES)[number]> };
-      }
-      case 'rsa': {
-        const minBits = Number(arg ?? 2048);
-        if (!Number.isInteger(minBits) || minBits < 1024) throw new CliError(`--key-algorithms: rsa minimum must be an integer ≥ 1024, got "${arg}"`);
-        return { type: 'rsa', minBits };
-      }
+      case 'ec':
+        return { type: 'ec', curves: (arg ?? 'P-256').split('/') as Array<(typeof EC_CURVES)[number]> };
+      case 'rsa':
+        return { type: 'rsa', minBits: Number(arg ?? 2048) };
       case 'ed25519':
         return { type: 'ed25519' };
       default:
@@ -118,63 +112,28 @@ export function readTrustAnchors(file: string): string[] {
   });
 }
 
-/** Apply flags to a profile; every value is checked before anything is saved. */
+/** Apply flags to a profile; every value is checked (src/ra/profile-validation.ts) before anything is saved. */
 export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: readonly string[]): NewProfile {
   const p: NewProfile = { ...base };
   if (f.enable && f.disable) throw new CliError('--enable and --disable contradict each other');
   if (f.enable) p.enabled = true;
   if (f.disable) p.enabled = false;
-  if (f.ca !== undefined) {
-    if (!knownCas.includes(f.ca)) throw new CliError(`--ca: no CA connector "${f.ca}" is configured (configured: ${knownCas.join(', ')})`);
-    p.ca = f.ca;
-  }
-  if (f.auth !== undefined) {
-    if (!(AUTH_MECHANISMS as readonly string[]).includes(f.auth)) throw new CliError(`--auth: expected one of ${AUTH_MECHANISMS.join(', ')}, got "${f.auth}"`);
-    p.auth = f.auth as AuthMechanism;
-  }
+  if (f.ca !== undefined) p.ca = f.ca;
+  if (f.auth !== undefined) p.auth = f.auth as AuthMechanism;
   if (f.clearTrustAnchors) p.clientTrustAnchors = [];
   if (f.trustAnchors !== undefined) p.clientTrustAnchors = readTrustAnchors(f.trustAnchors);
-  if (f.validityDays !== undefined) {
-    const n = Number(f.validityDays);
-    if (!Number.isInteger(n) || n < 1 || n > 3650) throw new CliError(`--validity-days: expected an integer from 1 to 3650, got "${f.validityDays}"`);
-    p.validityDays = n;
-  }
+  if (f.validityDays !== undefined) p.validityDays = integerFlag('--validity-days', f.validityDays);
   if (f.keyAlgorithms !== undefined) p.keyAlgorithms = parseKeyAlgorithms(f.keyAlgorithms);
-  if (p.keyAlgorithms.length === 0) throw new CliError('--key-algorithms: at least one algorithm is required');
-  if (f.keyUsage !== undefined) {
-    const usages = splitList(f.keyUsage);
-    const bad = usages.find((u) => !(KEY_USAGES as readonly string[]).includes(u));
-    if (bad) throw new CliError(`--key-usage: unknown key usage "${bad}" (known: ${KEY_USAGES.join(', ')})`);
-    if (usages.includes('keyCertSign') || usages.includes('cRLSign')) throw new CliError('--key-usage: end-entity profiles cannot issue keyCertSign or cRLSign');
-    if (usages.length === 0) throw new CliError('--key-usage: at least one key usage is required');
-    p.keyUsage = usages as KeyUsageName[];
-  }
-  if (f.eku !== undefined) {
-    const ekus = splitList(f.eku);
-    const bad = ekus.find((e) => !resolveOid(e));
-    if (bad) throw new CliError(`--eku: unknown extended key usage "${bad}" (use a name like serverAuth, clientAuth or a dotted OID)`);
-    p.extendedKeyUsage = ekus;
-  }
+  if (f.keyUsage !== undefined) p.keyUsage = splitList(f.keyUsage) as KeyUsageName[];
+  if (f.eku !== undefined) p.extendedKeyUsage = splitList(f.eku);
   if (f.accounts !== undefined) p.allowedAccounts = splitList(f.accounts).map((a) => a.toLowerCase());
-  if (f.csrAttrs !== undefined) {
-    const attrs = splitList(f.csrAttrs);
-    const bad = attrs.find((a) => !resolveOid(a));
-    if (bad) throw new CliError(`--csr-attrs: unknown attribute "${bad}" (use a name like challengePassword or a dotted OID)`);
-    p.csrAttrs = attrs;
-  }
-  if (f.approval !== undefined) {
-    if (f.approval !== 'auto' && f.approval !== 'manual') throw new CliError(`--approval: expected auto or manual, got "${f.approval}"`);
-    p.approval = f.approval;
-  }
+  if (f.csrAttrs !== undefined) p.csrAttrs = splitList(f.csrAttrs);
+  if (f.approval !== undefined) p.approval = f.approval as NewProfile['approval'];
   p.namePolicy = applyNamePolicy(p.namePolicy, f);
-  if (f.popLinking !== undefined) {
-    if (f.popLinking !== 'off' && f.popLinking !== 'optional' && f.popLinking !== 'required') throw new CliError(`--pop-linking: expected off, optional or required, got "${f.popLinking}"`);
-    p.popLinking = f.popLinking;
-  }
-  if (f.retryAfter !== undefined) p.retryAfterSeconds = integerFlag('--retry-after', f.retryAfter, 1, 86_400);
-  if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours, 1, 24 * 90);
-  if ((p.auth === 'tls-client-cert' || p.auth === 'basic+tls-client-cert') && p.clientTrustAnchors.length === 0) {
-    throw new CliError(`--auth ${p.auth} needs the device CA: pass --trust-anchors FILE`);
-  }
+  if (f.popLinking !== undefined) p.popLinking = f.popLinking as NewProfile['popLinking'];
+  if (f.retryAfter !== undefined) p.retryAfterSeconds = integerFlag('--retry-after', f.retryAfter);
+  if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours);
+  const [first] = validateProfile(p, { knownCas });
+  if (first) throw new CliError(cliMessage(first));
   return p;
 }

@@ -2,6 +2,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { PendingRequest, PendingStatus } from '../store/store.js';
+import { decideRequest, decisionRefusal } from '../ra/request-decisions.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 
 const STATUSES: readonly PendingStatus[] = ['pending', 'approved', 'rejected', 'issued'];
@@ -76,12 +77,8 @@ export function registerRequestCommands(program: Command): void {
       .action(async (id: string, opts: HomeOption & { reason?: string; officer: string }) => {
         const n = requestId(id);
         await withStore(opts, async (store) => {
-          const r = await store.getPendingRequest(n);
-          if (!r) throw new CliError(`no request ${id}`);
-          if (r.status !== 'pending') throw new CliError(`request ${n} is ${r.status}, not pending`);
-          if (new Date() > r.expiresAt) throw new CliError(`request ${n} expired on ${r.expiresAt.toISOString()}`);
-          if (!(await store.decidePendingRequest(n, decision, opts.officer, opts.reason ?? null, new Date()))) throw new CliError(`request ${n} was decided meanwhile`);
-          await store.appendAudit({ actor: opts.officer, action: `request.${name}`, profile: r.profile, outcome: 'success', serial: null, detail: `request ${n} (${r.subject})${opts.reason ? `: ${opts.reason}` : ''}` });
+          const outcome = await decideRequest(store, { id: n, decision, officer: opts.officer, reason: opts.reason ?? null, now: new Date() });
+          if (outcome.kind !== 'decided') throw new CliError(decisionRefusal(outcome));
           print(`request ${n} ${decision}`);
         });
       });

@@ -34,24 +34,41 @@ export function globMatches(glob: string, value: string): boolean {
   return re.test(value);
 }
 
-/** Throws on a pattern or range an operator cannot have meant; used when a policy is saved. */
-export function validateNamePolicy(policy: NamePolicy): string | undefined {
+const SAN_TYPES: readonly SanType[] = ['dns', 'ip', 'email', 'uri'];
+
+/**
+ * Patterns, ranges and types an operator cannot have meant, each with the field it is in
+ * (`namePolicy.<key>`); checked when a policy is saved, by every surface.
+ */
+export function namePolicyErrors(policy: NamePolicy): Array<{ field: string; message: string }> {
+  const errors: Array<{ field: string; message: string }> = [];
   for (const [attr, pattern] of Object.entries(policy.subjectPatterns)) {
     try {
       fullMatch(pattern);
     } catch {
-      return `subject pattern for ${attr} is not a valid regular expression: ${pattern}`;
+      errors.push({ field: 'namePolicy.subjectPatterns', message: `subject pattern for ${attr} is not a valid regular expression: ${pattern}` });
     }
   }
   for (const pattern of policy.forbiddenNames) {
     try {
       anywhere(pattern);
     } catch {
-      return `forbidden name pattern is not a valid regular expression: ${pattern}`;
+      errors.push({ field: 'namePolicy.forbiddenNames', message: `forbidden name pattern is not a valid regular expression: ${pattern}` });
     }
   }
-  for (const range of policy.ipRanges) if (!parseCidr(range)) return `"${range}" is not a CIDR range (e.g. 10.0.0.0/8 or 2001:db8::/32)`;
-  return undefined;
+  for (const range of policy.ipRanges) {
+    if (!parseCidr(range)) errors.push({ field: 'namePolicy.ipRanges', message: `"${range}" is not a CIDR range (e.g. 10.0.0.0/8 or 2001:db8::/32)` });
+  }
+  for (const key of ['sanTypes', 'sanRequired'] as const) {
+    const bad = policy[key].find((t) => !SAN_TYPES.includes(t));
+    if (bad !== undefined) errors.push({ field: `namePolicy.${key}`, message: `unknown SAN type "${bad}" (known: ${SAN_TYPES.join(', ')})` });
+  }
+  return errors;
+}
+
+/** The first problem of namePolicyErrors, as text; undefined when the policy is sound. */
+export function validateNamePolicy(policy: NamePolicy): string | undefined {
+  return namePolicyErrors(policy)[0]?.message;
 }
 
 function parseCidr(range: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {

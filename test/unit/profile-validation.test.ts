@@ -1,0 +1,71 @@
+/** The profile rules shared by the CLI and the Web RA, and the CLI's wording of them. */
+import { describe, expect, it } from 'vitest';
+import { cliMessage } from '../../src/cli/profile-options.js';
+import { defaultProfile } from '../../src/ra/default-profile.js';
+import { describeTrustAnchor, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
+import type { NewProfile } from '../../src/store/store.js';
+import { makeDeviceCa } from '../helpers/device-ca.js';
+
+const rules = { knownCas: ['default', 'issuing-2'] };
+const base = (): NewProfile => defaultProfile('iot', 'default');
+const fields = (p: Partial<NewProfile>) => validateProfile({ ...base(), ...p }, rules);
+
+describe('validateProfile', () => {
+  it('accepts the default profile', () => {
+    expect(validateProfile(base(), rules)).toEqual([]);
+  });
+
+  it('names every broken field, not just the first', () => {
+    const errors = fields({
+      label: 'bad label', ca: 'nope', validityDays: 0, keyUsage: ['keyCertSign'], extendedKeyUsage: ['frobnicate'], csrAttrs: ['zz'],
+      retryAfterSeconds: 1.5, pendingTtlHours: 99_999, allowedAccounts: ['not-an-email'],
+    });
+    expect(errors.map((e) => e.field)).toEqual([
+      'label', 'ca', 'validityDays', 'keyUsage', 'extendedKeyUsage', 'allowedAccounts', 'csrAttrs', 'retryAfterSeconds', 'pendingTtlHours',
+    ]);
+    expect(errors.find((e) => e.field === 'ca')!.message).toBe('no CA connector "nope" is configured (configured: default, issuing-2)');
+    expect(errors.find((e) => e.field === 'keyUsage')!.message).toMatch(/cannot issue keyCertSign/);
+  });
+
+  it('requires a trust anchor for TLS client authentication, and parseable certificates', async () => {
+    expect(fields({ auth: 'tls-client-cert' })).toEqual([
+      { field: 'clientTrustAnchors', message: 'a TLS client authentication mechanism needs at least one trust anchor (the device CA certificate)' },
+    ]);
+    const ca = await makeDeviceCa();
+    expect(fields({ auth: 'basic+tls-client-cert', clientTrustAnchors: [ca.pem] })).toEqual([]);
+    expect(fields({ clientTrustAnchors: [ca.pem, 'hello'] })).toEqual([{ field: 'clientTrustAnchors.1', message: 'not a PEM certificate' }]);
+    const broken = '-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n';
+    expect(fields({ clientTrustAnchors: [broken] })[0]).toEqual({ field: 'clientTrustAnchors.0', message: 'the certificate cannot be parsed' });
+  });
+
+  it('checks key algorithm rules one by one, and the name policy', () => {
+    expect(fields({ keyAlgorithms: [] })).toEqual([{ field: 'keyAlgorithms', message: 'at least one algorithm is required' }]);
+    const errors = fields({
+      keyAlgorithms: [{ type: 'ed25519' }, { type: 'ec', curves: ['P-999' as 'P-256'] }, { type: 'rsa', minBits: 512 }],
+      namePolicy: { ...base().namePolicy, ipRanges: ['10.0.0.0/99'], sanTypes: ['dns', 'x400' as 'dns'], subjectPatterns: { CN: '(' } },
+    });
+    expect(errors.map((e) => e.field)).toEqual(['keyAlgorithms.1', 'keyAlgorithms.2', 'namePolicy.subjectPatterns', 'namePolicy.ipRanges', 'namePolicy.sanTypes']);
+    expect(errors[0]!.message).toBe('unknown curve "P-999" (known: P-256, P-384, P-521)');
+  });
+});
+
+describe('trust anchors', () => {
+  it('splits bundles into one PEM per certificate, drops duplicates, keeps what is not PEM for the rules to name', async () => {
+    const [a, b] = [await makeDeviceCa('CN=A'), await makeDeviceCa('CN=B')];
+    const split = splitTrustAnchors([a.pem + b.pem, a.pem, 'junk']);
+    expect(split).toHaveLength(3);
+    expect(split[2]).toBe('junk');
+    expect(describeTrustAnchor(split[1]!)).toMatchObject({ subject: 'CN=B' });
+    expect(describeTrustAnchor(split[0]!).fingerprintSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('the CLI wording', () => {
+  it('prefixes the flag, or "name policy"', () => {
+    expect(cliMessage({ field: 'auth', message: 'x' })).toBe('--auth: x');
+    expect(cliMessage({ field: 'clientTrustAnchors.2', message: 'x' })).toBe('--trust-anchors: x');
+    expect(cliMessage({ field: 'namePolicy.ipRanges', message: 'x' })).toBe('name policy: x');
+    expect(cliMessage({ field: 'namePolicy.sanTypes', message: 'x' })).toBe('--san-types: x');
+    expect(cliMessage({ field: 'label', message: 'x' })).toBe('x');
+  });
+});
