@@ -1,0 +1,211 @@
+/** The account dialogs: create, reset password, restrict to profiles and names. */
+import { useState } from 'preact/hooks';
+import { ApiError, api, describeError } from '../api';
+import { useLoad } from '../hooks';
+import { announce } from '../status';
+import type { Account, AccountRole, FieldError, Profile } from '../types';
+import { Dialog } from './dialog';
+import { CheckboxGroup, FormErrors, SelectField, TextField, type SubmitEvent } from './fields';
+import { ListField } from './list-field';
+import { OneTimePassword, PasswordChoice, type PasswordChoiceValue } from './password-choice';
+
+export type AccountAction = { kind: 'create' } | { kind: 'password'; account: Account } | { kind: 'restrict'; account: Account };
+
+export function AccountDialog(props: { action: AccountAction; onClose: () => void; onChanged: () => void }) {
+  switch (props.action.kind) {
+    case 'create':
+      return <CreateAccount onClose={props.onClose} onChanged={props.onChanged} />;
+    case 'password':
+      return <ResetPassword account={props.action.account} onClose={props.onClose} onChanged={props.onChanged} />;
+    case 'restrict':
+      return <Restrict account={props.action.account} onClose={props.onClose} onChanged={props.onChanged} />;
+  }
+}
+
+function fieldErrorsOf(e: unknown, fallbackField: string): FieldError[] {
+  if (e instanceof ApiError && e.fieldErrors.length) return e.fieldErrors;
+  if (e instanceof ApiError && e.status === 409) return [{ field: fallbackField, message: e.detail ?? e.title }];
+  return [{ field: '', message: describeError(e) }];
+}
+
+function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged: () => void }) {
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState<AccountRole>('est');
+  const [pw, setPw] = useState<PasswordChoiceValue>({ mode: 'generate', password: '' });
+  const [errors, setErrors] = useState<FieldError[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [created, setCreated] = useState<{ email: string; password?: string }>();
+
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setErrors([]);
+    try {
+      const body = { email: email.trim(), role, ...(pw.mode === 'set' ? { password: pw.password } : {}) };
+      const result = await api.post<{ email: string; role: AccountRole; password?: string }>('/api/accounts', body);
+      announce(`Account ${result.email} created`);
+      setCreated(result);
+      onChanged();
+    } catch (err) {
+      setErrors(fieldErrorsOf(err, 'email'));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={created ? 'Account created' : 'New account'} onClose={onClose} testId="account-dialog">
+      {created ? (
+        <>
+          {created.password ? <OneTimePassword email={created.email} password={created.password} /> : <p>{created.email} can now use the password you set.</p>}
+          <div class="form-actions">
+            <button type="button" class="primary" onClick={onClose} data-testid="dialog-done">
+              Done
+            </button>
+          </div>
+        </>
+      ) : (
+        <form onSubmit={submit} data-testid="account-form" noValidate>
+          <FormErrors errors={errors} known={['email', 'role', 'password']} />
+          <TextField label="Email address" name="email" type="email" value={email} onInput={setEmail} errors={errors} required autoComplete="off" spellcheck={false} />
+          <SelectField<AccountRole>
+            label="Role"
+            name="role"
+            value={role}
+            onChange={setRole}
+            errors={errors}
+            options={[
+              { value: 'est', label: 'EST account (enrols over EST)' },
+              { value: 'officer', label: 'Officer (approves, rejects, revokes)' },
+              { value: 'auditor', label: 'Auditor (reads everything)' },
+              { value: 'admin', label: 'Admin (everything)' },
+            ]}
+          />
+          <PasswordChoice value={pw} onChange={setPw} errors={errors} />
+          <div class="form-actions">
+            <button type="submit" class="primary" disabled={busy} data-testid="account-create">
+              {busy ? 'Creating…' : 'Create account'}
+            </button>
+            <button type="button" class="secondary" onClick={onClose}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+function ResetPassword({ account, onClose, onChanged }: { account: Account; onClose: () => void; onChanged: () => void }) {
+  const [pw, setPw] = useState<PasswordChoiceValue>({ mode: 'generate', password: '' });
+  const [errors, setErrors] = useState<FieldError[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ password?: string }>();
+
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setErrors([]);
+    try {
+      const r = await api.post<{ password?: string }>(`/api/accounts/${encodeURIComponent(account.email)}/password`, pw.mode === 'set' ? { password: pw.password } : {});
+      announce(`Password of ${account.email} reset`);
+      setResult(r ?? {});
+      onChanged();
+    } catch (err) {
+      setErrors(fieldErrorsOf(err, 'password'));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`Reset the password of ${account.email}`} onClose={onClose} testId="password-dialog">
+      {result ? (
+        <>
+          {result.password ? <OneTimePassword email={account.email} password={result.password} /> : <p>The new password is set.</p>}
+          <div class="form-actions">
+            <button type="button" class="primary" onClick={onClose} data-testid="dialog-done">
+              Done
+            </button>
+          </div>
+        </>
+      ) : (
+        <form onSubmit={submit} noValidate>
+          <FormErrors errors={errors} known={['password']} />
+          <p>The old password stops working at once.</p>
+          <PasswordChoice value={pw} onChange={setPw} errors={errors} />
+          <div class="form-actions">
+            <button type="submit" class="primary" disabled={busy} data-testid="password-reset">
+              Reset password
+            </button>
+            <button type="button" class="secondary" onClick={onClose}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+function Restrict({ account, onClose, onChanged }: { account: Account; onClose: () => void; onChanged: () => void }) {
+  const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
+  const [chosen, setChosen] = useState<string[]>(account.allowedProfiles);
+  const [names, setNames] = useState<string[]>(account.allowedNames);
+  const [errors, setErrors] = useState<FieldError[]>([]);
+  const [busy, setBusy] = useState(false);
+  const path = `/api/accounts/${encodeURIComponent(account.email)}`;
+  const labels = [...new Set([...(profiles.data?.items.map((p) => p.label) ?? []), ...account.allowedProfiles])];
+
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setErrors([]);
+    try {
+      await api.put(`${path}/profiles`, { profiles: chosen });
+      await api.patch(path, { allowedNames: names });
+      announce(`Restrictions of ${account.email} saved`);
+      onChanged();
+      onClose();
+    } catch (err) {
+      setErrors(fieldErrorsOf(err, 'profiles'));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`Restrict ${account.email}`} onClose={onClose} testId="restrict-dialog">
+      <form onSubmit={submit} noValidate>
+        <FormErrors errors={errors} known={['profiles', 'allowedNames']} />
+        {profiles.error ? <p class="notice error">{profiles.error}</p> : null}
+        <CheckboxGroup
+          label="Profiles this account may use"
+          name="profiles"
+          options={labels.map((l) => ({ value: l, label: l }))}
+          value={chosen}
+          onChange={setChosen}
+          errors={errors}
+          hint="None ticked: every profile that lets every account in."
+        />
+        <ListField
+          label="Names this account may request"
+          name="allowedNames"
+          value={names}
+          onChange={setNames}
+          errors={errors}
+          placeholder="sensor-17.*.example.com"
+          hint="Every subject CN and SAN must match one; * matches within one label. Empty: any name the profile allows."
+        />
+        <div class="form-actions">
+          <button type="submit" class="primary" disabled={busy} data-testid="restrict-save">
+            Save restrictions
+          </button>
+          <button type="button" class="secondary" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

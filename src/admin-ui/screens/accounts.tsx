@@ -1,0 +1,116 @@
+/** EST accounts (and the operators' accounts): create, disable/enable, reset password, restrict. */
+import { useState } from 'preact/hooks';
+import { api, describeError } from '../api';
+import { AccountDialog, type AccountAction } from '../components/account-dialogs';
+import { Badge } from '../components/badge';
+import { SelectField } from '../components/fields';
+import { Empty, LoadError, Loading, PageHeader } from '../components/page';
+import { formatDate } from '../format';
+import { can, useLoad } from '../hooks';
+import { useSession } from '../session';
+import { announce } from '../status';
+import type { Account } from '../types';
+
+type RoleFilter = 'est' | 'operators' | 'all';
+
+export function AccountsScreen() {
+  const session = useSession();
+  const mayWrite = can(session.role, 'accounts.write');
+  const { data, error, loading, reload } = useLoad(() => api.get<{ items: Account[] }>('/api/accounts'), 'accounts');
+  const [filter, setFilter] = useState<RoleFilter>('est');
+  const [action, setAction] = useState<AccountAction | null>(null);
+  const items = (data?.items ?? []).filter((a) => filter === 'all' || (filter === 'est' ? a.role === 'est' : a.role !== 'est'));
+
+  const toggle = async (a: Account) => {
+    try {
+      await api.patch(`/api/accounts/${encodeURIComponent(a.email)}`, { disabled: !a.disabled });
+      announce(`${a.email} ${a.disabled ? 'enabled' : 'disabled'}`);
+      reload();
+    } catch (e) {
+      announce(`Could not change ${a.email}: ${describeError(e)}`, 'error');
+    }
+  };
+
+  return (
+    <>
+      <PageHeader title="EST accounts" lead="Devices and enrolment tools authenticate with these accounts over HTTP Basic. Operator accounts sign in here.">
+        {mayWrite ? (
+          <button type="button" class="primary" onClick={() => setAction({ kind: 'create' })} data-testid="new-account">
+            New account
+          </button>
+        ) : null}
+      </PageHeader>
+      <div class="toolbar">
+        <SelectField<RoleFilter>
+          label="Show"
+          name="roleFilter"
+          value={filter}
+          onChange={setFilter}
+          options={[
+            { value: 'est', label: 'EST accounts' },
+            { value: 'operators', label: 'Operator accounts (admin, officer, auditor)' },
+            { value: 'all', label: 'All accounts' },
+          ]}
+        />
+      </div>
+      <LoadError error={error} onRetry={reload} />
+      <Loading show={loading && !data} />
+      {data && items.length === 0 ? <Empty>No accounts to show.</Empty> : null}
+      {items.length ? (
+        <div class="table-wrap card flush">
+          <table data-testid="accounts-table">
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                <th scope="col">Status</th>
+                <th scope="col">Profiles</th>
+                <th scope="col">Allowed names</th>
+                <th scope="col">Created</th>
+                {mayWrite ? (
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
+                ) : null}
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((a) => (
+                <tr key={a.email} data-testid={`account-row-${a.email}`}>
+                  <th scope="row">{a.email}</th>
+                  <td>{a.role}</td>
+                  <td>{a.disabled ? <Badge status="disabled" label="Disabled" /> : <Badge status="enabled" label="Active" />}</td>
+                  <td>{a.role === 'est' ? (a.allowedProfiles.length ? a.allowedProfiles.join(', ') : <span class="muted">any</span>) : <span class="muted">—</span>}</td>
+                  <td>{a.role === 'est' ? (a.allowedNames.length ? <code>{a.allowedNames.join(', ')}</code> : <span class="muted">any the profile allows</span>) : <span class="muted">—</span>}</td>
+                  <td>{formatDate(a.createdAt)}</td>
+                  {mayWrite ? (
+                    <td class="actions">
+                      <button type="button" class="secondary small" onClick={() => toggle(a)} aria-label={`${a.disabled ? 'Enable' : 'Disable'} ${a.email}`} disabled={a.email === session.email}>
+                        {a.disabled ? 'Enable' : 'Disable'}
+                      </button>
+                      <button type="button" class="secondary small" onClick={() => setAction({ kind: 'password', account: a })} aria-label={`Reset the password of ${a.email}`}>
+                        Reset password
+                      </button>
+                      {a.role === 'est' ? (
+                        <button type="button" class="secondary small" onClick={() => setAction({ kind: 'restrict', account: a })} aria-label={`Restrict ${a.email}`}>
+                          Restrict
+                        </button>
+                      ) : null}
+                    </td>
+                  ) : null}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {action ? (
+        <AccountDialog
+          action={action}
+          onClose={() => setAction(null)}
+          onChanged={reload}
+        />
+      ) : null}
+    </>
+  );
+}

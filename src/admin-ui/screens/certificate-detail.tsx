@@ -1,0 +1,213 @@
+/** One certificate: decoded fields, PEM and chain download, revocation with an RFC 5280 reason. */
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, describeError } from '../api';
+import { Badge } from '../components/badge';
+import { CopyButton } from '../components/copy-button';
+import { Dialog } from '../components/dialog';
+import { SelectField, type SubmitEvent } from '../components/fields';
+import { LoadError, Loading, PageHeader } from '../components/page';
+import { formatDateTime } from '../format';
+import { can, useLoad } from '../hooks';
+import { useSession } from '../session';
+import { announce } from '../status';
+import { lastCertificatesList } from './certificates';
+import type { CertificateDetail } from '../types';
+
+/** RFC 5280 §5.3.1 reason codes, as `estuary cert revoke` names them. */
+const REASONS = [
+  { value: 'unspecified', label: 'Unspecified' },
+  { value: 'keyCompromise', label: 'Key compromise' },
+  { value: 'cACompromise', label: 'CA compromise' },
+  { value: 'affiliationChanged', label: 'Affiliation changed' },
+  { value: 'superseded', label: 'Superseded' },
+  { value: 'cessationOfOperation', label: 'Cessation of operation' },
+  { value: 'certificateHold', label: 'Certificate hold' },
+  { value: 'privilegeWithdrawn', label: 'Privilege withdrawn' },
+  { value: 'aACompromise', label: 'AA compromise' },
+] as const;
+
+function humanize(key: string): string {
+  const s = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** The server's decoded fields, whatever their nesting. */
+function Value({ value }: { value: unknown }): ComponentChildren {
+  if (value === null || value === undefined || value === '') return <span class="muted">—</span>;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return <span class="muted">none</span>;
+    return (
+      <ul class="plain-list">
+        {value.map((v, i) => (
+          <li key={i}>
+            <Value value={v} />
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  if (typeof value === 'object') {
+    return (
+      <dl class="facts nested">
+        {Object.entries(value as Record<string, unknown>).map(([k, v]) => (
+          <Fact key={k} label={humanize(k)}>
+            <Value value={v} />
+          </Fact>
+        ))}
+      </dl>
+    );
+  }
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  const s = String(value);
+  return /^[0-9A-F]{2}(:[0-9A-F]{2}){7,}$/i.test(s) || /^[0-9a-f]{32,}$/i.test(s) ? <code class="fingerprint">{s}</code> : s;
+}
+
+function Fact({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+export function CertificateDetailScreen({ serial }: { serial: string }) {
+  const session = useSession();
+  const { data, error, loading, reload } = useLoad(() => api.get<CertificateDetail>(`/api/certificates/${encodeURIComponent(serial)}`), serial);
+  const [revoking, setRevoking] = useState(false);
+  const base = `/api/certificates/${encodeURIComponent(serial)}`;
+  return (
+    <>
+      <PageHeader title={data ? data.subject || `Certificate ${serial}` : `Certificate ${serial}`}>
+        <a href={lastCertificatesList()} class="button secondary">
+          Back to certificates
+        </a>
+      </PageHeader>
+      <LoadError error={error} onRetry={reload} />
+      <Loading show={loading && !data} />
+      {data ? (
+        <>
+          <section class="card" aria-labelledby="cert-summary" data-testid="certificate-detail">
+            <div class="card-head">
+              <h2 id="cert-summary">Summary</h2>
+              <div class="card-actions">
+                <a class="button secondary" href={`${base}/pem`} download={`${serial}.pem`} data-testid="download-pem">
+                  Download PEM
+                </a>
+                <a class="button secondary" href={`${base}/chain.pem`} download={`${serial}-chain.pem`} data-testid="download-chain">
+                  Download chain
+                </a>
+                {can(session.role, 'certificates.revoke') && data.status === 'valid' ? (
+                  <button type="button" class="primary danger" onClick={() => setRevoking(true)} data-testid="revoke">
+                    Revoke…
+                  </button>
+                ) : null}
+              </div>
+            </div>
+            <dl class="facts">
+              <Fact label="Status">
+                <span data-testid="certificate-status">
+                  <Badge status={data.status} />
+                </span>
+                {data.revokedAt ? ` on ${formatDateTime(data.revokedAt)}${data.revocationReason ? ` (${data.revocationReason})` : ''}` : null}
+              </Fact>
+              <Fact label="Subject">{data.subject || '(empty)'}</Fact>
+              <Fact label="Subject alternative names">
+                <Value value={data.sans} />
+              </Fact>
+              <Fact label="Serial number">
+                <code class="serial">{data.serial}</code>
+              </Fact>
+              <Fact label="Valid from">{formatDateTime(data.notBefore)}</Fact>
+              <Fact label="Valid until">{formatDateTime(data.notAfter)}</Fact>
+              <Fact label="Profile">
+                <a href={`/profiles/${encodeURIComponent(data.profile)}`}>{data.profile}</a>
+              </Fact>
+              <Fact label="CA connector">{data.ca}</Fact>
+              <Fact label="Requested by">{data.requester}</Fact>
+              {data.renews ? (
+                <Fact label="Renews">
+                  <a href={`/certificates/${encodeURIComponent(data.renews)}`}>
+                    <code class="serial">{data.renews}</code>
+                  </a>
+                </Fact>
+              ) : null}
+            </dl>
+          </section>
+          {data.fields && Object.keys(data.fields).length ? (
+            <section class="card" aria-labelledby="cert-fields">
+              <h2 id="cert-fields">Decoded fields</h2>
+              <Value value={data.fields} />
+            </section>
+          ) : null}
+          <section class="card" aria-labelledby="cert-pem">
+            <div class="card-head">
+              <h2 id="cert-pem">PEM</h2>
+              <CopyButton value={data.pem} what="PEM certificate" label="Copy PEM" />
+            </div>
+            <pre class="pem" tabIndex={0} aria-label="PEM certificate" data-testid="certificate-pem">
+              {data.pem}
+            </pre>
+          </section>
+          {revoking ? (
+            <RevokeDialog
+              cert={data}
+              onClose={() => setRevoking(false)}
+              onDone={() => {
+                setRevoking(false);
+                reload();
+              }}
+            />
+          ) : null}
+        </>
+      ) : null}
+    </>
+  );
+}
+
+function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onDone: () => void }) {
+  const [reason, setReason] = useState<string>('unspecified');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.post(`/api/certificates/${encodeURIComponent(props.cert.serial)}/revoke`, { reason });
+      announce(`Certificate ${props.cert.serial} revoked (${reason}); the next CRL lists it`);
+      props.onDone();
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title="Revoke certificate" onClose={props.onClose} testId="revoke-dialog">
+      <form onSubmit={submit} noValidate>
+        <p>
+          Revoke <strong>{props.cert.subject || props.cert.serial}</strong> (serial <code class="serial">{props.cert.serial}</code>)? This cannot be undone.
+        </p>
+        <SelectField
+          label="Reason"
+          name="reason"
+          value={reason}
+          onChange={setReason}
+          options={REASONS}
+          errors={error ? [{ field: 'reason', message: error }] : []}
+          hint="RFC 5280 §5.3.1 reason code, published in the CRL."
+        />
+        <div class="form-actions">
+          <button type="submit" class="primary danger" disabled={busy} data-testid="revoke-confirm">
+            Revoke certificate
+          </button>
+          <button type="button" class="secondary" onClick={props.onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

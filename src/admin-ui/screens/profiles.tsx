@@ -1,0 +1,65 @@
+/** Certification profiles: one per EST label, with its status and EST URL. */
+import { api } from '../api';
+import { Badge } from '../components/badge';
+import { CopyButton } from '../components/copy-button';
+import { Empty, LoadError, Loading, PageHeader } from '../components/page';
+import { formatDateTime } from '../format';
+import { can, useLoad } from '../hooks';
+import { mechanismLabel } from '../profile-labels';
+import { useSession } from '../session';
+import type { Profile } from '../types';
+
+export function ProfilesScreen() {
+  const session = useSession();
+  const { data, error, loading, reload } = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
+  const items = data?.items ?? [];
+  return (
+    <>
+      <PageHeader title="Certification profiles" lead="Each profile is one EST label: who may enrol, how they authenticate, and what gets issued.">
+        {can(session.role, 'profiles.write') ? (
+          <a class="button primary" href="/profiles/new" data-testid="new-profile">
+            New profile
+          </a>
+        ) : null}
+      </PageHeader>
+      <LoadError error={error} onRetry={reload} />
+      <Loading show={loading && !data} />
+      {data && items.length === 0 ? <Empty>No certification profiles yet.</Empty> : null}
+      {items.length ? (
+        <div class="table-wrap card flush">
+          <table data-testid="profiles-table">
+            <thead>
+              <tr>
+                <th scope="col">Label</th>
+                <th scope="col">EST</th>
+                <th scope="col">Authentication</th>
+                <th scope="col">CA connector</th>
+                <th scope="col">Approval</th>
+                <th scope="col">EST URL</th>
+                <th scope="col">Updated</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((p) => (
+                <tr key={p.label} data-testid={`profile-row-${p.label}`}>
+                  <th scope="row">
+                    <a href={`/profiles/${encodeURIComponent(p.label)}`}>{p.label}</a>
+                  </th>
+                  <td>{p.enabled ? <Badge status="enabled" label="Enabled" /> : <Badge status="disabled" label="Disabled" />}</td>
+                  <td>{mechanismLabel(p.auth)}</td>
+                  <td>{p.ca}</td>
+                  <td>{p.approval === 'manual' ? 'Manual' : 'Automatic'}</td>
+                  <td class="url-cell">
+                    <code data-testid="est-url">{p.estUrl}</code>
+                    <CopyButton value={p.estUrl} what={`EST URL of ${p.label}`} />
+                  </td>
+                  <td>{formatDateTime(p.updatedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </>
+  );
+}

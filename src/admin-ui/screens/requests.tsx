@@ -1,0 +1,198 @@
+/** Held enrollment requests (RFC 7030 §4.2.3): approve or reject with a reason. */
+import { useState } from 'preact/hooks';
+import { api, describeError, query } from '../api';
+import { Badge } from '../components/badge';
+import { Dialog } from '../components/dialog';
+import { SelectField, TextAreaField, type SubmitEvent } from '../components/fields';
+import { Empty, LoadError, Loading, PageHeader } from '../components/page';
+import { formatAge, formatDateTime } from '../format';
+import { can, useLoad } from '../hooks';
+import { useSession } from '../session';
+import { announce } from '../status';
+import type { PendingRequest, Profile } from '../types';
+
+type StatusFilter = 'pending' | 'approved' | 'rejected' | 'issued' | 'all';
+
+export function RequestsScreen() {
+  const session = useSession();
+  const mayDecide = can(session.role, 'requests.decide');
+  const [status, setStatus] = useState<StatusFilter>('pending');
+  const [profile, setProfile] = useState('');
+  const [deciding, setDeciding] = useState<{ request: PendingRequest; decision: 'approve' | 'reject' } | null>(null);
+  const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
+  const { data, error, loading, reload } = useLoad(
+    () => api.get<{ items: PendingRequest[] }>(`/api/requests${query({ status, profile })}`),
+    `${status}|${profile}`,
+  );
+  const items = data?.items ?? [];
+
+  return (
+    <>
+      <PageHeader title="Pending requests" lead="Profiles with manual approval hold enrolments here; the client's next re-send gets the certificate or the rejection.">
+        <button type="button" class="secondary" onClick={reload} data-testid="requests-refresh">
+          Refresh
+        </button>
+      </PageHeader>
+      <form class="toolbar filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter requests">
+        <SelectField<StatusFilter>
+          label="Status"
+          name="status"
+          value={status}
+          onChange={setStatus}
+          options={[
+            { value: 'pending', label: 'Pending' },
+            { value: 'approved', label: 'Approved, not yet collected' },
+            { value: 'issued', label: 'Issued' },
+            { value: 'rejected', label: 'Rejected' },
+            { value: 'all', label: 'All' },
+          ]}
+        />
+        <SelectField
+          label="Profile"
+          name="profile"
+          value={profile}
+          onChange={setProfile}
+          options={[{ value: '', label: 'All profiles' }, ...(profiles.data?.items ?? []).map((p) => ({ value: p.label, label: p.label }))]}
+        />
+      </form>
+      <LoadError error={error} onRetry={reload} />
+      <Loading show={loading && !data} />
+      {data && items.length === 0 ? <Empty>{status === 'pending' ? 'No request is waiting for a decision.' : 'No requests match.'}</Empty> : null}
+      {items.length ? (
+        <div class="table-wrap card flush">
+          <table data-testid="requests-table">
+            <thead>
+              <tr>
+                <th scope="col">Subject</th>
+                <th scope="col">Requester</th>
+                <th scope="col">Profile</th>
+                <th scope="col">SANs</th>
+                <th scope="col">Key</th>
+                <th scope="col">Age</th>
+                <th scope="col">Status</th>
+                {mayDecide ? (
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
+                ) : null}
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((r) => (
+                <tr key={r.id} data-testid={`request-row-${r.id}`} data-subject={r.subject}>
+                  <th scope="row">
+                    <span class="subject">{r.subject || '(empty subject)'}</span>
+                    <span class="muted small-text">#{r.id}</span>
+                  </th>
+                  <td>{r.requester}</td>
+                  <td>{r.profile}</td>
+                  <td>{r.sans.length ? <ul class="plain-list">{r.sans.map((s) => <li key={s}>{s}</li>)}</ul> : <span class="muted">none</span>}</td>
+                  <td>{r.keyDescription}</td>
+                  <td title={formatDateTime(r.createdAt)}>{formatAge(r.ageSeconds)}</td>
+                  <td>
+                    <Badge status={r.status} />
+                    {r.reason ? <span class="muted small-text block">{r.reason}</span> : null}
+                    {r.serial ? (
+                      <a class="small-text block" href={`/certificates/${encodeURIComponent(r.serial)}`}>
+                        certificate
+                      </a>
+                    ) : null}
+                  </td>
+                  {mayDecide ? (
+                    <td class="actions">
+                      {r.status === 'pending' ? (
+                        <>
+                          <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
+                            Approve
+                          </button>
+                          <button type="button" class="secondary small danger" onClick={() => setDeciding({ request: r, decision: 'reject' })} aria-label={`Reject request ${r.id} for ${r.subject}`} data-testid="reject">
+                            Reject
+                          </button>
+                        </>
+                      ) : null}
+                    </td>
+                  ) : null}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {deciding ? (
+        <DecisionDialog
+          request={deciding.request}
+          decision={deciding.decision}
+          onClose={() => setDeciding(null)}
+          onDone={() => {
+            setDeciding(null);
+            reload();
+          }}
+        />
+      ) : null}
+    </>
+  );
+}
+
+function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 'reject'; onClose: () => void; onDone: () => void }) {
+  const { request, decision } = props;
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const approve = decision === 'approve';
+
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    if (!approve && !reason.trim()) {
+      setError('Give a reason: the client is told it.');
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.post(`/api/requests/${request.id}/${decision}`, reason.trim() ? { reason: reason.trim() } : {});
+      announce(approve ? `Request ${request.id} approved; the client gets its certificate on its next re-send` : `Request ${request.id} rejected`);
+      props.onDone();
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`${approve ? 'Approve' : 'Reject'} request ${request.id}`} onClose={props.onClose} testId="decision-dialog">
+      <form onSubmit={submit} noValidate>
+        <dl class="facts">
+          <dt>Subject</dt>
+          <dd>{request.subject || '(empty)'}</dd>
+          <dt>SANs</dt>
+          <dd>{request.sans.join(', ') || 'none'}</dd>
+          <dt>Requester</dt>
+          <dd>{request.requester}</dd>
+          <dt>Profile</dt>
+          <dd>{request.profile}</dd>
+          <dt>Key</dt>
+          <dd>{request.keyDescription}</dd>
+        </dl>
+        <TextAreaField
+          label={approve ? 'Note (optional)' : 'Reason'}
+          name="reason"
+          value={reason}
+          onInput={setReason}
+          rows={2}
+          required={!approve}
+          hint={approve ? 'Kept in the audit log.' : 'Shown to the client and kept in the audit log.'}
+          errors={error ? [{ field: 'reason', message: error }] : []}
+        />
+        <div class="form-actions">
+          <button type="submit" class={approve ? 'primary' : 'primary danger'} disabled={busy} data-testid="decision-confirm">
+            {approve ? 'Approve and issue' : 'Reject request'}
+          </button>
+          <button type="button" class="secondary" onClick={props.onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,151 @@
+/** The Web RA JSON API as the UI sees it (see /api/openapi.json; dates are ISO strings). */
+
+export type Role = 'admin' | 'officer' | 'auditor';
+export type AccountRole = 'est' | Role;
+export type AuthMechanism = 'basic' | 'tls-client-cert' | 'basic+tls-client-cert';
+
+export interface Session {
+  email: string;
+  role: Role;
+  csrfToken: string;
+  idleTimeoutSeconds: number;
+  expiresAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface Dashboard {
+  counts: { valid: number; revoked: number; expired: number; pendingRequests: number };
+  issuedPerDay: Array<{ day: string; count: number }>;
+  expiringSoon: Array<{ serial: string; subject: string; profile: string; notAfter: string }>;
+}
+
+export interface CaConnector {
+  id: string;
+  type: string;
+  subject: string;
+  notAfter: string;
+}
+
+export type KeyAlgorithmRule =
+  | { type: 'ec'; curves: Array<'P-256' | 'P-384' | 'P-521'> }
+  | { type: 'rsa'; minBits: number }
+  | { type: 'ed25519' };
+
+export type SanType = 'dns' | 'ip' | 'email' | 'uri';
+
+export interface NamePolicy {
+  subjectAllowed: string[];
+  subjectRequired: string[];
+  subjectPatterns: Record<string, string>;
+  sanTypes: SanType[];
+  sanRequired: SanType[];
+  dnsSuffixes: string[];
+  ipRanges: string[];
+  forbiddenNames: string[];
+}
+
+export interface TrustAnchorInfo {
+  subject: string;
+  fingerprintSha256: string;
+  notAfter: string;
+}
+
+/** What the UI sends: the store's profile without timestamps. */
+export interface ProfileInput {
+  label: string;
+  enabled: boolean;
+  ca: string;
+  auth: AuthMechanism;
+  clientTrustAnchors: string[];
+  validityDays: number;
+  keyAlgorithms: KeyAlgorithmRule[];
+  keyUsage: string[];
+  extendedKeyUsage: string[];
+  allowedAccounts: string[];
+  csrAttrs: string[];
+  approval: 'auto' | 'manual';
+  retryAfterSeconds: number;
+  pendingTtlHours: number;
+  popLinking: 'off' | 'optional' | 'required';
+  namePolicy: NamePolicy;
+}
+
+export interface Profile extends ProfileInput {
+  estUrl: string;
+  trustAnchors: TrustAnchorInfo[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Account {
+  email: string;
+  role: AccountRole;
+  disabled: boolean;
+  allowedNames: string[];
+  allowedProfiles: string[];
+  createdAt: string;
+}
+
+export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'issued';
+
+export interface PendingRequest {
+  id: number;
+  profile: string;
+  requester: string;
+  subject: string;
+  sans: string[];
+  keyDescription: string;
+  status: RequestStatus;
+  reason: string | null;
+  createdAt: string;
+  expiresAt: string;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  serial: string | null;
+  ageSeconds: number;
+}
+
+export type CertStatus = 'valid' | 'revoked' | 'expired';
+
+export interface Certificate {
+  serial: string;
+  profile: string;
+  ca: string;
+  subject: string;
+  sans: string[];
+  notBefore: string;
+  notAfter: string;
+  status: CertStatus;
+  requester: string;
+  renews: string | null;
+  revokedAt: string | null;
+  revocationReason: string | null;
+}
+
+export interface CertificateDetail extends Certificate {
+  /** Decoded fields: issuer, key, extensions, fingerprint (shape kept loose: shown as a list). */
+  fields: Record<string, unknown>;
+  pem: string;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  profile: string | null;
+  outcome: string;
+  serial: string | null;
+  detail: string | null;
+}
