@@ -1,6 +1,7 @@
 /**
  * estuary.yaml: read, validated with errors that name the field, paths resolved against the
- * data directory. Environment overrides: ESTUARY_EST_LISTEN=host:port.
+ * data directory. Environment overrides: ESTUARY_EST_LISTEN, ESTUARY_CRL_LISTEN and
+ * ESTUARY_ADMIN_LISTEN (host:port, or off for the CRL and Web RA listeners).
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -27,6 +28,8 @@ export interface Config {
   database: { type: 'sqlite'; path: string };
   cas: Record<string, CaConfig>;
   crl: { listen: ListenAddress | undefined; publicUrl: string | undefined; validityHours: number };
+  /** The Web RA (UI and JSON API) on its own HTTPS listener; listen undefined: off. */
+  admin: { listen: ListenAddress | undefined; sessionIdleMinutes: number; sessionAbsoluteHours: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
 
@@ -68,13 +71,21 @@ function str(obj: Obj, key: string, path: string, fallback?: string): string {
   return v;
 }
 
+function integerSetting(obj: Obj, key: string, path: string, fallback: number, min: number, max: number): number {
+  const v = obj[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${path}.${key}: expected an integer from ${min} to ${max}, got ${JSON.stringify(obj[key])}`);
+  }
+  return v;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Validate a parsed YAML document. `env` supplies the overrides. */
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'log'], '');
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'admin', 'log'], '');
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
@@ -124,6 +135,13 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     throw new ConfigError(`crl.validityHours: expected an integer from 1 to 744, got ${JSON.stringify(crl.validityHours)}`);
   }
 
+  const admin = section(root, 'admin', 'admin');
+  onlyKeys(admin, ['listen', 'sessionIdleMinutes', 'sessionAbsoluteHours'], 'admin');
+  const adminListenText = env.ESTUARY_ADMIN_LISTEN || str(admin, 'listen', 'admin', '127.0.0.1:8444');
+  const adminListen = adminListenText === 'off' ? undefined : parseListen(adminListenText, env.ESTUARY_ADMIN_LISTEN ? 'ESTUARY_ADMIN_LISTEN' : 'admin.listen');
+  const sessionIdleMinutes = integerSetting(admin, 'sessionIdleMinutes', 'admin', 30, 1, 24 * 60);
+  const sessionAbsoluteHours = integerSetting(admin, 'sessionAbsoluteHours', 'admin', 12, 1, 24 * 30);
+
   const log = section(root, 'log', 'log');
   onlyKeys(log, ['level'], 'log');
   const level = str(log, 'level', 'log', 'info');
@@ -136,6 +154,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
     cas,
     crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours },
+    admin: { listen: adminListen, sessionIdleMinutes, sessionAbsoluteHours },
     log: { level: level as Config['log']['level'] },
   };
 }
@@ -165,6 +184,12 @@ export function loadConfig(home: string, env: NodeJS.ProcessEnv = process.env): 
 /** A host as it stands in a URL: IPv6 addresses in brackets. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** https://host:port/ of the Web RA; a wildcard listen address is shown as localhost. */
+export function adminBaseUrl(address: ListenAddress, port = address.port): string {
+  const host = address.host === '0.0.0.0' || address.host === '::' ? 'localhost' : address.host;
+  return `https://${urlHost(host)}:${port}/`;
 }
 
 /** The base URL clients use; labels are appended as /<label>. */
@@ -210,6 +235,14 @@ crl:
   # as their CRL distribution point.
   # publicUrl: http://pki.example.com/crl
   validityHours: 24                # nextUpdate; a CRL is re-signed after half of it, and on every revocation
+
+# The Web RA: the operators' browser interface and its JSON API (OpenAPI at /api/openapi.json),
+# on its own HTTPS listener with the TLS certificate above. Sign in with an admin, officer or
+# auditor account ("estuary account add EMAIL --role officer"); EST accounts cannot sign in.
+admin:
+  listen: 127.0.0.1:8444           # "off" disables; env ESTUARY_ADMIN_LISTEN=host:port overrides
+  sessionIdleMinutes: 30           # a session ends after this long without a request
+  sessionAbsoluteHours: 12         # and this long after sign-in, whatever happens
 
 log:
   # fatal, error, warn, info, debug, trace or silent. Logs never hold passwords or keys.

@@ -4,7 +4,10 @@
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { destination as pinoDestination, pino, type Logger } from 'pino';
+import { createAdminServer, type AdminServer, type AdminServerOptions } from '../admin/admin-server.js';
 import type { CaBackend } from '../ca/ca-backend.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
@@ -14,7 +17,7 @@ import { createCrlService } from '../ra/crl-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
-import { estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
+import { adminBaseUrl, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
 export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -47,16 +50,30 @@ export interface Runtime {
   config: Config;
   store: Store;
   est: EstServer;
+  /** The Web RA listener, unless admin.listen is off. */
+  admin: AdminServer | undefined;
   logger: Logger;
-  /** Listen on the configured (or given) address; resolves to the bound EST port. Starts the CRL listener when configured. */
+  /** Listen on the configured (or given) address; resolves to the bound EST port. Starts the CRL and Web RA listeners when configured. */
   listen(address?: { host: string; port: number }): Promise<number>;
   /** http://host:port/crl when the CRL listener runs. */
   crlBaseUrl(): string | undefined;
   estUrl(): string;
+  /** https://host:port/ of the Web RA when it runs. */
+  adminUrl(): string | undefined;
   close(): Promise<void>;
 }
 
-export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level)): Promise<Runtime> {
+/** What tests (or an embedding program) may give the Web RA instead of the defaults. */
+export interface RuntimeOptions {
+  admin?: Partial<Pick<AdminServerOptions, 'now' | 'throttle' | 'uiDir'>>;
+}
+
+/** dist/admin-ui beside dist/cli (running the build), or under the project root (running the sources). */
+function defaultUiDir(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'admin-ui');
+}
+
+export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
   const store = openSqliteStore(config.database.path, { logger });
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
@@ -68,10 +85,25 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.certificate) },
   });
   let port = config.est.listen.port;
+  const admin = config.admin.listen
+    ? await createAdminServer({
+        store,
+        cas: Object.entries(config.cas).map(([id, c]) => ({ id, type: c.type, backend: cas.get(id)! })),
+        estUrl: (label) => `${estBaseUrl(config, port)}/${label}`,
+        logger,
+        tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.certificate) },
+        sessionIdleMinutes: config.admin.sessionIdleMinutes,
+        sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
+        uiDir: defaultUiDir(),
+        ...options.admin,
+      })
+    : undefined;
+  let adminPort: number | undefined;
   return {
     config,
     store,
     est,
+    admin,
     logger,
     async listen(address = config.est.listen) {
       await est.listen({ host: address.host, port: address.port });
@@ -86,12 +118,20 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       }
       const bound = est.server.address();
       port = typeof bound === 'object' && bound ? bound.port : address.port;
+      const adminAddress = config.admin.listen;
+      if (admin && adminAddress) {
+        await admin.listen({ host: adminAddress.host, port: adminAddress.port });
+        const a = admin.server.address();
+        adminPort = typeof a === 'object' && a ? a.port : adminAddress.port;
+      }
       return port;
     },
     estUrl: () => estBaseUrl(config, port),
+    adminUrl: () => (config.admin.listen && adminPort !== undefined ? adminBaseUrl(config.admin.listen, adminPort) : undefined),
     crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
     async close() {
       if (crlServer.listening) await new Promise<void>((resolve) => crlServer.close(() => resolve()));
+      await admin?.close();
       await est.close();
       await store.close();
     },

@@ -7,6 +7,11 @@ export async function serve(config: Config): Promise<void> {
   await runtime.listen();
   runtime.logger.info({ estUrl: runtime.estUrl() }, 'EST service listening');
   process.stdout.write(`EST service listening on ${runtime.estUrl()}\n`);
+  const admin = runtime.adminUrl();
+  if (admin) {
+    runtime.logger.info({ adminUrl: admin }, 'Web RA listening');
+    process.stdout.write(`Web RA listening on ${admin}\n`);
+  }
   const crl = runtime.crlBaseUrl();
   if (crl) process.stdout.write(`CRLs published at ${crl}/<ca>.crl\n`);
   let stopping = false;

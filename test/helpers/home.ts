@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/cli/config.js';
 import { initHome, type InitSummary } from '../../src/cli/init.js';
-import { createLogger, createRuntime, type Runtime } from '../../src/cli/runtime.js';
+import { createLogger, createRuntime, type Runtime, type RuntimeOptions } from '../../src/cli/runtime.js';
 import type { KeyAlgorithm } from '../../src/ca/ca-setup.js';
 
 export interface TestHome {
@@ -29,15 +29,19 @@ export interface TestServer extends TestHome {
   /** https://127.0.0.1:PORT/.well-known/est */
   base: string;
   logFile: string;
+  /** The Web RA's bound port, and https://127.0.0.1:PORT (no trailing slash). */
+  adminPort: number;
+  adminBase: string;
 }
 
 /** Start the real server (in this process) with logs written to a file the test can read. */
-export async function startServer(home?: TestHome, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startServer(home?: TestHome, env: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<TestServer> {
   const h = home ?? (await makeHome());
-  const config = loadConfig(h.home, { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ...env });
+  const config = loadConfig(h.home, { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: '127.0.0.1:0', ...env });
   const logFile = join(h.home, 'server.log');
   const { createWriteStream } = await import('node:fs');
-  const runtime = await createRuntime(config, createLogger('info', createWriteStream(logFile)));
+  const runtime = await createRuntime(config, createLogger('info', createWriteStream(logFile)), options);
   const port = await runtime.listen();
-  return { ...h, runtime, port, base: `https://127.0.0.1:${port}/.well-known/est`, logFile };
+  const adminPort = Number(/:(\d+)\/$/.exec(runtime.adminUrl() ?? '')?.[1] ?? 0);
+  return { ...h, runtime, port, base: `https://127.0.0.1:${port}/.well-known/est`, logFile, adminPort, adminBase: `https://127.0.0.1:${adminPort}` };
 }

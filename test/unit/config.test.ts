@@ -1,7 +1,7 @@
 /** estuary.yaml validation: defaults, and every error names its field. */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
+import { adminBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
 
 const HOME = '/srv/estuary';
 const MINIMAL = { cas: { default: { certificate: 'ca/issuing.pem', key: 'ca/issuing-key.pem' } } };
@@ -28,6 +28,7 @@ describe('validateConfig defaults', () => {
       database: { type: 'sqlite', path: '/srv/estuary/estuary.db' },
       cas: { default: { type: 'local', certificate: '/srv/estuary/ca/issuing.pem', key: '/srv/estuary/ca/issuing-key.pem', chain: [] } },
       crl: { listen: { host: '127.0.0.1', port: 8080 }, publicUrl: undefined, validityHours: 24 },
+      admin: { listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 },
       log: { level: 'info' },
     } satisfies Config);
   });
@@ -43,10 +44,26 @@ describe('validateConfig defaults', () => {
     expect(() => validateConfig(withCa({ crl: { colour: 1 } }), HOME)).toThrow(/^crl.colour: unknown setting/);
   });
 
+  it('reads the Web RA settings, "off", the env override and names bad fields', () => {
+    const c = validateConfig(withCa({ admin: { listen: '0.0.0.0:9444', sessionIdleMinutes: 5, sessionAbsoluteHours: 2 } }), HOME);
+    expect(c.admin).toEqual({ listen: { host: '0.0.0.0', port: 9444 }, sessionIdleMinutes: 5, sessionAbsoluteHours: 2 });
+    expect(adminBaseUrl(c.admin.listen!)).toBe('https://localhost:9444/');
+    expect(adminBaseUrl({ host: '::1', port: 0 }, 8444)).toBe('https://[::1]:8444/');
+    expect(validateConfig(withCa({ admin: { listen: 'off' } }), HOME).admin.listen).toBeUndefined();
+    expect(validateConfig(MINIMAL, HOME, { ESTUARY_ADMIN_LISTEN: 'off' }).admin.listen).toBeUndefined();
+    expect(validateConfig(MINIMAL, HOME, { ESTUARY_ADMIN_LISTEN: '127.0.0.1:0' }).admin.listen).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(() => validateConfig(MINIMAL, HOME, { ESTUARY_ADMIN_LISTEN: 'x' })).toThrow(/^ESTUARY_ADMIN_LISTEN: /);
+    expect(() => validateConfig(withCa({ admin: { listen: 'x' } }), HOME)).toThrow(/^admin.listen: /);
+    expect(() => validateConfig(withCa({ admin: { sessionIdleMinutes: 0 } }), HOME)).toThrow(/^admin.sessionIdleMinutes: expected an integer from 1 to 1440/);
+    expect(() => validateConfig(withCa({ admin: { sessionAbsoluteHours: 'long' } }), HOME)).toThrow(/^admin.sessionAbsoluteHours: /);
+    expect(() => validateConfig(withCa({ admin: { theme: 'dark' } }), HOME)).toThrow(/^admin.theme: unknown setting/);
+  });
+
   it('accepts the shipped default configuration file', () => {
     const c = validateConfig(parse(DEFAULT_CONFIG_YAML), HOME);
     expect(c.est.listen).toEqual({ host: '127.0.0.1', port: 8443 });
     expect(c.cas.default!.chain).toEqual(['/srv/estuary/ca/root.pem']);
+    expect(c.admin).toEqual({ listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 });
   });
 
   it('keeps absolute paths and resolves relative ones against home', () => {
@@ -68,7 +85,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, log)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, admin, log)');
   });
 
   it('an unknown key in a section', () => {

@@ -1,0 +1,153 @@
+/**
+ * The Web RA listener: HTTPS (the EST server's certificate), the JSON API under /api/ with its
+ * OpenAPI document, and the single-page UI at /. It shares the store with the EST service, so
+ * a change made here applies to the very next EST request.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import { accountRoutes } from './api-accounts.js';
+import { auditRoutes } from './api-audit.js';
+import { certificateRoutes } from './api-certificates.js';
+import { dashboardRoutes } from './api-dashboard.js';
+import { profileRoutes } from './api-profiles.js';
+import { requestRoutes } from './api-requests.js';
+import { sessionRoutes } from './api-session.js';
+import { authorize } from './guard.js';
+import { buildOpenApi } from './openapi.js';
+import { adminErrorHandler, problem } from './problem.js';
+import type { AdminContext, ApiRoute, CaConnector } from './route.js';
+import { SessionManager, type Session } from './sessions.js';
+import { DEFAULT_THROTTLE, SignInThrottle, type ThrottleOptions } from './sign-in-throttle.js';
+import { registerUi } from './static-ui.js';
+
+export const ADMIN_BODY_LIMIT = 1024 * 1024;
+
+const CSP = "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; img-src 'self' data:";
+
+const openApiRoute: ApiRoute = {
+  method: 'GET', url: '/api/openapi.json', operationId: 'getOpenApi', tag: 'meta', summary: 'This document', access: 'public', schema: {},
+  responses: { 200: { description: 'OpenAPI 3.1', schema: { type: 'object' } } },
+  async handler() {
+    return OPENAPI;
+  },
+};
+
+/** Every API route; the OpenAPI document describes exactly these. */
+export const API_ROUTES: readonly ApiRoute[] = [
+  ...sessionRoutes, ...dashboardRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
+];
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const OPENAPI = buildOpenApi(API_ROUTES, packageVersion());
+
+export interface AdminServerOptions {
+  store: Store;
+  cas: readonly CaConnector[];
+  estUrl(label: string): string;
+  logger: Logger;
+  tls: { key: string | Buffer; cert: string | Buffer };
+  sessionIdleMinutes: number;
+  sessionAbsoluteHours: number;
+  /** The built UI (dist/admin-ui); undefined or missing: a page says it is not built. */
+  uiDir: string | undefined;
+  now?: () => Date;
+  throttle?: Partial<Omit<ThrottleOptions, 'now'>>;
+}
+
+/** Query strings and path parameters arrive as text: numbers and booleans the schema asks for are converted (bodies never are). */
+function coerce(values: unknown, schema: object | undefined): void {
+  const props = (schema as { properties?: Record<string, { type?: string }> } | undefined)?.properties;
+  if (!props || typeof values !== 'object' || values === null) return;
+  const v = values as Record<string, unknown>;
+  for (const [key, prop] of Object.entries(props)) {
+    const text = v[key];
+    if (typeof text !== 'string') continue;
+    if ((prop.type === 'integer' || prop.type === 'number') && /^-?\d+(\.\d+)?$/.test(text)) v[key] = Number(text);
+    else if (prop.type === 'boolean' && (text === 'true' || text === 'false')) v[key] = text === 'true';
+  }
+}
+
+function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('content-security-policy', CSP);
+  reply.header('x-frame-options', 'DENY');
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('referrer-policy', 'no-referrer');
+  reply.header('cross-origin-opener-policy', 'same-origin');
+  reply.header('cross-origin-resource-policy', 'same-origin');
+  if (request.url === '/api' || request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+}
+
+export async function createAdminServer(o: AdminServerOptions) {
+  const now = o.now ?? (() => new Date());
+  const ctx: AdminContext = {
+    store: o.store,
+    cas: o.cas,
+    estUrl: o.estUrl,
+    now,
+    logger: o.logger,
+    sessions: new SessionManager({ idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),
+    throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, now: () => now().getTime() }),
+  };
+  const app = Fastify({
+    loggerInstance: o.logger.child({ listener: 'admin' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: ADMIN_BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    https: { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' },
+    // Bodies are validated as sent: no coercion, and an unknown property is an error, not dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+  });
+
+  // JSON only (form posts cannot reach the API); an empty JSON body reads as no body.
+  app.removeAllContentTypeParsers();
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    json(request, body as string, done);
+  });
+
+  app.setErrorHandler(adminErrorHandler);
+  app.setNotFoundHandler(async (request) => {
+    throw problem.notFound(`no resource at ${request.method} ${request.url.split('?')[0]}`);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    securityHeaders(request, reply);
+    return payload;
+  });
+
+  const sessions = new WeakMap<FastifyRequest, Session>();
+  for (const route of API_ROUTES) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      schema: route.schema,
+      // Who may call comes first: an anonymous caller gets 401 whatever the input.
+      onRequest: async (request, reply) => {
+        const session = await authorize(ctx, request, reply, route.access);
+        if (session) sessions.set(request, session);
+      },
+      preValidation: async (request) => {
+        coerce(request.params, route.schema.params);
+        coerce(request.query, route.schema.querystring);
+        if (route.schema.body && request.body === undefined) request.body = {};
+      },
+      handler: async (request, reply) => {
+        const session = sessions.get(request);
+        return route.handler({ request, reply, params: request.params, query: request.query, body: request.body, session, actor: session?.email ?? 'anonymous' }, ctx);
+      },
+    });
+  }
+  registerUi(app, o.uiDir);
+  return app;
+}
+export type AdminServer = Awaited<ReturnType<typeof createAdminServer>>;

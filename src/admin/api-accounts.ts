@@ -1,0 +1,128 @@
+/**
+ * Accounts: EST accounts (HTTP Basic on EST, optionally restricted to names and profiles) and
+ * the Web RA's admin, officer and auditor accounts. Password hashes never leave the store; a
+ * generated password is shown once, in the answer that created it.
+ */
+import { generatePassword, hashPassword } from '../ra/password.js';
+import type { Account, AccountRole, Store } from '../store/store.js';
+import { problem } from './problem.js';
+import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
+import {
+  Account as AccountSchema, AccountCreate, AccountCreated, AccountPatch, AccountProfiles, emailParams, itemsOf, PasswordReset, PasswordResult, problemResponses,
+} from './schemas.js';
+import { accountView } from './views.js';
+
+async function mustExist(store: Store, email: string): Promise<Account> {
+  const account = await store.getAccount(email.toLowerCase());
+  if (!account) throw problem.notFound(`no account ${email.toLowerCase()}`);
+  return account;
+}
+
+/** Every label must name an existing profile. */
+async function checkProfiles(store: Store, labels: readonly string[], field: string): Promise<void> {
+  const known = new Set((await store.listProfiles()).map((p) => p.label));
+  const missing = labels.filter((l) => !known.has(l));
+  if (missing.length) throw problem.field(field, `no profile ${missing.map((l) => `"${l}"`).join(', ')}`);
+}
+
+const audit = (ctx: AdminContext, actor: string, action: string, detail: string) =>
+  ctx.store.appendAudit({ actor, action, profile: null, outcome: 'success', serial: null, detail });
+
+const list: ApiRoute = {
+  method: 'GET', url: '/api/accounts', operationId: 'listAccounts', tag: 'accounts', summary: 'Every account, EST and Web RA',
+  access: ANY_ROLE, schema: {}, responses: { 200: { description: 'accounts', schema: itemsOf(AccountSchema) }, ...problemResponses(401) },
+  async handler(_call, ctx) {
+    return { items: (await ctx.store.listAccounts()).map(accountView) };
+  },
+};
+
+const get: ApiRoute<{ email: string }> = {
+  method: 'GET', url: '/api/accounts/:email', operationId: 'getAccount', tag: 'accounts', summary: 'One account',
+  access: ANY_ROLE, schema: { params: emailParams }, responses: { 200: { description: 'the account', schema: AccountSchema }, ...problemResponses(401, 404) },
+  async handler({ params }, ctx) {
+    return accountView(await mustExist(ctx.store, params.email));
+  },
+};
+
+interface CreateBody {
+  email: string;
+  role: AccountRole;
+  password?: string;
+  allowedNames?: string[];
+  allowedProfiles?: string[];
+}
+
+const create: ApiRoute<unknown, unknown, CreateBody> = {
+  method: 'POST', url: '/api/accounts', operationId: 'createAccount', tag: 'accounts', summary: 'Create an account',
+  description: 'Without a password one is generated and returned once.',
+  access: ADMIN_ONLY, schema: { body: AccountCreate },
+  responses: { 201: { description: 'created', schema: AccountCreated }, ...problemResponses(400, 401, 403, 409) },
+  async handler({ body, reply, actor }, ctx) {
+    const email = body.email.trim().toLowerCase();
+    if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
+    if (await ctx.store.getAccount(email)) throw problem.conflict(`an account with email ${email} already exists`);
+    const password = body.password ?? generatePassword();
+    const created = await ctx.store.createAccount({ email, passwordHash: await hashPassword(password), role: body.role });
+    if (body.allowedNames?.length) await ctx.store.setAccountAllowedNames(email, body.allowedNames);
+    if (body.allowedProfiles?.length) await ctx.store.setAccountAllowedProfiles(email, body.allowedProfiles);
+    await audit(ctx, actor, 'account.add', `${created.email} (${created.role})`);
+    reply.code(201).header('location', `/api/accounts/${encodeURIComponent(email)}`);
+    return { email: created.email, role: created.role, ...(body.password === undefined ? { password } : {}) };
+  },
+};
+
+const patch: ApiRoute<{ email: string }, unknown, { disabled?: boolean; allowedNames?: string[]; allowedProfiles?: string[] }> = {
+  method: 'PATCH', url: '/api/accounts/:email', operationId: 'updateAccount', tag: 'accounts', summary: 'Disable or enable an account, or restrict its names and profiles',
+  access: ADMIN_ONLY, schema: { params: emailParams, body: AccountPatch },
+  responses: { 200: { description: 'the account as saved', schema: AccountSchema }, ...problemResponses(400, 401, 403, 404) },
+  async handler({ params, body, actor, session }, ctx) {
+    const account = await mustExist(ctx.store, params.email);
+    if (body.disabled === true && account.email === session!.email) throw problem.field('disabled', 'you cannot disable the account you are signed in with');
+    if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
+    if (body.disabled !== undefined && body.disabled !== account.disabled) {
+      await ctx.store.setAccountDisabled(account.email, body.disabled);
+      if (body.disabled) ctx.sessions.destroyFor(account.email);
+      await audit(ctx, actor, body.disabled ? 'account.disable' : 'account.enable', account.email);
+    }
+    if (body.allowedNames !== undefined) {
+      await ctx.store.setAccountAllowedNames(account.email, body.allowedNames);
+      await audit(ctx, actor, 'account.restrict', `${account.email}: names ${body.allowedNames.join(', ') || '(any)'}`);
+    }
+    if (body.allowedProfiles !== undefined) {
+      await ctx.store.setAccountAllowedProfiles(account.email, body.allowedProfiles);
+      await audit(ctx, actor, 'account.restrict', `${account.email}: profiles ${body.allowedProfiles.join(', ') || '(any)'}`);
+    }
+    return accountView(await mustExist(ctx.store, account.email));
+  },
+};
+
+const password: ApiRoute<{ email: string }, unknown, { password?: string }> = {
+  method: 'POST', url: '/api/accounts/:email/password', operationId: 'resetPassword', tag: 'accounts', summary: 'Set or generate a new password',
+  description: 'Without a password one is generated and returned once. The account\'s other Web RA sessions end.',
+  access: ADMIN_ONLY, schema: { params: emailParams, body: PasswordReset },
+  responses: { 200: { description: 'changed', schema: PasswordResult }, ...problemResponses(400, 401, 403, 404) },
+  async handler({ params, body, actor, session }, ctx) {
+    const account = await mustExist(ctx.store, params.email);
+    const pw = body.password ?? generatePassword();
+    await ctx.store.setAccountPassword(account.email, await hashPassword(pw));
+    ctx.sessions.destroyFor(account.email, session!.id);
+    await audit(ctx, actor, 'account.passwd', account.email);
+    return { email: account.email, ...(body.password === undefined ? { password: pw } : {}) };
+  },
+};
+
+const profiles: ApiRoute<{ email: string }, unknown, { profiles: string[] }> = {
+  method: 'PUT', url: '/api/accounts/:email/profiles', operationId: 'restrictAccountProfiles', tag: 'accounts', summary: 'Restrict an EST account to profiles',
+  description: 'An empty list lifts the restriction. A profile\'s own allowedAccounts still applies.',
+  access: ADMIN_ONLY, schema: { params: emailParams, body: AccountProfiles },
+  responses: { 200: { description: 'the account as saved', schema: AccountSchema }, ...problemResponses(400, 401, 403, 404) },
+  async handler({ params, body, actor }, ctx) {
+    const account = await mustExist(ctx.store, params.email);
+    await checkProfiles(ctx.store, body.profiles, 'profiles');
+    await ctx.store.setAccountAllowedProfiles(account.email, body.profiles);
+    await audit(ctx, actor, 'account.restrict', `${account.email}: profiles ${body.profiles.join(', ') || '(any)'}`);
+    return accountView(await mustExist(ctx.store, account.email));
+  },
+};
+
+export const accountRoutes: ApiRoute[] = [list, get, create, patch, password, profiles];

@@ -1,0 +1,102 @@
+/**
+ * Issued certificates: search, detail, PEM and chain downloads, and revocation through the
+ * same path as `estuary cert revoke` (src/ra/revocation.ts); the CA's CRL lists a revoked
+ * certificate from its next fetch (the CRL service follows the store).
+ */
+import { toPem } from '../pki/base64.js';
+import { normalizeSerial } from '../pki/certificate.js';
+import type { CrlReason } from '../pki/crl.js';
+import { revokeCertificate } from '../ra/revocation.js';
+import type { CertificateRecord, CertificateSearch } from '../store/store.js';
+import { problem } from './problem.js';
+import { ANY_ROLE, OFFICERS, type AdminContext, type ApiRoute } from './route.js';
+import { Certificate, certificateQuery, CertificateDetail, pageOf, problemResponses, Revocation, serialParams } from './schemas.js';
+import { certificateDetail, certificateView } from './views.js';
+
+const DAY_MS = 86_400_000;
+
+interface CertificateQuery {
+  q?: string;
+  subject?: string;
+  san?: string;
+  serial?: string;
+  profile?: string;
+  status?: 'valid' | 'revoked' | 'expired';
+  expiresWithinDays?: number;
+  offset: number;
+  limit: number;
+}
+
+async function mustExist(ctx: AdminContext, serial: string): Promise<CertificateRecord> {
+  const c = await ctx.store.getCertificate(normalizeSerial(serial));
+  if (!c) throw problem.notFound(`no certificate with serial ${serial}`);
+  return c;
+}
+
+const list: ApiRoute<unknown, CertificateQuery> = {
+  method: 'GET', url: '/api/certificates', operationId: 'searchCertificates', tag: 'certificates',
+  summary: 'Search issued certificates, newest first',
+  description: 'Every filter given must match. expiresWithinDays: not yet expired and notAfter within that many days.',
+  access: ANY_ROLE, schema: { querystring: certificateQuery },
+  responses: { 200: { description: 'a page of certificates', schema: pageOf(Certificate) }, ...problemResponses(400, 401) },
+  async handler({ query }, ctx) {
+    const now = ctx.now();
+    const search: CertificateSearch = { now, offset: query.offset, limit: query.limit };
+    for (const k of ['q', 'subject', 'san', 'serial', 'profile', 'status'] as const) {
+      const v = query[k]?.trim();
+      if (v) (search as Record<string, unknown>)[k] = v;
+    }
+    if (query.expiresWithinDays !== undefined) {
+      search.notAfterFrom = now;
+      search.notAfterTo = new Date(now.getTime() + query.expiresWithinDays * DAY_MS);
+    }
+    const { items, total } = await ctx.store.searchCertificates(search);
+    return { items: items.map((c) => certificateView(c, now)), total, offset: query.offset, limit: query.limit };
+  },
+};
+
+const get: ApiRoute<{ serial: string }> = {
+  method: 'GET', url: '/api/certificates/:serial', operationId: 'getCertificate', tag: 'certificates', summary: 'One certificate, decoded, with its PEM',
+  access: ANY_ROLE, schema: { params: serialParams },
+  responses: { 200: { description: 'the certificate', schema: CertificateDetail }, ...problemResponses(400, 401, 404) },
+  async handler({ params }, ctx) {
+    return certificateDetail(await mustExist(ctx, params.serial), ctx.now());
+  },
+};
+
+function download(name: 'pem' | 'chain.pem'): ApiRoute<{ serial: string }> {
+  return {
+    method: 'GET', url: `/api/certificates/:serial/${name}`, operationId: name === 'pem' ? 'downloadCertificate' : 'downloadChain', tag: 'certificates',
+    summary: name === 'pem' ? 'The certificate as a PEM file' : 'The certificate followed by its CA chain, up to the root, as a PEM file',
+    access: ANY_ROLE, schema: { params: serialParams },
+    responses: { 200: { description: 'PEM', contentType: 'application/x-pem-file', schema: { type: 'string' } }, ...problemResponses(400, 401, 404) },
+    async handler({ params, reply }, ctx) {
+      const c = await mustExist(ctx, params.serial);
+      const chain = name === 'pem' ? [] : (ctx.cas.find((ca) => ca.id === c.ca)?.backend.chain() ?? []);
+      const pem = [c.der, ...chain].map((der) => toPem('CERTIFICATE', der)).join('');
+      const file = name === 'pem' ? `${c.serial}.pem` : `${c.serial}-chain.pem`;
+      return reply.type('application/x-pem-file').header('content-disposition', `attachment; filename="${file}"`).send(pem);
+    },
+  };
+}
+
+const revoke: ApiRoute<{ serial: string }, unknown, { reason: CrlReason }> = {
+  method: 'POST', url: '/api/certificates/:serial/revoke', operationId: 'revokeCertificate', tag: 'certificates',
+  summary: 'Revoke a certificate: it can no longer authenticate or renew, and the next CRL lists it',
+  access: OFFICERS, schema: { params: serialParams, body: Revocation },
+  responses: { 200: { description: 'revoked', schema: CertificateDetail }, ...problemResponses(400, 401, 403, 404, 409) },
+  async handler({ params, body, actor }, ctx) {
+    const now = ctx.now();
+    const outcome = await revokeCertificate(ctx.store, { serial: normalizeSerial(params.serial), reason: body.reason, actor, now });
+    switch (outcome.kind) {
+      case 'revoked':
+        return certificateDetail(outcome.certificate, now);
+      case 'not-found':
+        throw problem.notFound(`no certificate with serial ${params.serial}`);
+      case 'already-revoked':
+        throw problem.conflict(`certificate ${outcome.certificate.serial} is already revoked`);
+    }
+  },
+};
+
+export const certificateRoutes: ApiRoute[] = [list, get, download('pem'), download('chain.pem'), revoke];

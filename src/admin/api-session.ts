@@ -1,0 +1,89 @@
+/**
+ * Sign-in and sign-out. Only admin, officer and auditor accounts sign in; EST accounts, unknown
+ * emails, disabled accounts and wrong passwords all get the same 401 after the same scrypt work.
+ * Failures are throttled per email and per client address (sign-in-throttle.ts); every sign-in,
+ * failure and lockout is an audit event.
+ */
+import { verifyPassword, dummyPasswordHash } from '../ra/password.js';
+import { ADMIN_ROLES, type AdminRole } from '../store/store.js';
+import { sessionCookie, sessionInfo, cookieValue, SESSION_COOKIE } from './guard.js';
+import { problem, ProblemError } from './problem.js';
+import { ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
+import { problemResponses, SessionInfo, SignIn } from './schemas.js';
+
+async function audit(ctx: AdminContext, actor: string, action: string, outcome: string, detail: string): Promise<void> {
+  await ctx.store.appendAudit({ actor, action, profile: null, outcome, serial: null, detail });
+}
+
+const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = {
+  method: 'POST',
+  url: '/api/session',
+  operationId: 'signIn',
+  tag: 'session',
+  summary: 'Sign in with an admin, officer or auditor account',
+  description: 'Sets the HttpOnly session cookie. After 5 failures for one email (or 20 from one address) within 15 minutes, sign-in is locked for 15 minutes (429 with Retry-After).',
+  access: 'public',
+  schema: { body: SignIn },
+  responses: { 200: { description: 'signed in', schema: SessionInfo }, ...problemResponses(400, 401, 429) },
+  async handler({ body, request, reply }, ctx) {
+    const email = body.email.trim().toLowerCase();
+    const address = request.ip;
+    const lock = ctx.throttle.locked(email, address);
+    if (lock) {
+      await audit(ctx, email, 'session.signin', 'locked', `refused: ${lock.scope === 'email' ? 'this email' : `address ${address}`} is locked for ${lock.retryAfterSeconds} s`);
+      throw new ProblemError('locked', 'too many failed sign-ins; try again later', { retryAfterSeconds: lock.retryAfterSeconds });
+    }
+    const account = await ctx.store.getAccount(email);
+    const role = account?.role;
+    const usable = account && !account.disabled && (ADMIN_ROLES as readonly string[]).includes(role!);
+    // Hash even when the account cannot sign in, so timing does not tell which emails exist.
+    const ok = usable ? await verifyPassword(body.password, account.passwordHash) : (await verifyPassword(body.password, await dummyPasswordHash()), false);
+    if (!ok) {
+      const why = !account ? 'unknown account' : account.disabled ? 'account disabled' : !usable ? `a ${role} account cannot sign in to the Web RA` : 'wrong password';
+      await audit(ctx, email, 'session.signin', 'unauthenticated', `${why}, from ${address}`);
+      for (const l of ctx.throttle.fail(email, address)) {
+        await audit(ctx, l.scope === 'email' ? email : address, 'session.lockout', 'locked', `${l.scope} ${l.scope === 'email' ? email : address} locked for ${l.retryAfterSeconds} s after repeated failed sign-ins`);
+      }
+      throw problem.unauthenticated('wrong email or password');
+    }
+    ctx.throttle.succeed(email);
+    const session = ctx.sessions.create(account!.email, account!.role as AdminRole);
+    await audit(ctx, session.email, 'session.signin', 'success', `${session.role}, from ${address}`);
+    reply.header('set-cookie', sessionCookie(session.id));
+    return sessionInfo(session, ctx.sessions);
+  },
+};
+
+const current: ApiRoute = {
+  method: 'GET',
+  url: '/api/session',
+  operationId: 'getSession',
+  tag: 'session',
+  summary: 'The signed-in account, its role and CSRF token',
+  access: ANY_ROLE,
+  schema: {},
+  responses: { 200: { description: 'the session', schema: SessionInfo }, ...problemResponses(401) },
+  async handler({ session }, ctx) {
+    return sessionInfo(session!, ctx.sessions);
+  },
+};
+
+const signOut: ApiRoute = {
+  method: 'DELETE',
+  url: '/api/session',
+  operationId: 'signOut',
+  tag: 'session',
+  summary: 'Sign out',
+  access: ANY_ROLE,
+  schema: {},
+  responses: { 204: { description: 'signed out; the cookie is cleared' }, ...problemResponses(401, 403) },
+  async handler({ session, request, reply }, ctx) {
+    const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
+    if (id) ctx.sessions.destroy(id);
+    await audit(ctx, session!.email, 'session.signout', 'success', session!.role);
+    reply.header('set-cookie', sessionCookie('', true));
+    return reply.code(204).send();
+  },
+};
+
+export const sessionRoutes: ApiRoute[] = [signIn, current, signOut];

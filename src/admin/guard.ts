@@ -1,0 +1,69 @@
+/**
+ * Who is calling: the session cookie, the account behind it (read again on every request, so
+ * disabling an account or changing its role takes effect at once), the CSRF token on every
+ * state change, and the route's roles. 401 when not signed in, 403 for CSRF and roles.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ADMIN_ROLES, type AdminRole } from '../store/store.js';
+import { problem, ProblemError } from './problem.js';
+import { isStateChanging, type Access, type AdminContext } from './route.js';
+import { SessionManager, type Session } from './sessions.js';
+
+export const SESSION_COOKIE = 'estuary_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** The value of one cookie in a Cookie header (RFC 6265 §5.4). */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Host-only, HTTPS-only, invisible to scripts, never sent on cross-site requests. */
+export function sessionCookie(value: string, clear = false): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; Secure; SameSite=Strict${clear ? '; Max-Age=0' : ''}`;
+}
+
+const isAdminRole = (role: string): role is AdminRole => (ADMIN_ROLES as readonly string[]).includes(role);
+
+/** Resolves the caller's session and enforces the route's access rule; returns the session (undefined on public routes). */
+export async function authorize(ctx: AdminContext, request: FastifyRequest, reply: FastifyReply, access: Access): Promise<Session | undefined> {
+  if (access === 'public') return undefined;
+  const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
+  const found = ctx.sessions.lookup(id);
+  if (found.kind !== 'active') {
+    if (id) reply.header('set-cookie', sessionCookie('', true));
+    throw problem.unauthenticated(found.kind === 'expired' ? 'your session has expired; sign in again' : 'sign in first');
+  }
+  const session = found.session;
+  const account = await ctx.store.getAccount(session.email);
+  if (!account || account.disabled || !isAdminRole(account.role)) {
+    ctx.sessions.destroy(session.id);
+    reply.header('set-cookie', sessionCookie('', true));
+    throw problem.unauthenticated('this account can no longer sign in');
+  }
+  session.role = account.role;
+  if (isStateChanging(request.method)) {
+    const token = request.headers[CSRF_HEADER];
+    if (!SessionManager.csrfMatches(session, typeof token === 'string' ? token : undefined)) {
+      throw new ProblemError('csrf', 'CSRF token missing or wrong: send the csrfToken of your session as X-CSRF-Token');
+    }
+  }
+  if (access !== 'signed-in' && !access.includes(session.role)) {
+    throw problem.forbidden(`the ${session.role} role may not do this (needed: ${access.join(' or ')})`);
+  }
+  return session;
+}
+
+export function sessionInfo(session: Session, sessions: SessionManager) {
+  return {
+    email: session.email,
+    role: session.role,
+    csrfToken: session.csrfToken,
+    idleTimeoutSeconds: sessions.idleTimeoutSeconds,
+    expiresAt: new Date(session.expiresAt).toISOString(),
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * Every JSON schema of the Web RA API, in one place. Input schemas are handed to fastify, which
+ * validates requests against them (unknown properties and wrong types are refused, nothing is
+ * coerced in bodies); all of them, inputs and outputs, make up /api/openapi.json (OpenAPI 3.1,
+ * JSON Schema 2020-12). `named()` marks a schema that the document lists under components.
+ */
+import { CRL_REASONS } from '../pki/crl.js';
+import { EC_CURVES, KEY_USAGES, LIMITS } from '../ra/profile-validation.js';
+import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS } from '../store/store.js';
+
+const NAMES = new WeakMap<object, string>();
+
+/** The component name of a schema, if it has one. */
+export function schemaName(schema: object): string | undefined {
+  return NAMES.get(schema);
+}
+
+function named<T extends object>(name: string, schema: T): T {
+  NAMES.set(schema, name);
+  return schema;
+}
+
+const str = (extra: object = {}) => ({ type: 'string', ...extra });
+const dateTime = (description?: string) => ({ type: 'string', format: 'date-time', ...(description ? { description } : {}) });
+const nullable = (schema: object) => ({ anyOf: [schema, { type: 'null' }] });
+const strings = (extra: object = {}, max = 200) => ({ type: 'array', maxItems: max, items: { type: 'string', maxLength: 1000, ...extra } });
+const obj = (properties: Record<string, object>, required: string[] = [], extra: object = {}) => ({
+  type: 'object', additionalProperties: false, properties, ...(required.length ? { required } : {}), ...extra,
+});
+const int = (min: number, max: number, extra: object = {}) => ({ type: 'integer', minimum: min, maximum: max, ...extra });
+
+export const EMAIL_PATTERN = '^[^\\s@]+@[^\\s@]+$';
+export const LABEL_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+const email = (extra: object = {}) => str({ pattern: EMAIL_PATTERN, maxLength: 254, ...extra });
+
+// ── problems ──────────────────────────────────────────────────────────────────────────────────
+export const FieldError = named('FieldError', obj({ field: str(), message: str() }, ['field', 'message']));
+export const Problem = named('Problem', obj({
+  type: str({ description: 'urn:estuary:problem:<kind>, e.g. validation, unauthenticated, forbidden, csrf, not-found, conflict, locked' }),
+  title: str(), status: { type: 'integer' }, detail: str(),
+  errors: { type: 'array', items: FieldError, description: 'validation problems: which field, and what is wrong with it' },
+}, ['type', 'title', 'status', 'detail']));
+
+// ── session ───────────────────────────────────────────────────────────────────────────────────
+export const SignIn = named('SignIn', obj({ email: str({ minLength: 1, maxLength: 254 }), password: str({ minLength: 1, maxLength: 1024 }) }, ['email', 'password']));
+export const SessionInfo = named('Session', obj({
+  email: str(), role: { enum: ADMIN_ROLES },
+  csrfToken: str({ description: 'send it as X-CSRF-Token on every POST, PUT, PATCH and DELETE' }),
+  idleTimeoutSeconds: { type: 'integer' }, expiresAt: dateTime('absolute end of the session'),
+}, ['email', 'role', 'csrfToken', 'idleTimeoutSeconds', 'expiresAt']));
+
+// ── profiles ──────────────────────────────────────────────────────────────────────────────────
+export const KeyAlgorithmRule = named('KeyAlgorithmRule', {
+  oneOf: [
+    obj({ type: { const: 'ec' }, curves: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { enum: EC_CURVES } } }, ['type', 'curves']),
+    obj({ type: { const: 'rsa' }, minBits: int(LIMITS.rsaMinBits.min, LIMITS.rsaMinBits.max) }, ['type', 'minBits']),
+    obj({ type: { const: 'ed25519' } }, ['type']),
+  ],
+});
+const sanType = { enum: ['dns', 'ip', 'email', 'uri'] };
+export const NamePolicy = named('NamePolicy', obj({
+  subjectAllowed: strings({}, 50), subjectRequired: strings({}, 50),
+  subjectPatterns: { type: 'object', maxProperties: 50, additionalProperties: str({ maxLength: 1000 }), description: 'attribute → regular expression the whole value must match' },
+  sanTypes: { type: 'array', items: sanType, uniqueItems: true }, sanRequired: { type: 'array', items: sanType, uniqueItems: true },
+  dnsSuffixes: strings(), ipRanges: strings(), forbiddenNames: strings(),
+}, [], { description: 'which names the profile issues; every list empty allows any supported name' }));
+export const TrustAnchor = named('TrustAnchor', obj({ subject: str(), fingerprintSha256: str(), notAfter: dateTime() }, ['subject', 'fingerprintSha256', 'notAfter']));
+
+/** The settings of a profile, all optional here: a create starts from defaults, an update from the current profile. */
+const profileSettings = {
+  enabled: { type: 'boolean', description: 'Enable Enrolment over Secure Transport (EST) on this profile' },
+  ca: str({ maxLength: 64, description: 'id of the CA connector (GET /api/cas)' }),
+  auth: { enum: AUTH_MECHANISMS, description: 'basic: an EST account\'s email and password; tls-client-cert: a client certificate validated against clientTrustAnchors; basic+tls-client-cert: both, certificate first' },
+  clientTrustAnchors: { type: 'array', maxItems: 50, items: str({ maxLength: 65_536 }), description: 'PEM certificates of the device CA; a PEM bundle is split into one entry per certificate' },
+  validityDays: int(LIMITS.validityDays.min, LIMITS.validityDays.max),
+  keyAlgorithms: { type: 'array', maxItems: 10, items: KeyAlgorithmRule },
+  keyUsage: { type: 'array', items: { enum: KEY_USAGES }, uniqueItems: true },
+  extendedKeyUsage: strings({}, 20),
+  allowedAccounts: { type: 'array', maxItems: 1000, items: email(), description: 'EST accounts allowed on the profile; empty: every EST account' },
+  csrAttrs: strings({}, 20),
+  approval: { enum: ['auto', 'manual'], description: 'manual: requests wait (202) for an officer' },
+  retryAfterSeconds: int(LIMITS.retryAfterSeconds.min, LIMITS.retryAfterSeconds.max),
+  pendingTtlHours: int(LIMITS.pendingTtlHours.min, LIMITS.pendingTtlHours.max),
+  popLinking: { enum: ['off', 'optional', 'required'], description: 'RFC 7030 §3.5 proof-of-possession linking' },
+  namePolicy: NamePolicy,
+};
+/** Read-only properties a client may send back unchanged; they are ignored. */
+const profileReadOnly = {
+  estUrl: str({ readOnly: true }), trustAnchors: { type: 'array', readOnly: true }, createdAt: str({ readOnly: true }), updatedAt: str({ readOnly: true }),
+};
+export const Profile = named('Profile', obj({
+  label: str(), ...profileSettings,
+  estUrl: str({ readOnly: true, description: 'the URL EST clients use' }),
+  trustAnchors: { type: 'array', items: TrustAnchor, readOnly: true, description: 'clientTrustAnchors described' },
+  createdAt: dateTime(), updatedAt: dateTime(),
+}, ['label', ...Object.keys(profileSettings), 'estUrl', 'trustAnchors', 'createdAt', 'updatedAt']));
+export const ProfileCreate = named('ProfileCreate', obj({ label: str({ pattern: LABEL_PATTERN }), ...profileSettings, ...profileReadOnly }, ['label'], {
+  description: 'settings left out take the defaults of `estuary profile add`',
+}));
+export const ProfileUpdate = named('ProfileUpdate', obj({ label: str(), ...profileSettings, ...profileReadOnly }, [], {
+  description: 'settings left out keep their current values; the label cannot change',
+}));
+export const CaConnectorInfo = named('CaConnector', obj({ id: str(), type: str(), subject: str(), notAfter: dateTime() }, ['id', 'type', 'subject', 'notAfter']));
+
+// ── accounts ──────────────────────────────────────────────────────────────────────────────────
+export const Account = named('Account', obj({
+  email: str(), role: { enum: ACCOUNT_ROLES }, disabled: { type: 'boolean' },
+  allowedNames: strings(), allowedProfiles: strings(), createdAt: dateTime(), updatedAt: dateTime(),
+}, ['email', 'role', 'disabled', 'allowedNames', 'allowedProfiles', 'createdAt', 'updatedAt']));
+const password = str({ minLength: 8, maxLength: 1024, writeOnly: true });
+const allowedNames = strings({ minLength: 1 }, 200);
+const allowedProfiles = { type: 'array', maxItems: 200, uniqueItems: true, items: str({ pattern: LABEL_PATTERN }) };
+export const AccountCreate = named('AccountCreate', obj({
+  email: email(), role: { enum: ACCOUNT_ROLES }, password: { ...password, description: 'generated and returned once when left out' },
+  allowedNames, allowedProfiles,
+}, ['email', 'role']));
+export const AccountCreated = named('AccountCreated', obj({ email: str(), role: { enum: ACCOUNT_ROLES }, password: str({ description: 'only when generated' }) }, ['email', 'role']));
+export const AccountPatch = named('AccountPatch', obj({ disabled: { type: 'boolean' }, allowedNames, allowedProfiles }, [], { minProperties: 1 }));
+export const PasswordReset = named('PasswordReset', obj({ password: { ...password, description: 'generated and returned once when left out' } }));
+export const PasswordResult = named('PasswordResult', obj({ email: str(), password: str({ description: 'only when generated' }) }, ['email']));
+export const AccountProfiles = named('AccountProfiles', obj({ profiles: allowedProfiles }, ['profiles'], { description: 'the profiles an EST account may use; empty: every profile that allows it' }));
+
+// ── requests ──────────────────────────────────────────────────────────────────────────────────
+const requestStatus = { enum: ['pending', 'approved', 'rejected', 'issued'] };
+export const PendingRequest = named('PendingRequest', obj({
+  id: { type: 'integer' }, profile: str(), operation: str(), requester: str(), subject: str(), sans: strings(), keyDescription: str(),
+  status: requestStatus, reason: nullable(str()), createdAt: dateTime(), expiresAt: dateTime(), decidedBy: nullable(str()),
+  decidedAt: nullable(dateTime()), serial: nullable(str()), ageSeconds: { type: 'integer' },
+  expired: { type: 'boolean', description: 'pending past expiresAt: it can no longer be approved' },
+}, ['id', 'profile', 'requester', 'subject', 'sans', 'keyDescription', 'status', 'createdAt', 'expiresAt', 'ageSeconds']));
+export const Approval = named('Approval', obj({ reason: str({ maxLength: 1000, description: 'a note for the audit log' }) }));
+export const Rejection = named('Rejection', obj({ reason: str({ minLength: 1, maxLength: 1000, description: 'shown to the client' }) }, ['reason']));
+
+// ── certificates ──────────────────────────────────────────────────────────────────────────────
+const certStatus = { enum: ['valid', 'revoked', 'expired'] };
+const certificateProps = {
+  serial: str({ description: 'lower-case hex' }), profile: str(), ca: str(), subject: str(), sans: strings(), notBefore: dateTime(), notAfter: dateTime(),
+  status: certStatus, requester: str(), renews: nullable(str()), revokedAt: nullable(dateTime()), revocationReason: nullable(str()), createdAt: dateTime(),
+};
+export const Certificate = named('Certificate', obj(certificateProps, Object.keys(certificateProps)));
+export const CertificateFields = named('CertificateFields', obj({
+  subject: str(), issuer: str(), serialNumber: str(), notBefore: dateTime(), notAfter: dateTime(), key: str({ description: 'e.g. EC P-256' }),
+  fingerprintSha256: str(), fingerprintSha1: str(), subjectAltName: nullable(str()), keyUsage: strings(), extendedKeyUsage: strings(),
+  extensions: { type: 'array', items: obj({ oid: str(), name: str(), critical: { type: 'boolean' } }, ['oid', 'name', 'critical']) },
+}));
+export const CertificateDetail = named('CertificateDetail', obj({ ...certificateProps, fields: CertificateFields, pem: str() }, [...Object.keys(certificateProps), 'fields', 'pem']));
+export const Revocation = named('Revocation', obj({ reason: { enum: Object.keys(CRL_REASONS), description: 'RFC 5280 §5.3.1 reason' } }, ['reason']));
+
+// ── audit and dashboard ───────────────────────────────────────────────────────────────────────
+export const AuditEvent = named('AuditEvent', obj({
+  id: { type: 'integer' }, at: dateTime(), actor: str(), action: str(), profile: nullable(str()), outcome: str(), serial: nullable(str()), detail: nullable(str()),
+}, ['id', 'at', 'actor', 'action', 'profile', 'outcome', 'serial', 'detail']));
+export const Dashboard = named('Dashboard', obj({
+  counts: obj({ valid: { type: 'integer' }, revoked: { type: 'integer' }, expired: { type: 'integer' }, pendingRequests: { type: 'integer' } }, ['valid', 'revoked', 'expired', 'pendingRequests']),
+  issuedPerDay: { type: 'array', minItems: 30, maxItems: 30, items: obj({ day: str({ format: 'date' }), count: { type: 'integer' } }, ['day', 'count']), description: 'oldest first, today last (UTC days)' },
+  expiringSoon: { type: 'array', maxItems: 20, items: obj({ serial: str(), subject: str(), profile: str(), notAfter: dateTime() }, ['serial', 'subject', 'profile', 'notAfter']), description: 'valid certificates expiring in the next 30 days, soonest first' },
+}, ['counts', 'issuedPerDay', 'expiringSoon']));
+
+// ── lists, parameters, queries ────────────────────────────────────────────────────────────────
+export const itemsOf = (items: object) => obj({ items: { type: 'array', items } }, ['items']);
+export const pageOf = (items: object) => obj({
+  items: { type: 'array', items }, total: { type: 'integer', description: 'how many match in all' }, offset: { type: 'integer' }, limit: { type: 'integer' },
+}, ['items', 'total', 'offset', 'limit']);
+const paging = { offset: int(0, 1_000_000, { default: 0 }), limit: int(1, 500, { default: 50 }) };
+
+export const labelParams = obj({ label: str({ maxLength: 64 }) }, ['label']);
+export const emailParams = obj({ email: str({ maxLength: 254 }) }, ['email']);
+export const idParams = obj({ id: int(1, Number.MAX_SAFE_INTEGER) }, ['id']);
+export const serialParams = obj({ serial: str({ pattern: '^[0-9A-Fa-f:]{1,100}$', description: 'hex, colons allowed' }) }, ['serial']);
+
+export const requestQuery = obj({ status: { enum: ['pending', 'approved', 'rejected', 'issued', 'all'], default: 'pending' }, profile: str({ maxLength: 64 }), ...paging });
+export const certificateQuery = obj({
+  q: str({ maxLength: 200, description: 'substring of the subject, a SAN or the serial' }), subject: str({ maxLength: 200 }), san: str({ maxLength: 200 }),
+  serial: str({ maxLength: 100 }), profile: str({ maxLength: 64 }), status: certStatus,
+  expiresWithinDays: int(0, 3650, { description: 'valid until at most this many days from now (and not yet expired)' }), ...paging,
+});
+export const auditQuery = obj({
+  actor: str({ maxLength: 254 }), action: str({ maxLength: 100 }), profile: str({ maxLength: 64 }),
+  from: dateTime('events at or after'), to: dateTime('events before'), ...paging,
+});
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid input; `errors` names each field and what is wrong with it',
+  401: 'not signed in, or the session expired',
+  403: 'the CSRF token is missing or wrong, or the role may not do this',
+  404: 'no such resource',
+  409: 'conflicts with the current state',
+  429: 'sign-in locked after repeated failures; see Retry-After',
+};
+
+/** Problem responses of an operation, for the OpenAPI document. */
+export function problemResponses(...codes: number[]): Record<number, { description: string; schema: object; contentType: string }> {
+  return Object.fromEntries(codes.map((c) => [c, { description: PROBLEM_DESCRIPTIONS[c] ?? 'problem', schema: Problem, contentType: 'application/problem+json' }]));
+}
