@@ -124,7 +124,8 @@ function nameToString(der: Uint8Array, name: Tlv): string {
 
 function timeValue(der: Uint8Array, t: Tlv): string | undefined {
   const s = new TextDecoder('latin1').decode(der.subarray(t.start, t.end));
-  const m = /^(\d{2,4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(s);
+  // UTCTime YYMMDDHHMM[SS]Z, GeneralizedTime YYYYMMDDHHMMSS[.fff]Z
+  const m = (t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d+)?Z$/).exec(s);
   if (!m) return undefined;
   // RFC 5280 §4.1.2.5.1: UTCTime years 50–99 are 19xx
   const year = t.tag === 0x17 ? (Number(m[1]) >= 50 ? 1900 : 2000) + Number(m[1]) : Number(m[1]);

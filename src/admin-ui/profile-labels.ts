@@ -2,16 +2,16 @@
 import type { AuthMechanism } from './types';
 
 export const MECHANISMS: ReadonlyArray<{ value: AuthMechanism; label: string; explanation: string }> = [
-  { value: 'basic', label: 'HTTP Basic', explanation: "An EST account's email and password." },
+  { value: 'basic', label: 'HTTP Basic', explanation: "an EST account's email and password" },
   {
     value: 'tls-client-cert',
     label: 'TLS client authentication',
-    explanation: "A client certificate validated against the profile's device CA.",
+    explanation: "a client certificate validated against the profile's device CA",
   },
   {
     value: 'basic+tls-client-cert',
     label: 'HTTP Basic and TLS client authentication',
-    explanation: 'Both: the client certificate first, then the EST account.',
+    explanation: 'both, certificate first',
   },
 ];
 

@@ -114,6 +114,8 @@ export interface PendingRequest {
   decidedAt: string | null;
   serial: string | null;
   ageSeconds: number;
+  /** Pending past expiresAt: it can no longer be approved. */
+  expired?: boolean;
 }
 
 export type CertStatus = 'valid' | 'revoked' | 'expired';
@@ -133,9 +135,23 @@ export interface Certificate {
   revocationReason: string | null;
 }
 
+export interface CertificateFields {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  key: string;
+  fingerprintSha256: string;
+  fingerprintSha1: string;
+  subjectAltName: string | null;
+  keyUsage: string[];
+  extendedKeyUsage: string[];
+  extensions: Array<{ oid: string; name: string; critical: boolean }>;
+}
+
 export interface CertificateDetail extends Certificate {
-  /** Decoded fields: issuer, key, extensions, fingerprint (shape kept loose: shown as a list). */
-  fields: Record<string, unknown>;
+  fields: Partial<CertificateFields> & Record<string, unknown>;
   pem: string;
 }
 

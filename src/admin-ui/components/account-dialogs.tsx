@@ -162,13 +162,12 @@ function Restrict({ account, onClose, onChanged }: { account: Account; onClose: 
     setBusy(true);
     setErrors([]);
     try {
-      await api.put(`${path}/profiles`, { profiles: chosen });
-      await api.patch(path, { allowedNames: names });
+      await api.patch(path, { allowedProfiles: chosen, allowedNames: names });
       announce(`Restrictions of ${account.email} saved`);
       onChanged();
       onClose();
     } catch (err) {
-      setErrors(fieldErrorsOf(err, 'profiles'));
+      setErrors(fieldErrorsOf(err, 'allowedProfiles'));
     } finally {
       setBusy(false);
     }
@@ -177,11 +176,11 @@ function Restrict({ account, onClose, onChanged }: { account: Account; onClose: 
   return (
     <Dialog title={`Restrict ${account.email}`} onClose={onClose} testId="restrict-dialog">
       <form onSubmit={submit} noValidate>
-        <FormErrors errors={errors} known={['profiles', 'allowedNames']} />
+        <FormErrors errors={errors} known={['allowedProfiles', 'allowedNames']} />
         {profiles.error ? <p class="notice error">{profiles.error}</p> : null}
         <CheckboxGroup
           label="Profiles this account may use"
-          name="profiles"
+          name="allowedProfiles"
           options={labels.map((l) => ({ value: l, label: l }))}
           value={chosen}
           onChange={setChosen}
@@ -194,7 +193,7 @@ function Restrict({ account, onClose, onChanged }: { account: Account; onClose: 
           value={names}
           onChange={setNames}
           errors={errors}
-          placeholder="sensor-17.*.example.com"
+          placeholder="e.g. sensor-17.*.example.com"
           hint="Every subject CN and SAN must match one; * matches within one label. Empty: any name the profile allows."
         />
         <div class="form-actions">

@@ -9,9 +9,9 @@ export interface Bar {
   count: number;
 }
 
-const W = 720;
+const W = 640;
 const H = 220;
-const PAD = { top: 12, right: 8, bottom: 28, left: 36 };
+const PAD = { top: 12, right: 10, bottom: 30, left: 38 };
 
 function niceMax(n: number): number {
   if (n <= 4) return 4;
@@ -63,8 +63,8 @@ export function BarChart({ title, bars }: { title: string; bars: Bar[] }) {
               <rect class="bar" x={x} y={PAD.top + plotH - h} width={barW} height={Math.max(h, b.count ? 1 : 0)} rx={1.5}>
                 <title>{`${shortDay(b.day)}: ${b.count}`}</title>
               </rect>
-              {i % 7 === 0 || i === bars.length - 1 ? (
-                <text class="axis-label" x={x + barW / 2} y={H - 8} text-anchor="middle">
+              {(bars.length - 1 - i) % 7 === 0 ? (
+                <text class="axis-label" x={i === bars.length - 1 ? x + barW : x + barW / 2} y={H - 8} text-anchor={i === bars.length - 1 ? 'end' : 'middle'}>
                   {shortDay(b.day)}
                 </text>
               ) : null}

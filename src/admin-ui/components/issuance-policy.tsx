@@ -122,7 +122,7 @@ export function IssuancePolicy(props: PolicyProps) {
         label="Other extended key usages"
         name="extendedKeyUsageOther"
         hint="Dotted OIDs, one a line."
-        placeholder="1.3.6.1.5.5.7.3.17"
+        placeholder="e.g. 1.3.6.1.5.5.7.3.17"
         rows={2}
         value={otherEku}
         onChange={(v) => set('extendedKeyUsage', [...knownEku, ...v])}

@@ -59,7 +59,7 @@ export function NameRules(props: { value: NamePolicy; onChange: (value: NamePoli
           label="DNS suffixes"
           name="namePolicy.dnsSuffixes"
           hint="DNS names (and a CN that looks like one) must equal or end with one of these."
-          placeholder=".devices.example.com"
+          placeholder="e.g. .devices.example.com"
           value={value.dnsSuffixes}
           onChange={(v) => set('dnsSuffixes', v)}
           errors={errors}
@@ -68,7 +68,7 @@ export function NameRules(props: { value: NamePolicy; onChange: (value: NamePoli
           label="IP ranges"
           name="namePolicy.ipRanges"
           hint="CIDR ranges that IP SANs must fall in."
-          placeholder="10.20.0.0/16"
+          placeholder="e.g. 10.20.0.0/16"
           value={value.ipRanges}
           onChange={(v) => set('ipRanges', v)}
           errors={errors}
@@ -78,7 +78,7 @@ export function NameRules(props: { value: NamePolicy; onChange: (value: NamePoli
         label="Forbidden names"
         name="namePolicy.forbiddenNames"
         hint="Regular expressions no CN, DNS, email or URI name may match."
-        placeholder="(^|\.)localhost$"
+        placeholder="e.g. (^|\.)localhost$"
         value={value.forbiddenNames}
         onChange={(v) => set('forbiddenNames', v)}
         errors={errors}

@@ -34,6 +34,7 @@ export function PasswordChoice(props: { value: PasswordChoiceValue; onChange: (v
           value={value.password}
           onInput={(password) => props.onChange({ ...value, password })}
           errors={props.errors}
+          hint="At least 8 characters."
           required
         />
       ) : null}

@@ -96,9 +96,11 @@ export function TrustAnchors(props: {
                 <th scope="col">Subject</th>
                 <th scope="col">SHA-256 fingerprint</th>
                 <th scope="col">Expires</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
+                {!props.disabled ? (
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
+                ) : null}
               </tr>
             </thead>
             <tbody>
@@ -111,11 +113,13 @@ export function TrustAnchors(props: {
                       <code class="fingerprint">{'fingerprintSha256' in r ? formatFingerprint(r.fingerprintSha256) : r.error}</code>
                     </td>
                     <td>{'notAfter' in r ? formatDate(r.notAfter) : '—'}</td>
-                    <td class="actions">
-                      <button type="button" class="secondary small danger" disabled={props.disabled} onClick={() => remove(r.pem, subject)} aria-label={`Remove trust anchor ${subject}`}>
-                        Remove
-                      </button>
-                    </td>
+                    {!props.disabled ? (
+                      <td class="actions">
+                        <button type="button" class="secondary small danger" onClick={() => remove(r.pem, subject)} aria-label={`Remove trust anchor ${subject}`}>
+                          Remove
+                        </button>
+                      </td>
+                    ) : null}
                   </tr>
                 );
               })}
@@ -128,7 +132,7 @@ export function TrustAnchors(props: {
         <div class="anchor-add">
           <div class="field">
             <label for={fileId}>Upload PEM file</label>
-            <input id={fileId} type="file" accept=".pem,.crt,.cer,.der,application/x-pem-file,application/pkix-cert" data-testid="trust-anchor-file" onChange={(e) => onFile(e.currentTarget)} />
+            <input id={fileId} type="file" accept=".pem,.crt,.cer,.der,application/x-pem-file,application/pkix-cert" data-testid="trust-anchor-file" aria-invalid={errs.length ? 'true' : undefined} aria-describedby={errs.length ? `${listId}-error` : undefined} onChange={(e) => onFile(e.currentTarget)} />
           </div>
           <div class="field">
             <label for={pasteId}>Or paste PEM</label>

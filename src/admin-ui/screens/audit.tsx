@@ -67,7 +67,7 @@ export function AuditScreen() {
         }}
       >
         <div class="filters-grid">
-          <TextField label="Actor" name="actor" value={draft.actor} onInput={set('actor')} placeholder="email or certificate subject" spellcheck={false} />
+          <TextField label="Actor" name="actor" value={draft.actor} onInput={set('actor')} placeholder="email or subject" spellcheck={false} />
           <div class="field" data-testid="field-action">
             <label for="audit-action">Action</label>
             <input id="audit-action" list="audit-actions" value={draft.action} onInput={(e) => set('action')(e.currentTarget.value)} spellcheck={false} />

@@ -72,6 +72,58 @@ function Fact({ label, children }: { label: string; children: ComponentChildren 
   );
 }
 
+const SHOWN = new Set(['issuer', 'key', 'keyUsage', 'extendedKeyUsage', 'fingerprintSha256', 'fingerprintSha1', 'extensions', 'subject', 'notBefore', 'notAfter', 'subjectAltName', 'serialNumber']);
+
+function DecodedFields({ fields }: { fields: CertificateDetail['fields'] }) {
+  const rest = Object.entries(fields).filter(([k]) => !SHOWN.has(k));
+  return (
+    <>
+      <dl class="facts" data-testid="certificate-fields">
+        <Fact label="Issuer">{fields.issuer ?? '—'}</Fact>
+        <Fact label="Public key">{fields.key ?? '—'}</Fact>
+        <Fact label="Key usage">{fields.keyUsage?.length ? fields.keyUsage.join(', ') : <span class="muted">none</span>}</Fact>
+        <Fact label="Extended key usage">{fields.extendedKeyUsage?.length ? fields.extendedKeyUsage.join(', ') : <span class="muted">none</span>}</Fact>
+        <Fact label="SHA-256 fingerprint">
+          <code class="fingerprint">{fields.fingerprintSha256 ?? '—'}</code>
+        </Fact>
+        <Fact label="SHA-1 fingerprint">
+          <code class="fingerprint">{fields.fingerprintSha1 ?? '—'}</code>
+        </Fact>
+        {rest.map(([k, v]) => (
+          <Fact key={k} label={humanize(k)}>
+            <Value value={v} />
+          </Fact>
+        ))}
+      </dl>
+      {fields.extensions?.length ? (
+        <div class="table-wrap bordered">
+          <table>
+            <caption>Extensions</caption>
+            <thead>
+              <tr>
+                <th scope="col">Extension</th>
+                <th scope="col">OID</th>
+                <th scope="col">Critical</th>
+              </tr>
+            </thead>
+            <tbody>
+              {fields.extensions.map((x) => (
+                <tr key={x.oid}>
+                  <th scope="row">{x.name === x.oid ? <span class="muted">unnamed</span> : humanize(x.name)}</th>
+                  <td>
+                    <code>{x.oid}</code>
+                  </td>
+                  <td>{x.critical ? 'critical' : 'no'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
 export function CertificateDetailScreen({ serial }: { serial: string }) {
   const session = useSession();
   const { data, error, loading, reload } = useLoad(() => api.get<CertificateDetail>(`/api/certificates/${encodeURIComponent(serial)}`), serial);
@@ -138,7 +190,7 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
           {data.fields && Object.keys(data.fields).length ? (
             <section class="card" aria-labelledby="cert-fields">
               <h2 id="cert-fields">Decoded fields</h2>
-              <Value value={data.fields} />
+              <DecodedFields fields={data.fields} />
             </section>
           ) : null}
           <section class="card" aria-labelledby="cert-pem">

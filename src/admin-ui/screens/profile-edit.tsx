@@ -100,10 +100,18 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
-  const set = <K extends keyof ProfileInput>(key: K, v: ProfileInput[K]) => setValue((p) => ({ ...p, [key]: v }));
+  const focusFirstError = useRef(false);
+  const set = <K extends keyof ProfileInput>(key: K, v: ProfileInput[K]) => {
+    setValue((p) => ({ ...p, [key]: v }));
+    // an edited field's old server errors no longer apply
+    setErrors((errs) => (errs.some((e) => e.field === key || e.field.startsWith(`${key}.`)) ? errs.filter((e) => e.field !== key && !e.field.startsWith(`${key}.`)) : errs));
+  };
 
   useEffect(() => {
-    if (errors.length) formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"], .form-errors')?.focus();
+    // after a refused save, take the keyboard to the first field the server named
+    if (!focusFirstError.current) return;
+    focusFirstError.current = false;
+    formRef.current?.querySelector<HTMLElement>('input[aria-invalid="true"], select[aria-invalid="true"], textarea[aria-invalid="true"], fieldset[aria-invalid="true"] input')?.focus();
   }, [errors]);
 
   const caOptions = loaded.cas.map((c) => ({ value: c.id, label: c.subject ? `${c.id} — ${c.subject}` : c.id }));
@@ -129,6 +137,7 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
       }
     } catch (err) {
       if (err instanceof ApiError && err.fieldErrors.length) {
+        focusFirstError.current = true;
         setErrors(err.fieldErrors);
         announce(`The profile was not saved: ${err.fieldErrors.length === 1 ? 'one field needs' : `${err.fieldErrors.length} fields need`} attention`, 'error');
       } else if (err instanceof ApiError && err.status === 409) {
@@ -174,9 +183,8 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
             name="auth"
             value={value.auth}
             onChange={(v) => set('auth', v)}
-            options={MECHANISMS.map((m) => ({ value: m.value, label: `${m.label} — ${m.explanation.charAt(0).toLowerCase()}${m.explanation.slice(1, -1)}` }))}
+            options={MECHANISMS.map((m) => ({ value: m.value, label: `${m.label} — ${m.explanation}` }))}
             errors={errors}
-            hint={MECHANISMS.find((m) => m.value === value.auth)?.explanation}
           />
         </fieldset>
         <EstUrl profile={saved} />
@@ -238,7 +246,7 @@ function EstUrl({ profile }: { profile: Profile | undefined }) {
       <label for="est-url">EST URL</label>
       <div class="input-with-button">
         <input id="est-url" type="text" readOnly value={url} placeholder="Shown once the profile is saved" aria-describedby="est-url-hint" data-testid="est-url-input" class="mono" />
-        <CopyButton value={url} what="EST URL" testId="copy-est-url" />
+        <CopyButton value={url} what="EST URL" label="Copy URL" testId="copy-est-url" />
       </div>
       <p class="hint" id="est-url-hint">
         {profile ? 'Clients enrol at this URL (RFC 7030 §3.2.2); /cacerts, /simpleenroll and the other operations live under it.' : 'The EST URL appears here once the profile is saved.'}

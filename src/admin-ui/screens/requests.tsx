@@ -5,24 +5,28 @@ import { Badge } from '../components/badge';
 import { Dialog } from '../components/dialog';
 import { SelectField, TextAreaField, type SubmitEvent } from '../components/fields';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
+import { Pager } from '../components/pager';
 import { formatAge, formatDateTime } from '../format';
 import { can, useLoad } from '../hooks';
 import { useSession } from '../session';
 import { announce } from '../status';
-import type { PendingRequest, Profile } from '../types';
+import type { Page, PendingRequest, Profile } from '../types';
 
 type StatusFilter = 'pending' | 'approved' | 'rejected' | 'issued' | 'all';
+
+const LIMIT = 50;
 
 export function RequestsScreen() {
   const session = useSession();
   const mayDecide = can(session.role, 'requests.decide');
   const [status, setStatus] = useState<StatusFilter>('pending');
   const [profile, setProfile] = useState('');
+  const [offset, setOffset] = useState(0);
   const [deciding, setDeciding] = useState<{ request: PendingRequest; decision: 'approve' | 'reject' } | null>(null);
   const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
   const { data, error, loading, reload } = useLoad(
-    () => api.get<{ items: PendingRequest[] }>(`/api/requests${query({ status, profile })}`),
-    `${status}|${profile}`,
+    () => api.get<Page<PendingRequest>>(`/api/requests${query({ status, profile, offset, limit: LIMIT })}`),
+    `${status}|${profile}|${offset}`,
   );
   const items = data?.items ?? [];
 
@@ -38,7 +42,10 @@ export function RequestsScreen() {
           label="Status"
           name="status"
           value={status}
-          onChange={setStatus}
+          onChange={(v) => {
+            setStatus(v);
+            setOffset(0);
+          }}
           options={[
             { value: 'pending', label: 'Pending' },
             { value: 'approved', label: 'Approved, not yet collected' },
@@ -51,7 +58,10 @@ export function RequestsScreen() {
           label="Profile"
           name="profile"
           value={profile}
-          onChange={setProfile}
+          onChange={(v) => {
+            setProfile(v);
+            setOffset(0);
+          }}
           options={[{ value: '', label: 'All profiles' }, ...(profiles.data?.items ?? []).map((p) => ({ value: p.label, label: p.label }))]}
         />
       </form>
@@ -82,15 +92,17 @@ export function RequestsScreen() {
                 <tr key={r.id} data-testid={`request-row-${r.id}`} data-subject={r.subject}>
                   <th scope="row">
                     <span class="subject">{r.subject || '(empty subject)'}</span>
-                    <span class="muted small-text">#{r.id}</span>
+                    <span class="muted small-text block">request #{r.id}</span>
                   </th>
                   <td>{r.requester}</td>
                   <td>{r.profile}</td>
                   <td>{r.sans.length ? <ul class="plain-list">{r.sans.map((s) => <li key={s}>{s}</li>)}</ul> : <span class="muted">none</span>}</td>
-                  <td>{r.keyDescription}</td>
-                  <td title={formatDateTime(r.createdAt)}>{formatAge(r.ageSeconds)}</td>
+                  <td class="nowrap">{r.keyDescription}</td>
+                  <td class="nowrap" title={formatDateTime(r.createdAt)}>
+                    {formatAge(r.ageSeconds)}
+                  </td>
                   <td>
-                    <Badge status={r.status} />
+                    {r.expired ? <Badge status="expired" label="expired" /> : <Badge status={r.status} />}
                     {r.reason ? <span class="muted small-text block">{r.reason}</span> : null}
                     {r.serial ? (
                       <a class="small-text block" href={`/certificates/${encodeURIComponent(r.serial)}`}>
@@ -100,7 +112,7 @@ export function RequestsScreen() {
                   </td>
                   {mayDecide ? (
                     <td class="actions">
-                      {r.status === 'pending' ? (
+                      {r.status === 'pending' && !r.expired ? (
                         <>
                           <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
                             Approve
@@ -116,6 +128,7 @@ export function RequestsScreen() {
               ))}
             </tbody>
           </table>
+          {data && data.total > data.items.length ? <Pager offset={data.offset} limit={data.limit || LIMIT} total={data.total} what="requests" onPage={setOffset} /> : null}
         </div>
       ) : null}
       {deciding ? (
