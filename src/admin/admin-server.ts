@@ -105,7 +105,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     forceCloseConnections: 'idle',
     https: { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' },
     // Bodies are validated as sent: no coercion, and an unknown property is an error, not dropped.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, discriminator: true } },
   });
 
   // JSON only (form posts cannot reach the API); an empty JSON body reads as no body.

@@ -51,6 +51,9 @@ export const SessionInfo = named('Session', obj({
 
 // ── profiles ──────────────────────────────────────────────────────────────────────────────────
 export const KeyAlgorithmRule = named('KeyAlgorithmRule', {
+  type: 'object',
+  discriminator: { propertyName: 'type' },
+  required: ['type'],
   oneOf: [
     obj({ type: { const: 'ec' }, curves: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { enum: EC_CURVES } } }, ['type', 'curves']),
     obj({ type: { const: 'rsa' }, minBits: int(LIMITS.rsaMinBits.min, LIMITS.rsaMinBits.max) }, ['type', 'minBits']),

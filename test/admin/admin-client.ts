@@ -2,8 +2,11 @@
  * A Web RA API client for tests: real HTTPS to the admin listener (verifying the server
  * against the test home's root CA), a session cookie and the CSRF token like a browser keeps.
  */
-import { estRequest, type EstResponse } from '../helpers/est-http.js';
+import { X509Certificate } from 'node:crypto';
+import { normalizeSerial } from '../../src/pki/certificate.js';
+import { certsFrom, csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
 import type { TestServer } from '../helpers/home.js';
+import { makeCsr, type TestCsr } from '../helpers/keys.js';
 
 export interface ApiResponse extends EstResponse {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -69,4 +72,22 @@ export async function addAccount(admin: AdminClient, email: string, role: string
   const res = await admin.post('/api/accounts', { email, role, password });
   if (res.status !== 201) throw new Error(`account ${email}: ${res.status} ${res.text}`);
   return password;
+}
+
+export interface Enrolled {
+  status: number;
+  text: string;
+  /** Canonical serial of the issued certificate (200 only). */
+  serial: string | undefined;
+  csr: TestCsr;
+}
+
+/** simpleenroll over EST with HTTP Basic (the home's EST account unless given); `csr` lets a test re-send. */
+export async function enroll(s: TestServer, o: { cn?: string; label?: string; basic?: { user: string; password: string }; csr?: TestCsr } = {}): Promise<Enrolled> {
+  const csr = o.csr ?? (await makeCsr({ name: `CN=${o.cn ?? 'admin-test'}` }));
+  const basic = o.basic ?? { user: s.summary.estAccount.email, password: s.summary.estAccount.password };
+  const path = o.label ? `/${o.label}/simpleenroll` : '/simpleenroll';
+  const res = await estRequest(s.base + path, { ca: s.rootPem, basic, body: csrBody(csr.der), contentType: 'application/pkcs10' });
+  const serial = res.status === 200 ? normalizeSerial(new X509Certificate(certsFrom(res)[0]!).serialNumber) : undefined;
+  return { status: res.status, text: res.text, serial, csr };
 }

@@ -1,0 +1,185 @@
+/**
+ * Every API action tried by every role: admin (everything), officer (approve, reject, revoke,
+ * read), auditor (read), anonymous (nothing but the OpenAPI document). A table drives it: each
+ * row prepares a fresh target, so an allowed call really succeeds and a refused one changes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AdminRole } from '../../src/store/store.js';
+import { startServer, type TestServer } from '../helpers/home.js';
+import { AdminClient, addAccount, enroll, signedIn } from './admin-client.js';
+
+type Caller = AdminRole | 'anonymous';
+const CALLERS: readonly Caller[] = ['admin', 'officer', 'auditor', 'anonymous'];
+const READERS: readonly AdminRole[] = ['admin', 'officer', 'auditor'];
+
+interface Action {
+  name: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  allowed: readonly Caller[];
+  /** Builds a fresh target; returns the path and body of the call. */
+  prepare(n: number): Promise<{ path: string; body?: unknown }>;
+  /** Verifies, after a refused call, that nothing changed. */
+  unchanged?(n: number): Promise<void>;
+}
+
+let s: TestServer;
+let admin: AdminClient;
+const clients = new Map<Caller, AdminClient>();
+const logins = new Map<Caller, { email: string; password: string }>();
+let knownSerial: string;
+let knownRequest: number;
+let seq = 0;
+
+async function heldRequest(): Promise<number> {
+  const r = await s.runtime.store.createPendingRequest({
+    profile: 'default', operation: 'simpleenroll', requester: 'est@estuary.local', keyId: `${++seq}`.padStart(64, '0'), csr: Buffer.from([0x30, 0]),
+    subject: `CN=held-${seq}`, sans: [], keyDescription: 'EC P-256', createdAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000),
+  });
+  return r.id;
+}
+
+async function issued(): Promise<string> {
+  const e = await enroll(s, { cn: `matrix-${++seq}` });
+  expect(e.status, e.text).toBe(200);
+  return e.serial!;
+}
+
+const OFFICER_ACTIONS: readonly Caller[] = ['admin', 'officer'];
+const ADMIN: readonly Caller[] = ['admin'];
+
+const ACTIONS: Action[] = [
+  { name: 'dashboard', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/dashboard' }) },
+  { name: 'session', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/session' }) },
+  { name: 'CA connectors', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/cas' }) },
+  { name: 'profile list', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/profiles' }) },
+  { name: 'profile', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/profiles/default' }) },
+  {
+    name: 'profile create', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => ({ path: '/api/profiles', body: { label: `matrix-${n}`, approval: 'manual' } }),
+    unchanged: async (n) => expect(await s.runtime.store.getProfile(`matrix-${n}`)).toBeUndefined(),
+  },
+  {
+    name: 'profile update', method: 'PUT', allowed: ADMIN,
+    prepare: async (n) => ({ path: '/api/profiles/default', body: { validityDays: 100 + n } }),
+    unchanged: async (n) => expect((await s.runtime.store.getProfile('default'))!.validityDays).not.toBe(100 + n),
+  },
+  { name: 'account list', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/accounts' }) },
+  { name: 'account', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/accounts/est@estuary.local' }) },
+  {
+    name: 'account create', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => ({ path: '/api/accounts', body: { email: `new-${n}@example.com`, role: 'est' } }),
+    unchanged: async (n) => expect(await s.runtime.store.getAccount(`new-${n}@example.com`)).toBeUndefined(),
+  },
+  {
+    name: 'account update', method: 'PATCH', allowed: ADMIN,
+    prepare: async (n) => {
+      await s.runtime.store.createAccount({ email: `patch-${n}@example.com`, passwordHash: 'h', role: 'est' });
+      return { path: `/api/accounts/patch-${n}@example.com`, body: { allowedNames: [`name-${n}`], disabled: true } };
+    },
+    unchanged: async (n) => expect(await s.runtime.store.getAccount(`patch-${n}@example.com`)).toMatchObject({ allowedNames: [], disabled: false }),
+  },
+  {
+    name: 'account password', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => {
+      await s.runtime.store.createAccount({ email: `pw-${n}@example.com`, passwordHash: 'unchanged', role: 'est' });
+      return { path: `/api/accounts/pw-${n}@example.com/password`, body: {} };
+    },
+    unchanged: async (n) => expect((await s.runtime.store.getAccount(`pw-${n}@example.com`))!.passwordHash).toBe('unchanged'),
+  },
+  {
+    name: 'account profiles', method: 'PUT', allowed: ADMIN,
+    prepare: async (n) => {
+      await s.runtime.store.createAccount({ email: `restrict-${n}@example.com`, passwordHash: 'h', role: 'est' });
+      return { path: `/api/accounts/restrict-${n}@example.com/profiles`, body: { profiles: ['default'] } };
+    },
+    unchanged: async (n) => expect((await s.runtime.store.getAccount(`restrict-${n}@example.com`))!.allowedProfiles).toEqual([]),
+  },
+  { name: 'request list', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/requests?status=all' }) },
+  { name: 'request', method: 'GET', allowed: READERS, prepare: async () => ({ path: `/api/requests/${knownRequest}` }) },
+  ...(['approve', 'reject'] as const).map((verb): Action => {
+    const ids = new Map<number, number>();
+    return {
+      name: `request ${verb}`, method: 'POST', allowed: OFFICER_ACTIONS,
+      prepare: async (n) => {
+        ids.set(n, await heldRequest());
+        return { path: `/api/requests/${ids.get(n)}/${verb}`, body: { reason: 'matrix' } };
+      },
+      unchanged: async (n) => expect((await s.runtime.store.getPendingRequest(ids.get(n)!))!.status).toBe('pending'),
+    };
+  }),
+  { name: 'certificate search', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/certificates?status=valid' }) },
+  { name: 'certificate', method: 'GET', allowed: READERS, prepare: async () => ({ path: `/api/certificates/${knownSerial}` }) },
+  { name: 'certificate PEM', method: 'GET', allowed: READERS, prepare: async () => ({ path: `/api/certificates/${knownSerial}/pem` }) },
+  { name: 'certificate chain', method: 'GET', allowed: READERS, prepare: async () => ({ path: `/api/certificates/${knownSerial}/chain.pem` }) },
+  (() => {
+    const serials = new Map<number, string>();
+    return {
+      name: 'certificate revoke', method: 'POST', allowed: OFFICER_ACTIONS,
+      prepare: async (n: number) => {
+        serials.set(n, await issued());
+        return { path: `/api/certificates/${serials.get(n)}/revoke`, body: { reason: 'superseded' } };
+      },
+      unchanged: async (n: number) => expect(await s.runtime.store.isRevoked(serials.get(n)!)).toBe(false),
+    } satisfies Action;
+  })(),
+  { name: 'audit', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/audit?limit=5' }) },
+  { name: 'sign out', method: 'DELETE', allowed: READERS, prepare: async () => ({ path: '/api/session' }) },
+];
+
+beforeAll(async () => {
+  s = await startServer();
+  admin = await signedIn(s, s.summary.adminAccount.email, s.summary.adminAccount.password);
+  clients.set('admin', admin);
+  logins.set('admin', s.summary.adminAccount);
+  for (const role of ['officer', 'auditor'] as const) {
+    const login = { email: `${role}@example.com`, password: await addAccount(admin, `${role}@example.com`, role) };
+    logins.set(role, login);
+    clients.set(role, await signedIn(s, login.email, login.password));
+  }
+  clients.set('anonymous', new AdminClient(s));
+  knownSerial = await issued();
+  knownRequest = await heldRequest();
+});
+afterAll(async () => {
+  await s?.runtime.close();
+});
+
+describe('the role matrix', () => {
+  const rows = ACTIONS.flatMap((action) => CALLERS.map((caller) => ({ action, caller })));
+  it.each(rows.map((r) => [`${r.caller} ${r.action.allowed.includes(r.caller) ? 'may' : 'may not'} ${r.action.method} ${r.action.name}`, r] as const))('%s', async (_title, { action, caller }) => {
+    const n = ++seq;
+    const { path, body } = await action.prepare(n);
+    // Signing out uses a second session of the same account, so the caller's own stays usable.
+    const login = logins.get(caller);
+    const client = action.name === 'sign out' && login ? await signedIn(s, login.email, login.password) : clients.get(caller)!;
+    const res = await client.call(action.method, path, body);
+    const allowed = action.allowed.includes(caller);
+    if (allowed) {
+      expect(res.status, res.text).toBeGreaterThanOrEqual(200);
+      expect(res.status, res.text).toBeLessThan(300);
+    } else {
+      expect(res.status, res.text).toBe(caller === 'anonymous' ? 401 : 403);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      if (caller !== 'anonymous') expect(res.json.type).toBe('urn:estuary:problem:forbidden');
+      await action.unchanged?.(n);
+    }
+  });
+
+  it('covers every state-changing and reading endpoint of the API but sign-in and the OpenAPI document', async () => {
+    const doc = (await new AdminClient(s).get('/api/openapi.json')).json;
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+      .filter((op) => op !== 'POST /api/session' && op !== 'GET /api/openapi.json');
+    const tried = new Set<string>();
+    for (const a of ACTIONS) {
+      const { path } = await a.prepare(++seq);
+      const template = path.split('?')[0]!
+        .replace(/^\/api\/profiles\/[^/]+$/, '/api/profiles/{label}')
+        .replace(/^\/api\/accounts\/[^/]+/, '/api/accounts/{email}')
+        .replace(/^\/api\/requests\/\d+/, '/api/requests/{id}')
+        .replace(/^\/api\/certificates\/[0-9a-f]+/, '/api/certificates/{serial}');
+      tried.add(`${a.method} ${template}`);
+    }
+    expect([...tried].sort()).toEqual(documented.sort());
+  });
+});
