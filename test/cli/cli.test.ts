@@ -276,6 +276,11 @@ describe('configuration and lifecycle', () => {
     expect(s.output()).toMatch(/EST account: +est@estuary.local +password: \S+/);
     const res = await estRequest(s.base + '/cacerts', { ca: readFileSync(join(fresh, 'ca', 'root.pem'), 'utf8') });
     expect(res.status).toBe(200);
+    for (let i = 0; i < 50 && !/Web RA listening/.test(s.output()); i++) await new Promise((r) => setTimeout(r, 100));
+    const admin = /Web RA listening on (https:\/\/127\.0\.0\.1:\d+\/)/.exec(s.output());
+    expect(admin, s.output()).not.toBeNull();
+    const api = await estRequest(`${admin![1]}api/openapi.json`, { ca: readFileSync(join(fresh, 'ca', 'root.pem'), 'utf8') });
+    expect(JSON.parse(api.text).openapi).toBe('3.1.0');
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
   });
