@@ -143,6 +143,10 @@ describe('management while the server runs', () => {
     expect(list.stdout).not.toMatch(/scrypt/);
     const dup = await estuary(['account', 'add', 'dev@example.com', '--home', home]);
     expect(dup.code).toBe(2);
+    for (const role of ['officer', 'auditor']) expect((await estuary(['account', 'add', `${role}@example.com`, '--role', role, '--home', home])).code).toBe(0);
+    const badRole = await estuary(['account', 'add', 'root@example.com', '--role', 'root', '--home', home]);
+    expect(badRole.stderr).toMatch(/--role: expected one of est, admin, officer, auditor, got "root"/);
+    expect((await estuary(['account', 'list', '--home', home])).stdout).toMatch(/officer@example.com +officer +active/);
   });
 
   it('profiles: add with TLS client auth, show its URL and anchors, disable and enable', async () => {
