@@ -36,7 +36,7 @@ export function BarChart({ title, bars }: { title: string; bars: Bar[] }) {
   const barW = Math.max(2, slot * 0.7);
   const ticks = [0, max / 4, max / 2, (3 * max) / 4, max];
   const summary = bars.length
-    ? `${total} certificates issued from ${shortDay(bars[0]!.day)} to ${shortDay(bars[bars.length - 1]!.day)}` +
+    ? `${total} certificate${total === 1 ? '' : 's'} issued from ${shortDay(bars[0]!.day)} to ${shortDay(bars[bars.length - 1]!.day)}` +
       (peak && peak.count > 0 ? `; the most, ${peak.count}, on ${shortDay(peak.day)}.` : '.')
     : 'No data.';
   return (

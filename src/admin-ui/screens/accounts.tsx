@@ -77,7 +77,9 @@ export function AccountsScreen() {
             <tbody>
               {items.map((a) => (
                 <tr key={a.email} data-testid={`account-row-${a.email}`}>
-                  <th scope="row">{a.email}</th>
+                  <th scope="row" class="break-anywhere">
+                    {a.email}
+                  </th>
                   <td>{a.role}</td>
                   <td>{a.disabled ? <Badge status="disabled" label="Disabled" /> : <Badge status="enabled" label="Active" />}</td>
                   <td>{a.role === 'est' ? (a.allowedProfiles.length ? a.allowedProfiles.join(', ') : <span class="muted">any</span>) : <span class="muted">—</span>}</td>

@@ -130,14 +130,14 @@ export function AuditScreen() {
                       <time dateTime={e.at}>{formatDateTime(e.at)}</time>
                     </th>
                     <td>{e.actor}</td>
-                    <td>
+                    <td class="nowrap">
                       <code>{e.action}</code>
                     </td>
                     <td>{e.profile ?? <span class="muted">—</span>}</td>
                     <td>
-                      <Badge status={e.outcome === 'success' ? 'success' : 'failure'} label={e.outcome} />
+                      <Badge status={e.outcome === 'success' || e.outcome === 'pending' ? e.outcome : 'failure'} label={e.outcome} />
                     </td>
-                    <td>
+                    <td class="break-anywhere">
                       {e.serial ? (
                         <a href={`/certificates/${encodeURIComponent(e.serial)}`}>
                           <code class="serial">{e.serial}</code>

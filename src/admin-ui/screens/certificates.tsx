@@ -130,10 +130,10 @@ export function CertificatesScreen() {
               <tbody>
                 {data.items.map((c) => (
                   <tr key={c.serial} data-testid={`certificate-row-${c.serial}`}>
-                    <th scope="row">
+                    <th scope="row" class="break-anywhere">
                       <a href={`/certificates/${encodeURIComponent(c.serial)}`}>{c.subject || '(empty subject)'}</a>
                     </th>
-                    <td>{c.sans.length ? <ul class="plain-list">{c.sans.map((s) => <li key={s}>{s}</li>)}</ul> : <span class="muted">none</span>}</td>
+                    <td class="break-anywhere">{c.sans.length ? <ul class="plain-list">{c.sans.map((s) => <li key={s}>{s}</li>)}</ul> : <span class="muted">none</span>}</td>
                     <td>
                       <code class="serial">{c.serial}</code>
                     </td>

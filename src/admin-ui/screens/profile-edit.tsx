@@ -226,7 +226,7 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
         </p>
       </section>
       {!readOnly ? (
-        <div class="form-actions sticky">
+        <div class="form-actions form-footer">
           <button type="submit" class="primary" disabled={busy} data-testid="profile-save">
             {busy ? 'Saving…' : isNew ? 'Create profile' : 'Save changes'}
           </button>

@@ -73,10 +73,9 @@ export function RequestsScreen() {
           <table data-testid="requests-table">
             <thead>
               <tr>
-                <th scope="col">Subject</th>
+                <th scope="col">Subject and SANs</th>
                 <th scope="col">Requester</th>
                 <th scope="col">Profile</th>
-                <th scope="col">SANs</th>
                 <th scope="col">Key</th>
                 <th scope="col">Age</th>
                 <th scope="col">Status</th>
@@ -90,13 +89,21 @@ export function RequestsScreen() {
             <tbody>
               {items.map((r) => (
                 <tr key={r.id} data-testid={`request-row-${r.id}`} data-subject={r.subject}>
-                  <th scope="row">
+                  <th scope="row" class="break-anywhere">
                     <span class="subject">{r.subject || '(empty subject)'}</span>
+                    {r.sans.length ? (
+                      <ul class="plain-list sans" aria-label="Subject alternative names">
+                        {r.sans.map((s) => (
+                          <li key={s}>{s}</li>
+                        ))}
+                      </ul>
+                    ) : (
+                      <span class="muted small-text block">no SANs</span>
+                    )}
                     <span class="muted small-text block">request #{r.id}</span>
                   </th>
                   <td>{r.requester}</td>
                   <td>{r.profile}</td>
-                  <td>{r.sans.length ? <ul class="plain-list">{r.sans.map((s) => <li key={s}>{s}</li>)}</ul> : <span class="muted">none</span>}</td>
                   <td class="nowrap">{r.keyDescription}</td>
                   <td class="nowrap" title={formatDateTime(r.createdAt)}>
                     {formatAge(r.ageSeconds)}
