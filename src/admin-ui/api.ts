@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly detail: string | undefined,
     readonly fieldErrors: FieldError[],
     readonly retryAfterSeconds?: number,
+    /** The problem type, e.g. urn:estuary:problem:csrf. */
+    readonly type?: string,
   ) {
     super(detail ? `${title}: ${detail}` : title);
     this.name = 'ApiError';
@@ -33,6 +35,19 @@ export function setUnauthenticatedHandler(handler: () => void): void {
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  try {
+    return await send<T>(method, path, body);
+  } catch (e) {
+    // Signing in from another tab replaces the session cookie and with it the CSRF token:
+    // fetch the current session's token once and repeat the change.
+    if (!(e instanceof ApiError && e.type === 'urn:estuary:problem:csrf') || path === '/api/session') throw e;
+    const session = await send<Session>('GET', '/api/session');
+    csrfToken = session.csrfToken;
+    return send<T>(method, path, body);
+  }
+}
+
+async function send<T>(method: Method, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
@@ -63,7 +78,7 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
 }
 
 function problemError(response: Response, data: unknown): ApiError {
-  const p = (data && typeof data === 'object' ? data : {}) as { title?: unknown; detail?: unknown; errors?: unknown };
+  const p = (data && typeof data === 'object' ? data : {}) as { type?: unknown; title?: unknown; detail?: unknown; errors?: unknown };
   const title = typeof p.title === 'string' ? p.title : response.statusText || `HTTP ${response.status}`;
   const detail = typeof p.detail === 'string' ? p.detail : undefined;
   const errors = Array.isArray(p.errors)
@@ -72,7 +87,7 @@ function problemError(response: Response, data: unknown): ApiError {
         .map((e) => ({ field: normalizeField(String(e.field ?? '')), message: String(e.message ?? 'invalid') }))
     : [];
   const retry = Number(response.headers.get('Retry-After'));
-  return new ApiError(response.status, title, detail, errors, Number.isFinite(retry) && retry > 0 ? retry : undefined);
+  return new ApiError(response.status, title, detail, errors, Number.isFinite(retry) && retry > 0 ? retry : undefined, typeof p.type === 'string' ? p.type : undefined);
 }
 
 /** "/namePolicy/dnsSuffixes/0", "body.validityDays" or "namePolicy.dnsSuffixes[0]" → "namePolicy.dnsSuffixes.0" */

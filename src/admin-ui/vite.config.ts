@@ -6,12 +6,20 @@
 import preact from '@preact/preset-vite';
 import { defineConfig } from 'vite';
 
+declare const process: { env: Record<string, string | undefined> };
+
 const root = decodeURIComponent(new URL('.', import.meta.url).pathname);
+
+/** `npm run dev:ui` serves the sources and passes /api to a running Web RA (its self-signed certificate accepted). */
+const apiTarget = process.env.ESTUARY_ADMIN_URL ?? 'https://127.0.0.1:8444';
 
 export default defineConfig({
   root,
   base: '/',
   plugins: [preact()],
+  server: {
+    proxy: { '/api': { target: apiTarget, secure: false, changeOrigin: true } },
+  },
   build: {
     outDir: '../../dist/admin-ui',
     emptyOutDir: true,

@@ -67,10 +67,20 @@ export function AuditScreen() {
         }}
       >
         <div class="filters-grid">
-          <TextField label="Actor" name="actor" value={draft.actor} onInput={set('actor')} placeholder="email or subject" spellcheck={false} />
+          <TextField label="Actor" name="actor" value={draft.actor} onInput={set('actor')} placeholder="email or subject" spellcheck={false} hint="Exact match." />
           <div class="field" data-testid="field-action">
             <label for="audit-action">Action</label>
-            <input id="audit-action" list="audit-actions" value={draft.action} onInput={(e) => set('action')(e.currentTarget.value)} spellcheck={false} />
+            <input
+              id="audit-action"
+              list="audit-actions"
+              value={draft.action}
+              onInput={(e) => set('action')(e.currentTarget.value)}
+              spellcheck={false}
+              aria-describedby="audit-action-hint"
+            />
+            <p class="hint" id="audit-action-hint">
+              Exact match; pick from the list or type.
+            </p>
             <datalist id="audit-actions">
               {ACTIONS.map((a) => (
                 <option key={a} value={a} />
