@@ -8,7 +8,11 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
     const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
+    if (dialog && !dialog.open) {
+      dialog.showModal();
+      // start at the first field (or the main button), not at the close button in the corner
+      dialog.querySelector<HTMLElement>('form input:not([type="radio"]), form select, form textarea, input[type="radio"]:checked, .primary')?.focus();
+    }
     return () => {
       if (dialog?.open) dialog.close();
       opener?.focus?.();

@@ -80,7 +80,7 @@ function KeyAlgorithms({ value, set, errors }: PolicyProps) {
         <div class="sub-choices">
           <label class="inline-select">
             <span>at least</span>
-            <select disabled={!rsa} value={String(rsa?.minBits ?? 2048)} onChange={(e) => put({ rsa: Number(e.currentTarget.value) })}>
+            <select aria-label="RSA minimum key size" disabled={!rsa} value={String(rsa?.minBits ?? 2048)} onChange={(e) => put({ rsa: Number(e.currentTarget.value) })}>
               {[...new Set([...RSA_SIZES, rsa?.minBits ?? 2048])].sort((a, b) => a - b).map((n) => (
                 <option key={n} value={String(n)}>
                   {n} bits
