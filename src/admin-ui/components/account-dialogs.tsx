@@ -185,7 +185,7 @@ function Restrict({ account, onClose, onChanged }: { account: Account; onClose: 
           value={chosen}
           onChange={setChosen}
           errors={errors}
-          hint="None ticked: every profile that lets every account in."
+          hint="None ticked: no restriction (a profile's own list of accounts still applies)."
         />
         <ListField
           label="Names this account may request"
