@@ -1,4 +1,5 @@
 /** `estuary serve`: run until SIGTERM/SIGINT, then drain and exit 0. */
+import { nativeCrypto } from '../pki/native-crypto.js';
 import type { Config } from './config.js';
 import { createRuntime } from './runtime.js';
 
@@ -6,6 +7,8 @@ export async function serve(config: Config): Promise<void> {
   const runtime = await createRuntime(config);
   await runtime.listen();
   runtime.logger.info({ estUrl: runtime.estUrl() }, 'EST service listening');
+  if (nativeCrypto.loaded) runtime.logger.info('P-256/P-384 CSR verification and CA signing use the native addon');
+  else runtime.logger.warn({ reason: nativeCrypto.reason }, 'native ECDSA addon not loaded; node:crypto is used (slower)');
   process.stdout.write(`EST service listening on ${runtime.estUrl()}\n`);
   const admin = runtime.adminUrl();
   if (admin) {

@@ -1,7 +1,7 @@
-/** X.509 CRLs (RFC 5280 §5), assembled from DER and signed with node:crypto. */
-import { sign as cryptoSign, type KeyObject } from 'node:crypto';
+/** X.509 CRLs (RFC 5280 §5), assembled from DER and signed like certificates (signWith). */
+import type { KeyObject } from 'node:crypto';
 import { bitString, explicit, seq, smallInteger, TAG, time, tlv, unsignedInteger } from './der.js';
-import { authorityKeyIdentifierValue, extension, type SignatureScheme } from './certificate.js';
+import { authorityKeyIdentifierValue, extension, signWith, type SignatureScheme } from './certificate.js';
 import { OID } from './oids.js';
 
 /** RFC 5280 §5.3.1 CRLReason; removeFromCRL (8) is a delta-CRL matter and not offered. */
@@ -64,8 +64,7 @@ export function signCrl(input: CrlInput, key: KeyObject, scheme: SignatureScheme
       extension(OID.cRLNumber, false, unsignedInteger(bigintBytes(input.number))),
     )),
   );
-  const signature = cryptoSign(scheme.hash, tbs, { key, dsaEncoding: 'der' });
-  return seq(tbs, scheme.algorithmIdentifier, bitString(signature));
+  return seq(tbs, scheme.algorithmIdentifier, bitString(signWith(scheme, key, tbs)));
 }
 
 /** CRLDistributionPoints with one fullName URI (RFC 5280 §4.2.1.13). */

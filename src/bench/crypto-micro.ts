@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/**
+ * Micro costs of the crypto on the simpleenroll path, in this process on one core: CSR parse
+ * (with key import or point check), CSR signature verify, the CA signature over a TBSCertificate,
+ * and a whole local-CA issue. Median µs per operation over several rounds.
+ *
+ *   node dist/bench/crypto-micro.js [--curve P-256|P-384] [--rounds N] [--ms M]
+ *   ESTUARY_NATIVE_CRYPTO=off node dist/bench/crypto-micro.js     # node:crypto only, for A/B
+ */
+import { generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createCaHierarchy } from '../ca/ca-setup.js';
+import { createLocalCa } from '../ca/local-ca.js';
+import { signatureSchemeFor, signWith } from '../pki/certificate.js';
+import { buildCsr } from '../pki/csr-builder.js';
+import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
+import { nativeCrypto } from '../pki/native-crypto.js';
+
+const { values } = parseArgs({ options: { curve: { type: 'string' }, rounds: { type: 'string' }, ms: { type: 'string' } } });
+const curve = values.curve === 'P-384' ? 'P-384' : 'P-256';
+const rounds = Number(values.rounds ?? 7);
+const roundMs = Number(values.ms ?? 400);
+
+/** Median µs per call of fn(i) over `rounds` rounds of about roundMs each. */
+function measure(fn: (i: number) => unknown): number {
+  for (let i = 0; i < 500; i++) fn(i); // warm-up: JIT and caches
+  const perOp: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let n = 0;
+    const start = process.hrtime.bigint();
+    const until = start + BigInt(roundMs) * 1_000_000n;
+    let now = start;
+    while (now < until) {
+      for (let k = 0; k < 100; k++) fn(n++);
+      now = process.hrtime.bigint();
+    }
+    perOp.push(Number(now - start) / 1000 / n);
+  }
+  perOp.sort((a, b) => a - b);
+  return perOp[Math.floor(perOp.length / 2)]!;
+}
+
+const pool = Array.from({ length: 256 }, (_, i) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+  return buildCsr({ privateKey, publicKey, subject: `CN=micro-${i}` });
+});
+const parsed = pool.map((der) => parseCsr(der));
+const at = (i: number): number => i & (pool.length - 1);
+
+const { issuing } = createCaHierarchy({ algorithm: curve === 'P-256' ? 'ec-p256' : 'ec-p384', rootName: 'CN=Micro Root', issuingName: 'CN=Micro Issuing', now: new Date(), random: randomBytes });
+const scheme = signatureSchemeFor(issuing.key);
+const ca = createLocalCa({ id: 'micro', key: issuing.key, chain: [issuing.der], now: () => new Date(), random: randomBytes });
+const tbs = randomBytes(420); // about the size of an end-entity TBSCertificate
+const request = { subject: parsed[0]!.subject, spki: parsed[0]!.spki, subjectAltName: undefined, validityDays: 30, keyUsage: ['digitalSignature' as const], extendedKeyUsage: [] };
+
+const rows: Array<[string, number]> = [
+  ['parseCsr', measure((i) => parseCsr(pool[at(i)]!))],
+  ['verifyCsrSignature (parsed)', measure((i) => verifyCsrSignature(parsed[at(i)]!))],
+  ['parseCsr + verifyCsrSignature', measure((i) => verifyCsrSignature(parseCsr(pool[at(i)]!)))],
+  ['CA signature (signWith)', measure(() => signWith(scheme, issuing.key, tbs))],
+  ['CA signature (node:crypto sign)', measure(() => cryptoSign(scheme.hash, tbs, { key: issuing.key, dsaEncoding: 'der' }))],
+  ['local CA issue (TBS + signature)', measure(() => ca.issue(request))],
+];
+
+process.stdout.write(`${curve}, native crypto: ${nativeCrypto.loaded ? 'loaded' : `off (${nativeCrypto.reason})`}, CA signs natively: ${scheme.native ? 'yes' : 'no'}\n`);
+for (const [name, us] of rows) process.stdout.write(`${name.padEnd(36)} ${us.toFixed(1).padStart(7)} µs  ${Math.round(1e6 / us).toString().padStart(7)}/s\n`);
