@@ -305,9 +305,10 @@ export interface HotSpot {
   percent: number;
 }
 
+/** The newest main-thread profile (CPU.<date>.<time>.<pid>.<thread id 0>.<seq>.cpuprofile), not a worker's. */
 export function newestCpuProfile(dir: string): string | undefined {
   if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = readdirSync(dir).filter((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f)).sort();
   return files.length ? join(dir, files[files.length - 1]!) : undefined;
 }
 
