@@ -34,7 +34,7 @@ export interface ClientFlags {
 /** Adds the shared options to one `estuary client <op>` command. */
 export function withClientOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--server <url>', 'EST server base URL, e.g. https://est.example.com:8443')
+    .requiredOption('--server <url>', 'EST server URL: https://est.example.com:8443, or a profile\'s EST URL …/.well-known/est/<label>')
     .option('--label <name>', 'certification profile label: /.well-known/est/<label>/...')
     .option('--ca <file>', 'explicit trust anchors (PEM bundle) for the server')
     .option('--fingerprint <sha256>', 'bootstrap: trust /cacerts only if a CA certificate in it has this SHA-256 fingerprint')

@@ -30,7 +30,7 @@ export interface WaitingInfo {
 }
 
 export interface EstClientOptions {
-  server: string; // https://host:port (a trailing /.well-known/est is accepted)
+  server: string; // https://host:port, or the EST URL itself (…/.well-known/est or …/.well-known/est/<label>)
   label?: string; // → /.well-known/est/<label>/<op>
   trust: Trust;
   basic?: { user: string; password: string }; // sent only once the server is trusted
@@ -99,12 +99,17 @@ export class EstClient {
     // RFC 7030 §3.3: EST runs over HTTPS only.
     if (url.protocol !== 'https:') throw new EstClientError('usage', `the EST server URL must be https:// (got ${url.protocol}//)`);
     if (url.search || url.hash) throw new EstClientError('usage', 'the EST server URL must not have a query or fragment');
-    const label = opts.label ?? '';
+    // The EST URL an operator copies (…/.well-known/est/<label>) names the label itself.
+    const inUrl = /\/\.well-known\/est\/([^/]+)\/*$/.exec(url.pathname);
+    if (inUrl && opts.label !== undefined && opts.label !== decodeURIComponent(inUrl[1]!)) {
+      throw new EstClientError('usage', `the URL names the label "${decodeURIComponent(inUrl[1]!)}" and --label says "${opts.label}"`);
+    }
+    const label = opts.label ?? (inUrl ? decodeURIComponent(inUrl[1]!) : '');
     // RFC 7030 §3.2.2: the label is one path segment.
     if (label && (!/^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/.test(label) || label === '.' || label === '..')) {
       throw new EstClientError('usage', `"${label}" is not a valid EST label (one path segment)`);
     }
-    const base = url.pathname.replace(/\/+$/, '').replace(/\/\.well-known\/est$/, '');
+    const base = url.pathname.replace(/\/+$/, '').replace(/\/\.well-known\/est(\/[^/]+)?$/, '');
     this.prefix = `${base}/.well-known/est${label ? `/${label}` : ''}`;
     if (opts.trust.kind === 'bootstrap') normalizeFingerprint(opts.trust.fingerprintSha256); // usage error early
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');

@@ -197,6 +197,14 @@ describe('enroll', () => {
     expect(await openssl(['pkey', '-in', file('p384.key'), '-noout', '-text'])).toMatch(/NIST CURVE: P-384|secp384r1/i);
   });
 
+  it('takes the EST URL a profile shows (…/.well-known/est/<label>) as --server', async () => {
+    const r = await client(['enroll', '--server', `${server}/.well-known/est/p384`, '--ca', caFile, '--user', user, '--password-file', passwordFile, '--cn', 'by-url', '--out-key', file('by-url.key'), '--out-cert', file('by-url.pem')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await openssl(['pkey', '-in', file('by-url.key'), '-noout', '-text'])).toMatch(/P-384|secp384r1/i);
+    const clash = await client(['cacerts', '--server', `${server}/.well-known/est/p384`, '--label', 'pop', '--ca', caFile]);
+    expect(clash.code).toBe(2);
+  });
+
   it('csrattrs prints the attributes with their names', async () => {
     const r = await client(withBasic('csrattrs', '--label', 'p384'));
     expect(r.code, r.stderr).toBe(0);
