@@ -2,10 +2,11 @@
 
 export function promptSecret(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
   return new Promise((resolve, reject) => {
-    output.write(question);
+    // Echo goes off before the question shows, so nothing typed after it is ever echoed.
     const wasRaw = input.isRaw;
     input.setRawMode?.(true);
     input.resume();
+    output.write(question);
     let answer = '';
     const done = (err?: Error): void => {
       input.off('data', onData);
