@@ -48,3 +48,18 @@ export function usePageTitle(title: string): void {
     document.title = `${title} · Estuary Web RA`;
   }, [title]);
 }
+
+/**
+ * A filter form's draft, started from the URL and reset from it only when the URL changes later
+ * (Back/Forward). Resetting on mount too would wipe what was typed before the first effect ran.
+ */
+export function useUrlDraft<T>(fromUrl: () => T, urlKey: string) {
+  const [draft, setDraft] = useState<T>(fromUrl);
+  const shownKey = useRef(urlKey);
+  useEffect(() => {
+    if (shownKey.current === urlKey) return;
+    shownKey.current = urlKey;
+    setDraft(fromUrl());
+  }, [urlKey]);
+  return [draft, setDraft] as const;
+}

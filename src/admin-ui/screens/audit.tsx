@@ -1,12 +1,11 @@
 /** The audit log, newest first: filter by actor, action, profile and time. */
-import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
 import { SelectField, TextField } from '../components/fields';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { Pager } from '../components/pager';
 import { formatDateTime } from '../format';
-import { useLoad } from '../hooks';
+import { useLoad, useUrlDraft } from '../hooks';
 import { navigate, useLocation } from '../router';
 import type { AuditEvent, Page, Profile } from '../types';
 
@@ -43,9 +42,9 @@ export function AuditScreen() {
   const search = query({ ...applied, offset, limit: LIMIT });
   const { data, error, loading, reload } = useLoad(() => api.get<Page<AuditEvent>>(`/api/audit${search}`), search);
   const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
-  const [draft, setDraft] = useState<Filters>(applied);
-  useEffect(() => setDraft(filtersFrom(params)), [params.toString()]);
-  const set = (k: keyof Filters) => (v: string) => setDraft((d) => ({ ...d, [k]: v }));
+  // Back and Forward change the URL: show the filters of the list shown
+  const [draft, setDraft] = useUrlDraft<Filters>(() => filtersFrom(params), params.toString());
+  const set = (k: keyof Filters) => (v: string) => setDraft((d: Filters) => ({ ...d, [k]: v }));
   const go = (f: Filters, off: number) => navigate(`/audit${query({ ...f, offset: off || undefined })}`);
   const anyFilter = FILTERS.some((k) => applied[k]);
 

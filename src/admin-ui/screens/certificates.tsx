@@ -1,12 +1,11 @@
 /** Certificates: search and filters (kept in the URL, so Back returns to the same list), paging. */
-import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
 import { SelectField, TextField } from '../components/fields';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { Pager } from '../components/pager';
 import { formatDate } from '../format';
-import { useLoad } from '../hooks';
+import { useLoad, useUrlDraft } from '../hooks';
 import { navigate, useLocation } from '../router';
 import type { Certificate, Page, Profile } from '../types';
 
@@ -33,10 +32,9 @@ export function CertificatesScreen() {
   lastList = `/certificates${query({ ...applied, offset: offset || undefined })}`;
   const { data, error, loading, reload } = useLoad(() => api.get<Page<Certificate>>(`/api/certificates${search}`), search);
   const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
-  const [draft, setDraft] = useState<Filters>(applied);
   // Back and Forward change the URL: show the filters of the list shown
-  useEffect(() => setDraft(filtersFrom(params)), [params.toString()]);
-  const set = (k: keyof Filters) => (v: string) => setDraft((d) => ({ ...d, [k]: v }));
+  const [draft, setDraft] = useUrlDraft<Filters>(() => filtersFrom(params), params.toString());
+  const set = (k: keyof Filters) => (v: string) => setDraft((d: Filters) => ({ ...d, [k]: v }));
   const go = (f: Filters, off: number) => navigate(`/certificates${query({ ...f, offset: off || undefined })}`);
   const anyFilter = FILTERS.some((k) => applied[k]);
 
