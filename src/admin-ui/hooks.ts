@@ -63,3 +63,24 @@ export function useUrlDraft<T>(fromUrl: () => T, urlKey: string) {
   }, [urlKey]);
   return [draft, setDraft] as const;
 }
+
+/**
+ * A form's submit: `run(work)` clears the error and marks the form busy while `work` runs; a failure
+ * becomes the form's error through `errorOf`.
+ */
+export function useSubmit<E>(none: E, errorOf: (e: unknown) => E) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<E>(none);
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    setError(none);
+    try {
+      await work();
+    } catch (err) {
+      setError(errorOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}

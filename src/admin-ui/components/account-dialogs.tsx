@@ -1,10 +1,10 @@
 /** The account dialogs: create, reset password, restrict to profiles and names. */
 import { useState } from 'preact/hooks';
 import { ApiError, api, describeError } from '../api';
-import { useLoad } from '../hooks';
+import { useLoad, useSubmit } from '../hooks';
 import { announce } from '../status';
 import type { Account, AccountRole, FieldError, Profile } from '../types';
-import { Dialog } from './dialog';
+import { Dialog, DialogActions, DoneActions } from './dialog';
 import { CheckboxGroup, FormErrors, SelectField, TextField, type SubmitEvent } from './fields';
 import { ListField } from './list-field';
 import { OneTimePassword, PasswordChoice, type PasswordChoiceValue } from './password-choice';
@@ -32,25 +32,18 @@ function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged:
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<AccountRole>('est');
   const [pw, setPw] = useState<PasswordChoiceValue>({ mode: 'generate', password: '' });
-  const [errors, setErrors] = useState<FieldError[]>([]);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: errors, run } = useSubmit<FieldError[]>([], (err) => fieldErrorsOf(err, 'email'));
   const [created, setCreated] = useState<{ email: string; password?: string }>();
 
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors([]);
-    try {
+    await run(async () => {
       const body = { email: email.trim(), role, ...(pw.mode === 'set' ? { password: pw.password } : {}) };
       const result = await api.post<{ email: string; role: AccountRole; password?: string }>('/api/accounts', body);
       announce(`Account ${result.email} created`);
       setCreated(result);
       onChanged();
-    } catch (err) {
-      setErrors(fieldErrorsOf(err, 'email'));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -58,11 +51,7 @@ function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged:
       {created ? (
         <>
           {created.password ? <OneTimePassword email={created.email} password={created.password} /> : <p>{created.email} can now use the password you set.</p>}
-          <div class="form-actions">
-            <button type="button" class="primary" onClick={onClose} data-testid="dialog-done">
-              Done
-            </button>
-          </div>
+          <DoneActions onDone={onClose} />
         </>
       ) : (
         <form onSubmit={submit} data-testid="account-form" noValidate>
@@ -82,14 +71,9 @@ function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged:
             ]}
           />
           <PasswordChoice value={pw} onChange={setPw} errors={errors} />
-          <div class="form-actions">
-            <button type="submit" class="primary" disabled={busy} data-testid="account-create">
-              {busy ? 'Creating…' : 'Create account'}
-            </button>
-            <button type="button" class="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions testId="account-create" busy={busy} onCancel={onClose}>
+            {busy ? 'Creating…' : 'Create account'}
+          </DialogActions>
         </form>
       )}
     </Dialog>
@@ -98,24 +82,17 @@ function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged:
 
 function ResetPassword({ account, onClose, onChanged }: { account: Account; onClose: () => void; onChanged: () => void }) {
   const [pw, setPw] = useState<PasswordChoiceValue>({ mode: 'generate', password: '' });
-  const [errors, setErrors] = useState<FieldError[]>([]);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: errors, run } = useSubmit<FieldError[]>([], (err) => fieldErrorsOf(err, 'password'));
   const [result, setResult] = useState<{ password?: string }>();
 
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors([]);
-    try {
+    await run(async () => {
       const r = await api.post<{ password?: string }>(`/api/accounts/${encodeURIComponent(account.email)}/password`, pw.mode === 'set' ? { password: pw.password } : {});
       announce(`Password of ${account.email} reset`);
       setResult(r ?? {});
       onChanged();
-    } catch (err) {
-      setErrors(fieldErrorsOf(err, 'password'));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -123,25 +100,16 @@ function ResetPassword({ account, onClose, onChanged }: { account: Account; onCl
       {result ? (
         <>
           {result.password ? <OneTimePassword email={account.email} password={result.password} /> : <p>The new password is set.</p>}
-          <div class="form-actions">
-            <button type="button" class="primary" onClick={onClose} data-testid="dialog-done">
-              Done
-            </button>
-          </div>
+          <DoneActions onDone={onClose} />
         </>
       ) : (
         <form onSubmit={submit} noValidate>
           <FormErrors errors={errors} known={['password']} />
           <p>The old password stops working at once.</p>
           <PasswordChoice value={pw} onChange={setPw} errors={errors} />
-          <div class="form-actions">
-            <button type="submit" class="primary" disabled={busy} data-testid="password-reset">
-              Reset password
-            </button>
-            <button type="button" class="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions testId="password-reset" busy={busy} onCancel={onClose}>
+            Reset password
+          </DialogActions>
         </form>
       )}
     </Dialog>
@@ -152,25 +120,18 @@ function Restrict({ account, onClose, onChanged }: { account: Account; onClose: 
   const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
   const [chosen, setChosen] = useState<string[]>(account.allowedProfiles);
   const [names, setNames] = useState<string[]>(account.allowedNames);
-  const [errors, setErrors] = useState<FieldError[]>([]);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: errors, run } = useSubmit<FieldError[]>([], (err) => fieldErrorsOf(err, 'allowedProfiles'));
   const path = `/api/accounts/${encodeURIComponent(account.email)}`;
   const labels = [...new Set([...(profiles.data?.items.map((p) => p.label) ?? []), ...account.allowedProfiles])];
 
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors([]);
-    try {
+    await run(async () => {
       await api.patch(path, { allowedProfiles: chosen, allowedNames: names });
       announce(`Restrictions of ${account.email} saved`);
       onChanged();
       onClose();
-    } catch (err) {
-      setErrors(fieldErrorsOf(err, 'allowedProfiles'));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -196,14 +157,9 @@ function Restrict({ account, onClose, onChanged }: { account: Account; onClose: 
           placeholder="e.g. sensor-17.*.example.com"
           hint="Every subject CN and SAN must match one; * matches within one label. Empty: any name the profile allows."
         />
-        <div class="form-actions">
-          <button type="submit" class="primary" disabled={busy} data-testid="restrict-save">
-            Save restrictions
-          </button>
-          <button type="button" class="secondary" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions testId="restrict-save" busy={busy} onCancel={onClose}>
+          Save restrictions
+        </DialogActions>
       </form>
     </Dialog>
   );

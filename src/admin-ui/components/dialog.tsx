@@ -39,3 +39,28 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
     </dialog>
   );
 }
+
+/** A dialog form's buttons: the submit button (disabled while busy), then Cancel. */
+export function DialogActions(props: { testId: string; busy: boolean; onCancel: () => void; class?: string; children: ComponentChildren }) {
+  return (
+    <div class="form-actions">
+      <button type="submit" class={props.class ?? 'primary'} disabled={props.busy} data-testid={props.testId}>
+        {props.children}
+      </button>
+      <button type="button" class="secondary" onClick={props.onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
+/** The one button of a dialog that shows a result: Done. */
+export function DoneActions({ onDone }: { onDone: () => void }) {
+  return (
+    <div class="form-actions">
+      <button type="button" class="primary" onClick={onDone} data-testid="dialog-done">
+        Done
+      </button>
+    </div>
+  );
+}

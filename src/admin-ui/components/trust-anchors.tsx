@@ -6,6 +6,7 @@ import { derToPem, splitPemCertificates, summarizeCertificate, type CertSummary 
 import { announce } from '../status';
 import type { FieldError } from '../types';
 import { FieldMessages } from './fields';
+import { TableHead } from './list-screen';
 
 type Row = CertSummary | { pem: string; error: string };
 
@@ -91,18 +92,7 @@ export function TrustAnchors(props: {
       ) : (
         <div class="table-wrap">
           <table data-testid="trust-anchor-table" aria-describedby={`${listId}-hint`}>
-            <thead>
-              <tr>
-                <th scope="col">Subject</th>
-                <th scope="col">SHA-256 fingerprint</th>
-                <th scope="col">Expires</th>
-                {!props.disabled ? (
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
+            <TableHead columns={['Subject', 'SHA-256 fingerprint', 'Expires']} actions={!props.disabled} />
             <tbody>
               {rows.map((r) => {
                 const subject = 'subject' in r ? r.subject : 'Unreadable certificate';

@@ -4,6 +4,7 @@ import { api, describeError } from '../api';
 import { AccountDialog, type AccountAction } from '../components/account-dialogs';
 import { Badge } from '../components/badge';
 import { SelectField } from '../components/fields';
+import { TableHead } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { formatDate } from '../format';
 import { can, useLoad } from '../hooks';
@@ -59,21 +60,7 @@ export function AccountsScreen() {
       {items.length ? (
         <div class="table-wrap card flush">
           <table data-testid="accounts-table">
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">Profiles</th>
-                <th scope="col">Allowed names</th>
-                <th scope="col">Created</th>
-                {mayWrite ? (
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
+            <TableHead columns={['Email', 'Role', 'Status', 'Profiles', 'Allowed names', 'Created']} actions={mayWrite} />
             <tbody>
               {items.map((a) => (
                 <tr key={a.email} data-testid={`account-row-${a.email}`}>

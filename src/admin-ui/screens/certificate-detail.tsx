@@ -4,11 +4,12 @@ import { useState } from 'preact/hooks';
 import { api, describeError } from '../api';
 import { Badge } from '../components/badge';
 import { CopyButton } from '../components/copy-button';
-import { Dialog } from '../components/dialog';
+import { Dialog, DialogActions } from '../components/dialog';
 import { SelectField, type SubmitEvent } from '../components/fields';
+import { TableHead } from '../components/list-screen';
 import { LoadError, Loading, PageHeader } from '../components/page';
 import { formatDateTime } from '../format';
-import { can, useLoad } from '../hooks';
+import { can, useLoad, useSubmit } from '../hooks';
 import { useSession } from '../session';
 import { announce } from '../status';
 import { lastCertificatesList } from './certificates';
@@ -99,13 +100,7 @@ function DecodedFields({ fields }: { fields: CertificateDetail['fields'] }) {
         <div class="table-wrap bordered">
           <table>
             <caption>Extensions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Extension</th>
-                <th scope="col">OID</th>
-                <th scope="col">Critical</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Extension', 'OID', 'Critical']} />
             <tbody>
               {fields.extensions.map((x) => (
                 <tr key={x.oid}>
@@ -220,21 +215,14 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
 
 function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onDone: () => void }) {
   const [reason, setReason] = useState<string>('unspecified');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit<string | undefined>(undefined, describeError);
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.post(`/api/certificates/${encodeURIComponent(props.cert.serial)}/revoke`, { reason });
       announce(`Certificate ${props.cert.serial} revoked (${reason}); the next CRL lists it`);
       props.onDone();
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog title="Revoke certificate" onClose={props.onClose} testId="revoke-dialog">
@@ -251,14 +239,9 @@ function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onD
           errors={error ? [{ field: 'reason', message: error }] : []}
           hint="RFC 5280 §5.3.1 reason code, published in the CRL."
         />
-        <div class="form-actions">
-          <button type="submit" class="primary danger" disabled={busy} data-testid="revoke-confirm">
-            Revoke certificate
-          </button>
-          <button type="button" class="secondary" onClick={props.onClose}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions testId="revoke-confirm" busy={busy} onCancel={props.onClose} class="primary danger">
+          Revoke certificate
+        </DialogActions>
       </form>
     </Dialog>
   );

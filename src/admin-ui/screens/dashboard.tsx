@@ -1,6 +1,7 @@
 /** Counts by status, issuance per day for 30 days, certificates expiring in the next 30 days. */
 import { api } from '../api';
 import { BarChart } from '../components/bar-chart';
+import { TableHead } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { daysUntil, formatDate } from '../format';
 import { useLoad } from '../hooks';
@@ -49,13 +50,7 @@ export function DashboardScreen() {
               ) : (
                 <div class="table-wrap">
                   <table data-testid="expiring-table">
-                    <thead>
-                      <tr>
-                        <th scope="col">Subject</th>
-                        <th scope="col">Profile</th>
-                        <th scope="col">Expires</th>
-                      </tr>
-                    </thead>
+                    <TableHead columns={['Subject', 'Profile', 'Expires']} />
                     <tbody>
                       {data.expiringSoon.map((c) => (
                         <tr key={c.serial}>

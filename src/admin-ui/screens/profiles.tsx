@@ -2,6 +2,7 @@
 import { api } from '../api';
 import { Badge } from '../components/badge';
 import { CopyButton } from '../components/copy-button';
+import { TableHead } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { formatDateTime } from '../format';
 import { can, useLoad } from '../hooks';
@@ -28,17 +29,7 @@ export function ProfilesScreen() {
       {items.length ? (
         <div class="table-wrap card flush">
           <table data-testid="profiles-table">
-            <thead>
-              <tr>
-                <th scope="col">Label</th>
-                <th scope="col">EST</th>
-                <th scope="col">Authentication</th>
-                <th scope="col">CA connector</th>
-                <th scope="col">Approval</th>
-                <th scope="col">EST URL</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Label', 'EST', 'Authentication', 'CA connector', 'Approval', 'EST URL', 'Updated']} />
             <tbody>
               {items.map((p) => (
                 <tr key={p.label} data-testid={`profile-row-${p.label}`}>

@@ -2,12 +2,13 @@
 import { useState } from 'preact/hooks';
 import { api, describeError, query } from '../api';
 import { Badge } from '../components/badge';
-import { Dialog } from '../components/dialog';
+import { Dialog, DialogActions } from '../components/dialog';
 import { SelectField, TextAreaField, type SubmitEvent } from '../components/fields';
+import { profileOptions, TableHead } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { Pager } from '../components/pager';
 import { formatAge, formatDateTime } from '../format';
-import { can, useLoad } from '../hooks';
+import { can, useLoad, useSubmit } from '../hooks';
 import { useSession } from '../session';
 import { announce } from '../status';
 import type { Page, PendingRequest, Profile } from '../types';
@@ -62,7 +63,7 @@ export function RequestsScreen() {
             setProfile(v);
             setOffset(0);
           }}
-          options={[{ value: '', label: 'All profiles' }, ...(profiles.data?.items ?? []).map((p) => ({ value: p.label, label: p.label }))]}
+          options={profileOptions(profiles.data?.items)}
         />
       </form>
       <LoadError error={error} onRetry={reload} />
@@ -71,21 +72,7 @@ export function RequestsScreen() {
       {items.length ? (
         <div class="table-wrap card flush">
           <table data-testid="requests-table">
-            <thead>
-              <tr>
-                <th scope="col">Subject and SANs</th>
-                <th scope="col">Requester</th>
-                <th scope="col">Profile</th>
-                <th scope="col">Key</th>
-                <th scope="col">Age</th>
-                <th scope="col">Status</th>
-                {mayDecide ? (
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
+            <TableHead columns={['Subject and SANs', 'Requester', 'Profile', 'Key', 'Age', 'Status']} actions={mayDecide} />
             <tbody>
               {items.map((r) => (
                 <tr key={r.id} data-testid={`request-row-${r.id}`} data-subject={r.subject}>
@@ -156,8 +143,7 @@ export function RequestsScreen() {
 function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 'reject'; onClose: () => void; onDone: () => void }) {
   const { request, decision } = props;
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit<string | undefined>(undefined, describeError);
   const approve = decision === 'approve';
 
   const submit = async (e: SubmitEvent) => {
@@ -166,17 +152,11 @@ function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 
       setError('Give a reason: the client is told it.');
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.post(`/api/requests/${request.id}/${decision}`, reason.trim() ? { reason: reason.trim() } : {});
       announce(approve ? `Request ${request.id} approved; the client gets its certificate on its next re-send` : `Request ${request.id} rejected`);
       props.onDone();
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -204,14 +184,9 @@ function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 
           hint={approve ? 'Kept in the audit log.' : 'Shown to the client and kept in the audit log.'}
           errors={error ? [{ field: 'reason', message: error }] : []}
         />
-        <div class="form-actions">
-          <button type="submit" class={approve ? 'primary' : 'primary danger'} disabled={busy} data-testid="decision-confirm">
-            {approve ? 'Approve and issue' : 'Reject request'}
-          </button>
-          <button type="button" class="secondary" onClick={props.onClose}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions testId="decision-confirm" busy={busy} onCancel={props.onClose} class={approve ? 'primary' : 'primary danger'}>
+          {approve ? 'Approve and issue' : 'Reject request'}
+        </DialogActions>
       </form>
     </Dialog>
   );
