@@ -1,9 +1,10 @@
 /** Shared pieces of the list screens: filters kept in the URL, the filter form, table heads, paged tables. */
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, VNode } from 'preact';
 import { query } from '../api';
-import { useUrlDraft } from '../hooks';
+import { useUrlDraft, type Loaded } from '../hooks';
 import { navigate, useLocation } from '../router';
-import type { Profile } from '../types';
+import type { Page, Profile } from '../types';
+import { Empty, LoadError, Loading } from './page';
 import { Pager } from './pager';
 
 export type Filters<K extends string> = Record<K, string>;
@@ -72,7 +73,7 @@ export function profileOptions(profiles: Profile[] | undefined): { value: string
 }
 
 /** A table head of column headers, with a last, visually hidden "Actions" header when the rows have actions. */
-export function TableHead({ columns, actions }: { columns: string[]; actions?: boolean }) {
+function TableHead({ columns, actions }: { columns: string[]; actions?: boolean }) {
   return (
     <thead>
       <tr>
@@ -91,27 +92,55 @@ export function TableHead({ columns, actions }: { columns: string[]; actions?: b
   );
 }
 
-/** A page of results in a card: the table (busy while a newer page loads) and the pager under it. */
-export function PagedTable(props: {
+/** A table of rows under a head of column headers (see TableHead). */
+export function DataTable(props: {
+  columns: string[];
+  actions?: boolean;
+  testId?: string;
+  caption?: string;
+  describedBy?: string;
+  busy?: boolean;
+  children: ComponentChildren;
+}) {
+  return (
+    <table data-testid={props.testId} aria-describedby={props.describedBy} aria-busy={props.busy ? 'true' : undefined}>
+      {props.caption ? <caption>{props.caption}</caption> : null}
+      <TableHead columns={props.columns} actions={props.actions} />
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+}
+
+/**
+ * The results part of a list screen: the load error, "Loading…", the empty message, or the page of rows in a card
+ * (the table busy while a newer page loads) with the pager under it.
+ */
+export function PagedResults<T>(props: {
+  loaded: Loaded<Page<T>>;
+  empty: ComponentChildren;
   testId: string;
   columns: string[];
-  loading: boolean;
-  page: { offset: number; limit: number; total: number };
   limit: number;
   what: string;
   onPage: (offset: number) => void;
-  children: ComponentChildren;
+  row: (item: T) => VNode;
 }) {
-  const { page } = props;
+  const { data, error, loading, reload } = props.loaded;
   return (
-    <div class="card flush">
-      <div class="table-wrap">
-        <table data-testid={props.testId} aria-busy={props.loading ? 'true' : undefined}>
-          <TableHead columns={props.columns} />
-          <tbody>{props.children}</tbody>
-        </table>
-      </div>
-      <Pager offset={page.offset} limit={page.limit || props.limit} total={page.total} what={props.what} onPage={props.onPage} />
-    </div>
+    <>
+      <LoadError error={error} onRetry={reload} />
+      <Loading show={loading && !data} />
+      {data && data.items.length === 0 ? <Empty>{props.empty}</Empty> : null}
+      {data && data.items.length ? (
+        <div class="card flush">
+          <div class="table-wrap">
+            <DataTable testId={props.testId} columns={props.columns} busy={loading}>
+              {data.items.map(props.row)}
+            </DataTable>
+          </div>
+          <Pager offset={data.offset} limit={data.limit || props.limit} total={data.total} what={props.what} onPage={props.onPage} />
+        </div>
+      ) : null}
+    </>
   );
 }

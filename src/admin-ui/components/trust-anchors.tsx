@@ -6,7 +6,7 @@ import { derToPem, splitPemCertificates, summarizeCertificate, type CertSummary 
 import { announce } from '../status';
 import type { FieldError } from '../types';
 import { FieldMessages } from './fields';
-import { TableHead } from './list-screen';
+import { DataTable } from './list-screen';
 
 type Row = CertSummary | { pem: string; error: string };
 
@@ -91,30 +91,27 @@ export function TrustAnchors(props: {
         <p class="empty">No trust anchors.</p>
       ) : (
         <div class="table-wrap">
-          <table data-testid="trust-anchor-table" aria-describedby={`${listId}-hint`}>
-            <TableHead columns={['Subject', 'SHA-256 fingerprint', 'Expires']} actions={!props.disabled} />
-            <tbody>
-              {rows.map((r) => {
-                const subject = 'subject' in r ? r.subject : 'Unreadable certificate';
-                return (
-                  <tr key={r.pem} data-testid="trust-anchor-row">
-                    <th scope="row">{subject}</th>
-                    <td>
-                      <code class="fingerprint">{'fingerprintSha256' in r ? formatFingerprint(r.fingerprintSha256) : r.error}</code>
+          <DataTable columns={['Subject', 'SHA-256 fingerprint', 'Expires']} actions={!props.disabled} testId="trust-anchor-table" describedBy={`${listId}-hint`}>
+            {rows.map((r) => {
+              const subject = 'subject' in r ? r.subject : 'Unreadable certificate';
+              return (
+                <tr key={r.pem} data-testid="trust-anchor-row">
+                  <th scope="row">{subject}</th>
+                  <td>
+                    <code class="fingerprint">{'fingerprintSha256' in r ? formatFingerprint(r.fingerprintSha256) : r.error}</code>
+                  </td>
+                  <td>{'notAfter' in r ? formatDate(r.notAfter) : '—'}</td>
+                  {!props.disabled ? (
+                    <td class="actions">
+                      <button type="button" class="secondary small danger" onClick={() => remove(r.pem, subject)} aria-label={`Remove trust anchor ${subject}`}>
+                        Remove
+                      </button>
                     </td>
-                    <td>{'notAfter' in r ? formatDate(r.notAfter) : '—'}</td>
-                    {!props.disabled ? (
-                      <td class="actions">
-                        <button type="button" class="secondary small danger" onClick={() => remove(r.pem, subject)} aria-label={`Remove trust anchor ${subject}`}>
-                          Remove
-                        </button>
-                      </td>
-                    ) : null}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+                  ) : null}
+                </tr>
+              );
+            })}
+          </DataTable>
         </div>
       )}
       {errs.length ? <FieldMessages id={listId} errs={errs} /> : null}

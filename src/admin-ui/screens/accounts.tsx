@@ -4,7 +4,7 @@ import { api, describeError } from '../api';
 import { AccountDialog, type AccountAction } from '../components/account-dialogs';
 import { Badge } from '../components/badge';
 import { SelectField } from '../components/fields';
-import { TableHead } from '../components/list-screen';
+import { DataTable } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { formatDate } from '../format';
 import { can, useLoad } from '../hooks';
@@ -59,38 +59,35 @@ export function AccountsScreen() {
       {data && items.length === 0 ? <Empty>No accounts to show.</Empty> : null}
       {items.length ? (
         <div class="table-wrap card flush">
-          <table data-testid="accounts-table">
-            <TableHead columns={['Email', 'Role', 'Status', 'Profiles', 'Allowed names', 'Created']} actions={mayWrite} />
-            <tbody>
-              {items.map((a) => (
-                <tr key={a.email} data-testid={`account-row-${a.email}`}>
-                  <th scope="row" class="break-anywhere">
-                    {a.email}
-                  </th>
-                  <td>{a.role}</td>
-                  <td>{a.disabled ? <Badge status="disabled" label="Disabled" /> : <Badge status="enabled" label="Active" />}</td>
-                  <td>{a.role === 'est' ? (a.allowedProfiles.length ? a.allowedProfiles.join(', ') : <span class="muted">any</span>) : <span class="muted">—</span>}</td>
-                  <td>{a.role === 'est' ? (a.allowedNames.length ? <code>{a.allowedNames.join(', ')}</code> : <span class="muted">any the profile allows</span>) : <span class="muted">—</span>}</td>
-                  <td>{formatDate(a.createdAt)}</td>
-                  {mayWrite ? (
-                    <td class="actions">
-                      <button type="button" class="secondary small" onClick={() => toggle(a)} aria-label={`${a.disabled ? 'Enable' : 'Disable'} ${a.email}`} disabled={a.email === session.email}>
-                        {a.disabled ? 'Enable' : 'Disable'}
+          <DataTable columns={['Email', 'Role', 'Status', 'Profiles', 'Allowed names', 'Created']} actions={mayWrite} testId="accounts-table">
+            {items.map((a) => (
+              <tr key={a.email} data-testid={`account-row-${a.email}`}>
+                <th scope="row" class="break-anywhere">
+                  {a.email}
+                </th>
+                <td>{a.role}</td>
+                <td>{a.disabled ? <Badge status="disabled" label="Disabled" /> : <Badge status="enabled" label="Active" />}</td>
+                <td>{a.role === 'est' ? (a.allowedProfiles.length ? a.allowedProfiles.join(', ') : <span class="muted">any</span>) : <span class="muted">—</span>}</td>
+                <td>{a.role === 'est' ? (a.allowedNames.length ? <code>{a.allowedNames.join(', ')}</code> : <span class="muted">any the profile allows</span>) : <span class="muted">—</span>}</td>
+                <td>{formatDate(a.createdAt)}</td>
+                {mayWrite ? (
+                  <td class="actions">
+                    <button type="button" class="secondary small" onClick={() => toggle(a)} aria-label={`${a.disabled ? 'Enable' : 'Disable'} ${a.email}`} disabled={a.email === session.email}>
+                      {a.disabled ? 'Enable' : 'Disable'}
+                    </button>
+                    <button type="button" class="secondary small" onClick={() => setAction({ kind: 'password', account: a })} aria-label={`Reset the password of ${a.email}`}>
+                      Reset password
+                    </button>
+                    {a.role === 'est' ? (
+                      <button type="button" class="secondary small" onClick={() => setAction({ kind: 'restrict', account: a })} aria-label={`Restrict ${a.email}`}>
+                        Restrict
                       </button>
-                      <button type="button" class="secondary small" onClick={() => setAction({ kind: 'password', account: a })} aria-label={`Reset the password of ${a.email}`}>
-                        Reset password
-                      </button>
-                      {a.role === 'est' ? (
-                        <button type="button" class="secondary small" onClick={() => setAction({ kind: 'restrict', account: a })} aria-label={`Restrict ${a.email}`}>
-                          Restrict
-                        </button>
-                      ) : null}
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                    ) : null}
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </DataTable>
         </div>
       ) : null}
       {action ? (

@@ -2,8 +2,8 @@
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
 import { SelectField, TextField } from '../components/fields';
-import { FilterForm, PagedTable, profileOptions, useUrlFilters } from '../components/list-screen';
-import { Empty, LoadError, Loading, PageHeader } from '../components/page';
+import { FilterForm, PagedResults, profileOptions, useUrlFilters } from '../components/list-screen';
+import { PageHeader } from '../components/page';
 import { formatDateTime } from '../format';
 import { useLoad } from '../hooks';
 import type { AuditEvent, Page, Profile } from '../types';
@@ -32,13 +32,13 @@ function isoToLocal(iso: string): string {
 export function AuditScreen() {
   const { applied, offset, draft, set, go, anyFilter, clear } = useUrlFilters(FILTERS, '/audit');
   const search = query({ ...applied, offset, limit: LIMIT });
-  const { data, error, loading, reload } = useLoad(() => api.get<Page<AuditEvent>>(`/api/audit${search}`), search);
+  const loaded = useLoad(() => api.get<Page<AuditEvent>>(`/api/audit${search}`), search);
   const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
 
   return (
     <>
       <PageHeader title="Audit log" lead="Every enrolment and every change, with who did it.">
-        <button type="button" class="secondary" onClick={reload}>
+        <button type="button" class="secondary" onClick={loaded.reload}>
           Refresh
         </button>
       </PageHeader>
@@ -73,45 +73,39 @@ export function AuditScreen() {
         <TextField label="From" name="from" type="datetime-local" value={isoToLocal(draft.from)} onInput={(v) => set('from')(localToIso(v))} />
         <TextField label="To" name="to" type="datetime-local" value={isoToLocal(draft.to)} onInput={(v) => set('to')(localToIso(v))} />
       </FilterForm>
-      <LoadError error={error} onRetry={reload} />
-      <Loading show={loading && !data} />
-      {data && data.items.length === 0 ? <Empty>No audit events match.</Empty> : null}
-      {data && data.items.length ? (
-        <PagedTable
-          testId="audit-table"
-          columns={['Time', 'Actor', 'Action', 'Profile', 'Outcome', 'Details']}
-          loading={loading}
-          page={data}
-          limit={LIMIT}
-          what="events"
-          onPage={(o) => go(applied, o)}
-        >
-          {data.items.map((e) => (
-            <tr key={e.id} data-testid="audit-row" data-action={e.action}>
-              <th scope="row" class="nowrap">
-                <time dateTime={e.at}>{formatDateTime(e.at)}</time>
-              </th>
-              <td>{e.actor}</td>
-              <td class="nowrap">
-                <code>{e.action}</code>
-              </td>
-              <td>{e.profile ?? <span class="muted">—</span>}</td>
-              <td>
-                <Badge status={e.outcome === 'success' || e.outcome === 'pending' ? e.outcome : 'failure'} label={e.outcome} />
-              </td>
-              <td class="break-anywhere">
-                {e.serial ? (
-                  <a href={`/certificates/${encodeURIComponent(e.serial)}`}>
-                    <code class="serial">{e.serial}</code>
-                  </a>
-                ) : null}
-                {e.serial && e.detail ? ' ' : null}
-                {e.detail}
-              </td>
-            </tr>
-          ))}
-        </PagedTable>
-      ) : null}
+      <PagedResults
+        loaded={loaded}
+        empty="No audit events match."
+        testId="audit-table"
+        columns={['Time', 'Actor', 'Action', 'Profile', 'Outcome', 'Details']}
+        limit={LIMIT}
+        what="events"
+        onPage={(o) => go(applied, o)}
+        row={(e) => (
+          <tr key={e.id} data-testid="audit-row" data-action={e.action}>
+            <th scope="row" class="nowrap">
+              <time dateTime={e.at}>{formatDateTime(e.at)}</time>
+            </th>
+            <td>{e.actor}</td>
+            <td class="nowrap">
+              <code>{e.action}</code>
+            </td>
+            <td>{e.profile ?? <span class="muted">—</span>}</td>
+            <td>
+              <Badge status={e.outcome === 'success' || e.outcome === 'pending' ? e.outcome : 'failure'} label={e.outcome} />
+            </td>
+            <td class="break-anywhere">
+              {e.serial ? (
+                <a href={`/certificates/${encodeURIComponent(e.serial)}`}>
+                  <code class="serial">{e.serial}</code>
+                </a>
+              ) : null}
+              {e.serial && e.detail ? ' ' : null}
+              {e.detail}
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

@@ -6,7 +6,7 @@ import { Badge } from '../components/badge';
 import { CopyButton } from '../components/copy-button';
 import { Dialog, DialogActions } from '../components/dialog';
 import { SelectField, type SubmitEvent } from '../components/fields';
-import { TableHead } from '../components/list-screen';
+import { DataTable } from '../components/list-screen';
 import { LoadError, Loading, PageHeader } from '../components/page';
 import { formatDateTime } from '../format';
 import { can, useLoad, useSubmit } from '../hooks';
@@ -98,21 +98,17 @@ function DecodedFields({ fields }: { fields: CertificateDetail['fields'] }) {
       </dl>
       {fields.extensions?.length ? (
         <div class="table-wrap bordered">
-          <table>
-            <caption>Extensions</caption>
-            <TableHead columns={['Extension', 'OID', 'Critical']} />
-            <tbody>
-              {fields.extensions.map((x) => (
-                <tr key={x.oid}>
-                  <th scope="row">{x.name === x.oid ? <span class="muted">unnamed</span> : humanize(x.name)}</th>
-                  <td>
-                    <code>{x.oid}</code>
-                  </td>
-                  <td>{x.critical ? 'critical' : 'no'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable columns={['Extension', 'OID', 'Critical']} caption="Extensions">
+            {fields.extensions.map((x) => (
+              <tr key={x.oid}>
+                <th scope="row">{x.name === x.oid ? <span class="muted">unnamed</span> : humanize(x.name)}</th>
+                <td>
+                  <code>{x.oid}</code>
+                </td>
+                <td>{x.critical ? 'critical' : 'no'}</td>
+              </tr>
+            ))}
+          </DataTable>
         </div>
       ) : null}
     </>

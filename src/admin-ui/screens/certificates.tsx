@@ -2,8 +2,8 @@
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
 import { SelectField, TextField } from '../components/fields';
-import { FilterForm, PagedTable, profileOptions, useUrlFilters } from '../components/list-screen';
-import { Empty, LoadError, Loading, PageHeader } from '../components/page';
+import { FilterForm, PagedResults, profileOptions, useUrlFilters } from '../components/list-screen';
+import { PageHeader } from '../components/page';
 import { formatDate } from '../format';
 import { useLoad } from '../hooks';
 import type { Certificate, Page, Profile } from '../types';
@@ -22,7 +22,7 @@ export function CertificatesScreen() {
   const { applied, offset, draft, set, go, anyFilter, clear } = useUrlFilters(FILTERS, '/certificates');
   const search = query({ ...applied, offset, limit: LIMIT });
   lastList = `/certificates${query({ ...applied, offset: offset || undefined })}`;
-  const { data, error, loading, reload } = useLoad(() => api.get<Page<Certificate>>(`/api/certificates${search}`), search);
+  const loaded = useLoad(() => api.get<Page<Certificate>>(`/api/certificates${search}`), search);
   const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
 
   return (
@@ -66,37 +66,31 @@ export function CertificatesScreen() {
           ]}
         />
       </FilterForm>
-      <LoadError error={error} onRetry={reload} />
-      <Loading show={loading && !data} />
-      {data && data.items.length === 0 ? <Empty>{anyFilter ? 'No certificate matches these filters.' : 'No certificates issued yet.'}</Empty> : null}
-      {data && data.items.length ? (
-        <PagedTable
-          testId="certificates-table"
-          columns={['Subject', 'SANs', 'Serial', 'Profile', 'Expires', 'Status']}
-          loading={loading}
-          page={data}
-          limit={LIMIT}
-          what="certificates"
-          onPage={(o) => go(applied, o)}
-        >
-          {data.items.map((c) => (
-            <tr key={c.serial} data-testid={`certificate-row-${c.serial}`}>
-              <th scope="row" class="break-anywhere">
-                <a href={`/certificates/${encodeURIComponent(c.serial)}`}>{c.subject || '(empty subject)'}</a>
-              </th>
-              <td class="break-anywhere">{c.sans.length ? <ul class="plain-list">{c.sans.map((s) => <li key={s}>{s}</li>)}</ul> : <span class="muted">none</span>}</td>
-              <td>
-                <code class="serial">{c.serial}</code>
-              </td>
-              <td>{c.profile}</td>
-              <td>{formatDate(c.notAfter)}</td>
-              <td>
-                <Badge status={c.status} />
-              </td>
-            </tr>
-          ))}
-        </PagedTable>
-      ) : null}
+      <PagedResults
+        loaded={loaded}
+        empty={anyFilter ? 'No certificate matches these filters.' : 'No certificates issued yet.'}
+        testId="certificates-table"
+        columns={['Subject', 'SANs', 'Serial', 'Profile', 'Expires', 'Status']}
+        limit={LIMIT}
+        what="certificates"
+        onPage={(o) => go(applied, o)}
+        row={(c) => (
+          <tr key={c.serial} data-testid={`certificate-row-${c.serial}`}>
+            <th scope="row" class="break-anywhere">
+              <a href={`/certificates/${encodeURIComponent(c.serial)}`}>{c.subject || '(empty subject)'}</a>
+            </th>
+            <td class="break-anywhere">{c.sans.length ? <ul class="plain-list">{c.sans.map((s) => <li key={s}>{s}</li>)}</ul> : <span class="muted">none</span>}</td>
+            <td>
+              <code class="serial">{c.serial}</code>
+            </td>
+            <td>{c.profile}</td>
+            <td>{formatDate(c.notAfter)}</td>
+            <td>
+              <Badge status={c.status} />
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

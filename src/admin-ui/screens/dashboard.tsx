@@ -1,7 +1,7 @@
 /** Counts by status, issuance per day for 30 days, certificates expiring in the next 30 days. */
 import { api } from '../api';
 import { BarChart } from '../components/bar-chart';
-import { TableHead } from '../components/list-screen';
+import { DataTable } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { daysUntil, formatDate } from '../format';
 import { useLoad } from '../hooks';
@@ -49,22 +49,19 @@ export function DashboardScreen() {
                 <Empty>No certificate expires in the next 30 days.</Empty>
               ) : (
                 <div class="table-wrap">
-                  <table data-testid="expiring-table">
-                    <TableHead columns={['Subject', 'Profile', 'Expires']} />
-                    <tbody>
-                      {data.expiringSoon.map((c) => (
-                        <tr key={c.serial}>
-                          <th scope="row">
-                            <a href={`/certificates/${encodeURIComponent(c.serial)}`}>{c.subject || c.serial}</a>
-                          </th>
-                          <td>{c.profile}</td>
-                          <td>
-                            {formatDate(c.notAfter)} <span class="muted">({inDays(daysUntil(c.notAfter))})</span>
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
+                  <DataTable columns={['Subject', 'Profile', 'Expires']} testId="expiring-table">
+                    {data.expiringSoon.map((c) => (
+                      <tr key={c.serial}>
+                        <th scope="row">
+                          <a href={`/certificates/${encodeURIComponent(c.serial)}`}>{c.subject || c.serial}</a>
+                        </th>
+                        <td>{c.profile}</td>
+                        <td>
+                          {formatDate(c.notAfter)} <span class="muted">({inDays(daysUntil(c.notAfter))})</span>
+                        </td>
+                      </tr>
+                    ))}
+                  </DataTable>
                 </div>
               )}
               <p>

@@ -2,7 +2,7 @@
 import { api } from '../api';
 import { Badge } from '../components/badge';
 import { CopyButton } from '../components/copy-button';
-import { TableHead } from '../components/list-screen';
+import { DataTable } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { formatDateTime } from '../format';
 import { can, useLoad } from '../hooks';
@@ -28,27 +28,24 @@ export function ProfilesScreen() {
       {data && items.length === 0 ? <Empty>No certification profiles yet.</Empty> : null}
       {items.length ? (
         <div class="table-wrap card flush">
-          <table data-testid="profiles-table">
-            <TableHead columns={['Label', 'EST', 'Authentication', 'CA connector', 'Approval', 'EST URL', 'Updated']} />
-            <tbody>
-              {items.map((p) => (
-                <tr key={p.label} data-testid={`profile-row-${p.label}`}>
-                  <th scope="row">
-                    <a href={`/profiles/${encodeURIComponent(p.label)}`}>{p.label}</a>
-                  </th>
-                  <td>{p.enabled ? <Badge status="enabled" label="Enabled" /> : <Badge status="disabled" label="Disabled" />}</td>
-                  <td>{mechanismLabel(p.auth)}</td>
-                  <td>{p.ca}</td>
-                  <td>{p.approval === 'manual' ? 'Manual' : 'Automatic'}</td>
-                  <td class="url-cell">
-                    <code data-testid="est-url">{p.estUrl}</code>
-                    <CopyButton value={p.estUrl} what={`EST URL of ${p.label}`} />
-                  </td>
-                  <td>{formatDateTime(p.updatedAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable columns={['Label', 'EST', 'Authentication', 'CA connector', 'Approval', 'EST URL', 'Updated']} testId="profiles-table">
+            {items.map((p) => (
+              <tr key={p.label} data-testid={`profile-row-${p.label}`}>
+                <th scope="row">
+                  <a href={`/profiles/${encodeURIComponent(p.label)}`}>{p.label}</a>
+                </th>
+                <td>{p.enabled ? <Badge status="enabled" label="Enabled" /> : <Badge status="disabled" label="Disabled" />}</td>
+                <td>{mechanismLabel(p.auth)}</td>
+                <td>{p.ca}</td>
+                <td>{p.approval === 'manual' ? 'Manual' : 'Automatic'}</td>
+                <td class="url-cell">
+                  <code data-testid="est-url">{p.estUrl}</code>
+                  <CopyButton value={p.estUrl} what={`EST URL of ${p.label}`} />
+                </td>
+                <td>{formatDateTime(p.updatedAt)}</td>
+              </tr>
+            ))}
+          </DataTable>
         </div>
       ) : null}
     </>

@@ -4,7 +4,7 @@ import { api, describeError, query } from '../api';
 import { Badge } from '../components/badge';
 import { Dialog, DialogActions } from '../components/dialog';
 import { SelectField, TextAreaField, type SubmitEvent } from '../components/fields';
-import { profileOptions, TableHead } from '../components/list-screen';
+import { DataTable, profileOptions } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { Pager } from '../components/pager';
 import { formatAge, formatDateTime } from '../format';
@@ -71,57 +71,54 @@ export function RequestsScreen() {
       {data && items.length === 0 ? <Empty>{status === 'pending' ? 'No request is waiting for a decision.' : 'No requests match.'}</Empty> : null}
       {items.length ? (
         <div class="table-wrap card flush">
-          <table data-testid="requests-table">
-            <TableHead columns={['Subject and SANs', 'Requester', 'Profile', 'Key', 'Age', 'Status']} actions={mayDecide} />
-            <tbody>
-              {items.map((r) => (
-                <tr key={r.id} data-testid={`request-row-${r.id}`} data-subject={r.subject}>
-                  <th scope="row" class="break-anywhere">
-                    <span class="subject">{r.subject || '(empty subject)'}</span>
-                    {r.sans.length ? (
-                      <ul class="plain-list sans" aria-label="Subject alternative names">
-                        {r.sans.map((s) => (
-                          <li key={s}>{s}</li>
-                        ))}
-                      </ul>
-                    ) : (
-                      <span class="muted small-text block">no SANs</span>
-                    )}
-                    <span class="muted small-text block">request #{r.id}</span>
-                  </th>
-                  <td>{r.requester}</td>
-                  <td>{r.profile}</td>
-                  <td class="nowrap">{r.keyDescription}</td>
-                  <td class="nowrap" title={formatDateTime(r.createdAt)}>
-                    {formatAge(r.ageSeconds)}
-                  </td>
-                  <td>
-                    {r.expired ? <Badge status="expired" label="expired" /> : <Badge status={r.status} />}
-                    {r.reason ? <span class="muted small-text block">{r.reason}</span> : null}
-                    {r.serial ? (
-                      <a class="small-text block" href={`/certificates/${encodeURIComponent(r.serial)}`}>
-                        certificate
-                      </a>
+          <DataTable columns={['Subject and SANs', 'Requester', 'Profile', 'Key', 'Age', 'Status']} actions={mayDecide} testId="requests-table">
+            {items.map((r) => (
+              <tr key={r.id} data-testid={`request-row-${r.id}`} data-subject={r.subject}>
+                <th scope="row" class="break-anywhere">
+                  <span class="subject">{r.subject || '(empty subject)'}</span>
+                  {r.sans.length ? (
+                    <ul class="plain-list sans" aria-label="Subject alternative names">
+                      {r.sans.map((s) => (
+                        <li key={s}>{s}</li>
+                      ))}
+                    </ul>
+                  ) : (
+                    <span class="muted small-text block">no SANs</span>
+                  )}
+                  <span class="muted small-text block">request #{r.id}</span>
+                </th>
+                <td>{r.requester}</td>
+                <td>{r.profile}</td>
+                <td class="nowrap">{r.keyDescription}</td>
+                <td class="nowrap" title={formatDateTime(r.createdAt)}>
+                  {formatAge(r.ageSeconds)}
+                </td>
+                <td>
+                  {r.expired ? <Badge status="expired" label="expired" /> : <Badge status={r.status} />}
+                  {r.reason ? <span class="muted small-text block">{r.reason}</span> : null}
+                  {r.serial ? (
+                    <a class="small-text block" href={`/certificates/${encodeURIComponent(r.serial)}`}>
+                      certificate
+                    </a>
+                  ) : null}
+                </td>
+                {mayDecide ? (
+                  <td class="actions">
+                    {r.status === 'pending' && !r.expired ? (
+                      <>
+                        <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
+                          Approve
+                        </button>
+                        <button type="button" class="secondary small danger" onClick={() => setDeciding({ request: r, decision: 'reject' })} aria-label={`Reject request ${r.id} for ${r.subject}`} data-testid="reject">
+                          Reject
+                        </button>
+                      </>
                     ) : null}
                   </td>
-                  {mayDecide ? (
-                    <td class="actions">
-                      {r.status === 'pending' && !r.expired ? (
-                        <>
-                          <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
-                            Approve
-                          </button>
-                          <button type="button" class="secondary small danger" onClick={() => setDeciding({ request: r, decision: 'reject' })} aria-label={`Reject request ${r.id} for ${r.subject}`} data-testid="reject">
-                            Reject
-                          </button>
-                        </>
-                      ) : null}
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                ) : null}
+              </tr>
+            ))}
+          </DataTable>
           {data && data.total > data.items.length ? <Pager offset={data.offset} limit={data.limit || LIMIT} total={data.total} what="requests" onPage={setOffset} /> : null}
         </div>
       ) : null}
