@@ -4,6 +4,7 @@ import { query } from '../api';
 import { useUrlDraft, type Loaded } from '../hooks';
 import { navigate, useLocation } from '../router';
 import type { Page, Profile } from '../types';
+import { SelectField } from './fields';
 import { Empty, LoadError, Loading } from './page';
 import { Pager } from './pager';
 
@@ -67,9 +68,17 @@ export function FilterForm(props: {
   );
 }
 
-/** Options for a profile filter: "All profiles", then each profile's label. */
-export function profileOptions(profiles: Profile[] | undefined): { value: string; label: string }[] {
-  return [{ value: '', label: 'All profiles' }, ...(profiles ?? []).map((p) => ({ value: p.label, label: p.label }))];
+/** The "Profile" filter of a list screen: "All profiles", then each profile's label. */
+export function ProfileFilter(props: { profiles: Profile[] | undefined; value: string; onChange: (label: string) => void }) {
+  return (
+    <SelectField
+      label="Profile"
+      name="profile"
+      value={props.value}
+      onChange={props.onChange}
+      options={[{ value: '', label: 'All profiles' }, ...(props.profiles ?? []).map((p) => ({ value: p.label, label: p.label }))]}
+    />
+  );
 }
 
 /** A table head of column headers, with a last, visually hidden "Actions" header when the rows have actions. */

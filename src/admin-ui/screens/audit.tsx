@@ -1,8 +1,8 @@
 /** The audit log, newest first: filter by actor, action, profile and time. */
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
-import { SelectField, TextField } from '../components/fields';
-import { FilterForm, PagedResults, profileOptions, useUrlFilters } from '../components/list-screen';
+import { TextField } from '../components/fields';
+import { FilterForm, PagedResults, ProfileFilter, useUrlFilters } from '../components/list-screen';
 import { PageHeader } from '../components/page';
 import { formatDateTime } from '../format';
 import { useLoad } from '../hooks';
@@ -63,13 +63,7 @@ export function AuditScreen() {
             ))}
           </datalist>
         </div>
-        <SelectField
-          label="Profile"
-          name="profile"
-          value={draft.profile}
-          onChange={set('profile')}
-          options={profileOptions(profiles.data?.items)}
-        />
+        <ProfileFilter profiles={profiles.data?.items} value={draft.profile} onChange={set('profile')} />
         <TextField label="From" name="from" type="datetime-local" value={isoToLocal(draft.from)} onInput={(v) => set('from')(localToIso(v))} />
         <TextField label="To" name="to" type="datetime-local" value={isoToLocal(draft.to)} onInput={(v) => set('to')(localToIso(v))} />
       </FilterForm>

@@ -2,7 +2,7 @@
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
 import { SelectField, TextField } from '../components/fields';
-import { FilterForm, PagedResults, profileOptions, useUrlFilters } from '../components/list-screen';
+import { FilterForm, PagedResults, ProfileFilter, useUrlFilters } from '../components/list-screen';
 import { PageHeader } from '../components/page';
 import { formatDate } from '../format';
 import { useLoad } from '../hooks';
@@ -33,13 +33,7 @@ export function CertificatesScreen() {
         <TextField label="Subject" name="subject" value={draft.subject} onInput={set('subject')} />
         <TextField label="SAN" name="san" value={draft.san} onInput={set('san')} placeholder="DNS:device.example.com" />
         <TextField label="Serial" name="serial" value={draft.serial} onInput={set('serial')} spellcheck={false} />
-        <SelectField
-          label="Profile"
-          name="profile"
-          value={draft.profile}
-          onChange={set('profile')}
-          options={profileOptions(profiles.data?.items)}
-        />
+        <ProfileFilter profiles={profiles.data?.items} value={draft.profile} onChange={set('profile')} />
         <SelectField
           label="Status"
           name="status"

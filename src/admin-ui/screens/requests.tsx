@@ -4,7 +4,7 @@ import { api, describeError, query } from '../api';
 import { Badge } from '../components/badge';
 import { Dialog, DialogActions } from '../components/dialog';
 import { SelectField, TextAreaField, type SubmitEvent } from '../components/fields';
-import { DataTable, profileOptions } from '../components/list-screen';
+import { DataTable, ProfileFilter } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { Pager } from '../components/pager';
 import { formatAge, formatDateTime } from '../format';
@@ -55,15 +55,13 @@ export function RequestsScreen() {
             { value: 'all', label: 'All' },
           ]}
         />
-        <SelectField
-          label="Profile"
-          name="profile"
+        <ProfileFilter
+          profiles={profiles.data?.items}
           value={profile}
           onChange={(v) => {
             setProfile(v);
             setOffset(0);
           }}
-          options={profileOptions(profiles.data?.items)}
         />
       </form>
       <LoadError error={error} onRetry={reload} />
