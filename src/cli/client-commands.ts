@@ -4,7 +4,7 @@
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
-import { generateKey, KeyError, keyTypeOf, loadPrivateKey, privateKeyPem, CLIENT_KEY_TYPES, type ClientKeyType } from '../client/keys.js';
+import { generateKey, isClientKeyType, KeyError, keyTypeOf, loadPrivateKey, privateKeyPem, CLIENT_KEY_TYPES, type ClientKeyType } from '../client/keys.js';
 import { describeCsrAttrs, type CsrTemplate } from '../client/csr-template.js';
 import { chainFor, csrFactory, renewalCsr, requestBase, serverTemplate } from '../client/requests.js';
 import { EstClient, type CsrFactory, type EnrollResult } from '../client/est-client.js';
@@ -64,8 +64,8 @@ function subjectOf(flags: NameFlags): string {
 
 function keyTypeFlag(text: string | undefined): ClientKeyType | undefined {
   if (text === undefined) return undefined;
-  if (!(CLIENT_KEY_TYPES as readonly string[]).includes(text)) throw usage(`--key-type: expected one of ${CLIENT_KEY_TYPES.join(', ')}, got "${text}"`);
-  return text as ClientKeyType;
+  if (!isClientKeyType(text)) throw usage(`--key-type: expected one of ${CLIENT_KEY_TYPES.join(', ')}, got "${text}"`);
+  return text;
 }
 
 /** The key of the request: --key FILE, else a new one of --key-type, else of the type /csrattrs asks for. */

@@ -2,9 +2,8 @@
  * The certification requests the client sends, built from what the caller and the server's
  * /csrattrs ask for. Shared by `estuary client` and the renew agent.
  */
-import { X509Certificate } from 'node:crypto';
 import { certificateFields, extension } from '../pki/certificate.js';
-import { buildCsr, type CsrInput, type CsrSans } from '../pki/csr-builder.js';
+import { buildCsr, extensionOid, type CsrInput, type CsrSans } from '../pki/csr-builder.js';
 import { OID, oidName } from '../pki/oids.js';
 import { csrTemplate, type CsrTemplate } from './csr-template.js';
 import type { CsrFactory, EnrollResult, EstClient } from './est-client.js';
@@ -84,10 +83,7 @@ export function renewalCsr(certDer: Buffer, key: ClientKeyPair, template: CsrTem
 }
 
 function isSanExtension(ext: Buffer): boolean {
-  // Extension ::= SEQUENCE { extnID OID, ... }: compare the encoded OID at the front.
-  const sanOid = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x11]);
-  const start = ext[1]! & 0x80 ? 2 + (ext[1]! & 0x7f) : 2;
-  return ext.subarray(start, start + sanOid.length).equals(sanOid);
+  return extensionOid(ext) === OID.subjectAltName;
 }
 
 /**
@@ -97,9 +93,4 @@ function isSanExtension(ext: Buffer): boolean {
 export async function chainFor(result: EnrollResult, client: EstClient): Promise<Buffer[]> {
   if (result.extraCertificates.length > 0) return result.extraCertificates;
   return client.cacerts();
-}
-
-/** Whether the certificate is for this key (the answer to a request must be). */
-export function certificateMatchesKey(certDer: Buffer, key: ClientKeyPair): boolean {
-  return new X509Certificate(certDer).checkPrivateKey(key.privateKey);
 }

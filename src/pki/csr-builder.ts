@@ -93,7 +93,8 @@ function challengePasswordValue(pw: string): Buffer {
   return tlv(PRINTABLE.test(pw) ? TAG.PrintableString : TAG.UTF8String, Buffer.from(pw, 'utf8'));
 }
 
-function extensionOid(ext: Buffer): string {
+/** The extnID of an encoded Extension. */
+export function extensionOid(ext: Buffer): string {
   const [id] = children(ext, readTop(ext));
   if (!id || id.tag !== TAG.OID) throw new CsrBuildError('extraExtensions: each entry must be an encoded Extension');
   return decodeOid(value(ext, id));
