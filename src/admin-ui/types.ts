@@ -1,8 +1,10 @@
 /** The Web RA JSON API as the UI sees it (see /api/openapi.json; dates are ISO strings). */
 
-export type Role = 'admin' | 'officer' | 'auditor';
-export type AccountRole = 'est' | Role;
-export type AuthMechanism = 'basic' | 'tls-client-cert' | 'basic+tls-client-cert';
+// Shapes the API passes through unchanged are the store's own definitions.
+import type { AccountRole, AdminRole, AuthMechanism, KeyAlgorithmRule, NamePolicy } from '../store/store';
+
+export type { AccountRole, AuthMechanism, KeyAlgorithmRule, NamePolicy, SanType } from '../store/store';
+export type Role = AdminRole;
 
 export interface Session {
   email: string;
@@ -35,24 +37,6 @@ export interface CaConnector {
   type: string;
   subject: string;
   notAfter: string;
-}
-
-export type KeyAlgorithmRule =
-  | { type: 'ec'; curves: Array<'P-256' | 'P-384' | 'P-521'> }
-  | { type: 'rsa'; minBits: number }
-  | { type: 'ed25519' };
-
-export type SanType = 'dns' | 'ip' | 'email' | 'uri';
-
-export interface NamePolicy {
-  subjectAllowed: string[];
-  subjectRequired: string[];
-  subjectPatterns: Record<string, string>;
-  sanTypes: SanType[];
-  sanRequired: SanType[];
-  dnsSuffixes: string[];
-  ipRanges: string[];
-  forbiddenNames: string[];
 }
 
 export interface TrustAnchorInfo {

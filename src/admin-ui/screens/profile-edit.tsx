@@ -12,6 +12,7 @@ import { can, useLoad } from '../hooks';
 import { MECHANISMS, needsTrustAnchors } from '../profile-labels';
 import { navigate } from '../router';
 import { useSession } from '../session';
+import { defaultProfile } from '../../ra/default-profile';
 import { announce } from '../status';
 import type { CaConnector, FieldError, Profile, ProfileInput } from '../types';
 
@@ -21,25 +22,9 @@ const KNOWN_FIELDS = [
   'approval', 'retryAfterSeconds', 'pendingTtlHours', 'popLinking', 'namePolicy', 'csrAttrs',
 ];
 
+/** A new profile starts from the defaults `estuary profile add` and the API use. */
 function newProfile(ca: string): ProfileInput {
-  return {
-    label: '',
-    enabled: true,
-    ca,
-    auth: 'basic',
-    clientTrustAnchors: [],
-    validityDays: 365,
-    keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }, { type: 'rsa', minBits: 2048 }, { type: 'ed25519' }],
-    keyUsage: ['digitalSignature', 'keyEncipherment'],
-    extendedKeyUsage: ['serverAuth', 'clientAuth'],
-    allowedAccounts: [],
-    csrAttrs: [],
-    approval: 'auto',
-    retryAfterSeconds: 60,
-    pendingTtlHours: 72,
-    popLinking: 'off',
-    namePolicy: { subjectAllowed: [], subjectRequired: [], subjectPatterns: {}, sanTypes: [], sanRequired: [], dnsSuffixes: [], ipRanges: [], forbiddenNames: [] },
-  };
+  return defaultProfile('', ca);
 }
 
 /** Exactly the writable fields (the API rejects the read-only ones). */
