@@ -2,12 +2,13 @@
  * `estuary client renew --config FILE [--daemon]`: the auto-renewal agent, with the real
  * EstClient behind the agent's Renewer interface.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
 import { EstClient, type EstClientOptions } from '../client/est-client.js';
 import { EstClientError } from '../client/errors.js';
-import { generateKey, keyTypeOf, loadPrivateKey, type ClientKeyType } from '../client/keys.js';
+import { generateKey, keyTypeOf, type ClientKeyType } from '../client/keys.js';
 import { entryFailed, runRenewals, type Issued, type Renewer } from '../client/renew-agent.js';
 import { loadRenewConfig, RenewConfigError, type RenewEntry } from '../client/renew-config.js';
 import { chainFor, csrFactory, EMPTY_TEMPLATE, renewalCsr } from '../client/requests.js';
@@ -41,7 +42,7 @@ export function estRenewer(log: Logger): Renewer {
       try {
         const key = entry.rekey
           ? generateKey(entry.keyType ?? (keyTypeOf(current.privateKey) as ClientKeyType))
-          : { privateKey: current.privateKey, publicKey: loadPrivateKey(current.keyPem, current.passphrase).publicKey };
+          : { privateKey: current.privateKey, publicKey: createPublicKey(current.privateKey) };
         const result = await client.reenroll(renewalCsr(current.certDer, key, EMPTY_TEMPLATE, true));
         const issued: Issued = { certificate: result.certificate, chain: await chainFor(result, client) };
         if (entry.rekey) issued.privateKey = key.privateKey;
