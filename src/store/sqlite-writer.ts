@@ -2,6 +2,14 @@
  * Group commit through the writer thread: writes queued while a batch is being committed form
  * the next batch, so batches grow with load and the event loop never blocks on the disk.
  * Each promise settles only after its batch's COMMIT returned (durable with synchronous=FULL).
+ *
+ * Under concurrent load a batch is also held open for a short window before it is sent. A
+ * commit costs the same CPU whether it carries one write or twenty (measured: ~120 µs of fsync
+ * and journal work for one write, ~26 µs per write in batches of eight, plus a round trip of
+ * thread wake-ups), and when requests arrive over new TLS connections they trickle in one at a
+ * time, so without the window nearly every commit carried a single write. The window is used
+ * only while there is evidence of concurrency (the previous batch held more than one write):
+ * a lone client is never delayed twice in a row, and its commits go out at once.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,6 +23,10 @@ import { StoreUnavailableError } from './store.js';
  * so requests finish in waves instead of all waiting for the same fsync.
  */
 const MAX_IN_FLIGHT = 2;
+
+/** How long a batch waits for company under concurrent load, and the size that sends it at once. */
+export const COALESCE_WINDOW_MS = 8;
+export const COALESCE_BATCH = 32;
 
 interface Pending {
   op: WriteOp;
@@ -39,21 +51,49 @@ export class SqliteWriter {
   private readonly inFlight = new Map<number, Pending[]>();
   private nextId = 1;
   private scheduled = false;
+  /** The previous batch held more than one write: hold the next one open for the window. */
+  private concurrent = false;
+  /** The coalescing timer of the batch being collected, when one is open. */
+  private window: NodeJS.Timeout | undefined;
+  private sent = { batches: 0, writes: 0 };
   private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly init: WriterInit,
     private readonly logger?: { warn(obj: object, msg?: string): void },
+    private readonly coalesceWindowMs = COALESCE_WINDOW_MS,
   ) {}
 
   write(op: WriteOp): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
-      if (this.inFlight.size < MAX_IN_FLIGHT && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.send());
+      if (this.concurrent && this.coalesceWindowMs > 0) {
+        if (this.queue.length === 1) this.window = setTimeout(() => this.closeWindow(), this.coalesceWindowMs);
+        if (this.queue.length < COALESCE_BATCH) return;
+        this.closeWindow();
+        return;
       }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.inFlight.size < MAX_IN_FLIGHT && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.send());
+    }
+  }
+
+  /** The batch being collected is complete: it goes as soon as a slot is free. */
+  private closeWindow(): void {
+    clearTimeout(this.window);
+    this.window = undefined;
+    this.schedule();
+  }
+
+  /** Batches and writes handed to the thread so far (their mean is the group-commit factor). */
+  stats(): { batches: number; writes: number } {
+    return { ...this.sent };
   }
 
   /** Resolves when every queued write has settled. */
@@ -81,9 +121,12 @@ export class SqliteWriter {
 
   private send(): void {
     this.scheduled = false;
-    if (this.inFlight.size >= MAX_IN_FLIGHT || this.queue.length === 0) return;
+    if (this.inFlight.size >= MAX_IN_FLIGHT || this.queue.length === 0 || this.window) return;
     const writes = this.queue;
     this.queue = [];
+    this.concurrent = writes.length > 1;
+    this.sent.batches++;
+    this.sent.writes += writes.length;
     const id = this.nextId++;
     this.inFlight.set(id, writes);
     try {
@@ -122,6 +165,8 @@ export class SqliteWriter {
     const lost = [...[...this.inFlight.values()].flat(), ...this.queue];
     this.inFlight.clear();
     this.queue = [];
+    clearTimeout(this.window);
+    this.window = undefined;
     for (const w of lost) w.reject(error);
     this.afterBatch();
   }

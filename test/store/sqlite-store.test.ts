@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
+import { auditParams, iso } from '../../src/store/sqlite-rows.js';
+import { COALESCE_BATCH, SqliteWriter } from '../../src/store/sqlite-writer.js';
+import type { WriteOp } from '../../src/store/sqlite-writer-protocol.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
 import { StoreUnavailableError, type NewAuditEvent } from '../../src/store/store.js';
 import { fullProfile, newCertificate, newEvent, storeContract } from './store-contract.js';
@@ -220,5 +223,64 @@ describe('SqliteStore (SQLite specifics)', () => {
     await store.recordIssuance(newCertificate(), newEvent({ action: 'after' }));
     expect((await store.listAudit()).map((e) => e.action).sort()).toEqual(['after', 'other-process']);
     expect(await store.listCertificates()).toHaveLength(1);
+  });
+});
+
+describe('SqliteWriter group commit window', () => {
+  const WINDOW_MS = 1000;
+  let dir: string;
+  let writer: SqliteWriter;
+  const op = (action: string): WriteOp => ({
+    kind: 'audit', what: 'appendAudit', conflict: 'duplicate audit event', audit: auditParams(newEvent({ action }), iso(new Date())),
+  });
+  const timed = async (p: Promise<unknown>): Promise<number> => {
+    const t0 = performance.now();
+    await p;
+    return performance.now() - t0;
+  };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'estuary-writer-'));
+    const file = join(dir, 'estuary.db');
+    await openSqliteStore(file).close(); // the schema
+    writer = new SqliteWriter({ path: file, busyTimeoutMs: 5000 }, undefined, WINDOW_MS);
+  });
+  afterEach(async () => {
+    await writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends a lone write at once, holds a batch open only after a batch had company, and sends a full one at once', async () => {
+    // Nothing suggests concurrency: a lone write is not held for the window.
+    expect(await timed(writer.write(op('lone')))).toBeLessThan(WINDOW_MS / 2);
+    expect(writer.stats()).toEqual({ batches: 1, writes: 1 });
+
+    // Two writes in the same turn share a batch: evidence of concurrency.
+    await Promise.all([writer.write(op('a')), writer.write(op('b'))]);
+    expect(writer.stats()).toEqual({ batches: 2, writes: 3 });
+
+    // Now a write waits for company: one queued 100 ms later joins its batch.
+    const first = writer.write(op('c'));
+    await new Promise((r) => setTimeout(r, 100));
+    await Promise.all([first, writer.write(op('d'))]);
+    expect(writer.stats()).toEqual({ batches: 3, writes: 5 });
+
+    // A full batch does not wait for the window to end.
+    const full = Array.from({ length: COALESCE_BATCH }, (_, i) => writer.write(op(`full-${i}`)));
+    expect(await timed(Promise.all(full))).toBeLessThan(WINDOW_MS / 2);
+    expect(writer.stats()).toEqual({ batches: 4, writes: 5 + COALESCE_BATCH });
+
+    // The next lone write waits the window out; it was alone, so the one after it goes at once.
+    expect(await timed(writer.write(op('waits')))).toBeGreaterThanOrEqual(WINDOW_MS - 50);
+    expect(await timed(writer.write(op('prompt')))).toBeLessThan(WINDOW_MS / 2);
+    expect(writer.stats()).toEqual({ batches: 6, writes: 7 + COALESCE_BATCH });
+  });
+
+  it('commits a write held in the window when the writer is closed', async () => {
+    await Promise.all([writer.write(op('a')), writer.write(op('b'))]);
+    const held = writer.write(op('held'));
+    await writer.close();
+    await held;
+    expect(writer.stats()).toEqual({ batches: 2, writes: 3 });
   });
 });
