@@ -4,6 +4,8 @@
  * loopback by driver processes pinned to the other core(s). Four closed-loop scenarios at a
  * fixed concurrency; requests/s, latency percentiles, errors, the server's peak RSS and who
  * was the bottleneck (server and driver CPU over the measured window). Options: see USAGE.
+ * The drivers use the native engine (src/bench/native-load.ts: full TLS handshakes, cheap enough
+ * that one core outpaces the server) unless `--driver node` asks for node:https.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +15,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { decodeBase64Body } from '../pki/base64.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
-import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type RunResult, type RunSpec } from './driver.js';
+import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type Engine, type RunResult, type RunSpec } from './driver.js';
 import {
   coreTimes, coreUse, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
   median, monotonicUs, percentile, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, table, tasksetAvailable, f, type InitJson, type ServerProcess,
 } from './harness.js';
+import { fullHandshakes, nativeLoadError } from './native-load.js';
 
 const EST = '/.well-known/est';
 const SCENARIOS = [
@@ -35,6 +38,7 @@ interface Options {
   runs: number;
   scenarios: Scenario[];
   drivers: number | undefined;
+  engine: Engine;
   csrPool: number;
   verifyTls: boolean;
   cpuProf: string | undefined;
@@ -49,6 +53,8 @@ const USAGE = `usage: npm run bench -- [options]
   --scenarios LIST  comma-separated names or numbers (default all):
                     ${SCENARIOS.map((s, i) => `${i + 1}=${s.name}`).join(', ')}
   --drivers N       load-generator processes (default: one per core not used by the server)
+  --driver ENGINE   load generator: native (default; epoll + OpenSSL, a full TLS handshake for
+                    every new connection, never a resumed session) or node (node:https)
   --csr-pool N      distinct pre-generated P-256 CSRs (default 256)
   --verify-tls      drivers verify the server certificate (default: verified once at start, then skipped)
   --cpu-prof DIR    run the server under node --cpu-prof, keep the profile in DIR, print its top self time
@@ -66,7 +72,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
-      scenarios: { type: 'string' }, drivers: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
+      scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
       'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -81,6 +87,8 @@ function parseOptions(argv: string[]): Options {
       if (!found) throw new Error(`--scenarios: unknown scenario "${s}" (known: ${SCENARIOS.map((x, i) => `${i + 1}=${x.name}`).join(', ')})`);
       return found;
     });
+  const engine = values.driver ?? 'native';
+  if (engine !== 'native' && engine !== 'node') throw new Error(`--driver: expected native or node, got "${engine}"`);
   return {
     concurrency: positive('concurrency', values.concurrency, 32),
     duration: positive('duration', values.duration, 10, false),
@@ -88,6 +96,7 @@ function parseOptions(argv: string[]): Options {
     runs: positive('runs', values.runs, 1),
     scenarios: [...new Set(scenarios)],
     drivers: values.drivers === undefined ? undefined : positive('drivers', values.drivers, 1),
+    engine,
     csrPool: positive('csr-pool', values['csr-pool'], 256),
     verifyTls: Boolean(values['verify-tls']),
     cpuProf: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
@@ -108,6 +117,9 @@ interface Measured {
   ok: number;
   errors: number;
   firstError?: string;
+  /** Native engine: TLS handshakes (whole run) and how many resumed a session; undefined for node. */
+  handshakes?: number;
+  resumed?: number;
   serverPeakRssMb: number;
   /** Server user+system CPU over the window, percent of one core. */
   serverCpuPercent: number;
@@ -172,7 +184,7 @@ async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured
   const active = drivers.filter((_, i) => shares[i]! > 0);
   drivers.forEach((d, i) => {
     const spec: RunSpec = {
-      host: '127.0.0.1', port: b.port, method: s.method, path: `${EST}/${s.op}`, keepAlive: s.keepAlive, concurrency: shares[i]!,
+      engine: o.engine, host: '127.0.0.1', port: b.port, method: s.method, path: `${EST}/${s.op}`, keepAlive: s.keepAlive, concurrency: shares[i]!,
       measureStart, measureEnd,
       ...(s.op === 'simpleenroll' ? { authorization: b.authorization, contentType: 'application/pkcs10', bodyOffset: i * 977 } : {}),
       ...(o.verifyTls ? { ca: b.rootPem } : {}),
@@ -205,11 +217,12 @@ async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured
   const serverCpu = (100 * (after.server - before.server)) / windowS;
   const driverCpu = (100 * after.drivers.reduce((n, v, i) => n + v - before.drivers[i]!, 0)) / windowS / b.driverCores;
   const firstError = results.find((r) => r.firstError)?.firstError;
+  const tls = fullHandshakes(s.name, results) ?? {};
   const cores = coreUse(before.cores, after.cores);
   const serverCore = b.serverCore === undefined ? undefined : cores[b.serverCore];
   const m = {
     scenario: s.name, run, requestsPerSecond: ok / o.duration, p50Ms: percentile(all, 0.5), p99Ms: percentile(all, 0.99), ok,
-    errors: results.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
+    errors: results.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}), ...tls,
     serverPeakRssMb: rssPeakKb / 1024, serverCpuPercent: serverCpu, requestsPerServerCpuSecond: (100 * ok) / o.duration / serverCpu, driverCpuPercent: driverCpu,
     coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCpu,
     serverCoreIowaitPercent: serverCore?.iowait ?? NaN, driverCoreBusyPercent: median(b.loadCores.map((c) => cores[c]?.busy ?? NaN)),
@@ -229,6 +242,9 @@ type Summary = Record<MedianKey, number> & {
   description: string;
   errors: number;
   firstError?: string;
+  /** Summed over the runs (native engine). */
+  handshakes?: number;
+  resumed?: number;
   serverPeakRssMb: number;
   /** Judged on the medians; each run keeps its own verdict too. */
   bottleneck: string;
@@ -240,9 +256,11 @@ function summarize(s: Scenario, runs: Measured[]): Summary {
     'serverCoreIowaitPercent', 'driverCpuPercent', 'driverCoreBusyPercent'];
   const medians = Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) as Record<MedianKey, number>;
   const firstError = runs.find((r) => r.firstError)?.firstError;
+  const counted = runs.every((r) => r.handshakes !== undefined);
   return {
     scenario: s.name, description: s.what, ...medians,
     errors: runs.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
+    ...(counted ? { handshakes: runs.reduce((n, r) => n + r.handshakes!, 0), resumed: runs.reduce((n, r) => n + r.resumed!, 0) } : {}),
     serverPeakRssMb: Math.max(...runs.map((r) => r.serverPeakRssMb)),
     bottleneck: verdict(medians), runs,
   };
@@ -251,7 +269,7 @@ function summarize(s: Scenario, runs: Measured[]): Summary {
 // ---- main ----
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--driver')) return runDriver();
+  if (process.argv.includes('--as-driver')) return runDriver();
   let o: Options;
   try {
     o = parseOptions(process.argv.slice(2));
@@ -259,6 +277,13 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}\n`);
     process.exitCode = 2;
     return;
+  }
+  const nativeMissing = o.engine === 'native' ? nativeLoadError() : undefined;
+  if (nativeMissing) {
+    log(`\n*** bench: the native load driver is not available, falling back to --driver node (Node's https client: about one\n` +
+      `*** driver core per 1,000 new TLS connections/s, so the new-connection scenarios may measure the driver, not the server).\n` +
+      `*** ${nativeMissing}\n*** Rebuild it with \`npm run install\` (node-gyp: needs g++, make, python3).\n`);
+    o.engine = 'node';
   }
   const self = fileURLToPath(import.meta.url);
   const mainJs = join(dirname(self), '..', 'cli', 'main.js');
@@ -273,7 +298,7 @@ async function main(): Promise<void> {
     drivers: loadCores.length ? `taskset -c ${loadCores.join(',')} (round robin)` : taskset ? 'not pinned (one core: shares it with the server)' : 'not pinned (taskset not found)',
     bench: loadCores.length && pinPid(process.pid, loadCores[0]!) ? `core ${loadCores[0]}` : 'not pinned',
   };
-  log(`estuary bench: ${cores} cores; server ${pinning.server}; ${driverCount} driver process(es) ${pinning.drivers}; this process ${pinning.bench}`);
+  log(`estuary bench: ${cores} cores; server ${pinning.server}; ${driverCount} ${o.engine} driver process(es) ${pinning.drivers}; this process ${pinning.bench}`);
   const idleBefore = coreTimes();
   await sleep(1000);
   const busyBefore = coreUse(idleBefore, coreTimes()).map((c) => c.busy);
@@ -311,7 +336,7 @@ async function main(): Promise<void> {
     log(`${bodies.length} distinct P-256 CSRs generated in ${Date.now() - t0} ms`);
     log(await sanityCheck(`https://127.0.0.1:${port}${EST}`, rootPem, authorization, bodies[0]!));
 
-    for (let i = 0; i < driverCount; i++) drivers.push(spawnDriver(...pinnedArgv(loadCores.length ? loadCores[i % loadCores.length] : undefined, [process.execPath, self, '--driver'])));
+    for (let i = 0; i < driverCount; i++) drivers.push(spawnDriver(...pinnedArgv(loadCores.length ? loadCores[i % loadCores.length] : undefined, [process.execPath, self, '--as-driver'])));
     for (const d of drivers) d.send({ type: 'init', bodies });
     for (const d of drivers) await expectFrom(d, 'ready');
     log(`drivers: ${drivers.map((d) => `pid ${d.child.pid} (CPUs allowed: ${allowed(d.child.pid!)})`).join(', ')}`);
@@ -327,7 +352,8 @@ async function main(): Promise<void> {
         measured.get(s.name)!.push(m);
         log(`run ${run}/${o.runs} ${s.name.padEnd(17)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
           `server CPU ${f(m.serverCpuPercent, 0)}% (+${f(m.serverCoreIowaitPercent, 0)}% iowait)  driver CPU ${f(m.driverCpuPercent, 0)}%  ` +
-          `cores busy ${m.coreBusyPercent.map((c) => f(c, 0) + '%').join('/')}  RSS ${f(m.serverPeakRssMb)} MiB  → ${m.bottleneck}`);
+          `cores busy ${m.coreBusyPercent.map((c) => f(c, 0) + '%').join('/')}  RSS ${f(m.serverPeakRssMb)} MiB` +
+          `${m.handshakes === undefined ? '' : `  TLS handshakes ${m.handshakes} (${m.resumed} resumed)`}  → ${m.bottleneck}`);
         if (m.firstError) log(`  first error: ${m.firstError}`);
         await sleep(500); // let closed connections settle between scenarios
       }
@@ -349,16 +375,20 @@ async function main(): Promise<void> {
 
     if (o.json) {
       process.stdout.write(JSON.stringify({
-        config: { concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, csrPool: o.csrPool, verifyTls: o.verifyTls },
+        config: {
+          concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, driver: o.engine,
+          ...(nativeMissing ? { driverFallback: nativeMissing } : {}), csrPool: o.csrPool, verifyTls: o.verifyTls,
+        },
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries, enrollNewconnOverCacertsNewconnPercent: ratio,
         enrollNewconnOverCacertsNewconnPerServerCpuPercent: cpuRatio, cpuProfile: profile,
       }, null, 2) + '\n');
       return;
     }
-    const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MiB', 'server CPU', 'req/server-CPU-s', 'core 0 iowait', 'core 0 other', 'driver CPU', 'bottleneck']];
+    const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'resumed', 'peak RSS MiB', 'server CPU', 'req/server-CPU-s', 'core 0 iowait', 'core 0 other', 'driver CPU', 'bottleneck']];
     for (const s of summaries) {
       rows.push([
-        s.scenario, f(s.requestsPerSecond), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors), f(s.serverPeakRssMb),
+        s.scenario, f(s.requestsPerSecond), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors),
+        s.handshakes === undefined ? '-' : `${s.resumed}/${s.handshakes}`, f(s.serverPeakRssMb),
         `${f(s.serverCpuPercent, 0)}%`, f(s.requestsPerServerCpuSecond, 0), `${f(s.serverCoreIowaitPercent, 0)}%`, `${f(s.serverCoreOtherPercent, 0)}%`,
         `${f(s.driverCpuPercent, 0)}%`, s.bottleneck,
       ]);
@@ -366,11 +396,12 @@ async function main(): Promise<void> {
     const out: string[] = [
       '',
       `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
-        `${driverCount} driver process(es); server ${pinning.server}, drivers ${pinning.drivers}; ${process.version}`,
+        `${driverCount} ${o.engine} driver process(es)${nativeMissing ? ' (native driver missing!)' : ''}; server ${pinning.server}, drivers ${pinning.drivers}; ${process.version}`,
       'server CPU = user+system time of the server process over the window, % of one core; req/server-CPU-s = req/s ÷ server CPU,',
       'the server\'s one-core capacity even when the driver limits the rate; core 0 iowait = the server\'s core idle while it waited',
       'for the disk (fsync on the event loop); core 0 other = core 0 busy time not used by the server (kernel network work, other',
-      'load on the machine); driver CPU = % of the driver core(s); saturated = ≥ 90%; errors = non-200 answers, warm-up included',
+      'load on the machine); driver CPU = % of the driver core(s); saturated = ≥ 90%; errors = non-200 answers, warm-up included;',
+      'resumed = TLS handshakes that resumed a session / all handshakes, warm-up included (native driver; any resumption fails the bench)',
       '',
       table(rows),
     ];
@@ -379,7 +410,7 @@ async function main(): Promise<void> {
         ` (${f(cpuRatio!)}% per server CPU-second)`);
     }
     for (const s of summaries) if (s.firstError) out.push(`first error in ${s.scenario}: ${s.firstError}`);
-    out.push(`server stopped with ${serverExit}`);
+    out.push(`load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}`);
     if (profile) {
       out.push('', `server CPU profile ${profile.file}, measured windows only: ${f(profile.totalMs / 1000)} s busy, ` +
         `${f(profile.idleMs / 1000)} s idle (native work outside JS, e.g. TLS, may count as idle); top self time:`);

@@ -1,15 +1,22 @@
 /**
- * The load generator. It runs in driver child processes (`bench.js --driver`, pinned away
+ * The load generator. It runs in driver child processes (`bench.js --as-driver`, pinned away
  * from the server's core) and is driven over IPC: `init` hands over the CSR bodies, each
  * `run` drives one scenario and answers with the latency samples of the measured window.
+ * Two engines: `native` (src/bench/native-load.ts, full TLS handshakes on an epoll loop, blocks
+ * the driver process for the run) and `node` (node:https, below).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Agent, request, type RequestOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { nativeRunLoad } from './native-load.js';
+
+export type Engine = 'native' | 'node';
 
 export interface RunSpec {
+  engine: Engine;
+  /** An IPv4 address for the native engine. */
   host: string;
   port: number;
   method: 'GET' | 'POST';
@@ -40,6 +47,9 @@ export interface RunResult {
   firstError?: string;
   /** Latency in ms of every 200 completed inside the window. */
   latencies: Float64Array;
+  /** Native engine: TLS handshakes made (new connections), and how many resumed a session (must be 0). */
+  handshakes?: number;
+  resumed?: number;
 }
 
 export type ToDriver = { type: 'init'; bodies: Uint8Array[] } | { type: 'run'; spec: RunSpec } | { type: 'exit' };
@@ -130,9 +140,9 @@ export async function runLoad(spec: RunSpec, bodies: readonly Buffer[]): Promise
   return { ...result, latencies: Float64Array.from(latencies) };
 }
 
-/** Entry point of `bench.js --driver`. */
+/** Entry point of `bench.js --as-driver`. */
 export function runDriver(): void {
-  if (!process.send) throw new Error('--driver is for the bench itself (it needs an IPC channel)');
+  if (!process.send) throw new Error('--as-driver is for the bench itself (it needs an IPC channel)');
   let bodies: Buffer[] = [];
   const reply = (m: FromDriver): void => {
     process.send!(m);
@@ -144,6 +154,14 @@ export function runDriver(): void {
         reply({ type: 'ready' });
         return;
       case 'run':
+        if (m.spec.engine === 'native') {
+          try {
+            reply({ type: 'result', result: nativeRunLoad(m.spec, bodies) });
+          } catch (err) {
+            reply({ type: 'failed', message: (err as Error).stack ?? String(err) });
+          }
+          return;
+        }
         runLoad(m.spec, bodies).then(
           (result) => reply({ type: 'result', result }),
           (err: unknown) => reply({ type: 'failed', message: (err as Error).stack ?? String(err) }),
@@ -165,7 +183,7 @@ export interface Driver {
   send(m: ToDriver): void;
 }
 
-/** Start `node <benchJs> --driver` (through taskset when `argv0` says so) with an IPC channel. */
+/** Start `node <benchJs> --as-driver` (through taskset when `argv0` says so) with an IPC channel. */
 export function spawnDriver(cmd: string, args: string[]): Driver {
   const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   const queue: FromDriver[] = [];
