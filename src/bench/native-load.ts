@@ -44,7 +44,7 @@ function load(): { addon: Addon } | { addon?: undefined; reason: string } {
     // src/bench/ and dist/bench/ are both two levels below the repository root that holds build/.
     return { addon: createRequire(import.meta.url)('../../build/Release/estuary_load.node') as Addon };
   } catch (err) {
-    return { reason: `build/Release/estuary_load.node did not load: ${(err as Error).message}` };
+    return { reason: `build/Release/estuary_load.node did not load: ${(err as Error).message.split('\n')[0]}` };
   }
 }
 
