@@ -20,6 +20,8 @@
 // for no tickets); SSL_session_reused() is counted anyway and returned as `resumed`. Keep-alive
 // mode keeps one connection per client and reconnects (a full handshake) when the server closes
 // it. Responses are parsed enough to find their end: Content-Length, chunked, or until close.
+// After a `Connection: close` answer the socket lingers until the server's FIN and then closes
+// without a RST (see Ending); the client starts its next request at once.
 // TLS 1.2 and 1.3, groups, cipher suites and signature algorithms are OpenSSL's defaults, so the
 // ClientHello is the one a default OpenSSL client (curl, Node) sends.
 //
@@ -56,6 +58,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -65,6 +68,8 @@
 namespace {
 
 constexpr double kDrainMs = 5000;            // grace for requests in flight at measureEnd
+constexpr double kLingerMs = 1000;           // wait for the server's FIN after a `Connection: close` answer
+constexpr uint64_t kLingerTag = 1ull << 63;  // epoll data of a lingering socket: tag | linger id
 constexpr size_t kMaxHead = 64 * 1024;       // response status line + headers
 constexpr size_t kKeptErrorBody = 4096;      // bytes of a non-200 body kept for the error text
 constexpr size_t kErrorBodyShown = 500;      // ... of which the error text shows this many
@@ -388,6 +393,13 @@ struct Stats {
 
 enum class State { Idle, Connecting, Handshaking, Writing, Reading, Done };
 
+// How a connection ends. Abort: after an error, or abandoned at the end. Polite: we end a live
+// connection (close_notify, then close). AfterServer: the server said `Connection: close` and
+// closes first; its close_notify and FIN may still be on the way, and closing before they arrive
+// would answer them with a RST. The socket lingers (without its SSL) until the server's FIN, then
+// closes quietly, like a browser or curl that reads to the end; the client moves on at once.
+enum class Ending { Abort, Polite, AfterServer };
+
 struct Client {
   uint32_t index = 0;
   uint32_t generation = 0;  // bumped per connection: epoll events of a closed fd are ignored
@@ -427,6 +439,7 @@ class Load {
         deadline = now + kDrainMs;
       }
       if (active_ == 0 || (draining && now >= deadline)) break;
+      ExpireLingering(now);
       const int timeout = static_cast<int>(std::max(0.0, deadline - now)) + 1;
       const int n = epoll_wait(epfd_, events, sizeof events / sizeof events[0], timeout);
       if (n < 0) {
@@ -436,12 +449,20 @@ class Load {
       }
       for (int i = 0; i < n; i++) {
         const uint64_t tag = events[i].data.u64;
+        if ((tag & kLingerTag) != 0) {
+          Linger(tag & ~kLingerTag);
+          continue;
+        }
         Client& c = clients_[static_cast<uint32_t>(tag & 0xffffffffu)];
         if (static_cast<uint32_t>(tag >> 32) != c.generation || c.fd < 0) continue;  // an event of a closed connection
         Drive(c, events[i].events);
       }
     }
-    for (Client& c : clients_) Close(c, false);  // requests still in flight are abandoned uncounted
+    for (Client& c : clients_) Close(c, Ending::Abort);  // requests still in flight are abandoned uncounted
+    for (Lingering& l : lingering_) {
+      if (l.fd >= 0) close(l.fd);
+    }
+    lingering_.clear();
     close(epfd_);
     epfd_ = -1;
     return error->empty();
@@ -523,7 +544,7 @@ class Load {
   bool Start(Client& c) {
     const double now = NowMs();
     if (now >= spec_.measureEnd) {
-      Close(c, true);
+      Close(c, Ending::Polite);
       c.state = State::Done;
       active_--;
       return false;
@@ -646,7 +667,11 @@ class Load {
     } else {
       Error(HttpError(c.response), inWindow);
     }
-    if (!spec_.keepAlive || c.response.close) Close(c, true);
+    if (c.response.close) {
+      Close(c, Ending::AfterServer);
+    } else if (!spec_.keepAlive) {
+      Close(c, Ending::Polite);
+    }
     c.state = State::Idle;
   }
 
@@ -654,7 +679,7 @@ class Load {
     const double end = NowMs();
     stats_.completed++;
     Error(error, end >= spec_.measureStart && end < spec_.measureEnd);
-    Close(c, false);
+    Close(c, Ending::Abort);
     c.state = State::Idle;
   }
 
@@ -664,25 +689,68 @@ class Load {
     if (stats_.firstError.empty()) stats_.firstError = text;
   }
 
-  // Frees the connection. Graceful: consume what already arrived (the server's close_notify, so
-  // that close() sends FIN, not RST) and send our close_notify, best effort, without waiting.
-  void Close(Client& c, bool graceful) {
+  // Frees the connection's SSL and socket (see Ending).
+  void Close(Client& c, Ending how) {
     if (c.ssl != nullptr) {
-      if (graceful && SSL_is_init_finished(c.ssl)) {
+      if (how == Ending::Polite && SSL_is_init_finished(c.ssl)) {
         ERR_clear_error();
-        for (int i = 0; i < 16 && SSL_read(c.ssl, buffer_, sizeof buffer_) > 0; i++) {
-        }
-        SSL_shutdown(c.ssl);
+        SSL_shutdown(c.ssl);  // best effort: one try, no waiting for the server's answer
       }
-      SSL_free(c.ssl);
+      SSL_free(c.ssl);  // the socket BIO does not close the fd
       c.ssl = nullptr;
       ERR_clear_error();
     }
     if (c.fd >= 0) {
-      close(c.fd);  // also leaves the epoll set
+      if (how == Ending::AfterServer) {
+        StartLingering(c.fd);
+      } else {
+        close(c.fd);  // also leaves the epoll set
+      }
       c.fd = -1;
     }
     c.generation++;
+  }
+
+  struct Lingering {
+    int fd;
+    double deadline;
+  };
+
+  void StartLingering(int fd) {
+    const uint64_t id = lingerBase_ + lingering_.size();
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = kLingerTag | id;
+    if (epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
+      close(fd);
+      return;
+    }
+    lingering_.push_back({fd, NowMs() + kLingerMs});
+    Linger(id);  // the FIN may be here already
+  }
+
+  // Reads and drops what the server still sends; closes at its FIN (or on an error).
+  void Linger(uint64_t id) {
+    if (id < lingerBase_ || id - lingerBase_ >= lingering_.size()) return;
+    Lingering& l = lingering_[id - lingerBase_];
+    if (l.fd < 0) return;
+    for (;;) {
+      const ssize_t n = read(l.fd, buffer_, sizeof buffer_);
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      close(l.fd);
+      l.fd = -1;
+      return;
+    }
+  }
+
+  // Closes sockets whose server has not closed within kLingerMs; forgets the closed ones.
+  void ExpireLingering(double now) {
+    while (!lingering_.empty() && (lingering_.front().fd < 0 || lingering_.front().deadline <= now)) {
+      if (lingering_.front().fd >= 0) close(lingering_.front().fd);
+      lingering_.pop_front();
+      lingerBase_++;
+    }
   }
 
   const Spec& spec_;
@@ -692,6 +760,8 @@ class Load {
   uint32_t active_ = 0;
   int epfd_ = -1;
   Stats stats_;
+  std::deque<Lingering> lingering_;
+  uint64_t lingerBase_ = 0;  // linger id of lingering_.front()
   char buffer_[16384];
 };
 
