@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
 import { auditParams, iso } from '../../src/store/sqlite-rows.js';
-import { COALESCE_BATCH, SqliteWriter } from '../../src/store/sqlite-writer.js';
+import { COALESCE_BATCH, eventLoopBusy, SMALL_BATCH, SqliteWriter } from '../../src/store/sqlite-writer.js';
 import type { WriteOp } from '../../src/store/sqlite-writer-protocol.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
 import { StoreUnavailableError, type NewAuditEvent } from '../../src/store/store.js';
@@ -229,7 +229,9 @@ describe('SqliteStore (SQLite specifics)', () => {
 describe('SqliteWriter group commit window', () => {
   const WINDOW_MS = 1000;
   let dir: string;
+  let file: string;
   let writer: SqliteWriter;
+  let busy = true;
   const op = (action: string): WriteOp => ({
     kind: 'audit', what: 'appendAudit', conflict: 'duplicate audit event', audit: auditParams(newEvent({ action }), iso(new Date())),
   });
@@ -241,9 +243,10 @@ describe('SqliteWriter group commit window', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'estuary-writer-'));
-    const file = join(dir, 'estuary.db');
+    file = join(dir, 'estuary.db');
     await openSqliteStore(file).close(); // the schema
-    writer = new SqliteWriter({ path: file, busyTimeoutMs: 5000 }, undefined, WINDOW_MS);
+    busy = true;
+    writer = new SqliteWriter({ path: file, busyTimeoutMs: 5000 }, undefined, { windowMs: WINDOW_MS, busy: () => busy });
   });
   afterEach(async () => {
     await writer.close();
@@ -255,7 +258,7 @@ describe('SqliteWriter group commit window', () => {
     expect(await timed(writer.write(op('lone')))).toBeLessThan(WINDOW_MS / 2);
     expect(writer.stats()).toEqual({ batches: 1, writes: 1 });
 
-    // Two writes in the same turn share a batch: evidence of concurrency.
+    // Two writes in the same turn share a small batch: concurrency, and commits shared poorly.
     await Promise.all([writer.write(op('a')), writer.write(op('b'))]);
     expect(writer.stats()).toEqual({ batches: 2, writes: 3 });
 
@@ -274,6 +277,28 @@ describe('SqliteWriter group commit window', () => {
     expect(await timed(writer.write(op('waits')))).toBeGreaterThanOrEqual(WINDOW_MS - 50);
     expect(await timed(writer.write(op('prompt')))).toBeLessThan(WINDOW_MS / 2);
     expect(writer.stats()).toEqual({ batches: 6, writes: 7 + COALESCE_BATCH });
+  });
+
+  it('ends a window as soon as the event loop is idle', async () => {
+    busy = false;
+    await Promise.all([writer.write(op('a')), writer.write(op('b'))]);
+    expect(await timed(writer.write(op('prompt')))).toBeLessThan(WINDOW_MS / 2);
+    expect(writer.stats()).toEqual({ batches: 2, writes: 3 });
+  });
+
+  it('does not hold a window after a batch that was large on its own', async () => {
+    await Promise.all(Array.from({ length: SMALL_BATCH }, (_, i) => writer.write(op(`large-${i}`))));
+    expect(await timed(writer.write(op('prompt')))).toBeLessThan(WINDOW_MS / 2);
+    expect(writer.stats()).toEqual({ batches: 2, writes: SMALL_BATCH + 1 });
+  });
+
+  it('tells a busy event loop from an idle one over at least 50 ms', async () => {
+    const busyNow = eventLoopBusy();
+    const spinUntil = performance.now() + 120;
+    while (performance.now() < spinUntil); // the loop is blocked: fully utilised
+    expect(busyNow()).toBe(true);
+    await new Promise((r) => setTimeout(r, 120)); // the loop waits: idle
+    expect(busyNow()).toBe(false);
   });
 
   it('commits a write held in the window when the writer is closed', async () => {
