@@ -173,19 +173,9 @@ class Response {
           if (!ParseHead()) return Result::Error;
           continue;
         }
-        case Phase::Length: {
-          if (remaining_ == 0) {
-            phase_ = Phase::Done;
-            continue;
-          }
-          if (n == 0) return Result::More;
-          const size_t take = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
-          Body(p, take);
-          p += take;
-          n -= take;
-          remaining_ -= take;
+        case Phase::Length:
+          if (!TakeBody(&p, &n, Phase::Done)) return Result::More;
           continue;
-        }
         case Phase::ChunkSize: {
           if (!Line(&p, &n)) return line_.size() > 1024 ? Fail("malformed chunk size line") : Result::More;
           uint64_t size = 0;
@@ -202,19 +192,9 @@ class Response {
           phase_ = size == 0 ? Phase::Trailer : Phase::ChunkData;
           continue;
         }
-        case Phase::ChunkData: {
-          if (remaining_ == 0) {
-            phase_ = Phase::ChunkEnd;
-            continue;
-          }
-          if (n == 0) return Result::More;
-          const size_t take = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
-          Body(p, take);
-          p += take;
-          n -= take;
-          remaining_ -= take;
+        case Phase::ChunkData:
+          if (!TakeBody(&p, &n, Phase::ChunkEnd)) return Result::More;
           continue;
-        }
         case Phase::ChunkEnd: {
           if (!Line(&p, &n)) return line_.size() > 2 ? Fail("malformed chunk") : Result::More;
           if (line_ != "\r\n" && line_ != "\n") return Fail("malformed chunk");
@@ -270,6 +250,21 @@ class Response {
     *p += take;
     *n -= take;
     return nl != nullptr;
+  }
+
+  // Consumes up to remaining_ body bytes; when none remain, moves to `next`. False: needs more input.
+  bool TakeBody(const char** p, size_t* n, Phase next) {
+    if (remaining_ == 0) {
+      phase_ = next;
+      return true;
+    }
+    if (*n == 0) return false;
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(*n, remaining_));
+    Body(*p, take);
+    *p += take;
+    *n -= take;
+    remaining_ -= take;
+    return true;
   }
 
   void Body(const char* p, size_t n) {
