@@ -23,6 +23,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fromWire, type BatchReply, type WriteOp, type WriterInit } from './sqlite-writer-protocol.js';
