@@ -64,7 +64,8 @@ export function certificateStatus(c: CertificateRecord, now: Date): 'valid' | 'r
   return c.notAfter < now ? 'expired' : 'valid';
 }
 
-export function certificateView(c: CertificateRecord, now: Date) {
+/** A certificate record with ISO dates and its stored status (valid or revoked); the CLI prints this. */
+export function certificateRecordView(c: CertificateRecord) {
   return {
     serial: c.serial,
     profile: c.profile,
@@ -73,13 +74,18 @@ export function certificateView(c: CertificateRecord, now: Date) {
     sans: c.sans,
     notBefore: c.notBefore.toISOString(),
     notAfter: c.notAfter.toISOString(),
-    status: certificateStatus(c, now),
-    requester: c.requester,
-    renews: c.renews,
+    status: c.status,
     revokedAt: isoOrNull(c.revokedAt),
     revocationReason: c.revocationReason,
+    requester: c.requester,
+    renews: c.renews,
     createdAt: c.createdAt.toISOString(),
   };
+}
+
+/** The API's view: the status says `expired` too. */
+export function certificateView(c: CertificateRecord, now: Date) {
+  return { ...certificateRecordView(c), status: certificateStatus(c, now) };
 }
 
 function describeKey(cert: X509Certificate): string {

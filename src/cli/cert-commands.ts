@@ -1,30 +1,13 @@
 /** `estuary cert list|show`. */
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
+import { certificateRecordView } from '../admin/views.js';
 import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import { CRL_REASONS, isCrlReason, type CrlReason } from '../pki/crl.js';
 import { revokeCertificate } from '../ra/revocation.js';
-import type { CertificateRecord, CertificateStatus } from '../store/store.js';
+import type { CertificateStatus } from '../store/store.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
-
-function certView(c: CertificateRecord): Record<string, unknown> {
-  return {
-    serial: c.serial,
-    profile: c.profile,
-    ca: c.ca,
-    subject: c.subject,
-    sans: c.sans,
-    notBefore: c.notBefore.toISOString(),
-    notAfter: c.notAfter.toISOString(),
-    status: c.status,
-    revokedAt: c.revokedAt?.toISOString() ?? null,
-    revocationReason: c.revocationReason,
-    requester: c.requester,
-    renews: c.renews,
-    createdAt: c.createdAt.toISOString(),
-  };
-}
 
 export function registerCertCommands(program: Command): void {
   const cert = program.command('cert').description('inspect issued certificates');
@@ -47,7 +30,7 @@ export function registerCertCommands(program: Command): void {
           ...(opts.status ? { status: opts.status as CertificateStatus } : {}),
           limit,
         });
-        if (opts.json) return printJson(certs.map(certView));
+        if (opts.json) return printJson(certs.map(certificateRecordView));
         printTable(['SERIAL', 'PROFILE', 'STATUS', 'NOT AFTER', 'SUBJECT'], certs.map((c) => [c.serial, c.profile, c.status, c.notAfter.toISOString(), c.subject]));
       });
     });
@@ -65,8 +48,8 @@ export function registerCertCommands(program: Command): void {
         if (!c) throw new CliError(`no certificate with serial ${serial}`);
         const pem = toPem('CERTIFICATE', c.der);
         if (opts.pem) return process.stdout.write(pem);
-        if (opts.json) return printJson({ ...certView(c), pem });
-        for (const [k, v] of Object.entries(certView(c))) printField(k, v);
+        if (opts.json) return printJson({ ...certificateRecordView(c), pem });
+        for (const [k, v] of Object.entries(certificateRecordView(c))) printField(k, v);
         print(`sha256Fingerprint: ${new X509Certificate(c.der).fingerprint256}`);
         process.stdout.write(pem);
       });
