@@ -111,8 +111,7 @@ export class SqliteWriter {
       this.queue.push({ op, resolve, reject });
       if (this.holdNext && this.windowMs > 0) {
         if (this.queue.length === 1) this.openWindow();
-        if (this.queue.length < COALESCE_BATCH) return;
-        this.closeWindow();
+        else if (this.queue.length >= COALESCE_BATCH) this.closeWindow();
         return;
       }
       this.schedule();
