@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { estuaryClient as runClient, MAIN, type CliRun } from '../helpers/cli.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
-const MAIN = join(process.cwd(), 'dist', 'cli', 'main.js');
 const run = promisify(execFile);
 
 /**
@@ -91,21 +91,11 @@ export async function isFocused(locator: Locator): Promise<boolean> {
   return locator.evaluate((el) => el === document.activeElement);
 }
 
-export interface ClientRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type ClientRun = CliRun;
 
-/** `estuary client ARGS` in a child process (never a synchronous call: the server runs in this process). */
-export async function estuaryClient(args: string[]): Promise<ClientRun> {
-  try {
-    const { stdout, stderr } = await run('node', [MAIN, 'client', ...args], { env: { ...process.env, ESTUARY_PASSWORD: '' }, encoding: 'utf8', timeout: 90_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+/** `estuary client ARGS` in a child process, given up to 90 s (the browser flow waits on it). */
+export function estuaryClient(args: string[]): Promise<ClientRun> {
+  return runClient(args, { timeoutMs: 90_000 });
 }
 
 /** `estuary client ARGS` started in the background; `done` settles when it exits. */

@@ -2,30 +2,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
 import { tempDir } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
-
-const MAIN = join(process.cwd(), 'dist', 'cli', 'main.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function estuary(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { estuary, MAIN } from '../helpers/cli.js';
 
 interface Served {
   child: ChildProcess;
@@ -104,7 +86,7 @@ describe('estuary init', () => {
 
   it('home from ESTUARY_HOME', async () => {
     const envHome = join(tempDir(), 'env-home');
-    const r = await estuary(['init', '--json'], { ESTUARY_HOME: envHome });
+    const r = await estuary(['init', '--json'], { env: { ESTUARY_HOME: envHome } });
     expect(r.code).toBe(0);
     expect(statSync(join(envHome, 'estuary.yaml')).isFile()).toBe(true);
   });

@@ -11,27 +11,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pemBlocks } from '../../src/pki/base64.js';
+import { estuaryClient as client, MAIN } from '../helpers/cli.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 
-const MAIN = join(process.cwd(), 'dist', 'cli', 'main.js');
 const run = promisify(execFile);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function client(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  try {
-    const { stdout, stderr } = await run('node', [MAIN, 'client', ...args], { env: { ...process.env, ESTUARY_PASSWORD: '', ...env }, encoding: 'utf8' });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 let s: TestServer;
 let dir: string;
@@ -148,7 +132,7 @@ describe('enroll', () => {
   });
 
   it('reads the password from $ESTUARY_PASSWORD and uses an existing --key', async () => {
-    const r = await client(trusted('enroll', '--user', user, '--key', file('web1.key'), '--cn', 'same-key', '--out-cert', file('same-key.pem')), { ESTUARY_PASSWORD: s.summary.estAccount.password });
+    const r = await client(trusted('enroll', '--user', user, '--key', file('web1.key'), '--cn', 'same-key', '--out-cert', file('same-key.pem')), { env: { ESTUARY_PASSWORD: s.summary.estAccount.password } });
     expect(r.code, r.stderr).toBe(0);
     const a = new X509Certificate(readFileSync(file('same-key.pem')));
     const b = new X509Certificate(readFileSync(file('web1.pem')));

@@ -6,12 +6,11 @@
  * lifetime on paper: a percentage renewAt would make it due at once. The entries here use a
  * duration before expiry ("24s"), which the schedule measures from notAfter.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaHierarchy } from '../../src/ca/ca-setup.js';
 import { createLocalCa } from '../../src/ca/local-ca.js';
@@ -19,26 +18,8 @@ import { generateKey, privateKeyPem } from '../../src/client/keys.js';
 import { toPem } from '../../src/pki/base64.js';
 import { encodeGeneralNames, encodeName } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
+import { estuaryClient as cli, MAIN } from '../helpers/cli.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
-
-const MAIN = join(process.cwd(), 'dist', 'cli', 'main.js');
-const run = promisify(execFile);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await run('node', [MAIN, 'client', ...args], { env: { ...process.env, ESTUARY_PASSWORD: '' }, encoding: 'utf8' });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 interface LogLine {
   level: number;
