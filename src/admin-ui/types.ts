@@ -1,7 +1,7 @@
 /** The Web RA JSON API as the UI sees it (see /api/openapi.json; dates are ISO strings). */
 
 // Shapes the API passes through unchanged are the store's own definitions.
-import type { AccountRole, AdminRole, AuthMechanism, KeyAlgorithmRule, NamePolicy } from '../store/store';
+import type { AccountRole, AdminRole, NewProfile } from '../store/store';
 
 export type { AccountRole, AuthMechanism, KeyAlgorithmRule, NamePolicy, SanType } from '../store/store';
 export type Role = AdminRole;
@@ -46,24 +46,7 @@ export interface TrustAnchorInfo {
 }
 
 /** What the UI sends: the store's profile without timestamps. */
-export interface ProfileInput {
-  label: string;
-  enabled: boolean;
-  ca: string;
-  auth: AuthMechanism;
-  clientTrustAnchors: string[];
-  validityDays: number;
-  keyAlgorithms: KeyAlgorithmRule[];
-  keyUsage: string[];
-  extendedKeyUsage: string[];
-  allowedAccounts: string[];
-  csrAttrs: string[];
-  approval: 'auto' | 'manual';
-  retryAfterSeconds: number;
-  pendingTtlHours: number;
-  popLinking: 'off' | 'optional' | 'required';
-  namePolicy: NamePolicy;
-}
+export type ProfileInput = NewProfile;
 
 export interface Profile extends ProfileInput {
   estUrl: string;
