@@ -159,14 +159,21 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
   }
 }
 
+/** "error:03000072:digital envelope routines::decode error" → "digital envelope routines: decode error". */
+function opensslReason(message: string): string {
+  const m = /^error:[0-9A-Fa-f]+:([^:]*)::?(.*)$/.exec(message);
+  return m ? `${m[1]}: ${m[2]}` : message;
+}
+
 /** Parse a DER PKCS#10 request. Throws DerError/CsrError on malformed input. */
 export function parseCsr(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
   try {
     return parseCsrUnchecked(der);
   } catch (err) {
     if (err instanceof DerError || err instanceof CsrError) throw err;
-    // node:crypto refuses e.g. an EC point that is not on its curve
-    throw new CsrError(`invalid public key or structure: ${(err as Error).message}`);
+    // node:crypto's key import refuses e.g. an EC point in no SEC 1 encoding; its message
+    // carries OpenSSL's code ("error:03000072:digital envelope routines::decode error"): keep the words.
+    throw new CsrError(`invalid public key: ${opensslReason((err as Error).message)}`);
   }
 }
 

@@ -221,6 +221,23 @@ describe('parseCsr refuses malformed and unsupported requests', () => {
     expect(caught instanceof DerError || caught instanceof CsrError, `threw ${String(caught)}`).toBe(true);
   });
 
+  it('a key OpenSSL cannot decode throws CsrError with a plain reason, not an OpenSSL error code', () => {
+    const der = Buffer.from(csrs.p256.der);
+    const csr = parseCsr(der);
+    // the first byte of the EC point: 0x05 is no point encoding (SEC 1 §2.3.4)
+    der[der.indexOf(csr.spki) + csr.spki.length - 65] = 0x05;
+    let caught: unknown;
+    try {
+      parseCsr(der);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CsrError);
+    const message = (caught as Error).message;
+    expect(message).toMatch(/^invalid public key: \S/);
+    expect(message).not.toMatch(/error:[0-9A-F]{8}/i);
+  });
+
   it('an extension requested twice throws CsrError', () => {
     // hand-built: one extensionRequest attribute carrying subjectAltName twice
     const csr = parseCsr(csrs.p256.der);
