@@ -226,16 +226,9 @@ describe('parseCsr refuses malformed and unsupported requests', () => {
     const csr = parseCsr(der);
     // the first byte of the EC point: 0x05 is no point encoding (SEC 1 §2.3.4)
     der[der.indexOf(csr.spki) + csr.spki.length - 65] = 0x05;
-    let caught: unknown;
-    try {
-      parseCsr(der);
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(CsrError);
-    const message = (caught as Error).message;
-    expect(message).toMatch(/^invalid public key: \S/);
-    expect(message).not.toMatch(/error:[0-9A-F]{8}/i);
+    expect(() => parseCsr(der)).toThrow(CsrError);
+    // OpenSSL's words without its code ("error:03000072:digital envelope routines::decode error")
+    expect(() => parseCsr(der)).toThrow(/^invalid public key: [^:]*routines: \S/);
   });
 
   it('an extension requested twice throws CsrError', () => {
