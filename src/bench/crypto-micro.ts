@@ -13,6 +13,7 @@
  */
 import { generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { median } from './harness.js';
 import { createCaHierarchy } from '../ca/ca-setup.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { signatureSchemeFor, signWith } from '../pki/certificate.js';
@@ -41,8 +42,7 @@ function measure(fn: (i: number) => unknown): number {
     }
     perOp.push(Number(now - start) / 1000 / n);
   }
-  perOp.sort((a, b) => a - b);
-  return perOp[Math.floor(perOp.length / 2)]!;
+  return median(perOp);
 }
 
 /** Median µs of one call of fn(i) made right after sweeping `mib` MiB of memory. */
@@ -58,8 +58,7 @@ function measureCold(fn: (i: number) => unknown, mib: number, calls = 1500): num
     fn(i);
     perCall.push((performance.now() - start) * 1000);
   }
-  perCall.sort((a, b) => a - b);
-  return perCall[Math.floor(perCall.length / 2)]!;
+  return median(perCall);
 }
 
 const pool = Array.from({ length: 256 }, (_, i) => {
