@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { CanonicalServerResponse } from '../http/canonical-headers.js';
 import type { Store } from '../store/store.js';
 import { accountRoutes } from './api-accounts.js';
 import { auditRoutes } from './api-audit.js';
@@ -103,7 +104,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     bodyLimit: ADMIN_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    https: { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' },
+    https: { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2', ServerResponse: CanonicalServerResponse },
     // Bodies are validated as sent: no coercion, and an unknown property is an error, not dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, discriminator: true } },
   });

@@ -4,12 +4,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { CanonicalServerResponse } from '../http/canonical-headers.js';
 import type { CrlService } from '../ra/crl-service.js';
 
 const PATH = /^\/crl\/([A-Za-z0-9_-]{1,64})\.crl$/;
 
 export function createCrlServer(crls: CrlService, logger: Logger): Server {
-  return createServer((req, res) => {
+  return createServer({ ServerResponse: CanonicalServerResponse }, (req, res) => {
     const text = (status: number, body: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body + '\n');
     };

@@ -10,6 +10,7 @@ import { cacertsEndpoint } from './cacerts.js';
 import { csrattrsEndpoint } from './csrattrs.js';
 import type { Endpoint } from './endpoint.js';
 import { serverkeygenEndpoint, simpleenrollEndpoint, simplereenrollEndpoint } from './enroll.js';
+import { CanonicalServerResponse } from '../http/canonical-headers.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
 import { sendText } from './wire.js';
@@ -73,6 +74,7 @@ export async function createEstServer(options: EstServerOptions) {
       key: options.tls.key,
       cert: options.tls.cert,
       minVersion: 'TLSv1.2',
+      ServerResponse: CanonicalServerResponse,
       // Client certificates are requested from everyone and judged per profile by the RA.
       requestCert: true,
       rejectUnauthorized: false,
