@@ -266,6 +266,7 @@ export class EstClient {
       let hint = '';
       if (this.opts.trust.kind === 'bootstrap') hint = ' (no credentials are sent while bootstrapping trust, RFC 7030 §4.1.1)';
       else if (!this.basic && !this.opts.clientCert) hint = ` (no credentials were given${challenge ? `; the server asks for ${challenge}` : ''})`;
+      else if (/tls-client-certificate/i.test(challenge) && !/basic/i.test(challenge)) hint = this.opts.clientCert ? ' (the server did not accept the TLS client certificate)' : ' (the server asks for a TLS client certificate)';
       else if (challenge && !/basic/i.test(challenge)) hint = ` (the server asks for ${challenge}, which this client does not support)`;
       return new EstClientError('auth', `${what}: authentication refused (${code})${said}${hint}`, status);
     }

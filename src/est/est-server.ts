@@ -30,17 +30,41 @@ export interface EstServerOptions {
   tls: { key: string | Buffer; cert: string | Buffer };
 }
 
+/**
+ * RFC 9110 §15.5.2 / §11.6.1: every 401 carries at least one challenge. Basic where the profile
+ * accepts a password; otherwise `TLS-Client-Certificate realm="..."`, a scheme no HTTP client
+ * answers with a password (none is registered for TLS client authentication), so a device is
+ * not invited to send credentials the profile would refuse.
+ */
+export const CERTIFICATE_SCHEME = 'TLS-Client-Certificate';
+
+/**
+ * One header field per challenge, Basic first: Bouncy Castle's client reads only the first field
+ * and cannot parse two challenges in one ("Expecting assign: '='").
+ */
+function challenges(err: RaError): string | string[] {
+  const list: string[] = [];
+  if (err.basicRealm) list.push(`Basic realm="${err.basicRealm}"`);
+  if (err.certificateRealm || list.length === 0) list.push(`${CERTIFICATE_SCHEME} realm="${err.certificateRealm ?? 'estuary'}"`);
+  return list.length === 1 ? list[0]! : list;
+}
+
 function sendError(request: FastifyRequest, reply: FastifyReply, err: RaError): FastifyReply {
   const status = STATUS_BY_CODE[err.code];
   if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
-  if (err.basicRealm) {
-    reply.header('www-authenticate', `Basic realm="${err.basicRealm}"`);
-    // The first leg of HTTP authentication (no credentials sent yet) is a bare challenge:
-    // Bouncy Castle's EST client (1.72) fails on a 401 challenge that carries a body.
-    // Every 401 that answers presented credentials carries its reason as text.
+  if (status === 401) {
+    reply.header('www-authenticate', challenges(err));
     if (!request.headers.authorization) {
-      reply.header('x-est-reason', err.message);
-      return reply.code(status).header('content-type', 'text/plain; charset=utf-8').header('content-length', 0).send();
+      // A header value is Latin-1 without controls: anything else in the reason becomes '?'.
+      reply.header('x-est-reason', err.message.replace(/[^\x20-\x7e]/g, '?'));
+      // Bouncy Castle's EST client (HttpAuth, 1.72 and later) closes a Basic challenge without
+      // reading it, and its ESTResponse refuses to close a body it has not read ("Stream closed
+      // before limit fully read" whenever Content-Length >= 2): the Basic flow fails on any body.
+      // It sends no User-Agent; clients that do (curl, libest, browsers, Estuary's own) get the
+      // reason as text like every other error.
+      if (err.basicRealm && request.headers['user-agent'] === undefined) {
+        return reply.code(status).header('content-type', 'text/plain; charset=utf-8').header('content-length', 0).send();
+      }
     }
   }
   return sendText(reply, status, err.message);

@@ -42,8 +42,19 @@ export const basicRealm = (profile: Profile): string => `estuary ${profile.label
 
 const acceptsBasic = (auth: AuthMechanism): boolean => auth !== 'tls-client-cert';
 
+/** A failed or missing password: challenge for Basic (only profiles that accept it get here). */
 export function unauthenticated(profile: Profile, message: string): RaError {
   return new RaError('unauthenticated', message, acceptsBasic(profile.auth) ? { basicRealm: basicRealm(profile) } : {});
+}
+
+/**
+ * A failed or missing client certificate: challenge for a certificate, never for a password the
+ * profile would not accept instead (RFC 9110 §15.5.2: every 401 carries a challenge). A client
+ * that sent no credentials at all to a profile that also wants Basic is told about Basic too.
+ */
+export function certificateRefused(profile: Profile, message: string, creds: Credentials): RaError {
+  const askBasic = acceptsBasic(profile.auth) && !creds.basic;
+  return new RaError('unauthenticated', message, { certificateRealm: basicRealm(profile), ...(askBasic ? { basicRealm: basicRealm(profile) } : {}) });
 }
 
 /** HTTP Basic with an EST account's email address and password. */
@@ -72,13 +83,14 @@ export async function authenticateBasic(ctx: AuthContext, profile: Profile, cred
 /** TLS client authentication against the profile's device CA trust anchors. */
 export async function authenticateClientCert(ctx: AuthContext, profile: Profile, creds: Credentials): Promise<X509Certificate> {
   if (!creds.clientChain || creds.clientChain.length === 0) {
-    throw unauthenticated(profile, 'a TLS client certificate is required by this profile');
+    const sent = creds.basic ? 'HTTP Basic credentials alone are not enough: ' : '';
+    throw certificateRefused(profile, `${sent}a TLS client certificate is required by this profile, and none was presented`, creds);
   }
   const anchors = ctx.anchorsFor(profile);
-  if (anchors.length === 0) throw unauthenticated(profile, `profile "${profile.label}" has no client trust anchors configured`);
+  if (anchors.length === 0) throw certificateRefused(profile, `profile "${profile.label}" has no client trust anchors configured`, creds);
   const result = validateClientChain(creds.clientChain, anchors, ctx.now(), ctx.knownIntermediates);
-  if (!result.ok) throw unauthenticated(profile, result.reason);
-  if (await ctx.isRevokedHere(result.leaf)) throw unauthenticated(profile, 'the client certificate has been revoked');
+  if (!result.ok) throw certificateRefused(profile, result.reason, creds);
+  if (await ctx.isRevokedHere(result.leaf)) throw certificateRefused(profile, 'the client certificate has been revoked', creds);
   return result.leaf;
 }
 

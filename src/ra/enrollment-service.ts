@@ -13,7 +13,7 @@ import { generalNameToString, nameToString } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
 import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
 import {
-  authenticateBasic, authenticateEnroll, type AuthContext, type Credentials, type Principal,
+  authenticateBasic, authenticateEnroll, basicRealm, type AuthContext, type Credentials, type Principal,
 } from './authenticators.js';
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
@@ -143,8 +143,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
 
   /** RFC 7030 §4.2.2: reenroll is authenticated by the certificate being renewed. */
   async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: CertificateFields }> {
-    // Only a certificate can authenticate a reenroll, so certificate failures carry no Basic challenge.
-    const certRefused = (message: string): RaError => new RaError('unauthenticated', message);
+    // Only a certificate can authenticate a reenroll, so certificate failures challenge for a certificate, not Basic.
+    const certRefused = (message: string): RaError => new RaError('unauthenticated', message, { certificateRealm: basicRealm(p) });
     const leafDer = creds.clientChain?.[0];
     if (!leafDer) throw certRefused('simplereenroll requires the certificate being renewed as the TLS client certificate');
     const cert = new X509Certificate(leafDer);

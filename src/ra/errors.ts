@@ -14,14 +14,17 @@ export class RaError extends Error {
   readonly code: RaErrorCode;
   /** For 'unauthenticated': the Basic realm to challenge with, when the profile accepts Basic. */
   readonly basicRealm: string | undefined;
+  /** For 'unauthenticated': the realm of a TLS client certificate challenge, when a certificate would help. */
+  readonly certificateRealm: string | undefined;
   /** For 'unavailable': seconds the client should wait. */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: RaErrorCode, message: string, extra: { basicRealm?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(code: RaErrorCode, message: string, extra: { basicRealm?: string; certificateRealm?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
     super(message, { cause: extra.cause });
     this.name = 'RaError';
     this.code = code;
     this.basicRealm = extra.basicRealm;
+    this.certificateRealm = extra.certificateRealm;
     this.retryAfterSeconds = extra.retryAfterSeconds;
   }
 }

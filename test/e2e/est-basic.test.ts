@@ -100,12 +100,19 @@ describe('simpleenroll with HTTP Basic', () => {
 
   it('refuses missing and wrong credentials with 401 and a Basic challenge', async () => {
     const { der } = await makeCsr();
-    const none = await estRequest(s.base + '/simpleenroll', { ca: s.rootPem, body: csrBody(der), contentType: 'application/pkcs10' });
+    const none = await estRequest(s.base + '/simpleenroll', { ca: s.rootPem, body: csrBody(der), contentType: 'application/pkcs10', headers: { 'user-agent': 'est-test' } });
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Basic realm="estuary default"');
-    // a bare challenge: no body (Bouncy Castle's client requires it), the reason in a header
-    expect(none.body.length).toBe(0);
+    // the bare challenge carries its reason as text, and in a header
+    expect(none.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(none.text).toMatch(/HTTP Basic credentials .* are required/);
     expect(none.headers['x-est-reason']).toMatch(/HTTP Basic credentials .* are required/);
+    // a client without a User-Agent (Bouncy Castle's, which fails on any unread challenge body): an empty one
+    const bare = await estRequest(s.base + '/simpleenroll', { ca: s.rootPem, body: csrBody(der), contentType: 'application/pkcs10' });
+    expect(bare.status).toBe(401);
+    expect(bare.headers['www-authenticate']).toBe('Basic realm="estuary default"');
+    expect(bare.headers['content-length']).toBe('0');
+    expect(bare.headers['x-est-reason']).toMatch(/HTTP Basic credentials .* are required/);
     const wrong = await estRequest(s.base + '/simpleenroll', { ca: s.rootPem, basic: { user: basic.user, password: 'wrong-password' }, body: csrBody(der), contentType: 'application/pkcs10' });
     expect(wrong.status).toBe(401);
     expect(wrong.text).toMatch(/invalid EST account credentials/);

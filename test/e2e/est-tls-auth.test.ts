@@ -56,7 +56,8 @@ describe('TLS client authentication profile', () => {
     const none = await post('/devices/simpleenroll', csr);
     expect(none.status).toBe(401);
     expect(none.text).toMatch(/TLS client certificate is required/);
-    expect(none.headers['www-authenticate']).toBeUndefined();
+    // RFC 9110 §15.5.2: a challenge, but not for a password this profile would not take
+    expect(none.headers['www-authenticate']).toBe('TLS-Client-Certificate realm="estuary devices"');
     const foreignCa = await makeDeviceCa('CN=Someone Else CA');
     const foreign = await post('/devices/simpleenroll', csr, { clientCert: await foreignCa.issue('intruder') });
     expect(foreign.status).toBe(401);
@@ -88,7 +89,14 @@ describe('both mechanisms', () => {
     expect(certOnly.headers['www-authenticate']).toBe('Basic realm="estuary both"');
     const basicOnly = await post('/both/simpleenroll', csr, { basic });
     expect(basicOnly.status).toBe(401);
-    expect(basicOnly.text).toMatch(/TLS client certificate/);
+    // valid Basic without a certificate: the answer says the certificate is missing, no password re-challenge
+    expect(basicOnly.text).toMatch(/HTTP Basic credentials alone are not enough: a TLS client certificate is required by this profile, and none was presented/);
+    expect(basicOnly.headers['www-authenticate']).toBe('TLS-Client-Certificate realm="estuary both"');
+    const nothing = await estRequest(s.base + '/both/simpleenroll', { ca: s.rootPem, body: csrBody(csr.der), contentType: 'application/pkcs10', headers: { 'user-agent': 'est-test' } });
+    expect(nothing.status).toBe(401);
+    // two header fields, Basic first (node joins them with ", ")
+    expect(nothing.headers['www-authenticate']).toBe('Basic realm="estuary both", TLS-Client-Certificate realm="estuary both"');
+    expect(nothing.text).toMatch(/TLS client certificate is required/);
     const wrongPw = await post('/both/simpleenroll', csr, { clientCert: dev, basic: { ...basic, password: 'nope-nope' } });
     expect(wrongPw.status).toBe(401);
   });
@@ -130,10 +138,15 @@ describe('simplereenroll', () => {
 
   it('refuses without a client certificate, with a foreign one, a revoked one and an expired one', async () => {
     const old = await enrolled();
-    expect((await post('/simplereenroll', old.csr, { basic })).status).toBe(401);
+    const none = await post('/simplereenroll', old.csr, { basic });
+    expect(none.status).toBe(401);
+    // only the certificate being renewed can authenticate: a challenge for it, not for a password
+    expect(none.headers['www-authenticate']).toBe('TLS-Client-Certificate realm="estuary default"');
+    expect(none.text).toMatch(/requires the certificate being renewed/);
     const foreign = await device.issue('renew-me');
     const f = await post('/simplereenroll', old.csr, { clientCert: foreign });
     expect(f.status).toBe(401);
+    expect(f.headers['www-authenticate']).toBe('TLS-Client-Certificate realm="estuary default"');
     expect(f.text).toMatch(/not issued by this profile's CA/);
 
     const revoked = await enrolled();

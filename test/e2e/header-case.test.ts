@@ -65,6 +65,15 @@ describe('canonical header names', () => {
     expectCanonical(res, 'WWW-Authenticate', 'Content-Type', 'Content-Length');
   });
 
+  it('one WWW-Authenticate field per challenge, Basic first, on a profile that wants both', async () => {
+    const p = (await s.runtime.store.getProfile('default'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'both', auth: 'basic+tls-client-cert', clientTrustAnchors: [s.rootPem] });
+    const res = await est(rawRequest('POST', `${EST}/both/simpleenroll`, { 'Content-Type': 'application/pkcs10' }, await enrollBody('case-both')));
+    expect(res.status).toBe(401);
+    expectCanonical(res, 'WWW-Authenticate');
+    expect(res.head.match(/\r\nWWW-Authenticate: [^\r]*/g)).toEqual(['\r\nWWW-Authenticate: Basic realm="estuary both"', '\r\nWWW-Authenticate: TLS-Client-Certificate realm="estuary both"']);
+  });
+
   it('202 with Retry-After', async () => {
     const res = await est(rawRequest('POST', `${EST}/held/simpleenroll`, { Authorization: auth, 'Content-Type': 'application/pkcs10' }, await enrollBody('case-3')));
     expect(res.status).toBe(202);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pemBlocks } from '../../src/pki/base64.js';
+import { makeDeviceCa } from '../helpers/device-ca.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { compileBcClient, runBc, type BcResult } from './bc-client.js';
 
@@ -99,6 +100,23 @@ describe('Bouncy Castle EST client', () => {
     const without = await bc(['enroll-tls', ...server(), '--label', 'both', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), '--cn', 'both-device', '--out-cert', f('both2.pem'), '--out-key', f('both2-key.pem')]);
     expect(without.code).toBe(2);
     expect(without.stderr).toMatch(/http-status: 401/);
+  });
+
+  it('reports why a "both" profile refuses valid Basic credentials without a client certificate', async () => {
+    // the bare challenge names Basic and TLS-Client-Certificate; BC answers Basic and gets the reason as text
+    const r = await bc(['enroll', ...server(), '--label', 'both', ...creds(), '--cn', 'no-cert', '--out-cert', f('nc.pem'), '--out-key', f('nc-key.pem')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/http-status: 401/);
+    expect(r.stderr).toMatch(/http-body: HTTP Basic credentials alone are not enough: a TLS client certificate is required by this profile/);
+  });
+
+  it('reports why a TLS client certificate profile refuses a certificate it does not trust', async () => {
+    const p = (await s.runtime.store.getProfile('default'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'devices', auth: 'tls-client-cert', clientTrustAnchors: [(await makeDeviceCa()).pem] });
+    const r = await bc(['enroll-tls', ...server(), '--label', 'devices', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), '--cn', 'devices-1', '--out-cert', f('dev.pem'), '--out-key', f('dev-key.pem')]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/http-status: 401/);
+    expect(r.stderr).toMatch(/http-body: .*(chain|trust)/i);
   });
 
   it('enrollPop: proof-of-possession linking with tls-unique under TLS 1.2', async () => {

@@ -83,6 +83,9 @@ describe('curl + openssl', () => {
     const out = await sh(`curl -sS --cacert root.pem -D - -H "Content-Type: application/pkcs10" --data-binary @csr.b64 "$BASE/simpleenroll"`, { BASE: s.base });
     expect(out).toMatch(/^HTTP\/1.1 401/);
     expect(out).toMatch(/www-authenticate: Basic realm="estuary default"/i);
+    // curl sends a User-Agent: the challenge carries its reason as text
+    expect(out).toMatch(/content-type: text\/plain/i);
+    expect(out).toMatch(/HTTP Basic credentials \(EST account email and password\) are required/);
     expect(readFileSync(join(dir, 'csr.b64'), 'utf8').length).toBeGreaterThan(100);
   });
 });
