@@ -121,9 +121,11 @@ export async function createEstServer(options: EstServerOptions) {
     const { label = '', op } = request.params;
     const endpoint = ENDPOINTS.get(op);
     if (!endpoint) return sendText(reply, 404, `unknown EST operation "${op}"`);
-    if (request.method !== endpoint.method) {
-      reply.header('allow', endpoint.method);
-      return sendText(reply, 405, `${op} accepts only ${endpoint.method}`);
+    // RFC 9110 §9.3.2: HEAD answers like GET without the body (node drops the body of a HEAD answer).
+    const allowed = endpoint.method === 'GET' ? 'GET, HEAD' : endpoint.method;
+    if (request.method !== endpoint.method && !(request.method === 'HEAD' && endpoint.method === 'GET')) {
+      reply.header('allow', allowed);
+      return sendText(reply, 405, `${op} accepts only ${allowed}`);
     }
     return endpoint.handle({ label, request, reply, service: options.service });
   };

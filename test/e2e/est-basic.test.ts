@@ -204,8 +204,29 @@ describe('errors', () => {
     expect(get.headers.allow).toBe('POST');
     const post = await estRequest(s.base + '/cacerts', { ca: s.rootPem, body: 'x', contentType: 'application/pkcs10' });
     expect(post.status).toBe(405);
-    expect(post.headers.allow).toBe('GET');
+    expect(post.headers.allow).toBe('GET, HEAD');
     await expectStillServing();
+  });
+
+  it('HEAD on cacerts and csrattrs answers like GET without a body (RFC 9110 §9.3.2)', async () => {
+    for (const op of ['cacerts', 'csrattrs']) {
+      const get = await estRequest(s.base + '/' + op, { ca: s.rootPem });
+      const head = await estRequest(s.base + '/' + op, { ca: s.rootPem, method: 'HEAD' });
+      expect(head.status, op).toBe(get.status);
+      expect(head.headers['content-type']).toBe(get.headers['content-type']);
+      expect(head.headers['content-length']).toBe(get.headers['content-length']);
+      expect(head.body.length).toBe(0);
+    }
+    const p = (await s.runtime.store.getProfile('default'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'head-attrs', csrAttrs: ['challengePassword'] });
+    const head = await estRequest(s.base + '/head-attrs/csrattrs', { ca: s.rootPem, method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('application/csrattrs');
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
+    expect(head.body.length).toBe(0);
+    const enroll = await estRequest(s.base + '/simpleenroll', { ca: s.rootPem, method: 'HEAD' });
+    expect(enroll.status).toBe(405);
+    expect(enroll.headers.allow).toBe('POST');
   });
 
   it('400 for garbled or truncated base64, bad DER and a bad signature', async () => {
