@@ -56,7 +56,11 @@ export const KeyAlgorithmRule = named('KeyAlgorithmRule', {
   required: ['type'],
   oneOf: [
     obj({ type: { const: 'ec' }, curves: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { enum: EC_CURVES } } }, ['type', 'curves']),
-    obj({ type: { const: 'rsa' }, minBits: int(LIMITS.rsaMinBits.min, LIMITS.rsaMinBits.max) }, ['type', 'minBits']),
+    obj({
+      type: { const: 'rsa' }, minBits: int(LIMITS.rsaMinBits.min, LIMITS.rsaMinBits.max),
+      maxBits: int(LIMITS.rsaMinBits.min, LIMITS.rsaMinBits.max, { description: 'largest modulus certified; default 8192' }),
+      minExponent: int(LIMITS.rsaMinExponent.min, LIMITS.rsaMinExponent.max, { description: 'smallest (odd) public exponent certified; default 65537' }),
+    }, ['type', 'minBits']),
     obj({ type: { const: 'ed25519' } }, ['type']),
   ],
 });

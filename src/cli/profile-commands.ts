@@ -18,7 +18,7 @@ function profileOptions(cmd: Command): Command {
     .option('--trust-anchors <file>', 'PEM bundle of the device CA that TLS client certificates must chain to')
     .option('--clear-trust-anchors', 'remove all client trust anchors')
     .option('--validity-days <n>', 'validity of issued certificates')
-    .option('--key-algorithms <list>', 'allowed keys, e.g. ec:P-256/P-384,rsa:2048,ed25519')
+    .option('--key-algorithms <list>', 'allowed keys, e.g. ec:P-256/P-384,rsa:2048,ed25519 (RSA bounds: rsa:2048-4096:e=3)')
     .option('--key-usage <list>', 'key usage of issued certificates, e.g. digitalSignature,keyEncipherment')
     .option('--eku <list>', 'extended key usage of issued certificates, e.g. serverAuth,clientAuth')
     .option('--accounts <list>', 'EST account emails allowed on this profile (empty: every EST account)')

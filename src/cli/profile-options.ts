@@ -78,15 +78,27 @@ function integerFlag(name: string, text: string): number {
   return n;
 }
 
-/** "ec:P-256/P-384,rsa:2048,ed25519": the syntax; curves and sizes are checked with the profile. */
+/**
+ * "ec:P-256/P-384,rsa:2048,ed25519": the syntax; curves and sizes are checked with the profile.
+ * RSA takes an optional maximum and exponent minimum: "rsa:2048-4096:e=3".
+ */
 export function parseKeyAlgorithms(text: string): KeyAlgorithmRule[] {
   return splitList(text).map((item): KeyAlgorithmRule => {
-    const [type, arg] = item.split(':');
+    const [type, arg, extra] = item.split(':');
     switch (type) {
       case 'ec':
         return { type: 'ec', curves: (arg ?? 'P-256').split('/') as Array<(typeof EC_CURVES)[number]> };
-      case 'rsa':
-        return { type: 'rsa', minBits: Number(arg ?? 2048) };
+      case 'rsa': {
+        const [min, max] = (arg ?? '2048').split('-');
+        const rule: KeyAlgorithmRule = { type: 'rsa', minBits: Number(min) };
+        if (max !== undefined) rule.maxBits = Number(max);
+        if (extra !== undefined) {
+          const e = /^e=(\d+)$/.exec(extra);
+          if (!e) throw new CliError(`--key-algorithms: "${item}": expected rsa:MIN[-MAX][:e=MIN_EXPONENT], e.g. rsa:2048-4096:e=3`);
+          rule.minExponent = Number(e[1]);
+        }
+        return rule;
+      }
       case 'ed25519':
         return { type: 'ed25519' };
       default:
@@ -96,7 +108,9 @@ export function parseKeyAlgorithms(text: string): KeyAlgorithmRule[] {
 }
 
 export function formatKeyAlgorithms(rules: readonly KeyAlgorithmRule[]): string {
-  return rules.map((r) => (r.type === 'ec' ? `ec:${r.curves.join('/')}` : r.type === 'rsa' ? `rsa:${r.minBits}` : 'ed25519')).join(',');
+  const rsa = (r: Extract<KeyAlgorithmRule, { type: 'rsa' }>): string =>
+    `rsa:${r.minBits}${r.maxBits !== undefined ? `-${r.maxBits}` : ''}${r.minExponent !== undefined ? `:e=${r.minExponent}` : ''}`;
+  return rules.map((r) => (r.type === 'ec' ? `ec:${r.curves.join('/')}` : r.type === 'rsa' ? rsa(r) : 'ed25519')).join(',');
 }
 
 export function readTrustAnchors(file: string): string[] {

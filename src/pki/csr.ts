@@ -43,6 +43,14 @@ export class CsrError extends Error {
   }
 }
 
+/** The request's key is of a type or curve this server does not certify: a policy refusal, not malformed input. */
+export class UnsupportedKeyError extends CsrError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedKeyError';
+  }
+}
+
 const CURVES: Record<string, { name: 'P-256' | 'P-384' | 'P-521'; bits: number; coord: number }> = {
   [OID.secp256r1]: { name: 'P-256', bits: 256, coord: 32 },
   [OID.secp384r1]: { name: 'P-384', bits: 384, coord: 48 },
@@ -91,7 +99,7 @@ function decodeSpki(der: Buffer, spkiTlv: Tlv): DecodedSpki {
     case OID.ecPublicKey: {
       const curveOid = decodeOid(value(der, expectTag(algParts[1], TAG.OID, 'namedCurve')));
       const curve = CURVES[curveOid];
-      if (!curve) throw new CsrError(`unsupported elliptic curve ${oidName(curveOid)}`);
+      if (!curve) throw new UnsupportedKeyError(`unsupported elliptic curve ${oidName(curveOid)}`);
       const uncompressed = keyBytes[0] === 0x04 && keyBytes.length === 1 + 2 * curve.coord;
       const importKey = uncompressed
         ? () => createPublicKey({
@@ -122,7 +130,7 @@ function decodeSpki(der: Buffer, spkiTlv: Tlv): DecodedSpki {
       return { info: { type: 'ed25519', bits: 256 }, nativePoint: undefined, importKey };
     }
     default:
-      throw new CsrError(`unsupported public key algorithm ${oidName(algOid)}`);
+      throw new UnsupportedKeyError(`unsupported public key algorithm ${oidName(algOid)}`);
   }
 }
 

@@ -8,7 +8,7 @@ import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
 import { certificateFields, normalizeSerial, type CertificateFields } from '../pki/certificate.js';
 import { encodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
 import { oid as derOid, smallInteger } from '../pki/der.js';
-import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
+import { parseCsr, UnsupportedKeyError, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
 import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
@@ -242,6 +242,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     try {
       csr = parseCsr(req.csr);
     } catch (err) {
+      // README "keyAlgorithms": a key type or curve outside every profile is a policy refusal (403)
+      if (err instanceof UnsupportedKeyError) throw new RaError('forbidden', `key refused: ${err.message}`);
       throw new RaError('bad-request', `the body is not a valid PKCS#10 request: ${(err as Error).message}`);
     }
     const serverKeygen = req.operation === 'serverkeygen';
@@ -258,7 +260,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         throw new RaError('bad-request', (err as Error).message);
       }
       if (!signatureOk) throw new RaError('bad-request', 'the CSR signature does not verify');
-      const keyRefusal = checkKey(p, csr.key);
+      const keyRefusal = await checkKey(p, csr.key, csr.spki);
       if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
     checkPopLinking(p, principal, csr, req.credentials);

@@ -1,6 +1,7 @@
 /** Issuance policy decisions of a certification profile: pure functions over parsed requests. */
 import type { ParsedCsr, PublicKeyInfo } from '../pki/csr.js';
 import { parseGeneralNames, type GeneralName } from '../pki/names.js';
+import { DEFAULT_MAX_RSA_BITS, DEFAULT_MIN_RSA_EXPONENT, rsaKeyProblem, rsaPublicNumbersOfSpki } from '../pki/key-checks.js';
 import { OID, resolveOid } from '../pki/oids.js';
 import type { KeyAlgorithmRule, KeyUsageName, Profile } from '../store/store.js';
 
@@ -8,8 +9,10 @@ export function describeKeyRule(rule: KeyAlgorithmRule): string {
   switch (rule.type) {
     case 'ec':
       return `EC ${rule.curves.join('/')}`;
-    case 'rsa':
-      return `RSA ≥ ${rule.minBits} bits`;
+    case 'rsa': {
+      const exponent = rule.minExponent !== undefined && rule.minExponent !== DEFAULT_MIN_RSA_EXPONENT ? `, e ≥ ${rule.minExponent}` : '';
+      return `RSA ${rule.minBits}–${rule.maxBits ?? DEFAULT_MAX_RSA_BITS} bits${exponent}`;
+    }
     case 'ed25519':
       return 'Ed25519';
   }
@@ -26,21 +29,36 @@ export function describeKey(key: PublicKeyInfo): string {
   }
 }
 
-/** Undefined when the key is allowed; otherwise the reason it is refused. */
-export function checkKey(profile: Profile, key: PublicKeyInfo): string | undefined {
+/** The RSA rules of a profile a key of this size falls within. */
+function rsaRulesFor(profile: Profile, bits: number): Extract<KeyAlgorithmRule, { type: 'rsa' }>[] {
+  return profile.keyAlgorithms.filter((r): r is Extract<KeyAlgorithmRule, { type: 'rsa' }> =>
+    r.type === 'rsa' && bits >= r.minBits && bits <= (r.maxBits ?? DEFAULT_MAX_RSA_BITS));
+}
+
+/**
+ * Undefined when the key is allowed; otherwise the reason it is refused. With the SPKI, an RSA
+ * key's numbers are checked too (pki/key-checks.ts): exponent (the most lenient matching rule's
+ * minimum), small factors, perfect powers, and a prime modulus.
+ */
+export async function checkKey(profile: Profile, key: PublicKeyInfo, spki?: Buffer): Promise<string | undefined> {
   const allowed = profile.keyAlgorithms.some((rule) => {
     switch (rule.type) {
       case 'ec':
         return key.type === 'ec' && rule.curves.includes(key.curve);
       case 'rsa':
-        return key.type === 'rsa' && key.bits >= rule.minBits;
+        return key.type === 'rsa' && key.bits >= rule.minBits && key.bits <= (rule.maxBits ?? DEFAULT_MAX_RSA_BITS);
       case 'ed25519':
         return key.type === 'ed25519';
     }
   });
-  if (allowed) return undefined;
-  const rules = profile.keyAlgorithms.map(describeKeyRule).join(', ') || 'none';
-  return `key ${describeKey(key)} is not allowed by profile "${profile.label}" (allowed: ${rules})`;
+  if (!allowed) {
+    const rules = profile.keyAlgorithms.map(describeKeyRule).join(', ') || 'none';
+    return `key ${describeKey(key)} is not allowed by profile "${profile.label}" (allowed: ${rules})`;
+  }
+  if (key.type !== 'rsa' || !spki) return undefined;
+  const minExponent = Math.min(...rsaRulesFor(profile, key.bits).map((r) => r.minExponent ?? DEFAULT_MIN_RSA_EXPONENT));
+  const problem = await rsaKeyProblem(rsaPublicNumbersOfSpki(spki), { minExponent });
+  return problem && `key refused: ${problem}`;
 }
 
 export interface RequestedNames {

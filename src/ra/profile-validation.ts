@@ -23,6 +23,7 @@ export const LIMITS = {
   retryAfterSeconds: { min: 1, max: 86_400 },
   pendingTtlHours: { min: 1, max: 24 * 90 },
   rsaMinBits: { min: 1024, max: 16_384 },
+  rsaMinExponent: { min: 3, max: 65_537 },
 } as const;
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
@@ -44,8 +45,19 @@ function keyRuleError(rule: KeyAlgorithmRule): string | undefined {
       const bad = rule.curves.find((c) => !(EC_CURVES as readonly string[]).includes(c));
       return bad === undefined ? undefined : `unknown curve "${bad}" (known: ${EC_CURVES.join(', ')})`;
     }
-    case 'rsa':
-      return integerIn(rule.minBits, LIMITS.rsaMinBits) && `rsa minimum must be an integer from ${LIMITS.rsaMinBits.min} to ${LIMITS.rsaMinBits.max}, got ${String(rule.minBits)}`;
+    case 'rsa': {
+      const { min, max } = LIMITS.rsaMinBits;
+      if (integerIn(rule.minBits, LIMITS.rsaMinBits)) return `rsa minimum must be an integer from ${min} to ${max}, got ${String(rule.minBits)}`;
+      if (rule.maxBits !== undefined && integerIn(rule.maxBits, { min: rule.minBits, max })) {
+        return `rsa maximum must be an integer from the minimum (${rule.minBits}) to ${max}, got ${String(rule.maxBits)}`;
+      }
+      // FIPS 186-5 §5.4: e is odd; below 65537 only for devices that cannot do better
+      const e = rule.minExponent;
+      if (e !== undefined && (integerIn(e, LIMITS.rsaMinExponent) || e % 2 === 0)) {
+        return `rsa minimum exponent must be an odd integer from ${LIMITS.rsaMinExponent.min} to ${LIMITS.rsaMinExponent.max}, got ${String(e)}`;
+      }
+      return undefined;
+    }
     case 'ed25519':
       return undefined;
     default:

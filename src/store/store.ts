@@ -40,7 +40,8 @@ export interface NewAccount {
 /** One allowed key algorithm of a profile. */
 export type KeyAlgorithmRule =
   | { type: 'ec'; curves: Array<'P-256' | 'P-384' | 'P-521'> }
-  | { type: 'rsa'; minBits: number }
+  /** maxBits: default 8192; minExponent: the smallest public exponent certified, default 65537 (FIPS 186-5 §5.4). */
+  | { type: 'rsa'; minBits: number; maxBits?: number; minExponent?: number }
   | { type: 'ed25519' };
 
 export type SanType = 'dns' | 'ip' | 'email' | 'uri';

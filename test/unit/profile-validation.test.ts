@@ -1,6 +1,6 @@
 /** The profile rules shared by the CLI and the Web RA, and the CLI's wording of them. */
 import { describe, expect, it } from 'vitest';
-import { cliMessage } from '../../src/cli/profile-options.js';
+import { cliMessage, formatKeyAlgorithms, parseKeyAlgorithms } from '../../src/cli/profile-options.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
 import { describeTrustAnchor, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
 import type { NewProfile } from '../../src/store/store.js';
@@ -47,6 +47,22 @@ describe('validateProfile', () => {
     expect(errors.map((e) => e.field)).toEqual(['keyAlgorithms.1', 'keyAlgorithms.2', 'namePolicy.subjectPatterns', 'namePolicy.ipRanges', 'namePolicy.sanTypes']);
     expect(errors[0]!.message).toBe('unknown curve "P-999" (known: P-256, P-384, P-521)');
   });
+
+  it('RSA rules: maxBits from the minimum to 16384, minExponent odd from 3 to 65537', () => {
+    expect(fields({ keyAlgorithms: [{ type: 'rsa', minBits: 2048, maxBits: 4096, minExponent: 3 }] })).toEqual([]);
+    const errors = fields({
+      keyAlgorithms: [
+        { type: 'rsa', minBits: 3072, maxBits: 2048 }, { type: 'rsa', minBits: 2048, minExponent: 4 },
+        { type: 'rsa', minBits: 2048, minExponent: 1 }, { type: 'rsa', minBits: 2048, maxBits: 32_768 },
+      ],
+    });
+    expect(errors).toEqual([
+      { field: 'keyAlgorithms.0', message: 'rsa maximum must be an integer from the minimum (3072) to 16384, got 2048' },
+      { field: 'keyAlgorithms.1', message: 'rsa minimum exponent must be an odd integer from 3 to 65537, got 4' },
+      { field: 'keyAlgorithms.2', message: 'rsa minimum exponent must be an odd integer from 3 to 65537, got 1' },
+      { field: 'keyAlgorithms.3', message: 'rsa maximum must be an integer from the minimum (2048) to 16384, got 32768' },
+    ]);
+  });
 });
 
 describe('trust anchors', () => {
@@ -67,5 +83,14 @@ describe('the CLI wording', () => {
     expect(cliMessage({ field: 'namePolicy.ipRanges', message: 'x' })).toBe('name policy: x');
     expect(cliMessage({ field: 'namePolicy.sanTypes', message: 'x' })).toBe('--san-types: x');
     expect(cliMessage({ field: 'label', message: 'x' })).toBe('x');
+  });
+
+  it('--key-algorithms: rsa:MIN[-MAX][:e=MIN_EXPONENT] round-trips', () => {
+    const rules = parseKeyAlgorithms('ec:P-256,rsa:2048-4096:e=3,rsa:3072,ed25519');
+    expect(rules).toEqual([
+      { type: 'ec', curves: ['P-256'] }, { type: 'rsa', minBits: 2048, maxBits: 4096, minExponent: 3 }, { type: 'rsa', minBits: 3072 }, { type: 'ed25519' },
+    ]);
+    expect(formatKeyAlgorithms(rules)).toBe('ec:P-256,rsa:2048-4096:e=3,rsa:3072,ed25519');
+    expect(() => parseKeyAlgorithms('rsa:2048:x=3')).toThrow('--key-algorithms: "rsa:2048:x=3": expected rsa:MIN[-MAX][:e=MIN_EXPONENT], e.g. rsa:2048-4096:e=3');
   });
 });

@@ -45,7 +45,8 @@ function KeyAlgorithms({ value, set, errors }: PolicyProps) {
     const curves = next.ec === undefined ? ec?.curves : next.ec;
     if (curves) out.push({ type: 'ec', curves: CURVES.filter((c) => curves.includes(c)) });
     const bits = next.rsa === undefined ? rsa?.minBits : next.rsa;
-    if (bits) out.push({ type: 'rsa', minBits: bits });
+    // maxBits and minExponent (set from the CLI or API) are kept as they are
+    if (bits) out.push({ ...rsa, type: 'rsa', minBits: bits });
     if (next.ed ?? ed) out.push({ type: 'ed25519' });
     set('keyAlgorithms', out);
   };
@@ -88,6 +89,13 @@ function KeyAlgorithms({ value, set, errors }: PolicyProps) {
               ))}
             </select>
           </label>
+          {rsa && (rsa.maxBits !== undefined || rsa.minExponent !== undefined) && (
+            <span class="hint">
+              {rsa.maxBits !== undefined && `at most ${rsa.maxBits} bits`}
+              {rsa.maxBits !== undefined && rsa.minExponent !== undefined && ', '}
+              {rsa.minExponent !== undefined && `exponent ≥ ${rsa.minExponent}`}
+            </span>
+          )}
         </div>
       </div>
       <div class="key-alg">
