@@ -7,6 +7,7 @@ export type RaErrorCode =
   | 'unauthenticated' // missing or wrong credentials
   | 'forbidden' // authenticated, but policy refuses
   | 'not-found' // unknown or disabled label
+  | 'throttled' // too many failed attempts, or too many checks waiting: retry after retryAfterSeconds
   | 'unavailable' // store or CA cannot be reached
   | 'not-implemented'; // a protocol option this server does not offer
 
@@ -14,7 +15,7 @@ export class RaError extends Error {
   readonly code: RaErrorCode;
   /** For 'unauthenticated': the Basic realm to challenge with, when the profile accepts Basic. */
   readonly basicRealm: string | undefined;
-  /** For 'unavailable': seconds the client should wait. */
+  /** For 'unavailable' and 'throttled': seconds the client should wait. */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(code: RaErrorCode, message: string, extra: { basicRealm?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
