@@ -75,6 +75,7 @@ const KIND_OF_RA_CODE: Record<RaErrorCode, ProblemKind> = {
   unauthenticated: 'unauthenticated',
   forbidden: 'forbidden',
   'not-found': 'not-found',
+  throttled: 'locked',
   unavailable: 'unavailable',
   'not-implemented': 'not-implemented',
 };

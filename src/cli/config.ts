@@ -23,7 +23,19 @@ export type CaConfig = LocalCaConfig;
 
 export interface Config {
   home: string;
-  est: { listen: ListenAddress; defaultProfile: string; publicUrl: string | undefined };
+  est: {
+    listen: ListenAddress;
+    defaultProfile: string;
+    publicUrl: string | undefined;
+    /** Failed HTTP Basic attempts before an account or client address is locked (429). */
+    authThrottle: { maxFailuresPerAccount: number; maxFailuresPerAddress: number; windowMinutes: number; lockMinutes: number };
+    /** Requests one requester may have held for approval at once. */
+    maxPendingPerRequester: number;
+    /** Refuse a request whose certificate would be larger than this. */
+    maxCertificateBytes: number;
+  };
+  /** `refuse` (default): a private key file readable by group or others stops the server; `warn`: it is logged. */
+  keyFilePermissions: 'refuse' | 'warn';
   tls: { certificate: string; key: string };
   database: { type: 'sqlite'; path: string };
   cas: Record<string, CaConfig>;
@@ -85,11 +97,25 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'admin', 'log'], '');
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'admin', 'log', 'keyFilePermissions'], '');
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
-  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl'], 'est');
+  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl', 'authThrottle', 'maxPendingPerRequester', 'maxCertificateBytes'], 'est');
+  const throttle = section(est, 'authThrottle', 'est.authThrottle');
+  onlyKeys(throttle, ['maxFailuresPerAccount', 'maxFailuresPerAddress', 'windowMinutes', 'lockMinutes'], 'est.authThrottle');
+  const authThrottle = {
+    maxFailuresPerAccount: integerSetting(throttle, 'maxFailuresPerAccount', 'est.authThrottle', 10, 1, 1_000_000),
+    maxFailuresPerAddress: integerSetting(throttle, 'maxFailuresPerAddress', 'est.authThrottle', 50, 1, 1_000_000),
+    windowMinutes: integerSetting(throttle, 'windowMinutes', 'est.authThrottle', 15, 1, 24 * 60),
+    lockMinutes: integerSetting(throttle, 'lockMinutes', 'est.authThrottle', 15, 1, 24 * 60),
+  };
+  const maxPendingPerRequester = integerSetting(est, 'maxPendingPerRequester', 'est', 10, 1, 100_000);
+  const maxCertificateBytes = integerSetting(est, 'maxCertificateBytes', 'est', 16 * 1024, 1024, 1024 * 1024);
+  const keyFilePermissions = root.keyFilePermissions ?? 'refuse';
+  if (keyFilePermissions !== 'refuse' && keyFilePermissions !== 'warn') {
+    throw new ConfigError(`keyFilePermissions: expected refuse or warn, got ${JSON.stringify(root.keyFilePermissions)}`);
+  }
   const listenText = env.ESTUARY_EST_LISTEN || str(est, 'listen', 'est', '127.0.0.1:8443');
   const listen = parseListen(listenText, env.ESTUARY_EST_LISTEN ? 'ESTUARY_EST_LISTEN' : 'est.listen');
   const publicUrl = est.publicUrl === undefined ? undefined : str(est, 'publicUrl', 'est');
@@ -149,7 +175,8 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
 
   return {
     home,
-    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl },
+    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes },
+    keyFilePermissions,
     tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
     database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
     cas,
@@ -209,6 +236,16 @@ est:
   defaultProfile: default
   # Base URL clients use, when it differs from the listen address (e.g. behind a load balancer).
   # publicUrl: https://est.example.com
+  # Failed HTTP Basic attempts: after this many for one account (or from one client address)
+  # within windowMinutes, further attempts get 429 with Retry-After for lockMinutes, without
+  # a password check. A device whose password was verified recently keeps working.
+  authThrottle:
+    maxFailuresPerAccount: 10
+    maxFailuresPerAddress: 50
+    windowMinutes: 15
+    lockMinutes: 15
+  maxPendingPerRequester: 10       # requests one requester may have held for approval at once
+  maxCertificateBytes: 16384       # refuse a request whose certificate would be larger
 
 tls:
   # EST server certificate followed by its chain, and its private key (PEM).
@@ -243,6 +280,10 @@ admin:
   listen: 127.0.0.1:8444           # "off" disables; env ESTUARY_ADMIN_LISTEN=host:port overrides
   sessionIdleMinutes: 30           # a session ends after this long without a request
   sessionAbsoluteHours: 12         # and this long after sign-in, whatever happens
+
+# A CA or TLS private key file readable by group or others: refuse (stop with the chmod to
+# run) or warn (log it and start).
+keyFilePermissions: refuse
 
 log:
   # fatal, error, warn, info, debug, trace or silent. Logs never hold passwords or keys.

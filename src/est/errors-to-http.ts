@@ -6,6 +6,8 @@ export const STATUS_BY_CODE: Record<RaErrorCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
   'not-found': 404,
+  // RFC 6585 §4: 429 Too Many Requests, with Retry-After.
+  throttled: 429,
   unavailable: 503,
   'not-implemented': 501,
 };

@@ -53,6 +53,8 @@ export function credentialsOf(request: FastifyRequest): Credentials {
   const socket = request.raw.socket as TLSSocket;
   return {
     ...(basic ? { basic } : {}),
+    // The peer of the TCP connection (a load balancer in front would need PROXY protocol support).
+    address: socket.remoteAddress,
     get clientChain() {
       return peerChain(socket);
     },

@@ -7,7 +7,9 @@ import type { Account, AuthMechanism, Profile, Store } from '../store/store.js';
 import { validateClientChain, type parseAnchors } from './client-cert.js';
 import type { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
+import { HashGateFullError, type HashGate } from './hash-gate.js';
 import { dummyPasswordHash, verifyPassword } from './password.js';
+import type { BasicAuthThrottle, BasicLock } from './throttle.js';
 
 export interface Credentials {
   basic?: { user: string; password: string };
@@ -18,6 +20,8 @@ export interface Credentials {
    * TLS 1.2, tls-exporter (RFC 9266) under TLS 1.3; undefined when the transport has none.
    */
   channelBinding?: Buffer | undefined;
+  /** The client's network address (from the socket), for throttling failed attempts. */
+  address?: string | undefined;
 }
 
 export interface Principal {
@@ -36,6 +40,10 @@ export interface AuthContext {
   knownIntermediates: readonly X509Certificate[];
   /** True when one of our CAs issued it and it is revoked. */
   isRevokedHere(cert: X509Certificate): Promise<boolean>;
+  /** Failed Basic attempts per account and per address. */
+  throttle: BasicAuthThrottle;
+  /** Bounds the full password hashes paid for credentials not in the cache. */
+  gate: HashGate;
 }
 
 export const basicRealm = (profile: Profile): string => `estuary ${profile.label}`;
@@ -57,20 +65,62 @@ export function certificateRefused(profile: Profile, message: string, creds: Cre
   return new RaError('unauthenticated', message, { certificateRealm: basicRealm(profile), ...(askBasic ? { basicRealm: basicRealm(profile) } : {}) });
 }
 
-/** HTTP Basic with an EST account's email address and password. */
+function throttled(lock: BasicLock, email: string): RaError {
+  const what = lock.scope === 'account' ? `account ${email}` : 'this client address';
+  return new RaError('throttled', `too many failed authentication attempts for ${what}; try again in ${lock.retryAfterSeconds} seconds`, { retryAfterSeconds: lock.retryAfterSeconds });
+}
+
+/** A full password hash through the gate; a full queue is a 429, not a wait. */
+async function gatedVerify(ctx: AuthContext, creds: Credentials, password: string, hash: string): Promise<boolean> {
+  try {
+    return await ctx.gate.run(ctx.throttle.suspect(creds.address), () => verifyPassword(password, hash));
+  } catch (err) {
+    if (err instanceof HashGateFullError) throw new RaError('throttled', `${err.message}; try again in 5 seconds`, { retryAfterSeconds: 5 });
+    throw err;
+  }
+}
+
+/** Records a failure; a lock it sets off is audited once (refusals while locked are not). */
+async function recordFailure(ctx: AuthContext, profile: Profile, email: string, address: string | undefined): Promise<void> {
+  for (const lock of ctx.throttle.fail(email, address)) {
+    const what = lock.scope === 'account' ? `account ${email}` : `address ${address}`;
+    await ctx.store.appendAudit({
+      actor: lock.scope === 'account' ? email : (address ?? 'anonymous'), action: 'est.lockout', profile: profile.label, outcome: 'throttled', serial: null,
+      detail: `${what} locked for ${lock.retryAfterSeconds} s after repeated failed HTTP Basic authentication${address ? ` (last from ${address})` : ''}`,
+    });
+  }
+}
+
+/**
+ * HTTP Basic with an EST account's email address and password. Locked accounts and addresses
+ * are refused (429) before any hash; a credential proven recently (in the cache) passes an
+ * account lock, so guessing cannot lock a working device out.
+ */
 export async function authenticateBasic(ctx: AuthContext, profile: Profile, creds: Credentials): Promise<Account> {
   if (!creds.basic) throw unauthenticated(profile, 'HTTP Basic credentials (EST account email and password) are required');
   const email = creds.basic.user.trim().toLowerCase();
   const { password } = creds.basic;
+  const addressLock = ctx.throttle.locked(email, creds.address);
+  if (addressLock?.scope === 'address') throw throttled(addressLock, email);
   const account = await ctx.store.getAccount(email);
   const usable = account && account.role === 'est' && !account.disabled;
+  const proven = usable && ctx.cache.has(email, password, account.passwordHash);
+  if (!proven) {
+    const lock = ctx.throttle.locked(email, creds.address, account?.unlockedAt);
+    if (lock) throw throttled(lock, email);
+  }
   if (!usable) {
     // Hash even for unknown accounts so the answer's timing does not tell which emails exist.
-    await verifyPassword(password, await dummyPasswordHash());
+    await gatedVerify(ctx, creds, password, await dummyPasswordHash());
+    await recordFailure(ctx, profile, email, creds.address);
     throw unauthenticated(profile, 'invalid EST account credentials');
   }
-  const ok = await ctx.cache.verify(email, password, account.passwordHash, () => verifyPassword(password, account.passwordHash));
-  if (!ok) throw unauthenticated(profile, 'invalid EST account credentials');
+  const ok = proven || (await ctx.cache.verify(email, password, account.passwordHash, () => gatedVerify(ctx, creds, password, account.passwordHash)));
+  if (!ok) {
+    await recordFailure(ctx, profile, email, creds.address);
+    throw unauthenticated(profile, 'invalid EST account credentials');
+  }
+  ctx.throttle.succeed(email);
   if (profile.allowedAccounts.length > 0 && !profile.allowedAccounts.includes(email)) {
     throw new RaError('forbidden', `account ${email} is not allowed on profile "${profile.label}"`);
   }

@@ -18,9 +18,11 @@ import {
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
+import { HashGate } from './hash-gate.js';
 import { checkNames } from './name-policy.js';
 import { generateKeyFor } from './server-keygen.js';
 import { envelopeFor } from '../pki/enveloped-data.js';
+import { BasicAuthThrottle, DEFAULT_BASIC_THROTTLE, type BasicThrottleSettings } from './throttle.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
@@ -60,6 +62,10 @@ export interface EnrollmentServiceOptions {
   now: () => Date;
   logger: Logger;
   cache?: CredentialCache;
+  /** Failed HTTP Basic attempts that lock an account or a client address (default DEFAULT_BASIC_THROTTLE). */
+  basicThrottle?: BasicThrottleSettings;
+  /** Bounds the full password hashes (default: 2 at once, 1 for suspects). */
+  gate?: HashGate;
   /** Seconds a client is told to wait when the store or CA is unavailable. */
   unavailableRetryAfter?: number;
 }
@@ -124,6 +130,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       const ours = [...o.cas.values()].some((ca) => ca.issued(cert.raw));
       return ours && (await o.store.isRevoked(normalizeSerial(cert.serialNumber)));
     },
+    throttle: new BasicAuthThrottle(o.basicThrottle ?? DEFAULT_BASIC_THROTTLE, () => o.now().getTime()),
+    gate: o.gate ?? new HashGate(),
   };
 
   async function profile(label: string): Promise<Profile> {
@@ -349,6 +357,11 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         return outcome;
       } catch (err) {
         const code = err instanceof RaError ? err.code : 'error';
+        // A refusal while locked is not audited one by one: the lock itself was (est.lockout).
+        if (code === 'throttled') {
+          o.logger.debug({ op: req.operation, profile: p.label, actor: audit.actor, reason: (err as Error).message }, 'enrollment throttled');
+          throw err;
+        }
         o.logger.warn({ op: req.operation, profile: p.label, actor: audit.actor, outcome: code, reason: (err as Error).message }, 'enrollment refused');
         await o.store
           .appendAudit({ actor: audit.actor, action: req.operation, profile: p.label, outcome: code, serial: null, detail: (err as Error).message })

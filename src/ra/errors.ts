@@ -7,6 +7,7 @@ export type RaErrorCode =
   | 'unauthenticated' // missing or wrong credentials
   | 'forbidden' // authenticated, but policy refuses
   | 'not-found' // unknown or disabled label
+  | 'throttled' // too many failed attempts, or too many checks waiting: retry after retryAfterSeconds
   | 'unavailable' // store or CA cannot be reached
   | 'not-implemented'; // a protocol option this server does not offer
 
@@ -16,7 +17,7 @@ export class RaError extends Error {
   readonly basicRealm: string | undefined;
   /** For 'unauthenticated': the realm of a TLS client certificate challenge, when a certificate would help. */
   readonly certificateRealm: string | undefined;
-  /** For 'unavailable': seconds the client should wait. */
+  /** For 'unavailable' and 'throttled': seconds the client should wait. */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(code: RaErrorCode, message: string, extra: { basicRealm?: string; certificateRealm?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {

@@ -144,6 +144,16 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX audit_events_actor ON audit_events (actor);
     `,
   },
+  {
+    // unlocked_at: locks set before it (throttled failed sign-ins) no longer count.
+    // renewal: the profile's renewal rules as JSON (see RenewalPolicy).
+    name: 'account unlock and renewal rules',
+    sql: `
+      ALTER TABLE accounts ADD COLUMN unlocked_at TEXT;
+      ALTER TABLE profiles ADD COLUMN renewal TEXT NOT NULL DEFAULT '{}';
+      CREATE INDEX pending_requests_requester ON pending_requests (requester, status);
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

@@ -20,7 +20,7 @@ import {
 export type Params = Record<string, unknown>;
 
 export interface AccountRow {
-  id: number; email: string; password_hash: string; role: string; disabled: number; allowed_names: string; allowed_profiles: string;
+  id: number; email: string; password_hash: string; role: string; disabled: number; allowed_names: string; allowed_profiles: string; unlocked_at: string | null;
   created_at: string; updated_at: string;
 }
 export interface ProfileRow {
@@ -86,6 +86,7 @@ export function toAccount(r: AccountRow): Account {
     disabled: r.disabled !== 0,
     allowedNames: JSON.parse(r.allowed_names) as string[],
     allowedProfiles: JSON.parse(r.allowed_profiles) as string[],
+    unlockedAt: r.unlocked_at ? new Date(r.unlocked_at) : null,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };

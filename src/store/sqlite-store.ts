@@ -187,6 +187,11 @@ export class SqliteStore implements Store {
     return this.write('setAccountAllowedProfiles', () => this.stmt.setAllowedProfiles.run(params).changes > 0);
   }
 
+  async unlockAccount(email: string, at: Date): Promise<boolean> {
+    const params = { email: email.toLowerCase(), at: iso(at) };
+    return this.write('unlockAccount', () => this.stmt.unlockAccount.run(params).changes > 0);
+  }
+
   async createProfile(profile: NewProfile): Promise<Profile> {
     const now = this.now();
     const params = profileParams(profile, iso(now));

@@ -27,6 +27,8 @@ export interface Account {
   allowedNames: string[];
   /** Profiles (labels) this EST account may use; empty: every profile that allows it. */
   allowedProfiles: string[];
+  /** The last unlock: failed-attempt locks set before it no longer count (null: never unlocked). */
+  unlockedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -274,6 +276,8 @@ export interface Store {
   setAccountDisabled(email: string, disabled: boolean): Promise<boolean>;
   setAccountAllowedNames(email: string, names: string[]): Promise<boolean>;
   setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean>;
+  /** Lift failed-attempt locks set before `at` (throttle.ts); false when no such account exists. */
+  unlockAccount(email: string, at: Date): Promise<boolean>;
 
   /** Insert; StoreConflictError when the label exists. */
   createProfile(profile: NewProfile): Promise<Profile>;

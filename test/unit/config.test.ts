@@ -23,7 +23,12 @@ describe('validateConfig defaults', () => {
     const c = validateConfig(MINIMAL, HOME);
     expect(c).toEqual({
       home: HOME,
-      est: { listen: { host: '127.0.0.1', port: 8443 }, defaultProfile: 'default', publicUrl: undefined },
+      est: {
+        listen: { host: '127.0.0.1', port: 8443 }, defaultProfile: 'default', publicUrl: undefined,
+        authThrottle: { maxFailuresPerAccount: 10, maxFailuresPerAddress: 50, windowMinutes: 15, lockMinutes: 15 },
+        maxPendingPerRequester: 10, maxCertificateBytes: 16384,
+      },
+      keyFilePermissions: 'refuse',
       tls: { certificate: '/srv/estuary/tls/server.pem', key: '/srv/estuary/tls/server-key.pem' },
       database: { type: 'sqlite', path: '/srv/estuary/estuary.db' },
       cas: { default: { type: 'local', certificate: '/srv/estuary/ca/issuing.pem', key: '/srv/estuary/ca/issuing-key.pem', chain: [] } },
@@ -31,6 +36,16 @@ describe('validateConfig defaults', () => {
       admin: { listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 },
       log: { level: 'info' },
     } satisfies Config);
+  });
+
+  it('reads the EST throttle, caps and key file settings, naming bad fields', () => {
+    const c = validateConfig(withCa({ est: { authThrottle: { maxFailuresPerAccount: 3, lockMinutes: 1 }, maxPendingPerRequester: 2 }, keyFilePermissions: 'warn' }), HOME);
+    expect(c.est.authThrottle).toEqual({ maxFailuresPerAccount: 3, maxFailuresPerAddress: 50, windowMinutes: 15, lockMinutes: 1 });
+    expect(c.est.maxPendingPerRequester).toBe(2);
+    expect(c.keyFilePermissions).toBe('warn');
+    expect(() => validateConfig(withCa({ est: { authThrottle: { maxFailuresPerAccount: 0 } } }), HOME)).toThrow(/^est.authThrottle.maxFailuresPerAccount: /);
+    expect(() => validateConfig(withCa({ est: { authThrottle: { tries: 1 } } }), HOME)).toThrow(/^est.authThrottle.tries: unknown setting/);
+    expect(() => validateConfig(withCa({ keyFilePermissions: 'ignore' }), HOME)).toThrow(/^keyFilePermissions: expected refuse or warn/);
   });
 
   it('reads the CRL settings, "off", the env override and names bad fields', () => {
@@ -85,7 +100,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, admin, log)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, admin, log, keyFilePermissions)');
   });
 
   it('an unknown key in a section', () => {
