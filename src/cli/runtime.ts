@@ -14,6 +14,7 @@ import { createEstServer, type EstServer } from '../est/est-server.js';
 import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
 import { createCrlService } from '../ra/crl-service.js';
+import { createDeviceCrlSource } from '../ra/device-crl.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -80,7 +81,9 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
   let crlPort: number | undefined;
-  const service = createEnrollmentService({ store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger });
+  // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.
+  const deviceCrls = createDeviceCrlSource({ now: () => new Date() });
+  const service = createEnrollmentService({ store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, deviceCrls });
   const est = await createEstServer({
     service,
     logger,

@@ -210,3 +210,15 @@ export function nameConstraintViolation(nc: NameConstraints, names: readonly Con
   }
   return undefined;
 }
+
+/** RFC 5280 §7.1: two DER Names are the same name (case and spacing of values aside). */
+export function sameName(a: Buffer, b: Buffer): boolean {
+  if (a.equals(b)) return true;
+  try {
+    const x = rdnsOf(a);
+    const y = rdnsOf(b);
+    return x.length === y.length && x.every((r, i) => r === y[i]);
+  } catch {
+    return false;
+  }
+}

@@ -47,6 +47,8 @@ export const OID = {
   cRLDistributionPoints: '2.5.29.31',
   cRLNumber: '2.5.29.20',
   cRLReason: '2.5.29.21',
+  deltaCRLIndicator: '2.5.29.27',
+  issuingDistributionPoint: '2.5.29.28',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
   issuerAltName: '2.5.29.18',

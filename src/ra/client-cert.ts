@@ -13,7 +13,8 @@ import { children, readTop, TAG, value } from '../pki/der.js';
 import { constrainedNamesOf, nameConstraintViolation, parseNameConstraints } from '../pki/name-constraints.js';
 import { OID, oidName } from '../pki/oids.js';
 
-export type ChainResult = { ok: true; leaf: X509Certificate } | { ok: false; reason: string };
+/** `issuer`: the certificate that signed the leaf (undefined when the leaf is itself an anchor). */
+export type ChainResult = { ok: true; leaf: X509Certificate; issuer: X509Certificate | undefined } | { ok: false; reason: string };
 
 const MAX_DEPTH = 8;
 
@@ -112,12 +113,13 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
     if (invalid) return { ok: false, reason: invalid };
     if (anchors.some((a) => a.raw.equals(current.raw))) {
       const problem = pathProblem(path);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: path[1] };
     }
     const anchor = anchors.find((a) => signedBy(current, a));
     if (anchor) {
-      const problem = withinValidity(anchor, now) ?? pathProblem([...path, anchor]);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf };
+      const full = [...path, anchor];
+      const problem = withinValidity(anchor, now) ?? pathProblem(full);
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: full[1] };
     }
     const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
     if (!next) break;

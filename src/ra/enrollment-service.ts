@@ -17,6 +17,7 @@ import {
 } from './authenticators.js';
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
+import type { DeviceCrlSource } from './device-crl.js';
 import { RaError } from './errors.js';
 import { checkNames } from './name-policy.js';
 import { generateKeyFor } from './server-keygen.js';
@@ -62,6 +63,8 @@ export interface EnrollmentServiceOptions {
   cache?: CredentialCache;
   /** Seconds a client is told to wait when the store or CA is unavailable. */
   unavailableRetryAfter?: number;
+  /** CRLs of external device CAs (TLS client certificates not issued here). */
+  deviceCrls?: DeviceCrlSource;
 }
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -124,6 +127,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       const ours = [...o.cas.values()].some((ca) => ca.issued(cert.raw));
       return ours && (await o.store.isRevoked(normalizeSerial(cert.serialNumber)));
     },
+    issuedHere: (cert) => [...o.cas.values()].some((ca) => ca.issued(cert.raw)),
+    deviceCrls: o.deviceCrls,
   };
 
   async function profile(label: string): Promise<Profile> {

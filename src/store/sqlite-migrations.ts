@@ -144,6 +144,10 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX audit_events_actor ON audit_events (actor);
     `,
   },
+  {
+    name: 'device CA revocation checking',
+    sql: `ALTER TABLE profiles ADD COLUMN device_revocation TEXT NOT NULL DEFAULT '{}';`,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */
