@@ -14,6 +14,7 @@ import { createEstServer, type EstServer } from '../est/est-server.js';
 import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
 import { createCrlService } from '../ra/crl-service.js';
+import { createDeviceCrlSource } from '../ra/device-crl.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -81,8 +82,10 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
   let crlPort: number | undefined;
   const t = config.est.authThrottle;
+  // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.
+  const deviceCrls = createDeviceCrlSource({ now: () => new Date() });
   const service = createEnrollmentService({
-    store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger,
+    store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, deviceCrls,
     basicThrottle: { maxFailuresPerAccount: t.maxFailuresPerAccount, maxFailuresPerAddress: t.maxFailuresPerAddress, windowSeconds: t.windowMinutes * 60, lockSeconds: t.lockMinutes * 60 },
   });
   const est = await createEstServer({

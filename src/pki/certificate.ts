@@ -132,6 +132,8 @@ export interface CertificateFields {
   subjectAltName: Buffer | undefined;
   /** DER of the whole extensions keyed by OID: extnValue contents. */
   extensions: Map<string, Buffer>;
+  /** The OIDs of the extensions marked critical. */
+  critical: Set<string>;
 }
 
 export function certificateFields(der: Buffer): CertificateFields {
@@ -145,13 +147,16 @@ export function certificateFields(der: Buffer): CertificateFields {
   const subject = slice(der, expectTag(parts[i++], TAG.SEQUENCE, 'subject'));
   const spki = slice(der, expectTag(parts[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo'));
   const extensions = new Map<string, Buffer>();
+  const critical = new Set<string>();
   for (; i < parts.length; i++) {
     const p = parts[i]!;
     if (p.tag !== 0xa3) continue;
     const [exts] = children(der, p);
     for (const ext of children(der, expectTag(exts, TAG.SEQUENCE, 'Extensions'))) {
       const e = children(der, ext);
-      extensions.set(decodeOid(value(der, e[0]!)), value(der, e[e.length - 1]!));
+      const id = decodeOid(value(der, e[0]!));
+      extensions.set(id, value(der, e[e.length - 1]!));
+      if (e.length === 3 && e[1]!.tag === TAG.BOOLEAN && der[e[1]!.valueStart] !== 0) critical.add(id);
     }
   }
   return {
@@ -161,6 +166,7 @@ export function certificateFields(der: Buffer): CertificateFields {
     spki,
     subjectAltName: extensions.get(OID.subjectAltName),
     extensions,
+    critical,
   };
 }
 

@@ -6,6 +6,8 @@ import type { X509Certificate } from 'node:crypto';
 import type { Account, AuthMechanism, Profile, Store } from '../store/store.js';
 import { validateClientChain, type parseAnchors } from './client-cert.js';
 import type { CredentialCache } from './credential-cache.js';
+import type { DeviceCrlSource } from './device-crl.js';
+import { deviceRevocationStatus } from './device-revocation.js';
 import { RaError } from './errors.js';
 import { HashGateFullError, type HashGate } from './hash-gate.js';
 import { dummyPasswordHash, verifyPassword } from './password.js';
@@ -44,6 +46,10 @@ export interface AuthContext {
   throttle: BasicAuthThrottle;
   /** Bounds the full password hashes paid for credentials not in the cache. */
   gate: HashGate;
+  /** True when one of our CAs issued it (the store knows its status). */
+  issuedHere(cert: X509Certificate): boolean;
+  /** CRLs of external device CAs; without it their certificates are not checked for revocation. */
+  deviceCrls?: DeviceCrlSource | undefined;
 }
 
 export const basicRealm = (profile: Profile): string => `estuary ${profile.label}`;
@@ -141,6 +147,22 @@ export async function authenticateClientCert(ctx: AuthContext, profile: Profile,
   const result = validateClientChain(creds.clientChain, anchors, ctx.now(), ctx.knownIntermediates);
   if (!result.ok) throw certificateRefused(profile, result.reason, creds);
   if (await ctx.isRevokedHere(result.leaf)) throw certificateRefused(profile, 'the client certificate has been revoked', creds);
+  if (ctx.deviceCrls && result.issuer && !ctx.issuedHere(result.leaf)) {
+    // RFC 5280 §6.3: a device CA's certificate is checked against that CA's CRL.
+    const status = await deviceRevocationStatus(ctx.deviceCrls, profile, result.leaf, result.issuer);
+    switch (status.kind) {
+      case 'good':
+        break;
+      case 'revoked':
+        throw certificateRefused(profile, status.reason, creds);
+      case 'unavailable':
+        if (!status.allowed) throw certificateRefused(profile, status.detail, creds);
+        await ctx.store.appendAudit({
+          actor: result.leaf.subject.replace(/\n/g, ', '), action: 'revocation-check', profile: profile.label, outcome: 'allowed', serial: null,
+          detail: `${status.detail}; certificate serial ${result.leaf.serialNumber.toLowerCase()}`,
+        });
+    }
+  }
   return result.leaf;
 }
 

@@ -1,15 +1,20 @@
 /**
  * TLS client certificate path validation (RFC 5280 §6, the parts an RA needs): the chain the
  * client presented must lead, by name and signature, to one of the profile's trust anchors;
- * every certificate on it must be within validity; intermediates must be CAs.
+ * every certificate on it must be within validity; intermediates must be CAs; path length and
+ * name constraints hold; no certificate below the anchor carries a critical extension we do
+ * not process. Certificate policies are not processed (any policy is acceptable), so the
+ * policy-restricting extensions count as unrecognised when critical.
  */
 import { X509Certificate } from 'node:crypto';
 import { pemBlocks } from '../pki/base64.js';
-import { certificateFields } from '../pki/certificate.js';
+import { certificateFields, type CertificateFields } from '../pki/certificate.js';
 import { children, readTop, TAG, value } from '../pki/der.js';
-import { OID } from '../pki/oids.js';
+import { constrainedNamesOf, nameConstraintViolation, parseNameConstraints } from '../pki/name-constraints.js';
+import { OID, oidName } from '../pki/oids.js';
 
-export type ChainResult = { ok: true; leaf: X509Certificate } | { ok: false; reason: string };
+/** `issuer`: the certificate that signed the leaf (undefined when the leaf is itself an anchor). */
+export type ChainResult = { ok: true; leaf: X509Certificate; issuer: X509Certificate | undefined } | { ok: false; reason: string };
 
 const MAX_DEPTH = 8;
 
@@ -17,25 +22,63 @@ export function parseAnchors(pems: readonly string[]): X509Certificate[] {
   return pems.flatMap((pem) => pemBlocks(pem)).map((der) => new X509Certificate(der));
 }
 
+/** A certificate's subject on one line (node:crypto separates RDNs with newlines). */
+const subjectOf = (cert: X509Certificate): string => cert.subject.replace(/\n/g, ', ');
+
 function withinValidity(cert: X509Certificate, now: Date): string | undefined {
-  if (now < new Date(cert.validFrom)) return `certificate "${cert.subject}" is not yet valid`;
-  if (now > new Date(cert.validTo)) return `certificate "${cert.subject}" has expired`;
+  if (now < new Date(cert.validFrom)) return `certificate "${subjectOf(cert)}" is not yet valid`;
+  if (now > new Date(cert.validTo)) return `certificate "${subjectOf(cert)}" has expired`;
   return undefined;
 }
 
 /** pathLenConstraint of a CA certificate's basicConstraints, if any. */
-function pathLen(cert: X509Certificate): number | undefined {
-  const bc = certificateFields(Buffer.from(cert.raw)).extensions.get(OID.basicConstraints);
+function pathLen(fields: CertificateFields): number | undefined {
+  const bc = fields.extensions.get(OID.basicConstraints);
   if (!bc) return undefined;
   const n = children(bc, readTop(bc)).find((t) => t.tag === TAG.INTEGER);
   return n ? value(bc, n).readUIntBE(0, Math.min(6, n.end - n.valueStart)) : undefined;
 }
 
-/** RFC 5280 §6.1.4 (m): a CA may be followed by at most pathLen intermediates. `path` is leaf first. */
-function pathLengthViolation(path: readonly X509Certificate[]): string | undefined {
+/** The extensions whose meaning this validator (or the TLS layer) applies, RFC 5280 §4.2. */
+const RECOGNISED = new Set<string>([
+  OID.basicConstraints, OID.keyUsage, OID.extKeyUsage, OID.subjectAltName, OID.issuerAltName, OID.nameConstraints,
+  OID.subjectKeyIdentifier, OID.authorityKeyIdentifier, OID.cRLDistributionPoints, OID.freshestCRL,
+  OID.authorityInfoAccess, OID.certificatePolicies,
+]);
+
+const isSelfIssued = (c: X509Certificate): boolean => c.subject === c.issuer;
+
+/**
+ * The path-wide checks, `path` leaf first and ending with the anchor (trusted as configured:
+ * its own extensions are not judged, but its constraints bind the certificates below it).
+ */
+function pathProblem(path: readonly X509Certificate[]): string | undefined {
+  const fields = path.map((c) => certificateFields(Buffer.from(c.raw)));
+  // RFC 5280 §4.2: a certificate with a critical extension we do not recognise MUST be rejected.
+  for (let i = 0; i < path.length - 1; i++) {
+    for (const id of fields[i]!.critical) {
+      if (!RECOGNISED.has(id)) return `certificate "${subjectOf(path[i]!)}" has an unrecognised critical extension (${oidName(id)})`;
+    }
+  }
   for (let i = 1; i < path.length; i++) {
-    const limit = pathLen(path[i]!);
-    if (limit !== undefined && i - 1 > limit) return `the path violates the path length constraint of "${path[i]!.subject}"`;
+    // RFC 5280 §6.1.4 (m): a CA may be followed by at most pathLen intermediates.
+    const limit = pathLen(fields[i]!);
+    if (limit !== undefined && i - 1 > limit) return `the path violates the path length constraint of "${subjectOf(path[i]!)}"`;
+    // RFC 5280 §6.1.4 (g) and §6.1.3 (b)/(c): a CA's name constraints bind every certificate
+    // below it; self-issued intermediates are exempt, the leaf never is.
+    const nc = fields[i]!.extensions.get(OID.nameConstraints);
+    if (!nc) continue;
+    let constraints;
+    try {
+      constraints = parseNameConstraints(nc);
+    } catch {
+      return `the name constraints of "${subjectOf(path[i]!)}" cannot be read`;
+    }
+    for (let j = 0; j < i; j++) {
+      if (j > 0 && isSelfIssued(path[j]!)) continue;
+      const problem = nameConstraintViolation(constraints, constrainedNamesOf(fields[j]!), subjectOf(path[i]!));
+      if (problem) return `certificate "${subjectOf(path[j]!)}": ${problem}`;
+    }
   }
   return undefined;
 }
@@ -68,11 +111,15 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const invalid = withinValidity(current, now);
     if (invalid) return { ok: false, reason: invalid };
-    if (anchors.some((a) => a.raw.equals(current.raw))) return { ok: true, leaf };
+    if (anchors.some((a) => a.raw.equals(current.raw))) {
+      const problem = pathProblem(path);
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: path[1] };
+    }
     const anchor = anchors.find((a) => signedBy(current, a));
     if (anchor) {
-      const problem = withinValidity(anchor, now) ?? pathLengthViolation([...path, anchor]);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf };
+      const full = [...path, anchor];
+      const problem = withinValidity(anchor, now) ?? pathProblem(full);
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: full[1] };
     }
     const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
     if (!next) break;

@@ -17,6 +17,7 @@ import {
 } from './authenticators.js';
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
+import type { DeviceCrlSource } from './device-crl.js';
 import { RaError } from './errors.js';
 import { HashGate } from './hash-gate.js';
 import { checkNames } from './name-policy.js';
@@ -68,6 +69,8 @@ export interface EnrollmentServiceOptions {
   gate?: HashGate;
   /** Seconds a client is told to wait when the store or CA is unavailable. */
   unavailableRetryAfter?: number;
+  /** CRLs of external device CAs (TLS client certificates not issued here). */
+  deviceCrls?: DeviceCrlSource;
 }
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -132,6 +135,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     },
     throttle: new BasicAuthThrottle(o.basicThrottle ?? DEFAULT_BASIC_THROTTLE, () => o.now().getTime()),
     gate: o.gate ?? new HashGate(),
+    issuedHere: (cert) => [...o.cas.values()].some((ca) => ca.issued(cert.raw)),
+    deviceCrls: o.deviceCrls,
   };
 
   async function profile(label: string): Promise<Profile> {

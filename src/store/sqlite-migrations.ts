@@ -154,6 +154,10 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX pending_requests_requester ON pending_requests (requester, status);
     `,
   },
+  {
+    name: 'device CA revocation checking',
+    sql: `ALTER TABLE profiles ADD COLUMN device_revocation TEXT NOT NULL DEFAULT '{}';`,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

@@ -8,8 +8,10 @@ import {
   type AuthMechanism,
   type CertificateRecord,
   type CertificateStatus,
+  type DeviceRevocation,
   type NewAuditEvent,
   type NewProfile,
+  DEFAULT_DEVICE_REVOCATION,
   EMPTY_NAME_POLICY,
   type NamePolicy,
   type PendingRequest,
@@ -27,6 +29,7 @@ export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
   approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string; name_policy: string;
+  device_revocation: string;
   created_at: string; updated_at: string;
 }
 export interface PendingRow {
@@ -110,6 +113,7 @@ export function toProfile(r: ProfileRow): Profile {
     pendingTtlHours: r.pending_ttl_hours,
     popLinking: r.pop_linking === 'required' || r.pop_linking === 'optional' ? r.pop_linking : 'off',
     namePolicy: { ...EMPTY_NAME_POLICY, ...(JSON.parse(r.name_policy) as Partial<NamePolicy>) },
+    deviceRevocation: { ...DEFAULT_DEVICE_REVOCATION, ...(JSON.parse(r.device_revocation) as Partial<DeviceRevocation>) },
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -133,6 +137,7 @@ export function profileParams(p: NewProfile, now: string): Params {
     pending_ttl_hours: p.pendingTtlHours,
     pop_linking: p.popLinking,
     name_policy: JSON.stringify(p.namePolicy),
+    device_revocation: JSON.stringify(p.deviceRevocation),
     now,
   };
 }

@@ -72,6 +72,22 @@ export const EMPTY_NAME_POLICY: NamePolicy = {
   subjectAllowed: [], subjectRequired: [], subjectPatterns: {}, sanTypes: [], sanRequired: [], dnsSuffixes: [], ipRanges: [], forbiddenNames: [],
 };
 
+/** Revocation checking of TLS client certificates from external device CAs (RFC 5280 §6.3). */
+export interface DeviceRevocation {
+  /**
+   * A certificate that names a CRL (or whose anchor has one configured) when no fresh, verifiable
+   * CRL can be had: `refuse` it (401), or `allow` it; either way the audit log records URL and error.
+   */
+  whenUnavailable: 'refuse' | 'allow';
+  /**
+   * A CRL URL per trust anchor, keyed by the anchor certificate's SHA-256 fingerprint (lower-case
+   * hex): used for the certificates that anchor issued, instead of their CRL distribution points.
+   */
+  crlUrls: Record<string, string>;
+}
+
+export const DEFAULT_DEVICE_REVOCATION: DeviceRevocation = { whenUnavailable: 'refuse', crlUrls: {} };
+
 export type KeyUsageName =
   | 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment'
   | 'keyAgreement' | 'keyCertSign' | 'cRLSign';
@@ -106,6 +122,7 @@ export interface Profile {
    */
   popLinking: 'off' | 'optional' | 'required';
   namePolicy: NamePolicy;
+  deviceRevocation: DeviceRevocation;
   createdAt: Date;
   updatedAt: Date;
 }

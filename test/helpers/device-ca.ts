@@ -1,17 +1,29 @@
 /** A stand-in "Enterprise Device CA" built with @peculiar/x509, and device certificates under it. */
 import { x509, generateKeys, privateKeyPem, type TestKeyType } from './keys.js';
 
+export interface IssueOptions {
+  notBefore?: Date;
+  notAfter?: Date;
+  eku?: string[];
+  keyType?: TestKeyType;
+  sans?: x509.JsonGeneralName[];
+  /** A CRL distribution point (fullName URI). */
+  crlUrl?: string;
+}
+
 export interface DeviceCa {
   pem: string;
   cert: x509.X509Certificate;
   keys: CryptoKeyPair;
-  issue(cn: string, opts?: { notBefore?: Date; notAfter?: Date; eku?: string[]; keyType?: TestKeyType }): Promise<{ cert: string; key: string }>;
+  issue(cn: string, opts?: IssueOptions): Promise<{ cert: string; key: string; serial: string }>;
+  /** A DER CRL of this CA listing `serials` (signed with `signingKey`, default the CA's own). */
+  crl(serials: string[], opts?: { thisUpdate?: Date; nextUpdate?: Date; signingKey?: CryptoKey }): Promise<Buffer>;
 }
 
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
 
 
-export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'): Promise<DeviceCa> {
+export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example', opts: { extensions?: x509.Extension[] } = {}): Promise<DeviceCa> {
   const keys = await generateKeys('ec-p256');
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
@@ -20,7 +32,7 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'):
     notAfter: new Date(Date.now() + 365 * 86_400_000),
     keys,
     signingAlgorithm: SIGN,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true), ...(opts.extensions ?? [])],
   });
   let serial = 16;
   return {
@@ -29,8 +41,12 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'):
     keys,
     async issue(cn, opts = {}) {
       const leafKeys = await generateKeys(opts.keyType ?? 'ec-p256');
+      const serialHex = (serial++).toString(16).padStart(2, '0');
+      const extensions: x509.Extension[] = [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])];
+      if (opts.sans) extensions.push(new x509.SubjectAlternativeNameExtension(opts.sans));
+      if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([opts.crlUrl]));
       const leaf = await x509.X509CertificateGenerator.create({
-        serialNumber: (serial++).toString(16).padStart(2, '0'),
+        serialNumber: serialHex,
         subject: `CN=${cn}`,
         issuer: cert.subject,
         notBefore: opts.notBefore ?? new Date(Date.now() - 3600_000),
@@ -38,9 +54,21 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'):
         publicKey: leafKeys.publicKey,
         signingKey: keys.privateKey,
         signingAlgorithm: SIGN,
-        extensions: [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])],
+        extensions,
       });
-      return { cert: leaf.toString('pem') + '\n', key: await privateKeyPem(leafKeys.privateKey) };
+      return { cert: leaf.toString('pem') + '\n', key: await privateKeyPem(leafKeys.privateKey), serial: serialHex };
+    },
+    async crl(serials, o = {}) {
+      const thisUpdate = o.thisUpdate ?? new Date(Date.now() - 60_000);
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: cert.subject,
+        thisUpdate,
+        nextUpdate: o.nextUpdate ?? new Date(thisUpdate.getTime() + 86_400_000),
+        entries: serials.map((s) => ({ serialNumber: s, revocationDate: thisUpdate, reason: x509.X509CrlReason.keyCompromise })),
+        signingKey: o.signingKey ?? keys.privateKey,
+        signingAlgorithm: SIGN,
+      });
+      return Buffer.from(crl.rawData);
     },
   };
 }

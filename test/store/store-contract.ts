@@ -62,6 +62,7 @@ export function fullProfile(label: string): NewProfile {
       subjectAllowed: ['CN', 'O'], subjectRequired: ['CN'], subjectPatterns: { CN: '^dev-[0-9]+$' }, sanTypes: ['dns', 'ip'], sanRequired: ['dns'],
       dnsSuffixes: ['.example.com'], ipRanges: ['10.0.0.0/8', '2001:db8::/32'], forbiddenNames: ['^admin'],
     },
+    deviceRevocation: { whenUnavailable: 'allow', crlUrls: { ['ab'.repeat(32)]: 'http://crl.example.com/device-ca.crl' } },
   };
 }
 
@@ -166,6 +167,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
           validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
           extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, popLinking: 'off', namePolicy: EMPTY_NAME_POLICY,
+          deviceRevocation: { whenUnavailable: 'refuse', crlUrls: {} },
         };
         expect(await store.updateProfile(replacement)).toBe(true);
         const read = await store.getProfile('p');

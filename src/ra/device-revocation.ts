@@ -1,0 +1,54 @@
+/**
+ * Which CRL speaks for a client certificate from an external device CA, and what its answer
+ * means under the profile's revocation policy (RFC 5280 §6.3). The fetching and caching is
+ * device-crl.ts; certificates our own CAs issued are judged from the store instead.
+ */
+import { createHash, type X509Certificate } from 'node:crypto';
+import { certificateFields } from '../pki/certificate.js';
+import { crlDistributionUrls } from '../pki/crl-reader.js';
+import { OID } from '../pki/oids.js';
+import type { Profile } from '../store/store.js';
+import type { DeviceCrlSource } from './device-crl.js';
+
+export type DeviceRevocationOutcome =
+  /** Not revoked, or no CRL is known for it (the certificate names none and none is configured). */
+  | { kind: 'good' }
+  | { kind: 'revoked'; reason: string }
+  /** No fresh CRL could be had: `allowed` says what the profile's policy made of it. */
+  | { kind: 'unavailable'; allowed: boolean; detail: string };
+
+/** The SHA-256 fingerprint of a certificate as profiles key it: lower-case hex without colons. */
+export const anchorFingerprint = (cert: X509Certificate): string => createHash('sha256').update(cert.raw).digest('hex');
+
+/** A fingerprint as people paste it ("AB:CD:…", any case) in the form profiles key it. */
+export const normalizeFingerprint = (text: string): string => text.trim().toLowerCase().replace(/:/g, '');
+
+/** The CRL configured for the issuing anchor, else the certificate's own http(s) distribution points. */
+export function crlUrlsFor(profile: Profile, leaf: X509Certificate, issuer: X509Certificate): string[] {
+  const configured = profile.deviceRevocation.crlUrls[anchorFingerprint(issuer)];
+  if (configured) return [configured];
+  return crlDistributionUrls(certificateFields(Buffer.from(leaf.raw)).extensions.get(OID.cRLDistributionPoints));
+}
+
+export async function deviceRevocationStatus(source: DeviceCrlSource, profile: Profile, leaf: X509Certificate, issuer: X509Certificate): Promise<DeviceRevocationOutcome> {
+  const failures: string[] = [];
+  // Distribution points are alternatives: the first that answers decides.
+  for (const url of crlUrlsFor(profile, leaf, issuer)) {
+    const status = await source.status(leaf, issuer, url);
+    switch (status.kind) {
+      case 'good':
+        return { kind: 'good' };
+      case 'revoked':
+        return { kind: 'revoked', reason: `the client certificate has been revoked (CRL ${url}${status.reason ? `, reason ${status.reason}` : ''})` };
+      case 'unavailable':
+        failures.push(`${url}: ${status.error}`);
+    }
+  }
+  if (failures.length === 0) return { kind: 'good' };
+  const allowed = profile.deviceRevocation.whenUnavailable === 'allow';
+  return {
+    kind: 'unavailable',
+    allowed,
+    detail: `the revocation status of the client certificate is unknown (no fresh CRL from ${failures.join('; ')}); ${allowed ? 'allowed' : 'refused'} by the profile's revocation policy`,
+  };
+}
