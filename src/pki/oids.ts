@@ -47,6 +47,15 @@ export const OID = {
   cRLDistributionPoints: '2.5.29.31',
   cRLNumber: '2.5.29.20',
   cRLReason: '2.5.29.21',
+  deltaCRLIndicator: '2.5.29.27',
+  freshestCRL: '2.5.29.46',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  // access methods (RFC 5280 §4.2.2.1) and OCSP (RFC 6960)
+  accessOcsp: '1.3.6.1.5.5.7.48.1',
+  ocspBasic: '1.3.6.1.5.5.7.48.1.1',
+  ocspNonce: '1.3.6.1.5.5.7.48.1.2',
+  ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
+  sha1: '1.3.14.3.2.26',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
   // extended key usages
