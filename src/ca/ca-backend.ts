@@ -40,8 +40,25 @@ export class CaUnavailableError extends Error {
 }
 
 /** Optional capability: a CA that signs its own CRL (RFC 5280 §5). */
+export interface CrlRequest {
+  revoked: readonly RevokedEntry[];
+  thisUpdate: Date;
+  nextUpdate: Date;
+  /** A delta CRL against the complete CRL with this cRLNumber (RFC 5280 §5.2.4). */
+  deltaOf?: bigint;
+  /** freshestCRL of a complete CRL (RFC 5280 §5.2.6). */
+  freshestCrlUrl?: string;
+}
+
+export interface IssuedCrl {
+  der: Buffer;
+  /** Its cRLNumber; complete and delta CRLs share one increasing sequence. */
+  number: bigint;
+}
+
 export interface CrlIssuer {
-  issueCrl(revoked: readonly RevokedEntry[], thisUpdate: Date, nextUpdate: Date): Buffer;
+  /** Large CRLs are encoded without holding the event loop for the whole list. */
+  issueCrl(request: CrlRequest): Promise<IssuedCrl>;
 }
 
 export function issuesCrls(ca: CaBackend): ca is CaBackend & CrlIssuer {

@@ -5,7 +5,7 @@ import {
   authorityKeyIdentifierValue, extension, extKeyUsageValue, keyIdentifier, keyUsageValue,
   signatureSchemeFor, signCertificate, certificateFields,
 } from '../pki/certificate.js';
-import { DER_TRUE, octets, seq, smallInteger, tlv } from '../pki/der.js';
+import { DER_TRUE, octets, seq, seqOf, smallInteger, tlv } from '../pki/der.js';
 import { encodeName } from '../pki/names.js';
 import { OID } from '../pki/oids.js';
 import { randomSerial } from './local-ca.js';
@@ -107,7 +107,7 @@ function ipBytes(ip: string): Buffer {
 
 /** GeneralNames DER for host names and IP addresses. */
 export function hostsToGeneralNames(hosts: readonly string[]): Buffer {
-  return seq(...hosts.map((h) => (isIP(h) ? tlv(0x87, ipBytes(h)) : tlv(0x82, Buffer.from(h, 'latin1')))));
+  return seqOf(hosts.map((h) => (isIP(h) ? tlv(0x87, ipBytes(h)) : tlv(0x82, Buffer.from(h, 'latin1')))));
 }
 
 export interface TlsCertOptions {

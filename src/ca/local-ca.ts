@@ -6,8 +6,8 @@ import {
 } from '../pki/certificate.js';
 import { octets } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
-import type { CaBackend, CrlIssuer, IssuedCertificate, IssueRequest } from './ca-backend.js';
-import { crlDistributionPointsValue, signCrl, type RevokedEntry } from '../pki/crl.js';
+import type { CaBackend, CrlIssuer, CrlRequest, IssuedCertificate, IssuedCrl, IssueRequest } from './ca-backend.js';
+import { crlDistributionPointsValue, signCrl, signCrlInSlices } from '../pki/crl.js';
 
 export interface LocalCaOptions {
   id: string;
@@ -76,11 +76,15 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
         return false;
       }
     },
-    issueCrl(revoked: readonly RevokedEntry[], thisUpdate: Date, nextUpdate: Date): Buffer {
-      // cRLNumber from the clock (ms), never repeating within a process: monotonic across restarts without state.
+    async issueCrl(request: CrlRequest): Promise<IssuedCrl> {
+      // cRLNumber from the clock (ms), never repeating within a process: monotonic across restarts
+      // without state, and one sequence for complete and delta CRLs (RFC 5280 §5.2.4).
+      const { thisUpdate } = request;
       const number = BigInt(thisUpdate.getTime()) > lastCrlNumber ? BigInt(thisUpdate.getTime()) : lastCrlNumber + 1n;
       lastCrlNumber = number;
-      return signCrl({ issuer: issuerFields.subject, authorityKeyId: issuerKeyId, number, thisUpdate, nextUpdate, revoked }, options.key, scheme);
+      const input = { issuer: issuerFields.subject, authorityKeyId: issuerKeyId, number, ...request };
+      const der = request.revoked.length > 4096 ? await signCrlInSlices(input, options.key, scheme) : signCrl(input, options.key, scheme);
+      return { der, number };
     },
     async issue(request: IssueRequest): Promise<IssuedCertificate> {
       const now = options.now();

@@ -39,7 +39,15 @@ export interface Config {
   tls: { certificate: string; key: string };
   database: { type: 'sqlite'; path: string };
   cas: Record<string, CaConfig>;
-  crl: { listen: ListenAddress | undefined; publicUrl: string | undefined; validityHours: number };
+  crl: {
+    listen: ListenAddress | undefined; publicUrl: string | undefined; validityHours: number;
+    /** RFC 5280 §3.3: leave out entries of certificates expired for longer than one CRL validity. */
+    omitExpired: boolean;
+    /** Delta CRLs (RFC 5280 §5.2.4) at /crl/<ca>-delta.crl valid this long; undefined: none. */
+    deltaValidityHours: number | undefined;
+  };
+  /** The OCSP responder (RFC 6960) on the CRL listener at /ocsp/<ca>. */
+  ocsp: { publicUrl: string | undefined; signer: 'delegated' | 'ca'; validityMinutes: number };
   /** The Web RA (UI and JSON API) on its own HTTPS listener; listen undefined: off. */
   admin: { listen: ListenAddress | undefined; sessionIdleMinutes: number; sessionAbsoluteHours: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -97,7 +105,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'admin', 'log', 'keyFilePermissions'], '');
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'log', 'keyFilePermissions'], '');
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
@@ -151,7 +159,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   if (Object.keys(cas).length === 0) throw new ConfigError('cas: at least one CA connector is required');
 
   const crl = section(root, 'crl', 'crl');
-  onlyKeys(crl, ['listen', 'publicUrl', 'validityHours'], 'crl');
+  onlyKeys(crl, ['listen', 'publicUrl', 'validityHours', 'omitExpired', 'deltaValidityHours'], 'crl');
   const crlListenText = env.ESTUARY_CRL_LISTEN || str(crl, 'listen', 'crl', '127.0.0.1:8080');
   const crlListen = crlListenText === 'off' ? undefined : parseListen(crlListenText, env.ESTUARY_CRL_LISTEN ? 'ESTUARY_CRL_LISTEN' : 'crl.listen');
   const crlPublicUrl = crl.publicUrl === undefined ? undefined : str(crl, 'publicUrl', 'crl');
@@ -160,6 +168,17 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   if (typeof validityHours !== 'number' || !Number.isInteger(validityHours) || validityHours < 1 || validityHours > 24 * 31) {
     throw new ConfigError(`crl.validityHours: expected an integer from 1 to 744, got ${JSON.stringify(crl.validityHours)}`);
   }
+  const omitExpired = crl.omitExpired ?? false;
+  if (typeof omitExpired !== 'boolean') throw new ConfigError(`crl.omitExpired: expected true or false, got ${JSON.stringify(crl.omitExpired)}`);
+  const deltaValidityHours = crl.deltaValidityHours === undefined ? undefined : integerSetting(crl, 'deltaValidityHours', 'crl', 1, 1, validityHours);
+
+  const ocsp = section(root, 'ocsp', 'ocsp');
+  onlyKeys(ocsp, ['publicUrl', 'signer', 'validityMinutes'], 'ocsp');
+  const ocspPublicUrl = ocsp.publicUrl === undefined ? undefined : str(ocsp, 'publicUrl', 'ocsp');
+  if (ocspPublicUrl && !/^https?:\/\/[^/]+/.test(ocspPublicUrl)) throw new ConfigError(`ocsp.publicUrl: expected an http:// URL, got "${ocspPublicUrl}"`);
+  const ocspSigner = str(ocsp, 'signer', 'ocsp', 'delegated');
+  if (ocspSigner !== 'delegated' && ocspSigner !== 'ca') throw new ConfigError(`ocsp.signer: expected delegated or ca, got "${ocspSigner}"`);
+  const ocspValidityMinutes = integerSetting(ocsp, 'validityMinutes', 'ocsp', 60, 1, 7 * 24 * 60);
 
   const admin = section(root, 'admin', 'admin');
   onlyKeys(admin, ['listen', 'sessionIdleMinutes', 'sessionAbsoluteHours'], 'admin');
@@ -180,7 +199,8 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
     database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
     cas,
-    crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours },
+    crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours, omitExpired, deltaValidityHours },
+    ocsp: { publicUrl: ocspPublicUrl?.replace(/\/+$/, ''), signer: ocspSigner, validityMinutes: ocspValidityMinutes },
     admin: { listen: adminListen, sessionIdleMinutes, sessionAbsoluteHours },
     log: { level: level as Config['log']['level'] },
   };
@@ -272,6 +292,18 @@ crl:
   # as their CRL distribution point.
   # publicUrl: http://pki.example.com/crl
   validityHours: 24                # nextUpdate; a CRL is re-signed after half of it, and on every revocation
+  omitExpired: false               # true: leave out certificates expired for longer than validityHours
+  # Delta CRLs at /crl/<ca>-delta.crl, valid this many hours; with them the complete CRL is
+  # re-signed on its schedule only and carries freshestCRL <publicUrl>/<ca>-delta.crl.
+  # deltaValidityHours: 1
+
+# OCSP responder (RFC 6960) on the CRL listener: /ocsp/<ca>, GET and POST.
+ocsp:
+  # Base URL relying parties use; when set, issued certificates carry <publicUrl>/<ca> in
+  # their Authority Information Access extension.
+  # publicUrl: http://pki.example.com/ocsp
+  signer: delegated                # delegated: an OCSP signing certificate the CA issues at startup; ca: the CA key
+  validityMinutes: 60              # nextUpdate of responses
 
 # The Web RA: the operators' browser interface and its JSON API (OpenAPI at /api/openapi.json),
 # on its own HTTPS listener with the TLS certificate above. Sign in with an admin, officer or

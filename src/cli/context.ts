@@ -53,7 +53,7 @@ export function printJson(value: unknown): void {
 
 /** Rows as aligned columns. */
 export function printTable(headers: string[], rows: string[][]): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = headers.map((h, i) => rows.reduce((w, r) => Math.max(w, (r[i] ?? '').length), h.length));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   print(line(headers));
   for (const r of rows) print(line(r));

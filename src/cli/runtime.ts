@@ -79,7 +79,13 @@ function defaultUiDir(): string {
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
   const store = openSqliteStore(config.database.path, { logger });
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
-  const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
+  const crlPublicUrl = config.crl.publicUrl;
+  const crlService = createCrlService({
+    store, cas, now: () => new Date(), validityHours: config.crl.validityHours, omitExpired: config.crl.omitExpired,
+    ...(config.crl.deltaValidityHours === undefined ? {} : { deltaValidityHours: config.crl.deltaValidityHours }),
+    ...(crlPublicUrl ? { deltaUrl: (id: string) => `${crlPublicUrl}/${id}-delta.crl` } : {}),
+  });
+  const crlServer = createCrlServer(crlService, logger);
   let crlPort: number | undefined;
   const t = config.est.authThrottle;
   // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.

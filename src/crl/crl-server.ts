@@ -17,9 +17,12 @@ export function createCrlServer(crls: CrlService, logger: Logger): Server {
     const m = PATH.exec((req.url ?? '').split('?')[0]!);
     if (!m) return text(404, 'no CRL here; CRLs are at /crl/<ca>.crl');
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'CRLs are fetched with GET', { allow: 'GET, HEAD' });
-    crls.current(m[1]!).then(
+    // RFC 5280 §5.2.4: /crl/<ca>-delta.crl is the CA's delta CRL (a CA id ending in -delta keeps its complete CRL).
+    const name = m[1]!;
+    const delta = /-delta$/.test(name) && !crls.has(name);
+    (delta ? crls.currentDelta(name.slice(0, -'-delta'.length)) : crls.current(name)).then(
       (der) => {
-        if (!der) return text(404, `no CRL for CA "${m[1]}"`);
+        if (!der) return text(404, delta ? `no delta CRL for "${name}"` : `no CRL for CA "${m[1]}"`);
         res.writeHead(200, { 'content-type': 'application/pkix-crl', 'content-length': der.length, 'cache-control': 'max-age=300' });
         res.end(req.method === 'HEAD' ? undefined : der);
       },

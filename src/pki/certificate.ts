@@ -6,7 +6,7 @@
  */
 import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import {
-  bitString, children, decodeOid, DER_NULL, DER_TRUE, explicit, expectTag, octets, oid, readTop, seq, slice,
+  bitString, children, decodeOid, DER_NULL, DER_TRUE, explicit, expectTag, octets, oid, readTop, seq, seqOf, slice,
   smallInteger, TAG, time, tlv, unsignedInteger, value,
 } from './der.js';
 import { nativeCrypto, type NativeHash } from './native-crypto.js';
@@ -99,7 +99,7 @@ export function signCertificate(input: TbsInput, key: KeyObject, scheme: Signatu
     seq(time(input.notBefore), time(input.notAfter)),
     input.subject,
     input.spki,
-    explicit(3, seq(...input.extensions)),
+    explicit(3, seqOf(input.extensions)),
   );
   return seq(tbs, scheme.algorithmIdentifier, bitString(signWith(scheme, key, tbs)));
 }
@@ -115,7 +115,7 @@ export function basicConstraintsEndEntity(): Buffer {
 }
 
 export function extKeyUsageValue(oids: readonly string[]): Buffer {
-  return seq(...oids.map((o) => oid(o)));
+  return seqOf(oids.map((o) => oid(o)));
 }
 
 export function authorityKeyIdentifierValue(keyId: Buffer): Buffer {

@@ -4,12 +4,12 @@
  *   AttrOrOID ::= CHOICE { oid OBJECT IDENTIFIER, attribute Attribute }
  *   Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET SIZE(1..MAX) OF ANY }
  */
-import { children, decodeOid, DerError, expectTag, oid, readTop, seq, setOf, slice, TAG, value } from './der.js';
+import { children, decodeOid, DerError, expectTag, oid, readTop, seq, seqOf, setOf, slice, TAG, value } from './der.js';
 
 export type AttrOrOid = { oid: string } | { type: string; values: Buffer[] };
 
 export function encodeCsrAttrs(items: readonly AttrOrOid[]): Buffer {
-  return seq(...items.map((item) => ('oid' in item ? oid(item.oid) : seq(oid(item.type), setOf(item.values)))));
+  return seqOf(items.map((item) => ('oid' in item ? oid(item.oid) : seq(oid(item.type), setOf(item.values)))));
 }
 
 export function decodeCsrAttrs(der: Buffer): AttrOrOid[] {

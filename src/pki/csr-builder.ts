@@ -6,7 +6,7 @@
  */
 import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { extension } from './certificate.js';
-import { bitString, children, decodeOid, DER_NULL, oid, readTop, seq, setOf, smallInteger, TAG, tlv, value } from './der.js';
+import { bitString, children, decodeOid, DER_NULL, oid, readTop, seq, seqOf, setOf, smallInteger, TAG, tlv, tlvOf, value } from './der.js';
 import { encodeGeneralNames, encodeName, type GeneralName } from './names.js';
 import { OID, oidName } from './oids.js';
 
@@ -138,7 +138,7 @@ export function buildCsr(input: CsrInput): Buffer {
   if (input.challengePassword !== undefined && input.challengePassword !== '') {
     attributes.push(seq(oid(OID.challengePassword), setOf([challengePasswordValue(input.challengePassword)])));
   }
-  if (extensions.length > 0) attributes.push(seq(oid(OID.extensionRequest), setOf([seq(...extensions)])));
+  if (extensions.length > 0) attributes.push(seq(oid(OID.extensionRequest), setOf([seqOf(extensions)])));
   for (const a of input.extraAttributes ?? []) {
     if (a.values.length === 0) throw new CsrBuildError(`attribute ${oidName(a.type)} needs at least one value`);
     if (a.type === OID.challengePassword || a.type === OID.extensionRequest) throw new CsrBuildError(`attribute ${oidName(a.type)} is built from its own input field`);
@@ -146,7 +146,7 @@ export function buildCsr(input: CsrInput): Buffer {
   }
 
   // RFC 2986 §4.1: attributes [0] IMPLICIT SET OF Attribute (DER: sorted encodings)
-  const info = seq(smallInteger(0), subject, spki, tlv(0xa0, ...[...attributes].sort(Buffer.compare)));
+  const info = seq(smallInteger(0), subject, spki, tlvOf(0xa0, [...attributes].sort(Buffer.compare)));
   const signature = cryptoSign(scheme.hash, info, { key: input.privateKey, dsaEncoding: 'der' });
   return seq(info, scheme.algorithmIdentifier, bitString(signature));
 }

@@ -115,26 +115,47 @@ function lengthBytes(len: number): Buffer {
     bytes.unshift(len & 0xff);
     len = Math.floor(len / 256);
   }
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+  bytes.unshift(0x80 | bytes.length);
+  return Buffer.from(bytes);
 }
 
-export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
+/**
+ * A TLV around a list of already-encoded parts. Takes an array, never a spread: a CRL has one
+ * part per revoked certificate, and spreading ~62,000 of them into a call overflows the stack.
+ */
+export function tlvOf(tag: number, parts: readonly Uint8Array[]): Buffer {
   let len = 0;
   for (const p of parts) len += p.length;
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(len), ...parts]);
+  const head = lengthBytes(len);
+  const out = Buffer.allocUnsafe(1 + head.length + len);
+  out[0] = tag;
+  head.copy(out, 1);
+  let pos = 1 + head.length;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
 }
 
-export const seq = (...parts: Uint8Array[]): Buffer => tlv(TAG.SEQUENCE, ...parts);
-export const set = (...parts: Uint8Array[]): Buffer => tlv(TAG.SET, ...parts);
+/** For a handful of parts written out at the call site; lists of unbounded length go through tlvOf/seqOf. */
+export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
+  return tlvOf(tag, parts);
+}
+
+export const seq = (...parts: Uint8Array[]): Buffer => tlvOf(TAG.SEQUENCE, parts);
+export const seqOf = (parts: readonly Uint8Array[]): Buffer => tlvOf(TAG.SEQUENCE, parts);
+export const set = (...parts: Uint8Array[]): Buffer => tlvOf(TAG.SET, parts);
 export const octets = (b: Uint8Array): Buffer => tlv(TAG.OCTET_STRING, b);
 export const bitString = (b: Uint8Array): Buffer => tlv(TAG.BIT_STRING, Buffer.from([0]), b);
-export const explicit = (n: number, ...parts: Uint8Array[]): Buffer => tlv(0xa0 | n, ...parts);
+export const explicit = (n: number, ...parts: Uint8Array[]): Buffer => tlvOf(0xa0 | n, parts);
+export const explicitOf = (n: number, parts: readonly Uint8Array[]): Buffer => tlvOf(0xa0 | n, parts);
 export const DER_NULL = Buffer.from([0x05, 0x00]);
 export const DER_TRUE = Buffer.from([0x01, 0x01, 0xff]);
 
 /** DER SET OF: elements sorted by their encodings (X.690 §11.6). */
-export function setOf(elements: Buffer[]): Buffer {
-  return set(...[...elements].sort(Buffer.compare));
+export function setOf(elements: readonly Buffer[]): Buffer {
+  return tlvOf(TAG.SET, [...elements].sort(Buffer.compare));
 }
 
 const oidCache = new Map<string, Buffer>();
@@ -160,7 +181,7 @@ export function oid(dotted: string): Buffer {
       tmp.unshift(0x80 | (n & 0x7f));
       n = Math.floor(n / 128);
     }
-    bytes.push(...tmp);
+    for (const b of tmp) bytes.push(b);
   };
   enc(arcs[0]! * 40 + arcs[1]!);
   for (const a of arcs.slice(2)) enc(a);

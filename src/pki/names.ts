@@ -1,6 +1,6 @@
 /** Rendering of X.501 Names and GeneralNames (RFC 5280 §4.2.1.6) for display and policy. */
 import { isIP, isIPv4 } from 'node:net';
-import { children, decodeOid, expectTag, oid, readTop, seq, set, TAG, tlv, value } from './der.js';
+import { children, decodeOid, expectTag, oid, readTop, seq, seqOf, set, TAG, tlv, value } from './der.js';
 import { OID } from './oids.js';
 
 const SHORT: Record<string, string> = {
@@ -117,7 +117,7 @@ export function encodeName(text: string): Buffer {
     const str = tlv(printable ? TAG.PrintableString : TAG.UTF8String, Buffer.from(v, 'utf8'));
     return set(seq(oid(type), str));
   });
-  return seq(...rdns);
+  return seqOf(rdns);
 }
 
 /** The 4 or 16 octets of an IPv4 or IPv6 address (RFC 5280 §4.2.1.6 iPAddress). */

@@ -49,6 +49,14 @@ export const OID = {
   cRLReason: '2.5.29.21',
   deltaCRLIndicator: '2.5.29.27',
   issuingDistributionPoint: '2.5.29.28',
+  freshestCRL: '2.5.29.46',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  // access methods (RFC 5280 §4.2.2.1) and OCSP (RFC 6960)
+  accessOcsp: '1.3.6.1.5.5.7.48.1',
+  ocspBasic: '1.3.6.1.5.5.7.48.1.1',
+  ocspNonce: '1.3.6.1.5.5.7.48.1.2',
+  ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
+  sha1: '1.3.14.3.2.26',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
   issuerAltName: '2.5.29.18',
@@ -57,8 +65,6 @@ export const OID = {
   policyMappings: '2.5.29.33',
   policyConstraints: '2.5.29.36',
   inhibitAnyPolicy: '2.5.29.54',
-  freshestCRL: '2.5.29.46',
-  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
   // extended key usages
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',

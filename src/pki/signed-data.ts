@@ -3,7 +3,7 @@
  * certificates in the `certificates` field. Built from DER directly (hot path of every
  * enroll response); parsed tolerantly (with or without an empty eContent).
  */
-import { children, decodeOid, DerError, explicit, expectTag, oid, readTop, seq, set, slice, smallInteger, TAG, value } from './der.js';
+import { children, decodeOid, DerError, explicit, explicitOf, expectTag, oid, readTop, seq, set, slice, smallInteger, TAG, value } from './der.js';
 import { OID } from './oids.js';
 
 export function certsOnly(certificates: readonly Buffer[]): Buffer {
@@ -11,7 +11,7 @@ export function certsOnly(certificates: readonly Buffer[]): Buffer {
     smallInteger(1),
     set(), // digestAlgorithms
     seq(oid(OID.data)), // encapContentInfo without eContent
-    explicit(0, ...certificates), // [0] IMPLICIT CertificateSet
+    explicitOf(0, certificates), // [0] IMPLICIT CertificateSet
     set(), // signerInfos
   );
   return seq(oid(OID.signedData), explicit(0, signedData));

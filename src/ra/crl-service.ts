@@ -2,14 +2,25 @@
  * Keeps each CA's CRL current (RFC 5280 §5): regenerated when the set of revoked certificates
  * changes (whichever process revoked) and before half its validity has passed, so a relying
  * party never sees one past nextUpdate.
+ *
+ * A fetch costs one indexed summary query (count and latest revocation) while nothing changed: the
+ * signed CRL is kept until the revoked set changes or its refresh time comes. Fetches arriving
+ * while a CRL is being signed wait for that one signature instead of starting their own.
+ *
+ * With delta CRLs on (RFC 5280 §5.2.4), the complete CRL is re-signed on its schedule only, and
+ * the delta CRL lists what was revoked since, re-signed on every change.
  */
-import { issuesCrls, type CaBackend } from '../ca/ca-backend.js';
+import { issuesCrls, type CaBackend, type CrlIssuer } from '../ca/ca-backend.js';
 import { isCrlReason, type RevokedEntry } from '../pki/crl.js';
 import type { Store } from '../store/store.js';
 
 export interface CrlService {
-  /** The current DER CRL of a CA, or undefined when no such CA signs CRLs. */
+  /** The current complete DER CRL of a CA, or undefined when no such CA signs CRLs. */
   current(caId: string): Promise<Buffer | undefined>;
+  /** True when this CA id exists and signs CRLs. */
+  has(caId: string): boolean;
+  /** The current delta CRL of a CA, or undefined when delta CRLs are off or no such CA signs CRLs. */
+  currentDelta(caId: string): Promise<Buffer | undefined>;
 }
 
 export interface CrlServiceOptions {
@@ -17,34 +28,114 @@ export interface CrlServiceOptions {
   cas: ReadonlyMap<string, CaBackend>;
   now: () => Date;
   validityHours: number;
+  /**
+   * RFC 5280 §3.3: leave out certificates whose validity ended, once they have appeared on a CRL
+   * issued after their notAfter (an entry expired for longer than one CRL validity is left out).
+   */
+  omitExpired?: boolean;
+  /** Publish delta CRLs valid this many hours; unset: no delta CRLs. */
+  deltaValidityHours?: number;
+  /** Where a CA's delta CRLs are published, for the complete CRL's freshestCRL (RFC 5280 §5.2.6). */
+  deltaUrl?: (caId: string) => string | undefined;
 }
 
-interface Cached {
+interface Signed {
   der: Buffer;
+  number: bigint;
   stamp: string;
   refreshAt: number;
 }
 
+interface Complete extends Signed {
+  /** The serials listed, kept only when delta CRLs are computed against it. */
+  serials: Set<string> | undefined;
+}
+
+interface Delta extends Signed {
+  baseNumber: bigint;
+}
+
 export function createCrlService(o: CrlServiceOptions): CrlService {
-  const cache = new Map<string, Cached>();
+  const validityMs = o.validityHours * 3_600_000;
+  const deltaMs = o.deltaValidityHours === undefined ? undefined : o.deltaValidityHours * 3_600_000;
+  const complete = new Map<string, Complete>();
+  const deltas = new Map<string, Delta>();
+  const signing = new Map<string, Promise<unknown>>();
+
+  /** One signature per key at a time: callers arriving meanwhile share its result. */
+  const once = <T>(key: string, make: () => Promise<T>): Promise<T> => {
+    const running = signing.get(key);
+    if (running) return running as Promise<T>;
+    const p = make().finally(() => signing.delete(key));
+    signing.set(key, p);
+    return p;
+  };
+
+  const stampOf = async (caId: string): Promise<string> => {
+    const s = await o.store.revocationSummary(caId);
+    return `${s.count}/${s.latest?.toISOString() ?? ''}`;
+  };
+
+  const revokedFor = async (caId: string, thisUpdate: Date): Promise<RevokedEntry[]> => {
+    const omitBefore = o.omitExpired ? thisUpdate.getTime() - validityMs : -Infinity;
+    const out: RevokedEntry[] = [];
+    for (const r of await o.store.listRevoked(caId)) {
+      if (r.notAfter.getTime() < omitBefore) continue;
+      out.push({ serialHex: r.serial, revokedAt: r.revokedAt, reason: isCrlReason(r.reason) ? r.reason : 'unspecified' });
+    }
+    return out;
+  };
+
+  const secondStart = (now: Date): Date => new Date(Math.floor(now.getTime() / 1000) * 1000);
+
+  const completeCrl = async (caId: string, ca: CrlIssuer, stamp: string): Promise<Complete> => {
+    const hit = complete.get(caId);
+    // With delta CRLs, changes go into the delta and the complete CRL follows its schedule.
+    if (hit && o.now().getTime() < hit.refreshAt && (deltaMs !== undefined || hit.stamp === stamp)) return hit;
+    return once(`complete:${caId}`, async () => {
+      const thisUpdate = secondStart(o.now());
+      const revoked = await revokedFor(caId, thisUpdate);
+      const freshestCrlUrl = deltaMs === undefined ? undefined : o.deltaUrl?.(caId);
+      const { der, number } = await ca.issueCrl({
+        revoked, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + validityMs), ...(freshestCrlUrl ? { freshestCrlUrl } : {}),
+      });
+      const made: Complete = {
+        der, number, stamp, refreshAt: thisUpdate.getTime() + validityMs / 2,
+        serials: deltaMs === undefined ? undefined : new Set(revoked.map((r) => r.serialHex)),
+      };
+      complete.set(caId, made);
+      return made;
+    });
+  };
+
   return {
+    has(caId) {
+      const ca = o.cas.get(caId);
+      return ca !== undefined && issuesCrls(ca);
+    },
+
     async current(caId) {
       const ca = o.cas.get(caId);
       if (!ca || !issuesCrls(ca)) return undefined;
-      const revoked: RevokedEntry[] = (await o.store.listRevoked(caId)).map((r) => ({
-        serialHex: r.serial,
-        revokedAt: r.revokedAt,
-        reason: isCrlReason(r.reason) ? r.reason : 'unspecified',
-      }));
-      const stamp = revoked.map((r) => `${r.serialHex}/${r.reason}`).join(',');
-      const now = o.now();
-      const hit = cache.get(caId);
-      if (hit && hit.stamp === stamp && now.getTime() < hit.refreshAt) return hit.der;
-      const validityMs = o.validityHours * 3_600_000;
-      const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-      const der = ca.issueCrl(revoked, thisUpdate, new Date(thisUpdate.getTime() + validityMs));
-      cache.set(caId, { der, stamp, refreshAt: thisUpdate.getTime() + validityMs / 2 });
-      return der;
+      return (await completeCrl(caId, ca, await stampOf(caId))).der;
+    },
+
+    async currentDelta(caId) {
+      const ca = o.cas.get(caId);
+      if (deltaMs === undefined || !ca || !issuesCrls(ca)) return undefined;
+      const stamp = await stampOf(caId);
+      const base = await completeCrl(caId, ca, stamp);
+      const hit = deltas.get(caId);
+      if (hit && hit.baseNumber === base.number && hit.stamp === stamp && o.now().getTime() < hit.refreshAt) return hit.der;
+      return (await once(`delta:${caId}`, async () => {
+        const thisUpdate = secondStart(o.now());
+        // RFC 5280 §5.2.4: the certificates revoked since the complete CRL it names.
+        const added = (await revokedFor(caId, thisUpdate)).filter((r) => !base.serials!.has(r.serialHex));
+        const { der, number } = await ca.issueCrl({ revoked: added, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + deltaMs), deltaOf: base.number });
+        const made: Delta = { der, number, stamp, refreshAt: thisUpdate.getTime() + deltaMs / 2, baseNumber: base.number };
+        deltas.set(caId, made);
+        return made;
+      })).der;
     },
   };
 }

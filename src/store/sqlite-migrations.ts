@@ -158,6 +158,16 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     name: 'device CA revocation checking',
     sql: `ALTER TABLE profiles ADD COLUMN device_revocation TEXT NOT NULL DEFAULT '{}';`,
   },
+  {
+    // A CA's revoked certificates in CRL order, and their count and latest revocation, read from
+    // the index alone: the CRL service asks for the summary on every fetch to tell whether its
+    // signed CRL is still current (PostgreSQL: the same partial index).
+    name: 'Index of revoked certificates per CA',
+    sql: `
+      CREATE INDEX certificates_revoked ON certificates (ca, revoked_at, serial, revocation_reason, not_after)
+        WHERE status = 'revoked';
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

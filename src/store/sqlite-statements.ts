@@ -43,8 +43,10 @@ export function prepareStatements(db: Database.Database) {
     revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
       WHERE serial = @serial AND status = 'valid'`),
     status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
-    revoked: p<{ serial: string; revoked_at: string; revocation_reason: string }>(`SELECT serial, revoked_at, revocation_reason
-      FROM certificates WHERE ca = @ca AND status = 'revoked' ORDER BY revoked_at, serial`),
+    revoked: p<{ serial: string; revoked_at: string; revocation_reason: string; not_after: string }>(`SELECT serial, revoked_at,
+      revocation_reason, not_after FROM certificates WHERE ca = @ca AND status = 'revoked' ORDER BY revoked_at, serial`),
+    revocationSummary: p<{ count: number; latest: string | null }>(`SELECT COUNT(*) AS count, MAX(revoked_at) AS latest
+      FROM certificates WHERE ca = @ca AND status = 'revoked'`),
   };
 }
 

@@ -52,6 +52,7 @@ import {
   type PendingFilter,
   type PendingRequest,
   type Profile,
+  type RevocationSummary,
   type RevokedCertificate,
   type Store,
 } from './store.js';
@@ -308,8 +309,15 @@ export class SqliteStore implements Store {
 
   async listRevoked(ca: string): Promise<RevokedCertificate[]> {
     return this.run('listRevoked', () =>
-      this.stmt.revoked.all({ ca }).map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at), reason: r.revocation_reason })),
+      this.stmt.revoked.all({ ca }).map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at), reason: r.revocation_reason, notAfter: new Date(r.not_after) })),
     );
+  }
+
+  async revocationSummary(ca: string): Promise<RevocationSummary> {
+    return this.run('revocationSummary', () => {
+      const row = this.stmt.revocationSummary.get({ ca })!;
+      return { count: row.count, latest: row.latest === null ? null : new Date(row.latest) };
+    });
   }
 
   async createPendingRequest(r: NewPendingRequest): Promise<PendingRequest> {

@@ -183,6 +183,13 @@ export interface RevokedCertificate {
   serial: string;
   revokedAt: Date;
   reason: string;
+  notAfter: Date;
+}
+
+/** Enough to tell whether a CA's revoked set changed (revocation only ever adds to it). */
+export interface RevocationSummary {
+  count: number;
+  latest: Date | null;
 }
 
 export interface CertificateFilter {
@@ -320,6 +327,8 @@ export interface Store {
   isRevoked(serial: string): Promise<boolean>;
   /** The revoked certificates of one CA, oldest revocation first (for its CRL). */
   listRevoked(ca: string): Promise<RevokedCertificate[]>;
+  /** How many certificates of one CA are revoked and the latest revocation time: cheap, from an index. */
+  revocationSummary(ca: string): Promise<RevocationSummary>;
 
   createPendingRequest(request: NewPendingRequest): Promise<PendingRequest>;
   /** The newest request of this requester and key on this profile that has not been issued yet. */

@@ -276,13 +276,16 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         const [a, b, c, other] = [newCertificate(), newCertificate(), newCertificate(), newCertificate({ ca: 'other-ca' })];
         for (const cert of [a, b, c, other]) await store.recordIssuance(cert, newEvent());
         expect(await store.listRevoked('default')).toEqual([]);
+        expect(await store.revocationSummary('default')).toEqual({ count: 0, latest: null });
         await store.revokeCertificate(b.serial, 'superseded', new Date('2025-06-02T00:00:00Z'));
         await store.revokeCertificate(a.serial, 'keyCompromise', new Date('2025-06-03T00:00:00Z'));
         await store.revokeCertificate(other.serial, 'keyCompromise', new Date('2025-06-01T00:00:00Z'));
         expect(await store.listRevoked('default')).toEqual([
-          { serial: b.serial, revokedAt: new Date('2025-06-02T00:00:00Z'), reason: 'superseded' },
-          { serial: a.serial, revokedAt: new Date('2025-06-03T00:00:00Z'), reason: 'keyCompromise' },
+          { serial: b.serial, revokedAt: new Date('2025-06-02T00:00:00Z'), reason: 'superseded', notAfter: b.notAfter },
+          { serial: a.serial, revokedAt: new Date('2025-06-03T00:00:00Z'), reason: 'keyCompromise', notAfter: a.notAfter },
         ]);
+        expect(await store.revocationSummary('default')).toEqual({ count: 2, latest: new Date('2025-06-03T00:00:00Z') });
+        expect(await store.revocationSummary('other-ca')).toEqual({ count: 1, latest: new Date('2025-06-01T00:00:00Z') });
         expect((await store.listRevoked('other-ca')).map((r) => r.serial)).toEqual([other.serial]);
         expect(c.serial).toBeTruthy();
       });

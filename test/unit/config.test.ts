@@ -32,7 +32,8 @@ describe('validateConfig defaults', () => {
       tls: { certificate: '/srv/estuary/tls/server.pem', key: '/srv/estuary/tls/server-key.pem' },
       database: { type: 'sqlite', path: '/srv/estuary/estuary.db' },
       cas: { default: { type: 'local', certificate: '/srv/estuary/ca/issuing.pem', key: '/srv/estuary/ca/issuing-key.pem', chain: [] } },
-      crl: { listen: { host: '127.0.0.1', port: 8080 }, publicUrl: undefined, validityHours: 24 },
+      crl: { listen: { host: '127.0.0.1', port: 8080 }, publicUrl: undefined, validityHours: 24, omitExpired: false, deltaValidityHours: undefined },
+      ocsp: { publicUrl: undefined, signer: 'delegated', validityMinutes: 60 },
       admin: { listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 },
       log: { level: 'info' },
     } satisfies Config);
@@ -50,13 +51,24 @@ describe('validateConfig defaults', () => {
 
   it('reads the CRL settings, "off", the env override and names bad fields', () => {
     const c = validateConfig(withCa({ crl: { listen: 'off', publicUrl: 'http://pki.example.com/crl/', validityHours: 12 } }), HOME);
-    expect(c.crl).toEqual({ listen: undefined, publicUrl: 'http://pki.example.com/crl', validityHours: 12 });
+    expect(c.crl).toEqual({ listen: undefined, publicUrl: 'http://pki.example.com/crl', validityHours: 12, omitExpired: false, deltaValidityHours: undefined });
     expect(validateConfig(MINIMAL, HOME, { ESTUARY_CRL_LISTEN: '127.0.0.1:0' }).crl.listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(() => validateConfig(withCa({ crl: { validityHours: 0 } }), HOME)).toThrow(/^crl.validityHours: /);
     expect(() => validateConfig(withCa({ crl: { publicUrl: 'ldap://x' } }), HOME)).toThrow(/^crl.publicUrl: /);
     expect(() => validateConfig(withCa({ crl: { listen: 'x' } }), HOME)).toThrow(/^crl.listen: /);
     expect(() => validateConfig(MINIMAL, HOME, { ESTUARY_CRL_LISTEN: 'x' })).toThrow(/^ESTUARY_CRL_LISTEN: /);
     expect(() => validateConfig(withCa({ crl: { colour: 1 } }), HOME)).toThrow(/^crl.colour: unknown setting/);
+  });
+
+  it('reads the expired-entry, delta CRL and OCSP settings and names bad fields', () => {
+    const c = validateConfig(withCa({ crl: { validityHours: 12, omitExpired: true, deltaValidityHours: 2 }, ocsp: { publicUrl: 'http://pki.example.com/ocsp/', signer: 'ca', validityMinutes: 30 } }), HOME);
+    expect(c.crl).toMatchObject({ omitExpired: true, deltaValidityHours: 2 });
+    expect(c.ocsp).toEqual({ publicUrl: 'http://pki.example.com/ocsp', signer: 'ca', validityMinutes: 30 });
+    expect(() => validateConfig(withCa({ crl: { omitExpired: 'yes' } }), HOME)).toThrow(/^crl.omitExpired: /);
+    expect(() => validateConfig(withCa({ crl: { validityHours: 12, deltaValidityHours: 13 } }), HOME)).toThrow(/^crl.deltaValidityHours: /);
+    expect(() => validateConfig(withCa({ ocsp: { signer: 'hsm' } }), HOME)).toThrow(/^ocsp.signer: /);
+    expect(() => validateConfig(withCa({ ocsp: { publicUrl: 'ldap://x' } }), HOME)).toThrow(/^ocsp.publicUrl: /);
+    expect(() => validateConfig(withCa({ ocsp: { validityMinutes: 0 } }), HOME)).toThrow(/^ocsp.validityMinutes: /);
   });
 
   it('reads the Web RA settings, "off", the env override and names bad fields', () => {
@@ -100,7 +112,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, admin, log, keyFilePermissions)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, log, keyFilePermissions)');
   });
 
   it('an unknown key in a section', () => {

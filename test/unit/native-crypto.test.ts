@@ -224,7 +224,7 @@ describe('native signing', () => {
     const issuingPem = tmp.write(`${algorithm}-issuing.pem`, toPem('CERTIFICATE', issuing.der));
     const leafPem = tmp.write(`${algorithm}-leaf.pem`, toPem('CERTIFICATE', der));
     expect(openssl(['verify', '-CAfile', rootPem, '-untrusted', issuingPem, leafPem]).toString()).toContain(': OK');
-    const crl = tmp.write(`${algorithm}.crl`, ca.issueCrl([], new Date(), new Date(Date.now() + 86_400_000)));
+    const crl = tmp.write(`${algorithm}.crl`, (await ca.issueCrl({ revoked: [], thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 86_400_000) })).der);
     // `openssl crl -CAfile` exits 0 either way and says "verify OK" or "verify failure" on stderr
     const crlCheck = spawnSync('openssl', ['crl', '-inform', 'DER', '-in', crl, '-CAfile', issuingPem, '-noout'], { encoding: 'utf8' });
     expect(crlCheck.stderr.trim()).toBe('verify OK');
