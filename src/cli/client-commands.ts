@@ -4,9 +4,10 @@
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
-import { generateKey, isClientKeyType, KeyError, keyTypeOf, loadPrivateKey, privateKeyPem, CLIENT_KEY_TYPES, type ClientKeyType } from '../client/keys.js';
+import { generateKey, isClientKeyType, KeyError, keyTypeOf, loadPrivateKey, privateKeyPem, CLIENT_KEY_TYPES, type ClientKeyPair, type ClientKeyType } from '../client/keys.js';
 import { describeCsrAttrs, type CsrTemplate } from '../client/csr-template.js';
-import { chainFor, csrFactory, renewalCsr, requestBase, serverTemplate } from '../client/requests.js';
+import { chainFor, csrFactory, renewalBase, requestBase, serverTemplate, type CsrBase } from '../client/requests.js';
+import { loadPending, originMismatch, pendingPath, PendingStateError, removePending, savePending, shellCommand, type PendingOrigin, type PendingRequest } from '../client/pending.js';
 import { EstClient, type CsrFactory, type EnrollResult } from '../client/est-client.js';
 import { EstClientError } from '../client/errors.js';
 import { writeFileAtomic } from '../client/files.js';
@@ -160,15 +161,79 @@ function requireKeyOutput(flags: EnrollFlags, makesKey: boolean): void {
   if (makesKey && !flags.outKey) throw usage('a new private key will be made: give --out-key FILE to keep it');
 }
 
+/**
+ * RFC 7030 §4.2.3: a request held for approval is collected by sending it again with the same key.
+ * A key made here is kept with the request in `<out-key>.pending.json` (mode 0600, encrypted with
+ * --key-password-file) before the request is sent; a later run with the same outputs resumes it.
+ */
+function resumable(file: string | undefined, origin: PendingOrigin, flags: EnrollFlags): PendingRequest | undefined {
+  if (!file) return undefined;
+  let kept: PendingRequest | undefined;
+  try {
+    kept = loadPending(file, readPassphrase(flags));
+  } catch (err) {
+    if (err instanceof PendingStateError) throw usage(err.message);
+    throw err;
+  }
+  if (!kept) return undefined;
+  const mismatch = originMismatch(kept.origin, origin);
+  if (mismatch) throw usage(`${file} holds a request still pending since ${kept.createdAt.toISOString()}, but ${mismatch}: run the command that made it again, or delete ${file} to start a new request`);
+  warn(`resuming the request pending since ${kept.createdAt.toISOString()} (key and request kept in ${file})`);
+  return kept;
+}
+
+/**
+ * Sends the request; on 202 past --max-wait says how to collect it later. The kept request is
+ * dropped when it can no longer be collected: refused by the server (rejected, expired, not
+ * allowed), or, when it was new, answered with anything but 202 or lost on the network (then
+ * the server holds nothing, and the next run must be free to ask for something else).
+ */
+async function keepWhilePending<T>(file: string | undefined, resumed: boolean, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    if (!(err instanceof EstClientError)) throw err;
+    if (err.kind === 'pending') {
+      const again = `estuary ${shellCommand(process.argv.slice(2))}`;
+      const kept = file ? `its key and contents are kept in ${file} (mode 0600); ` : '';
+      throw new EstClientError('pending', `${err.message}\n${kept}once it is approved, run the same command again to collect the certificate:\n  ${again}`, err.status);
+    }
+    if (file && (err.kind === 'policy' || (!resumed && err.kind !== 'network'))) removePending(file);
+    throw err;
+  }
+}
+
+/** A new request, kept before it is sent when a key made here goes with it. */
+function keep(file: string | undefined, origin: PendingOrigin, flags: EnrollFlags, request: { key: ClientKeyPair; base: CsrBase }): { key: ClientKeyPair; base: CsrBase } {
+  if (file) savePending(file, { origin, key: request.key, base: request.base, now: new Date() }, readPassphrase(flags));
+  return request;
+}
+
+function originOf(operation: PendingOrigin['operation'], flags: EnrollFlags, given: Record<string, unknown>): PendingOrigin {
+  return { operation, server: flags.server, label: flags.label, given };
+}
+
 async function runEnroll(flags: EnrollFlags): Promise<void> {
   requireKeyOutput(flags, !flags.key);
+  // With --key the key is the caller's own: a re-run sends it again, nothing to keep here.
+  const file = flags.key ? undefined : pendingPath(flags.outKey!);
+  const origin = originOf('simpleenroll', flags, { subject: subjectOf(flags), sans: namesOf(flags) });
+  const kept = resumable(file, origin, flags); // a mismatch is refused before anything is sent
   const { client } = await authenticatedClient(flags);
   try {
-    const template = await serverTemplate(client, flags.csrattrs, warn);
-    const key = requestKey(flags, template);
-    const input = requestBase({ key, subject: subjectOf(flags), sans: namesOf(flags), template }, warn);
-    const result = await client.enroll(csrFactory(input, flags.pop));
-    await writeOutputs(flags, client, result, key);
+    let generated = true;
+    let request: { key: ClientKeyPair; base: CsrBase };
+    if (kept?.base) request = { key: kept.key, base: kept.base };
+    else {
+      const template = await serverTemplate(client, flags.csrattrs, warn);
+      const key = requestKey(flags, template);
+      generated = key.generated;
+      request = keep(file, origin, flags, { key, base: requestBase({ key, subject: subjectOf(flags), sans: namesOf(flags), template }, warn) });
+    }
+    const { key, base } = request;
+    const result = await keepWhilePending(file, Boolean(kept?.base), () => client.enroll(csrFactory(base, flags.pop)));
+    await writeOutputs(flags, client, result, { privateKey: key.privateKey, generated });
+    if (file) removePending(file);
   } finally {
     client.close();
   }
@@ -179,13 +244,23 @@ async function runReenroll(flags: EnrollFlags): Promise<void> {
   if (!flags.cert || !flags.key) throw usage('reenroll authenticates with the certificate being renewed: give --cert FILE and --key FILE');
   requireKeyOutput(flags, Boolean(flags.rekey));
   const certDer = Buffer.from(new X509Certificate(readText(flags.cert, '--cert')).raw);
+  // With --rekey the new key is kept until the renewed certificate is collected; without, it is --key.
+  const file = flags.rekey ? pendingPath(flags.outKey!) : undefined;
+  const origin = originOf('simplereenroll', flags, { renewing: new X509Certificate(certDer).serialNumber.toLowerCase() });
+  const current = loadPrivateKey(readText(flags.key, '--key'), readPassphrase(flags));
+  const kept = resumable(file, origin, flags);
   const { client } = await authenticatedClient(flags);
   try {
-    const template = await serverTemplate(client, flags.csrattrs, warn);
-    const current = loadPrivateKey(readText(flags.key, '--key'), readPassphrase(flags));
-    const key = flags.rekey ? { ...generateKey(keyTypeFlag(flags.keyType) ?? (keyTypeOf(current.privateKey) as ClientKeyType)), generated: true } : { ...current, generated: false };
-    const result = await client.reenroll(renewalCsr(certDer, key, template, flags.pop));
-    await writeOutputs(flags, client, result, key);
+    let request: { key: ClientKeyPair; base: CsrBase };
+    if (kept?.base) request = { key: kept.key, base: kept.base };
+    else {
+      const template = await serverTemplate(client, flags.csrattrs, warn);
+      const key = flags.rekey ? generateKey(keyTypeFlag(flags.keyType) ?? (keyTypeOf(current.privateKey) as ClientKeyType)) : current;
+      request = keep(file, origin, flags, { key, base: renewalBase(certDer, key, template) });
+    }
+    const result = await keepWhilePending(file, Boolean(kept?.base), () => client.reenroll(csrFactory(request.base, flags.pop)));
+    await writeOutputs(flags, client, result, { privateKey: request.key.privateKey, generated: Boolean(flags.rekey) });
+    if (file) removePending(file);
   } finally {
     client.close();
   }
@@ -209,12 +284,21 @@ async function runServerkeygen(flags: EnrollFlags): Promise<void> {
     if (!keyFile) throw usage('--encrypt needs the TLS client key to open the returned key: --client-key FILE');
     recipient = { cert: certDer, key: loadPrivateKey(readText(keyFile, '--client-key'), readPassphrase(flags)).privateKey };
   }
+  // The server makes the certificate's key only once the approved request is collected; what is
+  // kept meanwhile is the key that signs the request, by which the server recognises it.
+  const file = pendingPath(flags.outKey!);
+  const origin = originOf('serverkeygen', flags, { subject: subjectOf(flags), sans: namesOf(flags), encrypt: Boolean(flags.encrypt) });
+  const kept = resumable(file, origin, flags);
   const { client } = await authenticatedClient(flags);
   try {
-    const template = await serverTemplate(client, flags.csrattrs, warn);
-    const signing = generateKey(keyTypeFlag(flags.keyType) ?? template.keyType ?? 'ec-p256');
-    const input = requestBase({ key: signing, subject: subjectOf(flags), sans: namesOf(flags), template, extraAttributes }, warn);
-    const result = await client.serverkeygen(csrFactory(input, flags.pop));
+    let input: CsrBase;
+    if (kept?.base) input = kept.base;
+    else {
+      const template = await serverTemplate(client, flags.csrattrs, warn);
+      const signing = generateKey(keyTypeFlag(flags.keyType) ?? template.keyType ?? 'ec-p256');
+      input = keep(file, origin, flags, { key: signing, base: requestBase({ key: signing, subject: subjectOf(flags), sans: namesOf(flags), template, extraAttributes }, warn) }).base;
+    }
+    const result = await keepWhilePending(file, Boolean(kept?.base), () => client.serverkeygen(csrFactory(input, flags.pop)));
     let pkcs8 = result.privateKey.der;
     if (result.privateKey.kind === 'enveloped') {
       if (!recipient) throw new EstClientError('bad-response', 'serverkeygen: the server encrypted the key although it was not asked to');
@@ -222,6 +306,7 @@ async function runServerkeygen(flags: EnrollFlags): Promise<void> {
     }
     const { privateKey } = loadPrivateKey(toPem('PRIVATE KEY', pkcs8));
     await writeOutputs(flags, client, result, { privateKey, generated: true });
+    removePending(file);
   } finally {
     client.close();
   }

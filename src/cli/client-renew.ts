@@ -8,11 +8,13 @@ import type { Command } from 'commander';
 import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
 import { EstClient, type EstClientOptions } from '../client/est-client.js';
 import { EstClientError } from '../client/errors.js';
-import { generateKey, keyTypeOf, type ClientKeyType } from '../client/keys.js';
+import { generateKey, keyTypeOf, type ClientKeyPair, type ClientKeyType } from '../client/keys.js';
+import { loadPending, originMismatch, pendingPath, PendingStateError, removePending, savePending, type PendingOrigin } from '../client/pending.js';
 import { entryFailed, runRenewals, type Issued, type Renewer } from '../client/renew-agent.js';
 import { loadRenewConfig, RenewConfigError, type RenewEntry } from '../client/renew-config.js';
 import { chainFor, csrFactory, EMPTY_TEMPLATE, renewalCsr } from '../client/requests.js';
 import { pemBlocks } from '../pki/base64.js';
+import { certificateFields } from '../pki/certificate.js';
 import { printJson } from './context.js';
 
 function readSecret(file: string): string {
@@ -30,6 +32,40 @@ function clientOptions(entry: RenewEntry, log: Logger): EstClientOptions {
   };
 }
 
+/**
+ * RFC 7030 §4.2.3: a request held for approval is collected with the key it was made with, so a new
+ * key (rekey, fresh enrollment) is kept in `<key>.pending.json` (mode 0600, encrypted like the key
+ * file) from before the first attempt until the agent installs the certificate; a refusal drops it.
+ */
+function pendingKey(entry: RenewEntry, origin: PendingOrigin, passphrase: string | undefined, make: () => ClientKeyPair): { key: ClientKeyPair; resumed: boolean } {
+  const file = pendingPath(entry.key);
+  try {
+    const kept = loadPending(file, passphrase);
+    if (kept && !originMismatch(kept.origin, origin)) return { key: kept.key, resumed: true };
+  } catch (err) {
+    if (!(err instanceof PendingStateError)) throw err;
+    throw new EstClientError('usage', `entry ${entry.name}: ${err.message}`);
+  }
+  const key = make();
+  savePending(file, { origin, key, now: new Date() }, passphrase);
+  return { key, resumed: false };
+}
+
+/** Drops the kept key when its request can no longer be collected (as `estuary client` does). */
+async function forgetWhenGone<T>(entry: RenewEntry, kept: { resumed: boolean } | undefined, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    const kind = err instanceof EstClientError ? err.kind : 'network';
+    if (kept && kind !== 'pending' && (kind === 'policy' || (!kept.resumed && kind !== 'network'))) removePending(pendingPath(entry.key));
+    throw err;
+  }
+}
+
+function passphraseOf(entry: RenewEntry): string | undefined {
+  return entry.keyPasswordFile === undefined ? undefined : readSecret(entry.keyPasswordFile);
+}
+
 /** The agent's EST side: reenroll with the current certificate, or enroll afresh. */
 export function estRenewer(log: Logger): Renewer {
   return {
@@ -40,10 +76,10 @@ export function estRenewer(log: Logger): Renewer {
       else if (entry.auth.clientCert && entry.auth.clientKey) opts.clientCert = { certPem: readFileSync(entry.auth.clientCert, 'utf8'), keyPem: readFileSync(entry.auth.clientKey, 'utf8') };
       const client = new EstClient(opts);
       try {
-        const key = entry.rekey
-          ? generateKey(entry.keyType ?? (keyTypeOf(current.privateKey) as ClientKeyType))
-          : { privateKey: current.privateKey, publicKey: createPublicKey(current.privateKey) };
-        const result = await client.reenroll(renewalCsr(current.certDer, key, EMPTY_TEMPLATE, true));
+        const origin: PendingOrigin = { operation: 'simplereenroll', server: entry.server, label: entry.label, given: { renewing: certificateFields(current.certDer).serialHex } };
+        const kept = entry.rekey ? pendingKey(entry, origin, current.passphrase, () => generateKey(entry.keyType ?? (keyTypeOf(current.privateKey) as ClientKeyType))) : undefined;
+        const key = kept?.key ?? { privateKey: current.privateKey, publicKey: createPublicKey(current.privateKey) };
+        const result = await forgetWhenGone(entry, kept, () => client.reenroll(renewalCsr(current.certDer, key, EMPTY_TEMPLATE, true)));
         const issued: Issued = { certificate: result.certificate, chain: await chainFor(result, client) };
         if (entry.rekey) issued.privateKey = key.privateKey;
         return issued;
@@ -57,9 +93,11 @@ export function estRenewer(log: Logger): Renewer {
       if (!opts.basic && !opts.clientCert) throw new EstClientError('usage', `entry ${entry.name}: a fresh enrollment needs auth.user + auth.passwordFile or auth.clientCert + auth.clientKey`);
       const client = new EstClient(opts);
       try {
-        const key = generateKey(request.keyType ?? 'ec-p256');
+        const origin: PendingOrigin = { operation: 'simpleenroll', server: entry.server, label: entry.label, given: { subject: request.subject, sans: request.sans } };
+        const kept = pendingKey(entry, origin, request.previous?.passphrase ?? passphraseOf(entry), () => generateKey(request.keyType ?? 'ec-p256'));
+        const key = kept.key;
         const factory = csrFactory({ ...key, subject: request.subjectDer ?? request.subject, sans: request.sans }, true);
-        const result = await client.enroll(factory);
+        const result = await forgetWhenGone(entry, kept, () => client.enroll(factory));
         return { certificate: result.certificate, chain: await chainFor(result, client), privateKey: key.privateKey };
       } finally {
         client.close();

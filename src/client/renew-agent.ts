@@ -14,6 +14,7 @@ import { pemBlocks, toPem } from '../pki/base64.js';
 import { certificateFields } from '../pki/certificate.js';
 import { nameToString, parseGeneralNames } from '../pki/names.js';
 import { writeFileAtomic } from './files.js';
+import { pendingPath, removePending } from './pending.js';
 import { isClientKeyType, keyTypeOf, loadPrivateKey, privateKeyPem, type ClientKeyType } from './keys.js';
 import type { RenewConfig, RenewEntry } from './renew-config.js';
 import { runHook, type HookResult } from './renew-hook.js';
@@ -285,6 +286,8 @@ async function processEntry(entry: RenewEntry, o: RunRenewalsOptions, now: Date)
       ? await o.renewer.renew(entry, previous!, ctx)
       : await o.renewer.enroll(entry, enrollRequest(entry, certDer, previous), ctx);
     const files = install(entry, issued, previous?.privateKey, passphrase);
+    // The new key is in place: the copy kept while the request was pending has done its job.
+    removePending(pendingPath(entry.key));
     const v = validity(issued.certificate);
     const outcome: EntryOutcome = {
       name: entry.name,

@@ -68,18 +68,19 @@ export function csrFactory(base: CsrBase, pop: boolean): CsrFactory {
  * renewed, byte for byte; the key is the current one or a new one (rekey).
  */
 export function renewalCsr(certDer: Buffer, key: ClientKeyPair, template: CsrTemplate, pop: boolean): CsrFactory {
+  return csrFactory(renewalBase(certDer, key, template), pop);
+}
+
+export function renewalBase(certDer: Buffer, key: ClientKeyPair, template: CsrTemplate): CsrBase {
   const fields = certificateFields(certDer);
   const san = fields.subjectAltName ? [extension(OID.subjectAltName, false, fields.subjectAltName)] : [];
-  return csrFactory(
-    {
-      privateKey: key.privateKey,
-      publicKey: key.publicKey,
-      subject: fields.subject,
-      ...(template.hash ? { hash: template.hash } : {}),
-      extraExtensions: [...san, ...template.extensions.filter((e) => !isSanExtension(e))],
-    },
-    pop,
-  );
+  return {
+    privateKey: key.privateKey,
+    publicKey: key.publicKey,
+    subject: fields.subject,
+    ...(template.hash ? { hash: template.hash } : {}),
+    extraExtensions: [...san, ...template.extensions.filter((e) => !isSanExtension(e))],
+  };
 }
 
 function isSanExtension(ext: Buffer): boolean {
