@@ -1,7 +1,7 @@
 /** `estuary profile add|list|show|set`. */
 import type { Command } from 'commander';
 import { defaultProfile } from '../ra/default-profile.js';
-import { describeTrustAnchor, PROFILE_LABEL } from '../ra/profile-validation.js';
+import { describeTrustAnchor, newLabelError } from '../ra/profile-validation.js';
 import type { Profile } from '../store/store.js';
 import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
@@ -90,7 +90,8 @@ export function registerProfileCommands(program: Command): void {
 
   profileOptions(profile.command('add <label>').description('create a certification profile, starting from the defaults'))
     .action(async (label: string, opts: ProfileFlags & HomeOption & { json?: boolean }) => {
-      if (!PROFILE_LABEL.test(label)) throw new CliError(`"${label}" is not a valid label (letters, digits, . _ -; up to 64)`);
+      const labelProblem = newLabelError(label);
+      if (labelProblem) throw new CliError(labelProblem);
       await withStore(opts, async (store, config) => {
         const p = applyProfileFlags(defaultProfile(label, Object.keys(config.cas)[0]!), opts, Object.keys(config.cas));
         const created = await store.createProfile(p);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cliMessage } from '../../src/cli/profile-options.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
-import { describeTrustAnchor, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
+import { describeTrustAnchor, EST_OPERATIONS, newLabelError, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
 import type { NewProfile } from '../../src/store/store.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
 
@@ -46,6 +46,16 @@ describe('validateProfile', () => {
     });
     expect(errors.map((e) => e.field)).toEqual(['keyAlgorithms.1', 'keyAlgorithms.2', 'namePolicy.subjectPatterns', 'namePolicy.ipRanges', 'namePolicy.sanTypes']);
     expect(errors[0]!.message).toBe('unknown curve "P-999" (known: P-256, P-384, P-521)');
+  });
+});
+
+describe('new labels', () => {
+  it('refuses the EST operation names in any case (RFC 7030 §3.2.2) and malformed labels', () => {
+    for (const op of EST_OPERATIONS) expect(newLabelError(op)).toMatch(/EST operation name/);
+    expect(newLabelError('SimpleEnroll')).toMatch(/EST operation name/);
+    expect(newLabelError('-x')).toMatch(/not a valid label/);
+    expect(newLabelError('devices')).toBeUndefined();
+    expect(newLabelError('cacerts2')).toBeUndefined();
   });
 });
 
