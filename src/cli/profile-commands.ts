@@ -36,7 +36,7 @@ function profileOptions(cmd: Command): Command {
     .option('--ip-ranges <list>', 'IP SANs must be in these CIDR ranges, e.g. 10.0.0.0/8 (empty: any)')
     .option('--forbidden-name <regex>', 'no CN, DNS, email or URI name may match this (repeatable)', collect, [])
     .option('--clear-forbidden-names', 'remove all forbidden name patterns')
-    .option('--pop-linking <mode>', 'off, optional or required: the CSR challengePassword carries the TLS channel binding (RFC 7030 §3.5)')
+    .option('--pop-linking <mode>', 'proof-of-possession linking (RFC 7030 §3.5): optional (default) checks that a non-empty CSR challengePassword is the TLS channel binding; required also refuses its absence; off never looks at it (for clients whose challengePassword carries something else)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
 }

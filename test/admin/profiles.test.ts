@@ -156,9 +156,9 @@ describe('changing', () => {
 
   it('keeps settings left out, refuses a label change, audits which fields changed', async () => {
     const before = (await admin.get('/api/profiles/full')).json;
-    const res = await admin.put('/api/profiles/full', { validityDays: 30, popLinking: 'optional' });
+    const res = await admin.put('/api/profiles/full', { validityDays: 30, popLinking: 'required' });
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ validityDays: 30, popLinking: 'optional', clientTrustAnchors: before.clientTrustAnchors, createdAt: before.createdAt });
+    expect(res.json).toMatchObject({ validityDays: 30, popLinking: 'required', clientTrustAnchors: before.clientTrustAnchors, createdAt: before.createdAt });
     const rename = await admin.put('/api/profiles/full', { label: 'renamed' });
     expect(rename.status).toBe(400);
     expect(rename.json.errors).toEqual([{ field: 'label', message: 'the label of a profile cannot change' }]);
