@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { defaultProfile } from '../ra/default-profile.js';
-import { splitTrustAnchors, validateProfile } from '../ra/profile-validation.js';
+import { newLabelError, splitTrustAnchors, validateProfile } from '../ra/profile-validation.js';
 import { EMPTY_NAME_POLICY, type NewProfile, type Profile } from '../store/store.js';
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
@@ -64,6 +64,8 @@ const create: ApiRoute<unknown, unknown, ProfileInput & { label: string }> = {
   access: ADMIN_ONLY, schema: { body: ProfileCreate },
   responses: { 201: { description: 'created', schema: ProfileSchema }, ...problemResponses(400, 401, 403, 409) },
   async handler({ body, reply, actor }, ctx) {
+    const labelProblem = newLabelError(body.label);
+    if (labelProblem) throw problem.field('label', labelProblem);
     const p = merge(defaultProfile(body.label, ctx.cas[0]!.id), body);
     check(ctx, p);
     if (await ctx.store.getProfile(p.label)) throw problem.conflict(`a profile labelled ${p.label} already exists`);

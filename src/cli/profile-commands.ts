@@ -1,7 +1,7 @@
 /** `estuary profile add|list|show|set`. */
 import type { Command } from 'commander';
 import { defaultProfile } from '../ra/default-profile.js';
-import { describeTrustAnchor, PROFILE_LABEL } from '../ra/profile-validation.js';
+import { describeTrustAnchor, newLabelError } from '../ra/profile-validation.js';
 import type { Profile } from '../store/store.js';
 import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
@@ -36,7 +36,7 @@ function profileOptions(cmd: Command): Command {
     .option('--ip-ranges <list>', 'IP SANs must be in these CIDR ranges, e.g. 10.0.0.0/8 (empty: any)')
     .option('--forbidden-name <regex>', 'no CN, DNS, email or URI name may match this (repeatable)', collect, [])
     .option('--clear-forbidden-names', 'remove all forbidden name patterns')
-    .option('--pop-linking <mode>', 'off, optional or required: the CSR challengePassword carries the TLS channel binding (RFC 7030 §3.5)')
+    .option('--pop-linking <mode>', 'proof-of-possession linking (RFC 7030 §3.5): optional (default) checks that a non-empty CSR challengePassword is the TLS channel binding; required also refuses its absence; off never looks at it (for clients whose challengePassword carries something else)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
 }
@@ -90,7 +90,8 @@ export function registerProfileCommands(program: Command): void {
 
   profileOptions(profile.command('add <label>').description('create a certification profile, starting from the defaults'))
     .action(async (label: string, opts: ProfileFlags & HomeOption & { json?: boolean }) => {
-      if (!PROFILE_LABEL.test(label)) throw new CliError(`"${label}" is not a valid label (letters, digits, . _ -; up to 64)`);
+      const labelProblem = newLabelError(label);
+      if (labelProblem) throw new CliError(labelProblem);
       await withStore(opts, async (store, config) => {
         const p = applyProfileFlags(defaultProfile(label, Object.keys(config.cas)[0]!), opts, Object.keys(config.cas));
         const created = await store.createProfile(p);

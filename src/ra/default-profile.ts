@@ -17,7 +17,8 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     approval: 'auto',
     retryAfterSeconds: 60,
     pendingTtlHours: 72,
-    popLinking: 'off',
+    // RFC 7030 §3.5: a challengePassword, when present, must be this session's channel binding.
+    popLinking: 'optional',
     namePolicy: structuredClone(EMPTY_NAME_POLICY),
     deviceRevocation: structuredClone(DEFAULT_DEVICE_REVOCATION),
   };

@@ -16,6 +16,20 @@ export interface FieldError {
 }
 
 export const PROFILE_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The operation path segments of RFC 7030 §3.2.2 (and RFC 8951). */
+export const EST_OPERATIONS = ['cacerts', 'simpleenroll', 'simplereenroll', 'fullcmc', 'serverkeygen', 'csrattrs'] as const;
+
+/**
+ * Why a label cannot name a new profile, or undefined. RFC 7030 §3.2.2: a label MUST NOT be
+ * one of the operation path segments (compared without case: some clients do).
+ */
+export function newLabelError(label: string): string | undefined {
+  if (!PROFILE_LABEL.test(label)) return `"${label}" is not a valid label (letters, digits, . _ -; up to 64)`;
+  if ((EST_OPERATIONS as readonly string[]).includes(label.toLowerCase())) {
+    return `"${label}" is an EST operation name and cannot be a label (RFC 7030 §3.2.2; reserved: ${EST_OPERATIONS.join(', ')})`;
+  }
+  return undefined;
+}
 export const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
 export const EC_CURVES = ['P-256', 'P-384', 'P-521'] as const;
 export const LIMITS = {

@@ -72,6 +72,15 @@ describe('creating', () => {
     expect(res.json.trustAnchors.map((a: { subject: string }) => a.subject)).toEqual(['CN=Enterprise Device CA, O=Example', 'CN=Second Device CA']);
   });
 
+  it('refuses a label that is an EST operation name (RFC 7030 §3.2.2): 400 naming label, nothing saved', async () => {
+    for (const label of ['simpleenroll', 'CACerts']) {
+      const res = await admin.post('/api/profiles', { label });
+      expect(res.status).toBe(400);
+      expect(res.json.errors).toEqual([{ field: 'label', message: expect.stringMatching(/is an EST operation name and cannot be a label \(RFC 7030 §3\.2\.2/) }]);
+      expect((await admin.get(`/api/profiles/${label}`)).status).toBe(404);
+    }
+  });
+
   it('refuses a duplicate label with 409', async () => {
     const res = await admin.post('/api/profiles', { label: 'default' });
     expect(res.status).toBe(409);
@@ -147,9 +156,9 @@ describe('changing', () => {
 
   it('keeps settings left out, refuses a label change, audits which fields changed', async () => {
     const before = (await admin.get('/api/profiles/full')).json;
-    const res = await admin.put('/api/profiles/full', { validityDays: 30, popLinking: 'optional' });
+    const res = await admin.put('/api/profiles/full', { validityDays: 30, popLinking: 'required' });
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ validityDays: 30, popLinking: 'optional', clientTrustAnchors: before.clientTrustAnchors, createdAt: before.createdAt });
+    expect(res.json).toMatchObject({ validityDays: 30, popLinking: 'required', clientTrustAnchors: before.clientTrustAnchors, createdAt: before.createdAt });
     const rename = await admin.put('/api/profiles/full', { label: 'renamed' });
     expect(rename.status).toBe(400);
     expect(rename.json.errors).toEqual([{ field: 'label', message: 'the label of a profile cannot change' }]);

@@ -135,6 +135,9 @@ describe('management while the server runs', () => {
     const ca = await makeDeviceCa();
     const anchors = join(home, '..', 'device-ca.pem');
     writeFileSync(anchors, ca.pem);
+    const reserved = await estuary(['profile', 'add', 'csrattrs', '--home', home]);
+    expect(reserved.code).toBe(2);
+    expect(reserved.stderr).toMatch(/"csrattrs" is an EST operation name and cannot be a label \(RFC 7030 §3\.2\.2/);
     const noAnchors = await estuary(['profile', 'add', 'devices', '--auth', 'tls-client-cert', '--home', home]);
     expect(noAnchors.code).toBe(2);
     expect(noAnchors.stderr).toMatch(/--trust-anchors/);

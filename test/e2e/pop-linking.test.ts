@@ -12,6 +12,7 @@ import { csrBody, estRequest } from '../helpers/est-http.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
 import { startServer, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
+import { defaultProfile } from '../../src/ra/default-profile.js';
 
 let s: TestServer;
 let device: DeviceCa;
@@ -35,7 +36,7 @@ function bindingOf(socket: TLSSocket): Buffer {
   return socket.getProtocol() === 'TLSv1.3' ? socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0)) : socket.getFinished()!;
 }
 
-type Linking = 'match' | 'mismatch' | 'absent';
+type Linking = 'match' | 'mismatch' | 'absent' | 'empty';
 
 /** One TLS connection: handshake, build the CSR with this session's binding, POST it on the same connection. */
 async function popEnroll(label: string, version: 'TLSv1.2' | 'TLSv1.3', linking: Linking, clientCert?: { cert: string; key: string }): Promise<{ status: number; text: string; protocol: string }> {
@@ -44,10 +45,11 @@ async function popEnroll(label: string, version: 'TLSv1.2' | 'TLSv1.3', linking:
   const protocol = socket.getProtocol()!;
   let challengePassword: string | undefined;
   if (linking === 'match') challengePassword = bindingOf(socket).toString('base64');
+  if (linking === 'empty') challengePassword = '';
   if (linking === 'mismatch') challengePassword = Buffer.alloc(version === 'TLSv1.3' ? 32 : 12, 7).toString('base64');
   const csr = await makeCsr({ name: 'CN=pop-device', ...(challengePassword !== undefined ? { challengePassword } : {}) });
   const body = csrBody(csr.der);
-  const headers = [`POST /.well-known/est/${label}/simpleenroll HTTP/1.1`, 'Host: 127.0.0.1', 'Content-Type: application/pkcs10', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
+  const headers = [`POST /.well-known/est/${label ? label + "/" : ""}simpleenroll HTTP/1.1`, 'Host: 127.0.0.1', 'Content-Type: application/pkcs10', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
   if (!clientCert) headers.push(`Authorization: ${basicHeader}`);
   socket.write(headers.join('\r\n') + '\r\n\r\n' + body);
   const chunks: Buffer[] = [];
@@ -58,6 +60,24 @@ async function popEnroll(label: string, version: 'TLSv1.2' | 'TLSv1.3', linking:
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
   return { status, text: raw.slice(raw.indexOf('\r\n\r\n') + 4), protocol };
 }
+
+describe('the default mode', () => {
+  it('is optional for init\'s profile and new profiles: a challengePassword that is not the binding is refused', async () => {
+    expect((await s.runtime.store.getProfile('default'))!.popLinking).toBe('optional');
+    expect(defaultProfile('x', 'default').popLinking).toBe('optional');
+    const bad = await popEnroll('', 'TLSv1.3', 'mismatch');
+    expect(bad.status).toBe(403);
+    expect(bad.text).toMatch(/does not match this TLS session's channel binding/);
+    expect((await popEnroll('', 'TLSv1.3', 'match')).status).toBe(200);
+    expect((await popEnroll('', 'TLSv1.2', 'absent')).status).toBe(200);
+  });
+
+  it('off never looks at the challengePassword (it may carry something else)', async () => {
+    const p = (await s.runtime.store.getProfile('default'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'popoff', popLinking: 'off' });
+    expect((await popEnroll('popoff', 'TLSv1.3', 'mismatch')).status).toBe(200);
+  });
+});
 
 describe.each(['TLSv1.2', 'TLSv1.3'] as const)('proof-of-possession linking over %s', (version) => {
   it('required: a matching binding is issued, a mismatch and an absence are refused with the reason', async () => {
@@ -72,8 +92,12 @@ describe.each(['TLSv1.2', 'TLSv1.3'] as const)('proof-of-possession linking over
     expect(none.text).toMatch(/proof-of-possession linking is required/);
   });
 
-  it('optional: absent is accepted, present must match', async () => {
+  it('optional: absent or empty is accepted (not linked), present must match', async () => {
     expect((await popEnroll('popopt', version, 'absent')).status).toBe(200);
+    expect((await popEnroll('popopt', version, 'empty')).status).toBe(200);
+    const emptyRequired = await popEnroll('pop', version, 'empty');
+    expect(emptyRequired.status).toBe(403);
+    expect(emptyRequired.text).toMatch(/proof-of-possession linking is required/);
     expect((await popEnroll('popopt', version, 'match')).status).toBe(200);
     expect((await popEnroll('popopt', version, 'mismatch')).status).toBe(403);
   });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cliMessage, formatKeyAlgorithms, parseKeyAlgorithms } from '../../src/cli/profile-options.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
-import { describeTrustAnchor, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
+import { describeTrustAnchor, EST_OPERATIONS, newLabelError, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
 import type { NewProfile } from '../../src/store/store.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
 
@@ -62,6 +62,16 @@ describe('validateProfile', () => {
       { field: 'keyAlgorithms.2', message: 'rsa minimum exponent must be an odd integer from 3 to 65537, got 1' },
       { field: 'keyAlgorithms.3', message: 'rsa maximum must be an integer from the minimum (2048) to 16384, got 32768' },
     ]);
+  });
+});
+
+describe('new labels', () => {
+  it('refuses the EST operation names in any case (RFC 7030 §3.2.2) and malformed labels', () => {
+    for (const op of EST_OPERATIONS) expect(newLabelError(op)).toMatch(/EST operation name/);
+    expect(newLabelError('SimpleEnroll')).toMatch(/EST operation name/);
+    expect(newLabelError('-x')).toMatch(/not a valid label/);
+    expect(newLabelError('devices')).toBeUndefined();
+    expect(newLabelError('cacerts2')).toBeUndefined();
   });
 });
 

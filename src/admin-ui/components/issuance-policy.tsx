@@ -158,11 +158,11 @@ export function IssuancePolicy(props: PolicyProps) {
         onChange={(v) => set('popLinking', v)}
         errors={errors}
         options={[
-          { value: 'off', label: 'Off' },
-          { value: 'optional', label: 'Optional: checked when the CSR carries it' },
-          { value: 'required', label: 'Required' },
+          { value: 'optional', label: 'Optional: a challengePassword present must be the binding (default)' },
+          { value: 'required', label: 'Required: every CSR must carry the binding' },
+          { value: 'off', label: 'Off: challengePassword carries something else, never checked' },
         ]}
-        hint="RFC 7030 §3.5: the CSR's challengePassword carries the TLS channel binding (tls-unique or tls-exporter)."
+        hint="RFC 7030 §3.5: the CSR's challengePassword carries the TLS channel binding (tls-unique or tls-exporter); an empty one means not linked."
       />
     </>
   );
