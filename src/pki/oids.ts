@@ -57,6 +57,8 @@ export const OID = {
   timeStamping: '1.3.6.1.5.5.7.3.8',
   ocspSigning: '1.3.6.1.5.5.7.3.9',
   cmcRA: '1.3.6.1.5.5.7.3.28',
+  // RFC 6402 §2.8: id-cmc-changeSubjectName (id-cmc 36), a CSR attribute asking for new names on renewal
+  changeSubjectName: '1.3.6.1.5.5.7.7.36',
   // name attributes
   commonName: '2.5.4.3',
   serialNumber: '2.5.4.5',

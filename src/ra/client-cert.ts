@@ -9,7 +9,8 @@ import { certificateFields } from '../pki/certificate.js';
 import { children, readTop, TAG, value } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 
-export type ChainResult = { ok: true; leaf: X509Certificate } | { ok: false; reason: string };
+/** `anchor`: the trust anchor the path ends at (its names may bind what the leaf requests). */
+export type ChainResult = { ok: true; leaf: X509Certificate; anchor: X509Certificate } | { ok: false; reason: string };
 
 const MAX_DEPTH = 8;
 
@@ -68,11 +69,12 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const invalid = withinValidity(current, now);
     if (invalid) return { ok: false, reason: invalid };
-    if (anchors.some((a) => a.raw.equals(current.raw))) return { ok: true, leaf };
+    const itself = anchors.find((a) => a.raw.equals(current.raw));
+    if (itself) return { ok: true, leaf, anchor: itself };
     const anchor = anchors.find((a) => signedBy(current, a));
     if (anchor) {
       const problem = withinValidity(anchor, now) ?? pathLengthViolation([...path, anchor]);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, anchor };
     }
     const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
     if (!next) break;

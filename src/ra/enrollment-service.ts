@@ -18,10 +18,10 @@ import {
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
-import { checkNames } from './name-policy.js';
 import { generateKeyFor } from './server-keygen.js';
 import { envelopeFor } from '../pki/enveloped-data.js';
-import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
+import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor } from './profile-policy.js';
+import { admitNames } from './request-names.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
 
@@ -262,21 +262,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
     checkPopLinking(p, principal, csr, req.credentials);
-    const requested = requestedNames(csr);
-    if (typeof requested === 'string') throw new RaError('forbidden', requested);
-    const nameRefusal = checkNames(p, principal.account, csr.subject, requested.names);
-    if (nameRefusal) throw new RaError('forbidden', nameRefusal);
-    let names = requested;
-
-    let renews: string | null = null;
-    if (principal.renewing) {
-      const current = principal.renewing;
-      // RFC 7030 §4.2.2: Subject and SubjectAltName MUST be identical to the current certificate.
-      if (!current.subject.equals(csr.subject)) throw new RaError('forbidden', 'simplereenroll: the CSR subject differs from the certificate being renewed');
-      const sameSan = current.subjectAltName && names.subjectAltName ? current.subjectAltName.equals(names.subjectAltName) : !current.subjectAltName && !names.subjectAltName;
-      if (!sameSan) throw new RaError('forbidden', 'simplereenroll: the CSR subjectAltName differs from the certificate being renewed');
-      renews = current.serialHex;
-    }
+    let names = admitNames(p, principal, csr);
+    const renews = principal.renewing?.serialHex ?? null;
 
     let approvedRequestId: number | undefined;
     if (p.approval === 'manual') {
@@ -285,9 +272,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       approvedRequestId = held.id;
       // Issue what the officer approved: the held CSR (the re-sent one has the same key).
       csr = parseCsr(held.csr);
-      const heldNames = requestedNames(csr);
-      if (typeof heldNames === 'string') throw new RaError('forbidden', heldNames);
-      names = heldNames;
+      names = admitNames(p, principal, csr);
     }
 
     const generated = serverKeygen ? generateKeyFor(p) : undefined;
@@ -295,7 +280,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const keyUsage = keyUsageFor(p, keyInfo);
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(keyInfo)} key`);
     const issued = await ca.issue({
-      subject: csr.subject,
+      subject: names.subject,
       spki: generated?.spki ?? csr.spki,
       subjectAltName: names.subjectAltName,
       validityDays: p.validityDays,
@@ -307,7 +292,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         serial: issued.serialHex,
         profile: p.label,
         ca: ca.id,
-        subject: nameToString(csr.subject),
+        subject: nameToString(names.subject),
         sans: names.names.map(generalNameToString),
         notBefore: issued.notBefore,
         notAfter: issued.notAfter,

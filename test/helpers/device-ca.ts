@@ -5,7 +5,7 @@ export interface DeviceCa {
   pem: string;
   cert: x509.X509Certificate;
   keys: CryptoKeyPair;
-  issue(cn: string, opts?: { notBefore?: Date; notAfter?: Date; eku?: string[]; keyType?: TestKeyType }): Promise<{ cert: string; key: string }>;
+  issue(cn: string, opts?: { notBefore?: Date; notAfter?: Date; eku?: string[]; keyType?: TestKeyType; dns?: string[]; subject?: string }): Promise<{ cert: string; key: string }>;
 }
 
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
@@ -31,14 +31,17 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example'):
       const leafKeys = await generateKeys(opts.keyType ?? 'ec-p256');
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: (serial++).toString(16).padStart(2, '0'),
-        subject: `CN=${cn}`,
+        subject: opts.subject ?? `CN=${cn}`,
         issuer: cert.subject,
         notBefore: opts.notBefore ?? new Date(Date.now() - 3600_000),
         notAfter: opts.notAfter ?? new Date(Date.now() + 30 * 86_400_000),
         publicKey: leafKeys.publicKey,
         signingKey: keys.privateKey,
         signingAlgorithm: SIGN,
-        extensions: [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])],
+        extensions: [
+          new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2']),
+          ...(opts.dns?.length ? [new x509.SubjectAlternativeNameExtension(opts.dns.map((value) => ({ type: 'dns' as const, value })))] : []),
+        ],
       });
       return { cert: leaf.toString('pem') + '\n', key: await privateKeyPem(leafKeys.privateKey) };
     },

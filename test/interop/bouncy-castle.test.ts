@@ -94,7 +94,7 @@ describe('Bouncy Castle EST client', () => {
   });
 
   it('enrolls on a "both" profile with a client certificate and HTTP Basic', async () => {
-    const r = await bc(['enroll-tls', ...server(), '--label', 'both', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), ...creds(), '--cn', 'both-device', '--out-cert', f('both.pem'), '--out-key', f('both-key.pem')]);
+    const r = await bc(['enroll-tls', ...server(), '--label', 'both', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), ...creds(), '--cn', 'bc-ec-p256', '--out-cert', f('both.pem'), '--out-key', f('both-key.pem')]);
     expectOk(r);
     const without = await bc(['enroll-tls', ...server(), '--label', 'both', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), '--cn', 'both-device', '--out-cert', f('both2.pem'), '--out-key', f('both2-key.pem')]);
     expect(without.code).toBe(2);
