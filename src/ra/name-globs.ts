@@ -29,6 +29,11 @@ const BARE: readonly NameKind[] = ['cn', 'dns', 'ip'];
 /** `*` stops at these characters, by kind. */
 const STOP: Record<NameKind, string> = { cn: '.', dns: '.', ip: '.:', email: '@.', uri: '/' };
 
+function globBody(pattern: string, stop: string): string {
+  const cls = stop.replace(/[\]\\^-]/g, '\\$&');
+  return pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(`[^${cls}]*`);
+}
+
 interface ParsedGlob {
   kinds: readonly NameKind[];
   pattern: string;
@@ -45,8 +50,9 @@ function globRegex(pattern: string, kind: NameKind): RegExp {
   const key = `${kind}\u0000${pattern}`;
   let re = cache.get(key);
   if (!re) {
-    const stop = STOP[kind].replace(/[\]\\^-]/g, '\\$&');
-    const body = pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(`[^${stop}]*`);
+    const at = pattern.lastIndexOf('@');
+    // an email's local part may hold dots: there `*` stops only at "@"
+    const body = kind === 'email' && at >= 0 ? `${globBody(pattern.slice(0, at), '@')}@${globBody(pattern.slice(at + 1), STOP.email)}` : globBody(pattern, STOP[kind]);
     cache.set(key, (re = new RegExp(`^${body}$`, 'i')));
   }
   return re;
