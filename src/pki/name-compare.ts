@@ -16,10 +16,19 @@ export function foldNameValue(text: string): string {
   return text.normalize('NFKC').toLowerCase().trim().replace(/\s+/gu, ' ');
 }
 
+/** Certificates we did not check (a client's own) may hold loosely encoded strings: compare what they say. */
+function textOf(tag: number, bytes: Buffer): string {
+  try {
+    return decodeDirectoryString(tag, bytes);
+  } catch {
+    return bytes.toString('utf8');
+  }
+}
+
 function atvKey(der: Buffer, atv: Tlv): string {
   const [t, v] = children(der, atv);
   const type = decodeOid(value(der, t!));
-  if (v && STRING_TAGS.has(v.tag)) return `${type}=s:${foldNameValue(decodeDirectoryString(v.tag, value(der, v)))}`;
+  if (v && STRING_TAGS.has(v.tag)) return `${type}=s:${foldNameValue(textOf(v.tag, value(der, v)))}`;
   return `${type}=b:${v ? der.subarray(v.start, v.end).toString('hex') : ''}`;
 }
 

@@ -27,7 +27,8 @@ const IA5_ONLY = new Set<string>([OID.emailAddress, '0.9.2342.19200300.100.1.25'
 /** Attributes RFC 5280 App. A defines as PrintableString. */
 const PRINTABLE_ONLY = new Set<string>([OID.countryName, OID.serialNumber]);
 
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+/** X.680 PrintableString, plus "*" and "&", which certificates in use carry there (Go's crypto/x509 accepts both too). */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?*&]*$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** X.690 §10.1: a DER length is in the shortest form. Throws DerError otherwise. */

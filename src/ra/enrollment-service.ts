@@ -21,7 +21,7 @@ import { RaError } from './errors.js';
 import { generateKeyFor } from './server-keygen.js';
 import { envelopeFor } from '../pki/enveloped-data.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor } from './profile-policy.js';
-import { admitNames } from './request-names.js';
+import { admitNames, type IssueNames } from './request-names.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
 
@@ -202,7 +202,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
    * same request, identified by requester and public key, until an officer decides.
    */
   async function holdForApproval(
-    req: EnrollRequest, p: Profile, requester: string, csr: ParsedCsr, sans: string[],
+    req: EnrollRequest, p: Profile, requester: string, csr: ParsedCsr, names: IssueNames,
   ): Promise<{ kind: 'pending'; retryAfterSeconds: number } | { kind: 'approved'; id: number; csr: Buffer }> {
     const keyId = createHash('sha256').update(csr.spki).digest('hex');
     const now = o.now();
@@ -210,7 +210,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const pending = { kind: 'pending', retryAfterSeconds: p.retryAfterSeconds } as const;
     if (!held) {
       const created = await o.store.createPendingRequest({
-        profile: p.label, operation: req.operation, requester, keyId, csr: csr.der, subject: nameToString(csr.subject), sans,
+        profile: p.label, operation: req.operation, requester, keyId, csr: csr.der, subject: nameToString(names.subject), sans: names.names.map(generalNameToString),
         keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000),
       });
       await o.store.appendAudit({ actor: requester, action: req.operation, profile: p.label, outcome: 'pending', serial: null, detail: `request ${created.id} held for approval` });
@@ -267,7 +267,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
 
     let approvedRequestId: number | undefined;
     if (p.approval === 'manual') {
-      const held = await holdForApproval(req, p, principal.actor, csr, names.names.map(generalNameToString));
+      const held = await holdForApproval(req, p, principal.actor, csr, names);
       if (held.kind === 'pending') return held;
       approvedRequestId = held.id;
       // Issue what the officer approved: the held CSR (the re-sent one has the same key).

@@ -54,6 +54,11 @@ describe('nameDerProblem', () => {
     expect(nameAttributes(ok).map((a) => a.value)).toEqual(['DE', 'Ö', 'A', 'Bayern', 'Grüße', 'a@example.com']);
     expect(nameDerProblem(seq())).toBeUndefined();
   });
+  it('accepts "*" and "&" in a PrintableString, as certificates in use carry them; refuses "@"', () => {
+    expect(nameDerProblem(name([OID.commonName, str(TAG.PrintableString, Buffer.from('*.example.com'))]))).toBeUndefined();
+    expect(nameDerProblem(name([OID.organizationName, str(TAG.PrintableString, Buffer.from('A & B'))]))).toBeUndefined();
+    expect(nameDerProblem(name([OID.commonName, str(TAG.PrintableString, Buffer.from('a@b'))]))).toMatch(/outside its set/);
+  });
   it('refuses malformed strings, trailing bytes and hard limits', () => {
     expect(nameDerProblem(name([OID.commonName, str(0x1e, Buffer.from([0, 0x41, 0]))]))).toMatch(/odd length/);
     expect(nameDerProblem(name([OID.commonName, str(0x1e, Buffer.from([0xd8, 0x00]))]))).toMatch(/unpaired surrogate/);
@@ -87,6 +92,10 @@ describe('RFC 5280 §7.1 matching', () => {
     const cnA = seq(oid(OID.commonName), str(TAG.UTF8String, Buffer.from('a')));
     const oB = seq(oid(OID.organizationName), str(TAG.UTF8String, Buffer.from('b')));
     expect(namesMatch(multi(cnA, oB), multi(oB, cnA))).toBe(true);
+  });
+  it('compares a loosely encoded certificate subject without throwing', () => {
+    const loose = name([OID.commonName, str(TAG.UTF8String, Buffer.from([0x61, 0xff]))]);
+    expect(namesMatch(loose, encodeName('CN=b'))).toBe(false);
   });
   it('compares SANs as sets, DNS names and email domains without case', () => {
     expect(generalNameSetsMatch([{ type: 'dns', value: 'A.example' }, { type: 'email', value: 'x@B.example' }], [{ type: 'email', value: 'x@b.example' }, { type: 'dns', value: 'a.EXAMPLE' }])).toBe(true);
