@@ -23,7 +23,7 @@ const DIRECTORY_STRING_TAGS = new Set<number>([
 ]);
 
 /** Attributes RFC 5280 App. A defines as IA5String. */
-const IA5_ONLY = new Set<string>([OID.emailAddress, '0.9.2342.19200300.100.1.25' /* domainComponent */]);
+const IA5_ONLY = new Set<string>([OID.emailAddress, OID.domainComponent]);
 /** Attributes RFC 5280 App. A defines as PrintableString. */
 const PRINTABLE_ONLY = new Set<string>([OID.countryName, OID.serialNumber]);
 
@@ -127,6 +127,10 @@ export function nameDerProblem(der: Buffer, limits: NameShapeLimits = {}): strin
       if (rdn.tag !== TAG.SET) return 'a subject RDN is not a SET OF AttributeTypeAndValue';
       const atvs = strictChildren(der, rdn);
       if (atvs.length === 0) return 'a subject RDN is an empty SET';
+      // X.690 §11.6: the elements of a DER SET OF are in ascending order of their encodings
+      for (let i = 1; i < atvs.length; i++) {
+        if (Buffer.compare(der.subarray(atvs[i - 1]!.start, atvs[i - 1]!.end), der.subarray(atvs[i]!.start, atvs[i]!.end)) > 0) return 'a multi-valued subject RDN is not sorted (DER SET OF)';
+      }
       for (const atv of atvs) {
         if (atv.tag !== TAG.SEQUENCE) return 'a subject AttributeTypeAndValue is not a SEQUENCE';
         const parts = strictChildren(der, atv);

@@ -13,6 +13,7 @@ const SHORT: Record<string, string> = {
   [OID.organizationName]: 'O',
   [OID.organizationalUnitName]: 'OU',
   [OID.emailAddress]: 'emailAddress',
+  [OID.domainComponent]: 'DC',
 };
 
 export interface NameAttribute {
@@ -113,7 +114,8 @@ const TYPE_BY_SHORT: Record<string, string> = Object.fromEntries(Object.entries(
 
 /**
  * Encode a Name from "CN=x, O=y" (DER order as written). Values are UTF8String except
- * countryName and serialNumber, which RFC 5280 requires as PrintableString.
+ * countryName and serialNumber, which RFC 5280 requires as PrintableString, and emailAddress and
+ * domainComponent (DC), IA5String.
  */
 export function encodeName(text: string): Buffer {
   const parts = text.split(/,(?![^=,]*\\)/).map((p) => p.trim()).filter(Boolean);
@@ -125,7 +127,9 @@ export function encodeName(text: string): Buffer {
     const type = TYPE_BY_SHORT[key.toUpperCase()] ?? (/^\d+(\.\d+)+$/.test(key) ? key : undefined);
     if (!type) throw new Error(`unknown name attribute "${key}"`);
     const printable = type === OID.countryName || type === OID.serialNumber;
-    const str = tlv(printable ? TAG.PrintableString : TAG.UTF8String, Buffer.from(v, 'utf8'));
+    // RFC 5280 Appendix A: emailAddress and domainComponent are IA5String
+    const ia5 = type === OID.emailAddress || type === OID.domainComponent;
+    const str = tlv(printable ? TAG.PrintableString : ia5 ? TAG.IA5String : TAG.UTF8String, Buffer.from(v, 'utf8'));
     return set(seq(oid(type), str));
   });
   return seq(...rdns);

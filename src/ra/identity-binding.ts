@@ -29,7 +29,7 @@ export interface ClientIdentity {
 
 const SHORT_TO_OID: Record<string, string> = {
   cn: OID.commonName, serialnumber: OID.serialNumber, c: OID.countryName, l: OID.localityName, st: OID.stateOrProvinceName,
-  o: OID.organizationName, ou: OID.organizationalUnitName, emailaddress: OID.emailAddress,
+  o: OID.organizationName, ou: OID.organizationalUnitName, emailaddress: OID.emailAddress, dc: OID.domainComponent,
 };
 
 function attributeOid(name: string): string {

@@ -211,6 +211,10 @@ export function checkNames(profile: Profile, account: Account | undefined, subje
   for (const required of policy.sanRequired) {
     if (!typed.some((n) => n.type === required)) return `${who} requires a ${SAN_LABEL[required]} name in subjectAltName`;
   }
+  // RFC 5280 §4.1.2.6: a legacy emailAddress in the subject is an email identity like an rfc822Name
+  if (policy.sanTypes.length > 0 && !policy.sanTypes.includes('email') && attrs.some((a) => a.type === OID.emailAddress)) {
+    return `${who} does not allow email names (subject emailAddress; allowed: ${policy.sanTypes.map((t) => SAN_LABEL[t]).join(', ')})`;
+  }
   const cns = attrs.filter((a) => a.type === OID.commonName).map((a) => a.value);
   const dnsNames = [...typed.filter((n) => n.type === 'dns').map((n) => n.value), ...cns.filter((cn) => HOSTNAME.test(cn))];
   // RFC 6125 §6.4.3: a wildcard certificate speaks for every name under it; a profile opts in.

@@ -59,6 +59,18 @@ describe('nameDerProblem', () => {
     expect(nameDerProblem(name([OID.organizationName, str(TAG.PrintableString, Buffer.from('A & B'))]))).toBeUndefined();
     expect(nameDerProblem(name([OID.commonName, str(TAG.PrintableString, Buffer.from('a@b'))]))).toMatch(/outside its set/);
   });
+  it('refuses an unsorted multi-valued RDN (DER SET OF), accepts a sorted one', () => {
+    const cnA = seq(oid(OID.commonName), str(TAG.UTF8String, Buffer.from('a')));
+    const oB = seq(oid(OID.organizationName), str(TAG.UTF8String, Buffer.from('b')));
+    const [lo, hi] = Buffer.compare(cnA, oB) < 0 ? [cnA, oB] : [oB, cnA];
+    expect(nameDerProblem(seq(Buffer.concat([Buffer.from([0x31, lo.length + hi.length]), lo, hi])))).toBeUndefined();
+    expect(nameDerProblem(seq(Buffer.concat([Buffer.from([0x31, lo.length + hi.length]), hi, lo])))).toMatch(/not sorted/);
+  });
+  it('encodeName writes emailAddress and DC as IA5String, which the checks require', () => {
+    const n = encodeName('DC=example, CN=x, emailAddress=x@example.com');
+    expect(nameDerProblem(n)).toBeUndefined();
+    expect(nameAttributes(n).map((a) => a.short)).toEqual(['DC', 'CN', 'emailAddress']);
+  });
   it('refuses malformed strings, trailing bytes and hard limits', () => {
     expect(nameDerProblem(name([OID.commonName, str(0x1e, Buffer.from([0, 0x41, 0]))]))).toMatch(/odd length/);
     expect(nameDerProblem(name([OID.commonName, str(0x1e, Buffer.from([0xd8, 0x00]))]))).toMatch(/unpaired surrogate/);
