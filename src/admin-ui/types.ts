@@ -3,7 +3,7 @@
 // Shapes the API passes through unchanged are the store's own definitions.
 import type { AccountRole, AdminRole, NewProfile } from '../store/store';
 
-export type { AccountRole, AuthMechanism, KeyAlgorithmRule, NamePolicy, SanType } from '../store/store';
+export type { AccountRole, AuthMechanism, ClientBinding, ClientBindingMode, KeyAlgorithmRule, NamePolicy, SanType } from '../store/store';
 export type Role = AdminRole;
 
 export interface Session {

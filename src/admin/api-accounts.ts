@@ -3,6 +3,7 @@
  * the Web RA's admin, officer and auditor accounts. Password hashes never leave the store; a
  * generated password is shown once, in the answer that created it.
  */
+import { nameGlobProblem } from '../ra/name-globs.js';
 import { generatePassword, hashPassword } from '../ra/password.js';
 import type { Account, AccountRole, Store } from '../store/store.js';
 import { problem } from './problem.js';
@@ -44,6 +45,14 @@ const get: ApiRoute<{ email: string }> = {
   },
 };
 
+/** Account name globs (src/ra/name-globs.ts): an unknown `type:` prefix is a 400 naming the entry. */
+function checkNameGlobs(globs: readonly string[] | undefined): void {
+  for (const [i, g] of (globs ?? []).entries()) {
+    const bad = nameGlobProblem(g);
+    if (bad) throw problem.field(`allowedNames.${i}`, bad);
+  }
+}
+
 interface CreateBody {
   email: string;
   role: AccountRole;
@@ -60,6 +69,7 @@ const create: ApiRoute<unknown, unknown, CreateBody> = {
   async handler({ body, reply, actor }, ctx) {
     const email = body.email.trim().toLowerCase();
     if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
+    checkNameGlobs(body.allowedNames);
     if (await ctx.store.getAccount(email)) throw problem.conflict(`an account with email ${email} already exists`);
     const password = body.password ?? generatePassword();
     const created = await ctx.store.createAccount({ email, passwordHash: await hashPassword(password), role: body.role });
@@ -79,6 +89,7 @@ const patch: ApiRoute<{ email: string }, unknown, { disabled?: boolean; allowedN
     const account = await mustExist(ctx.store, params.email);
     if (body.disabled === true && account.email === session!.email) throw problem.field('disabled', 'you cannot disable the account you are signed in with');
     if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
+    checkNameGlobs(body.allowedNames);
     if (body.disabled !== undefined && body.disabled !== account.disabled) {
       await ctx.store.setAccountDisabled(account.email, body.disabled);
       if (body.disabled) ctx.sessions.destroyFor(account.email);

@@ -6,7 +6,8 @@
  */
 import { CRL_REASONS } from '../pki/crl.js';
 import { EC_CURVES, KEY_USAGES, LIMITS } from '../ra/profile-validation.js';
-import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS } from '../store/store.js';
+import { NAME_CAP_RANGE } from '../ra/name-policy.js';
+import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS, CLIENT_BINDING_MODES } from '../store/store.js';
 
 const NAMES = new WeakMap<object, string>();
 
@@ -70,6 +71,22 @@ export const NamePolicy = named('NamePolicy', obj({
   subjectPatterns: { type: 'object', maxProperties: 50, additionalProperties: str({ maxLength: 1000 }), description: 'attribute → regular expression the whole value must match' },
   sanTypes: { type: 'array', items: sanType, uniqueItems: true }, sanRequired: { type: 'array', items: sanType, uniqueItems: true },
   dnsSuffixes: strings(), ipRanges: strings(), forbiddenNames: strings(),
+  allowWildcards: { type: 'boolean', description: 'wildcard DNS names (*.example.com) may be issued, as SAN or CN' },
+  maxSans: int(NAME_CAP_RANGE.maxSans[0], NAME_CAP_RANGE.maxSans[1], { description: 'most subjectAltName entries per certificate' }),
+  maxRdns: int(NAME_CAP_RANGE.maxRdns[0], NAME_CAP_RANGE.maxRdns[1], { description: 'most RDNs in a subject' }),
+  maxSubjectBytes: int(NAME_CAP_RANGE.maxSubjectBytes[0], NAME_CAP_RANGE.maxSubjectBytes[1], { description: 'most bytes of the DER subject' }),
+  clientBinding: named('ClientBinding', obj({
+    mode: { enum: CLIENT_BINDING_MODES, description: 'match: the subject (or the listed attributes) and SANs must be the TLS client certificate\'s; anchor-names: within the names set per trust anchor; free: not bound' },
+    attributes: strings({}, 20),
+    anchors: {
+      type: 'array', maxItems: 50,
+      items: obj({
+        fingerprintSha256: str({ pattern: '^[0-9A-Fa-f:]{64,95}$', description: 'SHA-256 of the trust anchor certificate' }),
+        names: strings({}, 200),
+        subjectPatterns: { type: 'object', maxProperties: 50, additionalProperties: str({ maxLength: 1000 }) },
+      }, ['fingerprintSha256', 'names']),
+    },
+  }, ['mode'], { description: 'tls-client-cert and basic+tls-client-cert profiles: how requested names bind to the client certificate' })),
 }, [], { description: 'which names the profile issues; every list empty allows any supported name' }));
 export const TrustAnchor = named('TrustAnchor', obj({ subject: str(), fingerprintSha256: str(), notAfter: dateTime() }, ['subject', 'fingerprintSha256', 'notAfter']));
 

@@ -1,4 +1,5 @@
 /** `estuary account add|list|passwd|disable|enable`. */
+import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../store/store.js';
@@ -6,6 +7,16 @@ import { CliError, print, printJson, printTable, splitList, withStore, type Home
 import { readPassword } from './secret-input.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** --allowed-names as a list; an unknown `type:` prefix is refused before anything is saved. */
+function nameGlobs(text: string): string[] {
+  const list = splitList(text);
+  for (const g of list) {
+    const bad = nameGlobProblem(g);
+    if (bad) throw new CliError(`--allowed-names: ${bad}`);
+  }
+  return list;
+}
 
 export function registerAccountCommands(program: Command): void {
   const account = program.command('account').description('manage EST and admin accounts (works while the server runs)');
@@ -15,16 +26,17 @@ export function registerAccountCommands(program: Command): void {
     .description('create an account; the password is read from --password-file or $ESTUARY_PASSWORD, or generated and printed once')
     .option('--role <role>', 'est (HTTP Basic on EST), or a Web RA role: admin (everything), officer (approve, reject, revoke) or auditor (read only)', 'est')
     .option('--password-file <file>', 'file holding the password')
-    .option('--allowed-names <list>', 'names this account may request, e.g. sensor-17,sensor-17.*.example.com (* within one label)')
+    .option('--allowed-names <list>', 'names this account may request, e.g. sensor-17,sensor-17.*.example.com,email:*@example.com (* within one label; bare: CN, DNS, IP; prefixes dns:, ip:, email:, uri:, cn:)')
     .option('--json', 'print a JSON object')
     .option('--home <dir>', 'data directory')
     .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; json?: boolean }) => {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
       if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
+      const names = opts.allowedNames !== undefined ? nameGlobs(opts.allowedNames) : undefined;
       const { password, generated } = readPassword(opts);
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
-        if (opts.allowedNames !== undefined) await store.setAccountAllowedNames(created.email, splitList(opts.allowedNames));
+        if (names !== undefined) await store.setAccountAllowedNames(created.email, names);
         await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
         else {
@@ -65,11 +77,11 @@ export function registerAccountCommands(program: Command): void {
   account
     .command('restrict <email>')
     .description('set the names an EST account may request (every CN and SAN must match one; "" lifts the restriction)')
-    .requiredOption('--allowed-names <list>', 'comma-separated names; * matches within one DNS label')
+    .requiredOption('--allowed-names <list>', 'comma-separated name globs; * matches within one DNS label; bare globs admit CNs, DNS names and IPs; email:, uri:, dns:, ip:, cn: prefixes for one type')
     .option('--home <dir>', 'data directory')
     .action(async (email: string, opts: HomeOption & { allowedNames: string }) => {
       await withStore(opts, async (store) => {
-        const list = splitList(opts.allowedNames);
+        const list = nameGlobs(opts.allowedNames);
         if (!(await store.setAccountAllowedNames(email.toLowerCase(), list))) throw new CliError(`no account ${email}`);
         await store.appendAudit({ actor: 'cli', action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
         print(list.length ? `account ${email.toLowerCase()} may request: ${list.join(', ')}` : `account ${email.toLowerCase()} may request any name its profiles allow`);

@@ -36,6 +36,15 @@ function profileOptions(cmd: Command): Command {
     .option('--ip-ranges <list>', 'IP SANs must be in these CIDR ranges, e.g. 10.0.0.0/8 (empty: any)')
     .option('--forbidden-name <regex>', 'no CN, DNS, email or URI name may match this (repeatable)', collect, [])
     .option('--clear-forbidden-names', 'remove all forbidden name patterns')
+    .option('--wildcards <on|off>', 'on: wildcard DNS names (*.example.com) may be issued, as SAN or CN (default off)')
+    .option('--max-sans <n>', 'most subjectAltName entries per certificate (default 100)')
+    .option('--max-rdns <n>', 'most RDNs in a subject (default 32)')
+    .option('--max-subject-bytes <n>', 'most bytes of the DER subject (default 1024)')
+    .option('--client-binding <mode>', 'TLS client certificate profiles: match (default: the subject and SANs must be the certificate\'s), anchor-names (within the names set per trust anchor) or free (no binding)')
+    .option('--binding-attributes <list>', 'match: only these subject attributes must equal the certificate\'s, e.g. CN,serialNumber (empty: the whole subject)')
+    .option('--anchor-names <sha256=names>', 'anchor-names: the names certificates under the trust anchor with this SHA-256 fingerprint may request, e.g. AB:CD…=dev-*,dns:*.devices.example.com (repeatable; empty names remove the anchor)', collect, [])
+    .option('--anchor-subject-pattern <sha256/attr=regex>', 'anchor-names: a pattern a subject attribute other than CN must match for that anchor (repeatable)', collect, [])
+    .option('--clear-anchor-names', 'remove the names of every trust anchor')
     .option('--pop-linking <mode>', 'proof-of-possession linking (RFC 7030 §3.5): optional (default) checks that a non-empty CSR challengePassword is the TLS channel binding; required also refuses its absence; off never looks at it (for clients whose challengePassword carries something else)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
@@ -70,8 +79,22 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     pendingTtlHours: p.pendingTtlHours,
     popLinking: p.popLinking,
     namePolicy: p.namePolicy,
+    ...(p.auth === 'basic' ? {} : { clientNameBinding: describeClientBinding(p) }),
     updatedAt: p.updatedAt.toISOString(),
   };
+}
+
+/** How names bind to the TLS client certificate, in words; `free` says plainly that nothing binds. */
+export function describeClientBinding(p: Profile): string {
+  const b = p.namePolicy.clientBinding;
+  switch (b.mode) {
+    case 'match':
+      return `match: ${b.attributes.length ? `subject ${b.attributes.join(', ')}` : 'the subject'} and every SAN must be the client certificate's own (id-kp-cmcRA certificates exempt)`;
+    case 'anchor-names':
+      return `anchor-names: names within those set for the client certificate's trust anchor (${b.anchors.length} configured)`;
+    case 'free':
+      return 'free: NOT bound, any client certificate may request any name the name policy allows';
+  }
 }
 
 function printProfile(config: Config, p: Profile, json: boolean | undefined): void {

@@ -3,7 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-validation.js';
-import type { AuthMechanism, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
+import { normalizeFingerprint } from '../ra/name-policy.js';
+import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
 import { CliError, splitList } from './context.js';
 
 export interface ProfileFlags {
@@ -33,6 +34,40 @@ export interface ProfileFlags {
   ipRanges?: string;
   forbiddenName?: string[];
   clearForbiddenNames?: boolean;
+  wildcards?: string;
+  maxSans?: string;
+  maxRdns?: string;
+  maxSubjectBytes?: string;
+  clientBinding?: string;
+  bindingAttributes?: string;
+  anchorNames?: string[];
+  anchorSubjectPattern?: string[];
+  clearAnchorNames?: boolean;
+}
+
+/** "SHA256=names" (names comma-separated; empty removes the anchor's entry) into the binding. */
+function applyAnchorNames(binding: ClientBinding, f: ProfileFlags): ClientBinding {
+  const b: ClientBinding = structuredClone(binding);
+  if (f.clearAnchorNames) b.anchors = [];
+  const entryFor = (fp: string): AnchorNames => {
+    let e = b.anchors.find((a) => normalizeFingerprint(a.fingerprintSha256) === normalizeFingerprint(fp));
+    if (!e) b.anchors.push((e = { fingerprintSha256: normalizeFingerprint(fp), names: [], subjectPatterns: {} }));
+    return e;
+  };
+  for (const item of f.anchorNames ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--anchor-names: expected SHA256=NAME,NAME…, got "${item}"`);
+    const fp = item.slice(0, eq).trim();
+    const names = splitList(item.slice(eq + 1));
+    if (names.length === 0) b.anchors = b.anchors.filter((a) => normalizeFingerprint(a.fingerprintSha256) !== normalizeFingerprint(fp));
+    else entryFor(fp).names = names;
+  }
+  for (const item of f.anchorSubjectPattern ?? []) {
+    const m = /^([0-9A-Fa-f:]+)\/([^=]+)=(.*)$/s.exec(item);
+    if (!m) throw new CliError(`--anchor-subject-pattern: expected SHA256/ATTRIBUTE=REGEX, got "${item}"`);
+    entryFor(m[1]!).subjectPatterns[m[2]!.trim()] = m[3]!;
+  }
+  return b;
 }
 
 /** Apply the name policy flags; the result is validated with the rest of the profile. */
@@ -52,6 +87,16 @@ function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
   if (f.ipRanges !== undefined) n.ipRanges = splitList(f.ipRanges);
   if (f.clearForbiddenNames) n.forbiddenNames = [];
   if (f.forbiddenName) n.forbiddenNames = [...n.forbiddenNames, ...f.forbiddenName];
+  if (f.wildcards !== undefined) {
+    if (f.wildcards !== 'on' && f.wildcards !== 'off') throw new CliError(`--wildcards: expected on or off, got "${f.wildcards}"`);
+    n.allowWildcards = f.wildcards === 'on';
+  }
+  if (f.maxSans !== undefined) n.maxSans = integerFlag('--max-sans', f.maxSans);
+  if (f.maxRdns !== undefined) n.maxRdns = integerFlag('--max-rdns', f.maxRdns);
+  if (f.maxSubjectBytes !== undefined) n.maxSubjectBytes = integerFlag('--max-subject-bytes', f.maxSubjectBytes);
+  if (f.clientBinding !== undefined) n.clientBinding = { ...n.clientBinding, mode: f.clientBinding as ClientBindingMode };
+  if (f.bindingAttributes !== undefined) n.clientBinding = { ...n.clientBinding, attributes: splitList(f.bindingAttributes) };
+  n.clientBinding = applyAnchorNames(n.clientBinding, f);
   return n;
 }
 
@@ -60,13 +105,15 @@ const FLAG_OF_FIELD: Record<string, string> = {
   ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validityDays: '--validity-days', keyAlgorithms: '--key-algorithms',
   keyUsage: '--key-usage', extendedKeyUsage: '--eku', allowedAccounts: '--accounts', csrAttrs: '--csr-attrs', approval: '--approval',
   retryAfterSeconds: '--retry-after', pendingTtlHours: '--pending-ttl-hours', popLinking: '--pop-linking',
-  'namePolicy.sanTypes': '--san-types', 'namePolicy.sanRequired': '--san-required',
+  'namePolicy.sanTypes': '--san-types', 'namePolicy.sanRequired': '--san-required', 'namePolicy.maxSans': '--max-sans',
+  'namePolicy.maxRdns': '--max-rdns', 'namePolicy.maxSubjectBytes': '--max-subject-bytes', 'namePolicy.clientBinding.mode': '--client-binding',
+  'namePolicy.clientBinding.attributes': '--binding-attributes',
 };
 
 /** One validation error as the CLI reports it: prefixed with the flag (or "name policy"). */
 export function cliMessage(e: FieldError): string {
   if (e.field === 'label') return e.message;
-  const flag = FLAG_OF_FIELD[e.field] ?? FLAG_OF_FIELD[e.field.split('.')[0]!];
+  const flag = FLAG_OF_FIELD[e.field] ?? FLAG_OF_FIELD[e.field.split('.')[0]!] ?? (e.field.startsWith('namePolicy.clientBinding.anchors') ? '--anchor-names' : undefined);
   if (flag) return `${flag}: ${e.message}`;
   return e.field.startsWith('namePolicy') ? `name policy: ${e.message}` : `${e.field}: ${e.message}`;
 }

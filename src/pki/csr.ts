@@ -34,6 +34,8 @@ export interface ParsedCsr {
   attributeTypes: string[];
   /** RFC 7030 §4.4.1.2: the key identifier of an AsymmetricDecryptKeyIdentifier attribute, if any. */
   asymmetricDecryptKeyId: Buffer | undefined;
+  /** RFC 6402 §2.8: the DER ChangeSubjectName value of an id-cmc-changeSubjectName attribute, if any. */
+  changeSubjectName: Buffer | undefined;
 }
 
 export class CsrError extends Error {
@@ -149,6 +151,10 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
     const values = children(der, expectTag(valuesTlv, TAG.SET, 'attribute values'));
     out.attributeTypes.push(type);
     if (type === OID.asymmetricDecryptKeyIdentifier && values[0]) out.asymmetricDecryptKeyId = value(der, values[0]);
+    if (type === OID.changeSubjectName) {
+      if (values.length !== 1) throw new CsrError('the ChangeSubjectName attribute must have exactly one value');
+      out.changeSubjectName = slice(der, values[0]!);
+    }
     if (type === OID.challengePassword) {
       const v = values[0];
       if (!v) throw new DerError('challengePassword has no value');
@@ -217,6 +223,7 @@ function parseCsrUnchecked(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
     requestedExtensions: new Map(),
     attributeTypes: [],
     asymmetricDecryptKeyId: undefined,
+    changeSubjectName: undefined,
     get publicKey(): KeyObject {
       return (publicKey ??= spki.importKey());
     },

@@ -1,6 +1,7 @@
 /** Rendering of X.501 Names and GeneralNames (RFC 5280 §4.2.1.6) for display and policy. */
 import { isIP, isIPv4 } from 'node:net';
-import { children, decodeOid, expectTag, oid, readTop, seq, seqOf, set, TAG, tlv, value } from './der.js';
+import { children, decodeOid, DerError, expectTag, oid, readTop, seq, seqOf, set, TAG, tlv, value } from './der.js';
+import { decodeDirectoryString } from './name-syntax.js';
 import { OID } from './oids.js';
 
 const SHORT: Record<string, string> = {
@@ -12,6 +13,7 @@ const SHORT: Record<string, string> = {
   [OID.organizationName]: 'O',
   [OID.organizationalUnitName]: 'OU',
   [OID.emailAddress]: 'emailAddress',
+  [OID.domainComponent]: 'DC',
 };
 
 export interface NameAttribute {
@@ -30,11 +32,21 @@ export function nameAttributes(nameDer: Buffer): NameAttribute[] {
       const [t, v] = children(nameDer, expectTag(atv, TAG.SEQUENCE, 'AttributeTypeAndValue'));
       const type = decodeOid(value(nameDer, expectTag(t, TAG.OID, 'attribute type')));
       const raw = v ? value(nameDer, v) : Buffer.alloc(0);
-      const text = v && v.tag === 0x1e ? raw.swap16().toString('utf16le') : raw.toString('utf8');
+      let text: string;
+      try {
+        text = v ? decodeDirectoryString(v.tag, raw) : '';
+      } catch {
+        text = raw.toString('utf8');
+      }
       out.push({ type, short: SHORT[type] ?? type, value: text });
     }
   }
   return out;
+}
+
+/** The number of RelativeDistinguishedNames of a DER Name. */
+export function nameRdnCount(nameDer: Buffer): number {
+  return children(nameDer, expectTag(readTop(nameDer), TAG.SEQUENCE, 'Name')).length;
 }
 
 /** RFC 4514-like one-line form, most significant RDN first (as openssl -nameopt RFC2253 reverses; we keep DER order). */
@@ -102,7 +114,8 @@ const TYPE_BY_SHORT: Record<string, string> = Object.fromEntries(Object.entries(
 
 /**
  * Encode a Name from "CN=x, O=y" (DER order as written). Values are UTF8String except
- * countryName and serialNumber, which RFC 5280 requires as PrintableString.
+ * countryName and serialNumber, which RFC 5280 requires as PrintableString, and emailAddress and
+ * domainComponent (DC), IA5String.
  */
 export function encodeName(text: string): Buffer {
   const parts = text.split(/,(?![^=,]*\\)/).map((p) => p.trim()).filter(Boolean);
@@ -114,7 +127,9 @@ export function encodeName(text: string): Buffer {
     const type = TYPE_BY_SHORT[key.toUpperCase()] ?? (/^\d+(\.\d+)+$/.test(key) ? key : undefined);
     if (!type) throw new Error(`unknown name attribute "${key}"`);
     const printable = type === OID.countryName || type === OID.serialNumber;
-    const str = tlv(printable ? TAG.PrintableString : TAG.UTF8String, Buffer.from(v, 'utf8'));
+    // RFC 5280 Appendix A: emailAddress and domainComponent are IA5String
+    const ia5 = type === OID.emailAddress || type === OID.domainComponent;
+    const str = tlv(printable ? TAG.PrintableString : ia5 ? TAG.IA5String : TAG.UTF8String, Buffer.from(v, 'utf8'));
     return set(seq(oid(type), str));
   });
   return seqOf(rdns);
@@ -153,4 +168,26 @@ export function encodeGeneralNames(names: readonly GeneralName[]): Buffer {
       return tlv(tag, Buffer.from(n.value, 'latin1'));
     }),
   );
+}
+
+/**
+ * RFC 6402 §2.8 ChangeSubjectName ::= SEQUENCE { subject Name OPTIONAL, subjectAlt SubjectAltName
+ * OPTIONAL }, at least one present. Name and GeneralNames share the SEQUENCE tag: a Name's
+ * elements are SETs, GeneralNames' are context-tagged; erratum 3943's [1] tag on subjectAlt is
+ * accepted too. Returns the subject DER and the subjectAltName extnValue DER. Throws DerError.
+ */
+export function parseChangeSubjectName(der: Buffer): { subject: Buffer | undefined; subjectAlt: Buffer | undefined } {
+  const parts = children(der, expectTag(readTop(der), TAG.SEQUENCE, 'ChangeSubjectName'));
+  let subject: Buffer | undefined;
+  let subjectAlt: Buffer | undefined;
+  for (const part of parts) {
+    const inner = part.tag === TAG.SEQUENCE ? children(der, part) : [];
+    const isName = part.tag === TAG.SEQUENCE && subject === undefined && subjectAlt === undefined && (inner.length === 0 || inner[0]!.tag === TAG.SET);
+    if (isName) subject = Buffer.from(der.subarray(part.start, part.end));
+    else if (subjectAlt === undefined && (part.tag === 0xa1 || (part.tag === TAG.SEQUENCE && inner.every((t) => (t.tag & 0xc0) === 0x80)))) {
+      subjectAlt = seq(value(der, part));
+    } else throw new DerError('ChangeSubjectName: expected a subject Name and/or subjectAlt GeneralNames');
+  }
+  if (!subject && !subjectAlt) throw new DerError('ChangeSubjectName: neither subject nor subjectAlt is present');
+  return { subject, subjectAlt };
 }

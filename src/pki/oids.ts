@@ -73,6 +73,8 @@ export const OID = {
   timeStamping: '1.3.6.1.5.5.7.3.8',
   ocspSigning: '1.3.6.1.5.5.7.3.9',
   cmcRA: '1.3.6.1.5.5.7.3.28',
+  // RFC 6402 §2.8: id-cmc-changeSubjectName (id-cmc 36), a CSR attribute asking for new names on renewal
+  changeSubjectName: '1.3.6.1.5.5.7.7.36',
   // name attributes
   commonName: '2.5.4.3',
   serialNumber: '2.5.4.5',
@@ -82,6 +84,7 @@ export const OID = {
   organizationName: '2.5.4.10',
   organizationalUnitName: '2.5.4.11',
   emailAddress: '1.2.840.113549.1.9.1',
+  domainComponent: '0.9.2342.19200300.100.1.25',
 } as const;
 
 export type OidName = keyof typeof OID;

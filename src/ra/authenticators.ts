@@ -31,6 +31,8 @@ export interface Principal {
   actor: string;
   account?: Account;
   certificate?: X509Certificate;
+  /** The trust anchor the TLS client certificate chained to. */
+  anchor?: X509Certificate;
 }
 
 export interface AuthContext {
@@ -137,7 +139,7 @@ export async function authenticateBasic(ctx: AuthContext, profile: Profile, cred
 }
 
 /** TLS client authentication against the profile's device CA trust anchors. */
-export async function authenticateClientCert(ctx: AuthContext, profile: Profile, creds: Credentials): Promise<X509Certificate> {
+export async function authenticateClientCert(ctx: AuthContext, profile: Profile, creds: Credentials): Promise<{ certificate: X509Certificate; anchor: X509Certificate }> {
   if (!creds.clientChain || creds.clientChain.length === 0) {
     const sent = creds.basic ? 'HTTP Basic credentials alone are not enough: ' : '';
     throw certificateRefused(profile, `${sent}a TLS client certificate is required by this profile, and none was presented`, creds);
@@ -163,7 +165,7 @@ export async function authenticateClientCert(ctx: AuthContext, profile: Profile,
         });
     }
   }
-  return result.leaf;
+  return { certificate: result.leaf, anchor: result.anchor };
 }
 
 /** simpleenroll: the profile's mechanism decides. */
@@ -174,14 +176,14 @@ export async function authenticateEnroll(ctx: AuthContext, profile: Profile, cre
       return { actor: account.email, account };
     }
     case 'tls-client-cert': {
-      const certificate = await authenticateClientCert(ctx, profile, creds);
-      return { actor: certificate.subject.replace(/\n/g, ', '), certificate };
+      const { certificate, anchor } = await authenticateClientCert(ctx, profile, creds);
+      return { actor: certificate.subject.replace(/\n/g, ', '), certificate, anchor };
     }
     case 'basic+tls-client-cert': {
       // Certificate first, then Basic.
-      const certificate = await authenticateClientCert(ctx, profile, creds);
+      const { certificate, anchor } = await authenticateClientCert(ctx, profile, creds);
       const account = await authenticateBasic(ctx, profile, creds);
-      return { actor: account.email, account, certificate };
+      return { actor: account.email, account, certificate, anchor };
     }
   }
 }

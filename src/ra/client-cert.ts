@@ -13,8 +13,11 @@ import { children, readTop, TAG, value } from '../pki/der.js';
 import { constrainedNamesOf, nameConstraintViolation, parseNameConstraints } from '../pki/name-constraints.js';
 import { OID, oidName } from '../pki/oids.js';
 
-/** `issuer`: the certificate that signed the leaf (undefined when the leaf is itself an anchor). */
-export type ChainResult = { ok: true; leaf: X509Certificate; issuer: X509Certificate | undefined } | { ok: false; reason: string };
+/**
+ * `issuer`: the certificate that signed the leaf (undefined when the leaf is itself an anchor);
+ * `anchor`: the trust anchor the path ends at (its names may bind what the leaf requests).
+ */
+export type ChainResult = { ok: true; leaf: X509Certificate; issuer: X509Certificate | undefined; anchor: X509Certificate } | { ok: false; reason: string };
 
 const MAX_DEPTH = 8;
 
@@ -111,15 +114,16 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const invalid = withinValidity(current, now);
     if (invalid) return { ok: false, reason: invalid };
-    if (anchors.some((a) => a.raw.equals(current.raw))) {
+    const itself = anchors.find((a) => a.raw.equals(current.raw));
+    if (itself) {
       const problem = pathProblem(path);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: path[1] };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: path[1], anchor: itself };
     }
     const anchor = anchors.find((a) => signedBy(current, a));
     if (anchor) {
       const full = [...path, anchor];
       const problem = withinValidity(anchor, now) ?? pathProblem(full);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: full[1] };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: full[1], anchor };
     }
     const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
     if (!next) break;

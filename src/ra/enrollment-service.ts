@@ -20,11 +20,11 @@ import { CredentialCache } from './credential-cache.js';
 import type { DeviceCrlSource } from './device-crl.js';
 import { RaError } from './errors.js';
 import { HashGate } from './hash-gate.js';
-import { checkNames } from './name-policy.js';
 import { generateKeyFor } from './server-keygen.js';
 import { envelopeFor } from '../pki/enveloped-data.js';
 import { BasicAuthThrottle, DEFAULT_BASIC_THROTTLE, type BasicThrottleSettings } from './throttle.js';
-import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
+import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor } from './profile-policy.js';
+import { admitNames, type IssueNames } from './request-names.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
 
@@ -218,7 +218,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
    * same request, identified by requester and public key, until an officer decides.
    */
   async function holdForApproval(
-    req: EnrollRequest, p: Profile, requester: string, csr: ParsedCsr, sans: string[],
+    req: EnrollRequest, p: Profile, requester: string, csr: ParsedCsr, names: IssueNames,
   ): Promise<{ kind: 'pending'; retryAfterSeconds: number } | { kind: 'approved'; id: number; csr: Buffer }> {
     const keyId = createHash('sha256').update(csr.spki).digest('hex');
     const now = o.now();
@@ -226,7 +226,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const pending = { kind: 'pending', retryAfterSeconds: p.retryAfterSeconds } as const;
     if (!held) {
       const created = await o.store.createPendingRequest({
-        profile: p.label, operation: req.operation, requester, keyId, csr: csr.der, subject: nameToString(csr.subject), sans,
+        profile: p.label, operation: req.operation, requester, keyId, csr: csr.der, subject: nameToString(names.subject), sans: names.names.map(generalNameToString),
         keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000),
       });
       await o.store.appendAudit({ actor: requester, action: req.operation, profile: p.label, outcome: 'pending', serial: null, detail: `request ${created.id} held for approval` });
@@ -280,32 +280,17 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
     checkPopLinking(p, principal, csr, req.credentials);
-    const requested = requestedNames(csr);
-    if (typeof requested === 'string') throw new RaError('forbidden', requested);
-    const nameRefusal = checkNames(p, principal.account, csr.subject, requested.names);
-    if (nameRefusal) throw new RaError('forbidden', nameRefusal);
-    let names = requested;
-
-    let renews: string | null = null;
-    if (principal.renewing) {
-      const current = principal.renewing;
-      // RFC 7030 §4.2.2: Subject and SubjectAltName MUST be identical to the current certificate.
-      if (!current.subject.equals(csr.subject)) throw new RaError('forbidden', 'simplereenroll: the CSR subject differs from the certificate being renewed');
-      const sameSan = current.subjectAltName && names.subjectAltName ? current.subjectAltName.equals(names.subjectAltName) : !current.subjectAltName && !names.subjectAltName;
-      if (!sameSan) throw new RaError('forbidden', 'simplereenroll: the CSR subjectAltName differs from the certificate being renewed');
-      renews = current.serialHex;
-    }
+    let names = admitNames(p, principal, csr);
+    const renews = principal.renewing?.serialHex ?? null;
 
     let approvedRequestId: number | undefined;
     if (p.approval === 'manual') {
-      const held = await holdForApproval(req, p, principal.actor, csr, names.names.map(generalNameToString));
+      const held = await holdForApproval(req, p, principal.actor, csr, names);
       if (held.kind === 'pending') return held;
       approvedRequestId = held.id;
       // Issue what the officer approved: the held CSR (the re-sent one has the same key).
       csr = parseCsr(held.csr);
-      const heldNames = requestedNames(csr);
-      if (typeof heldNames === 'string') throw new RaError('forbidden', heldNames);
-      names = heldNames;
+      names = admitNames(p, principal, csr);
     }
 
     const generated = serverKeygen ? generateKeyFor(p) : undefined;
@@ -313,7 +298,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const keyUsage = keyUsageFor(p, keyInfo);
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(keyInfo)} key`);
     const issued = await ca.issue({
-      subject: csr.subject,
+      subject: names.subject,
       spki: generated?.spki ?? csr.spki,
       subjectAltName: names.subjectAltName,
       validityDays: p.validityDays,
@@ -325,7 +310,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         serial: issued.serialHex,
         profile: p.label,
         ca: ca.id,
-        subject: nameToString(csr.subject),
+        subject: nameToString(names.subject),
         sans: names.names.map(generalNameToString),
         notBefore: issued.notBefore,
         notAfter: issued.notAfter,

@@ -66,10 +66,48 @@ export interface NamePolicy {
   ipRanges: string[];
   /** Regular expressions that no CN, DNS, email or URI name may match. */
   forbiddenNames: string[];
+  /** Wildcard DNS names ("*.example.com", as SAN or CN) may be issued; off by default. */
+  allowWildcards: boolean;
+  /** Most subjectAltName entries in one certificate. */
+  maxSans: number;
+  /** Most RDNs in a subject. */
+  maxRdns: number;
+  /** Most bytes of the DER subject. */
+  maxSubjectBytes: number;
+  /** How the names a TLS client certificate may request bind to that certificate (tls-client-cert, basic+tls-client-cert). */
+  clientBinding: ClientBinding;
 }
+
+/**
+ * `match`: the requested subject (or the listed attributes) and every SAN are the client
+ * certificate's own; `anchor-names`: the names are within those configured for the trust anchor
+ * the client certificate chains to; `free`: any name the rest of the policy allows.
+ */
+export type ClientBindingMode = 'match' | 'anchor-names' | 'free';
+export const CLIENT_BINDING_MODES: readonly ClientBindingMode[] = ['match', 'anchor-names', 'free'];
+
+export interface ClientBinding {
+  mode: ClientBindingMode;
+  /** match: subject attributes (CN, serialNumber, … or dotted OIDs) that must equal the certificate's; empty: the whole subject. */
+  attributes: string[];
+  /** anchor-names: the names each trust anchor's certificates may request. */
+  anchors: AnchorNames[];
+}
+
+export interface AnchorNames {
+  /** SHA-256 fingerprint of the trust anchor certificate, hex (colons optional). */
+  fingerprintSha256: string;
+  /** Name globs as for EST accounts: bare (CN, DNS, IP), or prefixed dns:, ip:, email:, uri:. */
+  names: string[];
+  /** Attribute → regular expression the whole value must match, for subject attributes other than CN. */
+  subjectPatterns: Record<string, string>;
+}
+
+export const DEFAULT_CLIENT_BINDING: ClientBinding = { mode: 'match', attributes: [], anchors: [] };
 
 export const EMPTY_NAME_POLICY: NamePolicy = {
   subjectAllowed: [], subjectRequired: [], subjectPatterns: {}, sanTypes: [], sanRequired: [], dnsSuffixes: [], ipRanges: [], forbiddenNames: [],
+  allowWildcards: false, maxSans: 100, maxRdns: 32, maxSubjectBytes: 1024, clientBinding: DEFAULT_CLIENT_BINDING,
 };
 
 /** Revocation checking of TLS client certificates from external device CAs (RFC 5280 §6.3). */

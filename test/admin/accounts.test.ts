@@ -103,6 +103,9 @@ describe('accounts', () => {
     const refused = await enroll(s, { basic: creds, cn: 'printer-1' });
     expect(refused.status).toBe(403);
     expect(refused.text).toMatch(/may not request the name "printer-1"/);
+    const badGlob = await admin.patch('/api/accounts/device@example.com', { allowedNames: ['dns:*.example.com', 'mail:*@example.com'] });
+    expect(badGlob.status).toBe(400);
+    expect(badGlob.json.errors[0]).toMatchObject({ field: 'allowedNames.1', message: expect.stringMatching(/unknown name type prefix "mail:"/) });
     await admin.patch('/api/accounts/device@example.com', { allowedNames: [] });
     expect((await enroll(s, { basic: creds, cn: 'printer-1' })).status).toBe(200);
   });

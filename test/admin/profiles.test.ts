@@ -119,6 +119,9 @@ describe('creating', () => {
       [{ label: 'x6', keyAlgorithms: [{ type: 'ec', curves: ['P-999'] }] }, 'keyAlgorithms.0'],
       [{ label: 'x7', namePolicy: { ipRanges: 'all' } }, 'namePolicy.ipRanges'],
       [{ label: 'x8', namePolicy: { extra: [] } }, 'namePolicy.extra'],
+      [{ label: 'x10', namePolicy: { clientBinding: { mode: 'loose' } } }, 'namePolicy.clientBinding.mode'],
+      [{ label: 'x11', namePolicy: { maxSans: 0 } }, 'namePolicy.maxSans'],
+      [{ label: 'x12', namePolicy: { allowWildcards: 'yes' } }, 'namePolicy.allowWildcards'],
       [{ label: 'bad label' }, 'label'],
       [{ auth: 'basic' }, 'label'],
       [[1, 2], '(body)'],
@@ -164,6 +167,27 @@ describe('changing', () => {
     expect(rename.json.errors).toEqual([{ field: 'label', message: 'the label of a profile cannot change' }]);
     const audit = await admin.get('/api/audit?action=profile.update&profile=full');
     expect(audit.json.items[0]).toMatchObject({ actor: 'admin@estuary.local', detail: 'changed: validityDays, popLinking' });
+  });
+
+  it('sets the client binding, wildcards and caps; a partial binding keeps the rest; rules name the field', async () => {
+    const created = await admin.post('/api/profiles', { label: 'bound', auth: 'tls-client-cert', clientTrustAnchors: [deviceCa.pem] });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    expect(created.json.namePolicy).toMatchObject({ allowWildcards: false, maxSans: 100, maxRdns: 32, maxSubjectBytes: 1024, clientBinding: { mode: 'match', attributes: [], anchors: [] } });
+    const fp = created.json.trustAnchors[0].fingerprintSha256 as string;
+    const anchors = [{ fingerprintSha256: fp, names: ['dev-*'] }];
+    const set = await admin.put('/api/profiles/bound', { namePolicy: { allowWildcards: true, maxSans: 10, clientBinding: { mode: 'anchor-names', anchors } } });
+    expect(set.status, JSON.stringify(set.json)).toBe(200);
+    expect(set.json.namePolicy).toMatchObject({ allowWildcards: true, maxSans: 10, clientBinding: { mode: 'anchor-names', attributes: [], anchors: [{ fingerprintSha256: fp, names: ['dev-*'], subjectPatterns: {} }] } });
+    const dev = await deviceCa.issue('whoever');
+    const post = async (name: string) => estRequest(`${s.base}/bound/simpleenroll`, { ca: s.rootPem, clientCert: dev, body: csrBody((await makeCsr({ name })).der), contentType: 'application/pkcs10' });
+    expect((await post('CN=dev-1')).status).toBe(200);
+    expect((await post('CN=ceo-laptop')).status).toBe(403);
+    const mode = await admin.put('/api/profiles/bound', { namePolicy: { clientBinding: { mode: 'free' } } });
+    expect(mode.json.namePolicy.clientBinding).toMatchObject({ mode: 'free', anchors: [{ names: ['dev-*'] }] });
+    expect((await post('CN=ceo-laptop')).status).toBe(200);
+    const bad = await admin.put('/api/profiles/bound', { namePolicy: { clientBinding: { mode: 'anchor-names', anchors: [{ fingerprintSha256: fp, names: ['mail:x'] }] } } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.errors[0]).toMatchObject({ field: 'namePolicy.clientBinding.anchors.0.names', message: expect.stringMatching(/unknown name type prefix "mail:"/) });
   });
 
   it('saves nothing of an invalid change', async () => {

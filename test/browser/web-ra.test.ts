@@ -137,6 +137,15 @@ describe.sequential('Web RA in Chromium', () => {
         expect(await s.runtime.store.getProfile(p.label)).toBeUndefined();
         await form.getByTestId('trust-anchor-file').setInputFiles(file('device-ca.pem'));
         await expect.poll(() => textOf(form.getByTestId('trust-anchor-row'))).toContain('Enterprise Device CA');
+        const binding = form.getByLabel('Names bound to the TLS client certificate', { exact: true });
+        expect(await binding.inputValue()).toBe('match');
+        if (p.auth === 'basic+tls-client-cert') {
+          // free is an explicit choice, and the screen says what it means
+          await binding.selectOption('free');
+          await expect.poll(() => textOf(form.getByTestId('binding-free'))).toMatch(/any name/);
+        }
+      } else {
+        expect(await form.getByTestId('field-namePolicy.clientBinding.mode').count()).toBe(0);
       }
       await page.getByTestId('profile-save').click();
       await expectStatus(page, new RegExp(`Profile ${p.label} created`));
@@ -148,6 +157,8 @@ describe.sequential('Web RA in Chromium', () => {
       const saved = await s.runtime.store.getProfile(p.label);
       expect(saved?.auth).toBe(p.auth);
       expect(saved?.clientTrustAnchors.length).toBe(p.auth === 'basic' ? 0 : 1);
+      expect(saved?.namePolicy.clientBinding.mode).toBe(p.auth === 'basic+tls-client-cert' ? 'free' : 'match');
+      expect(saved?.namePolicy.allowWildcards).toBe(false);
     }
     await page.getByTestId('nav-profiles').click();
     for (const p of PROFILES) expect(await textOf(page.getByTestId(`profile-row-${p.label}`).getByTestId('est-url'))).toBe(`${s.base}/${p.label}`);

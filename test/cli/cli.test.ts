@@ -1,5 +1,6 @@
 /** The `estuary` command as users run it: the built dist/cli/main.js in child processes. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -234,6 +235,40 @@ describe('management while the server runs', () => {
     expect((await post('CN=dev-2', ['dev-2.devices.example.com'])).status).toBe(200);
     expect((await estuary(['account', 'restrict', init.estAccount.email, '--allowed-names', '', '--home', home])).code).toBe(0);
     expect((await post('CN=dev-1', ['dev-1.devices.example.com'])).status).toBe(200);
+  });
+
+  it('client binding, wildcard and cap flags are validated, saved and shown; account globs take type prefixes', async () => {
+    const ca = await makeDeviceCa();
+    const anchors = join(home, '..', 'binding-ca.pem');
+    writeFileSync(anchors, ca.pem);
+    const fp = new X509Certificate(ca.pem).fingerprint256;
+    const badMode = await estuary(['profile', 'add', 'bound', '--auth', 'tls-client-cert', '--trust-anchors', anchors, '--client-binding', 'loose', '--home', home]);
+    expect(badMode.code).toBe(2);
+    expect(badMode.stderr).toMatch(/--client-binding: unknown client binding mode "loose"/);
+    const badFp = await estuary(['profile', 'add', 'bound', '--auth', 'tls-client-cert', '--trust-anchors', anchors, '--anchor-names', 'abcd=dev-*', '--home', home]);
+    expect(badFp.code).toBe(2);
+    expect(badFp.stderr).toMatch(/--anchor-names: "abcd" is not a SHA-256 fingerprint/);
+    const add = await estuary(['profile', 'add', 'bound', '--auth', 'tls-client-cert', '--trust-anchors', anchors, '--client-binding', 'anchor-names',
+      '--anchor-names', `${fp}=dev-*,dns:*.devices.example.com`, '--anchor-subject-pattern', `${fp}/O=Example`, '--wildcards', 'on', '--max-sans', '5', '--max-rdns', '4', '--max-subject-bytes', '256', '--home', home, '--json']);
+    expect(add.code, add.stderr).toBe(0);
+    const view = JSON.parse(add.stdout);
+    expect(view.namePolicy).toMatchObject({
+      allowWildcards: true, maxSans: 5, maxRdns: 4, maxSubjectBytes: 256,
+      clientBinding: { mode: 'anchor-names', attributes: [], anchors: [{ fingerprintSha256: fp.replace(/:/g, '').toLowerCase(), names: ['dev-*', 'dns:*.devices.example.com'], subjectPatterns: { O: 'Example' } }] },
+    });
+    expect(view.clientNameBinding).toMatch(/^anchor-names: .*\(1 configured\)/);
+    const dev = await ca.issue('anyone');
+    const post = async (name: string) => estRequest(server.base + '/bound/simpleenroll', { ca: rootPem, clientCert: dev, body: csrBody((await makeCsr({ name })).der), contentType: 'application/pkcs10' });
+    expect((await post('CN=dev-5, O=Example')).status).toBe(200);
+    expect((await post('CN=ceo-laptop')).status).toBe(403);
+    expect((await estuary(['profile', 'set', 'bound', '--client-binding', 'free', '--home', home])).code).toBe(0);
+    expect((await estuary(['profile', 'show', 'bound', '--home', home])).stdout).toMatch(/^clientNameBinding: free: NOT bound/m);
+    expect((await post('CN=ceo-laptop')).status).toBe(200);
+    const badGlob = await estuary(['account', 'restrict', init.estAccount.email, '--allowed-names', 'mail:*@example.com', '--home', home]);
+    expect(badGlob.code).toBe(2);
+    expect(badGlob.stderr).toMatch(/--allowed-names: "mail:\*@example.com": unknown name type prefix "mail:"/);
+    expect((await estuary(['account', 'restrict', init.estAccount.email, '--allowed-names', 'dns:*.example.com,email:*@example.com', '--home', home])).code).toBe(0);
+    expect((await estuary(['account', 'restrict', init.estAccount.email, '--allowed-names', '', '--home', home])).code).toBe(0);
   });
 
   it('every command has --help', async () => {

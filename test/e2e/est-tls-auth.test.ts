@@ -181,7 +181,7 @@ describe('simplereenroll', () => {
     const p = (await s.runtime.store.getProfile('default'))!;
     await s.runtime.store.createProfile({ ...p, label: 'ours', auth: 'tls-client-cert', clientTrustAnchors: [readFileSync(join(s.home, 'ca', 'root.pem'), 'utf8')] });
     const mine = await enrolled('CN=ours-2');
-    expect((await post('/ours/simpleenroll', await makeCsr(), { clientCert: { cert: mine.cert + readFileSync(join(s.home, 'ca', 'issuing.pem'), 'utf8'), key: mine.key } })).status).toBe(200);
+    expect((await post('/ours/simpleenroll', await makeCsr({ name: 'CN=ours-2' }), { clientCert: { cert: mine.cert + readFileSync(join(s.home, 'ca', 'issuing.pem'), 'utf8'), key: mine.key } })).status).toBe(200);
     await s.runtime.store.revokeCertificate(mine.x.serialNumber.toLowerCase(), 'superseded', new Date());
     const res = await post('/ours/simpleenroll', await makeCsr(), { clientCert: { cert: mine.cert + readFileSync(join(s.home, 'ca', 'issuing.pem'), 'utf8'), key: mine.key } });
     expect(res.status).toBe(401);

@@ -106,7 +106,7 @@ describe.each(['TLSv1.2', 'TLSv1.3'] as const)('proof-of-possession linking over
     const ra = await device.issue('registration-authority', { eku: [OID.clientAuth, OID.cmcRA] });
     const ok = await popEnroll('popdev', version, 'absent', ra);
     expect(ok.status, ok.text).toBe(200);
-    const plain = await device.issue('plain-device');
+    const plain = await device.issue('pop-device'); // the name it requests: device names are bound to the certificate
     expect((await popEnroll('popdev', version, 'absent', plain)).status).toBe(403);
     expect((await popEnroll('popdev', version, 'match', plain)).status).toBe(200);
   });

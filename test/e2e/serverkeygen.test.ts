@@ -108,7 +108,7 @@ describe('serverkeygen', () => {
 
   it.each(['ec-p256', 'rsa-2048'] as const)('returns the key encrypted to the TLS client certificate (%s) when asked; openssl decrypts it', async (keyType) => {
     const dev = await device.issue(`enc-${keyType}`, { keyType });
-    const res = await estRequest(`${s.base}/devices/serverkeygen`, { ca: s.rootPem, clientCert: dev, body: csrBody(await encryptedRequest('CN=enc-device')), contentType: 'application/pkcs10' });
+    const res = await estRequest(`${s.base}/devices/serverkeygen`, { ca: s.rootPem, clientCert: dev, body: csrBody(await encryptedRequest(`CN=enc-${keyType}`)), contentType: 'application/pkcs10' });
     expect(res.status, res.text).toBe(200);
     const [keyPart, certPart] = parts(res);
     expect(keyPart!.type).toBe('application/pkcs7-mime; smime-type=server-generated-key');

@@ -7,6 +7,10 @@ export interface IssueOptions {
   eku?: string[];
   keyType?: TestKeyType;
   sans?: x509.JsonGeneralName[];
+  /** DNS subjectAltNames (added to `sans`). */
+  dns?: string[];
+  /** The whole subject DN (default `CN=<cn>`). */
+  subject?: string;
   /** A CRL distribution point (fullName URI). */
   crlUrl?: string;
 }
@@ -43,11 +47,12 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example', 
       const leafKeys = await generateKeys(opts.keyType ?? 'ec-p256');
       const serialHex = (serial++).toString(16).padStart(2, '0');
       const extensions: x509.Extension[] = [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])];
-      if (opts.sans) extensions.push(new x509.SubjectAlternativeNameExtension(opts.sans));
+      const sans = [...(opts.sans ?? []), ...(opts.dns ?? []).map((value) => ({ type: 'dns' as const, value }))];
+      if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
       if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([opts.crlUrl]));
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: serialHex,
-        subject: `CN=${cn}`,
+        subject: opts.subject ?? `CN=${cn}`,
         issuer: cert.subject,
         notBefore: opts.notBefore ?? new Date(Date.now() - 3600_000),
         notAfter: opts.notAfter ?? new Date(Date.now() + 30 * 86_400_000),

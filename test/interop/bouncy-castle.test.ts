@@ -94,8 +94,15 @@ describe('Bouncy Castle EST client', () => {
     expect(b!.publicKey.equals(a!.publicKey)).toBe(false);
   });
 
+  it('simplereenroll with a ChangeSubjectName attribute (RFC 6402 §2.8) built by Bouncy Castle gets the new subject', async () => {
+    expectOk(await bc(['enroll', ...server(), ...creds(), '--cn', 'rename-me', '--out-cert', f('rn.pem'), '--out-key', f('rn-key.pem')]));
+    const renamed = await bc(['reenroll', ...server(), '--cert', f('rn.pem'), '--key', f('rn-key.pem'), '--change-subject', 'CN=renamed-by-bc,O=Example', '--out-cert', f('rn2.pem')]);
+    expectOk(renamed);
+    expect(new X509Certificate(readFileSync(f('rn2.pem'))).subject).toBe('CN=renamed-by-bc\nO=Example');
+  });
+
   it('enrolls on a "both" profile with a client certificate and HTTP Basic', async () => {
-    const r = await bc(['enroll-tls', ...server(), '--label', 'both', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), ...creds(), '--cn', 'both-device', '--out-cert', f('both.pem'), '--out-key', f('both-key.pem')]);
+    const r = await bc(['enroll-tls', ...server(), '--label', 'both', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), ...creds(), '--cn', 'bc-ec-p256', '--out-cert', f('both.pem'), '--out-key', f('both-key.pem')]);
     expectOk(r);
     const without = await bc(['enroll-tls', ...server(), '--label', 'both', '--cert', f('bc-ec-p256.pem'), '--key', f('bc-ec-p256-key.pem'), '--chain', f('issuing.pem'), '--cn', 'both-device', '--out-cert', f('both2.pem'), '--out-key', f('both2-key.pem')]);
     expect(without.code).toBe(2);

@@ -61,6 +61,8 @@ export function fullProfile(label: string): NewProfile {
     namePolicy: {
       subjectAllowed: ['CN', 'O'], subjectRequired: ['CN'], subjectPatterns: { CN: '^dev-[0-9]+$' }, sanTypes: ['dns', 'ip'], sanRequired: ['dns'],
       dnsSuffixes: ['.example.com'], ipRanges: ['10.0.0.0/8', '2001:db8::/32'], forbiddenNames: ['^admin'],
+      allowWildcards: true, maxSans: 7, maxRdns: 9, maxSubjectBytes: 300,
+      clientBinding: { mode: 'anchor-names', attributes: ['CN'], anchors: [{ fingerprintSha256: 'ab'.repeat(32), names: ['dns:*.example.com'], subjectPatterns: { O: 'Example' } }] },
     },
     deviceRevocation: { whenUnavailable: 'allow', crlUrls: { ['ab'.repeat(32)]: 'http://crl.example.com/device-ca.crl' } },
   };

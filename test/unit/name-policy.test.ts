@@ -33,6 +33,13 @@ describe('validateNamePolicy', () => {
 
 describe('checkNames', () => {
   const subject = encodeName('CN=web-1, O=Example');
+  it('treats a subject emailAddress as an email name: SAN types, account globs', () => {
+    const withEmail = encodeName('CN=web-1, emailAddress=ops@example.com');
+    expect(checkNames(profile({ sanTypes: ['dns'] }), undefined, withEmail, [])).toMatch(/does not allow email names \(subject emailAddress/);
+    expect(checkNames(profile({ sanTypes: ['dns', 'email'] }), undefined, withEmail, [])).toBeUndefined();
+    expect(checkNames(profile({}), account(['web-1', '*.example.com']), withEmail, [])).toMatch(/may not request the email address "ops@example.com"/);
+    expect(checkNames(profile({}), account(['web-1', 'email:ops@example.com']), withEmail, [])).toBeUndefined();
+  });
   it('allows everything with an empty policy and no account restriction', () => {
     expect(checkNames(profile({}), account([]), subject, [{ type: 'uri', value: 'urn:x' }])).toBeUndefined();
   });

@@ -155,7 +155,7 @@ function Restrict({ account, onClose, onChanged }: { account: Account; onClose: 
           onChange={setNames}
           errors={errors}
           placeholder="e.g. sensor-17.*.example.com"
-          hint="Every subject CN and SAN must match one; * matches within one label. Empty: any name the profile allows."
+          hint="Every subject CN, emailAddress and SAN must match one; * matches within one label. A bare name covers CNs, DNS names and IPs; email:, uri:, dns:, ip: or cn: limits it to one type (e.g. email:*@example.com). Empty: any name the profile allows."
         />
         <DialogActions testId="restrict-save" busy={busy} onCancel={onClose}>
           Save restrictions

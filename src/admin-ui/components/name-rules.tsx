@@ -1,6 +1,6 @@
 /** The name rules of a profile (its NamePolicy): which subjects and SANs it issues. */
 import type { FieldError, NamePolicy, SanType } from '../types';
-import { CheckboxGroup } from './fields';
+import { CheckboxField, CheckboxGroup, NumberField } from './fields';
 import { ListField, PatternsField } from './list-field';
 
 const SAN_TYPES: ReadonlyArray<{ value: SanType; label: string }> = [
@@ -83,6 +83,19 @@ export function NameRules(props: { value: NamePolicy; onChange: (value: NamePoli
         onChange={(v) => set('forbiddenNames', v)}
         errors={errors}
       />
+      <CheckboxField
+        label="Issue wildcard certificates (*.example.com)"
+        name="namePolicy.allowWildcards"
+        checked={value.allowWildcards}
+        onChange={(v) => set('allowWildcards', v)}
+        errors={errors}
+        hint="Off: a wildcard DNS name is refused as SAN or CN, even for an account allowed *.example.com."
+      />
+      <div class="field-row">
+        <NumberField label="Most SANs" name="namePolicy.maxSans" min={1} max={1000} value={value.maxSans} onInput={(v) => set('maxSans', v)} errors={errors} />
+        <NumberField label="Most subject RDNs" name="namePolicy.maxRdns" min={1} max={256} value={value.maxRdns} onInput={(v) => set('maxRdns', v)} errors={errors} />
+        <NumberField label="Largest subject" name="namePolicy.maxSubjectBytes" unit="bytes" min={64} max={65536} value={value.maxSubjectBytes} onInput={(v) => set('maxSubjectBytes', v)} errors={errors} />
+      </div>
     </>
   );
 }

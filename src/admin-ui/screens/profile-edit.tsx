@@ -5,6 +5,7 @@ import { CopyButton } from '../components/copy-button';
 import { CheckboxField, FormErrors, SelectField, TextField, type SubmitEvent } from '../components/fields';
 import { IssuancePolicy } from '../components/issuance-policy';
 import { ListField } from '../components/list-field';
+import { ClientBindingField } from '../components/client-binding';
 import { NameRules } from '../components/name-rules';
 import { LoadError, Loading, PageHeader } from '../components/page';
 import { TrustAnchors } from '../components/trust-anchors';
@@ -188,6 +189,9 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
         <h2 id="sec-names">Name rules</h2>
         <fieldset disabled={readOnly} class="plain">
           <NameRules value={value.namePolicy} onChange={(v) => set('namePolicy', v)} errors={errors} />
+          {value.auth !== 'basic' ? (
+            <ClientBindingField value={value.namePolicy.clientBinding} onChange={(v) => set('namePolicy', { ...value.namePolicy, clientBinding: v })} errors={errors} />
+          ) : null}
         </fieldset>
       </section>
       <section class="card" aria-labelledby="sec-more">

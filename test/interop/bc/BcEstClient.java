@@ -116,6 +116,7 @@ public class BcEstClient
             + "             [--out-chain all.pem] [--retries N]\n"
             + "  reenroll   --cert cert.pem --key key.pem [--chain ca.pem] --out-cert new.pem [--rekey --out-key newkey.pem]\n"
             + "             [--new-key ec-p256|rsa-2048] [--user EMAIL --password PASS] [--force-client-cert]\n"
+            + "             [--change-subject DN]  (RFC 6402 ChangeSubjectName: ask for a new subject)\n"
             + "             [--out-chain all.pem] [--retries N]\n";
 
     static final Set<String> FLAGS = new HashSet<String>(Arrays.asList("rekey", "debug", "force-client-cert"));
@@ -376,7 +377,7 @@ public class BcEstClient
         else if (cmd.equals("reenroll"))
         {
             a.allowOnly("cert", "key", "chain", "out-cert", "rekey", "out-key", "new-key", "user", "password",
-                "force-client-cert", "out-chain", "retries");
+                "force-client-cert", "out-chain", "retries", "change-subject");
             return cmdReenroll(a);
         }
         else if (cmd.equals("help") || cmd.equals("--help"))
@@ -559,7 +560,10 @@ public class BcEstClient
             g.addExtension(san);
             ext = g.generate();
         }
-        PKCS10CertificationRequest csr = buildCsr(subject, kp, ext);
+        // RFC 7030 4.2.2 / RFC 6402 2.8: the CSR keeps the current names; the attribute carries the new subject
+        org.bouncycastle.asn1.ASN1Encodable change = a.opt("change-subject") == null ? null
+            : new org.bouncycastle.asn1.DERSequence(new X500Name(a.opt("change-subject")));
+        PKCS10CertificationRequest csr = buildCsr(subject, kp, ext, change);
         byte[] want = current.getSubject().getEncoded();
         byte[] got = csr.getSubject().getEncoded();
         if (!Arrays.equals(want, got))
@@ -731,10 +735,20 @@ public class BcEstClient
     static PKCS10CertificationRequest buildCsr(X500Name subject, KeyPair kp, Extensions ext)
         throws Exception
     {
+        return buildCsr(subject, kp, ext, null);
+    }
+
+    static PKCS10CertificationRequest buildCsr(X500Name subject, KeyPair kp, Extensions ext, org.bouncycastle.asn1.ASN1Encodable changeSubjectName)
+        throws Exception
+    {
         JcaPKCS10CertificationRequestBuilder b = new JcaPKCS10CertificationRequestBuilder(subject, kp.getPublic());
         if (ext != null)
         {
             b.addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext);
+        }
+        if (changeSubjectName != null)
+        {
+            b.addAttribute(new org.bouncycastle.asn1.ASN1ObjectIdentifier("1.3.6.1.5.5.7.7.36") /* id-cmc-changeSubjectName */, changeSubjectName);
         }
         String alg = kp.getPublic().getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256withRSA";
         ContentSigner signer = new JcaContentSignerBuilder(alg).setProvider("BC").build(kp.getPrivate());
