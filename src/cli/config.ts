@@ -23,7 +23,7 @@ export type CaConfig = LocalCaConfig;
 
 export interface Config {
   home: string;
-  est: { listen: ListenAddress; defaultProfile: string; publicUrl: string | undefined };
+  est: { listen: ListenAddress; defaultProfile: string; publicUrl: string | undefined; serverKeygenConcurrency: number };
   tls: { certificate: string; key: string };
   database: { type: 'sqlite'; path: string };
   cas: Record<string, CaConfig>;
@@ -89,11 +89,12 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
-  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl'], 'est');
+  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl', 'serverKeygenConcurrency'], 'est');
   const listenText = env.ESTUARY_EST_LISTEN || str(est, 'listen', 'est', '127.0.0.1:8443');
   const listen = parseListen(listenText, env.ESTUARY_EST_LISTEN ? 'ESTUARY_EST_LISTEN' : 'est.listen');
   const publicUrl = est.publicUrl === undefined ? undefined : str(est, 'publicUrl', 'est');
   if (publicUrl && !/^https:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`est.publicUrl: expected an https:// URL, got "${publicUrl}"`);
+  const serverKeygenConcurrency = integerSetting(est, 'serverKeygenConcurrency', 'est', 2, 1, 64);
 
   const tls = section(root, 'tls', 'tls');
   onlyKeys(tls, ['certificate', 'key'], 'tls');
@@ -149,7 +150,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
 
   return {
     home,
-    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl },
+    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, serverKeygenConcurrency },
     tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
     database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
     cas,
@@ -209,6 +210,8 @@ est:
   defaultProfile: default
   # Base URL clients use, when it differs from the listen address (e.g. behind a load balancer).
   # publicUrl: https://est.example.com
+  # Server-side key generations (serverkeygen) running at once; more are answered 503 + Retry-After.
+  serverKeygenConcurrency: 2
 
 tls:
   # EST server certificate followed by its chain, and its private key (PEM).

@@ -80,7 +80,9 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
   let crlPort: number | undefined;
-  const service = createEnrollmentService({ store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger });
+  const service = createEnrollmentService({
+    store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, serverKeygenConcurrency: config.est.serverKeygenConcurrency,
+  });
   const est = await createEstServer({
     service,
     logger,

@@ -19,7 +19,7 @@ import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
 import { checkNames } from './name-policy.js';
-import { generateKeyFor } from './server-keygen.js';
+import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
 import { envelopeFor } from '../pki/enveloped-data.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
@@ -62,7 +62,12 @@ export interface EnrollmentServiceOptions {
   cache?: CredentialCache;
   /** Seconds a client is told to wait when the store or CA is unavailable. */
   unavailableRetryAfter?: number;
+  /** Server-side key generations running at once in this process (default 2); more get 503. */
+  serverKeygenConcurrency?: number;
 }
+
+/** Seconds a client is told to wait when every server-side key generation slot is busy. */
+const KEYGEN_BUSY_RETRY_AFTER = 5;
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -92,6 +97,22 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   const cache = o.cache ?? new CredentialCache();
   const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
   const retryAfter = o.unavailableRetryAfter ?? 30;
+  const keygenLimiter = new KeygenLimiter(o.serverKeygenConcurrency);
+
+  /** RFC 7030 §4.4: the profile's key, generated off the event loop, a bounded number at a time. */
+  async function serverGeneratedKey(p: Profile): Promise<GeneratedKey> {
+    const info = generatedKeyInfo(p);
+    if (typeof info === 'string') throw new RaError('forbidden', info);
+    const release = keygenLimiter.tryAcquire();
+    if (!release) {
+      throw new RaError('unavailable', `the server is busy generating keys (${keygenLimiter.maxConcurrent} at a time), try again later`, { retryAfterSeconds: KEYGEN_BUSY_RETRY_AFTER });
+    }
+    try {
+      return await generateKey(info);
+    } finally {
+      release();
+    }
+  }
 
   const unavailable = (err: unknown): RaError =>
     new RaError('unavailable', 'the service is temporarily unavailable, try again later', { retryAfterSeconds: retryAfter, cause: err });
@@ -292,7 +313,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       names = heldNames;
     }
 
-    const generated = serverKeygen ? generateKeyFor(p) : undefined;
+    const generated = serverKeygen ? await serverGeneratedKey(p) : undefined;
     const keyInfo = generated?.info ?? csr.key;
     const keyUsage = keyUsageFor(p, keyInfo);
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(keyInfo)} key`);

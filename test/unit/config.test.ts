@@ -23,7 +23,7 @@ describe('validateConfig defaults', () => {
     const c = validateConfig(MINIMAL, HOME);
     expect(c).toEqual({
       home: HOME,
-      est: { listen: { host: '127.0.0.1', port: 8443 }, defaultProfile: 'default', publicUrl: undefined },
+      est: { listen: { host: '127.0.0.1', port: 8443 }, defaultProfile: 'default', publicUrl: undefined, serverKeygenConcurrency: 2 },
       tls: { certificate: '/srv/estuary/tls/server.pem', key: '/srv/estuary/tls/server-key.pem' },
       database: { type: 'sqlite', path: '/srv/estuary/estuary.db' },
       cas: { default: { type: 'local', certificate: '/srv/estuary/ca/issuing.pem', key: '/srv/estuary/ca/issuing-key.pem', chain: [] } },
@@ -31,6 +31,11 @@ describe('validateConfig defaults', () => {
       admin: { listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 },
       log: { level: 'info' },
     } satisfies Config);
+  });
+
+  it('reads est.serverKeygenConcurrency (1 to 64)', () => {
+    expect(validateConfig(withCa({ est: { serverKeygenConcurrency: 8 } }), HOME).est.serverKeygenConcurrency).toBe(8);
+    expect(() => validateConfig(withCa({ est: { serverKeygenConcurrency: 0 } }), HOME)).toThrow(/^est.serverKeygenConcurrency: /);
   });
 
   it('reads the CRL settings, "off", the env override and names bad fields', () => {
