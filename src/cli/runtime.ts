@@ -80,13 +80,17 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
   let crlPort: number | undefined;
+  const tlsKey = readFileSync(config.tls.key);
+  const tlsCert = readFileSync(config.tls.certificate);
   const service = createEnrollmentService({
     store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, serverKeygenConcurrency: config.est.serverKeygenConcurrency,
+    // RFC 7030 §4.4.2: encrypted server-generated keys are signed by this server, with its TLS key
+    keyPackageSigner: { key: createPrivateKey(tlsKey), certificates: pemBlocks(tlsCert.toString('utf8')) },
   });
   const est = await createEstServer({
     service,
     logger,
-    tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.certificate) },
+    tls: { key: tlsKey, cert: tlsCert },
   });
   let port = config.est.listen.port;
   const admin = config.admin.listen
@@ -95,7 +99,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         cas: Object.entries(config.cas).map(([id, c]) => ({ id, type: c.type, backend: cas.get(id)! })),
         estUrl: (label) => `${estBaseUrl(config, port)}/${label}`,
         logger,
-        tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.certificate) },
+        tls: { key: tlsKey, cert: tlsCert },
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),

@@ -34,6 +34,11 @@ export interface ParsedCsr {
   attributeTypes: string[];
   /** RFC 7030 §4.4.1.2: the key identifier of an AsymmetricDecryptKeyIdentifier attribute, if any. */
   asymmetricDecryptKeyId: Buffer | undefined;
+  /**
+   * RFC 8551 §2.5.2: the capability OIDs of an SMIMECapabilities attribute, or of the RFC 4262
+   * extension in extensionRequest, in the client's order of preference; undefined when absent.
+   */
+  smimeCapabilities: string[] | undefined;
 }
 
 export class CsrError extends Error {
@@ -149,6 +154,7 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
     const values = children(der, expectTag(valuesTlv, TAG.SET, 'attribute values'));
     out.attributeTypes.push(type);
     if (type === OID.asymmetricDecryptKeyIdentifier && values[0]) out.asymmetricDecryptKeyId = value(der, values[0]);
+    if (type === OID.smimeCapabilities && values[0]) out.smimeCapabilities = capabilityOids(der, values[0]);
     if (type === OID.challengePassword) {
       const v = values[0];
       if (!v) throw new DerError('challengePassword has no value');
@@ -165,6 +171,14 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
       }
     }
   }
+}
+
+/** SMIMECapabilities ::= SEQUENCE OF SEQUENCE { capabilityID OID, parameters ANY OPTIONAL } (RFC 8551 §2.5.2). */
+function capabilityOids(der: Buffer, caps: Tlv): string[] {
+  return children(der, expectTag(caps, TAG.SEQUENCE, 'SMIMECapabilities')).map((cap) => {
+    const [id] = children(der, expectTag(cap, TAG.SEQUENCE, 'SMIMECapability'));
+    return decodeOid(value(der, expectTag(id, TAG.OID, 'capabilityID')));
+  });
 }
 
 /** "error:03000072:digital envelope routines::decode error" → "digital envelope routines: decode error". */
@@ -217,11 +231,14 @@ function parseCsrUnchecked(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
     requestedExtensions: new Map(),
     attributeTypes: [],
     asymmetricDecryptKeyId: undefined,
+    smimeCapabilities: undefined,
     get publicKey(): KeyObject {
       return (publicKey ??= spki.importKey());
     },
   };
   parseAttributes(der, infoParts[3], out);
+  const capsExtension = out.requestedExtensions.get(OID.smimeCapabilities);
+  if (!out.smimeCapabilities && capsExtension) out.smimeCapabilities = capabilityOids(capsExtension, readTop(capsExtension));
   return out;
 }
 

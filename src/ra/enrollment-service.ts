@@ -20,7 +20,8 @@ import { CredentialCache } from './credential-cache.js';
 import { RaError } from './errors.js';
 import { checkNames } from './name-policy.js';
 import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
-import { envelopeFor } from '../pki/enveloped-data.js';
+import { algorithmsFromCapabilities, envelopeFor } from '../pki/enveloped-data.js';
+import { signKeyPackage, type KeyPackageSigner } from '../pki/key-package.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
 export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
@@ -64,6 +65,11 @@ export interface EnrollmentServiceOptions {
   unavailableRetryAfter?: number;
   /** Server-side key generations running at once in this process (default 2); more get 503. */
   serverKeygenConcurrency?: number;
+  /**
+   * RFC 7030 §4.4.2: signs encrypted server-generated keys ("the party that generated the private
+   * key": the EST server's TLS key and certificate chain). Without it, encrypted return is 501.
+   */
+  keyPackageSigner?: KeyPackageSigner;
 }
 
 /** Seconds a client is told to wait when every server-side key generation slot is busy. */
@@ -197,6 +203,18 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       throw new RaError('bad-request', 'AsymmetricDecryptKeyIdentifier does not name the TLS client certificate\'s key');
     }
     return leaf;
+  }
+
+  /**
+   * RFC 7030 §4.4.2 / RFC 5958 §4: the key as an AsymmetricKeyPackage in a SignedData signed by
+   * this server, in an EnvelopedData to the client's certificate, with the content encryption and
+   * key wrap the client's SMIMECapabilities ask for (RFC 8551 §2.7.1), AES-256 otherwise.
+   */
+  async function encryptedKey(pkcs8: Buffer, recipient: Buffer, capabilities: string[] | undefined): Promise<Buffer> {
+    const signer = o.keyPackageSigner;
+    if (!signer) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
+    const signed = signKeyPackage(pkcs8, signer, o.now());
+    return envelopeFor(recipient, signed, { contentType: OID.signedData, ...algorithmsFromCapabilities(capabilities) });
   }
 
   /** RFC 7030 §3.5: the CSR is bound to this TLS session through its challengePassword. */
@@ -343,7 +361,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
     const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
-    const privateKey = encryptTo ? { der: await envelopeFor(encryptTo, generated.pkcs8), encrypted: true } : { der: generated.pkcs8, encrypted: false };
+    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, csr.smimeCapabilities), encrypted: true } : { der: generated.pkcs8, encrypted: false };
     return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };
   }
 
