@@ -11,10 +11,11 @@ import { loadPending, originMismatch, pendingPath, PendingStateError, removePend
 import { EstClient, type CsrFactory, type EnrollResult } from '../client/est-client.js';
 import { EstClientError } from '../client/errors.js';
 import { writeFileAtomic } from '../client/files.js';
+import { openServerKey } from '../client/server-key.js';
 import { toPem } from '../pki/base64.js';
 import { certificateFields } from '../pki/certificate.js';
 import { CsrBuildError, type CsrInput, type CsrSans } from '../pki/csr-builder.js';
-import { EnvelopeError, openEnvelope } from '../pki/enveloped-data.js';
+import { EnvelopeError } from '../pki/enveloped-data.js';
 import { octets, readTop, value } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 import { anonymousOptions, authenticatedClient, readPassphrase, readText, trustOf, usage, withClientOptions, type ClientFlags } from './client-options.js';
@@ -289,7 +290,7 @@ async function runServerkeygen(flags: EnrollFlags): Promise<void> {
   const file = pendingPath(flags.outKey!);
   const origin = originOf('serverkeygen', flags, { subject: subjectOf(flags), sans: namesOf(flags), encrypt: Boolean(flags.encrypt) });
   const kept = resumable(file, origin, flags);
-  const { client } = await authenticatedClient(flags);
+  const { client, anchors } = await authenticatedClient(flags);
   try {
     let input: CsrBase;
     if (kept?.base) input = kept.base;
@@ -299,12 +300,11 @@ async function runServerkeygen(flags: EnrollFlags): Promise<void> {
       input = keep(file, origin, flags, { key: signing, base: requestBase({ key: signing, subject: subjectOf(flags), sans: namesOf(flags), template, extraAttributes }, warn) }).base;
     }
     const result = await keepWhilePending(file, Boolean(kept?.base), () => client.serverkeygen(csrFactory(input, flags.pop)));
-    let pkcs8 = result.privateKey.der;
-    if (result.privateKey.kind === 'enveloped') {
-      if (!recipient) throw new EstClientError('bad-response', 'serverkeygen: the server encrypted the key although it was not asked to');
-      pkcs8 = await openEnvelope(pkcs8, recipient.cert, recipient.key);
-    }
-    const { privateKey } = loadPrivateKey(toPem('PRIVATE KEY', pkcs8));
+    for (const w of result.warnings) warn(w);
+    // RFC 7030 §4.4.2: an encrypted key is opened and its signer checked against this server and the trust
+    const opened = await openServerKey(result.privateKey, { ...(recipient ? { recipient } : {}), serverCertificate: result.serverCertificate, trust: anchors ? { kind: 'explicit', anchors } : trustOf(flags) });
+    for (const w of opened.warnings) warn(w);
+    const { privateKey } = loadPrivateKey(toPem('PRIVATE KEY', opened.pkcs8));
     await writeOutputs(flags, client, result, { privateKey, generated: true });
     removePending(file);
   } finally {

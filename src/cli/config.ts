@@ -33,6 +33,8 @@ export interface Config {
     maxPendingPerRequester: number;
     /** Refuse a request whose certificate would be larger than this. */
     maxCertificateBytes: number;
+    /** Server-side key generations (serverkeygen) running at once; more get 503. */
+    serverKeygenConcurrency: number;
   };
   /** `refuse` (default): a private key file readable by group or others stops the server; `warn`: it is logged. */
   keyFilePermissions: 'refuse' | 'warn';
@@ -109,7 +111,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
-  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl', 'authThrottle', 'maxPendingPerRequester', 'maxCertificateBytes'], 'est');
+  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl', 'authThrottle', 'maxPendingPerRequester', 'maxCertificateBytes', 'serverKeygenConcurrency'], 'est');
   const throttle = section(est, 'authThrottle', 'est.authThrottle');
   onlyKeys(throttle, ['maxFailuresPerAccount', 'maxFailuresPerAddress', 'windowMinutes', 'lockMinutes'], 'est.authThrottle');
   const authThrottle = {
@@ -128,6 +130,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const listen = parseListen(listenText, env.ESTUARY_EST_LISTEN ? 'ESTUARY_EST_LISTEN' : 'est.listen');
   const publicUrl = est.publicUrl === undefined ? undefined : str(est, 'publicUrl', 'est');
   if (publicUrl && !/^https:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`est.publicUrl: expected an https:// URL, got "${publicUrl}"`);
+  const serverKeygenConcurrency = integerSetting(est, 'serverKeygenConcurrency', 'est', 2, 1, 64);
 
   const tls = section(root, 'tls', 'tls');
   onlyKeys(tls, ['certificate', 'key'], 'tls');
@@ -194,7 +197,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
 
   return {
     home,
-    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes },
+    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes, serverKeygenConcurrency },
     keyFilePermissions,
     tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
     database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
@@ -266,6 +269,8 @@ est:
     lockMinutes: 15
   maxPendingPerRequester: 10       # requests one requester may have held for approval at once
   maxCertificateBytes: 16384       # refuse a request whose certificate would be larger
+  # Server-side key generations (serverkeygen) running at once; more are answered 503 + Retry-After.
+  serverKeygenConcurrency: 2
 
 tls:
   # EST server certificate followed by its chain, and its private key (PEM).

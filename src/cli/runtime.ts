@@ -90,14 +90,19 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const t = config.est.authThrottle;
   // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.
   const deviceCrls = createDeviceCrlSource({ now: () => new Date() });
+  const tlsKey = readFileSync(config.tls.key);
+  const tlsCert = readFileSync(config.tls.certificate);
   const service = createEnrollmentService({
     store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, deviceCrls,
     basicThrottle: { maxFailuresPerAccount: t.maxFailuresPerAccount, maxFailuresPerAddress: t.maxFailuresPerAddress, windowSeconds: t.windowMinutes * 60, lockSeconds: t.lockMinutes * 60 },
+    serverKeygenConcurrency: config.est.serverKeygenConcurrency,
+    // RFC 7030 §4.4.2: encrypted server-generated keys are signed by this server, with its TLS key
+    keyPackageSigner: { key: createPrivateKey(tlsKey), certificates: pemBlocks(tlsCert.toString('utf8')) },
   });
   const est = await createEstServer({
     service,
     logger,
-    tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.certificate) },
+    tls: { key: tlsKey, cert: tlsCert },
   });
   let port = config.est.listen.port;
   const admin = config.admin.listen
@@ -106,7 +111,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         cas: Object.entries(config.cas).map(([id, c]) => ({ id, type: c.type, backend: cas.get(id)! })),
         estUrl: (label) => `${estBaseUrl(config, port)}/${label}`,
         logger,
-        tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.certificate) },
+        tls: { key: tlsKey, cert: tlsCert },
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),

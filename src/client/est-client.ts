@@ -5,7 +5,7 @@
  * through a CSR factory that is given the channel binding of the connection carrying the request,
  * and 202 + Retry-After waiting.
  */
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { isIP } from 'node:net';
 import type { SecureVersion } from 'node:tls';
@@ -15,6 +15,7 @@ import { children, readTop, slice } from '../pki/der.js';
 import { EstClientError } from './errors.js';
 import { HttpConnection, type HttpRequest, type HttpResponse } from './http-connection.js';
 import { parseRetryAfter, readCertsOnly, readCsrAttrs, readServerKeygen, serverReason, splitIssued, type ServerKey } from './responses.js';
+import { normalizePrivateKeyDer } from './server-key.js';
 import { mayAuthenticate, normalizeFingerprint, verifyBootstrapBag, type Trust } from './trust.js';
 
 export interface WaitingInfo {
@@ -54,7 +55,12 @@ export interface EnrollResult {
 }
 
 export interface ServerKeygenResult extends EnrollResult {
+  /** PKCS#8 (converted when the server sent PKCS#1 or SEC 1: see warnings), or the EnvelopedData (openServerKey). */
   privateKey: ServerKey;
+  /** The server's TLS certificate of the connection that carried the answer (a signer openServerKey accepts). */
+  serverCertificate: Buffer | undefined;
+  /** What was tolerated in the answer (e.g. a key in another wrapper than PKCS#8). */
+  warnings: string[];
 }
 
 /**
@@ -169,20 +175,22 @@ export class EstClient {
   async serverkeygen(csr: CsrFactory): Promise<ServerKeygenResult> {
     const what = 'serverkeygen';
     const { res } = await this.post(what, csr);
-    const { privateKey, certificates } = readServerKeygen(res, what);
+    const { privateKey: sent, certificates } = readServerKeygen(res, what);
+    let privateKey = sent;
+    const warnings: string[] = [];
     let spki: Buffer | undefined;
-    if (privateKey.kind === 'pkcs8') {
-      try {
-        spki = createPublicKey(createPrivateKey({ key: privateKey.der, format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' });
-      } catch (err) {
-        throw new EstClientError('bad-response', `${what}: the private key part is not a PKCS#8 private key (${(err as Error).message})`);
-      }
+    if (sent.kind === 'pkcs8') {
+      const normalized = normalizePrivateKeyDer(sent.der, what);
+      if (!normalized) throw new EstClientError('bad-response', `${what}: the private key part is not a PKCS#8 private key (nor PKCS#1 or SEC 1)`);
+      if (normalized.warning) warnings.push(normalized.warning);
+      privateKey = { kind: 'pkcs8', der: normalized.pkcs8 };
+      spki = createPublicKey(normalized.privateKey).export({ type: 'spki', format: 'der' });
     }
     const split = splitIssued(certificates, spki);
     if (spki && !new X509Certificate(split.certificate).publicKey.export({ type: 'spki', format: 'der' }).equals(spki)) {
       throw new EstClientError('bad-response', `${what}: the returned private key does not belong to the returned certificate`);
     }
-    return { ...split, privateKey, tlsVersion: res.tlsVersion };
+    return { ...split, privateKey, tlsVersion: res.tlsVersion, serverCertificate: res.peerCertificate, warnings };
   }
 
   close(): void {

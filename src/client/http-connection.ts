@@ -17,6 +17,8 @@ import { mayAuthenticate, tlsTrustOptions, type Trust } from './trust.js';
 export interface ConnectionInfo {
   channelBinding: Buffer | undefined;
   tlsVersion: string;
+  /** The server's TLS certificate (DER), as the handshake presented it. */
+  peerCertificate?: Buffer | undefined;
 }
 
 export interface HttpConnectionOptions {
@@ -159,7 +161,8 @@ export class HttpConnection {
         ready
           .then(async () => {
             const tlsSocket = socket as TLSSocket;
-            conn = { channelBinding: clientChannelBinding(tlsSocket), tlsVersion: tlsSocket.getProtocol() ?? 'unknown' };
+            const peer = tlsSocket.getPeerCertificate?.();
+            conn = { channelBinding: clientChannelBinding(tlsSocket), tlsVersion: tlsSocket.getProtocol() ?? 'unknown', peerCertificate: peer?.raw ? Buffer.from(peer.raw) : undefined };
             if (!r.body) return req.end();
             let built: { contentType: string; body: Buffer | string };
             try {

@@ -36,6 +36,11 @@ export interface ParsedCsr {
   asymmetricDecryptKeyId: Buffer | undefined;
   /** RFC 6402 §2.8: the DER ChangeSubjectName value of an id-cmc-changeSubjectName attribute, if any. */
   changeSubjectName: Buffer | undefined;
+  /**
+   * RFC 8551 §2.5.2: the capability OIDs of an SMIMECapabilities attribute, or of the RFC 4262
+   * extension in extensionRequest, in the client's order of preference; undefined when absent.
+   */
+  smimeCapabilities: string[] | undefined;
 }
 
 export class CsrError extends Error {
@@ -155,6 +160,7 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
       if (values.length !== 1) throw new CsrError('the ChangeSubjectName attribute must have exactly one value');
       out.changeSubjectName = slice(der, values[0]!);
     }
+    if (type === OID.smimeCapabilities && values[0]) out.smimeCapabilities = capabilityOids(der, values[0]);
     if (type === OID.challengePassword) {
       const v = values[0];
       if (!v) throw new DerError('challengePassword has no value');
@@ -171,6 +177,14 @@ function parseAttributes(der: Buffer, attrs: Tlv | undefined, out: ParsedCsr): v
       }
     }
   }
+}
+
+/** SMIMECapabilities ::= SEQUENCE OF SEQUENCE { capabilityID OID, parameters ANY OPTIONAL } (RFC 8551 §2.5.2). */
+function capabilityOids(der: Buffer, caps: Tlv): string[] {
+  return children(der, expectTag(caps, TAG.SEQUENCE, 'SMIMECapabilities')).map((cap) => {
+    const [id] = children(der, expectTag(cap, TAG.SEQUENCE, 'SMIMECapability'));
+    return decodeOid(value(der, expectTag(id, TAG.OID, 'capabilityID')));
+  });
 }
 
 /** "error:03000072:digital envelope routines::decode error" → "digital envelope routines: decode error". */
@@ -224,11 +238,14 @@ function parseCsrUnchecked(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
     attributeTypes: [],
     asymmetricDecryptKeyId: undefined,
     changeSubjectName: undefined,
+    smimeCapabilities: undefined,
     get publicKey(): KeyObject {
       return (publicKey ??= spki.importKey());
     },
   };
   parseAttributes(der, infoParts[3], out);
+  const capsExtension = out.requestedExtensions.get(OID.smimeCapabilities);
+  if (!out.smimeCapabilities && capsExtension) out.smimeCapabilities = capabilityOids(capsExtension, readTop(capsExtension));
   return out;
 }
 

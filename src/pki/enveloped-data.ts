@@ -12,19 +12,45 @@ import { certificateFields, serialToHex } from './certificate.js';
 import { bitString, children, decodeOid, DER_NULL, explicit, octets, oid, readTop, seq, TAG, value } from './der.js';
 import { OID, oidName } from './oids.js';
 
+export type AesBits = 128 | 192 | 256;
+
+export interface EnvelopeOptions {
+  /** encryptedContentInfo.contentType (RFC 5652 §6.1); default id-data. */
+  contentType?: string;
+  /** AES-CBC key size for the content; default 256. */
+  contentBits?: AesBits;
+  /** AES key wrap size for key agreement recipients (RFC 5753); default 256. */
+  wrapBits?: AesBits;
+}
+
+const AES_CBC_BITS: Record<string, AesBits> = { [OID.aes128CBC]: 128, [OID.aes192CBC]: 192, [OID.aes256CBC]: 256 };
+const AES_WRAP_BITS: Record<string, AesBits> = { [OID.aes128Wrap]: 128, [OID.aes192Wrap]: 192, [OID.aes256Wrap]: 256 };
+
+/**
+ * RFC 8551 §2.7.1: the sender uses the first algorithm of the recipient's SMIMECapabilities that
+ * it supports; otherwise AES-256 (RFC 8551 §2.7: AES-128 CBC MUST, AES-256 SHOULD be supported).
+ * The key wrap follows the first listed wrap, else the content cipher's size.
+ */
+export function algorithmsFromCapabilities(capabilities: readonly string[] | undefined): { contentBits: AesBits; wrapBits: AesBits } {
+  const content = capabilities?.map((c) => AES_CBC_BITS[c]).find((b) => b !== undefined) ?? 256;
+  const wrap = capabilities?.map((c) => AES_WRAP_BITS[c]).find((b) => b !== undefined) ?? content;
+  return { contentBits: content, wrapBits: wrap };
+}
+
 /** A ContentInfo (DER) holding EnvelopedData of `content` for the holder of `recipientCertDer`. */
-export async function envelopeFor(recipientCertDer: Buffer, content: Buffer): Promise<Buffer> {
+export async function envelopeFor(recipientCertDer: Buffer, content: Buffer, options: EnvelopeOptions = {}): Promise<Buffer> {
   const engine = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] });
   // pkijs and @peculiar/* use different asn1js majors: only bytes cross between them.
   const cert = pkijs.Certificate.fromBER(new Uint8Array(recipientCertDer));
   const enveloped = new pkijs.EnvelopedData();
   const ec = cert.subjectPublicKeyInfo.algorithm.algorithmId === OID.ecPublicKey;
   const added = ec
-    ? enveloped.addRecipientByCertificate(cert, { kdfAlgorithm: 'SHA-256', kekEncryptionLength: 256 }, 2, engine)
+    ? enveloped.addRecipientByCertificate(cert, { kdfAlgorithm: 'SHA-256', kekEncryptionLength: options.wrapBits ?? 256 }, 2, engine)
     : enveloped.addRecipientByCertificate(cert, { oaepHashAlgorithm: 'SHA-256' }, 1, engine);
   if (!added) throw new Error('cannot encrypt to this certificate');
   const plain = new Uint8Array(content);
-  await enveloped.encrypt({ name: 'AES-CBC', length: 256 } as Parameters<pkijs.EnvelopedData['encrypt']>[0], plain.buffer.slice(plain.byteOffset, plain.byteOffset + plain.byteLength) as ArrayBuffer, engine);
+  await enveloped.encrypt({ name: 'AES-CBC', length: options.contentBits ?? 256 } as Parameters<pkijs.EnvelopedData['encrypt']>[0], plain.buffer.slice(plain.byteOffset, plain.byteOffset + plain.byteLength) as ArrayBuffer, engine);
+  if (options.contentType) enveloped.encryptedContentInfo.contentType = options.contentType;
   const info = new pkijs.ContentInfo({ contentType: pkijs.ContentInfo.ENVELOPED_DATA, content: enveloped.toSchema() });
   return Buffer.from(info.toSchema().toBER(false));
 }
@@ -43,18 +69,18 @@ export class EnvelopeError extends Error {
 }
 
 const CONTENT_CIPHERS: Record<string, { name: string; keyLength: number }> = {
-  '2.16.840.1.101.3.4.1.2': { name: 'aes-128-cbc', keyLength: 16 },
-  '2.16.840.1.101.3.4.1.22': { name: 'aes-192-cbc', keyLength: 24 },
-  '2.16.840.1.101.3.4.1.42': { name: 'aes-256-cbc', keyLength: 32 },
+  [OID.aes128CBC]: { name: 'aes-128-cbc', keyLength: 16 },
+  [OID.aes192CBC]: { name: 'aes-192-cbc', keyLength: 24 },
+  [OID.aes256CBC]: { name: 'aes-256-cbc', keyLength: 32 },
   '1.2.840.113549.3.7': { name: 'des-ede3-cbc', keyLength: 24 },
 };
 
 /** RFC 3394 AES key wrap (default IV A6…A6) and RFC 3217 triple-DES key wrap (IV inside the wrapped key). */
 const AES_WRAP_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 const KEY_WRAPS: Record<string, { name: string; keyLength: number; iv: Buffer | null }> = {
-  '2.16.840.1.101.3.4.1.5': { name: 'id-aes128-wrap', keyLength: 16, iv: AES_WRAP_IV },
-  '2.16.840.1.101.3.4.1.25': { name: 'id-aes192-wrap', keyLength: 24, iv: AES_WRAP_IV },
-  '2.16.840.1.101.3.4.1.45': { name: 'id-aes256-wrap', keyLength: 32, iv: AES_WRAP_IV },
+  [OID.aes128Wrap]: { name: 'id-aes128-wrap', keyLength: 16, iv: AES_WRAP_IV },
+  [OID.aes192Wrap]: { name: 'id-aes192-wrap', keyLength: 24, iv: AES_WRAP_IV },
+  [OID.aes256Wrap]: { name: 'id-aes256-wrap', keyLength: 32, iv: AES_WRAP_IV },
   '1.2.840.113549.1.9.16.3.6': { name: 'id-smime-alg-CMS3DESwrap', keyLength: 24, iv: null },
 };
 

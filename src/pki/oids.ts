@@ -19,7 +19,19 @@ export const OID = {
   sha256: '2.16.840.1.101.3.4.2.1',
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
+  // content encryption and key wrap (RFC 3565)
+  aes128CBC: '2.16.840.1.101.3.4.1.2',
+  aes192CBC: '2.16.840.1.101.3.4.1.22',
+  aes256CBC: '2.16.840.1.101.3.4.1.42',
+  aes128Wrap: '2.16.840.1.101.3.4.1.5',
+  aes192Wrap: '2.16.840.1.101.3.4.1.25',
+  aes256Wrap: '2.16.840.1.101.3.4.1.45',
   // PKCS#9 attributes
+  contentType: '1.2.840.113549.1.9.3',
+  messageDigest: '1.2.840.113549.1.9.4',
+  signingTime: '1.2.840.113549.1.9.5',
+  // RFC 8551 §2.5.2 (attribute) / RFC 4262 (extension): the client's preferred algorithms
+  smimeCapabilities: '1.2.840.113549.1.9.15',
   challengePassword: '1.2.840.113549.1.9.7',
   extensionRequest: '1.2.840.113549.1.9.14',
   unstructuredName: '1.2.840.113549.1.9.2',

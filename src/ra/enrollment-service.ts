@@ -20,8 +20,9 @@ import { CredentialCache } from './credential-cache.js';
 import type { DeviceCrlSource } from './device-crl.js';
 import { RaError } from './errors.js';
 import { HashGate } from './hash-gate.js';
-import { generateKeyFor } from './server-keygen.js';
-import { envelopeFor } from '../pki/enveloped-data.js';
+import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
+import { algorithmsFromCapabilities, envelopeFor } from '../pki/enveloped-data.js';
+import { signKeyPackage, type KeyPackageSigner } from '../pki/key-package.js';
 import { BasicAuthThrottle, DEFAULT_BASIC_THROTTLE, type BasicThrottleSettings } from './throttle.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor } from './profile-policy.js';
 import { admitNames, type IssueNames } from './request-names.js';
@@ -71,7 +72,17 @@ export interface EnrollmentServiceOptions {
   unavailableRetryAfter?: number;
   /** CRLs of external device CAs (TLS client certificates not issued here). */
   deviceCrls?: DeviceCrlSource;
+  /** Server-side key generations running at once in this process (default 2); more get 503. */
+  serverKeygenConcurrency?: number;
+  /**
+   * RFC 7030 §4.4.2: signs encrypted server-generated keys ("the party that generated the private
+   * key": the EST server's TLS key and certificate chain). Without it, encrypted return is 501.
+   */
+  keyPackageSigner?: KeyPackageSigner;
 }
+
+/** Seconds a client is told to wait when every server-side key generation slot is busy. */
+const KEYGEN_BUSY_RETRY_AFTER = 5;
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -101,6 +112,22 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   const cache = o.cache ?? new CredentialCache();
   const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
   const retryAfter = o.unavailableRetryAfter ?? 30;
+  const keygenLimiter = new KeygenLimiter(o.serverKeygenConcurrency);
+
+  /** RFC 7030 §4.4: the profile's key, generated off the event loop, a bounded number at a time. */
+  async function serverGeneratedKey(p: Profile): Promise<GeneratedKey> {
+    const info = generatedKeyInfo(p);
+    if (typeof info === 'string') throw new RaError('forbidden', info);
+    const release = keygenLimiter.tryAcquire();
+    if (!release) {
+      throw new RaError('unavailable', `the server is busy generating keys (${keygenLimiter.maxConcurrent} at a time), try again later`, { retryAfterSeconds: KEYGEN_BUSY_RETRY_AFTER });
+    }
+    try {
+      return await generateKey(info);
+    } finally {
+      release();
+    }
+  }
 
   const unavailable = (err: unknown): RaError =>
     new RaError('unavailable', 'the service is temporarily unavailable, try again later', { retryAfterSeconds: retryAfter, cause: err });
@@ -189,6 +216,18 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       throw new RaError('bad-request', 'AsymmetricDecryptKeyIdentifier does not name the TLS client certificate\'s key');
     }
     return leaf;
+  }
+
+  /**
+   * RFC 7030 §4.4.2 / RFC 5958 §4: the key as an AsymmetricKeyPackage in a SignedData signed by
+   * this server, in an EnvelopedData to the client's certificate, with the content encryption and
+   * key wrap the client's SMIMECapabilities ask for (RFC 8551 §2.7.1), AES-256 otherwise.
+   */
+  async function encryptedKey(pkcs8: Buffer, recipient: Buffer, capabilities: string[] | undefined): Promise<Buffer> {
+    const signer = o.keyPackageSigner;
+    if (!signer) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
+    const signed = signKeyPackage(pkcs8, signer, o.now());
+    return envelopeFor(recipient, signed, { contentType: OID.signedData, ...algorithmsFromCapabilities(capabilities) });
   }
 
   /**
@@ -293,7 +332,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       names = admitNames(p, principal, csr);
     }
 
-    const generated = serverKeygen ? generateKeyFor(p) : undefined;
+    const generated = serverKeygen ? await serverGeneratedKey(p) : undefined;
     const keyInfo = generated?.info ?? csr.key;
     const keyUsage = keyUsageFor(p, keyInfo);
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(keyInfo)} key`);
@@ -323,7 +362,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
     const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
-    const privateKey = encryptTo ? { der: await envelopeFor(encryptTo, generated.pkcs8), encrypted: true } : { der: generated.pkcs8, encrypted: false };
+    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, csr.smimeCapabilities), encrypted: true } : { der: generated.pkcs8, encrypted: false };
     return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };
   }
 

@@ -157,6 +157,20 @@ describe('changing', () => {
     expect((await enroll(s, { label: 'web-basic', cn: 'held' })).status).toBe(202);
   });
 
+  it('RSA rules carry maxBits and minExponent; an even exponent minimum or a maximum below the minimum is a 400 naming the rule', async () => {
+    const rule = { type: 'rsa', minBits: 2048, maxBits: 4096, minExponent: 3 };
+    const ok = await admin.put('/api/profiles/web-basic', { keyAlgorithms: [rule] });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json.keyAlgorithms).toEqual([rule]);
+    expect((await s.runtime.store.getProfile('web-basic'))!.keyAlgorithms).toEqual([rule]);
+    for (const bad of [{ ...rule, minExponent: 4 }, { ...rule, maxBits: 1024 }]) {
+      const res = await admin.put('/api/profiles/web-basic', { keyAlgorithms: [bad] });
+      expect(res.status, res.text).toBe(400);
+      expect(res.json.errors[0].field).toMatch(/^keyAlgorithms\.0/);
+    }
+    expect((await admin.put('/api/profiles/web-basic', { keyAlgorithms: [{ type: 'ec', curves: ['P-256'] }] })).status).toBe(200);
+  });
+
   it('keeps settings left out, refuses a label change, audits which fields changed', async () => {
     const before = (await admin.get('/api/profiles/full')).json;
     const res = await admin.put('/api/profiles/full', { validityDays: 30, popLinking: 'required' });

@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64Body } from '../../src/pki/base64.js';
+import { oid, seq } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 import { parseCertsOnly } from '../../src/pki/signed-data.js';
+import { firstKeyOfPackage } from '../../src/pki/key-package.js';
 import { csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { generateKeys, makeCsr, x509 } from '../helpers/keys.js';
@@ -17,14 +19,17 @@ let s: TestServer;
 let basic: { user: string; password: string };
 
 /** A CSR asking for the key to be returned encrypted (RFC 7030 §4.4.1.2). */
-async function encryptedRequest(name: string, attribute: string = OID.asymmetricDecryptKeyIdentifier): Promise<Buffer> {
+async function encryptedRequest(name: string, attribute: string = OID.asymmetricDecryptKeyIdentifier, capabilities?: string[]): Promise<Buffer> {
   const keys = await generateKeys('ec-p256');
   const keyId = new Uint8Array([0x04, 0x00]).buffer; // an empty identifier: "the key of my TLS certificate"
+  const attributes = [new x509.Attribute(attribute, [keyId])];
+  // RFC 8551 §2.5.2 SMIMECapabilities: the algorithms the client prefers, first first
+  if (capabilities) attributes.push(new x509.Attribute(OID.smimeCapabilities, [new Uint8Array(seq(...capabilities.map((c) => seq(oid(c))))).buffer]));
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name,
     keys,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
-    attributes: [new x509.Attribute(attribute, [keyId])],
+    attributes,
   });
   return Buffer.from(csr.rawData);
 }
@@ -106,7 +111,7 @@ describe('serverkeygen', () => {
     expect(fromKey).toBe(fromCert);
   });
 
-  it.each(['ec-p256', 'rsa-2048'] as const)('returns the key encrypted to the TLS client certificate (%s) when asked; openssl decrypts it', async (keyType) => {
+  it.each(['ec-p256', 'rsa-2048'] as const)('returns the key encrypted to the TLS client certificate (%s), signed by the server (RFC 7030 §4.4.2); openssl decrypts and verifies it', async (keyType) => {
     const dev = await device.issue(`enc-${keyType}`, { keyType });
     const res = await estRequest(`${s.base}/devices/serverkeygen`, { ca: s.rootPem, clientCert: dev, body: csrBody(await encryptedRequest(`CN=enc-${keyType}`)), contentType: 'application/pkcs10' });
     expect(res.status, res.text).toBe(200);
@@ -116,10 +121,37 @@ describe('serverkeygen', () => {
     writeFileSync(join(dir, 'enveloped.der'), keyPart!.der);
     writeFileSync(join(dir, 'dev.pem'), dev.cert);
     writeFileSync(join(dir, 'dev-key.pem'), dev.key);
-    const { stdout } = await promisify(execFile)('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', 'enveloped.der', '-recip', 'dev.pem', '-inkey', 'dev-key.pem', '-binary'], { cwd: dir, encoding: 'buffer' });
-    const privateKey = createPrivateKey({ key: stdout, format: 'der', type: 'pkcs8' });
+    writeFileSync(join(dir, 'root.pem'), s.rootPem);
+    const run = (args: string[]) => promisify(execFile)('openssl', args, { cwd: dir, encoding: 'buffer' });
+    const printed = (await run(['cms', '-cmsout', '-print', '-inform', 'DER', '-in', 'enveloped.der'])).stdout.toString();
+    expect(printed).toMatch(/contentType: pkcs7-signedData/); // encryptedContentInfo: RFC 5958 §4 nesting
+    expect(printed).toMatch(/contentEncryptionAlgorithm:\s*\n?\s*algorithm: aes-256-cbc/); // no SMIMECapabilities: AES-256
+    await run(['cms', '-decrypt', '-inform', 'DER', '-in', 'enveloped.der', '-recip', 'dev.pem', '-inkey', 'dev-key.pem', '-binary', '-out', 'signed.der']);
+    // the signer is the EST server (its TLS certificate, chained to the root); the content is an AsymmetricKeyPackage
+    const { stdout: keyPackage, stderr } = await run(['cms', '-verify', '-inform', 'DER', '-in', 'signed.der', '-CAfile', 'root.pem', '-purpose', 'any', '-binary']);
+    expect(stderr.toString()).toMatch(/Verification successful/);
+    const signers = (await run(['cms', '-verify', '-inform', 'DER', '-in', 'signed.der', '-noverify', '-signer', 'signer.pem', '-out', '/dev/null'])).stderr.toString();
+    expect(signers).toMatch(/Verification successful/);
+    expect(new X509Certificate(readFileSync(join(dir, 'signer.pem'))).subject).toBe(new X509Certificate(readFileSync(join(s.home, 'tls', 'server.pem'))).subject);
+    const printedSigned = (await run(['cms', '-cmsout', '-print', '-inform', 'DER', '-in', 'signed.der'])).stdout.toString();
+    expect(printedSigned).toMatch(/eContentType: .*\(2\.16\.840\.1\.101\.2\.1\.2\.78\.5\)/); // id-ct-KP-aKeyPackage
+    const pkcs8 = firstKeyOfPackage(keyPackage)!;
+    const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
     const cert = new X509Certificate(parseCertsOnly(certPart!.der)[0]!);
     expect(cert.publicKey.export({ format: 'jwk' })).toEqual(createPublicKey(privateKey).export({ format: 'jwk' }));
+  });
+
+  it('follows the client\'s SMIMECapabilities (RFC 8551 §2.7.1): AES-128 content encryption and key wrap', async () => {
+    const dev = await device.issue('enc-caps', { keyType: 'ec-p256' });
+    const body = csrBody(await encryptedRequest('CN=enc-caps', OID.asymmetricDecryptKeyIdentifier, ['1.2.3.4', OID.aes128CBC, OID.aes256CBC, OID.aes128Wrap]));
+    const res = await estRequest(`${s.base}/devices/serverkeygen`, { ca: s.rootPem, clientCert: dev, body, contentType: 'application/pkcs10' });
+    expect(res.status, res.text).toBe(200);
+    const dir = tempDir('estuary-caps-');
+    writeFileSync(join(dir, 'enveloped.der'), parts(res)[0]!.der);
+    const printed = (await promisify(execFile)('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', 'enveloped.der'], { cwd: dir })).stdout;
+    expect(printed).toMatch(/algorithm: aes-128-cbc/);
+    expect(printed).toMatch(/OBJECT *:id-aes128-wrap/);
+    expect(printed).not.toMatch(/aes-256/);
   });
 
   it('refuses encrypted return without a client certificate, and symmetric encryption with 501', async () => {

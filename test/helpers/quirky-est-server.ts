@@ -18,6 +18,7 @@ import { decodeBase64Body, toPem } from '../../src/pki/base64.js';
 import { encodeCsrAttrs, type AttrOrOid } from '../../src/pki/csr-attrs.js';
 import { parseCsr, verifyCsrSignature } from '../../src/pki/csr.js';
 import { envelopeFor } from '../../src/pki/enveloped-data.js';
+import { signKeyPackage } from '../../src/pki/key-package.js';
 import { encodeName, nameToString } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
 import {
@@ -107,6 +108,9 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
   const tlsCert = createTlsServerCertificate({ issuer: issuing, hosts: ['127.0.0.1', 'localhost'], algorithm: 'ec-p256', days: 2, now, random: randomBytes });
   const ca = createLocalCa({ id: 'quirky', key: issuing.key, chain: [issuing.der, root.der], now: () => new Date(), random: randomBytes, backdateSeconds: 0 });
   const caCerts = [issuing.der, root.der];
+  // a certificate under another root: signs key packages this server's clients must not accept
+  const strangerCa = createCaHierarchy({ algorithm: 'ec-p256', rootName: 'CN=Stranger Root', issuingName: 'CN=Stranger CA', now, random: randomBytes });
+  const stranger = createTlsServerCertificate({ issuer: strangerCa.issuing, hosts: ['127.0.0.1'], algorithm: 'ec-p256', days: 2, now, random: randomBytes });
   const caPem = toPem('CERTIFICATE', root.der);
   let quirks: Quirks = opts.quirks ?? {};
   let answered202 = 0;
@@ -232,13 +236,20 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
     const san = csr.requestedExtensions.get(OID.subjectAltName);
     if (op !== 'serverkeygen') return sendPkcs7(res, q, [await issueFor(csr.subject, csr.spki, san)]);
     // RFC 7030 §4.4: the server makes the key; the CSR only carries the names.
-    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const key = q.serverKeyWrapper === 'pkcs1' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = key.publicKey.export({ type: 'spki', format: 'der' });
     const certDer = await issueFor(csr.subject, spki, san);
     const pkcs8 = key.privateKey.export({ type: 'pkcs8', format: 'der' });
     // RFC 7030 §4.4.1.2: encrypted return to the TLS client certificate when the CSR asks for it.
     const encrypt = csr.asymmetricDecryptKeyId !== undefined && record.clientCert !== undefined;
-    const keyDer = encrypt ? await envelopeFor(record.clientCert!.der, pkcs8) : pkcs8;
+    let keyDer: Buffer = q.serverKeyWrapper ? key.privateKey.export({ type: q.serverKeyWrapper, format: 'der' }) : pkcs8;
+    if (encrypt) {
+      const signer = q.signedKeyPackage === 'server' ? { key: tlsCert.key, certificates: [tlsCert.der, issuing.der] }
+        : q.signedKeyPackage === 'stranger' ? { key: stranger.key, certificates: [stranger.der] } : undefined;
+      keyDer = signer
+        ? await envelopeFor(record.clientCert!.der, signKeyPackage(pkcs8, signer, new Date()), { contentType: OID.signedData })
+        : await envelopeFor(record.clientCert!.der, keyDer);
+    }
     return sendServerKeygen(res, q, { der: keyDer, encrypted: encrypt }, certDer);
   }
 

@@ -45,6 +45,14 @@ export interface Quirks {
   contentTypeVariants?: boolean | ContentTypeVariant;
   /** true means every variant at once. */
   multipartVariants?: boolean | MultipartVariants;
+  /** serverkeygen: the key part as PKCS#1 RSAPrivateKey (an RSA key) or SEC 1 ECPrivateKey, still labelled application/pkcs8. */
+  serverKeyWrapper?: 'pkcs1' | 'sec1';
+  /**
+   * serverkeygen, encrypted: the RFC 7030 §4.4.2 nesting (SignedData of an AsymmetricKeyPackage)
+   * signed with this server's TLS key, or by a stranger (a certificate under another root).
+   * Default: the bare PKCS#8 key in the EnvelopedData, as servers before RFC 5958 nesting send it.
+   */
+  signedKeyPackage?: 'server' | 'stranger';
   // malformed answers
   garbledBase64?: boolean;
   truncatedDer?: boolean;

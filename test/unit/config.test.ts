@@ -26,7 +26,7 @@ describe('validateConfig defaults', () => {
       est: {
         listen: { host: '127.0.0.1', port: 8443 }, defaultProfile: 'default', publicUrl: undefined,
         authThrottle: { maxFailuresPerAccount: 10, maxFailuresPerAddress: 50, windowMinutes: 15, lockMinutes: 15 },
-        maxPendingPerRequester: 10, maxCertificateBytes: 16384,
+        maxPendingPerRequester: 10, maxCertificateBytes: 16384, serverKeygenConcurrency: 2,
       },
       keyFilePermissions: 'refuse',
       tls: { certificate: '/srv/estuary/tls/server.pem', key: '/srv/estuary/tls/server-key.pem' },
@@ -47,6 +47,11 @@ describe('validateConfig defaults', () => {
     expect(() => validateConfig(withCa({ est: { authThrottle: { maxFailuresPerAccount: 0 } } }), HOME)).toThrow(/^est.authThrottle.maxFailuresPerAccount: /);
     expect(() => validateConfig(withCa({ est: { authThrottle: { tries: 1 } } }), HOME)).toThrow(/^est.authThrottle.tries: unknown setting/);
     expect(() => validateConfig(withCa({ keyFilePermissions: 'ignore' }), HOME)).toThrow(/^keyFilePermissions: expected refuse or warn/);
+  });
+
+  it('reads est.serverKeygenConcurrency (1 to 64)', () => {
+    expect(validateConfig(withCa({ est: { serverKeygenConcurrency: 8 } }), HOME).est.serverKeygenConcurrency).toBe(8);
+    expect(() => validateConfig(withCa({ est: { serverKeygenConcurrency: 0 } }), HOME)).toThrow(/^est.serverKeygenConcurrency: /);
   });
 
   it('reads the CRL settings, "off", the env override and names bad fields', () => {
