@@ -131,6 +131,21 @@ describe('management while the server runs', () => {
     expect((await estuary(['account', 'list', '--home', home])).stdout).toMatch(/officer@example.com +officer +active/);
   });
 
+  it('account unlock lifts a lock that failed HTTP Basic attempts set, in the running server', async () => {
+    const pwFile = join(home, '..', 'pw-locked.txt');
+    writeFileSync(pwFile, 'locked-device-password\n');
+    expect((await estuary(['account', 'add', 'locked@example.com', '--password-file', pwFile, '--home', home])).code).toBe(0);
+    for (let i = 0; i < 10; i++) expect((await enroll('/simpleenroll', { user: 'locked@example.com', password: `guess-${i}` })).status).toBe(401);
+    const locked = await enroll('/simpleenroll', { user: 'locked@example.com', password: 'locked-device-password' });
+    expect(locked.status).toBe(429);
+    expect(locked.text).toMatch(/too many failed authentication attempts for account locked@example.com/);
+    const unlock = await estuary(['account', 'unlock', 'locked@example.com', '--home', home]);
+    expect(unlock.code, unlock.stderr).toBe(0);
+    expect(unlock.stdout).toMatch(/account locked@example.com unlocked/);
+    expect((await enroll('/simpleenroll', { user: 'locked@example.com', password: 'locked-device-password' })).status).toBe(200);
+    expect((await estuary(['account', 'unlock', 'nobody@example.com', '--home', home])).stderr).toMatch(/no account nobody@example.com/);
+  });
+
   it('profiles: add with TLS client auth, show its URL and anchors, disable and enable', async () => {
     const ca = await makeDeviceCa();
     const anchors = join(home, '..', 'device-ca.pem');
@@ -234,7 +249,7 @@ describe('management while the server runs', () => {
   });
 
   it('every command has --help', async () => {
-    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['account', 'restrict'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
+    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['account', 'restrict'], ['account', 'unlock'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
       const r = await estuary([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout, cmd.join(' ')).toMatch(/^Usage: estuary/);
