@@ -37,6 +37,9 @@ function profileOptions(cmd: Command): Command {
     .option('--forbidden-name <regex>', 'no CN, DNS, email or URI name may match this (repeatable)', collect, [])
     .option('--clear-forbidden-names', 'remove all forbidden name patterns')
     .option('--pop-linking <mode>', 'off, optional or required: the CSR challengePassword carries the TLS channel binding (RFC 7030 §3.5)')
+    .option('--renewal-supersede <on|off>', 'revoke a renewed certificate (reason superseded) when its successor is issued')
+    .option('--renewal-once <on|off>', 'a certificate can be renewed only once (its successor renews further)')
+    .option('--renewal-window <percent>', 'simplereenroll only within the last N% of a certificate\'s life (0: any time)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
 }
@@ -70,6 +73,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     pendingTtlHours: p.pendingTtlHours,
     popLinking: p.popLinking,
     namePolicy: p.namePolicy,
+    renewal: p.renewal,
     updatedAt: p.updatedAt.toISOString(),
   };
 }

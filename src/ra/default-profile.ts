@@ -1,5 +1,5 @@
 /** The certification profile `estuary init` creates, and the defaults `profile add` starts from. */
-import { EMPTY_NAME_POLICY, type NewProfile } from '../store/store.js';
+import { DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewProfile } from '../store/store.js';
 
 export function defaultProfile(label: string, ca: string): NewProfile {
   return {
@@ -19,5 +19,6 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     pendingTtlHours: 72,
     popLinking: 'off',
     namePolicy: structuredClone(EMPTY_NAME_POLICY),
+    renewal: { ...DEFAULT_RENEWAL },
   };
 }

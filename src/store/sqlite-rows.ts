@@ -10,8 +10,10 @@ import {
   type CertificateStatus,
   type NewAuditEvent,
   type NewProfile,
+  DEFAULT_RENEWAL,
   EMPTY_NAME_POLICY,
   type NamePolicy,
+  type RenewalPolicy,
   type PendingRequest,
   type PendingStatus,
   type Profile,
@@ -26,7 +28,7 @@ export interface AccountRow {
 export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
-  approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string; name_policy: string;
+  approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string; name_policy: string; renewal: string;
   created_at: string; updated_at: string;
 }
 export interface PendingRow {
@@ -110,6 +112,7 @@ export function toProfile(r: ProfileRow): Profile {
     pendingTtlHours: r.pending_ttl_hours,
     popLinking: r.pop_linking === 'required' || r.pop_linking === 'optional' ? r.pop_linking : 'off',
     namePolicy: { ...EMPTY_NAME_POLICY, ...(JSON.parse(r.name_policy) as Partial<NamePolicy>) },
+    renewal: { ...DEFAULT_RENEWAL, ...(JSON.parse(r.renewal) as Partial<RenewalPolicy>) },
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -133,6 +136,7 @@ export function profileParams(p: NewProfile, now: string): Params {
     pending_ttl_hours: p.pendingTtlHours,
     pop_linking: p.popLinking,
     name_policy: JSON.stringify(p.namePolicy),
+    renewal: JSON.stringify(p.renewal),
     now,
   };
 }

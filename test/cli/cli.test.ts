@@ -177,6 +177,12 @@ describe('management while the server runs', () => {
     const text = await estuary(['profile', 'show', 'devices', '--home', home]);
     expect(text.stdout).toMatch(/^estUrls: https:\/\/127.0.0.1:8443\/.well-known\/est\/devices$/m);
     expect(text.stdout).toMatch(/^namePolicy: \{"subjectAllowed":\[\]/m);
+    expect(text.stdout).toMatch(/^renewal: \{"supersede":false,"once":false,"windowPercent":0\}$/m);
+    const renewal = await estuary(['profile', 'set', 'devices', '--renewal-supersede', 'on', '--renewal-once', 'on', '--renewal-window', '20', '--json', '--home', home]);
+    expect(renewal.code, renewal.stderr).toBe(0);
+    expect(JSON.parse(renewal.stdout).renewal).toEqual({ supersede: true, once: true, windowPercent: 20 });
+    expect((await estuary(['profile', 'set', 'devices', '--renewal-window', '120', '--home', home])).stderr).toMatch(/--renewal-window: expected an integer from 0 to 100, got 120/);
+    expect((await estuary(['profile', 'set', 'devices', '--renewal-once', 'yes', '--home', home])).stderr).toMatch(/--renewal-once: expected on or off, got "yes"/);
     expect(text.stdout).toMatch(/^ {2}- CN=Enterprise Device CA, O=Example {2}sha256=[0-9a-f]{64}/m);
   });
 
