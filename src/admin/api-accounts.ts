@@ -122,6 +122,19 @@ const password: ApiRoute<{ email: string }, unknown, { password?: string }> = {
   },
 };
 
+const unlock: ApiRoute<{ email: string }> = {
+  method: 'POST', url: '/api/accounts/:email/unlock', operationId: 'unlockAccount', tag: 'accounts', summary: 'Lift the account\'s failed-sign-in locks',
+  description: 'Locks set by failed Web RA sign-ins or failed EST HTTP Basic attempts before now no longer apply to the account (locks of whole client addresses stay until they expire).',
+  access: ADMIN_ONLY, schema: { params: emailParams },
+  responses: { 200: { description: 'the account', schema: AccountSchema }, ...problemResponses(401, 403, 404) },
+  async handler({ params, actor }, ctx) {
+    const account = await mustExist(ctx.store, params.email);
+    await ctx.store.unlockAccount(account.email, ctx.now());
+    await audit(ctx, actor, 'account.unlock', account.email);
+    return accountView(await mustExist(ctx.store, account.email));
+  },
+};
+
 const profiles: ApiRoute<{ email: string }, unknown, { profiles: string[] }> = {
   method: 'PUT', url: '/api/accounts/:email/profiles', operationId: 'restrictAccountProfiles', tag: 'accounts', summary: 'Restrict an EST account to profiles',
   description: 'An empty list lifts the restriction. A profile\'s own allowedAccounts still applies.',
@@ -136,4 +149,4 @@ const profiles: ApiRoute<{ email: string }, unknown, { profiles: string[] }> = {
   },
 };
 
-export const accountRoutes: ApiRoute[] = [list, get, create, patch, password, profiles];
+export const accountRoutes: ApiRoute[] = [list, get, create, patch, password, unlock, profiles];

@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { defaultProfile } from '../ra/default-profile.js';
 import { newLabelError, splitTrustAnchors, validateProfile } from '../ra/profile-validation.js';
-import { DEFAULT_CLIENT_BINDING, EMPTY_NAME_POLICY, type ClientBinding, type NewProfile, type Profile } from '../store/store.js';
+import { DEFAULT_CLIENT_BINDING, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type ClientBinding, type NewProfile, type Profile } from '../store/store.js';
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
 import { CaConnectorInfo, itemsOf, labelParams, problemResponses, Profile as ProfileSchema, ProfileCreate, ProfileUpdate } from './schemas.js';
@@ -18,8 +18,12 @@ const view = (ctx: AdminContext, p: Profile) => profileView(p, ctx.estUrl(p.labe
 
 /** The input laid over a base profile; read-only properties are dropped, lists normalised. */
 function merge(base: NewProfile, input: ProfileInput): NewProfile {
-  const { estUrl: _u, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, ...settings } = input;
-  const p: NewProfile = { ...base, ...settings, namePolicy: { ...EMPTY_NAME_POLICY, ...base.namePolicy, ...namePolicy } };
+  const { estUrl: _u, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, renewal, ...settings } = input;
+  const p: NewProfile = {
+    ...base, ...settings,
+    namePolicy: { ...EMPTY_NAME_POLICY, ...base.namePolicy, ...namePolicy },
+    renewal: { ...DEFAULT_RENEWAL, ...base.renewal, ...renewal },
+  };
   const binding: Partial<ClientBinding> = namePolicy?.clientBinding ?? {};
   p.namePolicy.clientBinding = {
     ...DEFAULT_CLIENT_BINDING, ...base.namePolicy.clientBinding, ...binding,

@@ -1,7 +1,7 @@
 /**
  * Sign-in and sign-out. Only admin, officer and auditor accounts sign in; EST accounts, unknown
  * emails, disabled accounts and wrong passwords all get the same 401 after the same scrypt work.
- * Failures are throttled per email and per client address (sign-in-throttle.ts); every sign-in,
+ * Failures are throttled per (client address, email) and per client address (sign-in-throttle.ts); every sign-in,
  * failure and lockout is an audit event.
  */
 import { verifyPassword, dummyPasswordHash } from '../ra/password.js';
@@ -21,19 +21,19 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
   operationId: 'signIn',
   tag: 'session',
   summary: 'Sign in with an admin, officer or auditor account',
-  description: 'Sets the HttpOnly session cookie. After 5 failures for one email (or 20 from one address) within 15 minutes, sign-in is locked for 15 minutes (429 with Retry-After).',
+  description: 'Sets the HttpOnly session cookie. After 5 failures for one email from one client address (or 20 from one address on any emails) within 15 minutes, that email from that address (or the whole address) is locked for 15 minutes (429 with Retry-After); an admin can unlock an account early.',
   access: 'public',
   schema: { body: SignIn },
   responses: { 200: { description: 'signed in', schema: SessionInfo }, ...problemResponses(400, 401, 429) },
   async handler({ body, request, reply }, ctx) {
     const email = body.email.trim().toLowerCase();
     const address = request.ip;
-    const lock = ctx.throttle.locked(email, address);
+    const account = await ctx.store.getAccount(email);
+    const lock = ctx.throttle.locked(email, address, account?.unlockedAt);
     if (lock) {
-      await audit(ctx, email, 'session.signin', 'locked', `refused: ${lock.scope === 'email' ? 'this email' : `address ${address}`} is locked for ${lock.retryAfterSeconds} s`);
+      await audit(ctx, email, 'session.signin', 'locked', `refused: ${lock.scope === 'email' ? `this email from ${address}` : `address ${address}`} is locked for ${lock.retryAfterSeconds} s`);
       throw new ProblemError('locked', 'too many failed sign-ins; try again later', { retryAfterSeconds: lock.retryAfterSeconds });
     }
-    const account = await ctx.store.getAccount(email);
     const role = account?.role;
     const usable = account && !account.disabled && (ADMIN_ROLES as readonly string[]).includes(role!);
     // Hash even when the account cannot sign in, so timing does not tell which emails exist.
@@ -42,11 +42,12 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
       const why = !account ? 'unknown account' : account.disabled ? 'account disabled' : !usable ? `a ${role} account cannot sign in to the Web RA` : 'wrong password';
       await audit(ctx, email, 'session.signin', 'unauthenticated', `${why}, from ${address}`);
       for (const l of ctx.throttle.fail(email, address)) {
-        await audit(ctx, l.scope === 'email' ? email : address, 'session.lockout', 'locked', `${l.scope} ${l.scope === 'email' ? email : address} locked for ${l.retryAfterSeconds} s after repeated failed sign-ins`);
+        const where = l.scope === 'email' ? `email ${email} locked for ${l.retryAfterSeconds} s from address ${address}` : `address ${address} locked for ${l.retryAfterSeconds} s on every email`;
+        await audit(ctx, l.scope === 'email' ? email : address, 'session.lockout', 'locked', `${where} after repeated failed sign-ins`);
       }
       throw problem.unauthenticated('wrong email or password');
     }
-    ctx.throttle.succeed(email);
+    ctx.throttle.succeed(email, address);
     const session = ctx.sessions.create(account!.email, account!.role as AdminRole);
     await audit(ctx, session.email, 'session.signin', 'success', `${session.role}, from ${address}`);
     reply.header('set-cookie', sessionCookie(session.id));

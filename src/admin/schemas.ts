@@ -88,6 +88,11 @@ export const NamePolicy = named('NamePolicy', obj({
     },
   }, ['mode'], { description: 'tls-client-cert and basic+tls-client-cert profiles: how requested names bind to the client certificate' })),
 }, [], { description: 'which names the profile issues; every list empty allows any supported name' }));
+export const RenewalPolicy = named('RenewalPolicy', obj({
+  supersede: { type: 'boolean', description: 'revoke the renewed certificate (reason superseded) when its successor is issued' },
+  once: { type: 'boolean', description: 'a certificate can be renewed once; its successor renews further' },
+  windowPercent: { ...int(0, 100), description: 'simplereenroll only within the last N% of the certificate\'s life; 0: any time' },
+}, [], { description: 'simplereenroll rules beyond RFC 7030 §4.2.2; settings left out keep their values' }));
 export const TrustAnchor = named('TrustAnchor', obj({ subject: str(), fingerprintSha256: str(), notAfter: dateTime() }, ['subject', 'fingerprintSha256', 'notAfter']));
 
 /** The settings of a profile, all optional here: a create starts from defaults, an update from the current profile. */
@@ -107,6 +112,7 @@ const profileSettings = {
   pendingTtlHours: int(LIMITS.pendingTtlHours.min, LIMITS.pendingTtlHours.max),
   popLinking: { enum: ['off', 'optional', 'required'], description: 'RFC 7030 §3.5 proof-of-possession linking' },
   namePolicy: NamePolicy,
+  renewal: RenewalPolicy,
 };
 /** Read-only properties a client may send back unchanged; they are ignored. */
 const profileReadOnly = {

@@ -1,11 +1,17 @@
 /**
- * Sign-in throttling: failures are counted per email address and per client address within a
- * window; reaching a limit locks that email (or address) for a while, correct password or not.
- * A successful sign-in clears its email's failures. In memory, bounded.
+ * Web RA sign-in throttling. Failures are counted per (client address, email) pair and per client
+ * address across emails: five wrong guesses from one address lock that address out of that
+ * account only, so nobody can lock the admin out of the Web RA by guessing from elsewhere. An
+ * address that fails on many accounts is locked as a whole. Locks expire; an admin lifts an
+ * account's locks early (Web RA, `estuary account unlock`), recorded as the account's unlockedAt.
+ * A successful sign-in clears its pair. In memory, bounded.
  */
+import { FailureThrottle } from '../ra/throttle.js';
 
 export interface ThrottleOptions {
+  /** Failures of one email from one address before that pair is locked. */
   maxFailuresPerEmail: number;
+  /** Failures from one address, on any emails, before the address is locked. */
   maxFailuresPerAddress: number;
   windowMs: number;
   lockMs: number;
@@ -23,65 +29,36 @@ export interface Lock {
   retryAfterSeconds: number;
 }
 
-interface Entry {
-  failures: number[];
-  lockedUntil: number;
-}
+const pairKey = (email: string, address: string): string => `p:${address}\0${email}`;
+const addressKey = (address: string): string => `a:${address}`;
 
 export class SignInThrottle {
-  private readonly entries = new Map<string, Entry>();
-  private readonly maxKeys: number;
+  private readonly throttle: FailureThrottle;
 
   constructor(private readonly o: ThrottleOptions) {
-    this.maxKeys = o.maxKeys ?? 50_000;
+    this.throttle = new FailureThrottle({ now: o.now, ...(o.maxKeys !== undefined ? { maxKeys: o.maxKeys } : {}) });
   }
 
-  /** The lock that refuses this attempt, if any. */
-  locked(email: string, address: string): Lock | undefined {
-    const now = this.o.now();
-    for (const [scope, key] of [['email', `e:${email}`], ['address', `a:${address}`]] as const) {
-      const until = this.entries.get(key)?.lockedUntil ?? 0;
-      if (until > now) return { scope, retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)) };
-    }
-    return undefined;
+  /** The lock that refuses this attempt, if any. A pair lock set before `unlockedAt` is void. */
+  locked(email: string, address: string, unlockedAt?: Date | null): Lock | undefined {
+    const a = this.throttle.lockedSeconds(addressKey(address));
+    if (a > 0) return { scope: 'address', retryAfterSeconds: a };
+    const p = this.throttle.lockedSeconds(pairKey(email, address), unlockedAt);
+    return p > 0 ? { scope: 'email', retryAfterSeconds: p } : undefined;
   }
 
   /** Records a failure; returns the locks it set off (for the audit log). */
   fail(email: string, address: string): Lock[] {
-    const now = this.o.now();
+    const { windowMs, lockMs } = this.o;
     const locks: Lock[] = [];
-    const limits = [['email', `e:${email}`, this.o.maxFailuresPerEmail], ['address', `a:${address}`, this.o.maxFailuresPerAddress]] as const;
-    for (const [scope, key, max] of limits) {
-      const entry = this.entry(key);
-      entry.failures = entry.failures.filter((t) => now - t < this.o.windowMs);
-      entry.failures.push(now);
-      if (entry.failures.length >= max && entry.lockedUntil <= now) {
-        entry.lockedUntil = now + this.o.lockMs;
-        entry.failures = [];
-        locks.push({ scope, retryAfterSeconds: Math.ceil(this.o.lockMs / 1000) });
-      }
-    }
+    const p = this.throttle.fail(pairKey(email, address), { maxFailures: this.o.maxFailuresPerEmail, windowMs, lockMs });
+    if (p > 0) locks.push({ scope: 'email', retryAfterSeconds: p });
+    const a = this.throttle.fail(addressKey(address), { maxFailures: this.o.maxFailuresPerAddress, windowMs, lockMs });
+    if (a > 0) locks.push({ scope: 'address', retryAfterSeconds: a });
     return locks;
   }
 
-  succeed(email: string): void {
-    this.entries.delete(`e:${email}`);
-  }
-
-  private entry(key: string): Entry {
-    let e = this.entries.get(key);
-    if (!e) {
-      if (this.entries.size >= this.maxKeys) this.prune();
-      this.entries.set(key, (e = { failures: [], lockedUntil: 0 }));
-    }
-    return e;
-  }
-
-  private prune(): void {
-    const now = this.o.now();
-    for (const [k, e] of this.entries) {
-      if (e.lockedUntil <= now && e.failures.every((t) => now - t >= this.o.windowMs)) this.entries.delete(k);
-    }
-    while (this.entries.size >= this.maxKeys) this.entries.delete(this.entries.keys().next().value!);
+  succeed(email: string, address: string): void {
+    this.throttle.clear(pairKey(email, address));
   }
 }

@@ -1,4 +1,4 @@
-/** `estuary account add|list|passwd|disable|enable`. */
+/** `estuary account add|list|passwd|restrict|unlock|disable|enable`. */
 import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
@@ -85,6 +85,18 @@ export function registerAccountCommands(program: Command): void {
         if (!(await store.setAccountAllowedNames(email.toLowerCase(), list))) throw new CliError(`no account ${email}`);
         await store.appendAudit({ actor: 'cli', action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
         print(list.length ? `account ${email.toLowerCase()} may request: ${list.join(', ')}` : `account ${email.toLowerCase()} may request any name its profiles allow`);
+      });
+    });
+
+  account
+    .command('unlock <email>')
+    .description('lift the locks that failed sign-ins (Web RA) or failed HTTP Basic attempts (EST) put on an account; a running server honours it at once')
+    .option('--home <dir>', 'data directory')
+    .action(async (email: string, opts: HomeOption) => {
+      await withStore(opts, async (store) => {
+        if (!(await store.unlockAccount(email.toLowerCase(), new Date()))) throw new CliError(`no account ${email}`);
+        await store.appendAudit({ actor: 'cli', action: 'account.unlock', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
+        print(`account ${email.toLowerCase()} unlocked`);
       });
     });
 

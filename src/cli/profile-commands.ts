@@ -46,6 +46,9 @@ function profileOptions(cmd: Command): Command {
     .option('--anchor-subject-pattern <sha256/attr=regex>', 'anchor-names: a pattern a subject attribute other than CN must match for that anchor (repeatable)', collect, [])
     .option('--clear-anchor-names', 'remove the names of every trust anchor')
     .option('--pop-linking <mode>', 'proof-of-possession linking (RFC 7030 §3.5): optional (default) checks that a non-empty CSR challengePassword is the TLS channel binding; required also refuses its absence; off never looks at it (for clients whose challengePassword carries something else)')
+    .option('--renewal-supersede <on|off>', 'revoke a renewed certificate (reason superseded) when its successor is issued')
+    .option('--renewal-once <on|off>', 'a certificate can be renewed only once (its successor renews further)')
+    .option('--renewal-window <percent>', 'simplereenroll only within the last N% of a certificate\'s life (0: any time)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
 }
@@ -80,6 +83,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     popLinking: p.popLinking,
     namePolicy: p.namePolicy,
     ...(p.auth === 'basic' ? {} : { clientNameBinding: describeClientBinding(p) }),
+    renewal: p.renewal,
     updatedAt: p.updatedAt.toISOString(),
   };
 }

@@ -24,6 +24,9 @@ export interface ProfileFlags {
   retryAfter?: string;
   pendingTtlHours?: string;
   popLinking?: string;
+  renewalSupersede?: string;
+  renewalOnce?: string;
+  renewalWindow?: string;
   subjectAllowed?: string;
   subjectRequired?: string;
   subjectPattern?: string[];
@@ -105,6 +108,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validityDays: '--validity-days', keyAlgorithms: '--key-algorithms',
   keyUsage: '--key-usage', extendedKeyUsage: '--eku', allowedAccounts: '--accounts', csrAttrs: '--csr-attrs', approval: '--approval',
   retryAfterSeconds: '--retry-after', pendingTtlHours: '--pending-ttl-hours', popLinking: '--pop-linking',
+  'renewal.supersede': '--renewal-supersede', 'renewal.once': '--renewal-once', 'renewal.windowPercent': '--renewal-window',
   'namePolicy.sanTypes': '--san-types', 'namePolicy.sanRequired': '--san-required', 'namePolicy.maxSans': '--max-sans',
   'namePolicy.maxRdns': '--max-rdns', 'namePolicy.maxSubjectBytes': '--max-subject-bytes', 'namePolicy.clientBinding.mode': '--client-binding',
   'namePolicy.clientBinding.attributes': '--binding-attributes',
@@ -123,6 +127,12 @@ function integerFlag(name: string, text: string): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isInteger(n)) throw new CliError(`${name}: expected an integer, got "${text}"`);
   return n;
+}
+
+function onOff(name: string, text: string): boolean {
+  if (text === 'on') return true;
+  if (text === 'off') return false;
+  throw new CliError(`${name}: expected on or off, got "${text}"`);
 }
 
 /**
@@ -192,6 +202,12 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.approval !== undefined) p.approval = f.approval as NewProfile['approval'];
   p.namePolicy = applyNamePolicy(p.namePolicy, f);
   if (f.popLinking !== undefined) p.popLinking = f.popLinking as NewProfile['popLinking'];
+  if (f.renewalSupersede !== undefined || f.renewalOnce !== undefined || f.renewalWindow !== undefined) {
+    p.renewal = { ...p.renewal };
+    if (f.renewalSupersede !== undefined) p.renewal.supersede = onOff('--renewal-supersede', f.renewalSupersede);
+    if (f.renewalOnce !== undefined) p.renewal.once = onOff('--renewal-once', f.renewalOnce);
+    if (f.renewalWindow !== undefined) p.renewal.windowPercent = integerFlag('--renewal-window', f.renewalWindow);
+  }
   if (f.retryAfter !== undefined) p.retryAfterSeconds = integerFlag('--retry-after', f.retryAfter);
   if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours);
   const [first] = validateProfile(p, { knownCas });

@@ -1,5 +1,5 @@
 /** The certification profile `estuary init` creates, and the defaults `profile add` starts from. */
-import { DEFAULT_DEVICE_REVOCATION, EMPTY_NAME_POLICY, type NewProfile } from '../store/store.js';
+import { DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewProfile } from '../store/store.js';
 
 export function defaultProfile(label: string, ca: string): NewProfile {
   return {
@@ -21,5 +21,6 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     popLinking: 'optional',
     namePolicy: structuredClone(EMPTY_NAME_POLICY),
     deviceRevocation: structuredClone(DEFAULT_DEVICE_REVOCATION),
+    renewal: { ...DEFAULT_RENEWAL },
   };
 }

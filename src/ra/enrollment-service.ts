@@ -11,7 +11,7 @@ import { oid as derOid, smallInteger } from '../pki/der.js';
 import { parseCsr, UnsupportedKeyError, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
-import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
+import { StoreConflictError, StoreUnavailableError, type Account, type Profile, type Store } from '../store/store.js';
 import {
   authenticateBasic, authenticateEnroll, basicRealm, type AuthContext, type Credentials, type Principal,
 } from './authenticators.js';
@@ -23,6 +23,8 @@ import { HashGate } from './hash-gate.js';
 import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
 import { algorithmsFromCapabilities, envelopeFor } from '../pki/enveloped-data.js';
 import { signKeyPackage, type KeyPackageSigner } from '../pki/key-package.js';
+import { checkNames } from './name-policy.js';
+import { checkRenewalRules, renewingAccount } from './renewal-rules.js';
 import { BasicAuthThrottle, DEFAULT_BASIC_THROTTLE, type BasicThrottleSettings } from './throttle.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor } from './profile-policy.js';
 import { admitNames, type IssueNames } from './request-names.js';
@@ -182,7 +184,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   }
 
   /** RFC 7030 §4.2.2: reenroll is authenticated by the certificate being renewed. */
-  async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: CertificateFields }> {
+  async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: CertificateFields; owner?: Account }> {
     // Only a certificate can authenticate a reenroll, so certificate failures challenge for a certificate, not Basic.
     const certRefused = (message: string): RaError => new RaError('unauthenticated', message, { certificateRealm: basicRealm(p) });
     const leafDer = creds.clientChain?.[0];
@@ -196,11 +198,14 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     if (!record) throw certRefused('the certificate being renewed is not known to this RA');
     if (record.status === 'revoked') throw certRefused('the certificate being renewed has been revoked');
     if (record.profile !== p.label) throw new RaError('forbidden', `the certificate being renewed belongs to profile "${record.profile}", not "${p.label}"`);
+    await checkRenewalRules(o.store, p, record, now);
+    // A certificate obtained with an EST account renews only while that account may still enroll.
+    const owner = p.auth === 'tls-client-cert' ? undefined : await renewingAccount(o.store, p, record.requester);
     if (p.auth === 'basic+tls-client-cert') {
       const account = await authenticateBasic(authContext, p, creds);
-      return { actor: account.email, account, certificate: cert, renewing };
+      return { actor: account.email, account, certificate: cert, renewing, ...(owner ? { owner } : {}) };
     }
-    return { actor: record.requester, certificate: cert, renewing };
+    return { actor: record.requester, ...(owner ? { account: owner, owner } : {}), certificate: cert, renewing };
   }
 
   /**
@@ -287,7 +292,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
 
   async function enrollOnce(req: EnrollRequest, p: Profile, audit: { actor: string }): Promise<EnrollOutcome> {
     const ca = caFor(p);
-    const principal: Principal & { renewing?: CertificateFields } =
+    const principal: Principal & { renewing?: CertificateFields; owner?: Account } =
       req.operation === 'simplereenroll'
         ? await authenticateReenroll(p, ca, req.credentials)
         : await authenticateEnroll(authContext, p, req.credentials);
@@ -320,6 +325,11 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     }
     checkPopLinking(p, principal, csr, req.credentials);
     let names = admitNames(p, principal, csr);
+    if (principal.owner && principal.owner !== principal.account) {
+      // The account that obtained the certificate must still be allowed these names.
+      const ownerRefusal = checkNames(p, principal.owner, names.subject, names.names);
+      if (ownerRefusal) throw new RaError('forbidden', `simplereenroll: ${ownerRefusal}`);
+    }
     const renews = principal.renewing?.serialHex ?? null;
 
     let approvedRequestId: number | undefined;
@@ -344,21 +354,33 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       keyUsage,
       extendedKeyUsage: extendedKeyUsageOids(p),
     });
-    await o.store.recordIssuance(
-      {
-        serial: issued.serialHex,
-        profile: p.label,
-        ca: ca.id,
-        subject: nameToString(names.subject),
-        sans: names.names.map(generalNameToString),
-        notBefore: issued.notBefore,
-        notAfter: issued.notAfter,
-        der: issued.der,
-        requester: principal.actor,
-        renews,
-      },
-      { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
-    );
+    const supersede = renews && p.renewal.supersede
+      ? { at: o.now(), event: { actor: principal.actor, action: 'cert.supersede', profile: p.label, outcome: 'success', serial: renews, detail: `superseded by ${issued.serialHex} (simplereenroll)` } }
+      : undefined;
+    try {
+      await o.store.recordIssuance(
+        {
+          serial: issued.serialHex,
+          profile: p.label,
+          ca: ca.id,
+          subject: nameToString(names.subject),
+          sans: names.names.map(generalNameToString),
+          notBefore: issued.notBefore,
+          notAfter: issued.notAfter,
+          der: issued.der,
+          requester: principal.actor,
+          renews,
+        },
+        { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
+        // The renewed certificate is revoked (superseded) in the same transaction that records its successor.
+        renews ? { ...(supersede ? { supersede } : {}), once: p.renewal.once } : undefined,
+      );
+    } catch (err) {
+      if (err instanceof StoreConflictError && renews && p.renewal.once) {
+        throw new RaError('forbidden', `simplereenroll: the certificate has already been renewed; profile "${p.label}" renews each certificate once`);
+      }
+      throw err;
+    }
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
     const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;

@@ -111,6 +111,9 @@ export function validateProfile(p: NewProfile, rules: ProfileRules): FieldError[
   if (p.popLinking !== 'off' && p.popLinking !== 'optional' && p.popLinking !== 'required') {
     add('popLinking', `expected off, optional or required, got "${String(p.popLinking)}"`);
   }
+  if (typeof p.renewal?.supersede !== 'boolean') add('renewal.supersede', 'expected true or false');
+  if (typeof p.renewal?.once !== 'boolean') add('renewal.once', 'expected true or false');
+  add('renewal.windowPercent', integerIn(p.renewal?.windowPercent, { min: 0, max: 100 }));
   errors.push(...namePolicyErrors(p.namePolicy));
   return errors;
 }

@@ -12,8 +12,10 @@ import {
   type NewAuditEvent,
   type NewProfile,
   DEFAULT_DEVICE_REVOCATION,
+  DEFAULT_RENEWAL,
   EMPTY_NAME_POLICY,
   type NamePolicy,
+  type RenewalPolicy,
   type PendingRequest,
   type PendingStatus,
   type Profile,
@@ -29,7 +31,7 @@ export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
   approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string; name_policy: string;
-  device_revocation: string;
+  device_revocation: string; renewal: string;
   created_at: string; updated_at: string;
 }
 export interface PendingRow {
@@ -114,6 +116,7 @@ export function toProfile(r: ProfileRow): Profile {
     popLinking: r.pop_linking === 'required' || r.pop_linking === 'optional' ? r.pop_linking : 'off',
     namePolicy: { ...EMPTY_NAME_POLICY, ...(JSON.parse(r.name_policy) as Partial<NamePolicy>) },
     deviceRevocation: { ...DEFAULT_DEVICE_REVOCATION, ...(JSON.parse(r.device_revocation) as Partial<DeviceRevocation>) },
+    renewal: { ...DEFAULT_RENEWAL, ...(JSON.parse(r.renewal) as Partial<RenewalPolicy>) },
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -138,6 +141,7 @@ export function profileParams(p: NewProfile, now: string): Params {
     pop_linking: p.popLinking,
     name_policy: JSON.stringify(p.namePolicy),
     device_revocation: JSON.stringify(p.deviceRevocation),
+    renewal: JSON.stringify(p.renewal),
     now,
   };
 }

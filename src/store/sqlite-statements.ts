@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { AccountRow, CertificateRow, Params, PendingRow, ProfileRow } from './sqlite-rows.js';
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
-  extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy, device_revocation,
+  extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy, device_revocation, renewal,
   created_at, updated_at`;
 
 export function prepareStatements(db: Database.Database) {
@@ -20,12 +20,12 @@ export function prepareStatements(db: Database.Database) {
     unlockAccount: p('UPDATE accounts SET unlocked_at = @at WHERE email = @email'),
     insertProfile: p(`INSERT INTO profiles (${PROFILE_COLUMNS}) VALUES (@label, @enabled, @ca, @auth, @client_trust_anchors,
       @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @approval,
-      @retry_after_seconds, @pending_ttl_hours, @pop_linking, @name_policy, @device_revocation, @now, @now)`),
+      @retry_after_seconds, @pending_ttl_hours, @pop_linking, @name_policy, @device_revocation, @renewal, @now, @now)`),
     updateProfile: p(`UPDATE profiles SET enabled = @enabled, ca = @ca, auth = @auth, client_trust_anchors = @client_trust_anchors,
       validity_days = @validity_days, key_algorithms = @key_algorithms, key_usage = @key_usage,
       extended_key_usage = @extended_key_usage, allowed_accounts = @allowed_accounts, csr_attrs = @csr_attrs,
       approval = @approval, retry_after_seconds = @retry_after_seconds, pending_ttl_hours = @pending_ttl_hours,
-      pop_linking = @pop_linking, name_policy = @name_policy, device_revocation = @device_revocation, updated_at = @now
+      pop_linking = @pop_linking, name_policy = @name_policy, device_revocation = @device_revocation, renewal = @renewal, updated_at = @now
       WHERE label = @label`),
     getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
     listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),

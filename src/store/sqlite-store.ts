@@ -16,7 +16,7 @@ import { migrateSqlite } from './sqlite-migrations.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { auditWhere, certificateWhere, equalityFilter, pendingWhere } from './sqlite-search.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
-import type { WriteOp } from './sqlite-writer-protocol.js';
+import { FIND_RENEWAL_SQL, type WriteOp } from './sqlite-writer-protocol.js';
 import {
   auditParams,
   iso,
@@ -44,6 +44,7 @@ import {
   type CertificateSearch,
   type DayCount,
   type NewAccount,
+  type RenewalRecord,
   type NewAuditEvent,
   type NewCertificate,
   type NewProfile,
@@ -236,7 +237,7 @@ export class SqliteStore implements Store {
     return this.run('listProfiles', () => this.stmt.listProfiles.all()).map(toProfile);
   }
 
-  async recordIssuance(certificate: NewCertificate, event: NewAuditEvent): Promise<void> {
+  async recordIssuance(certificate: NewCertificate, event: NewAuditEvent, renewal?: RenewalRecord): Promise<void> {
     const now = iso(this.now());
     const cert: Params = {
       serial: certificate.serial,
@@ -253,7 +254,16 @@ export class SqliteStore implements Store {
       now,
     };
     const audit = auditParams(event, now);
-    return this.enqueue({ kind: 'issuance', what: 'recordIssuance', conflict: `a certificate with serial ${certificate.serial} already exists`, certificate: cert, audit });
+    const supersede = renewal?.supersede ? { at: iso(renewal.supersede.at), audit: auditParams(renewal.supersede.event, now) } : undefined;
+    const renewalOp = renewal ? { ...(supersede ? { supersede } : {}), ...(renewal.once ? { once: true } : {}) } : undefined;
+    return this.enqueue({
+      kind: 'issuance', what: 'recordIssuance', conflict: `a certificate with serial ${certificate.serial} already exists`, certificate: cert, audit,
+      ...(renewalOp ? { renewal: renewalOp } : {}),
+    });
+  }
+
+  async findRenewal(serial: string): Promise<string | undefined> {
+    return this.run('findRenewal', () => (this.prepared(FIND_RENEWAL_SQL).get({ serial }) as { serial: string } | undefined)?.serial);
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {

@@ -4,7 +4,11 @@ import { StoreConflictError, StoreUnavailableError } from './store.js';
 export type Params = Record<string, unknown>;
 
 export type WriteOp =
-  | { kind: 'issuance'; what: string; conflict: string; certificate: Params; audit: Params }
+  | {
+      kind: 'issuance'; what: string; conflict: string; certificate: Params; audit: Params;
+      /** Renewal: revoke the renewed certificate (`certificate.renews`) as superseded, and/or refuse a second successor. */
+      renewal?: { supersede?: { at: string; audit: Params }; once?: boolean };
+    }
   | { kind: 'audit'; what: string; conflict: string; audit: Params };
 
 export interface WriterInit {
@@ -28,6 +32,11 @@ export interface BatchReply {
 export const INSERT_CERTIFICATE_SQL = `INSERT INTO certificates (serial, profile, ca, subject, sans, not_before, not_after, der,
   requester, renews, status, revoked_at, revocation_reason, created_at) VALUES (@serial, @profile, @ca, @subject,
   @sans, @not_before, @not_after, @der, @requester, @renews, 'valid', NULL, NULL, @now)`;
+
+export const SUPERSEDE_SQL = `UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = 'superseded'
+  WHERE serial = @serial AND status = 'valid'`;
+
+export const FIND_RENEWAL_SQL = 'SELECT serial FROM certificates WHERE renews = @serial LIMIT 1';
 
 export const INSERT_AUDIT_SQL = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)
   VALUES (@at, @actor, @action, @profile, @outcome, @serial, @detail)`;

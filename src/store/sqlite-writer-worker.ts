@@ -7,9 +7,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { mapSqliteError } from './sqlite-rows.js';
 import {
-  INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, toWire, type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriterInit,
+  FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, SUPERSEDE_SQL, toWire, type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriterInit,
 } from './sqlite-writer-protocol.js';
-import { StoreUnavailableError } from './store.js';
+import { StoreConflictError, StoreUnavailableError } from './store.js';
 
 const init = workerData as WriterInit;
 const db = new Database(init.path, { timeout: init.busyTimeoutMs });
@@ -18,11 +18,20 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 const insertCertificate = db.prepare(INSERT_CERTIFICATE_SQL);
 const insertAudit = db.prepare(INSERT_AUDIT_SQL);
+const supersede = db.prepare(SUPERSEDE_SQL);
+const findRenewal = db.prepare(FIND_RENEWAL_SQL);
 
 function apply(w: WriteOp): void {
   if (w.kind === 'issuance') {
     const der = w.certificate.der as Uint8Array;
+    const renews = w.certificate.renews as string | null;
+    if (renews && w.renewal?.once && findRenewal.get({ serial: renews })) {
+      throw new StoreConflictError(`${w.what}: certificate ${renews} has already been renewed`);
+    }
     insertCertificate.run({ ...w.certificate, der: Buffer.from(der.buffer, der.byteOffset, der.byteLength) });
+    if (renews && w.renewal?.supersede) {
+      if (supersede.run({ serial: renews, at: w.renewal.supersede.at }).changes > 0) insertAudit.run(w.renewal.supersede.audit);
+    }
   }
   insertAudit.run(w.audit);
 }

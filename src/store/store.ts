@@ -161,9 +161,22 @@ export interface Profile {
   popLinking: 'off' | 'optional' | 'required';
   namePolicy: NamePolicy;
   deviceRevocation: DeviceRevocation;
+  renewal: RenewalPolicy;
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** What a profile allows on simplereenroll (RFC 7030 §4.2.2), beyond today's enrollment rules. */
+export interface RenewalPolicy {
+  /** Revoke the renewed certificate (reason superseded) when its successor is issued. */
+  supersede: boolean;
+  /** A certificate can be renewed once; its successor renews further. */
+  once: boolean;
+  /** Renewal only within the last N% of the certificate's life (0: any time). */
+  windowPercent: number;
+}
+
+export const DEFAULT_RENEWAL: RenewalPolicy = { supersede: false, once: false, windowPercent: 0 };
 
 export type NewProfile = Omit<Profile, 'createdAt' | 'updatedAt'>;
 
@@ -216,6 +229,14 @@ export interface CertificateRecord {
 }
 
 export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
+
+/** Done in the issuance's transaction when it renews a certificate (`renews` set). */
+export interface RenewalRecord {
+  /** Revoke the renewed certificate as superseded at this time, with this audit event. */
+  supersede?: { at: Date; event: NewAuditEvent };
+  /** Refuse (StoreConflictError) when the renewed certificate already has a successor. */
+  once?: boolean;
+}
 
 export interface RevokedCertificate {
   serial: string;
@@ -352,7 +373,9 @@ export interface Store {
    * Commit an issued certificate together with its audit event, atomically and durably
    * (the EST layer answers only after this resolves).
    */
-  recordIssuance(certificate: NewCertificate, event: NewAuditEvent): Promise<void>;
+  recordIssuance(certificate: NewCertificate, event: NewAuditEvent, renewal?: RenewalRecord): Promise<void>;
+  /** The serial of a certificate that renews this one, if any. */
+  findRenewal(serial: string): Promise<string | undefined>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listCertificates(filter?: CertificateFilter): Promise<CertificateRecord[]>;
   /** A page of the matching certificates (default limit 100) and the number that match. */

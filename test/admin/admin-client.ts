@@ -24,7 +24,8 @@ export class AdminClient {
   cookie: string | undefined;
   csrfToken: string | undefined;
 
-  constructor(readonly server: TestServer) {}
+  /** `localAddress`: connect from another loopback address (another client, for throttling). */
+  constructor(readonly server: TestServer, readonly localAddress?: string) {}
 
   async call(method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<ApiResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
@@ -33,7 +34,7 @@ export class AdminClient {
     if (csrf && method !== 'GET') headers['x-csrf-token'] = csrf;
     const text = o.raw ?? (body === undefined ? undefined : JSON.stringify(body));
     const res = await estRequest(`${this.server.adminBase}${path}`, {
-      method, ca: this.server.rootPem, headers, ...(text !== undefined ? { body: text, contentType: headers['content-type'] ?? 'application/json' } : {}),
+      method, ca: this.server.rootPem, headers, ...(this.localAddress ? { localAddress: this.localAddress } : {}), ...(text !== undefined ? { body: text, contentType: headers['content-type'] ?? 'application/json' } : {}),
     });
     const type = String(res.headers['content-type'] ?? '');
     let json: unknown;

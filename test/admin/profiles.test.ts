@@ -204,6 +204,18 @@ describe('changing', () => {
     expect(bad.json.errors[0]).toMatchObject({ field: 'namePolicy.clientBinding.anchors.0.names', message: expect.stringMatching(/unknown name type prefix "mail:"/) });
   });
 
+  it('sets the renewal policy field by field, and names a bad value', async () => {
+    expect((await admin.get('/api/profiles/full')).json.renewal).toEqual({ supersede: false, once: false, windowPercent: 0 });
+    const res = await admin.put('/api/profiles/full', { renewal: { once: true, windowPercent: 25 } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.renewal).toEqual({ supersede: false, once: true, windowPercent: 25 });
+    expect((await admin.put('/api/profiles/full', { renewal: { supersede: true } })).json.renewal).toEqual({ supersede: true, once: true, windowPercent: 25 });
+    const bad = await admin.put('/api/profiles/full', { renewal: { windowPercent: 101 } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.errors[0].field).toBe('renewal.windowPercent');
+    expect((await s.runtime.store.getProfile('full'))!.renewal).toEqual({ supersede: true, once: true, windowPercent: 25 });
+  });
+
   it('saves nothing of an invalid change', async () => {
     const before = (await admin.get('/api/profiles/default')).json;
     const res = await admin.put('/api/profiles/default', { validityDays: 10, auth: 'tls-client-cert' });

@@ -87,6 +87,14 @@ const ACTIONS: Action[] = [
     unchanged: async (n) => expect((await s.runtime.store.getAccount(`pw-${n}@example.com`))!.passwordHash).toBe('unchanged'),
   },
   {
+    name: 'account unlock', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => {
+      await s.runtime.store.createAccount({ email: `unlock-${n}@example.com`, passwordHash: 'h', role: 'est' });
+      return { path: `/api/accounts/unlock-${n}@example.com/unlock`, body: {} };
+    },
+    unchanged: async (n) => expect((await s.runtime.store.getAccount(`unlock-${n}@example.com`))!.unlockedAt).toBeNull(),
+  },
+  {
     name: 'account profiles', method: 'PUT', allowed: ADMIN,
     prepare: async (n) => {
       await s.runtime.store.createAccount({ email: `restrict-${n}@example.com`, passwordHash: 'h', role: 'est' });

@@ -129,6 +129,28 @@ describe('throttling and lockout', () => {
     expect((await new AdminClient(s).signIn('officer@example.com', pw)).status).toBe(200);
   });
 
+  it('guesses from another address cannot lock the admin out; an admin unlocks the guessed account early', async () => {
+    const a = await signedIn(s, admin().email, admin().password);
+    const pw = await addAccount(a, 'auditor@example.com', 'auditor');
+    const elsewhere = () => new AdminClient(s, '127.0.0.2');
+    for (let i = 0; i < 5; i++) expect((await elsewhere().signIn(admin().email, 'guess-guess')).status).toBe(401);
+    expect((await elsewhere().signIn(admin().email, admin().password)).status).toBe(429);
+    // The admin, from its own address, is not locked out.
+    expect((await new AdminClient(s).signIn(admin().email, admin().password)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await elsewhere().signIn('auditor@example.com', 'guess-guess')).status).toBe(401);
+    expect((await elsewhere().signIn('auditor@example.com', pw)).status).toBe(429);
+    const officer = await signedIn(s, 'officer@example.com', (await a.post('/api/accounts/officer%40example.com/password', {})).json.password);
+    expect((await officer.post('/api/accounts/auditor%40example.com/unlock')).status).toBe(403);
+    const unlocked = await a.post('/api/accounts/auditor%40example.com/unlock');
+    expect(unlocked.status).toBe(200);
+    expect(unlocked.json.email).toBe('auditor@example.com');
+    expect((await elsewhere().signIn('auditor@example.com', pw)).status).toBe(200);
+    expect((await a.get('/api/audit?action=account.unlock')).json.items[0]).toMatchObject({ actor: admin().email, detail: 'auditor@example.com' });
+    expect((await a.post('/api/accounts/nobody%40example.com/unlock')).status).toBe(404);
+    clock += 15 * 60_000 + 1000; // the admin's pair lock from 127.0.0.2 expires
+    expect((await elsewhere().signIn(admin().email, admin().password)).status).toBe(200);
+  });
+
   it('locks a client address after too many failures across emails', async () => {
     // 20 within 15 minutes; the failures from 127.0.0.1 above are older than that by now
     const statuses: number[] = [];

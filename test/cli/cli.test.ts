@@ -132,6 +132,21 @@ describe('management while the server runs', () => {
     expect((await estuary(['account', 'list', '--home', home])).stdout).toMatch(/officer@example.com +officer +active/);
   });
 
+  it('account unlock lifts a lock that failed HTTP Basic attempts set, in the running server', async () => {
+    const pwFile = join(home, '..', 'pw-locked.txt');
+    writeFileSync(pwFile, 'locked-device-password\n');
+    expect((await estuary(['account', 'add', 'locked@example.com', '--password-file', pwFile, '--home', home])).code).toBe(0);
+    for (let i = 0; i < 10; i++) expect((await enroll('/simpleenroll', { user: 'locked@example.com', password: `guess-${i}` })).status).toBe(401);
+    const locked = await enroll('/simpleenroll', { user: 'locked@example.com', password: 'locked-device-password' });
+    expect(locked.status).toBe(429);
+    expect(locked.text).toMatch(/too many failed authentication attempts for account locked@example.com/);
+    const unlock = await estuary(['account', 'unlock', 'locked@example.com', '--home', home]);
+    expect(unlock.code, unlock.stderr).toBe(0);
+    expect(unlock.stdout).toMatch(/account locked@example.com unlocked/);
+    expect((await enroll('/simpleenroll', { user: 'locked@example.com', password: 'locked-device-password' })).status).toBe(200);
+    expect((await estuary(['account', 'unlock', 'nobody@example.com', '--home', home])).stderr).toMatch(/no account nobody@example.com/);
+  });
+
   it('profiles: add with TLS client auth, show its URL and anchors, disable and enable', async () => {
     const ca = await makeDeviceCa();
     const anchors = join(home, '..', 'device-ca.pem');
@@ -166,6 +181,12 @@ describe('management while the server runs', () => {
     const text = await estuary(['profile', 'show', 'devices', '--home', home]);
     expect(text.stdout).toMatch(/^estUrls: https:\/\/127.0.0.1:8443\/.well-known\/est\/devices$/m);
     expect(text.stdout).toMatch(/^namePolicy: \{"subjectAllowed":\[\]/m);
+    expect(text.stdout).toMatch(/^renewal: \{"supersede":false,"once":false,"windowPercent":0\}$/m);
+    const renewal = await estuary(['profile', 'set', 'devices', '--renewal-supersede', 'on', '--renewal-once', 'on', '--renewal-window', '20', '--json', '--home', home]);
+    expect(renewal.code, renewal.stderr).toBe(0);
+    expect(JSON.parse(renewal.stdout).renewal).toEqual({ supersede: true, once: true, windowPercent: 20 });
+    expect((await estuary(['profile', 'set', 'devices', '--renewal-window', '120', '--home', home])).stderr).toMatch(/--renewal-window: expected an integer from 0 to 100, got 120/);
+    expect((await estuary(['profile', 'set', 'devices', '--renewal-once', 'yes', '--home', home])).stderr).toMatch(/--renewal-once: expected on or off, got "yes"/);
     expect(text.stdout).toMatch(/^ {2}- CN=Enterprise Device CA, O=Example {2}sha256=[0-9a-f]{64}/m);
   });
 
@@ -272,7 +293,7 @@ describe('management while the server runs', () => {
   });
 
   it('every command has --help', async () => {
-    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['account', 'restrict'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
+    for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['account', 'restrict'], ['account', 'unlock'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
       const r = await estuary([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout, cmd.join(' ')).toMatch(/^Usage: estuary/);

@@ -19,6 +19,8 @@ export interface EstRequestOptions {
   basic?: { user: string; password: string };
   clientCert?: { cert: string; key: string };
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Connect from this local address (e.g. 127.0.0.2: another client address on loopback). */
+  localAddress?: string;
 }
 
 export function estRequest(url: string, o: EstRequestOptions): Promise<EstResponse> {
@@ -35,6 +37,7 @@ export function estRequest(url: string, o: EstRequestOptions): Promise<EstRespon
         agent: false,
         ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key } : {}),
         ...(o.maxVersion ? { maxVersion: o.maxVersion } : {}),
+        ...(o.localAddress ? { localAddress: o.localAddress } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

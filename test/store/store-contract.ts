@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_RENEWAL,
   EMPTY_NAME_POLICY,
   StoreConflictError,
   StoreUnavailableError,
@@ -58,6 +59,7 @@ export function fullProfile(label: string): NewProfile {
     retryAfterSeconds: 17,
     pendingTtlHours: 5,
     popLinking: 'required',
+    renewal: { supersede: true, once: false, windowPercent: 33 },
     namePolicy: {
       subjectAllowed: ['CN', 'O'], subjectRequired: ['CN'], subjectPatterns: { CN: '^dev-[0-9]+$' }, sanTypes: ['dns', 'ip'], sanRequired: ['dns'],
       dnsSuffixes: ['.example.com'], ipRanges: ['10.0.0.0/8', '2001:db8::/32'], forbiddenNames: ['^admin'],
@@ -98,6 +100,15 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         expect(created.updatedAt).toBeInstanceOf(Date);
         expect(await store.getAccount('est@example.com')).toEqual(created);
         expect(await store.getAccount('nobody@example.com')).toBeUndefined();
+        expect(created.unlockedAt).toBeNull();
+      });
+
+      it('records an unlock time', async () => {
+        await store.createAccount({ email: 'locked@example.com', passwordHash: 'h', role: 'est' });
+        const at = new Date('2026-05-01T10:00:00.000Z');
+        expect(await store.unlockAccount('Locked@example.com', at)).toBe(true);
+        expect((await store.getAccount('locked@example.com'))?.unlockedAt).toEqual(at);
+        expect(await store.unlockAccount('nobody@example.com', at)).toBe(false);
       });
 
       it('stores emails lower-cased and finds them case-insensitively', async () => {
@@ -169,7 +180,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
           validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
           extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, popLinking: 'off', namePolicy: EMPTY_NAME_POLICY,
-          deviceRevocation: { whenUnavailable: 'refuse', crlUrls: {} },
+          deviceRevocation: { whenUnavailable: 'refuse', crlUrls: {} }, renewal: DEFAULT_RENEWAL,
         };
         expect(await store.updateProfile(replacement)).toBe(true);
         const read = await store.getProfile('p');
@@ -213,6 +224,26 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         await store.recordIssuance(second, newEvent({ action: 'simplereenroll', serial: second.serial }));
         expect((await store.getCertificate(second.serial))?.renews).toBe(first.serial);
         expect((await store.getCertificate(first.serial))?.renews).toBeNull();
+      });
+
+      it('revokes the renewed certificate as superseded in the renewal\'s transaction, audited; refuses a second successor when asked', async () => {
+        const first = newCertificate();
+        await store.recordIssuance(first, newEvent());
+        expect(await store.findRenewal(first.serial)).toBeUndefined();
+        const at = new Date('2026-03-01T00:00:00.000Z');
+        const second = newCertificate({ renews: first.serial });
+        await store.recordIssuance(second, newEvent({ action: 'simplereenroll', serial: second.serial }), {
+          supersede: { at, event: newEvent({ action: 'cert.supersede', serial: first.serial, detail: `superseded by ${second.serial}` }) },
+          once: true,
+        });
+        expect(await store.findRenewal(first.serial)).toBe(second.serial);
+        expect(await store.getCertificate(first.serial)).toMatchObject({ status: 'revoked', revocationReason: 'superseded', revokedAt: at });
+        expect(await store.isRevoked(first.serial)).toBe(true);
+        expect((await store.listRevoked(first.ca)).map((r) => r.serial)).toContain(first.serial);
+        expect((await store.listAudit({ action: 'cert.supersede' }))[0]).toMatchObject({ serial: first.serial, detail: `superseded by ${second.serial}` });
+        const third = newCertificate({ renews: first.serial });
+        await expect(store.recordIssuance(third, newEvent(), { once: true })).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.getCertificate(third.serial)).toBeUndefined();
       });
 
       it('rejects a duplicate serial with StoreConflictError, atomically, without sinking concurrent writes', async () => {

@@ -53,16 +53,29 @@ describe('SignInThrottle', () => {
     t.fail('a', '10.0.0.1');
     expect(t.locked('a', '10.0.0.2')).toBeUndefined();
     expect(t.fail('a', '10.0.0.1')).toEqual([{ scope: 'email', retryAfterSeconds: 300 }]);
-    expect(t.locked('a', '10.0.0.2')).toEqual({ scope: 'email', retryAfterSeconds: 300 });
+    expect(t.locked('a', '10.0.0.1')).toEqual({ scope: 'email', retryAfterSeconds: 300 });
+    // The lock is of this email from this address: guesses elsewhere cannot lock the owner out.
+    expect(t.locked('a', '10.0.0.2')).toBeUndefined();
     expect(t.locked('b', '10.0.0.1')).toBeUndefined();
     now += 4 * MIN + 30_000;
-    expect(t.locked('a', '10.0.0.2')?.retryAfterSeconds).toBe(30);
+    expect(t.locked('a', '10.0.0.1')?.retryAfterSeconds).toBe(30);
     now += 30_000;
-    expect(t.locked('a', '10.0.0.2')).toBeUndefined();
+    expect(t.locked('a', '10.0.0.1')).toBeUndefined();
     t.fail('a', '10.0.0.1');
     t.fail('a', '10.0.0.1');
-    t.succeed('a');
+    t.succeed('a', '10.0.0.1');
     expect(t.fail('a', '10.0.0.1')).toEqual([]);
+  });
+
+  it('an unlock after the lock lifts it; a lock set after the unlock stands', () => {
+    let now = 1000;
+    const t = new SignInThrottle({ maxFailuresPerEmail: 1, maxFailuresPerAddress: 100, windowMs: MIN, lockMs: MIN, now: () => now });
+    t.fail('a', '10.0.0.1');
+    expect(t.locked('a', '10.0.0.1', new Date(999))?.scope).toBe('email');
+    expect(t.locked('a', '10.0.0.1', new Date(1000))).toBeUndefined();
+    now = 2000;
+    t.fail('a', '10.0.0.1');
+    expect(t.locked('a', '10.0.0.1', new Date(1000))?.scope).toBe('email');
   });
 
   it('locks an address across emails', () => {

@@ -1,7 +1,7 @@
-/** The issuance policy part of the profile form: validity, keys, usages, approval, PoP linking. */
+/** The issuance policy part of the profile form: validity, keys, usages, approval, PoP linking, renewal. */
 import { errorsFor } from '../api';
 import type { FieldError, KeyAlgorithmRule, ProfileInput } from '../types';
-import { CheckboxGroup, FieldMessages, NumberField, SelectField } from './fields';
+import { CheckboxField, CheckboxGroup, FieldMessages, NumberField, SelectField } from './fields';
 import { ListField } from './list-field';
 
 type Curve = 'P-256' | 'P-384' | 'P-521';
@@ -164,6 +164,32 @@ export function IssuancePolicy(props: PolicyProps) {
         ]}
         hint="RFC 7030 §3.5: the CSR's challengePassword carries the TLS channel binding (tls-unique or tls-exporter); an empty one means not linked."
       />
+      <div class="field-row">
+        <CheckboxField
+          label="Revoke a renewed certificate (superseded) when its successor is issued"
+          name="renewal.supersede"
+          checked={value.renewal.supersede}
+          onChange={(v) => set('renewal', { ...value.renewal, supersede: v })}
+          errors={errors}
+        />
+        <CheckboxField
+          label="Renew each certificate only once"
+          name="renewal.once"
+          checked={value.renewal.once}
+          onChange={(v) => set('renewal', { ...value.renewal, once: v })}
+          errors={errors}
+        />
+        <NumberField
+          label="Renew only within the last"
+          name="renewal.windowPercent"
+          unit="% of its life (0: any time)"
+          min={0}
+          max={100}
+          value={value.renewal.windowPercent}
+          onInput={(v) => set('renewal', { ...value.renewal, windowPercent: v })}
+          errors={errors}
+        />
+      </div>
     </>
   );
 }

@@ -1,4 +1,4 @@
-/** EST accounts (and the operators' accounts): create, disable/enable, reset password, restrict. */
+/** EST accounts (and the operators' accounts): create, disable/enable, reset password, unlock, restrict. */
 import { useState } from 'preact/hooks';
 import { api, describeError } from '../api';
 import { AccountDialog, type AccountAction } from '../components/account-dialogs';
@@ -29,6 +29,15 @@ export function AccountsScreen() {
       reload();
     } catch (e) {
       announce(`Could not change ${a.email}: ${describeError(e)}`, 'error');
+    }
+  };
+
+  const unlock = async (a: Account) => {
+    try {
+      await api.post(`/api/accounts/${encodeURIComponent(a.email)}/unlock`);
+      announce(`${a.email} unlocked: failed sign-ins no longer block it`);
+    } catch (e) {
+      announce(`Could not unlock ${a.email}: ${describeError(e)}`, 'error');
     }
   };
 
@@ -77,6 +86,9 @@ export function AccountsScreen() {
                     </button>
                     <button type="button" class="secondary small" onClick={() => setAction({ kind: 'password', account: a })} aria-label={`Reset the password of ${a.email}`}>
                       Reset password
+                    </button>
+                    <button type="button" class="secondary small" onClick={() => unlock(a)} aria-label={`Unlock ${a.email} after failed sign-ins`}>
+                      Unlock
                     </button>
                     {a.role === 'est' ? (
                       <button type="button" class="secondary small" onClick={() => setAction({ kind: 'restrict', account: a })} aria-label={`Restrict ${a.email}`}>
