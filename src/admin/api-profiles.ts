@@ -18,8 +18,12 @@ const view = (ctx: AdminContext, p: Profile) => profileView(p, ctx.estUrl(p.labe
 
 /** The input laid over a base profile; read-only properties are dropped, lists normalised. */
 function merge(base: NewProfile, input: ProfileInput): NewProfile {
-  const { estUrl: _u, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, ...settings } = input;
-  const p: NewProfile = { ...base, ...settings, namePolicy: { ...EMPTY_NAME_POLICY, ...base.namePolicy, ...namePolicy } };
+  const { estUrl: _u, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, deviceRevocation, ...settings } = input;
+  const p: NewProfile = {
+    ...base, ...settings,
+    namePolicy: { ...EMPTY_NAME_POLICY, ...base.namePolicy, ...namePolicy },
+    deviceRevocation: { ...base.deviceRevocation, ...deviceRevocation },
+  };
   p.clientTrustAnchors = splitTrustAnchors(p.clientTrustAnchors);
   p.allowedAccounts = p.allowedAccounts.map((a) => a.toLowerCase());
   return p;

@@ -67,6 +67,13 @@ export const NamePolicy = named('NamePolicy', obj({
   sanTypes: { type: 'array', items: sanType, uniqueItems: true }, sanRequired: { type: 'array', items: sanType, uniqueItems: true },
   dnsSuffixes: strings(), ipRanges: strings(), forbiddenNames: strings(),
 }, [], { description: 'which names the profile issues; every list empty allows any supported name' }));
+export const DeviceRevocation = named('DeviceRevocation', obj({
+  whenUnavailable: { enum: ['refuse', 'allow'], description: 'a device certificate whose CRL cannot be had fresh: refuse it (401) or allow it; either is audited with the URL and error' },
+  crlUrls: {
+    type: 'object', maxProperties: 50, propertyNames: { pattern: '^[0-9a-f]{64}$' }, additionalProperties: str({ maxLength: 2000 }),
+    description: 'trust anchor SHA-256 fingerprint (lower-case hex) → http(s) URL of its CRL, used instead of the certificates\' CRL distribution points',
+  },
+}, [], { description: 'revocation checking of TLS client certificates from external device CAs (RFC 5280 §6.3)' }));
 export const TrustAnchor = named('TrustAnchor', obj({ subject: str(), fingerprintSha256: str(), notAfter: dateTime() }, ['subject', 'fingerprintSha256', 'notAfter']));
 
 /** The settings of a profile, all optional here: a create starts from defaults, an update from the current profile. */
@@ -86,6 +93,7 @@ const profileSettings = {
   pendingTtlHours: int(LIMITS.pendingTtlHours.min, LIMITS.pendingTtlHours.max),
   popLinking: { enum: ['off', 'optional', 'required'], description: 'RFC 7030 §3.5 proof-of-possession linking' },
   namePolicy: NamePolicy,
+  deviceRevocation: DeviceRevocation,
 };
 /** Read-only properties a client may send back unchanged; they are ignored. */
 const profileReadOnly = {

@@ -36,6 +36,9 @@ function profileOptions(cmd: Command): Command {
     .option('--ip-ranges <list>', 'IP SANs must be in these CIDR ranges, e.g. 10.0.0.0/8 (empty: any)')
     .option('--forbidden-name <regex>', 'no CN, DNS, email or URI name may match this (repeatable)', collect, [])
     .option('--clear-forbidden-names', 'remove all forbidden name patterns')
+    .option('--crl-unavailable <policy>', 'refuse (default) or allow a device certificate whose CRL cannot be had fresh; either is audited')
+    .option('--anchor-crl <sha256=url>', 'CRL URL for the certificates a trust anchor issued, by the anchor\'s SHA-256 fingerprint (repeatable; an empty URL removes it)', collect, [])
+    .option('--clear-anchor-crls', 'remove all per-anchor CRL URLs')
     .option('--pop-linking <mode>', 'off, optional or required: the CSR challengePassword carries the TLS channel binding (RFC 7030 §3.5)')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
@@ -70,6 +73,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     pendingTtlHours: p.pendingTtlHours,
     popLinking: p.popLinking,
     namePolicy: p.namePolicy,
+    deviceRevocation: p.deviceRevocation,
     updatedAt: p.updatedAt.toISOString(),
   };
 }

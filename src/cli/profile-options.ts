@@ -3,7 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-validation.js';
-import type { AuthMechanism, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
+import { normalizeFingerprint } from '../ra/device-revocation.js';
+import type { AuthMechanism, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
 import { CliError, splitList } from './context.js';
 
 export interface ProfileFlags {
@@ -33,6 +34,9 @@ export interface ProfileFlags {
   ipRanges?: string;
   forbiddenName?: string[];
   clearForbiddenNames?: boolean;
+  crlUnavailable?: string;
+  anchorCrl?: string[];
+  clearAnchorCrls?: boolean;
 }
 
 /** Apply the name policy flags; the result is validated with the rest of the profile. */
@@ -55,18 +59,35 @@ function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
   return n;
 }
 
+/** Apply --crl-unavailable and --anchor-crl FINGERPRINT=URL (an empty URL removes the anchor's entry). */
+function applyDeviceRevocation(base: DeviceRevocation, f: ProfileFlags): DeviceRevocation {
+  const r: DeviceRevocation = structuredClone(base);
+  if (f.crlUnavailable !== undefined) r.whenUnavailable = f.crlUnavailable as DeviceRevocation['whenUnavailable'];
+  if (f.clearAnchorCrls) r.crlUrls = {};
+  for (const item of f.anchorCrl ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--anchor-crl: expected SHA256-FINGERPRINT=URL, got "${item}"`);
+    const fingerprint = normalizeFingerprint(item.slice(0, eq));
+    const url = item.slice(eq + 1).trim();
+    if (url === '') delete r.crlUrls[fingerprint];
+    else r.crlUrls[fingerprint] = url;
+  }
+  return r;
+}
+
 /** The flag that sets a profile field, for error messages (src/ra/profile-validation.ts names fields). */
 const FLAG_OF_FIELD: Record<string, string> = {
   ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validityDays: '--validity-days', keyAlgorithms: '--key-algorithms',
   keyUsage: '--key-usage', extendedKeyUsage: '--eku', allowedAccounts: '--accounts', csrAttrs: '--csr-attrs', approval: '--approval',
   retryAfterSeconds: '--retry-after', pendingTtlHours: '--pending-ttl-hours', popLinking: '--pop-linking',
+  'deviceRevocation.whenUnavailable': '--crl-unavailable', 'deviceRevocation.crlUrls': '--anchor-crl',
   'namePolicy.sanTypes': '--san-types', 'namePolicy.sanRequired': '--san-required',
 };
 
 /** One validation error as the CLI reports it: prefixed with the flag (or "name policy"). */
 export function cliMessage(e: FieldError): string {
   if (e.field === 'label') return e.message;
-  const flag = FLAG_OF_FIELD[e.field] ?? FLAG_OF_FIELD[e.field.split('.')[0]!];
+  const flag = FLAG_OF_FIELD[e.field] ?? FLAG_OF_FIELD[e.field.split('.')[0]!] ?? FLAG_OF_FIELD[e.field.split('.').slice(0, 2).join('.')];
   if (flag) return `${flag}: ${e.message}`;
   return e.field.startsWith('namePolicy') ? `name policy: ${e.message}` : `${e.field}: ${e.message}`;
 }
@@ -130,6 +151,7 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.csrAttrs !== undefined) p.csrAttrs = splitList(f.csrAttrs);
   if (f.approval !== undefined) p.approval = f.approval as NewProfile['approval'];
   p.namePolicy = applyNamePolicy(p.namePolicy, f);
+  p.deviceRevocation = applyDeviceRevocation(p.deviceRevocation, f);
   if (f.popLinking !== undefined) p.popLinking = f.popLinking as NewProfile['popLinking'];
   if (f.retryAfter !== undefined) p.retryAfterSeconds = integerFlag('--retry-after', f.retryAfter);
   if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours);
