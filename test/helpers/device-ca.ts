@@ -7,8 +7,8 @@ export interface IssueOptions {
   eku?: string[];
   keyType?: TestKeyType;
   sans?: x509.JsonGeneralName[];
-  /** A CRL distribution point (fullName URI). */
-  crlUrl?: string;
+  /** CRL distribution points (each a fullName URI). */
+  crlUrl?: string | string[];
 }
 
 export interface DeviceCa {
@@ -44,7 +44,7 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example', 
       const serialHex = (serial++).toString(16).padStart(2, '0');
       const extensions: x509.Extension[] = [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])];
       if (opts.sans) extensions.push(new x509.SubjectAlternativeNameExtension(opts.sans));
-      if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([opts.crlUrl]));
+      if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension(typeof opts.crlUrl === 'string' ? [opts.crlUrl] : opts.crlUrl));
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: serialHex,
         subject: `CN=${cn}`,
