@@ -18,11 +18,12 @@ const view = (ctx: AdminContext, p: Profile) => profileView(p, ctx.estUrl(p.labe
 
 /** The input laid over a base profile; read-only properties are dropped, lists normalised. */
 function merge(base: NewProfile, input: ProfileInput): NewProfile {
-  const { estUrl: _u, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, renewal, ...settings } = input;
+  const { estUrl: _u, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, renewal, deviceRevocation, ...settings } = input;
   const p: NewProfile = {
     ...base, ...settings,
     namePolicy: { ...EMPTY_NAME_POLICY, ...base.namePolicy, ...namePolicy },
     renewal: { ...DEFAULT_RENEWAL, ...base.renewal, ...renewal },
+    deviceRevocation: { ...base.deviceRevocation, ...deviceRevocation },
   };
   const binding: Partial<ClientBinding> = namePolicy?.clientBinding ?? {};
   p.namePolicy.clientBinding = {

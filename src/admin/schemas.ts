@@ -93,6 +93,13 @@ export const RenewalPolicy = named('RenewalPolicy', obj({
   once: { type: 'boolean', description: 'a certificate can be renewed once; its successor renews further' },
   windowPercent: { ...int(0, 100), description: 'simplereenroll only within the last N% of the certificate\'s life; 0: any time' },
 }, [], { description: 'simplereenroll rules beyond RFC 7030 §4.2.2; settings left out keep their values' }));
+export const DeviceRevocation = named('DeviceRevocation', obj({
+  whenUnavailable: { enum: ['refuse', 'allow'], description: 'a device certificate whose CRL cannot be had fresh: refuse it (401) or allow it; either is audited with the URL and error' },
+  crlUrls: {
+    type: 'object', maxProperties: 50, propertyNames: { pattern: '^[0-9a-f]{64}$' }, additionalProperties: str({ maxLength: 2000 }),
+    description: 'trust anchor SHA-256 fingerprint (lower-case hex) → http(s) URL of its CRL, used instead of the certificates\' CRL distribution points',
+  },
+}, [], { description: 'revocation checking of TLS client certificates from external device CAs (RFC 5280 §6.3)' }));
 export const TrustAnchor = named('TrustAnchor', obj({ subject: str(), fingerprintSha256: str(), notAfter: dateTime() }, ['subject', 'fingerprintSha256', 'notAfter']));
 
 /** The settings of a profile, all optional here: a create starts from defaults, an update from the current profile. */
@@ -113,6 +120,7 @@ const profileSettings = {
   popLinking: { enum: ['off', 'optional', 'required'], description: 'RFC 7030 §3.5 proof-of-possession linking' },
   namePolicy: NamePolicy,
   renewal: RenewalPolicy,
+  deviceRevocation: DeviceRevocation,
 };
 /** Read-only properties a client may send back unchanged; they are ignored. */
 const profileReadOnly = {

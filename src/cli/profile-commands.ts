@@ -49,6 +49,9 @@ function profileOptions(cmd: Command): Command {
     .option('--renewal-supersede <on|off>', 'revoke a renewed certificate (reason superseded) when its successor is issued')
     .option('--renewal-once <on|off>', 'a certificate can be renewed only once (its successor renews further)')
     .option('--renewal-window <percent>', 'simplereenroll only within the last N% of a certificate\'s life (0: any time)')
+    .option('--crl-unavailable <policy>', 'refuse (default) or allow a device certificate whose CRL cannot be had fresh; either is audited')
+    .option('--anchor-crl <sha256=url>', 'CRL URL for the certificates a trust anchor issued, by the anchor\'s SHA-256 fingerprint (repeatable; an empty URL removes it)', collect, [])
+    .option('--clear-anchor-crls', 'remove all per-anchor CRL URLs')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory');
 }
@@ -84,6 +87,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     namePolicy: p.namePolicy,
     ...(p.auth === 'basic' ? {} : { clientNameBinding: describeClientBinding(p) }),
     renewal: p.renewal,
+    deviceRevocation: p.deviceRevocation,
     updatedAt: p.updatedAt.toISOString(),
   };
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-validation.js';
 import { normalizeFingerprint } from '../ra/name-policy.js';
-import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
+import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
 import { CliError, splitList } from './context.js';
 
 export interface ProfileFlags {
@@ -37,6 +37,9 @@ export interface ProfileFlags {
   ipRanges?: string;
   forbiddenName?: string[];
   clearForbiddenNames?: boolean;
+  crlUnavailable?: string;
+  anchorCrl?: string[];
+  clearAnchorCrls?: boolean;
   wildcards?: string;
   maxSans?: string;
   maxRdns?: string;
@@ -103,6 +106,22 @@ function applyNamePolicy(base: NamePolicy, f: ProfileFlags): NamePolicy {
   return n;
 }
 
+/** Apply --crl-unavailable and --anchor-crl FINGERPRINT=URL (an empty URL removes the anchor's entry). */
+function applyDeviceRevocation(base: DeviceRevocation, f: ProfileFlags): DeviceRevocation {
+  const r: DeviceRevocation = structuredClone(base);
+  if (f.crlUnavailable !== undefined) r.whenUnavailable = f.crlUnavailable as DeviceRevocation['whenUnavailable'];
+  if (f.clearAnchorCrls) r.crlUrls = {};
+  for (const item of f.anchorCrl ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--anchor-crl: expected SHA256-FINGERPRINT=URL, got "${item}"`);
+    const fingerprint = normalizeFingerprint(item.slice(0, eq));
+    const url = item.slice(eq + 1).trim();
+    if (url === '') delete r.crlUrls[fingerprint];
+    else r.crlUrls[fingerprint] = url;
+  }
+  return r;
+}
+
 /** The flag that sets a profile field, for error messages (src/ra/profile-validation.ts names fields). */
 const FLAG_OF_FIELD: Record<string, string> = {
   ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validityDays: '--validity-days', keyAlgorithms: '--key-algorithms',
@@ -112,12 +131,14 @@ const FLAG_OF_FIELD: Record<string, string> = {
   'namePolicy.sanTypes': '--san-types', 'namePolicy.sanRequired': '--san-required', 'namePolicy.maxSans': '--max-sans',
   'namePolicy.maxRdns': '--max-rdns', 'namePolicy.maxSubjectBytes': '--max-subject-bytes', 'namePolicy.clientBinding.mode': '--client-binding',
   'namePolicy.clientBinding.attributes': '--binding-attributes',
+  'deviceRevocation.whenUnavailable': '--crl-unavailable', 'deviceRevocation.crlUrls': '--anchor-crl',
 };
 
 /** One validation error as the CLI reports it: prefixed with the flag (or "name policy"). */
 export function cliMessage(e: FieldError): string {
   if (e.field === 'label') return e.message;
-  const flag = FLAG_OF_FIELD[e.field] ?? FLAG_OF_FIELD[e.field.split('.')[0]!] ?? (e.field.startsWith('namePolicy.clientBinding.anchors') ? '--anchor-names' : undefined);
+  const flag = FLAG_OF_FIELD[e.field] ?? FLAG_OF_FIELD[e.field.split('.')[0]!] ?? FLAG_OF_FIELD[e.field.split('.').slice(0, 2).join('.')]
+    ?? (e.field.startsWith('namePolicy.clientBinding.anchors') ? '--anchor-names' : undefined);
   if (flag) return `${flag}: ${e.message}`;
   return e.field.startsWith('namePolicy') ? `name policy: ${e.message}` : `${e.field}: ${e.message}`;
 }
@@ -201,6 +222,7 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.csrAttrs !== undefined) p.csrAttrs = splitList(f.csrAttrs);
   if (f.approval !== undefined) p.approval = f.approval as NewProfile['approval'];
   p.namePolicy = applyNamePolicy(p.namePolicy, f);
+  p.deviceRevocation = applyDeviceRevocation(p.deviceRevocation, f);
   if (f.popLinking !== undefined) p.popLinking = f.popLinking as NewProfile['popLinking'];
   if (f.renewalSupersede !== undefined || f.renewalOnce !== undefined || f.renewalWindow !== undefined) {
     p.renewal = { ...p.renewal };

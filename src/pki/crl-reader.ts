@@ -106,6 +106,9 @@ const HASH_OF: Record<string, string | null> = {
   [OID.ed25519]: null,
 };
 
+/** Whether crlSignedBy can check this CRL's signature algorithm (ECDSA, RSA PKCS#1 v1.5 with SHA-2, Ed25519). */
+export const crlSignatureSupported = (crl: ParsedCrl): boolean => Object.hasOwn(HASH_OF, crl.signatureAlgorithm);
+
 /** RFC 5280 §6.3.3 (f)/(g): the CRL must be signed with the issuing CA's key. */
 export function crlSignedBy(crl: ParsedCrl, issuer: X509Certificate): boolean {
   if (!Object.hasOwn(HASH_OF, crl.signatureAlgorithm)) return false;

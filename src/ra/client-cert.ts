@@ -55,7 +55,7 @@ const isSelfIssued = (c: X509Certificate): boolean => c.subject === c.issuer;
  * The path-wide checks, `path` leaf first and ending with the anchor (trusted as configured:
  * its own extensions are not judged, but its constraints bind the certificates below it).
  */
-function pathProblem(path: readonly X509Certificate[]): string | undefined {
+function pathChecks(path: readonly X509Certificate[]): string | undefined {
   const fields = path.map((c) => certificateFields(Buffer.from(c.raw)));
   // RFC 5280 §4.2: a certificate with a critical extension we do not recognise MUST be rejected.
   for (let i = 0; i < path.length - 1; i++) {
@@ -91,6 +91,15 @@ function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
     return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
   } catch {
     return false;
+  }
+}
+
+/** pathChecks, with DER our reader cannot follow (where OpenSSL could) as a refusal, not a crash. */
+function pathProblem(path: readonly X509Certificate[]): string | undefined {
+  try {
+    return pathChecks(path);
+  } catch (err) {
+    return `a certificate of the path cannot be read (${(err as Error).message})`;
   }
 }
 

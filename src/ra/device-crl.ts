@@ -9,9 +9,10 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { certificateFields } from '../pki/certificate.js';
-import { crlSignedBy, parseCrl, type ParsedCrl } from '../pki/crl-reader.js';
+import { crlSignatureSupported, crlSignedBy, parseCrl, type ParsedCrl } from '../pki/crl-reader.js';
 import { CRL_REASONS } from '../pki/crl.js';
 import { sameName } from '../pki/name-constraints.js';
+import { oidName } from '../pki/oids.js';
 
 export type DeviceCrlStatus =
   | { kind: 'good'; url: string }
@@ -157,6 +158,7 @@ export function createDeviceCrlSource(o: DeviceCrlOptions): DeviceCrlSource {
       if (!sameName(crl.issuer, certificateFields(Buffer.from(issuer.raw)).subject)) {
         return { kind: 'unavailable', url, error: `the CRL is not issued by "${issuer.subject.replace(/\n/g, ', ')}"` };
       }
+      if (!crlSignatureSupported(crl)) return { kind: 'unavailable', url, error: `the CRL signature algorithm ${oidName(crl.signatureAlgorithm)} is not supported` };
       const fp = createHash('sha256').update(issuer.raw).digest('hex');
       let signed = verified.get(fp);
       if (signed === undefined) verified.set(fp, (signed = crlSignedBy(crl, issuer)));

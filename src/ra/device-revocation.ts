@@ -4,6 +4,7 @@
  * device-crl.ts; certificates our own CAs issued are judged from the store instead.
  */
 import { createHash, type X509Certificate } from 'node:crypto';
+import { pemBlocks } from '../pki/base64.js';
 import { certificateFields } from '../pki/certificate.js';
 import { crlDistributionUrls } from '../pki/crl-reader.js';
 import { OID } from '../pki/oids.js';
@@ -32,9 +33,12 @@ export function crlUrlsFor(profile: Profile, leaf: X509Certificate, issuer: X509
 
 export async function deviceRevocationStatus(source: DeviceCrlSource, profile: Profile, leaf: X509Certificate, issuer: X509Certificate): Promise<DeviceRevocationOutcome> {
   const failures: string[] = [];
-  // Distribution points are alternatives: the first that answers decides.
-  for (const url of crlUrlsFor(profile, leaf, issuer)) {
-    const status = await source.status(leaf, issuer, url);
+  // Distribution points are alternatives, asked at once (so the wait is one timeout): the first
+  // in the certificate's order that answers decides.
+  const urls = crlUrlsFor(profile, leaf, issuer);
+  const statuses = await Promise.all(urls.map((url) => source.status(leaf, issuer, url)));
+  for (const status of statuses) {
+    const url = status.url;
     switch (status.kind) {
       case 'good':
         return { kind: 'good' };
@@ -51,4 +55,24 @@ export async function deviceRevocationStatus(source: DeviceCrlSource, profile: P
     allowed,
     detail: `the revocation status of the client certificate is unknown (no fresh CRL from ${failures.join('; ')}); ${allowed ? 'allowed' : 'refused'} by the profile's revocation policy`,
   };
+}
+
+/** The profile rules of deviceRevocation, as profile-validation.ts reports them. */
+export function deviceRevocationErrors(p: Pick<Profile, 'deviceRevocation' | 'clientTrustAnchors'>): Array<{ field: string; message: string }> {
+  const errors: Array<{ field: string; message: string }> = [];
+  const r = p.deviceRevocation;
+  if (r.whenUnavailable !== 'refuse' && r.whenUnavailable !== 'allow') {
+    errors.push({ field: 'deviceRevocation.whenUnavailable', message: `expected refuse or allow, got "${String(r.whenUnavailable)}"` });
+  }
+  const anchors = new Set<string>();
+  for (const pem of p.clientTrustAnchors) {
+    for (const der of pemBlocks(pem)) anchors.add(createHash('sha256').update(der).digest('hex'));
+  }
+  for (const [fingerprint, url] of Object.entries(r.crlUrls)) {
+    const field = 'deviceRevocation.crlUrls';
+    if (!/^[0-9a-f]{64}$/.test(fingerprint)) errors.push({ field, message: `"${fingerprint}" is not a SHA-256 fingerprint (64 hex digits)` });
+    else if (!anchors.has(fingerprint)) errors.push({ field, message: `no client trust anchor has the SHA-256 fingerprint ${fingerprint}` });
+    if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/i.test(url) || !URL.canParse(url)) errors.push({ field, message: `${JSON.stringify(url)} is not an http or https URL` });
+  }
+  return errors;
 }

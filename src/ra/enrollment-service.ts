@@ -110,6 +110,14 @@ function keyAttributes(p: Profile): AttrOrOid[] {
   }
 }
 
+function subjectOrUnreadable(der: Buffer): string {
+  try {
+    return new X509Certificate(der).subject.replace(/\n/g, ', ');
+  } catch {
+    return 'anonymous';
+  }
+}
+
 export function createEnrollmentService(o: EnrollmentServiceOptions): EnrollmentService {
   const cache = o.cache ?? new CredentialCache();
   const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
@@ -411,6 +419,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         return outcome;
       } catch (err) {
         const code = err instanceof RaError ? err.code : 'error';
+        // a refused client certificate is named by its subject
+        const leaf = req.credentials.clientChain?.[0];
+        if (audit.actor === 'anonymous' && leaf) audit.actor = subjectOrUnreadable(leaf);
         // A refusal while locked is not audited one by one: the lock itself was (est.lockout).
         if (code === 'throttled') {
           o.logger.debug({ op: req.operation, profile: p.label, actor: audit.actor, reason: (err as Error).message }, 'enrollment throttled');

@@ -7,6 +7,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { resolveOid } from '../pki/oids.js';
 import { AUTH_MECHANISMS, type KeyAlgorithmRule, type KeyUsageName, type NewProfile } from '../store/store.js';
+import { deviceRevocationErrors } from './device-revocation.js';
 import { namePolicyErrors } from './name-policy.js';
 
 export interface FieldError {
@@ -115,6 +116,8 @@ export function validateProfile(p: NewProfile, rules: ProfileRules): FieldError[
   if (typeof p.renewal?.once !== 'boolean') add('renewal.once', 'expected true or false');
   add('renewal.windowPercent', integerIn(p.renewal?.windowPercent, { min: 0, max: 100 }));
   errors.push(...namePolicyErrors(p.namePolicy));
+  // trust anchors that do not parse are reported above; their fingerprints are judged once they do
+  if (!errors.some((e) => e.field.startsWith('clientTrustAnchors'))) errors.push(...deviceRevocationErrors(p));
   return errors;
 }
 

@@ -224,4 +224,23 @@ describe('changing', () => {
     expect((await admin.get('/api/profiles/default')).json).toEqual(before);
     expect((await admin.put('/api/profiles/missing', { enabled: true })).status).toBe(404);
   });
+
+  it('sets the device CA revocation policy and a CRL URL per trust anchor; refuses a fingerprint of no anchor', async () => {
+    const created = await admin.post('/api/profiles', { label: 'crl-devices', auth: 'tls-client-cert', clientTrustAnchors: [deviceCa.pem] });
+    expect(created.status, created.text).toBe(201);
+    expect(created.json.deviceRevocation).toEqual({ whenUnavailable: 'refuse', crlUrls: {} });
+    const fp = created.json.trustAnchors[0].fingerprintSha256 as string;
+    const res = await admin.put('/api/profiles/crl-devices', { deviceRevocation: { whenUnavailable: 'allow', crlUrls: { [fp]: 'http://crl.example.com/plant.crl' } } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.deviceRevocation).toEqual({ whenUnavailable: 'allow', crlUrls: { [fp]: 'http://crl.example.com/plant.crl' } });
+    expect((await s.runtime.store.getProfile('crl-devices'))!.deviceRevocation.whenUnavailable).toBe('allow');
+    // a partial change keeps the other setting
+    expect((await admin.put('/api/profiles/crl-devices', { deviceRevocation: { whenUnavailable: 'refuse' } })).json.deviceRevocation.crlUrls).toEqual({ [fp]: 'http://crl.example.com/plant.crl' });
+    const stray = await admin.put('/api/profiles/crl-devices', { deviceRevocation: { crlUrls: { ['0'.repeat(64)]: 'http://crl.example.com/x.crl' } } });
+    expect(stray.status).toBe(400);
+    expect(stray.json.errors).toEqual([{ field: 'deviceRevocation.crlUrls', message: `no client trust anchor has the SHA-256 fingerprint ${'0'.repeat(64)}` }]);
+    const badPolicy = await admin.put('/api/profiles/crl-devices', { deviceRevocation: { whenUnavailable: 'maybe' } });
+    expect(badPolicy.status).toBe(400);
+    expect(badPolicy.json.errors[0].field).toMatch(/^deviceRevocation\.whenUnavailable/);
+  });
 });

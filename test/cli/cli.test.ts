@@ -164,6 +164,16 @@ describe('management while the server runs', () => {
     expect(view.estUrls).toEqual(['https://127.0.0.1:8443/.well-known/est/devices']);
     expect(view.auth).toBe('tls-client-cert');
     expect(view.clientTrustAnchors[0].subject).toMatch(/Enterprise Device CA/);
+    expect(view.deviceRevocation).toEqual({ whenUnavailable: 'refuse', crlUrls: {} });
+    const fp = view.clientTrustAnchors[0].sha256 as string;
+    const colons = fp.toUpperCase().match(/../g)!.join(':');
+    const crl = await estuary(['profile', 'set', 'devices', '--crl-unavailable', 'allow', '--anchor-crl', `${colons}=http://crl.example.com/plant.crl`, '--home', home, '--json']);
+    expect(crl.code, crl.stderr).toBe(0);
+    expect(JSON.parse(crl.stdout).deviceRevocation).toEqual({ whenUnavailable: 'allow', crlUrls: { [fp]: 'http://crl.example.com/plant.crl' } });
+    const stray = await estuary(['profile', 'set', 'devices', '--anchor-crl', `${'0'.repeat(64)}=http://crl.example.com/x.crl`, '--home', home]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/--anchor-crl: no client trust anchor has the SHA-256 fingerprint 0{64}/);
+    expect((await estuary(['profile', 'set', 'devices', '--crl-unavailable', 'never', '--home', home])).stderr).toMatch(/--crl-unavailable: expected refuse or allow, got "never"/);
     const dev = await ca.issue('cli-sensor');
     const csr = await makeCsr({ name: 'CN=cli-sensor' });
     const res = await estRequest(server.base + '/devices/simpleenroll', { ca: rootPem, clientCert: dev, body: csrBody(csr.der), contentType: 'application/pkcs10' });
@@ -187,6 +197,7 @@ describe('management while the server runs', () => {
     expect(JSON.parse(renewal.stdout).renewal).toEqual({ supersede: true, once: true, windowPercent: 20 });
     expect((await estuary(['profile', 'set', 'devices', '--renewal-window', '120', '--home', home])).stderr).toMatch(/--renewal-window: expected an integer from 0 to 100, got 120/);
     expect((await estuary(['profile', 'set', 'devices', '--renewal-once', 'yes', '--home', home])).stderr).toMatch(/--renewal-once: expected on or off, got "yes"/);
+    expect(text.stdout).toContain(`deviceRevocation: {"whenUnavailable":"allow","crlUrls":{"${fp}":"http://crl.example.com/plant.crl"}}`);
     expect(text.stdout).toMatch(/^ {2}- CN=Enterprise Device CA, O=Example {2}sha256=[0-9a-f]{64}/m);
   });
 

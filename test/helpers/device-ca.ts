@@ -11,8 +11,8 @@ export interface IssueOptions {
   dns?: string[];
   /** The whole subject DN (default `CN=<cn>`). */
   subject?: string;
-  /** A CRL distribution point (fullName URI). */
-  crlUrl?: string;
+  /** CRL distribution points (each a fullName URI). */
+  crlUrl?: string | string[];
 }
 
 export interface DeviceCa {
@@ -49,7 +49,7 @@ export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example', 
       const extensions: x509.Extension[] = [new x509.ExtendedKeyUsageExtension(opts.eku ?? ['1.3.6.1.5.5.7.3.2'])];
       const sans = [...(opts.sans ?? []), ...(opts.dns ?? []).map((value) => ({ type: 'dns' as const, value }))];
       if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
-      if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([opts.crlUrl]));
+      if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension(typeof opts.crlUrl === 'string' ? [opts.crlUrl] : opts.crlUrl));
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: serialHex,
         subject: opts.subject ?? `CN=${cn}`,

@@ -157,6 +157,15 @@ describe('name constraints (RFC 5280 §4.2.1.10)', () => {
   });
 });
 
+describe('unreadable names', () => {
+  it('refuses, without throwing, a leaf whose subjectAltName is not DER under a constrained CA', async () => {
+    const ca = await constrainedCa('Strict CA', { permitted: [{ dns: 'devices.example' }] });
+    const broken = new x509.Extension('2.5.29.17', false, new Uint8Array([0x30, 0x05, 0x82, 0x07, 0x61]));
+    const leaf = await issue('CN=broken-san', ca, { extensions: [broken] });
+    expect(check([leaf, ca])).toMatch(/does not chain|cannot be read/);
+  });
+});
+
 describe('critical extensions (RFC 5280 §4.2)', () => {
   const unknown = (critical: boolean): x509.Extension => new x509.Extension(UNKNOWN_OID, critical, new Uint8Array([0x05, 0x00]));
 

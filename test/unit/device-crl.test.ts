@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceCrlSource, type DeviceCrlOptions } from '../../src/ra/device-crl.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
-import { generateKeys } from '../helpers/keys.js';
+import { generateKeys, x509 } from '../helpers/keys.js';
 
 /** What the server answers per path; a function may delay or misbehave. */
 const routes = new Map<string, Buffer | ((res: import('node:http').ServerResponse) => void)>();
@@ -83,6 +83,23 @@ describe('device CRL source', () => {
     expect(await source().status(d.x, caX, `${base}/other.crl`)).toMatchObject({ kind: 'unavailable', error: 'the CRL is not issued by "CN=CRL Test Device CA, O=Example"' });
     routes.set('/garbage.crl', Buffer.from('not a crl'));
     expect((await source().status(d.x, caX, `${base}/garbage.crl`)).kind).toBe('unavailable');
+  });
+
+  it('does not use a CRL whose scope leaves out end-entity certificates, nor a delta CRL', async () => {
+    const d = await device('d');
+    const scoped = async (extnValue: number[], id: string): Promise<Buffer> => {
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: ca.cert.subject, nextUpdate: new Date(Date.now() + 86_400_000), signingKey: ca.keys.privateKey,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams, extensions: [new x509.Extension(id, true, new Uint8Array(extnValue))],
+      });
+      return Buffer.from(crl.rawData);
+    };
+    routes.set('/ca-only.crl', await scoped([0x30, 0x03, 0x82, 0x01, 0xff], '2.5.29.28')); // issuingDistributionPoint onlyContainsCACerts
+    expect(await source().status(d.x, caX, `${base}/ca-only.crl`)).toMatchObject({ kind: 'unavailable', error: 'the CRL cannot be used: it covers only CA certificates (issuingDistributionPoint)' });
+    routes.set('/users.crl', await scoped([0x30, 0x03, 0x81, 0x01, 0xff], '2.5.29.28')); // onlyContainsUserCerts: fine
+    expect((await source().status(d.x, caX, `${base}/users.crl`)).kind).toBe('good');
+    routes.set('/delta.crl', await scoped([0x02, 0x01, 0x05], '2.5.29.27'));
+    expect(await source().status(d.x, caX, `${base}/delta.crl`)).toMatchObject({ kind: 'unavailable', error: 'the CRL cannot be used: it is a delta CRL' });
   });
 
   it('bounds the size and the time of a fetch', async () => {

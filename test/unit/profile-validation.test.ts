@@ -75,6 +75,26 @@ describe('new labels', () => {
   });
 });
 
+describe('device CA revocation settings', () => {
+  it('accepts a CRL URL per trust anchor fingerprint and refuses unknown fingerprints, bad URLs and policies', async () => {
+    const ca = await makeDeviceCa();
+    const fp = describeTrustAnchor(ca.pem).fingerprintSha256;
+    const withRevocation = (deviceRevocation: NewProfile['deviceRevocation']) => fields({ clientTrustAnchors: [ca.pem], deviceRevocation });
+    expect(base().deviceRevocation).toEqual({ whenUnavailable: 'refuse', crlUrls: {} });
+    expect(withRevocation({ whenUnavailable: 'allow', crlUrls: { [fp]: 'http://crl.example.com/device.crl' } })).toEqual([]);
+    expect(withRevocation({ whenUnavailable: 'sometimes' as 'allow', crlUrls: {} })).toEqual([{ field: 'deviceRevocation.whenUnavailable', message: 'expected refuse or allow, got "sometimes"' }]);
+    expect(withRevocation({ whenUnavailable: 'refuse', crlUrls: { ['0'.repeat(64)]: 'https://crl.example.com/x.crl' } })).toEqual([
+      { field: 'deviceRevocation.crlUrls', message: `no client trust anchor has the SHA-256 fingerprint ${'0'.repeat(64)}` },
+    ]);
+    expect(withRevocation({ whenUnavailable: 'refuse', crlUrls: { 'AB:CD': 'https://crl.example.com/x.crl' } })[0]!.message).toBe('"AB:CD" is not a SHA-256 fingerprint (64 hex digits)');
+    expect(withRevocation({ whenUnavailable: 'refuse', crlUrls: { [fp]: 'ldap://ldap.example.com/cn=crl' } })).toEqual([
+      { field: 'deviceRevocation.crlUrls', message: '"ldap://ldap.example.com/cn=crl" is not an http or https URL' },
+    ]);
+    expect(cliMessage({ field: 'deviceRevocation.crlUrls', message: 'x' })).toBe('--anchor-crl: x');
+    expect(cliMessage({ field: 'deviceRevocation.whenUnavailable', message: 'x' })).toBe('--crl-unavailable: x');
+  });
+});
+
 describe('trust anchors', () => {
   it('splits bundles into one PEM per certificate, drops duplicates, keeps what is not PEM for the rules to name', async () => {
     const [a, b] = [await makeDeviceCa('CN=A'), await makeDeviceCa('CN=B')];

@@ -48,6 +48,7 @@ function toInput(p: ProfileInput): ProfileInput {
     popLinking: p.popLinking,
     namePolicy: p.namePolicy,
     renewal: p.renewal,
+    deviceRevocation: p.deviceRevocation,
   };
 }
 
@@ -179,6 +180,20 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
       <section class="card" aria-labelledby="sec-anchors">
         <h2 id="sec-anchors">Device CA trust anchors</h2>
         <TrustAnchors value={value.clientTrustAnchors} onChange={(v) => set('clientTrustAnchors', v)} errors={errors} disabled={readOnly} required={needsTrustAnchors(value.auth)} />
+        <fieldset disabled={readOnly} class="plain">
+          <SelectField
+            label="When a device certificate's CRL cannot be had"
+            name="deviceRevocation.whenUnavailable"
+            value={value.deviceRevocation.whenUnavailable}
+            onChange={(v) => set('deviceRevocation', { ...value.deviceRevocation, whenUnavailable: v === 'allow' ? 'allow' : 'refuse' })}
+            options={[
+              { value: 'refuse', label: 'Refuse the certificate (401)' },
+              { value: 'allow', label: 'Allow the certificate' },
+            ]}
+            errors={errors}
+            hint={`Device certificates are checked against their CA's CRL (distribution point or per-anchor URL); either choice is written to the audit log.${Object.keys(value.deviceRevocation.crlUrls).length ? ` Per-anchor CRL URLs: ${Object.values(value.deviceRevocation.crlUrls).join(', ')}.` : ''}`}
+          />
+        </fieldset>
       </section>
       <section class="card" aria-labelledby="sec-policy">
         <h2 id="sec-policy">Issuance policy</h2>
