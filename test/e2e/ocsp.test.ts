@@ -54,7 +54,7 @@ function ocspRequest(serial: Buffer, nonce?: Buffer): Buffer {
 }
 
 async function post(body: Buffer, contentType = 'application/ocsp-request'): Promise<{ status: number; type: string | null; body: Buffer }> {
-  const res = await fetch(`${ocspUrl}/default`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const res = await fetch(`${ocspUrl}/default`, { method: 'POST', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
   return { status: res.status, type: res.headers.get('content-type'), body: Buffer.from(await res.arrayBuffer()) };
 }
 
@@ -150,7 +150,7 @@ describe('OCSP responder', () => {
     expect((await fetch(`${ocspUrl}/default/!!!notbase64`)).status).toBe(400);
     expect((await fetch(`${ocspUrl}/default`)).status).toBe(400);
     expect((await fetch(`${ocspUrl}/default`, { method: 'PUT' })).status).toBe(405);
-    expect((await fetch(`${ocspUrl}/nosuch`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: ocspRequest(Buffer.from([1])) })).status).toBe(404);
+    expect((await fetch(`${ocspUrl}/nosuch`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: new Uint8Array(ocspRequest(Buffer.from([1]))) })).status).toBe(404);
     const still = await ask('-cert', good.file);
     expect(still.out).toMatch(/ocsp-good\.pem: good/);
     expect((await fetch(s.runtime.crlBaseUrl() + '/default.crl')).status).toBe(200);
