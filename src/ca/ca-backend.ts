@@ -64,3 +64,22 @@ export interface CrlIssuer {
 export function issuesCrls(ca: CaBackend): ca is CaBackend & CrlIssuer {
   return typeof (ca as Partial<CrlIssuer>).issueCrl === 'function';
 }
+
+/** Who signs OCSP responses for a CA (RFC 6960 §4.2.2.2): the CA itself or its delegated responder. */
+export interface OcspResponder {
+  /** SHA-1 of the signing public key (ResponderID byKey). */
+  keyHash: Buffer;
+  /** Sent in the response: the delegated responder's certificate; none when the CA signs. */
+  certificates: readonly Buffer[];
+  signatureAlgorithm: Buffer;
+  sign(data: Buffer): Buffer;
+}
+
+/** Optional capability: a CA whose certificate status an OCSP responder may sign for. */
+export interface OcspSigner {
+  ocspResponder(now: Date): OcspResponder;
+}
+
+export function signsOcsp(ca: CaBackend): ca is CaBackend & OcspSigner {
+  return typeof (ca as Partial<OcspSigner>).ocspResponder === 'function';
+}

@@ -1,12 +1,14 @@
 /** The built-in CA: a software key under the data directory signing from a DER template. */
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import {
   authorityKeyIdentifierValue, basicConstraintsEndEntity, certificateFields, extension, extKeyUsageValue,
-  keyIdentifier, keyUsageValue, serialToHex, signatureSchemeFor, signCertificate,
+  keyIdentifier, keyUsageValue, serialToHex, signatureSchemeFor, signCertificate, signWith,
 } from '../pki/certificate.js';
-import { octets } from '../pki/der.js';
+import { DER_NULL, octets } from '../pki/der.js';
+import { encodeName } from '../pki/names.js';
+import { authorityInfoAccessValue } from '../pki/ocsp.js';
 import { OID } from '../pki/oids.js';
-import type { CaBackend, CrlIssuer, CrlRequest, IssuedCertificate, IssuedCrl, IssueRequest } from './ca-backend.js';
+import type { CaBackend, CrlIssuer, CrlRequest, IssuedCertificate, IssuedCrl, IssueRequest, OcspResponder, OcspSigner } from './ca-backend.js';
 import { crlDistributionPointsValue, signCrl, signCrlInSlices } from '../pki/crl.js';
 
 export interface LocalCaOptions {
@@ -20,7 +22,17 @@ export interface LocalCaOptions {
   backdateSeconds?: number;
   /** URL of this CA's CRL, put in issued certificates' CRL distribution points when set. */
   crlUrl?: string;
+  /** URL of this CA's OCSP responder, put in issued certificates' Authority Information Access when set. */
+  ocspUrl?: string;
+  /**
+   * Who signs OCSP responses: `delegated` (default) an OCSP signing certificate this CA issues when
+   * first needed and renews at half its life, or the CA key itself.
+   */
+  ocspSigner?: 'delegated' | 'ca';
 }
+
+/** Lifetime of a delegated OCSP responder certificate; a new one is issued at half of it. */
+const RESPONDER_DAYS = 30;
 
 /** 16 random bytes, top bit cleared (positive), never a leading zero byte: ≥ 120 bits of entropy. */
 export function randomSerial(random: (n: number) => Buffer): Buffer {
@@ -49,7 +61,7 @@ export function pooledRandom(random: (n: number) => Buffer, blockSize = 4096): (
   };
 }
 
-export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
+export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & OcspSigner {
   const random = pooledRandom(options.random);
   const [issuerDer] = options.chain;
   if (!issuerDer) throw new Error(`CA ${options.id}: no certificate`);
@@ -63,7 +75,36 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
   const chain = options.chain.map((c) => Buffer.from(c));
   const issuerKeyId = keyIdentifier(issuerFields.spki);
   const cdp = options.crlUrl ? extension(OID.cRLDistributionPoints, false, crlDistributionPointsValue(options.crlUrl)) : undefined;
+  const aia = options.ocspUrl ? extension(OID.authorityInfoAccess, false, authorityInfoAccessValue(options.ocspUrl)) : undefined;
   let lastCrlNumber = 0n;
+  let responder: { current: OcspResponder; renewAt: number } | undefined;
+
+  /** RFC 6960 §4.2.2.2: a certificate with id-kp-OCSPSigning, issued directly by this CA, with id-pkix-ocsp-nocheck. */
+  const delegatedResponder = (now: Date): { current: OcspResponder; renewAt: number } => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = publicKey.export({ type: 'spki', format: 'der' });
+    const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
+    let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + RESPONDER_DAYS * 86_400_000);
+    if (notAfter > caNotAfter) notAfter = caNotAfter;
+    const der = signCertificate({
+      serial: randomSerial(random), issuer: issuerFields.subject, notBefore, notAfter,
+      subject: encodeName(`CN=${options.id} OCSP responder`), spki,
+      extensions: [
+        basicConstraints,
+        extension(OID.keyUsage, true, keyUsageValue(['digitalSignature'])),
+        extension(OID.extKeyUsage, false, extKeyUsageValue([OID.ocspSigning])),
+        // RFC 6960 §4.2.2.2.1: relying parties need not check the responder certificate's status.
+        extension(OID.ocspNoCheck, false, DER_NULL),
+        extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(spki))),
+        aki,
+      ],
+    }, options.key, scheme);
+    const own = signatureSchemeFor(privateKey);
+    return {
+      current: { keyHash: keyIdentifier(spki), certificates: [der], signatureAlgorithm: own.algorithmIdentifier, sign: (data) => signWith(own, privateKey, data) },
+      renewAt: notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2,
+    };
+  };
 
   return {
     id: options.id,
@@ -75,6 +116,17 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
       } catch {
         return false;
       }
+    },
+    ocspResponder(now: Date): OcspResponder {
+      if (options.ocspSigner === 'ca') {
+        responder ??= {
+          current: { keyHash: issuerKeyId, certificates: [], signatureAlgorithm: scheme.algorithmIdentifier, sign: (data) => signWith(scheme, options.key, data) },
+          renewAt: Infinity,
+        };
+      } else if (!responder || now.getTime() >= responder.renewAt) {
+        responder = delegatedResponder(now);
+      }
+      return responder.current;
     },
     async issueCrl(request: CrlRequest): Promise<IssuedCrl> {
       // cRLNumber from the clock (ms), never repeating within a process: monotonic across restarts
@@ -107,6 +159,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer {
         extensions.push(extension(OID.subjectAltName, emptySubject, request.subjectAltName));
       }
       if (cdp) extensions.push(cdp);
+      if (aia) extensions.push(aia);
       const der = signCertificate(
         { serial, issuer: issuerFields.subject, notBefore, notAfter, subject: request.subject, spki: request.spki, extensions },
         options.key,

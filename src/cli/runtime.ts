@@ -15,6 +15,7 @@ import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
 import { createCrlService } from '../ra/crl-service.js';
 import { createDeviceCrlSource } from '../ra/device-crl.js';
+import { createOcspService } from '../ra/ocsp-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -38,13 +39,17 @@ function readChain(files: readonly string[]): Buffer[] {
   return files.flatMap((f) => pemBlocks(readFileSync(f, 'utf8')));
 }
 
-export function openCa(id: string, config: CaConfig, crlPublicUrl?: string): CaBackend {
+export function openCa(id: string, config: CaConfig, crlPublicUrl?: string, ocsp?: Config['ocsp']): CaBackend {
   switch (config.type) {
     case 'local': {
       const key = createPrivateKey(readFileSync(config.key));
       const chain = [...readChain([config.certificate]).slice(0, 1), ...readChain(config.chain)];
       const crlUrl = crlPublicUrl ? `${crlPublicUrl}/${id}.crl` : undefined;
-      return createLocalCa({ id, key, chain, now: () => new Date(), random: randomBytes, ...(crlUrl ? { crlUrl } : {}) });
+      const ocspUrl = ocsp?.publicUrl ? `${ocsp.publicUrl}/${id}` : undefined;
+      return createLocalCa({
+        id, key, chain, now: () => new Date(), random: randomBytes, ...(crlUrl ? { crlUrl } : {}), ...(ocspUrl ? { ocspUrl } : {}),
+        ...(ocsp ? { ocspSigner: ocsp.signer } : {}),
+      });
     }
   }
 }
@@ -78,14 +83,15 @@ function defaultUiDir(): string {
 
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
   const store = openSqliteStore(config.database.path, { logger });
-  const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
+  const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl, config.ocsp)]));
   const crlPublicUrl = config.crl.publicUrl;
   const crlService = createCrlService({
     store, cas, now: () => new Date(), validityHours: config.crl.validityHours, omitExpired: config.crl.omitExpired,
     ...(config.crl.deltaValidityHours === undefined ? {} : { deltaValidityHours: config.crl.deltaValidityHours }),
     ...(crlPublicUrl ? { deltaUrl: (id: string) => `${crlPublicUrl}/${id}-delta.crl` } : {}),
   });
-  const crlServer = createCrlServer(crlService, logger);
+  const ocspService = createOcspService({ store, cas, now: () => new Date(), validityMinutes: config.ocsp.validityMinutes, logger });
+  const crlServer = createCrlServer(crlService, logger, ocspService);
   let crlPort: number | undefined;
   const t = config.est.authThrottle;
   // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.

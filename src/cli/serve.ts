@@ -16,7 +16,7 @@ export async function serve(config: Config): Promise<void> {
     process.stdout.write(`Web RA listening on ${admin}\n`);
   }
   const crl = runtime.crlBaseUrl();
-  if (crl) process.stdout.write(`CRLs published at ${crl}/<ca>.crl\n`);
+  if (crl) process.stdout.write(`CRLs published at ${crl}/<ca>.crl, OCSP responder at ${crl.replace(/\/crl$/, '/ocsp')}/<ca>\n`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -1,16 +1,20 @@
 /**
  * CRL publication over plain HTTP (RFC 5280 §4.2.1.13 distribution points are http URIs):
- * GET /crl/<ca>.crl answers the CA's current DER CRL as application/pkix-crl.
+ * GET /crl/<ca>.crl answers the CA's current DER CRL as application/pkix-crl, /crl/<ca>-delta.crl
+ * its delta CRL when those are on; /ocsp/<ca> is the OCSP responder (ocsp-http.ts).
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { CanonicalServerResponse } from '../http/canonical-headers.js';
 import type { CrlService } from '../ra/crl-service.js';
+import type { OcspService } from '../ra/ocsp-service.js';
+import { handleOcsp } from './ocsp-http.js';
 
 const PATH = /^\/crl\/([A-Za-z0-9_-]{1,64})\.crl$/;
 
-export function createCrlServer(crls: CrlService, logger: Logger): Server {
+export function createCrlServer(crls: CrlService, logger: Logger, ocsp?: OcspService): Server {
   return createServer({ ServerResponse: CanonicalServerResponse }, (req, res) => {
+    if (ocsp && handleOcsp(req, res, ocsp, logger)) return;
     const text = (status: number, body: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body + '\n');
     };

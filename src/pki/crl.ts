@@ -59,9 +59,69 @@ const REASON_EXTENSIONS = new Map<CrlReason, Buffer>(
   (Object.keys(CRL_REASONS) as CrlReason[]).map((r) => [r, seq(extension(OID.cRLReason, false, tlv(TAG.ENUMERATED, Buffer.from([CRL_REASONS[r]]))))]),
 );
 
-function encodeEntry(r: RevokedEntry): Buffer {
-  const serial = unsignedInteger(Buffer.from(r.serialHex.length % 2 ? '0' + r.serialHex : r.serialHex, 'hex'));
-  return seq(serial, time(r.revokedAt), REASON_EXTENSIONS.get(r.reason)!);
+/** Room for one entry: a serial of up to MAX_SERIAL octets, a 15-character time, the reason extension. */
+const MAX_SERIAL = 64;
+const ENTRY_ROOM = 2 + 2 + 1 + MAX_SERIAL + 2 + 15 + 16;
+
+/**
+ * revokedCertificates entries [from, to) written straight into one buffer: encoding each entry from
+ * small DER buffers was measured at ~8.7 µs an entry (1.3 s for 150,000), mostly allocation.
+ */
+function encodeEntries(revoked: readonly RevokedEntry[], from: number, to: number): Buffer {
+  const out = Buffer.allocUnsafe((to - from) * ENTRY_ROOM);
+  let pos = 0;
+  for (let i = from; i < to; i++) {
+    const r = revoked[i]!;
+    const hex = r.serialHex.length % 2 ? '0' + r.serialHex : r.serialHex;
+    // the magnitude's hex digits without leading zero octets (one zero octet for the serial 0)
+    let start = 0;
+    while (start < hex.length - 2 && hex.charCodeAt(start) === 48 && hex.charCodeAt(start + 1) === 48) start += 2;
+    const magnitude = (hex.length - start) / 2;
+    if (magnitude < 1 || magnitude > MAX_SERIAL) throw new Error(`CRL entry ${i}: serial of ${magnitude} octets`);
+    const first = (nibble(hex, start, i) << 4) | nibble(hex, start + 1, i);
+    const pad = first >= 0x80 ? 1 : 0;
+    const d = r.revokedAt;
+    const y = d.getUTCFullYear();
+    // RFC 5280 §5.1.2.6 and §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+    const utc = y >= 1950 && y < 2050;
+    const timeLength = utc ? 13 : 15;
+    const reason = REASON_EXTENSIONS.get(r.reason)!;
+    out[pos++] = TAG.SEQUENCE;
+    out[pos++] = 2 + pad + magnitude + 2 + timeLength + reason.length; // < 0x80 by ENTRY_ROOM
+    out[pos++] = TAG.INTEGER;
+    out[pos++] = pad + magnitude;
+    if (pad) out[pos++] = 0;
+    out[pos++] = first;
+    for (let k = start + 2; k < hex.length; k += 2) out[pos++] = (nibble(hex, k, i) << 4) | nibble(hex, k + 1, i);
+    out[pos++] = utc ? TAG.UTCTime : TAG.GeneralizedTime;
+    out[pos++] = timeLength;
+    if (!utc) {
+      pos = twoDigits(out, pos, Math.floor(y / 100) % 100);
+    }
+    pos = twoDigits(out, pos, y % 100);
+    pos = twoDigits(out, pos, d.getUTCMonth() + 1);
+    pos = twoDigits(out, pos, d.getUTCDate());
+    pos = twoDigits(out, pos, d.getUTCHours());
+    pos = twoDigits(out, pos, d.getUTCMinutes());
+    pos = twoDigits(out, pos, d.getUTCSeconds());
+    out[pos++] = 0x5a; // Z
+    pos += reason.copy(out, pos);
+  }
+  return out.subarray(0, pos);
+}
+
+function nibble(hex: string, k: number, entry: number): number {
+  const c = hex.charCodeAt(k);
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  throw new Error(`CRL entry ${entry}: serial is not hex`);
+}
+
+function twoDigits(out: Buffer, pos: number, n: number): number {
+  out[pos] = 48 + Math.floor(n / 10);
+  out[pos + 1] = 48 + (n % 10);
+  return pos + 2;
 }
 
 function assemble(input: CrlInput, entries: readonly Buffer[], key: KeyObject, scheme: SignatureScheme): Buffer {
@@ -75,14 +135,14 @@ function assemble(input: CrlInput, entries: readonly Buffer[], key: KeyObject, s
   else if (input.freshestCrlUrl) extensions.push(extension(OID.freshestCRL, false, crlDistributionPointsValue(input.freshestCrlUrl)));
   const fields = [smallInteger(1) /* v2 */, scheme.algorithmIdentifier, input.issuer, time(input.thisUpdate), time(input.nextUpdate)];
   // RFC 5280 §5.1.2.6: revokedCertificates is absent, not empty, when nothing is revoked.
-  if (entries.length > 0) fields.push(seqOf(entries));
+  if (input.revoked.length > 0) fields.push(seqOf(entries));
   fields.push(explicit(0, seqOf(extensions)));
   const tbs = seqOf(fields);
   return seq(tbs, scheme.algorithmIdentifier, bitString(signWith(scheme, key, tbs)));
 }
 
 export function signCrl(input: CrlInput, key: KeyObject, scheme: SignatureScheme): Buffer {
-  return assemble(input, input.revoked.map(encodeEntry), key, scheme);
+  return assemble(input, [encodeEntries(input.revoked, 0, input.revoked.length)], key, scheme);
 }
 
 /**
@@ -91,12 +151,12 @@ export function signCrl(input: CrlInput, key: KeyObject, scheme: SignatureScheme
  * the one signature run in a single turn).
  */
 export async function signCrlInSlices(input: CrlInput, key: KeyObject, scheme: SignatureScheme): Promise<Buffer> {
-  const entries: Buffer[] = new Array<Buffer>(input.revoked.length);
-  for (let i = 0; i < input.revoked.length; i++) {
-    if (i > 0 && i % SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    entries[i] = encodeEntry(input.revoked[i]!);
+  const slices: Buffer[] = [];
+  for (let from = 0; from < input.revoked.length; from += SLICE) {
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    slices.push(encodeEntries(input.revoked, from, Math.min(from + SLICE, input.revoked.length)));
   }
-  return assemble(input, entries, key, scheme);
+  return assemble(input, slices, key, scheme);
 }
 
 /** CRLDistributionPoints with one fullName URI (RFC 5280 §4.2.1.13). */

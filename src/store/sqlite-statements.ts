@@ -45,8 +45,11 @@ export function prepareStatements(db: Database.Database) {
     status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
     revoked: p<{ serial: string; revoked_at: string; revocation_reason: string; not_after: string }>(`SELECT serial, revoked_at,
       revocation_reason, not_after FROM certificates WHERE ca = @ca AND status = 'revoked' ORDER BY revoked_at, serial`),
-    revocationSummary: p<{ count: number; latest: string | null }>(`SELECT COUNT(*) AS count, MAX(revoked_at) AS latest
-      FROM certificates WHERE ca = @ca AND status = 'revoked'`),
+    revokedPage: p<{ serial: string; revoked_at: string; revocation_reason: string; not_after: string }>(`SELECT serial, revoked_at,
+      revocation_reason, not_after FROM certificates WHERE ca = @ca AND status = 'revoked'
+      AND (revoked_at > @at OR (revoked_at = @at AND serial > @serial)) ORDER BY revoked_at, serial LIMIT @limit`),
+    revocationSummary: p<{ count: number; latest: string | null }>(`SELECT revoked AS count, latest
+      FROM revocation_counts WHERE ca = @ca`),
   };
 }
 

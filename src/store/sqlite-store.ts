@@ -54,6 +54,7 @@ import {
   type PendingRequest,
   type Profile,
   type RevocationSummary,
+  type RevokedCursor,
   type RevokedCertificate,
   type Store,
 } from './store.js';
@@ -323,10 +324,17 @@ export class SqliteStore implements Store {
     );
   }
 
+  async listRevokedPage(ca: string, after: RevokedCursor | undefined, limit: number): Promise<RevokedCertificate[]> {
+    return this.run('listRevokedPage', () =>
+      this.stmt.revokedPage.all({ ca, at: after ? iso(after.revokedAt) : '', serial: after?.serial ?? '', limit })
+        .map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at), reason: r.revocation_reason, notAfter: new Date(r.not_after) })),
+    );
+  }
+
   async revocationSummary(ca: string): Promise<RevocationSummary> {
     return this.run('revocationSummary', () => {
-      const row = this.stmt.revocationSummary.get({ ca })!;
-      return { count: row.count, latest: row.latest === null ? null : new Date(row.latest) };
+      const row = this.stmt.revocationSummary.get({ ca });
+      return { count: row?.count ?? 0, latest: row?.latest ? new Date(row.latest) : null };
     });
   }
 

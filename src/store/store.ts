@@ -245,6 +245,9 @@ export interface RevokedCertificate {
   notAfter: Date;
 }
 
+/** Where a page of revoked certificates ends: the next page starts after it in CRL order. */
+export type RevokedCursor = Pick<RevokedCertificate, 'revokedAt' | 'serial'>;
+
 /** Enough to tell whether a CA's revoked set changed (revocation only ever adds to it). */
 export interface RevocationSummary {
   count: number;
@@ -388,7 +391,9 @@ export interface Store {
   isRevoked(serial: string): Promise<boolean>;
   /** The revoked certificates of one CA, oldest revocation first (for its CRL). */
   listRevoked(ca: string): Promise<RevokedCertificate[]>;
-  /** How many certificates of one CA are revoked and the latest revocation time: cheap, from an index. */
+  /** Up to `limit` revoked certificates of one CA in the listRevoked order, after the cursor. */
+  listRevokedPage(ca: string, after: RevokedCursor | undefined, limit: number): Promise<RevokedCertificate[]>;
+  /** How many certificates of one CA are revoked and the latest revocation time: one row, kept up to date on every revocation. */
   revocationSummary(ca: string): Promise<RevocationSummary>;
 
   createPendingRequest(request: NewPendingRequest): Promise<PendingRequest>;

@@ -95,6 +95,7 @@ describe('CRL', () => {
 
   it('answers 404 for unknown CAs and paths and 405 for other methods', async () => {
     expect((await fetchCrl('/nosuch.crl')).status).toBe(404);
+    expect((await fetchCrl('/default-delta.crl')).status).toBe(404); // delta CRLs are off
     expect((await fetchCrl('/../default.crl')).status).toBe(404);
     expect((await fetchCrl('/default.crl', 'POST')).status).toBe(405);
     const head = await fetchCrl('/default.crl', 'HEAD');

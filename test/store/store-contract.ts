@@ -319,8 +319,15 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         ]);
         expect(await store.revocationSummary('default')).toEqual({ count: 2, latest: new Date('2025-06-03T00:00:00Z') });
         expect(await store.revocationSummary('other-ca')).toEqual({ count: 1, latest: new Date('2025-06-01T00:00:00Z') });
+        await store.revokeCertificate(c.serial, 'superseded', new Date('2025-06-02T00:00:00Z')); // same time as b: serial order
+        const all = await store.listRevoked('default');
+        expect(all).toHaveLength(3);
+        expect(await store.revocationSummary('default')).toEqual({ count: 3, latest: new Date('2025-06-03T00:00:00Z') });
+        const first = await store.listRevokedPage('default', undefined, 2);
+        expect(first).toEqual(all.slice(0, 2));
+        expect(await store.listRevokedPage('default', first[1], 2)).toEqual(all.slice(2));
+        expect(await store.listRevokedPage('default', all[2], 2)).toEqual([]);
         expect((await store.listRevoked('other-ca')).map((r) => r.serial)).toEqual([other.serial]);
-        expect(c.serial).toBeTruthy();
       });
 
       it('lists newest first with profile and status filters, limit and offset', async () => {
