@@ -114,7 +114,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const classes = o.classes ?? INPUT_CLASSES;
   const ctx: InputContext = { seeds: o.seeds, authorization: o.authorization, prefix: PREFIX };
   const checkEvery = o.checkEvery ?? 100;
-  const timeoutMs = o.timeoutMs ?? 20_000;
+  const timeoutMs = o.timeoutMs ?? 30_000;
   const report: FuzzReport = { seed: o.seed, iterations: 0, counts: {}, variants: {}, findings: [], aliveChecks: 0 };
   const from = o.from ?? 0;
   const alive = async (): Promise<boolean> => {
