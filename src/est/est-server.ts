@@ -94,6 +94,13 @@ export async function createEstServer(options: EstServerOptions) {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // The router's own refusals (a path that is not valid percent-encoding, a label longer than
+    // maxParamLength) answer in text/plain like every other EST error, not in Fastify's JSON.
+    frameworkErrors: (err, _request, reply) => {
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendText(reply, 414, 'the request path has a segment that is too long');
+      if (err.code === 'FST_ERR_BAD_URL') return sendText(reply, 400, 'the request path is not valid percent-encoding (RFC 3986 §2.1)');
+      return sendText(reply, 400, 'bad request');
+    },
     https: {
       key: options.tls.key,
       cert: options.tls.cert,

@@ -7,12 +7,33 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { estuaryClient as runClient, MAIN, type CliRun } from '../helpers/cli.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const run = promisify(execFile);
+
+/**
+ * How long each kind of wait may take. The tests share two cores with other test files, builds and
+ * other work: a Chromium launch or a first navigation can take tens of seconds when both cores are
+ * busy. The bounds are generous so a slow but working step passes, and finite so a broken one
+ * fails with a clear message (the timeout of the wait, not of the whole test).
+ */
+export const BOUNDS = {
+  /** chromium.launch(): process start, profile creation, DevTools connection. */
+  launchMs: 120_000,
+  /** page.goto() and navigations started by clicks. */
+  navigationMs: 90_000,
+  /** One click, fill or waitFor (Playwright's actionability waits). */
+  actionMs: 45_000,
+  /** One expect.poll until the page shows what is expected. */
+  expectMs: 45_000,
+  /** `estuary client` as a child process. */
+  clientMs: 180_000,
+  /** One numbered step of a flow (several of the waits above). */
+  stepMs: 300_000,
+} as const;
 
 /**
  * Chromium headless with a fresh profile (playwright-core makes a new --user-data-dir per launch and
@@ -25,6 +46,7 @@ export async function launchChromium(trustedCaPems: string[]): Promise<Browser> 
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
+    timeout: BOUNDS.launchMs,
     args: [
       '--headless',
       '--no-sandbox',
@@ -37,6 +59,19 @@ export async function launchChromium(trustedCaPems: string[]): Promise<Browser> 
       ...(trustedCaPems.length ? [`--ignore-certificate-errors-spki-list=${trustedCaPems.map(spkiSha256).join(',')}`] : []),
     ],
   });
+}
+
+/** A fresh browser context whose pages wait as long as BOUNDS allows. */
+export async function newContext(browser: Browser, options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  boundWaits(context);
+  return context;
+}
+
+/** Playwright's default 30 s per action and navigation, replaced by BOUNDS. */
+export function boundWaits(target: BrowserContext | Page): void {
+  target.setDefaultTimeout(BOUNDS.actionMs);
+  target.setDefaultNavigationTimeout(BOUNDS.navigationMs);
 }
 
 /** base64(SHA-256(SubjectPublicKeyInfo)), the form --ignore-certificate-errors-spki-list takes. */
@@ -74,7 +109,7 @@ export async function textOf(locator: Locator): Promise<string> {
 
 /** The status region says something matching `pattern` (it is replaced by later messages). */
 export async function expectStatus(page: Page, pattern: RegExp): Promise<void> {
-  await expect.poll(() => textOf(page.getByTestId('status')), { timeout: 10_000 }).toMatch(pattern);
+  await expect.poll(() => textOf(page.getByTestId('status')), { timeout: BOUNDS.expectMs }).toMatch(pattern);
 }
 
 /** Sign in with the mouse-free default path: fill the labelled fields and press the button. */
@@ -84,7 +119,7 @@ export async function signIn(page: Page, url: string, email: string, password: s
   await form.getByLabel('Email address', { exact: true }).fill(email);
   await form.getByLabel('Password', { exact: true }).fill(password);
   await page.getByTestId('sign-in-submit').click();
-  await expect.poll(() => textOf(page.getByTestId('current-user')), { timeout: 10_000 }).toContain(email);
+  await expect.poll(() => textOf(page.getByTestId('current-user')), { timeout: BOUNDS.expectMs }).toContain(email);
 }
 
 export async function isFocused(locator: Locator): Promise<boolean> {
@@ -93,9 +128,9 @@ export async function isFocused(locator: Locator): Promise<boolean> {
 
 export type ClientRun = CliRun;
 
-/** `estuary client ARGS` in a child process, given up to 90 s (the browser flow waits on it). */
+/** `estuary client ARGS` in a child process, given up to BOUNDS.clientMs (the browser flow waits on it). */
 export function estuaryClient(args: string[]): Promise<ClientRun> {
-  return runClient(args, { timeoutMs: 90_000 });
+  return runClient(args, { timeoutMs: BOUNDS.clientMs });
 }
 
 /** `estuary client ARGS` started in the background; `done` settles when it exits. */

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/cli/config.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import {
-  collectPageErrors, estuaryClient, estuaryClientInBackground, expectStatus, isFocused, launchChromium, normalSerial, openssl,
+  boundWaits, BOUNDS, newContext, collectPageErrors, estuaryClient, estuaryClientInBackground, expectStatus, isFocused, launchChromium, normalSerial, openssl,
   Screenshots, signIn, textOf, type ClientRun,
 } from './browser-helpers.js';
 
@@ -69,10 +69,10 @@ beforeAll(async () => {
   // the TLS listeners present server certificate + issuing CA: pin the issuing CA's key (see launchChromium)
   const issuingCa = toPem('CERTIFICATE', pemBlocks(readFileSync(loadConfig(s.home, {}).tls.certificate, 'utf8'))[1]!);
   browser = await launchChromium([issuingCa]);
-  admin = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  admin = await newContext(browser, { viewport: { width: 1280, height: 860 } });
   page = await admin.newPage();
   collectPageErrors(page, pageErrors);
-});
+}, BOUNDS.launchMs + BOUNDS.navigationMs);
 
 afterAll(async () => {
   heldClient?.kill();
@@ -80,11 +80,12 @@ afterAll(async () => {
   await s?.runtime.close();
 });
 
-describe.sequential('Web RA in Chromium', () => {
+describe.sequential('Web RA in Chromium', { timeout: BOUNDS.stepMs }, () => {
   it('1. the pinned test CA is what makes Chromium accept the Web RA: without it the page is refused', async () => {
     const untrusting = await launchChromium([]);
     try {
       const p = await untrusting.newPage();
+      boundWaits(p);
       await expect(p.goto(url('/'))).rejects.toThrow(/ERR_CERT_AUTHORITY_INVALID/);
     } finally {
       await untrusting.close();
@@ -110,7 +111,7 @@ describe.sequential('Web RA in Chromium', () => {
     expect(await password.inputValue()).toBe('');
     await page.keyboard.type(s.summary.adminAccount.password);
     await page.keyboard.press('Enter');
-    await expect.poll(() => textOf(page.getByTestId('current-user')), { timeout: 10_000 }).toContain(s.summary.adminAccount.email);
+    await expect.poll(() => textOf(page.getByTestId('current-user')), { timeout: BOUNDS.expectMs }).toContain(s.summary.adminAccount.email);
   });
 
   it('3. shows the dashboard: counts, the 30-day issuance chart, expiring certificates', async (ctx) => {
@@ -216,14 +217,14 @@ describe.sequential('Web RA in Chromium', () => {
     expect((await s.runtime.store.getProfile('web-basic'))?.approval).toBe('manual');
 
     heldClient = estuaryClientInBackground(['enroll', ...estTarget('web-basic'), '--ca', file('root.pem'), '--user', EST_USER,
-      '--password-file', file('est-password'), '--cn', 'held-device.example.test', '--dns', 'held-device.example.test', '--max-wait', '60',
+      '--password-file', file('est-password'), '--cn', 'held-device.example.test', '--dns', 'held-device.example.test', '--max-wait', '900',
       '--out-key', file('held.key'), '--out-cert', file('held.pem')]);
     await page.getByTestId('nav-requests').click();
     const row = page.locator('[data-testid^="request-row-"]', { hasText: 'held-device.example.test' });
     await expect.poll(async () => {
       await page.getByTestId('requests-refresh').click();
       return row.count();
-    }, { timeout: 15_000, interval: 500 }).toBe(1);
+    }, { timeout: BOUNDS.expectMs, interval: 500 }).toBe(1);
     const text = await textOf(row);
     expect(text).toContain(EST_USER);
     expect(text).toContain('web-basic');
@@ -232,7 +233,7 @@ describe.sequential('Web RA in Chromium', () => {
 
   it('8. an auditor sees the queue and the certificates but no approve, reject or revoke controls', async (ctx) => {
     needPrevious(ctx);
-    const auditor = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const auditor = await newContext(browser, { viewport: { width: 1280, height: 860 } });
     try {
       const p = await auditor.newPage();
       collectPageErrors(p, pageErrors);
