@@ -85,9 +85,9 @@ export async function authenticateClientCert(ctx: AuthContext, profile: Profile,
   const result = validateClientChain(creds.clientChain, anchors, ctx.now(), ctx.knownIntermediates);
   if (!result.ok) throw unauthenticated(profile, result.reason);
   if (await ctx.isRevokedHere(result.leaf)) throw unauthenticated(profile, 'the client certificate has been revoked');
-  if (ctx.deviceCrls && result.issuer && !ctx.issuedHere(result.leaf)) {
-    // RFC 5280 §6.3: a device CA's certificate is checked against that CA's CRL.
-    const status = await deviceRevocationStatus(ctx.deviceCrls, profile, result.leaf, result.issuer);
+  if (ctx.deviceCrls && !ctx.issuedHere(result.leaf)) {
+    // RFC 5280 §6.3: a device CA's certificates are checked against their issuers' CRLs.
+    const status = await deviceRevocationStatus(ctx.deviceCrls, profile, result.path);
     switch (status.kind) {
       case 'good':
         break;

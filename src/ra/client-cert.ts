@@ -13,8 +13,8 @@ import { children, readTop, TAG, value } from '../pki/der.js';
 import { constrainedNamesOf, nameConstraintViolation, parseNameConstraints } from '../pki/name-constraints.js';
 import { OID, oidName } from '../pki/oids.js';
 
-/** `issuer`: the certificate that signed the leaf (undefined when the leaf is itself an anchor). */
-export type ChainResult = { ok: true; leaf: X509Certificate; issuer: X509Certificate | undefined } | { ok: false; reason: string };
+/** `path`: the validated path, leaf first, ending with the trust anchor (just the leaf when it is one). */
+export type ChainResult = { ok: true; leaf: X509Certificate; path: X509Certificate[] } | { ok: false; reason: string };
 
 const MAX_DEPTH = 8;
 
@@ -122,13 +122,13 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
     if (invalid) return { ok: false, reason: invalid };
     if (anchors.some((a) => a.raw.equals(current.raw))) {
       const problem = pathProblem(path);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: path[1] };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, path };
     }
     const anchor = anchors.find((a) => signedBy(current, a));
     if (anchor) {
       const full = [...path, anchor];
       const problem = withinValidity(anchor, now) ?? pathProblem(full);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: full[1] };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, path: full };
     }
     const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
     if (!next) break;

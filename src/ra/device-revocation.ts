@@ -25,29 +25,46 @@ export const anchorFingerprint = (cert: X509Certificate): string => createHash('
 export const normalizeFingerprint = (text: string): string => text.trim().toLowerCase().replace(/:/g, '');
 
 /** The CRL configured for the issuing anchor, else the certificate's own http(s) distribution points. */
-export function crlUrlsFor(profile: Profile, leaf: X509Certificate, issuer: X509Certificate): string[] {
+export function crlUrlsFor(profile: Profile, cert: X509Certificate, issuer: X509Certificate): string[] {
   const configured = profile.deviceRevocation.crlUrls[anchorFingerprint(issuer)];
   if (configured) return [configured];
-  return crlDistributionUrls(certificateFields(Buffer.from(leaf.raw)).extensions.get(OID.cRLDistributionPoints));
+  return crlDistributionUrls(certificateFields(Buffer.from(cert.raw)).extensions.get(OID.cRLDistributionPoints));
 }
 
-export async function deviceRevocationStatus(source: DeviceCrlSource, profile: Profile, leaf: X509Certificate, issuer: X509Certificate): Promise<DeviceRevocationOutcome> {
+type CertificateOutcome = { kind: 'good' } | { kind: 'revoked'; reason: string } | { kind: 'unavailable'; failures: string[] };
+
+/** One certificate of the path against its issuer's CRL. */
+async function certificateStatus(source: DeviceCrlSource, profile: Profile, cert: X509Certificate, issuer: X509Certificate, what: string): Promise<CertificateOutcome> {
   const failures: string[] = [];
   // Distribution points are alternatives, asked at once (so the wait is one timeout): the first
   // in the certificate's order that answers decides.
-  const urls = crlUrlsFor(profile, leaf, issuer);
-  const statuses = await Promise.all(urls.map((url) => source.status(leaf, issuer, url)));
+  const statuses = await Promise.all(crlUrlsFor(profile, cert, issuer).map((url) => source.status(cert, issuer, url)));
   for (const status of statuses) {
-    const url = status.url;
     switch (status.kind) {
       case 'good':
         return { kind: 'good' };
       case 'revoked':
-        return { kind: 'revoked', reason: `the client certificate has been revoked (CRL ${url}${status.reason ? `, reason ${status.reason}` : ''})` };
+        return { kind: 'revoked', reason: `${what} has been revoked (CRL ${status.url}${status.reason ? `, reason ${status.reason}` : ''})` };
       case 'unavailable':
-        failures.push(`${url}: ${status.error}`);
+        failures.push(`${status.url}: ${status.error}`);
     }
   }
+  return failures.length === 0 ? { kind: 'good' } : { kind: 'unavailable', failures };
+}
+
+/**
+ * RFC 5280 §6.3: every certificate of the validated `path` (leaf first, ending with the trust
+ * anchor, which is trusted as configured) against its issuer's CRL, all at once.
+ */
+export async function deviceRevocationStatus(source: DeviceCrlSource, profile: Profile, path: readonly X509Certificate[]): Promise<DeviceRevocationOutcome> {
+  const checks = path.slice(0, -1).map((cert, i) => {
+    const what = i === 0 ? 'the client certificate' : `the CA certificate "${cert.subject.replace(/\n/g, ', ')}" on its path`;
+    return certificateStatus(source, profile, cert, path[i + 1]!, what);
+  });
+  const outcomes = await Promise.all(checks);
+  const revoked = outcomes.find((o) => o.kind === 'revoked');
+  if (revoked) return revoked;
+  const failures = outcomes.flatMap((o) => (o.kind === 'unavailable' ? o.failures : []));
   if (failures.length === 0) return { kind: 'good' };
   const allowed = profile.deviceRevocation.whenUnavailable === 'allow';
   return {

@@ -132,6 +132,26 @@ describe('revocation of device certificates from the device CA’s CRL', () => {
     expect((await enroll('anchor-crl', device, 'no-cdp')).status).toBe(200);
   });
 
+  it('refuses a certificate whose issuing CA its root has revoked (the client sends the chain)', async () => {
+    const root = await makeDeviceCa('CN=Plant Root CA, O=Example');
+    const p = (await s.runtime.store.getProfile('refuse'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'chain', clientTrustAnchors: [root.pem] });
+    const rootCrl = `${crlBase}/plant-root.crl`;
+    const kept = await makeDeviceCa('CN=Plant Issuing CA 1, O=Example', { parent: root, serial: '5a', crlUrl: rootCrl });
+    const dropped = await makeDeviceCa('CN=Plant Issuing CA 2, O=Example', { parent: root, serial: '5b', crlUrl: rootCrl });
+    crls.set('/plant-root.crl', await root.crl(['5b']));
+    const viaChain = async (sub: DeviceCa, cn: string) => {
+      const leaf = await sub.issue(cn);
+      const csr = await makeCsr({ name: `CN=${cn}` });
+      return estRequest(`${s.base}/chain/simpleenroll`, { ca: s.rootPem, clientCert: { cert: leaf.cert + sub.pem, key: leaf.key }, body: csrBody(csr.der), contentType: 'application/pkcs10' });
+    };
+    const ok = await viaChain(kept, 'line-1');
+    expect(ok.status, ok.text).toBe(200);
+    const refused = await viaChain(dropped, 'line-2');
+    expect(refused.status).toBe(401);
+    expect(refused.text).toMatch(`the CA certificate "CN=Plant Issuing CA 2, O=Example" on its path has been revoked (CRL ${rootCrl}, reason keyCompromise)`);
+  });
+
   it('a certificate that names no CRL and has none configured is not checked', async () => {
     expect((await enroll('refuse', device, 'no-crl')).status).toBe(200);
   });
