@@ -76,7 +76,7 @@ function pathChecks(path: readonly X509Certificate[]): string | undefined {
     }
     for (let j = 0; j < i; j++) {
       if (j > 0 && isSelfIssued(path[j]!)) continue;
-      const problem = nameConstraintViolation(constraints, constrainedNamesOf(fields[j]!), subjectOf(path[i]!));
+      const problem = nameConstraintViolation(constraints, constrainedNamesOf(fields[j]!, j === 0), subjectOf(path[i]!));
       if (problem) return `certificate "${subjectOf(path[j]!)}": ${problem}`;
     }
   }
