@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { defaultProfile } from '../ra/default-profile.js';
+import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
 import { splitTrustAnchors, validateProfile } from '../ra/profile-validation.js';
 import { EMPTY_NAME_POLICY, type NewProfile, type Profile } from '../store/store.js';
 import { problem } from './problem.js';
@@ -26,6 +27,8 @@ function merge(base: NewProfile, input: ProfileInput): NewProfile {
   };
   p.clientTrustAnchors = splitTrustAnchors(p.clientTrustAnchors);
   p.allowedAccounts = p.allowedAccounts.map((a) => a.toLowerCase());
+  // a removed anchor takes its CRL URL along (the form sends the URLs back unchanged)
+  p.deviceRevocation = dropRemovedAnchorCrls(p, base).deviceRevocation;
   return p;
 }
 

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-validation.js';
-import { normalizeFingerprint } from '../ra/device-revocation.js';
+import { dropRemovedAnchorCrls, normalizeFingerprint } from '../ra/device-revocation.js';
 import type { AuthMechanism, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
 import { CliError, splitList } from './context.js';
 
@@ -151,7 +151,7 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.csrAttrs !== undefined) p.csrAttrs = splitList(f.csrAttrs);
   if (f.approval !== undefined) p.approval = f.approval as NewProfile['approval'];
   p.namePolicy = applyNamePolicy(p.namePolicy, f);
-  p.deviceRevocation = applyDeviceRevocation(p.deviceRevocation, f);
+  p.deviceRevocation = applyDeviceRevocation(dropRemovedAnchorCrls(p, base).deviceRevocation, f);
   if (f.popLinking !== undefined) p.popLinking = f.popLinking as NewProfile['popLinking'];
   if (f.retryAfter !== undefined) p.retryAfterSeconds = integerFlag('--retry-after', f.retryAfter);
   if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours);

@@ -81,10 +81,7 @@ export function deviceRevocationErrors(p: Pick<Profile, 'deviceRevocation' | 'cl
   if (r.whenUnavailable !== 'refuse' && r.whenUnavailable !== 'allow') {
     errors.push({ field: 'deviceRevocation.whenUnavailable', message: `expected refuse or allow, got "${String(r.whenUnavailable)}"` });
   }
-  const anchors = new Set<string>();
-  for (const pem of p.clientTrustAnchors) {
-    for (const der of pemBlocks(pem)) anchors.add(createHash('sha256').update(der).digest('hex'));
-  }
+  const anchors = fingerprintsOf(p.clientTrustAnchors);
   for (const [fingerprint, url] of Object.entries(r.crlUrls)) {
     const field = 'deviceRevocation.crlUrls';
     if (!/^[0-9a-f]{64}$/.test(fingerprint)) errors.push({ field, message: `"${fingerprint}" is not a SHA-256 fingerprint (64 hex digits)` });
@@ -92,4 +89,30 @@ export function deviceRevocationErrors(p: Pick<Profile, 'deviceRevocation' | 'cl
     if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/i.test(url) || !URL.canParse(url)) errors.push({ field, message: `${JSON.stringify(url)} is not an http or https URL` });
   }
   return errors;
+}
+
+function fingerprintsOf(pems: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const pem of pems) {
+    try {
+      for (const der of pemBlocks(pem)) out.add(createHash('sha256').update(der).digest('hex'));
+    } catch {
+      // unreadable: the profile rules name it
+    }
+  }
+  return out;
+}
+
+type RevocationSettings = Pick<Profile, 'deviceRevocation' | 'clientTrustAnchors'>;
+
+/**
+ * `p` without the CRL URLs that `previous` had for anchors `p` no longer has: removing an anchor
+ * takes its URL along. A URL given anew (not in `previous`) stays, for the profile rules to judge.
+ */
+export function dropRemovedAnchorCrls<P extends RevocationSettings>(p: P, previous: RevocationSettings): P {
+  const before = fingerprintsOf(previous.clientTrustAnchors);
+  const now = fingerprintsOf(p.clientTrustAnchors);
+  const removed = (fp: string, url: string): boolean => before.has(fp) && !now.has(fp) && previous.deviceRevocation.crlUrls[fp] === url;
+  const crlUrls = Object.fromEntries(Object.entries(p.deviceRevocation.crlUrls).filter(([fp, url]) => !removed(fp, url)));
+  return { ...p, deviceRevocation: { ...p.deviceRevocation, crlUrls } };
 }
