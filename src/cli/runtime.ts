@@ -82,7 +82,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
   let crlPort: number | undefined;
   // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.
-  const deviceCrls = createDeviceCrlSource({ now: () => new Date() });
+  const deviceCrls = createDeviceCrlSource({ now: () => new Date(), logger });
   const service = createEnrollmentService({ store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, deviceCrls });
   const est = await createEstServer({
     service,

@@ -6,6 +6,7 @@
  * with that CA's key. Our own CAs' certificates are judged from the store instead.
  */
 import { createHash, type X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { certificateFields } from '../pki/certificate.js';
@@ -35,6 +36,8 @@ export interface DeviceCrlOptions {
   maxAgeMs?: number;
   /** After a failed fetch, how long look-ups answer from the failure before fetching again. */
   retryAfterMs?: number;
+  /** Fetches and their failures are logged here. */
+  logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
 interface Loaded {
@@ -135,8 +138,10 @@ export function createDeviceCrlSource(o: DeviceCrlOptions): DeviceCrlSource {
       if (expiresAt <= now) throw new Error(`the CRL expired at ${new Date(expiresAt).toISOString()} (nextUpdate)`);
       // refetch after maxAge, and in any case once three quarters of the remaining validity have passed
       const refreshAt = Math.min(now + maxAgeMs, now + ((expiresAt - now) * 3) / 4);
+      o.logger?.info({ url, revoked: crl.revoked.size, nextUpdate: crl.nextUpdate?.toISOString() }, 'device CA CRL fetched');
       return { ok: true, loaded: { crl, expiresAt, refreshAt, verified: new Map() } };
     } catch (err) {
+      o.logger?.warn({ url, reason: (err as Error).message }, 'device CA CRL could not be fetched');
       return { ok: false, error: (err as Error).message, retryAt: started + retryAfterMs };
     }
   }

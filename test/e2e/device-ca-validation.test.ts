@@ -4,6 +4,7 @@
  * served by a real HTTP server on 127.0.0.1:0; the profile's policy when no fresh CRL can be had.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,6 +101,7 @@ describe('revocation of device certificates from the device CA’s CRL', () => {
     expect(event).toMatchObject({ actor: 'CN=offline-2', outcome: 'allowed' });
     expect(event!.detail).toContain(downUrl);
     expect(event!.detail).toMatch(/ECONNREFUSED.*allowed by the profile's revocation policy; certificate serial/);
+    await expect.poll(() => readFileSync(s.logFile, 'utf8')).toMatch(new RegExp(`"url":"${downUrl}","reason":"connect ECONNREFUSED[^"]*","msg":"device CA CRL could not be fetched"`));
   });
 
   it('an expired CRL counts as no CRL: refused or allowed per policy', async () => {
