@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { defaultProfile } from '../ra/default-profile.js';
+import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
 import { newLabelError, splitTrustAnchors, validateProfile } from '../ra/profile-validation.js';
 import { DEFAULT_CLIENT_BINDING, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type ClientBinding, type NewProfile, type Profile } from '../store/store.js';
 import { problem } from './problem.js';
@@ -32,6 +33,8 @@ function merge(base: NewProfile, input: ProfileInput): NewProfile {
   };
   p.clientTrustAnchors = splitTrustAnchors(p.clientTrustAnchors);
   p.allowedAccounts = p.allowedAccounts.map((a) => a.toLowerCase());
+  // a removed anchor takes its CRL URL along (the form sends the URLs back unchanged)
+  p.deviceRevocation = dropRemovedAnchorCrls(p, base).deviceRevocation;
   return p;
 }
 

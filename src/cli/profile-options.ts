@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-validation.js';
 import { normalizeFingerprint } from '../ra/name-policy.js';
+import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
 import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
 import { CliError, splitList } from './context.js';
 
@@ -222,7 +223,7 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.csrAttrs !== undefined) p.csrAttrs = splitList(f.csrAttrs);
   if (f.approval !== undefined) p.approval = f.approval as NewProfile['approval'];
   p.namePolicy = applyNamePolicy(p.namePolicy, f);
-  p.deviceRevocation = applyDeviceRevocation(p.deviceRevocation, f);
+  p.deviceRevocation = applyDeviceRevocation(dropRemovedAnchorCrls(p, base).deviceRevocation, f);
   if (f.popLinking !== undefined) p.popLinking = f.popLinking as NewProfile['popLinking'];
   if (f.renewalSupersede !== undefined || f.renewalOnce !== undefined || f.renewalWindow !== undefined) {
     p.renewal = { ...p.renewal };

@@ -95,7 +95,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   let crlPort: number | undefined;
   const t = config.est.authThrottle;
   // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.
-  const deviceCrls = createDeviceCrlSource({ now: () => new Date() });
+  const deviceCrls = createDeviceCrlSource({ now: () => new Date(), logger });
   const tlsKey = readFileSync(config.tls.key);
   const tlsCert = readFileSync(config.tls.certificate);
   const service = createEnrollmentService({

@@ -91,8 +91,14 @@ export function parseNameConstraints(extnValue: Buffer): NameConstraints {
   return out;
 }
 
-/** The names of a certificate that name constraints apply to (RFC 5280 §6.1.3 (b)). */
-export function constrainedNamesOf(fields: CertificateFields): ConstrainedName[] {
+const HOSTNAME = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.?$/i;
+
+/**
+ * The names of a certificate that name constraints apply to (RFC 5280 §6.1.3 (b)). With
+ * `cnAsDns` (the leaf), a subject CN that looks like a host name counts as a DNS name when the
+ * certificate has no DNS SAN, as OpenSSL does, so a constraint cannot be dodged through the CN.
+ */
+export function constrainedNamesOf(fields: CertificateFields, cnAsDns = false): ConstrainedName[] {
   const names: ConstrainedName[] = [];
   const rdns = rdnsOf(fields.subject);
   if (rdns.length > 0) names.push({ form: 'dn', rdns, text: nameToString(fields.subject) });
@@ -106,6 +112,16 @@ export function constrainedNamesOf(fields: CertificateFields): ConstrainedName[]
   }
   const san = fields.subjectAltName;
   if (san) for (const gn of children(san, readTop(san))) names.push(generalName(san, gn));
+  if (cnAsDns && !names.some((n) => n.form === 'dns')) {
+    for (const rdn of children(fields.subject, top)) {
+      for (const atv of children(fields.subject, rdn)) {
+        const [t, v] = children(fields.subject, atv);
+        if (!v || decodeOid(value(fields.subject, t!)) !== OID.commonName) continue;
+        const cn = value(fields.subject, v).toString('utf8');
+        if (HOSTNAME.test(cn)) names.push({ form: 'dns', value: cn });
+      }
+    }
+  }
   return names;
 }
 

@@ -149,9 +149,9 @@ export async function authenticateClientCert(ctx: AuthContext, profile: Profile,
   const result = validateClientChain(creds.clientChain, anchors, ctx.now(), ctx.knownIntermediates);
   if (!result.ok) throw certificateRefused(profile, result.reason, creds);
   if (await ctx.isRevokedHere(result.leaf)) throw certificateRefused(profile, 'the client certificate has been revoked', creds);
-  if (ctx.deviceCrls && result.issuer && !ctx.issuedHere(result.leaf)) {
-    // RFC 5280 §6.3: a device CA's certificate is checked against that CA's CRL.
-    const status = await deviceRevocationStatus(ctx.deviceCrls, profile, result.leaf, result.issuer);
+  if (ctx.deviceCrls && !ctx.issuedHere(result.leaf)) {
+    // RFC 5280 §6.3: a device CA's certificates are checked against their issuers' CRLs.
+    const status = await deviceRevocationStatus(ctx.deviceCrls, profile, result.path);
     switch (status.kind) {
       case 'good':
         break;

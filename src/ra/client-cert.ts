@@ -14,10 +14,10 @@ import { constrainedNamesOf, nameConstraintViolation, parseNameConstraints } fro
 import { OID, oidName } from '../pki/oids.js';
 
 /**
- * `issuer`: the certificate that signed the leaf (undefined when the leaf is itself an anchor);
+ * `path`: the validated path, leaf first, ending with the trust anchor (just the leaf when it is one);
  * `anchor`: the trust anchor the path ends at (its names may bind what the leaf requests).
  */
-export type ChainResult = { ok: true; leaf: X509Certificate; issuer: X509Certificate | undefined; anchor: X509Certificate } | { ok: false; reason: string };
+export type ChainResult = { ok: true; leaf: X509Certificate; path: X509Certificate[]; anchor: X509Certificate } | { ok: false; reason: string };
 
 const MAX_DEPTH = 8;
 
@@ -79,7 +79,7 @@ function pathChecks(path: readonly X509Certificate[]): string | undefined {
     }
     for (let j = 0; j < i; j++) {
       if (j > 0 && isSelfIssued(path[j]!)) continue;
-      const problem = nameConstraintViolation(constraints, constrainedNamesOf(fields[j]!), subjectOf(path[i]!));
+      const problem = nameConstraintViolation(constraints, constrainedNamesOf(fields[j]!, j === 0), subjectOf(path[i]!));
       if (problem) return `certificate "${subjectOf(path[j]!)}": ${problem}`;
     }
   }
@@ -126,13 +126,13 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
     const itself = anchors.find((a) => a.raw.equals(current.raw));
     if (itself) {
       const problem = pathProblem(path);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: path[1], anchor: itself };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, path, anchor: itself };
     }
     const anchor = anchors.find((a) => signedBy(current, a));
     if (anchor) {
       const full = [...path, anchor];
       const problem = withinValidity(anchor, now) ?? pathProblem(full);
-      return problem ? { ok: false, reason: problem } : { ok: true, leaf, issuer: full[1], anchor };
+      return problem ? { ok: false, reason: problem } : { ok: true, leaf, path: full, anchor };
     }
     const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
     if (!next) break;

@@ -6,6 +6,7 @@
  * with that CA's key. Our own CAs' certificates are judged from the store instead.
  */
 import { createHash, type X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { certificateFields } from '../pki/certificate.js';
@@ -35,6 +36,8 @@ export interface DeviceCrlOptions {
   maxAgeMs?: number;
   /** After a failed fetch, how long look-ups answer from the failure before fetching again. */
   retryAfterMs?: number;
+  /** Fetches and their failures are logged here. */
+  logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
 interface Loaded {
@@ -50,11 +53,17 @@ type Entry = { ok: true; loaded: Loaded } | { ok: false; error: string; retryAt:
 
 const REASON_NAME = new Map<number, string>(Object.entries(CRL_REASONS).map(([name, code]) => [code, name]));
 
-/** GET `url` into memory, refusing non-200 answers, bodies over `maxBytes` and anything slower than `timeoutMs`. */
+const MAX_REDIRECTS = 3;
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+
+const getterFor = (url: string): typeof httpGet | undefined => (/^https:/i.test(url) ? httpsGet : /^http:/i.test(url) ? httpGet : undefined);
+
+/**
+ * GET `url` into memory, following up to 3 http(s) redirects, refusing other non-200 answers,
+ * bodies over `maxBytes` and anything not complete within `timeoutMs` (one deadline for all hops).
+ */
 export function fetchBounded(url: string, timeoutMs: number, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const get = url.toLowerCase().startsWith('https:') ? httpsGet : url.toLowerCase().startsWith('http:') ? httpGet : undefined;
-    if (!get) return reject(new Error('only http and https URLs are fetched'));
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let req: ReturnType<typeof httpGet> | undefined;
@@ -65,34 +74,50 @@ export function fetchBounded(url: string, timeoutMs: number, maxBytes: number): 
       req?.destroy();
       reject(err);
     };
-    try {
-      req = get(url, { headers: { accept: 'application/pkix-crl' } }, (res: IncomingMessage) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          return fail(new Error(`HTTP ${res.statusCode ?? '?'}`));
-        }
-        const declared = Number(res.headers['content-length'] ?? 0);
-        if (declared > maxBytes) return fail(new Error(`the CRL is larger than ${maxBytes} bytes`));
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > maxBytes) fail(new Error(`the CRL is larger than ${maxBytes} bytes`));
-          else chunks.push(c);
+    const attempt = (current: string, hops: number): void => {
+      const get = getterFor(current);
+      if (!get) return fail(new Error(hops === 0 ? 'only http and https URLs are fetched' : `redirected to ${current}, which is not http or https`));
+      try {
+        req = get(current, { headers: { accept: 'application/pkix-crl' } }, (res: IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          if (REDIRECT.has(status) && res.headers.location && hops < MAX_REDIRECTS) {
+            res.resume();
+            let next: string;
+            try {
+              next = new URL(res.headers.location, current).href;
+            } catch {
+              return fail(new Error(`HTTP ${status} to an unusable location`));
+            }
+            return attempt(next, hops + 1);
+          }
+          if (status !== 200) {
+            res.resume();
+            return fail(new Error(`HTTP ${status || '?'}`));
+          }
+          const declared = Number(res.headers['content-length'] ?? 0);
+          if (declared > maxBytes) return fail(new Error(`the CRL is larger than ${maxBytes} bytes`));
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > maxBytes) fail(new Error(`the CRL is larger than ${maxBytes} bytes`));
+            else chunks.push(c);
+          });
+          res.on('error', fail);
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve(Buffer.concat(chunks));
+          });
         });
-        res.on('error', fail);
-        res.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(Buffer.concat(chunks));
-        });
-      });
-    } catch (err) {
-      return fail(err as Error); // a malformed URL
-    }
-    req.on('error', fail);
-    timer = setTimeout(() => fail(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+      } catch (err) {
+        return fail(err as Error); // a malformed URL
+      }
+      req.on('error', fail);
+    };
+    attempt(url, 0);
+    if (!settled) timer = setTimeout(() => fail(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
   });
 }
 
@@ -113,8 +138,10 @@ export function createDeviceCrlSource(o: DeviceCrlOptions): DeviceCrlSource {
       if (expiresAt <= now) throw new Error(`the CRL expired at ${new Date(expiresAt).toISOString()} (nextUpdate)`);
       // refetch after maxAge, and in any case once three quarters of the remaining validity have passed
       const refreshAt = Math.min(now + maxAgeMs, now + ((expiresAt - now) * 3) / 4);
+      o.logger?.info({ url, revoked: crl.revoked.size, nextUpdate: crl.nextUpdate?.toISOString() }, 'device CA CRL fetched');
       return { ok: true, loaded: { crl, expiresAt, refreshAt, verified: new Map() } };
     } catch (err) {
+      o.logger?.warn({ url, reason: (err as Error).message }, 'device CA CRL could not be fetched');
       return { ok: false, error: (err as Error).message, retryAt: started + retryAfterMs };
     }
   }

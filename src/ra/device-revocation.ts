@@ -22,32 +22,48 @@ export type DeviceRevocationOutcome =
 export const anchorFingerprint = (cert: X509Certificate): string => createHash('sha256').update(cert.raw).digest('hex');
 
 /** A fingerprint as people paste it ("AB:CD:…", any case) in the form profiles key it. */
-export const normalizeFingerprint = (text: string): string => text.trim().toLowerCase().replace(/:/g, '');
 
 /** The CRL configured for the issuing anchor, else the certificate's own http(s) distribution points. */
-export function crlUrlsFor(profile: Profile, leaf: X509Certificate, issuer: X509Certificate): string[] {
+export function crlUrlsFor(profile: Profile, cert: X509Certificate, issuer: X509Certificate): string[] {
   const configured = profile.deviceRevocation.crlUrls[anchorFingerprint(issuer)];
   if (configured) return [configured];
-  return crlDistributionUrls(certificateFields(Buffer.from(leaf.raw)).extensions.get(OID.cRLDistributionPoints));
+  return crlDistributionUrls(certificateFields(Buffer.from(cert.raw)).extensions.get(OID.cRLDistributionPoints));
 }
 
-export async function deviceRevocationStatus(source: DeviceCrlSource, profile: Profile, leaf: X509Certificate, issuer: X509Certificate): Promise<DeviceRevocationOutcome> {
+type CertificateOutcome = { kind: 'good' } | { kind: 'revoked'; reason: string } | { kind: 'unavailable'; failures: string[] };
+
+/** One certificate of the path against its issuer's CRL. */
+async function certificateStatus(source: DeviceCrlSource, profile: Profile, cert: X509Certificate, issuer: X509Certificate, what: string): Promise<CertificateOutcome> {
   const failures: string[] = [];
   // Distribution points are alternatives, asked at once (so the wait is one timeout): the first
   // in the certificate's order that answers decides.
-  const urls = crlUrlsFor(profile, leaf, issuer);
-  const statuses = await Promise.all(urls.map((url) => source.status(leaf, issuer, url)));
+  const statuses = await Promise.all(crlUrlsFor(profile, cert, issuer).map((url) => source.status(cert, issuer, url)));
   for (const status of statuses) {
-    const url = status.url;
     switch (status.kind) {
       case 'good':
         return { kind: 'good' };
       case 'revoked':
-        return { kind: 'revoked', reason: `the client certificate has been revoked (CRL ${url}${status.reason ? `, reason ${status.reason}` : ''})` };
+        return { kind: 'revoked', reason: `${what} has been revoked (CRL ${status.url}${status.reason ? `, reason ${status.reason}` : ''})` };
       case 'unavailable':
-        failures.push(`${url}: ${status.error}`);
+        failures.push(`${status.url}: ${status.error}`);
     }
   }
+  return failures.length === 0 ? { kind: 'good' } : { kind: 'unavailable', failures };
+}
+
+/**
+ * RFC 5280 §6.3: every certificate of the validated `path` (leaf first, ending with the trust
+ * anchor, which is trusted as configured) against its issuer's CRL, all at once.
+ */
+export async function deviceRevocationStatus(source: DeviceCrlSource, profile: Profile, path: readonly X509Certificate[]): Promise<DeviceRevocationOutcome> {
+  const checks = path.slice(0, -1).map((cert, i) => {
+    const what = i === 0 ? 'the client certificate' : `the CA certificate "${cert.subject.replace(/\n/g, ', ')}" on its path`;
+    return certificateStatus(source, profile, cert, path[i + 1]!, what);
+  });
+  const outcomes = await Promise.all(checks);
+  const revoked = outcomes.find((o) => o.kind === 'revoked');
+  if (revoked) return revoked;
+  const failures = outcomes.flatMap((o) => (o.kind === 'unavailable' ? o.failures : []));
   if (failures.length === 0) return { kind: 'good' };
   const allowed = profile.deviceRevocation.whenUnavailable === 'allow';
   return {
@@ -64,10 +80,7 @@ export function deviceRevocationErrors(p: Pick<Profile, 'deviceRevocation' | 'cl
   if (r.whenUnavailable !== 'refuse' && r.whenUnavailable !== 'allow') {
     errors.push({ field: 'deviceRevocation.whenUnavailable', message: `expected refuse or allow, got "${String(r.whenUnavailable)}"` });
   }
-  const anchors = new Set<string>();
-  for (const pem of p.clientTrustAnchors) {
-    for (const der of pemBlocks(pem)) anchors.add(createHash('sha256').update(der).digest('hex'));
-  }
+  const anchors = fingerprintsOf(p.clientTrustAnchors);
   for (const [fingerprint, url] of Object.entries(r.crlUrls)) {
     const field = 'deviceRevocation.crlUrls';
     if (!/^[0-9a-f]{64}$/.test(fingerprint)) errors.push({ field, message: `"${fingerprint}" is not a SHA-256 fingerprint (64 hex digits)` });
@@ -75,4 +88,30 @@ export function deviceRevocationErrors(p: Pick<Profile, 'deviceRevocation' | 'cl
     if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/i.test(url) || !URL.canParse(url)) errors.push({ field, message: `${JSON.stringify(url)} is not an http or https URL` });
   }
   return errors;
+}
+
+function fingerprintsOf(pems: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const pem of pems) {
+    try {
+      for (const der of pemBlocks(pem)) out.add(createHash('sha256').update(der).digest('hex'));
+    } catch {
+      // unreadable: the profile rules name it
+    }
+  }
+  return out;
+}
+
+type RevocationSettings = Pick<Profile, 'deviceRevocation' | 'clientTrustAnchors'>;
+
+/**
+ * `p` without the CRL URLs that `previous` had for anchors `p` no longer has: removing an anchor
+ * takes its URL along. A URL given anew (not in `previous`) stays, for the profile rules to judge.
+ */
+export function dropRemovedAnchorCrls<P extends RevocationSettings>(p: P, previous: RevocationSettings): P {
+  const before = fingerprintsOf(previous.clientTrustAnchors);
+  const now = fingerprintsOf(p.clientTrustAnchors);
+  const removed = (fp: string, url: string): boolean => before.has(fp) && !now.has(fp) && previous.deviceRevocation.crlUrls[fp] === url;
+  const crlUrls = Object.fromEntries(Object.entries(p.deviceRevocation.crlUrls).filter(([fp, url]) => !removed(fp, url)));
+  return { ...p, deviceRevocation: { ...p.deviceRevocation, crlUrls } };
 }

@@ -239,6 +239,12 @@ describe('changing', () => {
     const stray = await admin.put('/api/profiles/crl-devices', { deviceRevocation: { crlUrls: { ['0'.repeat(64)]: 'http://crl.example.com/x.crl' } } });
     expect(stray.status).toBe(400);
     expect(stray.json.errors).toEqual([{ field: 'deviceRevocation.crlUrls', message: `no client trust anchor has the SHA-256 fingerprint ${'0'.repeat(64)}` }]);
+    // the form sends every setting back: replacing the anchor drops the removed anchor's URL
+    const form = (await admin.get('/api/profiles/crl-devices')).json;
+    const otherCa = await makeDeviceCa('CN=Replacement Device CA');
+    const replaced = await admin.put('/api/profiles/crl-devices', { ...form, clientTrustAnchors: [otherCa.pem] });
+    expect(replaced.status, replaced.text).toBe(200);
+    expect(replaced.json.deviceRevocation).toEqual({ whenUnavailable: 'refuse', crlUrls: {} });
     const badPolicy = await admin.put('/api/profiles/crl-devices', { deviceRevocation: { whenUnavailable: 'maybe' } });
     expect(badPolicy.status).toBe(400);
     expect(badPolicy.json.errors[0].field).toMatch(/^deviceRevocation\.whenUnavailable/);

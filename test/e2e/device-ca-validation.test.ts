@@ -4,6 +4,7 @@
  * served by a real HTTP server on 127.0.0.1:0; the profile's policy when no fresh CRL can be had.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,6 +101,7 @@ describe('revocation of device certificates from the device CA’s CRL', () => {
     expect(event).toMatchObject({ actor: 'CN=offline-2', outcome: 'allowed' });
     expect(event!.detail).toContain(downUrl);
     expect(event!.detail).toMatch(/ECONNREFUSED.*allowed by the profile's revocation policy; certificate serial/);
+    await expect.poll(() => readFileSync(s.logFile, 'utf8')).toMatch(new RegExp(`"url":"${downUrl}","reason":"connect ECONNREFUSED[^"]*","msg":"device CA CRL could not be fetched"`));
   });
 
   it('an expired CRL counts as no CRL: refused or allowed per policy', async () => {
@@ -130,6 +132,26 @@ describe('revocation of device certificates from the device CA’s CRL', () => {
     expect((await post('refuse')).status).toBe(200);
     // a certificate without a distribution point is checked against the anchor's CRL too
     expect((await enroll('anchor-crl', device, 'no-cdp')).status).toBe(200);
+  });
+
+  it('refuses a certificate whose issuing CA its root has revoked (the client sends the chain)', async () => {
+    const root = await makeDeviceCa('CN=Plant Root CA, O=Example');
+    const p = (await s.runtime.store.getProfile('refuse'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'chain', clientTrustAnchors: [root.pem] });
+    const rootCrl = `${crlBase}/plant-root.crl`;
+    const kept = await makeDeviceCa('CN=Plant Issuing CA 1, O=Example', { parent: root, serial: '5a', crlUrl: rootCrl });
+    const dropped = await makeDeviceCa('CN=Plant Issuing CA 2, O=Example', { parent: root, serial: '5b', crlUrl: rootCrl });
+    crls.set('/plant-root.crl', await root.crl(['5b']));
+    const viaChain = async (sub: DeviceCa, cn: string) => {
+      const leaf = await sub.issue(cn);
+      const csr = await makeCsr({ name: `CN=${cn}` });
+      return estRequest(`${s.base}/chain/simpleenroll`, { ca: s.rootPem, clientCert: { cert: leaf.cert + sub.pem, key: leaf.key }, body: csrBody(csr.der), contentType: 'application/pkcs10' });
+    };
+    const ok = await viaChain(kept, 'line-1');
+    expect(ok.status, ok.text).toBe(200);
+    const refused = await viaChain(dropped, 'line-2');
+    expect(refused.status).toBe(401);
+    expect(refused.text).toMatch(`the CA certificate "CN=Plant Issuing CA 2, O=Example" on its path has been revoked (CRL ${rootCrl}, reason keyCompromise)`);
   });
 
   it('a certificate that names no CRL and has none configured is not checked', async () => {

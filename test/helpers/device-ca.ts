@@ -27,17 +27,24 @@ export interface DeviceCa {
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
 
 
-export async function makeDeviceCa(name = 'CN=Enterprise Device CA, O=Example', opts: { extensions?: x509.Extension[] } = {}): Promise<DeviceCa> {
+/**
+ * A self-signed device CA, or with `parent` a subordinate CA issued by it (`serial`, and `crlUrl`
+ * for its CRL distribution point). `pem` is the CA's own certificate only.
+ */
+export async function makeDeviceCa(
+  name = 'CN=Enterprise Device CA, O=Example',
+  opts: { extensions?: x509.Extension[]; parent?: DeviceCa; serial?: string; crlUrl?: string } = {},
+): Promise<DeviceCa> {
   const keys = await generateKeys('ec-p256');
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name,
-    notBefore: new Date(Date.now() - 86_400_000),
-    notAfter: new Date(Date.now() + 365 * 86_400_000),
-    keys,
-    signingAlgorithm: SIGN,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true), ...(opts.extensions ?? [])],
-  });
+  const extensions = [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true), ...(opts.extensions ?? [])];
+  if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([opts.crlUrl]));
+  const validity = { notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 365 * 86_400_000) };
+  const cert = opts.parent
+    ? await x509.X509CertificateGenerator.create({
+        serialNumber: opts.serial ?? '02', subject: name, issuer: opts.parent.cert.subject, ...validity,
+        publicKey: keys.publicKey, signingKey: opts.parent.keys.privateKey, signingAlgorithm: SIGN, extensions,
+      })
+    : await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name, ...validity, keys, signingAlgorithm: SIGN, extensions });
   let serial = 16;
   return {
     pem: cert.toString('pem') + '\n',

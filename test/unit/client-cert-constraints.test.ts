@@ -103,6 +103,15 @@ describe('name constraints (RFC 5280 §4.2.1.10)', () => {
     expect(check([await issue('CN=no-san', ca), ca])).toBe('ok');
   });
 
+  it('a leaf without DNS SANs: a CN that looks like a host name is held to DNS constraints (as OpenSSL does)', async () => {
+    const ca = await constrainedCa('CN Checked CA', { permitted: [{ dns: 'devices.example' }] });
+    expect(check([await issue('CN=evil.test', ca), ca])).toBe('certificate "CN=evil.test": DNS:evil.test is outside the permitted names of "CN=CN Checked CA, O=Example" (name constraints)');
+    expect(check([await issue('CN=s1.devices.example', ca), ca])).toBe('ok');
+    expect(check([await issue('CN=sensor 17', ca), ca])).toBe('ok');
+    // with a DNS SAN, the SAN is what counts
+    expect(check([await issue('CN=legacy.name.test', ca, { sans: [{ type: 'dns', value: 's2.devices.example' }] }), ca])).toBe('ok');
+  });
+
   it('excluded DNS subtree wins over a permitted one', async () => {
     const ca = await constrainedCa('DNS Excluded CA', { permitted: [{ dns: 'devices.example' }], excluded: [{ dns: 'lab.devices.example' }] });
     expect(check([await issue('CN=d', ca, { sans: [{ type: 'dns', value: 'a.devices.example' }] }), ca])).toBe('ok');

@@ -102,6 +102,20 @@ describe('device CRL source', () => {
     expect(await source().status(d.x, caX, `${base}/delta.crl`)).toMatchObject({ kind: 'unavailable', error: 'the CRL cannot be used: it is a delta CRL' });
   });
 
+  it('follows up to three http redirects, not more, and not to other schemes', async () => {
+    const d = await device('d');
+    const redirect = (to: string) => (res: import('node:http').ServerResponse) => res.writeHead(302, { Location: to }).end();
+    routes.set('/moved/final.crl', await ca.crl([d.serial]));
+    routes.set('/r1', redirect('/moved/final.crl'));
+    routes.set('/r2', redirect(`${base}/r1`));
+    routes.set('/r3', redirect('/r2'));
+    routes.set('/r4', redirect('/r3'));
+    expect((await source().status(d.x, caX, `${base}/r3`)).kind).toBe('revoked');
+    expect(await source().status(d.x, caX, `${base}/r4`)).toMatchObject({ kind: 'unavailable', error: 'HTTP 302' });
+    routes.set('/to-ldap', redirect('ldap://ldap.example/cn=crl'));
+    expect(await source().status(d.x, caX, `${base}/to-ldap`)).toMatchObject({ kind: 'unavailable', error: 'redirected to ldap://ldap.example/cn=crl, which is not http or https' });
+  });
+
   it('bounds the size and the time of a fetch', async () => {
     const d = await device('d');
     routes.set('/big.crl', Buffer.alloc(5000, 0x30));

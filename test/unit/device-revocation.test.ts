@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultProfile } from '../../src/ra/default-profile.js';
 import { createDeviceCrlSource } from '../../src/ra/device-crl.js';
-import { anchorFingerprint, crlUrlsFor, deviceRevocationStatus, normalizeFingerprint } from '../../src/ra/device-revocation.js';
+import { anchorFingerprint, crlUrlsFor, deviceRevocationStatus } from '../../src/ra/device-revocation.js';
+import { normalizeFingerprint } from '../../src/ra/name-policy.js';
 import type { Profile } from '../../src/store/store.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
 
@@ -57,22 +58,38 @@ describe('device revocation policy', () => {
   it('takes the answer of any distribution point that has a fresh CRL; refuses or allows per policy when none has', async () => {
     const d = await twoPointCert('dp2', `${base}/down-a.crl`, `${base}/up-b.crl`);
     crls.set('/up-b.crl', await ca.crl([]));
-    expect(await deviceRevocationStatus(source(), profile({ whenUnavailable: 'refuse', crlUrls: {} }), d.x, caX)).toEqual({ kind: 'good' });
+    expect(await deviceRevocationStatus(source(), profile({ whenUnavailable: 'refuse', crlUrls: {} }), [d.x, caX])).toEqual({ kind: 'good' });
     crls.set('/up-b.crl', await ca.crl([d.serial]));
-    const revoked = await deviceRevocationStatus(source(), profile({ whenUnavailable: 'allow', crlUrls: {} }), d.x, caX);
+    const revoked = await deviceRevocationStatus(source(), profile({ whenUnavailable: 'allow', crlUrls: {} }), [d.x, caX]);
     expect(revoked).toEqual({ kind: 'revoked', reason: `the client certificate has been revoked (CRL ${base}/up-b.crl, reason keyCompromise)` });
     crls.delete('/up-b.crl');
-    const refused = await deviceRevocationStatus(source(), profile({ whenUnavailable: 'refuse', crlUrls: {} }), d.x, caX);
+    const refused = await deviceRevocationStatus(source(), profile({ whenUnavailable: 'refuse', crlUrls: {} }), [d.x, caX]);
     expect(refused).toEqual({
       kind: 'unavailable', allowed: false,
       detail: `the revocation status of the client certificate is unknown (no fresh CRL from ${base}/down-a.crl: HTTP 503; ${base}/up-b.crl: HTTP 503); refused by the profile's revocation policy`,
     });
-    const allowed = await deviceRevocationStatus(source(), profile({ whenUnavailable: 'allow', crlUrls: {} }), d.x, caX);
+    const allowed = await deviceRevocationStatus(source(), profile({ whenUnavailable: 'allow', crlUrls: {} }), [d.x, caX]);
     expect(allowed).toMatchObject({ kind: 'unavailable', allowed: true, detail: expect.stringMatching(/allowed by the profile's revocation policy$/) });
+  });
+
+  it('checks the device CA’s intermediates too: a revoked issuing CA refuses its certificates', async () => {
+    const sub = await makeDeviceCa('CN=Policy Test Issuing CA', { parent: ca, serial: '7a', crlUrl: `${base}/root.crl` });
+    const subX = new X509Certificate(sub.pem);
+    const leaf = new X509Certificate((await sub.issue('under-sub', { crlUrl: `${base}/sub.crl` })).cert);
+    crls.set('/sub.crl', await sub.crl([]));
+    crls.set('/root.crl', await ca.crl([]));
+    const open = profile({ whenUnavailable: 'refuse', crlUrls: {} });
+    expect(await deviceRevocationStatus(source(), open, [leaf, subX, caX])).toEqual({ kind: 'good' });
+    crls.set('/root.crl', await ca.crl(['7a']));
+    expect(await deviceRevocationStatus(source(), open, [leaf, subX, caX])).toEqual({
+      kind: 'revoked', reason: `the CA certificate "CN=Policy Test Issuing CA" on its path has been revoked (CRL ${base}/root.crl, reason keyCompromise)`,
+    });
+    crls.delete('/root.crl');
+    expect(await deviceRevocationStatus(source(), open, [leaf, subX, caX])).toMatchObject({ kind: 'unavailable', allowed: false, detail: expect.stringContaining(`${base}/root.crl: HTTP 503`) });
   });
 
   it('does not check a certificate that names no CRL under an anchor without one', async () => {
     const plain = new X509Certificate((await ca.issue('plain')).cert);
-    expect(await deviceRevocationStatus(source(), profile({ whenUnavailable: 'refuse', crlUrls: {} }), plain, caX)).toEqual({ kind: 'good' });
+    expect(await deviceRevocationStatus(source(), profile({ whenUnavailable: 'refuse', crlUrls: {} }), [plain, caX])).toEqual({ kind: 'good' });
   });
 });

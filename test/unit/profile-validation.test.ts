@@ -1,6 +1,6 @@
 /** The profile rules shared by the CLI and the Web RA, and the CLI's wording of them. */
 import { describe, expect, it } from 'vitest';
-import { cliMessage, formatKeyAlgorithms, parseKeyAlgorithms } from '../../src/cli/profile-options.js';
+import { applyProfileFlags, cliMessage, formatKeyAlgorithms, parseKeyAlgorithms } from '../../src/cli/profile-options.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
 import { describeTrustAnchor, EST_OPERATIONS, newLabelError, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
 import type { NewProfile } from '../../src/store/store.js';
@@ -91,6 +91,11 @@ describe('device CA revocation settings', () => {
       { field: 'deviceRevocation.crlUrls', message: '"ldap://ldap.example.com/cn=crl" is not an http or https URL' },
     ]);
     expect(cliMessage({ field: 'deviceRevocation.crlUrls', message: 'x' })).toBe('--anchor-crl: x');
+    // removing the anchor takes its URL along; naming it anew for a removed anchor is refused
+    const configured: NewProfile = { ...base(), clientTrustAnchors: [ca.pem], deviceRevocation: { whenUnavailable: 'refuse', crlUrls: { [fp]: 'http://crl.example.com/a.crl' } } };
+    expect(applyProfileFlags(configured, { clearTrustAnchors: true }, rules.knownCas).deviceRevocation.crlUrls).toEqual({});
+    expect(applyProfileFlags(configured, { validityDays: '30' }, rules.knownCas).deviceRevocation.crlUrls).toEqual({ [fp]: 'http://crl.example.com/a.crl' });
+    expect(() => applyProfileFlags(configured, { clearTrustAnchors: true, anchorCrl: [`${fp}=http://crl.example.com/b.crl`] }, rules.knownCas)).toThrow(`--anchor-crl: no client trust anchor has the SHA-256 fingerprint ${fp}`);
     expect(cliMessage({ field: 'deviceRevocation.whenUnavailable', message: 'x' })).toBe('--crl-unavailable: x');
   });
 });
