@@ -11,7 +11,7 @@ import { oid as derOid, smallInteger } from '../pki/der.js';
 import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
-import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
+import { StoreUnavailableError, type Account, type Profile, type Store } from '../store/store.js';
 import {
   authenticateBasic, authenticateEnroll, type AuthContext, type Credentials, type Principal,
 } from './authenticators.js';
@@ -141,6 +141,12 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     return ca;
   }
 
+  /** The usable EST account behind a requester name, or null. */
+  async function requesterAccount(email: string): Promise<Account | null> {
+    const account = await o.store.getAccount(email);
+    return account && account.role === 'est' && !account.disabled ? account : null;
+  }
+
   /** RFC 7030 §4.2.2: reenroll is authenticated by the certificate being renewed. */
   async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: CertificateFields }> {
     // Only a certificate can authenticate a reenroll, so certificate failures carry no Basic challenge.
@@ -262,7 +268,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
     checkPopLinking(p, principal, csr, req.credentials);
-    let names = admitNames(p, principal, csr);
+    // RFC 7030 §4.2.2 ChangeSubjectName on a certificate-only renewal: the original requester's name globs apply
+    const requester = principal.renewing && !principal.account && csr.changeSubjectName ? await requesterAccount(principal.actor) : undefined;
+    let names = admitNames(p, principal, csr, requester);
     const renews = principal.renewing?.serialHex ?? null;
 
     let approvedRequestId: number | undefined;
@@ -272,7 +280,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       approvedRequestId = held.id;
       // Issue what the officer approved: the held CSR (the re-sent one has the same key).
       csr = parseCsr(held.csr);
-      names = admitNames(p, principal, csr);
+      names = admitNames(p, principal, csr, requester);
     }
 
     const generated = serverKeygen ? generateKeyFor(p) : undefined;
