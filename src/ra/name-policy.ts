@@ -5,8 +5,8 @@
 import { BlockList, isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { dnsNameProblem } from '../pki/name-syntax.js';
-import { nameAttributes, nameRdnCount, type GeneralName, type NameAttribute } from '../pki/names.js';
-import { OID } from '../pki/oids.js';
+import { attributeTypeOid, nameAttributes, nameRdnCount, type GeneralName, type NameAttribute } from '../pki/names.js';
+import { OID, resolveOid } from '../pki/oids.js';
 import { CLIENT_BINDING_MODES, type Account, type NamePolicy, type Profile, type SanType } from '../store/store.js';
 import { globAdmits, nameGlobProblem, type RequestedName } from './name-globs.js';
 
@@ -85,7 +85,7 @@ function clientBindingErrors(policy: NamePolicy): Array<{ field: string; message
   const field = 'namePolicy.clientBinding';
   if (!CLIENT_BINDING_MODES.includes(b.mode)) errors.push({ field: `${field}.mode`, message: `unknown client binding mode "${String(b.mode)}" (known: ${CLIENT_BINDING_MODES.join(', ')})` });
   for (const a of b.attributes) {
-    if (!SUBJECT_ATTRIBUTE.test(a)) errors.push({ field: `${field}.attributes`, message: `"${a}" is not a subject attribute name or dotted OID` });
+    if (!attributeTypeOid(a) && !resolveOid(a)) errors.push({ field: `${field}.attributes`, message: `"${a}" is not a known subject attribute (CN, serialNumber, O, OU, C, L, ST, emailAddress, DC) or a dotted OID` });
   }
   const seen = new Set<string>();
   for (const [i, anchor] of b.anchors.entries()) {
@@ -107,8 +107,6 @@ function clientBindingErrors(policy: NamePolicy): Array<{ field: string; message
   }
   return errors;
 }
-
-const SUBJECT_ATTRIBUTE = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)$/;
 
 /** "AB:cd:…" → "abcd…". */
 export function normalizeFingerprint(text: string): string {

@@ -160,6 +160,9 @@ describe('name policy validation of the new settings', () => {
     expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'anchor-names', attributes: [], anchors: [{ ...anchor, fingerprintSha256: 'abc' }] } })).toMatch(/not a SHA-256 fingerprint/);
     expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'anchor-names', attributes: [], anchors: [anchor, anchor] } })).toMatch(/listed twice/);
     expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'anchor-names', attributes: [], anchors: [{ ...anchor, names: ['mail:x'] }] } })).toMatch(/unknown name type prefix/);
-    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['C N'], anchors: [] } })).toMatch(/not a subject attribute/);
+    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['C N'], anchors: [] } })).toMatch(/not a known subject attribute/);
+    // a typo must not silently bind nothing
+    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['CN', 'SN'], anchors: [] } })).toMatch(/"SN" is not a known subject attribute/);
+    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['cn', 'serialnumber', '2.5.4.97'], anchors: [] } })).toBeUndefined();
   });
 });
