@@ -40,7 +40,13 @@ export function checkClientBinding(profile: Profile, identity: ClientIdentity | 
     case 'free':
       return undefined;
     case 'match':
-      return isRa ? undefined : matchCertificate(profile, identity.certificate, subject, sans);
+      if (isRa) return undefined;
+      try {
+        return matchCertificate(profile, identity.certificate, subject, sans);
+      } catch {
+        // the chain validated, but its leaf's Name or SAN is not DER we can read: nothing to match
+        return `profile "${profile.label}" binds requested names to the TLS client certificate, whose names cannot be read`;
+      }
     case 'anchor-names':
       return withinAnchorNames(profile, identity.anchor, subject, sans);
   }
