@@ -5,7 +5,7 @@
  * undefined. Pure functions.
  */
 import { domainToASCII, domainToUnicode } from 'node:url';
-import { DerError, readTlv, TAG, type Tlv } from './der.js';
+import { decodeOid, DerError, readTlv, TAG, type Tlv } from './der.js';
 import { OID } from './oids.js';
 
 /** Upper bounds of any Name on the request path, whatever a profile says. */
@@ -144,7 +144,7 @@ export function nameDerProblem(der: Buffer, limits: NameShapeLimits = {}): strin
         const bytes = der.subarray(val.valueStart, val.end);
         if (bytes.length === 0) return 'a subject attribute value is empty';
         if (bytes.length > NAME_HARD_LIMITS.valueBytes) return 'a subject attribute value is too long';
-        const typeOid = decodeOidQuiet(oidBytes);
+        const typeOid = decodeOid(oidBytes); // oidProblem has ruled out what decodeOid refuses
         if (IA5_ONLY.has(typeOid) && val.tag !== TAG.IA5String) return 'emailAddress and domainComponent values must be IA5String (RFC 5280 Appendix A)';
         if (PRINTABLE_ONLY.has(typeOid) && val.tag !== TAG.PrintableString) return 'countryName and serialNumber values must be PrintableString (RFC 5280 Appendix A)';
         const text = decodeDirectoryString(val.tag, bytes);
@@ -161,21 +161,6 @@ export function nameDerProblem(der: Buffer, limits: NameShapeLimits = {}): strin
   } catch (err) {
     return err instanceof DerError ? `the subject is not a valid DER Name: ${err.message}` : `the subject is not a valid DER Name`;
   }
-}
-
-function decodeOidQuiet(bytes: Buffer): string {
-  const parts: number[] = [];
-  let v = 0;
-  for (const b of bytes) {
-    v = v * 128 + (b & 0x7f);
-    if (!(b & 0x80)) {
-      parts.push(v);
-      v = 0;
-    }
-  }
-  const first = parts.shift() ?? 0;
-  const a = first < 80 ? Math.floor(first / 40) : 2;
-  return [a, first - a * 40, ...parts].join('.');
 }
 
 const LDH_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

@@ -112,6 +112,11 @@ export { isIPv4 };
 
 const TYPE_BY_SHORT: Record<string, string> = Object.fromEntries(Object.entries(SHORT).map(([o, s]) => [s.toUpperCase(), o]));
 
+/** The OID of a subject attribute given by short name (CN, serialNumber, DC, … any case) or dotted; undefined when unknown. */
+export function attributeTypeOid(name: string): string | undefined {
+  return TYPE_BY_SHORT[name.toUpperCase()] ?? (/^\d+(\.\d+)+$/.test(name) ? name : undefined);
+}
+
 /**
  * Encode a Name from "CN=x, O=y" (DER order as written). Values are UTF8String except
  * countryName and serialNumber, which RFC 5280 requires as PrintableString, and emailAddress and

@@ -191,6 +191,12 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     return ca;
   }
 
+  /** The usable EST account behind a requester name, or null. */
+  async function requesterAccount(email: string): Promise<Account | null> {
+    const account = await o.store.getAccount(email);
+    return account && account.role === 'est' && !account.disabled ? account : null;
+  }
+
   /** RFC 7030 §4.2.2: reenroll is authenticated by the certificate being renewed. */
   async function authenticateReenroll(p: Profile, ca: CaBackend, creds: Credentials): Promise<Principal & { renewing: CertificateFields; owner?: Account }> {
     // Only a certificate can authenticate a reenroll, so certificate failures challenge for a certificate, not Basic.
@@ -332,7 +338,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
     checkPopLinking(p, principal, csr, req.credentials);
-    let names = admitNames(p, principal, csr);
+    // RFC 7030 §4.2.2 ChangeSubjectName on a certificate-only renewal: the original requester's name globs apply
+    const requester = principal.renewing && !principal.account && csr.changeSubjectName ? await requesterAccount(principal.actor) : undefined;
+    let names = admitNames(p, principal, csr, requester);
     if (principal.owner && principal.owner !== principal.account) {
       // The account that obtained the certificate must still be allowed these names.
       const ownerRefusal = checkNames(p, principal.owner, names.subject, names.names);
@@ -347,7 +355,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       approvedRequestId = held.id;
       // Issue what the officer approved: the held CSR (the re-sent one has the same key).
       csr = parseCsr(held.csr);
-      names = admitNames(p, principal, csr);
+      names = admitNames(p, principal, csr, requester);
     }
 
     const generated = serverKeygen ? await serverGeneratedKey(p) : undefined;

@@ -15,7 +15,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { certificateFields } from '../pki/certificate.js';
 import { foldNameValue, generalNameKey, namesMatch } from '../pki/name-compare.js';
-import { generalNameToString, nameAttributes, nameToString, parseGeneralNames, type GeneralName } from '../pki/names.js';
+import { attributeTypeOid, generalNameToString, nameAttributes, nameToString, parseGeneralNames, type GeneralName } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
 import type { Profile } from '../store/store.js';
 import { globAdmits } from './name-globs.js';
@@ -27,13 +27,8 @@ export interface ClientIdentity {
   anchor: X509Certificate | undefined;
 }
 
-const SHORT_TO_OID: Record<string, string> = {
-  cn: OID.commonName, serialnumber: OID.serialNumber, c: OID.countryName, l: OID.localityName, st: OID.stateOrProvinceName,
-  o: OID.organizationName, ou: OID.organizationalUnitName, emailaddress: OID.emailAddress, dc: OID.domainComponent,
-};
-
 function attributeOid(name: string): string {
-  return SHORT_TO_OID[name.toLowerCase()] ?? resolveOid(name) ?? name;
+  return attributeTypeOid(name) ?? resolveOid(name) ?? name;
 }
 
 /** Undefined when the request's names are within what the client certificate may ask for; otherwise why not. */
@@ -45,7 +40,13 @@ export function checkClientBinding(profile: Profile, identity: ClientIdentity | 
     case 'free':
       return undefined;
     case 'match':
-      return isRa ? undefined : matchCertificate(profile, identity.certificate, subject, sans);
+      if (isRa) return undefined;
+      try {
+        return matchCertificate(profile, identity.certificate, subject, sans);
+      } catch {
+        // the chain validated, but its leaf's Name or SAN is not DER we can read: nothing to match
+        return `profile "${profile.label}" binds requested names to the TLS client certificate, whose names cannot be read`;
+      }
     case 'anchor-names':
       return withinAnchorNames(profile, identity.anchor, subject, sans);
   }

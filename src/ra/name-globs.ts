@@ -3,8 +3,9 @@
  *
  * `dns:*.example.com` admits CNs and DNS names, `ip:10.1.*.*` IP addresses, `email:*@example.com`
  * email addresses (SAN rfc822Name and subject emailAddress), `uri:https://*.example.com/*` URIs,
- * `cn:Sensor *` only a CN. A bare glob admits CNs, DNS names and IP addresses: what account
- * globs always admitted in practice, and never an email address or URI.
+ * `cn:Sensor *` only a CN. A bare glob admits CNs, DNS names and IP addresses, never an email
+ * address or URI; bare globs that are written as a URI (`https://…`, `urn:…`) or hold an "@" keep
+ * meaning a URI or an email address (and CN), as they did before prefixes.
  * `*` matches within one DNS label (one IP octet), within an email local part or domain label,
  * within one URI segment; matching is case-insensitive and on the whole value.
  */
@@ -39,10 +40,16 @@ interface ParsedGlob {
   pattern: string;
 }
 
+/** Bare globs written before prefixes existed keep meaning what they meant: a URI, an email address, or a host name. */
+const BARE_URI = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/|urn:)/i;
+
 function parseGlob(text: string): ParsedGlob {
   const m = /^([A-Za-z]+):(.*)$/s.exec(text);
   const kinds = m ? PREFIXES[m[1]!.toLowerCase()] : undefined;
-  return m && kinds ? { kinds, pattern: m[2]! } : { kinds: BARE, pattern: text };
+  if (m && kinds) return { kinds, pattern: m[2]! };
+  if (BARE_URI.test(text)) return { kinds: ['uri'], pattern: text };
+  if (text.includes('@')) return { kinds: ['cn', 'email'], pattern: text };
+  return { kinds: BARE, pattern: text };
 }
 
 const cache = new Map<string, RegExp>();
@@ -67,8 +74,8 @@ export function globAdmits(glob: string, name: RequestedName): boolean {
 /** Why a glob cannot be meant (an unknown `type:` prefix, an empty pattern), or undefined. */
 export function nameGlobProblem(glob: string): string | undefined {
   const m = /^([A-Za-z]+):(.*)$/s.exec(glob);
-  // an IPv6 address such as "fe80::1" or "abcd:*" is a bare glob, not a prefix
-  if (m && !PREFIXES[m[1]!.toLowerCase()] && !/^[0-9a-f:*.]+$/i.test(glob)) {
+  // an IPv6 address such as "fe80::1" or "abcd:*", or a URI, is a bare glob, not a prefix
+  if (m && !PREFIXES[m[1]!.toLowerCase()] && !/^[0-9a-f:*.]+$/i.test(glob) && !BARE_URI.test(glob)) {
     return `"${glob}": unknown name type prefix "${m[1]}:" (use dns:, ip:, email:, uri:, cn: or none)`;
   }
   if (parseGlob(glob).pattern.trim() === '') return `"${glob}": empty name pattern`;

@@ -3,9 +3,10 @@
  * account may ask for. Pure functions; each refusal names the rule that refused.
  */
 import { BlockList, isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 import { dnsNameProblem } from '../pki/name-syntax.js';
-import { nameAttributes, nameRdnCount, type GeneralName, type NameAttribute } from '../pki/names.js';
-import { OID } from '../pki/oids.js';
+import { attributeTypeOid, nameAttributes, nameRdnCount, type GeneralName, type NameAttribute } from '../pki/names.js';
+import { OID, resolveOid } from '../pki/oids.js';
 import { CLIENT_BINDING_MODES, type Account, type NamePolicy, type Profile, type SanType } from '../store/store.js';
 import { globAdmits, nameGlobProblem, type RequestedName } from './name-globs.js';
 
@@ -84,7 +85,7 @@ function clientBindingErrors(policy: NamePolicy): Array<{ field: string; message
   const field = 'namePolicy.clientBinding';
   if (!CLIENT_BINDING_MODES.includes(b.mode)) errors.push({ field: `${field}.mode`, message: `unknown client binding mode "${String(b.mode)}" (known: ${CLIENT_BINDING_MODES.join(', ')})` });
   for (const a of b.attributes) {
-    if (!SUBJECT_ATTRIBUTE.test(a)) errors.push({ field: `${field}.attributes`, message: `"${a}" is not a subject attribute name or dotted OID` });
+    if (!attributeTypeOid(a) && !resolveOid(a)) errors.push({ field: `${field}.attributes`, message: `"${a}" is not a known subject attribute (CN, serialNumber, O, OU, C, L, ST, emailAddress, DC) or a dotted OID` });
   }
   const seen = new Set<string>();
   for (const [i, anchor] of b.anchors.entries()) {
@@ -106,8 +107,6 @@ function clientBindingErrors(policy: NamePolicy): Array<{ field: string; message
   }
   return errors;
 }
-
-const SUBJECT_ATTRIBUTE = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)$/;
 
 /** "AB:cd:…" → "abcd…". */
 export function normalizeFingerprint(text: string): string {
@@ -148,6 +147,17 @@ function rangesOf(ranges: readonly string[]): BlockList {
 }
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+
+/**
+ * The host name or IP address a CN stands for, as a client matching names on the CN would read it:
+ * spaces and a trailing dot dropped, an IDN as its A-labels; undefined for other text.
+ */
+export function cnAsHost(cn: string): { kind: 'dns' | 'ip'; value: string } | undefined {
+  const t = cn.trim().replace(/\.$/, '');
+  if (isIP(t)) return { kind: 'ip', value: t };
+  const ascii = /^[\x00-\x7f]*$/.test(t) ? t : domainToASCII(t);
+  return ascii && HOSTNAME.test(ascii) ? { kind: 'dns', value: ascii } : undefined;
+}
 
 function underSuffix(name: string, suffixes: readonly string[]): boolean {
   const n = name.toLowerCase();
@@ -216,7 +226,8 @@ export function checkNames(profile: Profile, account: Account | undefined, subje
     return `${who} does not allow email names (subject emailAddress; allowed: ${policy.sanTypes.map((t) => SAN_LABEL[t]).join(', ')})`;
   }
   const cns = attrs.filter((a) => a.type === OID.commonName).map((a) => a.value);
-  const dnsNames = [...typed.filter((n) => n.type === 'dns').map((n) => n.value), ...cns.filter((cn) => HOSTNAME.test(cn))];
+  const cnHosts = cns.map(cnAsHost);
+  const dnsNames = [...typed.filter((n) => n.type === 'dns').map((n) => n.value), ...cnHosts.flatMap((h) => (h?.kind === 'dns' ? [h.value] : []))];
   // RFC 6125 §6.4.3: a wildcard certificate speaks for every name under it; a profile opts in.
   const wildcard = [...dnsNames, ...cns].find((n) => n.includes('*'));
   if (wildcard !== undefined) {
@@ -230,7 +241,7 @@ export function checkNames(profile: Profile, account: Account | undefined, subje
   if (policy.ipRanges.length > 0) {
     const list = rangesOf(policy.ipRanges);
     // a CN that is an IP address is held to the same ranges as an IP SAN
-    const ips = [...typed.filter((n) => n.type === 'ip').map((n) => n.value), ...cns.filter((cn) => isIP(cn) !== 0)];
+    const ips = [...typed.filter((n) => n.type === 'ip').map((n) => n.value), ...cnHosts.flatMap((h) => (h?.kind === 'ip' ? [h.value] : []))];
     const bad = ips.find((ip) => !list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4'));
     if (bad !== undefined) return `${who}: IP address ${bad} is not in an allowed range (${policy.ipRanges.join(', ')})`;
   }

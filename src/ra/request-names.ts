@@ -9,7 +9,7 @@ import { generalNameSetsMatch, namesMatch } from '../pki/name-compare.js';
 import { generalNamesDerProblem, nameDerProblem } from '../pki/name-syntax.js';
 import { nameToString, parseChangeSubjectName, parseGeneralNames, type GeneralName } from '../pki/names.js';
 import { OID } from '../pki/oids.js';
-import type { Profile } from '../store/store.js';
+import type { Account, Profile } from '../store/store.js';
 import type { Principal } from './authenticators.js';
 import { RaError } from './errors.js';
 import { checkClientBinding } from './identity-binding.js';
@@ -29,14 +29,18 @@ function checkSyntax(subject: Buffer, subjectAltName: Buffer | undefined, what =
   if (bad) throw new RaError('bad-request', what === 'the request' ? bad : `${what}: ${bad}`);
 }
 
-/** The names to issue for a new request (simpleenroll, serverkeygen) or a renewal. Throws RaError. */
-export function admitNames(p: Profile, principal: Principal & { renewing?: CertificateFields }, csr: ParsedCsr): IssueNames {
+/**
+ * The names to issue for a new request (simpleenroll, serverkeygen) or a renewal. Throws RaError.
+ * `requester`: on a renewal that asks for new names without HTTP Basic, the EST account that
+ * requested the certificate being renewed (null when it is gone or disabled): its name globs apply.
+ */
+export function admitNames(p: Profile, principal: Principal & { renewing?: CertificateFields }, csr: ParsedCsr, requester?: Account | null): IssueNames {
   checkSyntax(csr.subject, csr.requestedExtensions.get(OID.subjectAltName));
   const requested = requestedNames(csr);
   if (typeof requested === 'string') throw new RaError('forbidden', requested);
   const refusal = checkNames(p, principal.account, csr.subject, requested.names);
   if (refusal) throw new RaError('forbidden', refusal);
-  if (principal.renewing) return renewalNames(p, principal, principal.renewing, csr, requested.names);
+  if (principal.renewing) return renewalNames(p, principal.account ?? requester, principal.renewing, csr, requested.names);
   if (csr.changeSubjectName) {
     throw new RaError('bad-request', 'ChangeSubjectName (RFC 6402 §2.8) applies to simplereenroll only; a new enrollment requests its names in the subject and subjectAltName');
   }
@@ -45,7 +49,7 @@ export function admitNames(p: Profile, principal: Principal & { renewing?: Certi
   return { subject: csr.subject, subjectAltName: requested.subjectAltName, names: requested.names };
 }
 
-function renewalNames(p: Profile, principal: Principal, current: CertificateFields, csr: ParsedCsr, requested: GeneralName[]): IssueNames {
+function renewalNames(p: Profile, account: Account | null | undefined, current: CertificateFields, csr: ParsedCsr, requested: GeneralName[]): IssueNames {
   const currentNames = current.subjectAltName ? parseGeneralNames(current.subjectAltName) : [];
   // RFC 7030 §4.2.2: Subject and SubjectAltName MUST be identical to the current certificate's,
   // compared as RFC 5280 §7.1 names and as sets of GeneralNames (DNS names case-insensitively).
@@ -74,7 +78,9 @@ function renewalNames(p: Profile, principal: Principal, current: CertificateFiel
   const names = subjectAltName ? parseGeneralNames(subjectAltName) : [];
   if (names.some((n) => n.type === 'other')) throw new RaError('forbidden', 'ChangeSubjectName: the new subjectAltName has a name type that is not allowed (allowed: DNS, IP, email, URI)');
   if (subject.length === 2 && names.length === 0) throw new RaError('forbidden', 'ChangeSubjectName: the new names have neither a subject nor a subjectAltName');
-  const refusal = checkNames(p, principal.account, subject, names);
+  // The renaming certificate speaks for the account that requested it: that account's names bound the new ones.
+  if (p.auth === 'basic' && !account) throw new RaError('forbidden', 'ChangeSubjectName: the EST account that requested the certificate being renewed no longer exists or is disabled');
+  const refusal = checkNames(p, account ?? undefined, subject, names);
   if (refusal) throw new RaError('forbidden', `ChangeSubjectName: ${refusal}`);
   return { subject, subjectAltName, names };
 }

@@ -11,6 +11,7 @@ import { certificateFields } from '../../src/pki/certificate.js';
 import { seq, tlv } from '../../src/pki/der.js';
 import { encodeGeneralNames, encodeName } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
+import { hashPassword } from '../../src/ra/password.js';
 import { EMPTY_NAME_POLICY } from '../../src/store/store.js';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';
@@ -98,6 +99,21 @@ describe('ChangeSubjectName (RFC 6402 §2.8)', () => {
     const res = await post('/devnames/simplereenroll', { subject: 'CN=dev-5', attributes: change(encodeName('CN=printer')) }, { clientCert: old });
     expect(res.status).toBe(403);
     expect(res.text).toMatch(/ChangeSubjectName: profile "devnames": subject CN="printer" does not match/);
+  });
+
+  it('holds the new names to the name globs of the EST account that requested the certificate', async () => {
+    await s.runtime.store.createAccount({ email: 'dev1x@example.com', passwordHash: await hashPassword('dev1x-password'), role: 'est' });
+    await s.runtime.store.setAccountAllowedNames('dev1x@example.com', ['dev-1*']);
+    const old = await enrolled('devnames', 'CN=dev-10', [], { basic: { user: 'dev1x@example.com', password: 'dev1x-password' } });
+    const within = await post('/devnames/simplereenroll', { subject: 'CN=dev-10', attributes: change(encodeName('CN=dev-11')) }, { clientCert: old });
+    expect(within.status, within.text).toBe(200);
+    const outside = await post('/devnames/simplereenroll', { subject: 'CN=dev-10', attributes: change(encodeName('CN=dev-20')) }, { clientCert: old });
+    expect(outside.status).toBe(403);
+    expect(outside.text).toMatch(/ChangeSubjectName: account dev1x@example.com may not request the name "dev-20"/);
+    await s.runtime.store.setAccountDisabled('dev1x@example.com', true);
+    const disabled = await post('/devnames/simplereenroll', { subject: 'CN=dev-10', attributes: change(encodeName('CN=dev-12')) }, { clientCert: old });
+    expect(disabled.status).toBe(403);
+    expect(disabled.text).toMatch(/account that requested the certificate being renewed no longer exists or is disabled/);
   });
 
   it('is not honoured where names bind to the client certificate: 403 that says so', async () => {

@@ -33,6 +33,15 @@ describe('validateNamePolicy', () => {
 
 describe('checkNames', () => {
   const subject = encodeName('CN=web-1, O=Example');
+  it('holds a CN to dnsSuffixes and ipRanges as a CN-matching client reads it: trimmed, trailing dot dropped, IDN as A-labels', () => {
+    const p = profile({ dnsSuffixes: ['.devices.example.com'], ipRanges: ['10.0.0.0/8'] });
+    const cn = (v: string) => checkNames(p, undefined, encodeName(`CN=${v}`), []);
+    expect(cn('a.devices.example.com')).toBeUndefined();
+    expect(cn('www.bank.example.')).toMatch(/DNS name "www.bank.example" is not under an allowed domain/);
+    expect(cn('bücher.example')).toMatch(/DNS name "xn--bcher-kva.example"/);
+    expect(cn('192.168.0.1')).toMatch(/IP address 192.168.0.1 is not in an allowed range/);
+    expect(cn('Printer in room 4')).toBeUndefined(); // not a host name: other rules decide
+  });
   it('treats a subject emailAddress as an email name: SAN types, account globs', () => {
     const withEmail = encodeName('CN=web-1, emailAddress=ops@example.com');
     expect(checkNames(profile({ sanTypes: ['dns'] }), undefined, withEmail, [])).toMatch(/does not allow email names \(subject emailAddress/);

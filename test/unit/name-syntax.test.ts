@@ -131,6 +131,15 @@ describe('name globs by type', () => {
     expect(globAdmits('cn:Sensor *', { kind: 'cn', value: 'sensor 7' })).toBe(true);
     expect(globAdmits('cn:Sensor *', { kind: 'dns', value: 'sensor 7' })).toBe(false);
   });
+  it('keeps bare globs written as a URI or an email address meaning that, and nothing else', () => {
+    expect(globAdmits('https://*.example.com/*', { kind: 'uri', value: 'https://a.example.com/x' })).toBe(true);
+    expect(globAdmits('https://*.example.com/*', { kind: 'dns', value: 'https://a.example.com/x' })).toBe(false);
+    expect(globAdmits('urn:dev:*', { kind: 'uri', value: 'urn:dev:17' })).toBe(true);
+    expect(globAdmits('*@example.com', { kind: 'email', value: 'ops@example.com' })).toBe(true);
+    expect(globAdmits('*@example.com', { kind: 'dns', value: 'ops@example.com' })).toBe(false);
+    expect(nameGlobProblem('https://*.example.com/*')).toBeUndefined();
+    expect(nameGlobProblem('urn:dev:*')).toBeUndefined();
+  });
   it('refuses unknown prefixes but not IPv6 globs', () => {
     expect(nameGlobProblem('mail:*@example.com')).toMatch(/unknown name type prefix "mail:"/);
     expect(nameGlobProblem('fe80::*')).toBeUndefined();
@@ -160,6 +169,9 @@ describe('name policy validation of the new settings', () => {
     expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'anchor-names', attributes: [], anchors: [{ ...anchor, fingerprintSha256: 'abc' }] } })).toMatch(/not a SHA-256 fingerprint/);
     expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'anchor-names', attributes: [], anchors: [anchor, anchor] } })).toMatch(/listed twice/);
     expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'anchor-names', attributes: [], anchors: [{ ...anchor, names: ['mail:x'] }] } })).toMatch(/unknown name type prefix/);
-    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['C N'], anchors: [] } })).toMatch(/not a subject attribute/);
+    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['C N'], anchors: [] } })).toMatch(/not a known subject attribute/);
+    // a typo must not silently bind nothing
+    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['CN', 'SN'], anchors: [] } })).toMatch(/"SN" is not a known subject attribute/);
+    expect(validateNamePolicy({ ...EMPTY_NAME_POLICY, clientBinding: { mode: 'match', attributes: ['cn', 'serialnumber', '2.5.4.97'], anchors: [] } })).toBeUndefined();
   });
 });
