@@ -113,7 +113,7 @@ describe('ChangeSubjectName (RFC 6402 §2.8)', () => {
     await s.runtime.store.setAccountDisabled('dev1x@example.com', true);
     const disabled = await post('/devnames/simplereenroll', { subject: 'CN=dev-10', attributes: change(encodeName('CN=dev-12')) }, { clientCert: old });
     expect(disabled.status).toBe(403);
-    expect(disabled.text).toMatch(/account that requested the certificate being renewed no longer exists or is disabled/);
+    expect(disabled.text).toMatch(/the account dev1x@example.com that obtained the certificate being renewed is disabled/);
   });
 
   it('is not honoured where names bind to the client certificate: 403 that says so', async () => {
