@@ -26,7 +26,7 @@ export interface LocalCaOptions {
   ocspUrl?: string;
   /**
    * Who signs OCSP responses: `delegated` (default) an OCSP signing certificate this CA issues when
-   * first needed and renews at half its life, or the CA key itself.
+   * first asked (the runtime asks at startup) and renews at half its life, or the CA key itself.
    */
   ocspSigner?: 'delegated' | 'ca';
 }

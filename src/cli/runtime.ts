@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { createAdminServer, type AdminServer, type AdminServerOptions } from '../admin/admin-server.js';
-import type { CaBackend } from '../ca/ca-backend.js';
+import { signsOcsp, type CaBackend } from '../ca/ca-backend.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
 import { pemBlocks } from '../pki/base64.js';
@@ -90,6 +90,8 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     ...(config.crl.deltaValidityHours === undefined ? {} : { deltaValidityHours: config.crl.deltaValidityHours }),
     ...(crlPublicUrl ? { deltaUrl: (id: string) => `${crlPublicUrl}/${id}-delta.crl` } : {}),
   });
+  // RFC 6960 §4.2.2.2: each CA's delegated OCSP responder certificate is issued at startup (renewed at half its life).
+  for (const ca of cas.values()) if (signsOcsp(ca)) ca.ocspResponder(new Date());
   const ocspService = createOcspService({ store, cas, now: () => new Date(), validityMinutes: config.ocsp.validityMinutes, logger });
   const crlServer = createCrlServer(crlService, logger, ocspService);
   let crlPort: number | undefined;

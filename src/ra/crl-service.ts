@@ -12,10 +12,8 @@
  */
 import { issuesCrls, type CaBackend, type CrlIssuer } from '../ca/ca-backend.js';
 import { isCrlReason, type RevokedEntry } from '../pki/crl.js';
-import type { RevokedCursor, Store } from '../store/store.js';
-
-/** Revoked certificates read from the store per page. */
-const PAGE = 5000;
+import type { RevocationSummary, Store } from '../store/store.js';
+import { createRevokedSets } from './revoked-set.js';
 
 export interface CrlService {
   /** The current complete DER CRL of a CA, or undefined when no such CA signs CRLs. */
@@ -74,37 +72,36 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
     return p;
   };
 
-  const stampOf = async (caId: string): Promise<string> => {
-    const s = await o.store.revocationSummary(caId);
-    return `${s.count}/${s.latest?.toISOString() ?? ''}`;
+  const revokedSets = createRevokedSets(o.store);
+
+  const summaryOf = async (caId: string): Promise<{ summary: RevocationSummary; stamp: string }> => {
+    const summary = await o.store.revocationSummary(caId);
+    return { summary, stamp: `${summary.count}/${summary.latest?.toISOString() ?? ''}` };
   };
 
-  /** The CA's revoked certificates in CRL order, read a page at a time with the event loop free in between. */
-  const revokedFor = async (caId: string, thisUpdate: Date): Promise<RevokedEntry[]> => {
+  /** The entries of a CRL issued at thisUpdate, in CRL order. */
+  const revokedFor = async (caId: string, summary: RevocationSummary, thisUpdate: Date): Promise<RevokedEntry[]> => {
     const omitBefore = o.omitExpired ? thisUpdate.getTime() - validityMs : -Infinity;
+    const all = await revokedSets.get(caId, summary);
     const out: RevokedEntry[] = [];
-    let after: RevokedCursor | undefined;
-    for (;;) {
-      const page = await o.store.listRevokedPage(caId, after, PAGE);
-      for (const r of page) {
-        if (r.notAfter.getTime() < omitBefore) continue;
-        out.push({ serialHex: r.serial, revokedAt: r.revokedAt, reason: isCrlReason(r.reason) ? r.reason : 'unspecified' });
-      }
-      if (page.length < PAGE) return out;
-      after = page[page.length - 1];
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let i = 0; i < all.length; i++) {
+      if (i > 0 && i % 16_384 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const r = all[i]!;
+      if (r.notAfter.getTime() < omitBefore) continue;
+      out.push({ serialHex: r.serial, revokedAt: r.revokedAt, reason: isCrlReason(r.reason) ? r.reason : 'unspecified' });
     }
+    return out;
   };
 
   const secondStart = (now: Date): Date => new Date(Math.floor(now.getTime() / 1000) * 1000);
 
-  const completeCrl = async (caId: string, ca: CrlIssuer, stamp: string): Promise<Complete> => {
+  const completeCrl = async (caId: string, ca: CrlIssuer, { summary, stamp }: { summary: RevocationSummary; stamp: string }): Promise<Complete> => {
     const hit = complete.get(caId);
     // With delta CRLs, changes go into the delta and the complete CRL follows its schedule.
     if (hit && o.now().getTime() < hit.refreshAt && (deltaMs !== undefined || hit.stamp === stamp)) return hit;
     return once(`complete:${caId}`, async () => {
       const thisUpdate = secondStart(o.now());
-      const revoked = await revokedFor(caId, thisUpdate);
+      const revoked = await revokedFor(caId, summary, thisUpdate);
       const freshestCrlUrl = deltaMs === undefined ? undefined : o.deltaUrl?.(caId);
       const { der, number } = await ca.issueCrl({
         revoked, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + validityMs), ...(freshestCrlUrl ? { freshestCrlUrl } : {}),
@@ -127,20 +124,21 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
     async current(caId) {
       const ca = o.cas.get(caId);
       if (!ca || !issuesCrls(ca)) return undefined;
-      return (await completeCrl(caId, ca, await stampOf(caId))).der;
+      return (await completeCrl(caId, ca, await summaryOf(caId))).der;
     },
 
     async currentDelta(caId) {
       const ca = o.cas.get(caId);
       if (deltaMs === undefined || !ca || !issuesCrls(ca)) return undefined;
-      const stamp = await stampOf(caId);
-      const base = await completeCrl(caId, ca, stamp);
+      const current = await summaryOf(caId);
+      const { stamp } = current;
+      const base = await completeCrl(caId, ca, current);
       const hit = deltas.get(caId);
       if (hit && hit.baseNumber === base.number && hit.stamp === stamp && o.now().getTime() < hit.refreshAt) return hit.der;
       return (await once(`delta:${caId}`, async () => {
         const thisUpdate = secondStart(o.now());
         // RFC 5280 §5.2.4: the certificates revoked since the complete CRL it names.
-        const added = (await revokedFor(caId, thisUpdate)).filter((r) => !base.serials!.has(r.serialHex));
+        const added = (await revokedFor(caId, current.summary, thisUpdate)).filter((r) => !base.serials!.has(r.serialHex));
         const { der, number } = await ca.issueCrl({ revoked: added, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + deltaMs), deltaOf: base.number });
         const made: Delta = { der, number, stamp, refreshAt: thisUpdate.getTime() + deltaMs / 2, baseNumber: base.number };
         deltas.set(caId, made);

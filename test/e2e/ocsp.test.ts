@@ -97,6 +97,16 @@ describe('OCSP responder', () => {
     expect(r.out).toMatch(/Next Update:/);
   });
 
+  it('reads CertIDs hashed with SHA-256 as well as SHA-1, and several certificates in one request', async () => {
+    const r = await ask('-sha256', '-cert', bad.file);
+    expect(r.out).toMatch(/Response verify OK/);
+    expect(r.out).toMatch(/Hash Algorithm: sha256/);
+    expect(r.out).toMatch(/ocsp-bad\.pem: revoked/);
+    const both = await ask('-cert', good.file, '-cert', bad.file);
+    expect(both.out).toMatch(/ocsp-good\.pem: good/);
+    expect(both.out).toMatch(/ocsp-bad\.pem: revoked/);
+  });
+
   it('answers revoked with the revocation time and reason, also without a nonce', async () => {
     const r = await ask('-cert', bad.file, '-no_nonce');
     expect(r.code, r.out).toBe(0);
