@@ -11,6 +11,7 @@ import { createAdminServer, type AdminServer, type AdminServerOptions } from '..
 import type { CaBackend } from '../ca/ca-backend.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
+import { guardConnections, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
 import { createCrlService } from '../ra/crl-service.js';
@@ -62,7 +63,8 @@ export interface Runtime {
   estUrl(): string;
   /** https://host:port/ of the Web RA when it runs. */
   adminUrl(): string | undefined;
-  close(): Promise<void>;
+  /** Stop listening, let in-flight requests finish for up to drainMs (default limits.drainSeconds), then close the rest. */
+  close(drainMs?: number): Promise<void>;
 }
 
 /** What tests (or an embedding program) may give the Web RA instead of the defaults. */
@@ -78,13 +80,19 @@ function defaultUiDir(): string {
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
   const store = openSqliteStore(config.database.path, { logger });
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
-  const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
+  const limits: ListenerLimits = {
+    requestTimeoutMs: config.limits.requestTimeoutSeconds * 1000,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
+    maxConnectionsPerClient: config.limits.maxConnectionsPerClient,
+  };
+  const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger, limits);
   let crlPort: number | undefined;
   const service = createEnrollmentService({ store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger });
   const est = await createEstServer({
     service,
     logger,
     tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.certificate) },
+    limits,
   });
   let port = config.est.listen.port;
   const admin = config.admin.listen
@@ -97,10 +105,17 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
+        limits,
         ...options.admin,
       })
     : undefined;
   let adminPort: number | undefined;
+  // Every raw connection of every listener, so that the drain deadline can close what is left.
+  const guards: ConnectionGuard[] = [
+    guardConnections(est.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'est' }),
+    guardConnections(crlServer, { logger, now: Date.now, maxPerClient: 0, listener: 'crl' }),
+    ...(admin ? [guardConnections(admin.server, { logger, now: Date.now, maxPerClient: 0, listener: 'admin' })] : []),
+  ];
   return {
     config,
     store,
@@ -131,10 +146,22 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     estUrl: () => estBaseUrl(config, port),
     adminUrl: () => (config.admin.listen && adminPort !== undefined ? adminBaseUrl(config.admin.listen, adminPort) : undefined),
     crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
-    async close() {
-      if (crlServer.listening) await new Promise<void>((resolve) => crlServer.close(() => resolve()));
-      await admin?.close();
-      await est.close();
+    async close(drainMs = config.limits.drainSeconds * 1000) {
+      // In-flight requests get drainMs to finish; then every connection still open is closed,
+      // so a slow or stalled client cannot keep a stopping server alive.
+      const deadline = setTimeout(() => {
+        const closed = guards.reduce((n, g) => n + g.destroyAll(), 0);
+        if (closed > 0) logger.warn({ connections: closed, drainSeconds: drainMs / 1000 }, 'drain deadline reached: closing the connections still open');
+      }, drainMs);
+      try {
+        await Promise.all([
+          crlServer.listening ? new Promise<void>((resolve) => crlServer.close(() => resolve())) : undefined,
+          admin?.close(),
+          est.close(),
+        ]);
+      } finally {
+        clearTimeout(deadline);
+      }
       await store.close();
     },
   };

@@ -4,13 +4,14 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { CanonicalServerResponse } from '../http/canonical-headers.js';
+import { clientErrorHandler } from '../http/client-error.js';
+import { DEFAULT_LIMITS, httpServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import type { CrlService } from '../ra/crl-service.js';
 
 const PATH = /^\/crl\/([A-Za-z0-9_-]{1,64})\.crl$/;
 
-export function createCrlServer(crls: CrlService, logger: Logger): Server {
-  return createServer({ ServerResponse: CanonicalServerResponse }, (req, res) => {
+export function createCrlServer(crls: CrlService, logger: Logger, limits: ListenerLimits = DEFAULT_LIMITS): Server {
+  const server = createServer(httpServerOptions(limits), (req, res) => {
     const text = (status: number, body: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body + '\n');
     };
@@ -29,4 +30,6 @@ export function createCrlServer(crls: CrlService, logger: Logger): Server {
       },
     );
   });
+  server.on('clientError', clientErrorHandler(limits.requestTimeoutMs));
+  return server;
 }
