@@ -81,6 +81,8 @@ function coerce(values: unknown, schema: object | undefined): void {
 
 function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   reply.header('content-security-policy', CSP);
+  // RFC 6797: browsers keep to HTTPS for this host (the Web RA has no plain-HTTP listener to fall back to).
+  reply.header('strict-transport-security', 'max-age=31536000');
   reply.header('x-frame-options', 'DENY');
   reply.header('x-content-type-options', 'nosniff');
   reply.header('referrer-policy', 'no-referrer');

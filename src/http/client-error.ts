@@ -7,15 +7,17 @@
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 
-function answerFor(code: string | undefined, requestTimeoutMs: number): { status: number; text: string } {
+function answerFor(code: string | undefined, requestTimeoutMs: number, reason = ''): { status: number; text: string } {
+  // llhttp reports Content-Length with Transfer-Encoding as HPE_INVALID_TRANSFER_ENCODING and says so in its reason.
+  if (code === 'HPE_UNEXPECTED_CONTENT_LENGTH' || (code === 'HPE_INVALID_TRANSFER_ENCODING' && /content-length/i.test(reason))) {
+    // RFC 9112 §6.1: a request with both is a smuggling vector; refused, not guessed at.
+    return { status: 400, text: 'a request must not carry both Content-Length and Transfer-Encoding' };
+  }
   switch (code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, text: `the request did not arrive within ${Math.round(requestTimeoutMs / 1000)} seconds` };
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, text: 'the request header block is too large' };
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      // RFC 9112 §6.1: a request with both is a smuggling vector; refused, not guessed at.
-      return { status: 400, text: 'a request must not carry both Content-Length and Transfer-Encoding' };
     case 'HPE_INVALID_CHUNK_SIZE':
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
     case 'HPE_INVALID_EOF_STATE':
@@ -36,15 +38,15 @@ function answerFor(code: string | undefined, requestTimeoutMs: number): { status
 }
 
 /** The raw answer bytes (header names in canonical case). */
-export function clientErrorResponse(code: string | undefined, requestTimeoutMs: number): string {
-  const { status, text } = answerFor(code, requestTimeoutMs);
+export function clientErrorResponse(code: string | undefined, requestTimeoutMs: number, reason?: string): string {
+  const { status, text } = answerFor(code, requestTimeoutMs, reason);
   const body = text + '\n';
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** A `clientError` listener for any node http(s) server (Fastify's `clientErrorHandler` too). */
 export function clientErrorHandler(requestTimeoutMs: number) {
-  return (err: Error & { code?: string }, socket: Duplex): void => {
+  return (err: Error & { code?: string; reason?: string }, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     // Not when an answer has already started on this connection: it would corrupt it.
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
@@ -53,7 +55,7 @@ export function clientErrorHandler(requestTimeoutMs: number) {
       return;
     }
     // end() then destroy once written: destroying at once can drop the answer on a TLS socket.
-    socket.end(clientErrorResponse(err.code, requestTimeoutMs));
+    socket.end(clientErrorResponse(err.code, requestTimeoutMs, err.reason));
     socket.once('finish', () => socket.destroy());
     setTimeout(() => socket.destroy(), 1000).unref();
   };
