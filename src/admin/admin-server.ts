@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { CanonicalServerResponse } from '../http/canonical-headers.js';
+import { clientErrorHandler } from '../http/client-error.js';
+import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import type { Store } from '../store/store.js';
 import { accountRoutes } from './api-accounts.js';
 import { auditRoutes } from './api-audit.js';
@@ -62,6 +63,7 @@ export interface AdminServerOptions {
   uiDir: string | undefined;
   now?: () => Date;
   throttle?: Partial<Omit<ThrottleOptions, 'now'>>;
+  limits?: ListenerLimits;
 }
 
 /** Query strings and path parameters arrive as text: numbers and booleans the schema asks for are converted (bodies never are). */
@@ -79,6 +81,8 @@ function coerce(values: unknown, schema: object | undefined): void {
 
 function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   reply.header('content-security-policy', CSP);
+  // RFC 6797: browsers keep to HTTPS for this host (the Web RA has no plain-HTTP listener to fall back to).
+  reply.header('strict-transport-security', 'max-age=31536000');
   reply.header('x-frame-options', 'DENY');
   reply.header('x-content-type-options', 'nosniff');
   reply.header('referrer-policy', 'no-referrer');
@@ -89,6 +93,7 @@ function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
 
 export async function createAdminServer(o: AdminServerOptions) {
   const now = o.now ?? (() => new Date());
+  const limits = o.limits ?? DEFAULT_LIMITS;
   const ctx: AdminContext = {
     store: o.store,
     cas: o.cas,
@@ -104,7 +109,9 @@ export async function createAdminServer(o: AdminServerOptions) {
     bodyLimit: ADMIN_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    https: { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2', ServerResponse: CanonicalServerResponse },
+    requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(limits.requestTimeoutMs),
+    https: httpsServerOptions(o.tls, limits),
     // Bodies are validated as sent: no coercion, and an unknown property is an error, not dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, discriminator: true } },
   });

@@ -54,6 +54,9 @@ export function pinnedArgv(core: number | undefined, argv: string[]): [string, s
 export function initHome(mainJs: string, home: string): InitJson {
   const r = spawnSync(process.execPath, [mainJs, 'init', '--home', home, '--json'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`estuary init failed (exit ${r.status}): ${r.stderr || r.stdout}`);
+  // Every driver connection comes from 127.0.0.1: no per-client connection cap for the bench.
+  const config = join(home, 'estuary.yaml');
+  writeFileSync(config, readFileSync(config, 'utf8').replace(/(\n  maxConnectionsPerClient: )\d+/, (_m, head: string) => `${head}0`));
   return JSON.parse(r.stdout) as InitJson;
 }
 

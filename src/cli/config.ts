@@ -53,6 +53,8 @@ export interface Config {
   /** The Web RA (UI and JSON API) on its own HTTPS listener; listen undefined: off. */
   admin: { listen: ListenAddress | undefined; sessionIdleMinutes: number; sessionAbsoluteHours: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** Resource bounds of the listeners, and how long SIGTERM waits for in-flight requests. */
+  limits: { requestTimeoutSeconds: number; handshakeTimeoutSeconds: number; maxConnectionsPerClient: number; drainSeconds: number };
 }
 
 export const CONFIG_FILE = 'estuary.yaml';
@@ -107,7 +109,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'log', 'keyFilePermissions'], '');
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'log', 'limits', 'keyFilePermissions'], '');
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
@@ -195,6 +197,9 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const level = str(log, 'level', 'log', 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`log.level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
 
+  const limits = section(root, 'limits', 'limits');
+  onlyKeys(limits, ['requestTimeoutSeconds', 'handshakeTimeoutSeconds', 'maxConnectionsPerClient', 'drainSeconds'], 'limits');
+
   return {
     home,
     est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes, serverKeygenConcurrency },
@@ -206,6 +211,12 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     ocsp: { publicUrl: ocspPublicUrl?.replace(/\/+$/, ''), signer: ocspSigner, validityMinutes: ocspValidityMinutes },
     admin: { listen: adminListen, sessionIdleMinutes, sessionAbsoluteHours },
     log: { level: level as Config['log']['level'] },
+    limits: {
+      requestTimeoutSeconds: integerSetting(limits, 'requestTimeoutSeconds', 'limits', 30, 1, 3600),
+      handshakeTimeoutSeconds: integerSetting(limits, 'handshakeTimeoutSeconds', 'limits', 10, 1, 300),
+      maxConnectionsPerClient: integerSetting(limits, 'maxConnectionsPerClient', 'limits', 64, 0, 100_000),
+      drainSeconds: integerSetting(limits, 'drainSeconds', 'limits', 10, 0, 3600),
+    },
   };
 }
 
@@ -325,4 +336,11 @@ keyFilePermissions: refuse
 log:
   # fatal, error, warn, info, debug, trace or silent. Logs never hold passwords or keys.
   level: info
+
+# Resource bounds of the listeners.
+limits:
+  requestTimeoutSeconds: 30        # a request's headers and body must arrive within this (else 408)
+  handshakeTimeoutSeconds: 10      # a connection that has not finished TLS by then is closed
+  maxConnectionsPerClient: 64      # open connections per client address on the EST listener; 0: no cap
+  drainSeconds: 10                 # on SIGTERM, in-flight requests get this long; then connections are closed
 `;

@@ -11,6 +11,7 @@ import { createAdminServer, type AdminServer, type AdminServerOptions } from '..
 import { signsOcsp, type CaBackend } from '../ca/ca-backend.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
+import { guardConnections, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
 import { createCrlService } from '../ra/crl-service.js';
@@ -68,7 +69,8 @@ export interface Runtime {
   estUrl(): string;
   /** https://host:port/ of the Web RA when it runs. */
   adminUrl(): string | undefined;
-  close(): Promise<void>;
+  /** Stop listening, let in-flight requests finish for up to drainMs (default limits.drainSeconds), then close the rest. */
+  close(drainMs?: number): Promise<void>;
 }
 
 /** What tests (or an embedding program) may give the Web RA instead of the defaults. */
@@ -93,7 +95,12 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   // RFC 6960 §4.2.2.2: each CA's delegated OCSP responder certificate is issued at startup (renewed at half its life).
   for (const ca of cas.values()) if (signsOcsp(ca)) ca.ocspResponder(new Date());
   const ocspService = createOcspService({ store, cas, now: () => new Date(), validityMinutes: config.ocsp.validityMinutes, logger });
-  const crlServer = createCrlServer(crlService, logger, ocspService);
+  const limits: ListenerLimits = {
+    requestTimeoutMs: config.limits.requestTimeoutSeconds * 1000,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
+    maxConnectionsPerClient: config.limits.maxConnectionsPerClient,
+  };
+  const crlServer = createCrlServer(crlService, logger, { ocsp: ocspService, limits });
   let crlPort: number | undefined;
   const t = config.est.authThrottle;
   // RFC 5280 §6.3: TLS client certificates of external device CAs are checked against their CRLs.
@@ -111,6 +118,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     service,
     logger,
     tls: { key: tlsKey, cert: tlsCert },
+    limits,
   });
   let port = config.est.listen.port;
   const admin = config.admin.listen
@@ -123,10 +131,17 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
+        limits,
         ...options.admin,
       })
     : undefined;
   let adminPort: number | undefined;
+  // Every raw connection of every listener, so that the drain deadline can close what is left.
+  const guards: ConnectionGuard[] = [
+    guardConnections(est.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'est' }),
+    guardConnections(crlServer, { logger, now: Date.now, maxPerClient: 0, listener: 'crl' }),
+    ...(admin ? [guardConnections(admin.server, { logger, now: Date.now, maxPerClient: 0, listener: 'admin' })] : []),
+  ];
   return {
     config,
     store,
@@ -157,10 +172,22 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     estUrl: () => estBaseUrl(config, port),
     adminUrl: () => (config.admin.listen && adminPort !== undefined ? adminBaseUrl(config.admin.listen, adminPort) : undefined),
     crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
-    async close() {
-      if (crlServer.listening) await new Promise<void>((resolve) => crlServer.close(() => resolve()));
-      await admin?.close();
-      await est.close();
+    async close(drainMs = config.limits.drainSeconds * 1000) {
+      // In-flight requests get drainMs to finish; then every connection still open is closed,
+      // so a slow or stalled client cannot keep a stopping server alive.
+      const deadline = setTimeout(() => {
+        const closed = guards.reduce((n, g) => n + g.destroyAll(), 0);
+        if (closed > 0) logger.warn({ connections: closed, drainSeconds: drainMs / 1000 }, 'drain deadline reached: closing the connections still open');
+      }, drainMs);
+      try {
+        await Promise.all([
+          crlServer.listening ? new Promise<void>((resolve) => crlServer.close(() => resolve())) : undefined,
+          admin?.close(),
+          est.close(),
+        ]);
+      } finally {
+        clearTimeout(deadline);
+      }
       await store.close();
     },
   };

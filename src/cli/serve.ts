@@ -21,8 +21,14 @@ export async function serve(config: Config): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    runtime.logger.info({ signal }, 'draining in-flight requests');
-    runtime.close().then(
+    const drainMs = config.limits.drainSeconds * 1000;
+    runtime.logger.info({ signal, drainSeconds: config.limits.drainSeconds }, 'draining in-flight requests');
+    // close() ends every connection at the drain deadline; this is the last resort if something else hangs.
+    setTimeout(() => {
+      runtime.logger.error({ drainSeconds: config.limits.drainSeconds }, 'shutdown did not finish after the drain deadline; exiting');
+      runtime.logger.flush(() => process.exit(1));
+    }, drainMs + 5000).unref();
+    runtime.close(drainMs).then(
       () => runtime.logger.flush(() => process.exit(0)),
       (err: unknown) => {
         runtime.logger.error({ err }, 'shutdown failed');

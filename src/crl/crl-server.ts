@@ -5,15 +5,18 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { CanonicalServerResponse } from '../http/canonical-headers.js';
+import { clientErrorHandler } from '../http/client-error.js';
+import { DEFAULT_LIMITS, httpServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import type { CrlService } from '../ra/crl-service.js';
 import type { OcspService } from '../ra/ocsp-service.js';
 import { handleOcsp } from './ocsp-http.js';
 
 const PATH = /^\/crl\/([A-Za-z0-9_-]{1,64})\.crl$/;
 
-export function createCrlServer(crls: CrlService, logger: Logger, ocsp?: OcspService): Server {
-  return createServer({ ServerResponse: CanonicalServerResponse }, (req, res) => {
+/** `ocsp`: the OCSP responder served at /ocsp/<ca>; `limits`: the listener's timeouts. */
+export function createCrlServer(crls: CrlService, logger: Logger, options: { ocsp?: OcspService; limits?: ListenerLimits } = {}): Server {
+  const { ocsp, limits = DEFAULT_LIMITS } = options;
+  const server = createServer(httpServerOptions(limits), (req, res) => {
     if (ocsp && handleOcsp(req, res, ocsp, logger)) return;
     const text = (status: number, body: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body + '\n');
@@ -36,4 +39,6 @@ export function createCrlServer(crls: CrlService, logger: Logger, ocsp?: OcspSer
       },
     );
   });
+  server.on('clientError', clientErrorHandler(limits.requestTimeoutMs));
+  return server;
 }

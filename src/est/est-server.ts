@@ -10,7 +10,8 @@ import { cacertsEndpoint } from './cacerts.js';
 import { csrattrsEndpoint } from './csrattrs.js';
 import type { Endpoint } from './endpoint.js';
 import { serverkeygenEndpoint, simpleenrollEndpoint, simplereenrollEndpoint } from './enroll.js';
-import { CanonicalServerResponse } from '../http/canonical-headers.js';
+import { clientErrorHandler } from '../http/client-error.js';
+import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
 import { sendText } from './wire.js';
@@ -28,6 +29,7 @@ export interface EstServerOptions {
   service: EnrollmentService;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
+  limits?: ListenerLimits;
 }
 
 /**
@@ -87,6 +89,7 @@ function frameworkStatus(err: { statusCode?: number; code?: string }): { status:
 }
 
 export async function createEstServer(options: EstServerOptions) {
+  const limits = options.limits ?? DEFAULT_LIMITS;
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -101,11 +104,11 @@ export async function createEstServer(options: EstServerOptions) {
       if (err.code === 'FST_ERR_BAD_URL') return sendText(reply, 400, 'the request path is not valid percent-encoding (RFC 3986 §2.1)');
       return sendText(reply, 400, 'bad request');
     },
+    // Fastify sets the server's requestTimeout from its own option: the same bound.
+    requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(limits.requestTimeoutMs),
     https: {
-      key: options.tls.key,
-      cert: options.tls.cert,
-      minVersion: 'TLSv1.2',
-      ServerResponse: CanonicalServerResponse,
+      ...httpsServerOptions(options.tls, limits),
       // Client certificates are requested from everyone and judged per profile by the RA.
       requestCert: true,
       rejectUnauthorized: false,

@@ -91,20 +91,29 @@ const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const CURVE_OID = { 'P-256': OID.secp256r1, 'P-384': OID.secp384r1, 'P-521': OID.secp521r1 } as const;
 const ECDSA_FOR_CURVE = { 'P-256': OID.ecdsaWithSHA256, 'P-384': OID.ecdsaWithSHA384, 'P-521': OID.ecdsaWithSHA512 } as const;
 
+const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
+
 /**
  * RFC 7030 §4.5.2 / RFC 8951 §4: when a profile accepts one kind of key, /csrattrs says which:
- * the key type with its curve (or RSA size) as an Attribute, and the signature algorithm as an OID.
+ * the key type as an Attribute whose values are every curve (or RSA size) the profile accepts, in
+ * the RFC 9908 form (one id-ecPublicKey attribute with the curve OIDs, one rsaEncryption attribute
+ * with the modulus sizes as INTEGERs; DER orders a SET's values), then the signature algorithms as
+ * OIDs. A profile that accepts several kinds of key announces none: any of them will do.
  */
 function keyAttributes(p: Profile): AttrOrOid[] {
-  if (p.keyAlgorithms.length !== 1) return [];
-  const rule = p.keyAlgorithms[0]!;
-  switch (rule.type) {
+  const kinds = unique(p.keyAlgorithms.map((r) => r.type));
+  if (kinds.length !== 1) return [];
+  switch (kinds[0]!) {
     case 'ec': {
-      const curve = rule.curves[0] ?? 'P-256';
-      return [{ type: OID.ecPublicKey, values: [derOid(CURVE_OID[curve])] }, { oid: ECDSA_FOR_CURVE[curve] }];
+      // In DER order, so that the signature algorithms follow the order a client reads the curves in.
+      const curves = unique(p.keyAlgorithms.flatMap((r) => (r.type === 'ec' ? r.curves : []))).sort((a, b) => Buffer.compare(derOid(CURVE_OID[a]), derOid(CURVE_OID[b])));
+      if (curves.length === 0) return [];
+      return [{ type: OID.ecPublicKey, values: curves.map((c) => derOid(CURVE_OID[c])) }, ...unique(curves.map((c) => ECDSA_FOR_CURVE[c])).map((oid) => ({ oid }))];
     }
-    case 'rsa':
-      return [{ type: OID.rsaEncryption, values: [smallInteger(rule.minBits)] }, { oid: OID.sha256WithRSAEncryption }];
+    case 'rsa': {
+      const sizes = unique(p.keyAlgorithms.flatMap((r) => (r.type === 'rsa' ? [r.minBits] : []))).sort((a, b) => a - b);
+      return [{ type: OID.rsaEncryption, values: sizes.map((bits) => smallInteger(bits)) }, { oid: OID.sha256WithRSAEncryption }];
+    }
     case 'ed25519':
       return [{ oid: OID.ed25519 }];
   }

@@ -1,6 +1,7 @@
 /** Name and key policy end to end: each rule refusing (403 naming it) and accepting; account restrictions; csrattrs. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64Body } from '../../src/pki/base64.js';
+import { csrTemplate } from '../../src/client/csr-template.js';
 import { decodeCsrAttrs } from '../../src/pki/csr-attrs.js';
 import { oid, smallInteger } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
@@ -31,6 +32,8 @@ beforeAll(async () => {
   await profileWith('forbid', { forbiddenNames: ['^admin', 'localhost'] });
   await profileWith('p384', {}, { keyAlgorithms: [{ type: 'ec', curves: ['P-384'] }] });
   await profileWith('rsa3072', {}, { keyAlgorithms: [{ type: 'rsa', minBits: 3072 }] });
+  await profileWith('curves', {}, { keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }] });
+  await profileWith('rsa-sizes', {}, { keyAlgorithms: [{ type: 'rsa', minBits: 3072 }, { type: 'rsa', minBits: 2048 }] });
 });
 afterAll(async () => {
   await s.runtime.close();
@@ -75,6 +78,21 @@ describe('key policy per profile', () => {
     expect(await get('p384')).toEqual([{ type: OID.ecPublicKey, values: [oid(OID.secp384r1)] }, { oid: OID.ecdsaWithSHA384 }]);
     expect(await get('rsa3072')).toEqual([{ type: OID.rsaEncryption, values: [smallInteger(3072)] }, { oid: OID.sha256WithRSAEncryption }]);
     expect((await estRequest(`${s.base}/csrattrs`, { ca: s.rootPem })).status).toBe(204); // several key types allowed: nothing to say
+  });
+
+  it('csrattrs announces every curve or RSA size in the RFC 9908 form, and Estuary\'s client follows it', async () => {
+    const get = async (label: string) => decodeCsrAttrs(decodeBase64Body((await estRequest(`${s.base}/${label}/csrattrs`, { ca: s.rootPem })).body));
+    // one id-ecPublicKey attribute, the curves as its values (DER orders the SET), then the hashes in that order
+    const curves = await get('curves');
+    expect(curves).toEqual([{ type: OID.ecPublicKey, values: [oid(OID.secp384r1), oid(OID.secp256r1)] }, { oid: OID.ecdsaWithSHA384 }, { oid: OID.ecdsaWithSHA256 }]);
+    const rsa = await get('rsa-sizes');
+    expect(rsa).toEqual([{ type: OID.rsaEncryption, values: [smallInteger(2048), smallInteger(3072)] }, { oid: OID.sha256WithRSAEncryption }]);
+    const ec = csrTemplate(curves);
+    expect(ec.keyType).toBe('ec-p384');
+    expect(ec.hash).toBe('sha384');
+    expect(csrTemplate(rsa).keyType).toBe('rsa-2048');
+    // what the client would send is accepted by the profile
+    expect((await enroll('curves', { name: 'CN=curves-1', type: 'ec-p384' })).status).toBe(200);
   });
 });
 

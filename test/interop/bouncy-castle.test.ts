@@ -155,4 +155,14 @@ describe('Bouncy Castle EST client', () => {
     expectOk(r);
     expect(r.stdout).toMatch(/csrattrs ok 1 1\.2\.840\.113549\.1\.9\.7/);
   });
+
+  it('reads csrattrs that announce several curves (RFC 9908 form)', async () => {
+    const p = (await s.runtime.store.getProfile('default'))!;
+    await s.runtime.store.createProfile({ ...p, label: 'curves', csrAttrs: [], keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }] });
+    const r = await bc(['csrattrs', ...server(), '--label', 'curves']);
+    expectOk(r);
+    // id-ecPublicKey (its values are the curves), ecdsa-with-SHA384, ecdsa-with-SHA256 (BC does not keep the order)
+    expect(r.stdout).toMatch(/csrattrs ok 3 /);
+    for (const id of ['1.2.840.10045.2.1', '1.2.840.10045.4.3.3', '1.2.840.10045.4.3.2']) expect(r.stdout).toContain(` ${id}`);
+  });
 });

@@ -36,6 +36,7 @@ describe('validateConfig defaults', () => {
       ocsp: { publicUrl: undefined, signer: 'delegated', validityMinutes: 60 },
       admin: { listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 },
       log: { level: 'info' },
+      limits: { requestTimeoutSeconds: 30, handshakeTimeoutSeconds: 10, maxConnectionsPerClient: 64, drainSeconds: 10 },
     } satisfies Config);
   });
 
@@ -52,6 +53,14 @@ describe('validateConfig defaults', () => {
   it('reads est.serverKeygenConcurrency (1 to 64)', () => {
     expect(validateConfig(withCa({ est: { serverKeygenConcurrency: 8 } }), HOME).est.serverKeygenConcurrency).toBe(8);
     expect(() => validateConfig(withCa({ est: { serverKeygenConcurrency: 0 } }), HOME)).toThrow(/^est.serverKeygenConcurrency: /);
+  });
+
+  it('reads the listener limits and names bad fields', () => {
+    const c = validateConfig(withCa({ limits: { requestTimeoutSeconds: 5, handshakeTimeoutSeconds: 2, maxConnectionsPerClient: 0, drainSeconds: 1 } }), HOME);
+    expect(c.limits).toEqual({ requestTimeoutSeconds: 5, handshakeTimeoutSeconds: 2, maxConnectionsPerClient: 0, drainSeconds: 1 });
+    expect(() => validateConfig(withCa({ limits: { requestTimeoutSeconds: 0 } }), HOME)).toThrow(/^limits.requestTimeoutSeconds: expected an integer from 1 to 3600/);
+    expect(() => validateConfig(withCa({ limits: { drainSeconds: 'soon' } }), HOME)).toThrow(/^limits.drainSeconds: /);
+    expect(() => validateConfig(withCa({ limits: { bodyBytes: 1 } }), HOME)).toThrow(/^limits.bodyBytes: unknown setting/);
   });
 
   it('reads the CRL settings, "off", the env override and names bad fields', () => {
@@ -117,7 +126,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, log, keyFilePermissions)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, log, limits, keyFilePermissions)');
   });
 
   it('an unknown key in a section', () => {

@@ -69,8 +69,10 @@ describe('csrattrs from our own server (src/ra/enrollment-service.ts)', () => {
     ]);
   });
 
-  it('P-256 first of two curves, RSA sizes rounded up, Ed25519 without a hash, P-521 unsupported', async () => {
-    expect(csrTemplate(await fetch('p256'))).toMatchObject({ challengePassword: true, keyType: 'ec-p256', hash: 'sha256', unsupported: [] });
+  it('two curves: the first one announced (DER order puts P-384 first) with its hash; RSA sizes rounded up, Ed25519 without a hash, P-521 unsupported', async () => {
+    // RFC 9908 form: both curves in one id-ecPublicKey attribute, then the hashes in the same order
+    expect((await fetch('p256')).slice(1, 3)).toEqual([{ type: OID.ecPublicKey, values: [oid(OID.secp384r1), oid(OID.secp256r1)] }, { oid: OID.ecdsaWithSHA384 }]);
+    expect(csrTemplate(await fetch('p256'))).toMatchObject({ challengePassword: true, keyType: 'ec-p384', hash: 'sha384', unsupported: [] });
     expect(csrTemplate(await fetch('rsa'))).toMatchObject({ keyType: 'rsa-3072', hash: 'sha256', unsupported: [] });
     expect(describeCsrAttrs(await fetch('rsa'))[0]).toEqual({ oid: OID.rsaEncryption, name: 'rsaEncryption', values: ['3000'] });
     const rsa2k = csrTemplate(await fetch('rsa2k'));
