@@ -175,4 +175,34 @@ describe('estuary client renew with rekey on a manual profile', () => {
     expect(cert.checkPrivateKey(createPrivateKey({ key: readFileSync(file('agent.key')), passphrase: 'kept key passphrase' }))).toBe(true);
     expect(existsSync(file('agent.key.pending.json'))).toBe(false);
   });
+
+  it('keeps the key of a fresh enrollment (enrollIfExpired, no certificate yet) between attempts', async () => {
+    writeFileSync(file('fresh.yaml'), [
+      'entries:',
+      '  - name: fresh',
+      `    server: ${server}`,
+      '    label: held',
+      `    trust: { ca: ${caFile} }`,
+      '    cert: fresh.pem',
+      '    key: fresh.key',
+      '    enrollIfExpired: true',
+      '    subject: CN=fresh.example',
+      '    dns: [fresh.example]',
+      '    maxWaitSeconds: 0',
+      `    auth: { user: ${user}, passwordFile: ${passwordFile} }`,
+      '',
+    ].join('\n'));
+    const run = (): ReturnType<typeof client> => client(['renew', '--config', file('fresh.yaml'), '--json']);
+    expect((await run()).code).toBe(1);
+    const kept = keptKey(file('fresh.key.pending.json'));
+    expect((await run()).code).toBe(1);
+    await approveOne();
+    const done = await run();
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout).entries[0]).toMatchObject({ status: 'enrolled' });
+    const cert = new X509Certificate(readFileSync(file('fresh.pem')));
+    expect(cert.subject).toBe('CN=fresh.example');
+    expect(cert.publicKey.export({ type: 'spki', format: 'der' }).equals(spki(kept))).toBe(true);
+    expect(existsSync(file('fresh.key.pending.json'))).toBe(false);
+  });
 });

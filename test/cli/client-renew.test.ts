@@ -467,8 +467,10 @@ describe('daemon', () => {
     expect(json.length).toBeGreaterThanOrEqual(stderrLines.length - 1);
     for (const l of json) expect(l).toMatchObject({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: expect.any(Number), msg: expect.any(String) });
     const sleeps = json.filter((l) => l.event === 'sleep');
-    expect(sleeps.length).toBeGreaterThanOrEqual(2);
     const renewals = json.filter((l) => l.event === 'renewed');
+    // a sleep between each two renewals; on a loaded machine the first certificate may already be
+    // due when the agent starts (it lives 8 s, due after 2 s), so the first renewal comes at once
+    expect(sleeps.length).toBeGreaterThanOrEqual(renewals.length - 1);
     // it slept until the renewal point, not in a tight loop: at least ~1 s between renewals
     const gap = new Date(renewals[1]!.time).getTime() - new Date(renewals[0]!.time).getTime();
     expect(gap).toBeGreaterThanOrEqual(900);
