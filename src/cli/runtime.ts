@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { createAdminServer, type AdminServer, type AdminServerOptions } from '../admin/admin-server.js';
 import type { CaBackend } from '../ca/ca-backend.js';
+import { keyFileExposure } from '../ca/ca-setup.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
 import { pemBlocks } from '../pki/base64.js';
@@ -18,7 +19,7 @@ import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { gatheredStdout } from './log-destination.js';
-import { adminBaseUrl, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
+import { adminBaseUrl, ConfigError, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
 export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -75,7 +76,19 @@ function defaultUiDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'admin-ui');
 }
 
+/** CA and TLS private key files readable by group or others: refused, or logged loudly (keyFilePermissions). */
+export function checkKeyFiles(config: Config, logger: Logger): void {
+  const files = [...Object.values(config.cas).map((c) => c.key), config.tls.key];
+  for (const file of files) {
+    const exposure = keyFileExposure(file);
+    if (!exposure) continue;
+    if (config.keyFilePermissions === 'refuse') throw new ConfigError(`${exposure} (or set keyFilePermissions: warn to start anyway)`);
+    logger.warn({ file }, `SECURITY: ${exposure}`);
+  }
+}
+
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
+  checkKeyFiles(config, logger);
   const store = openSqliteStore(config.database.path, { logger });
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl)]));
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
