@@ -96,6 +96,8 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const t = config.est.authThrottle;
   const service = createEnrollmentService({
     store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger,
+    maxPendingPerRequester: config.est.maxPendingPerRequester,
+    maxCertificateBytes: config.est.maxCertificateBytes,
     basicThrottle: { maxFailuresPerAccount: t.maxFailuresPerAccount, maxFailuresPerAddress: t.maxFailuresPerAddress, windowSeconds: t.windowMinutes * 60, lockSeconds: t.lockMinutes * 60 },
   });
   const est = await createEstServer({

@@ -67,11 +67,18 @@ export interface EnrollmentServiceOptions {
   basicThrottle?: BasicThrottleSettings;
   /** Bounds the full password hashes (default: 2 at once, 1 for suspects). */
   gate?: HashGate;
+  /** Requests one requester may have held for approval at once (default 10). */
+  maxPendingPerRequester?: number;
+  /** A request whose certificate would be larger than this is refused (default 16 KiB). */
+  maxCertificateBytes?: number;
   /** Seconds a client is told to wait when the store or CA is unavailable. */
   unavailableRetryAfter?: number;
 }
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** What a certificate holds beyond subject, SAN and key: issuer, validity, serial, profile extensions, a CA signature of up to RSA-4096. */
+const CERTIFICATE_OVERHEAD_BYTES = 1536;
 
 const CURVE_OID = { 'P-256': OID.secp256r1, 'P-384': OID.secp384r1, 'P-521': OID.secp521r1 } as const;
 const ECDSA_FOR_CURVE = { 'P-256': OID.ecdsaWithSHA256, 'P-384': OID.ecdsaWithSHA384, 'P-521': OID.ecdsaWithSHA512 } as const;
@@ -99,6 +106,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   const cache = o.cache ?? new CredentialCache();
   const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
   const retryAfter = o.unavailableRetryAfter ?? 30;
+  const maxPending = o.maxPendingPerRequester ?? 10;
+  const maxCertificateBytes = o.maxCertificateBytes ?? 16 * 1024;
 
   const unavailable = (err: unknown): RaError =>
     new RaError('unavailable', 'the service is temporarily unavailable, try again later', { retryAfterSeconds: retryAfter, cause: err });
@@ -221,6 +230,10 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const held = await o.store.findPendingRequest(p.label, requester, keyId);
     const pending = { kind: 'pending', retryAfterSeconds: p.retryAfterSeconds } as const;
     if (!held) {
+      const waiting = await o.store.countPendingRequests({ status: 'pending', requester, expiresAfter: now });
+      if (waiting >= maxPending) {
+        throw new RaError('forbidden', `${requester} already has ${waiting} requests waiting for approval (at most ${maxPending}); retry once an officer has decided`);
+      }
       const created = await o.store.createPendingRequest({
         profile: p.label, operation: req.operation, requester, keyId, csr: csr.der, subject: nameToString(csr.subject), sans,
         keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000),
@@ -310,6 +323,11 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const keyInfo = generated?.info ?? csr.key;
     const keyUsage = keyUsageFor(p, keyInfo);
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(keyInfo)} key`);
+    // The parts of the certificate the client chooses, plus a bound on what the CA adds (issuer, validity, extensions, signature).
+    const estimatedBytes = csr.subject.length + (names.subjectAltName?.length ?? 0) + (generated?.spki ?? csr.spki).length + CERTIFICATE_OVERHEAD_BYTES;
+    if (estimatedBytes > maxCertificateBytes) {
+      throw new RaError('forbidden', `the certificate would be about ${estimatedBytes} bytes, more than this server issues (${maxCertificateBytes}); request fewer or shorter names`);
+    }
     const issued = await ca.issue({
       subject: csr.subject,
       spki: generated?.spki ?? csr.spki,
