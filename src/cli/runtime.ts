@@ -16,6 +16,7 @@ import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
 import { createCrlService } from '../ra/crl-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
+import { HashGate } from '../ra/hash-gate.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { gatheredStdout } from './log-destination.js';
@@ -94,7 +95,10 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const crlServer = createCrlServer(createCrlService({ store, cas, now: () => new Date(), validityHours: config.crl.validityHours }), logger);
   let crlPort: number | undefined;
   const t = config.est.authThrottle;
+  // One bound on full password hashes for EST HTTP Basic and Web RA sign-ins together.
+  const gate = new HashGate();
   const service = createEnrollmentService({
+    gate,
     store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger,
     maxPendingPerRequester: config.est.maxPendingPerRequester,
     maxCertificateBytes: config.est.maxCertificateBytes,
@@ -116,6 +120,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
+        gate,
         ...options.admin,
       })
     : undefined;
