@@ -339,30 +339,28 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const supersede = renews && p.renewal.supersede
       ? { at: o.now(), event: { actor: principal.actor, action: 'cert.supersede', profile: p.label, outcome: 'success', serial: renews, detail: `superseded by ${issued.serialHex} (simplereenroll)` } }
       : undefined;
-    try {
-      await o.store.recordIssuance(
-        {
-          serial: issued.serialHex,
-          profile: p.label,
-          ca: ca.id,
-          subject: nameToString(csr.subject),
-          sans: names.names.map(generalNameToString),
-          notBefore: issued.notBefore,
-          notAfter: issued.notAfter,
-          der: issued.der,
-          requester: principal.actor,
-          renews,
-        },
-        { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
-        // The renewed certificate is revoked (superseded) in the same transaction that records its successor.
-        renews ? { ...(supersede ? { supersede } : {}), once: p.renewal.once } : undefined,
-      );
-    } catch (err) {
+    await o.store.recordIssuance(
+      {
+        serial: issued.serialHex,
+        profile: p.label,
+        ca: ca.id,
+        subject: nameToString(csr.subject),
+        sans: names.names.map(generalNameToString),
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+        der: issued.der,
+        requester: principal.actor,
+        renews,
+      },
+      { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
+      // The renewed certificate is revoked (superseded) in the same transaction that records its successor.
+      renews ? { ...(supersede ? { supersede } : {}), once: p.renewal.once } : undefined,
+    ).catch((err: unknown) => {
       if (err instanceof StoreConflictError && renews && p.renewal.once) {
         throw new RaError('forbidden', `simplereenroll: the certificate has already been renewed; profile "${p.label}" renews each certificate once`);
       }
       throw err;
-    }
+    });
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
     const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
