@@ -22,6 +22,7 @@ import { adminErrorHandler, problem } from './problem.js';
 import type { AdminContext, ApiRoute, CaConnector } from './route.js';
 import { SessionManager, type Session } from './sessions.js';
 import { DEFAULT_THROTTLE, SignInThrottle, type ThrottleOptions } from './sign-in-throttle.js';
+import { HashGate } from '../ra/hash-gate.js';
 import { registerUi } from './static-ui.js';
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -64,6 +65,8 @@ export interface AdminServerOptions {
   now?: () => Date;
   throttle?: Partial<Omit<ThrottleOptions, 'now'>>;
   limits?: ListenerLimits;
+  /** Bounds the full password hashes of sign-ins (shared with EST at the composition root). */
+  gate?: HashGate;
 }
 
 /** Query strings and path parameters arrive as text: numbers and booleans the schema asks for are converted (bodies never are). */
@@ -102,6 +105,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     logger: o.logger,
     sessions: new SessionManager({ idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),
     throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, now: () => now().getTime() }),
+    gate: o.gate ?? new HashGate(),
   };
   const app = Fastify({
     loggerInstance: o.logger.child({ listener: 'admin' }),

@@ -5,6 +5,7 @@
  */
 import { nameGlobProblem } from '../ra/name-globs.js';
 import { generatePassword, hashPassword } from '../ra/password.js';
+import { passwordRefusal } from '../ra/password-policy.js';
 import type { Account, AccountRole, Store } from '../store/store.js';
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
@@ -24,6 +25,12 @@ async function checkProfiles(store: Store, labels: readonly string[], field: str
   const known = new Set((await store.listProfiles()).map((p) => p.label));
   const missing = labels.filter((l) => !known.has(l));
   if (missing.length) throw problem.field(field, `no profile ${missing.map((l) => `"${l}"`).join(', ')}`);
+}
+
+/** A chosen password must pass the password policy (generated ones are random). */
+function checkPassword(password: string | undefined, email: string): void {
+  const refusal = password === undefined ? undefined : passwordRefusal(password, email);
+  if (refusal) throw problem.field('password', refusal);
 }
 
 const audit = (ctx: AdminContext, actor: string, action: string, detail: string) =>
@@ -71,6 +78,7 @@ const create: ApiRoute<unknown, unknown, CreateBody> = {
     if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
     checkNameGlobs(body.allowedNames);
     if (await ctx.store.getAccount(email)) throw problem.conflict(`an account with email ${email} already exists`);
+    checkPassword(body.password, email);
     const password = body.password ?? generatePassword();
     const created = await ctx.store.createAccount({ email, passwordHash: await hashPassword(password), role: body.role });
     if (body.allowedNames?.length) await ctx.store.setAccountAllowedNames(email, body.allowedNames);
@@ -114,6 +122,7 @@ const password: ApiRoute<{ email: string }, unknown, { password?: string }> = {
   responses: { 200: { description: 'changed', schema: PasswordResult }, ...problemResponses(400, 401, 403, 404) },
   async handler({ params, body, actor, session }, ctx) {
     const account = await mustExist(ctx.store, params.email);
+    checkPassword(body.password, account.email);
     const pw = body.password ?? generatePassword();
     await ctx.store.setAccountPassword(account.email, await hashPassword(pw));
     ctx.sessions.destroyFor(account.email, session!.id);

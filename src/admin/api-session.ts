@@ -4,6 +4,7 @@
  * Failures are throttled per (client address, email) and per client address (sign-in-throttle.ts); every sign-in,
  * failure and lockout is an audit event.
  */
+import { HashGateFullError } from '../ra/hash-gate.js';
 import { verifyPassword, dummyPasswordHash } from '../ra/password.js';
 import { ADMIN_ROLES, type AdminRole } from '../store/store.js';
 import { sessionCookie, sessionInfo, cookieValue, SESSION_COOKIE } from './guard.js';
@@ -37,7 +38,15 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
     const role = account?.role;
     const usable = account && !account.disabled && (ADMIN_ROLES as readonly string[]).includes(role!);
     // Hash even when the account cannot sign in, so timing does not tell which emails exist.
-    const ok = usable ? await verifyPassword(body.password, account.passwordHash) : (await verifyPassword(body.password, await dummyPasswordHash()), false);
+    const hash = usable ? account.passwordHash : await dummyPasswordHash();
+    let verified: boolean;
+    try {
+      verified = await ctx.gate.run(ctx.throttle.suspect(address), () => verifyPassword(body.password, hash));
+    } catch (err) {
+      if (err instanceof HashGateFullError) throw new ProblemError('locked', 'too many sign-ins are being checked; try again shortly', { retryAfterSeconds: 5 });
+      throw err;
+    }
+    const ok = usable && verified;
     if (!ok) {
       const why = !account ? 'unknown account' : account.disabled ? 'account disabled' : !usable ? `a ${role} account cannot sign in to the Web RA` : 'wrong password';
       await audit(ctx, email, 'session.signin', 'unauthenticated', `${why}, from ${address}`);

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { CaBackend } from '../ca/ca-backend.js';
 import type { AdminRole, Store } from '../store/store.js';
 import type { Session, SessionManager } from './sessions.js';
+import type { HashGate } from '../ra/hash-gate.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 
 /** `public`: no session; `signed-in`: any Web RA role; otherwise the roles that may. */
@@ -32,6 +33,8 @@ export interface AdminContext {
   now: () => Date;
   sessions: SessionManager;
   throttle: SignInThrottle;
+  /** Bounds the full password hashes of sign-ins (ra/hash-gate.ts). */
+  gate: HashGate;
   logger: Logger;
 }
 

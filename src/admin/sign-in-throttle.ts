@@ -58,6 +58,11 @@ export class SignInThrottle {
     return locks;
   }
 
+  /** An address with recent failures: its password checks wait behind everyone else's. */
+  suspect(address: string): boolean {
+    return this.throttle.hasRecentFailures(addressKey(address), this.o.windowMs);
+  }
+
   succeed(email: string, address: string): void {
     this.throttle.clear(pairKey(email, address));
   }

@@ -1,4 +1,5 @@
 /** Creation of the built-in CA hierarchy and the TLS server certificate (`estuary init`). */
+import { statSync } from 'node:fs';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
@@ -145,4 +146,15 @@ export function createTlsServerCertificate(o: TlsCertOptions): KeyAndCert {
     signatureSchemeFor(o.issuer.key),
   );
   return { key, der };
+}
+
+/**
+ * Why a private key file is exposed, or undefined when only its owner can read it: a key
+ * readable by group or others is readable by every account on the host that shares them.
+ */
+export function keyFileExposure(path: string): string | undefined {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) === 0) return undefined;
+  const who = [mode & 0o070 ? 'group' : '', mode & 0o007 ? 'others' : ''].filter(Boolean).join(' and ');
+  return `private key file ${path} is accessible to ${who} (mode ${mode.toString(8).padStart(4, '0')}); fix with: chmod 600 ${path}`;
 }

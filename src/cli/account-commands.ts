@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../store/store.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
-import { readPassword } from './secret-input.js';
+import { readAccountPassword } from './secret-input.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -33,7 +33,7 @@ export function registerAccountCommands(program: Command): void {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
       if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
       const names = opts.allowedNames !== undefined ? nameGlobs(opts.allowedNames) : undefined;
-      const { password, generated } = readPassword(opts);
+      const { password, generated } = readAccountPassword(opts, email);
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
         if (names !== undefined) await store.setAccountAllowedNames(created.email, names);
@@ -65,7 +65,7 @@ export function registerAccountCommands(program: Command): void {
     .option('--password-file <file>', 'file holding the password')
     .option('--home <dir>', 'data directory')
     .action(async (email: string, opts: HomeOption & { passwordFile?: string }) => {
-      const { password, generated } = readPassword(opts);
+      const { password, generated } = readAccountPassword(opts, email);
       await withStore(opts, async (store) => {
         if (!(await store.setAccountPassword(email.toLowerCase(), await hashPassword(password)))) throw new CliError(`no account ${email}`);
         await store.appendAudit({ actor: 'cli', action: 'account.passwd', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });

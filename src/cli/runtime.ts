@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { createAdminServer, type AdminServer, type AdminServerOptions } from '../admin/admin-server.js';
 import { signsOcsp, type CaBackend } from '../ca/ca-backend.js';
+import { keyFileExposure } from '../ca/ca-setup.js';
 import { createLocalCa } from '../ca/local-ca.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
 import { guardConnections, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
@@ -18,10 +19,11 @@ import { createCrlService } from '../ra/crl-service.js';
 import { createDeviceCrlSource } from '../ra/device-crl.js';
 import { createOcspService } from '../ra/ocsp-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
+import { HashGate } from '../ra/hash-gate.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { gatheredStdout } from './log-destination.js';
-import { adminBaseUrl, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
+import { adminBaseUrl, ConfigError, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
 export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -83,7 +85,19 @@ function defaultUiDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'admin-ui');
 }
 
+/** CA and TLS private key files readable by group or others: refused, or logged loudly (keyFilePermissions). */
+export function checkKeyFiles(config: Config, logger: Logger): void {
+  const files = [...Object.values(config.cas).map((c) => c.key), config.tls.key];
+  for (const file of files) {
+    const exposure = keyFileExposure(file);
+    if (!exposure) continue;
+    if (config.keyFilePermissions === 'refuse') throw new ConfigError(`${exposure} (or set keyFilePermissions: warn to start anyway)`);
+    logger.warn({ file }, `SECURITY: ${exposure}`);
+  }
+}
+
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
+  checkKeyFiles(config, logger);
   const store = openSqliteStore(config.database.path, { logger });
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl, config.ocsp)]));
   const crlPublicUrl = config.crl.publicUrl;
@@ -107,8 +121,13 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const deviceCrls = createDeviceCrlSource({ now: () => new Date(), logger });
   const tlsKey = readFileSync(config.tls.key);
   const tlsCert = readFileSync(config.tls.certificate);
+  // One bound on full password hashes for EST HTTP Basic and Web RA sign-ins together.
+  const gate = new HashGate();
   const service = createEnrollmentService({
+    gate,
     store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, deviceCrls,
+    maxPendingPerRequester: config.est.maxPendingPerRequester,
+    maxCertificateBytes: config.est.maxCertificateBytes,
     basicThrottle: { maxFailuresPerAccount: t.maxFailuresPerAccount, maxFailuresPerAddress: t.maxFailuresPerAddress, windowSeconds: t.windowMinutes * 60, lockSeconds: t.lockMinutes * 60 },
     serverKeygenConcurrency: config.est.serverKeygenConcurrency,
     // RFC 7030 §4.4.2: encrypted server-generated keys are signed by this server, with its TLS key
@@ -132,6 +151,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
         limits,
+        gate,
         ...options.admin,
       })
     : undefined;

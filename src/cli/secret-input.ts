@@ -1,6 +1,7 @@
 /** Passwords come from a file or the environment, never from the command line. */
 import { readFileSync } from 'node:fs';
 import { generatePassword } from '../ra/password.js';
+import { passwordRefusal } from '../ra/password-policy.js';
 import { CliError } from './context.js';
 
 export function readPassword(opts: { passwordFile?: string }, env = process.env): { password: string; generated: boolean } {
@@ -14,4 +15,12 @@ export function readPassword(opts: { passwordFile?: string }, env = process.env)
     return { password: env.ESTUARY_PASSWORD, generated: false };
   }
   return { password: generatePassword(), generated: true };
+}
+
+/** An account's password: one given must pass the password policy (not common, not the email). */
+export function readAccountPassword(opts: { passwordFile?: string }, email: string, env = process.env): { password: string; generated: boolean } {
+  const read = readPassword(opts, env);
+  const refusal = read.generated ? undefined : passwordRefusal(read.password, email);
+  if (refusal) throw new CliError(`${opts.passwordFile ?? 'ESTUARY_PASSWORD'}: ${refusal}`);
+  return read;
 }

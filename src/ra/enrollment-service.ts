@@ -70,6 +70,10 @@ export interface EnrollmentServiceOptions {
   basicThrottle?: BasicThrottleSettings;
   /** Bounds the full password hashes (default: 2 at once, 1 for suspects). */
   gate?: HashGate;
+  /** Requests one requester may have held for approval at once (default 10). */
+  maxPendingPerRequester?: number;
+  /** A request whose certificate would be larger than this is refused (default 16 KiB). */
+  maxCertificateBytes?: number;
   /** Seconds a client is told to wait when the store or CA is unavailable. */
   unavailableRetryAfter?: number;
   /** CRLs of external device CAs (TLS client certificates not issued here). */
@@ -87,6 +91,9 @@ export interface EnrollmentServiceOptions {
 const KEYGEN_BUSY_RETRY_AFTER = 5;
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** What a certificate holds beyond subject, SAN and key: issuer, validity, serial, profile extensions, a CA signature of up to RSA-4096. */
+const CERTIFICATE_OVERHEAD_BYTES = 1536;
 
 const CURVE_OID = { 'P-256': OID.secp256r1, 'P-384': OID.secp384r1, 'P-521': OID.secp521r1 } as const;
 const ECDSA_FOR_CURVE = { 'P-256': OID.ecdsaWithSHA256, 'P-384': OID.ecdsaWithSHA384, 'P-521': OID.ecdsaWithSHA512 } as const;
@@ -147,6 +154,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       release();
     }
   }
+
+  const maxPending = o.maxPendingPerRequester ?? 10;
+  const maxCertificateBytes = o.maxCertificateBytes ?? 16 * 1024;
 
   const unavailable = (err: unknown): RaError =>
     new RaError('unavailable', 'the service is temporarily unavailable, try again later', { retryAfterSeconds: retryAfter, cause: err });
@@ -292,6 +302,10 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const held = await o.store.findPendingRequest(p.label, requester, keyId);
     const pending = { kind: 'pending', retryAfterSeconds: p.retryAfterSeconds } as const;
     if (!held) {
+      const waiting = await o.store.countPendingRequests({ status: 'pending', requester, expiresAfter: now });
+      if (waiting >= maxPending) {
+        throw new RaError('forbidden', `${requester} already has ${waiting} requests waiting for approval (at most ${maxPending}); retry once an officer has decided`);
+      }
       const created = await o.store.createPendingRequest({
         profile: p.label, operation: req.operation, requester, keyId, csr: csr.der, subject: nameToString(names.subject), sans: names.names.map(generalNameToString),
         keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000),
@@ -371,6 +385,11 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const keyInfo = generated?.info ?? csr.key;
     const keyUsage = keyUsageFor(p, keyInfo);
     if (!keyUsage) throw new RaError('forbidden', `the key usage of profile "${p.label}" (${p.keyUsage.join(', ')}) cannot apply to a ${describeKey(keyInfo)} key`);
+    // The parts of the certificate the client chooses, plus a bound on what the CA adds (issuer, validity, extensions, signature).
+    const estimatedBytes = csr.subject.length + (names.subjectAltName?.length ?? 0) + (generated?.spki ?? csr.spki).length + CERTIFICATE_OVERHEAD_BYTES;
+    if (estimatedBytes > maxCertificateBytes) {
+      throw new RaError('forbidden', `the certificate would be about ${estimatedBytes} bytes, more than this server issues (${maxCertificateBytes}); request fewer or shorter names`);
+    }
     const issued = await ca.issue({
       subject: names.subject,
       spki: generated?.spki ?? csr.spki,
@@ -382,30 +401,28 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     const supersede = renews && p.renewal.supersede
       ? { at: o.now(), event: { actor: principal.actor, action: 'cert.supersede', profile: p.label, outcome: 'success', serial: renews, detail: `superseded by ${issued.serialHex} (simplereenroll)` } }
       : undefined;
-    try {
-      await o.store.recordIssuance(
-        {
-          serial: issued.serialHex,
-          profile: p.label,
-          ca: ca.id,
-          subject: nameToString(names.subject),
-          sans: names.names.map(generalNameToString),
-          notBefore: issued.notBefore,
-          notAfter: issued.notAfter,
-          der: issued.der,
-          requester: principal.actor,
-          renews,
-        },
-        { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
-        // The renewed certificate is revoked (superseded) in the same transaction that records its successor.
-        renews ? { ...(supersede ? { supersede } : {}), once: p.renewal.once } : undefined,
-      );
-    } catch (err) {
+    await o.store.recordIssuance(
+      {
+        serial: issued.serialHex,
+        profile: p.label,
+        ca: ca.id,
+        subject: nameToString(names.subject),
+        sans: names.names.map(generalNameToString),
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+        der: issued.der,
+        requester: principal.actor,
+        renews,
+      },
+      { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
+      // The renewed certificate is revoked (superseded) in the same transaction that records its successor.
+      renews ? { ...(supersede ? { supersede } : {}), once: p.renewal.once } : undefined,
+    ).catch((err: unknown) => {
       if (err instanceof StoreConflictError && renews && p.renewal.once) {
         throw new RaError('forbidden', `simplereenroll: the certificate has already been renewed; profile "${p.label}" renews each certificate once`);
       }
       throw err;
-    }
+    });
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
     const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;

@@ -89,6 +89,8 @@ export function pendingWhere(f: PendingFilter): Where {
   const c = new Conditions();
   if (f.status !== undefined) c.add(`status = ${c.bind(f.status)}`);
   if (f.profile !== undefined) c.add(`profile = ${c.bind(f.profile)}`);
+  if (f.requester !== undefined) c.add(`requester = ${c.bind(f.requester)}`);
+  if (f.expiresAfter !== undefined) c.add(`expires_at > ${c.bind(f.expiresAfter.toISOString())}`);
   return c.where();
 }
 

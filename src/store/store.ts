@@ -306,6 +306,9 @@ export interface DayCount {
 export interface PendingFilter {
   status?: PendingStatus;
   profile?: string;
+  requester?: string;
+  /** Only requests that expire after this time (still decidable). */
+  expiresAfter?: Date;
   limit?: number;
   offset?: number;
 }

@@ -61,6 +61,27 @@ describe('accounts', () => {
     expect(dup.status).toBe(409);
   });
 
+  it('refuses the most common passwords (any case) and the email or its local part, on create and on reset', async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['weak-1@example.com', 'Password1', /one of the most common passwords/],
+      ['weak-2@example.com', 'QWERTYUIOP', /one of the most common passwords/],
+      ['weak-3@example.com', 'iloveyou2', /one of the most common passwords/],
+      ['Sensor-Seventeen@example.com', 'sensor-seventeen', /cannot be the account's email address or its local part/],
+      ['sensor-eighteen@example.com', 'SENSOR-EIGHTEEN@EXAMPLE.COM', /cannot be the account's email address/],
+    ];
+    for (const [email, password, reason] of cases) {
+      const res = await admin.post('/api/accounts', { email, role: 'est', password });
+      expect(res.status, password).toBe(400);
+      expect(res.json.errors).toEqual([{ field: 'password', message: expect.stringMatching(reason) }]);
+      expect((await admin.get(`/api/accounts/${encodeURIComponent(email.toLowerCase())}`)).status).toBe(404);
+    }
+    expect((await admin.post('/api/accounts', { email: 'strong@example.com', role: 'est', password: 'tidal-marsh-heron-41' })).status).toBe(201);
+    const reset = await admin.post('/api/accounts/strong%40example.com/password', { password: 'TrustNo1' });
+    expect(reset.status).toBe(400);
+    expect(reset.json.errors[0]).toMatchObject({ field: 'password', message: expect.stringMatching(/most common/) });
+    expect((await admin.post('/api/accounts/strong%40example.com/password', { password: 'strong@example.com' })).status).toBe(400);
+  });
+
   it('disables and enables: EST refuses a disabled account at once', async () => {
     const pw = (await admin.post('/api/accounts', { email: 'toggle@example.com', role: 'est' })).json.password as string;
     const off = await admin.patch('/api/accounts/toggle@example.com', { disabled: true });

@@ -132,6 +132,22 @@ describe('management while the server runs', () => {
     expect((await estuary(['account', 'list', '--home', home])).stdout).toMatch(/officer@example.com +officer +active/);
   });
 
+  it('account add and passwd refuse a common password or the email, naming the source', async () => {
+    const pwFile = join(home, '..', 'pw-common.txt');
+    writeFileSync(pwFile, 'Baseball\n');
+    const add = await estuary(['account', 'add', 'weak@example.com', '--password-file', pwFile, '--home', home]);
+    expect(add.code).toBe(2);
+    expect(add.stderr).toContain(`${pwFile}: this password is one of the most common passwords; choose another`);
+    const env = await estuary(['account', 'add', 'weak@example.com', '--home', home], { env: { ESTUARY_PASSWORD: 'WEAK@example.com' } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(/ESTUARY_PASSWORD: a password cannot be the account's email address/);
+    expect((await estuary(['account', 'list', '--home', home])).stdout).not.toMatch(/weak@example.com/);
+    const passwd = await estuary(['account', 'passwd', init.estAccount.email, '--home', home], { env: { ESTUARY_PASSWORD: 'password1' } });
+    expect(passwd.code).toBe(2);
+    expect(passwd.stderr).toMatch(/most common passwords/);
+    expect((await enroll()).status).toBe(200);
+  });
+
   it('account unlock lifts a lock that failed HTTP Basic attempts set, in the running server', async () => {
     const pwFile = join(home, '..', 'pw-locked.txt');
     writeFileSync(pwFile, 'locked-device-password\n');

@@ -279,6 +279,19 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         expect(await store.isRevoked('abcdef')).toBe(false);
       });
 
+      it('counts a requester\'s pending requests that have not expired', async () => {
+        const base = {
+          profile: 'manual', operation: 'simpleenroll', requester: 'dev@example.com', keyId: 'ab'.repeat(32), csr: Buffer.from([0x30, 0x00]),
+          subject: 'CN=held', sans: [], keyDescription: 'EC P-256', createdAt: new Date('2025-06-01T00:00:00Z'), expiresAt: new Date('2025-06-04T00:00:00Z'),
+        };
+        await store.createPendingRequest(base);
+        await store.createPendingRequest({ ...base, keyId: 'cd'.repeat(32), expiresAt: new Date('2025-06-02T00:00:00Z') });
+        await store.createPendingRequest({ ...base, requester: 'other@example.com' });
+        expect(await store.countPendingRequests({ status: 'pending', requester: 'dev@example.com' })).toBe(2);
+        expect(await store.countPendingRequests({ status: 'pending', requester: 'dev@example.com', expiresAfter: new Date('2025-06-03T00:00:00Z') })).toBe(1);
+        expect(await store.countPendingRequests({ requester: 'nobody@example.com' })).toBe(0);
+      });
+
       it('holds pending requests: find by requester and key, decide once, mark issued', async () => {
         const base = {
           profile: 'manual', operation: 'simpleenroll', requester: 'dev@example.com', keyId: 'ab'.repeat(32), csr: Buffer.from([0x30, 0x00, 0xff]),
