@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { clientErrorHandler } from '../http/client-error.js';
+import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-semantics.js';
 import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import type { Store } from '../store/store.js';
 import { accountRoutes } from './api-accounts.js';
@@ -129,6 +130,10 @@ export async function createAdminServer(o: AdminServerOptions) {
   });
 
   app.setErrorHandler(adminErrorHandler);
+  app.addHook('onRequest', async (request) => {
+    if (lacksHost(request.raw)) throw problem.field('Host', MISSING_HOST);
+  });
+  answerUnmetExpectations(app.server);
   app.setNotFoundHandler(async (request) => {
     throw problem.notFound(`no resource at ${request.method} ${request.url.split('?')[0]}`);
   });

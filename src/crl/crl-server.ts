@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { clientErrorHandler } from '../http/client-error.js';
+import { answerUnmetExpectations, refuseMissingHost } from '../http/http-semantics.js';
 import { DEFAULT_LIMITS, httpServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import type { CrlService } from '../ra/crl-service.js';
 import type { OcspService } from '../ra/ocsp-service.js';
@@ -17,6 +18,7 @@ const PATH = /^\/crl\/([A-Za-z0-9_-]{1,64})\.crl$/;
 export function createCrlServer(crls: CrlService, logger: Logger, options: { ocsp?: OcspService; limits?: ListenerLimits } = {}): Server {
   const { ocsp, limits = DEFAULT_LIMITS } = options;
   const server = createServer(httpServerOptions(limits), (req, res) => {
+    if (refuseMissingHost(req, res)) return;
     if (ocsp && handleOcsp(req, res, ocsp, logger)) return;
     const text = (status: number, body: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body + '\n');
@@ -40,5 +42,6 @@ export function createCrlServer(crls: CrlService, logger: Logger, options: { ocs
     );
   });
   server.on('clientError', clientErrorHandler(limits.requestTimeoutMs));
+  answerUnmetExpectations(server);
   return server;
 }

@@ -11,6 +11,7 @@ import { csrattrsEndpoint } from './csrattrs.js';
 import type { Endpoint } from './endpoint.js';
 import { serverkeygenEndpoint, simpleenrollEndpoint, simplereenrollEndpoint } from './enroll.js';
 import { clientErrorHandler } from '../http/client-error.js';
+import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-semantics.js';
 import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
@@ -125,6 +126,10 @@ export async function createEstServer(options: EstServerOptions) {
     if (status >= 500) request.log.error({ err }, 'request failed');
     return sendText(reply, status, text);
   });
+  app.addHook('onRequest', async (request, reply) => {
+    if (lacksHost(request.raw)) return sendText(reply, 400, MISSING_HOST);
+  });
+  answerUnmetExpectations(app.server);
   app.setNotFoundHandler((request, reply) => sendText(reply, 404, `no EST resource at ${request.url.split('?')[0]}`));
 
   const route = async (request: FastifyRequest<{ Params: { label?: string; op: string } }>, reply: FastifyReply): Promise<FastifyReply> => {

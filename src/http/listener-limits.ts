@@ -32,6 +32,8 @@ export const TLS_CIPHERS = [
 export function httpServerOptions(limits: ListenerLimits) {
   return {
     ServerResponse: CanonicalServerResponse,
+    // A missing Host is refused by each listener in text/plain (http-semantics.ts), not by node with an empty 400.
+    requireHostHeader: false,
     requestTimeout: limits.requestTimeoutMs,
     // node checks the bound on this interval; headersTimeout may not exceed requestTimeout.
     headersTimeout: Math.min(60_000, limits.requestTimeoutMs),

@@ -81,3 +81,30 @@ describe('requests the HTTP parser refuses', () => {
     expect(crl.body.toString()).toMatch(reason);
   });
 });
+
+describe('refusals node would write without a body', () => {
+  const noHost = 'GET /.well-known/est/cacerts HTTP/1.1\r\nConnection: close\r\n\r\n';
+  const teapot = 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nConnection: close\r\n\r\n';
+
+  it('an HTTP/1.1 request without Host is a 400 with the reason (RFC 9112 §3.2) on EST and CRL, a problem on the Web RA', async () => {
+    const est = await rawExchange(s.port, noHost, { tls: { ca: s.rootPem } });
+    expect([est.status, est.header('Content-Type')]).toEqual([400, 'text/plain; charset=utf-8']);
+    expect(est.body.toString()).toMatch(/must carry a Host header/);
+    const crl = await rawExchange(Number(new URL(s.runtime.crlBaseUrl()!).port), noHost.replace('/.well-known/est/cacerts', '/crl/default.crl'));
+    expect([crl.status, crl.header('Content-Type')]).toEqual([400, 'text/plain; charset=utf-8']);
+    const admin = await rawExchange(s.adminPort, noHost.replace('/.well-known/est/cacerts', '/api/openapi.json'), { tls: { ca: s.rootPem } });
+    expect([admin.status, admin.header('Content-Type')]).toEqual([400, 'application/problem+json; charset=utf-8']);
+    expect(admin.body.toString()).toMatch(/must carry a Host header/);
+    // HTTP/1.0 has no Host requirement
+    const old = await rawExchange(s.port, 'GET /.well-known/est/cacerts HTTP/1.0\r\n\r\n', { tls: { ca: s.rootPem } });
+    expect(old.status).toBe(200);
+  });
+
+  it('an Expect other than 100-continue is a 417 with the reason (RFC 9110 §10.1.1) on every listener', async () => {
+    for (const [port, tls, path] of [[s.port, true, '/.well-known/est/cacerts'], [s.adminPort, true, '/api/openapi.json'], [Number(new URL(s.runtime.crlBaseUrl()!).port), false, '/crl/default.crl']] as const) {
+      const res = await rawExchange(port, teapot.replace('/.well-known/est/cacerts', path), tls ? { tls: { ca: s.rootPem } } : {});
+      expect([res.status, res.header('Content-Type')], path).toEqual([417, 'text/plain; charset=utf-8']);
+      expect(res.body.toString()).toMatch(/100-continue/);
+    }
+  });
+});
