@@ -341,6 +341,6 @@ log:
 limits:
   requestTimeoutSeconds: 30        # a request's headers and body must arrive within this (else 408)
   handshakeTimeoutSeconds: 10      # a connection that has not finished TLS by then is closed
-  maxConnectionsPerClient: 64      # open connections per client address on the EST listener; 0: no cap
+  maxConnectionsPerClient: 64      # open connections per client address on each listener (EST, CRL/OCSP, Web RA); 0: no cap
   drainSeconds: 10                 # on SIGTERM, in-flight requests get this long; then connections are closed
 `;

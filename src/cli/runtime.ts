@@ -159,8 +159,8 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   // Every raw connection of every listener, so that the drain deadline can close what is left.
   const guards: ConnectionGuard[] = [
     guardConnections(est.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'est' }),
-    guardConnections(crlServer, { logger, now: Date.now, maxPerClient: 0, listener: 'crl' }),
-    ...(admin ? [guardConnections(admin.server, { logger, now: Date.now, maxPerClient: 0, listener: 'admin' })] : []),
+    guardConnections(crlServer, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'crl' }),
+    ...(admin ? [guardConnections(admin.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'admin' })] : []),
   ];
   return {
     config,

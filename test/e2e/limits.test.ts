@@ -75,6 +75,21 @@ describe('per-client connection cap', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ listener: 'est', max: 3, addresses: ['127.0.0.1'] });
   });
+
+  it('holds on the Web RA and the CRL/OCSP listener too', async () => {
+    const crlPort = Number(new URL(s.runtime.crlBaseUrl()!).port);
+    for (const [port, tls] of [[s.adminPort, true], [crlPort, false]] as const) {
+      const held = await Promise.all([1, 2, 3].map(async () => {
+        const socket = tls ? await tlsOpen(port) : netConnect({ host: '127.0.0.1', port });
+        if (!tls) await once(socket, 'connect');
+        return socket;
+      }));
+      const refused = netConnect({ host: '127.0.0.1', port });
+      await once(refused, 'close');
+      expect(refused.bytesRead, String(port)).toBe(0);
+      for (const socket of held) socket.destroy();
+    }
+  });
 });
 
 describe('drain deadline', () => {
