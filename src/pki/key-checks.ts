@@ -5,8 +5,9 @@
  *
  * NIST SP 800-89 §5.3.3 (RSA public key partial validation): n odd, not prime, not a power of a
  * prime, without small factors; e odd and 2^16 < e < 2^256 (FIPS 186-5 §5.4). The exponent minimum
- * is a profile choice (≥ 3 for legacy devices). Cost: trial division is one bigint reduction per
- * batch of small primes (microseconds); the primality test is OpenSSL's Miller–Rabin, which stops
+ * is a profile choice (≥ 3 for legacy devices). Cost (`node dist/bench/crypto-micro.js`): the
+ * checks on the event loop take about as long as the CSR's parse and signature verification for
+ * RSA-2048 (~0.1–0.3 ms, mostly trial division); the primality test is OpenSSL's Miller–Rabin, which stops
  * after one round for a composite (≈ one RSA private operation without CRT) and runs in the libuv
  * thread pool, so it never blocks the event loop. Only a prime modulus costs all of OpenSSL's rounds.
  */
@@ -59,8 +60,19 @@ function primesBelow(bound: number): number[] {
 }
 
 /** The small primes in batches whose product stays below 2^53, so that the remainder is a Number. */
-const BATCHES: { product: bigint; primes: number[] }[] = (() => {
-  const batches: { product: bigint; primes: number[] }[] = [];
+interface Batch {
+  product: bigint;
+  primes: number[];
+}
+
+/**
+ * The batches in groups whose product is about GROUP_BITS: n is reduced once per group, and the
+ * batches work on that short remainder (a two-level remainder tree; measured 10–30% faster than
+ * reducing the whole modulus per batch: each of the ~290 BigInt reductions has a fixed cost).
+ */
+const GROUP_BITS = 512;
+const GROUPS: { product: bigint; batches: Batch[] }[] = (() => {
+  const batches: Batch[] = [];
   let primes: number[] = [];
   let product = 1;
   for (const p of primesBelow(SMALL_PRIME_BOUND)) {
@@ -73,14 +85,27 @@ const BATCHES: { product: bigint; primes: number[] }[] = (() => {
     product *= p;
   }
   if (primes.length) batches.push({ product: BigInt(product), primes });
-  return batches;
+  const groups: { product: bigint; batches: Batch[] }[] = [];
+  for (const batch of batches) {
+    const last = groups.at(-1);
+    if (last && last.product.toString(2).length + 53 <= GROUP_BITS) {
+      last.product *= batch.product;
+      last.batches.push(batch);
+    } else {
+      groups.push({ product: batch.product, batches: [batch] });
+    }
+  }
+  return groups;
 })();
 
 /** The smallest prime below SMALL_PRIME_BOUND that divides n, if any. */
 export function smallFactor(n: bigint): number | undefined {
-  for (const batch of BATCHES) {
-    const r = Number(n % batch.product);
-    for (const p of batch.primes) if (r % p === 0) return p;
+  for (const group of GROUPS) {
+    const g = n % group.product;
+    for (const batch of group.batches) {
+      const r = Number(g % batch.product);
+      for (const p of batch.primes) if (r % p === 0) return p;
+    }
   }
   return undefined;
 }
