@@ -210,9 +210,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
    * this server, in an EnvelopedData to the client's certificate, with the content encryption and
    * key wrap the client's SMIMECapabilities ask for (RFC 8551 §2.7.1), AES-256 otherwise.
    */
-  async function encryptedKey(pkcs8: Buffer, recipient: Buffer, capabilities: string[] | undefined): Promise<Buffer> {
-    const signer = o.keyPackageSigner;
-    if (!signer) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
+  async function encryptedKey(pkcs8: Buffer, recipient: Buffer, capabilities: string[] | undefined, signer: KeyPackageSigner): Promise<Buffer> {
     const signed = signKeyPackage(pkcs8, signer, o.now());
     return envelopeFor(recipient, signed, { contentType: OID.signedData, ...algorithmsFromCapabilities(capabilities) });
   }
@@ -331,6 +329,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       names = heldNames;
     }
 
+    // checked before anything is issued: a refused encrypted return must not leave a certificate behind
+    const encryptTo = serverKeygen && csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
+    if (encryptTo && !o.keyPackageSigner) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
     const generated = serverKeygen ? await serverGeneratedKey(p) : undefined;
     const keyInfo = generated?.info ?? csr.key;
     const keyUsage = keyUsageFor(p, keyInfo);
@@ -360,8 +361,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     );
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
-    const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
-    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, csr.smimeCapabilities), encrypted: true } : { der: generated.pkcs8, encrypted: false };
+    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, csr.smimeCapabilities, o.keyPackageSigner!), encrypted: true } : { der: generated.pkcs8, encrypted: false };
     return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };
   }
 
