@@ -112,6 +112,33 @@ export function smallFactor(n: bigint): number | undefined {
 
 export interface RsaCheckOptions {
   minExponent?: number;
+  /** Runs the primality test; a TaskGate bounds how many run at once (default: unbounded). */
+  gate?: TaskGate;
+}
+
+/**
+ * At most `max` tasks at a time, the others wait in order. Bounds the primality tests in the
+ * thread pool (4 threads by default, shared with scrypt, key generation and file I/O): a prime
+ * "modulus" costs OpenSSL's full Miller–Rabin rounds (seconds for 8192 bits), and a client
+ * sending such keys must not hold every thread.
+ */
+export class TaskGate {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes on
+      else this.running--;
+    }
+  }
 }
 
 /**
@@ -123,7 +150,8 @@ export async function rsaKeyProblem(key: RsaPublicNumbers, options: RsaCheckOpti
   if (cheap) return cheap;
   // SP 800-89 §5.3.3: the modulus is composite. A prime "RSA modulus" verifies its own
   // signatures (d = e⁻¹ mod n−1) and its private key follows from the public one.
-  if (await isProbablePrime(key.modulus)) return 'the RSA modulus is a prime (anyone can compute its private key)';
+  const prime = options.gate ? await options.gate.run(() => isProbablePrime(key.modulus)) : await isProbablePrime(key.modulus);
+  if (prime) return 'the RSA modulus is a prime (anyone can compute its private key)';
   return undefined;
 }
 

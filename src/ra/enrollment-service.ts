@@ -21,6 +21,7 @@ import { RaError } from './errors.js';
 import { checkNames } from './name-policy.js';
 import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
 import { algorithmsFromCapabilities, envelopeFor } from '../pki/enveloped-data.js';
+import { TaskGate } from '../pki/key-checks.js';
 import { signKeyPackage, type KeyPackageSigner } from '../pki/key-package.js';
 import { checkKey, describeKey, extendedKeyUsageOids, keyUsageFor, requestedNames } from './profile-policy.js';
 
@@ -104,6 +105,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
   const retryAfter = o.unavailableRetryAfter ?? 30;
   const keygenLimiter = new KeygenLimiter(o.serverKeygenConcurrency);
+  // half of the default thread pool at most for RSA primality tests (pki/key-checks.ts TaskGate)
+  const primalityGate = new TaskGate(2);
 
   /** RFC 7030 §4.4: the profile's key, generated off the event loop, a bounded number at a time. */
   async function serverGeneratedKey(p: Profile): Promise<GeneratedKey> {
@@ -297,7 +300,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         throw new RaError('bad-request', (err as Error).message);
       }
       if (!signatureOk) throw new RaError('bad-request', 'the CSR signature does not verify');
-      const keyRefusal = await checkKey(p, csr.key, csr.spki);
+      const keyRefusal = await checkKey(p, csr.key, csr.spki, primalityGate);
       if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
     checkPopLinking(p, principal, csr, req.credentials);
