@@ -8,7 +8,10 @@
  * machine's L2) evicts the caches, as the TLS handshakes between requests over new connections
  * do in the server. Tight loops keep code and data cached and understate what a request pays.
  *
- *   node dist/bench/crypto-micro.js [--curve P-256|P-384] [--rounds N] [--ms M] [--cold MiB]
+ * Last, what an RSA request adds (--rsa-bits, default 2048; 0 skips): the RSA key checks of
+ * pki/key-checks.ts on the event loop, and the Miller–Rabin test in the thread pool.
+ *
+ *   node dist/bench/crypto-micro.js [--curve P-256|P-384] [--rounds N] [--ms M] [--cold MiB] [--rsa-bits N]
  *   ESTUARY_NATIVE_CRYPTO=off node dist/bench/crypto-micro.js     # node:crypto only, for A/B
  */
 import { generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
@@ -19,13 +22,15 @@ import { createLocalCa } from '../ca/local-ca.js';
 import { signatureSchemeFor, signWith } from '../pki/certificate.js';
 import { buildCsr } from '../pki/csr-builder.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
+import { isProbablePrime, rsaKeyShapeProblem, rsaPublicNumbersOfSpki } from '../pki/key-checks.js';
 import { nativeCrypto } from '../pki/native-crypto.js';
 
-const { values } = parseArgs({ options: { curve: { type: 'string' }, rounds: { type: 'string' }, ms: { type: 'string' }, cold: { type: 'string' } } });
+const { values } = parseArgs({ options: { curve: { type: 'string' }, rounds: { type: 'string' }, ms: { type: 'string' }, cold: { type: 'string' }, 'rsa-bits': { type: 'string' } } });
 const curve = values.curve === 'P-384' ? 'P-384' : 'P-256';
 const rounds = Number(values.rounds ?? 7);
 const roundMs = Number(values.ms ?? 400);
 const coldMiB = Number(values.cold ?? 4);
+const rsaBits = Number(values['rsa-bits'] ?? 2048);
 
 /** Median µs per call of fn(i) over `rounds` rounds of about roundMs each. */
 function measure(fn: (i: number) => unknown): number {
@@ -96,5 +101,38 @@ if (coldMiB > 0) {
     ['verifyCsrSignature (parsed)', measureCold((i) => verifyCsrSignature(parsed[at(i)]!), coldMiB)],
     ['CA signature (signWith)', measureCold(() => signWith(scheme, issuing.key, tbs), coldMiB)],
     ['local CA issue (TBS + signature)', measureCold(() => ca.issue(request), coldMiB)],
+  ]);
+}
+
+/** Median µs per awaited call of fn(i), one at a time, over `rounds` rounds of about roundMs each. */
+async function measureAsync(fn: (i: number) => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 20; i++) await fn(i);
+  const perOp: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let n = 0;
+    const start = process.hrtime.bigint();
+    const until = start + BigInt(roundMs) * 1_000_000n;
+    let now = start;
+    while (now < until) {
+      await fn(n++);
+      now = process.hrtime.bigint();
+    }
+    perOp.push(Number(now - start) / 1000 / n);
+  }
+  return median(perOp);
+}
+
+if (rsaBits > 0) {
+  const rsaPool = Array.from({ length: 8 }, (_, i) => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: rsaBits });
+    return buildCsr({ privateKey, publicKey, subject: `CN=micro-rsa-${i}` });
+  });
+  const numbers = rsaPool.map((der) => rsaPublicNumbersOfSpki(parseCsr(der).spki));
+  process.stdout.write(`\nRSA-${rsaBits} requests: what the key checks add (pki/key-checks.ts)\n`);
+  const spkis = rsaPool.map((der) => parseCsr(der).spki);
+  print([
+    ['parseCsr + verifyCsrSignature', measure((i) => verifyCsrSignature(parseCsr(rsaPool[i & 7]!)))],
+    ['SPKI → n, e + shape checks (event loop)', measure((i) => rsaKeyShapeProblem(rsaPublicNumbersOfSpki(spkis[i & 7]!)))],
+    ['Miller–Rabin (thread pool, awaited)', await measureAsync((i) => isProbablePrime(numbers[i & 7]!.modulus))],
   ]);
 }

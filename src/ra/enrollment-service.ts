@@ -22,6 +22,7 @@ import { RaError } from './errors.js';
 import { HashGate } from './hash-gate.js';
 import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
 import { algorithmsFromCapabilities, envelopeFor } from '../pki/enveloped-data.js';
+import { TaskGate } from '../pki/key-checks.js';
 import { signKeyPackage, type KeyPackageSigner } from '../pki/key-package.js';
 import { checkNames } from './name-policy.js';
 import { checkRenewalRules, renewingAccount } from './renewal-rules.js';
@@ -139,6 +140,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
   const retryAfter = o.unavailableRetryAfter ?? 30;
   const keygenLimiter = new KeygenLimiter(o.serverKeygenConcurrency);
+  // half of the default thread pool at most for RSA primality tests (pki/key-checks.ts TaskGate)
+  const primalityGate = new TaskGate(2);
 
   /** RFC 7030 §4.4: the profile's key, generated off the event loop, a bounded number at a time. */
   async function serverGeneratedKey(p: Profile): Promise<GeneratedKey> {
@@ -261,9 +264,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
    * this server, in an EnvelopedData to the client's certificate, with the content encryption and
    * key wrap the client's SMIMECapabilities ask for (RFC 8551 §2.7.1), AES-256 otherwise.
    */
-  async function encryptedKey(pkcs8: Buffer, recipient: Buffer, capabilities: string[] | undefined): Promise<Buffer> {
-    const signer = o.keyPackageSigner;
-    if (!signer) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
+  async function encryptedKey(pkcs8: Buffer, recipient: Buffer, capabilities: string[] | undefined, signer: KeyPackageSigner): Promise<Buffer> {
     const signed = signKeyPackage(pkcs8, signer, o.now());
     return envelopeFor(recipient, signed, { contentType: OID.signedData, ...algorithmsFromCapabilities(capabilities) });
   }
@@ -357,7 +358,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         throw new RaError('bad-request', (err as Error).message);
       }
       if (!signatureOk) throw new RaError('bad-request', 'the CSR signature does not verify');
-      const keyRefusal = await checkKey(p, csr.key, csr.spki);
+      const keyRefusal = await checkKey(p, csr.key, csr.spki, primalityGate);
       if (keyRefusal) throw new RaError('forbidden', keyRefusal);
     }
     checkPopLinking(p, principal, csr, req.credentials);
@@ -381,6 +382,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       names = admitNames(p, principal, csr, requester);
     }
 
+    // checked before anything is issued: a refused encrypted return must not leave a certificate behind
+    const encryptTo = serverKeygen && csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
+    if (encryptTo && !o.keyPackageSigner) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
     const generated = serverKeygen ? await serverGeneratedKey(p) : undefined;
     const keyInfo = generated?.info ?? csr.key;
     const keyUsage = keyUsageFor(p, keyInfo);
@@ -425,8 +429,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     });
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
-    const encryptTo = csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
-    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, csr.smimeCapabilities), encrypted: true } : { der: generated.pkcs8, encrypted: false };
+    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, csr.smimeCapabilities, o.keyPackageSigner!), encrypted: true } : { der: generated.pkcs8, encrypted: false };
     return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };
   }
 

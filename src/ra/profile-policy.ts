@@ -1,7 +1,7 @@
 /** Issuance policy decisions of a certification profile: pure functions over parsed requests. */
 import type { ParsedCsr, PublicKeyInfo } from '../pki/csr.js';
 import { parseGeneralNames, type GeneralName } from '../pki/names.js';
-import { DEFAULT_MAX_RSA_BITS, DEFAULT_MIN_RSA_EXPONENT, rsaKeyProblem, rsaPublicNumbersOfSpki } from '../pki/key-checks.js';
+import { DEFAULT_MAX_RSA_BITS, DEFAULT_MIN_RSA_EXPONENT, rsaKeyProblem, rsaPublicNumbersOfSpki, type TaskGate } from '../pki/key-checks.js';
 import { OID, resolveOid } from '../pki/oids.js';
 import type { KeyAlgorithmRule, KeyUsageName, Profile } from '../store/store.js';
 
@@ -40,7 +40,7 @@ function rsaRulesFor(profile: Profile, bits: number): Extract<KeyAlgorithmRule, 
  * key's numbers are checked too (pki/key-checks.ts): exponent (the most lenient matching rule's
  * minimum), small factors, perfect powers, and a prime modulus.
  */
-export async function checkKey(profile: Profile, key: PublicKeyInfo, spki?: Buffer): Promise<string | undefined> {
+export async function checkKey(profile: Profile, key: PublicKeyInfo, spki?: Buffer, primalityGate?: TaskGate): Promise<string | undefined> {
   const allowed = profile.keyAlgorithms.some((rule) => {
     switch (rule.type) {
       case 'ec':
@@ -57,7 +57,7 @@ export async function checkKey(profile: Profile, key: PublicKeyInfo, spki?: Buff
   }
   if (key.type !== 'rsa' || !spki) return undefined;
   const minExponent = Math.min(...rsaRulesFor(profile, key.bits).map((r) => r.minExponent ?? DEFAULT_MIN_RSA_EXPONENT));
-  const problem = await rsaKeyProblem(rsaPublicNumbersOfSpki(spki), { minExponent });
+  const problem = await rsaKeyProblem(rsaPublicNumbersOfSpki(spki), { minExponent, ...(primalityGate ? { gate: primalityGate } : {}) });
   return problem && `key refused: ${problem}`;
 }
 

@@ -158,6 +158,8 @@ describe('serverkeygen', () => {
     const noCert = await keygen('', await encryptedRequest('CN=no-cert'));
     expect(noCert.status).toBe(400);
     expect(noCert.text).toMatch(/needs a TLS client certificate/);
+    // refused before anything was issued: no certificate whose key nobody got
+    expect((await s.runtime.store.listCertificates()).map((c) => c.subject)).not.toContain('CN=no-cert');
     const symmetric = await keygen('', await encryptedRequest('CN=symmetric', OID.decryptKeyIdentifier));
     expect(symmetric.status).toBe(501);
     expect(symmetric.text).toMatch(/DecryptKeyIdentifier/);

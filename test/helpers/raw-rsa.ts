@@ -66,21 +66,26 @@ export function primeModulusKey(bits = 2048): RawRsaKey {
   }
 }
 
-/** n = f · q with a small prime factor f and a large prime q. */
+const bitLength = (n: bigint): number => n.toString(2).length;
+
+/**
+ * n = f · q with a small prime factor f and a large prime q; n has exactly `bits` bits (OpenSSL's
+ * primes have their top two bits set, so q's size alternates until the product fits).
+ */
 export function smallFactorKey(f: bigint, bits = 2048): RawRsaKey {
-  for (;;) {
-    const q = generatePrimeSync(bits - f.toString(2).length, { bigint: true });
+  for (let attempt = 0; ; attempt++) {
+    const q = generatePrimeSync(bits - bitLength(f) + (attempt % 2), { bigint: true });
     const d = modInverse(E, (f - 1n) * (q - 1n));
-    if (d !== undefined) return { n: f * q, e: E, d };
+    if (d !== undefined && bitLength(f * q) === bits) return { n: f * q, e: E, d };
   }
 }
 
-/** n = q², a perfect square: φ(n) = q(q−1). */
+/** n = q², a perfect square: φ(n) = q(q−1); n has exactly `bits` bits. */
 export function squareModulusKey(bits = 2048): RawRsaKey {
   for (;;) {
     const q = generatePrimeSync(bits / 2, { bigint: true });
     const d = modInverse(E, q * (q - 1n));
-    if (d !== undefined) return { n: q * q, e: E, d };
+    if (d !== undefined && bitLength(q * q) === bits) return { n: q * q, e: E, d };
   }
 }
 

@@ -3,7 +3,7 @@ import { generateKeyPairSync, generatePrimeSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseCsr, verifyCsrSignature } from '../../src/pki/csr.js';
 import {
-  isProbablePrime, perfectSquareRoot, rsaKeyProblem, rsaKeyShapeProblem, rsaPublicNumbersOfSpki, smallFactor, type RsaPublicNumbers,
+  isProbablePrime, perfectSquareRoot, rsaKeyProblem, rsaKeyShapeProblem, rsaPublicNumbersOfSpki, smallFactor, TaskGate, type RsaPublicNumbers,
 } from '../../src/pki/key-checks.js';
 import { checkKey, describeKeyRule } from '../../src/ra/profile-policy.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
@@ -93,5 +93,40 @@ describe('checkKey with RSA numbers', () => {
     const bounded = profile([{ type: 'rsa', minBits: 2048, maxBits: 4096, minExponent: 3 }]);
     expect(await checkKey(bounded, { type: 'rsa', bits: 4097 })).toBe('key RSA 4097 bits is not allowed by profile "devices" (allowed: RSA 2048–4096 bits, e ≥ 3)');
     expect(describeKeyRule({ type: 'rsa', minBits: 3072, minExponent: 65_537 })).toBe('RSA 3072–8192 bits');
+  });
+});
+
+describe('TaskGate (bounds the primality tests in the thread pool)', () => {
+  it('runs at most max tasks at once, the others in order as slots free up, also after a failure', async () => {
+    const gate = new TaskGate(2);
+    const started: number[] = [];
+    const finish: Array<(ok: boolean) => void> = [];
+    const task = (i: number) => gate.run(() => new Promise<number>((resolve, reject) => {
+      started.push(i);
+      finish[i] = (ok) => (ok ? resolve(i) : reject(new Error(`task ${i}`)));
+    }));
+    const all = [0, 1, 2, 3].map((i) => task(i).catch((e: Error) => e.message));
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([0, 1]);
+    finish[1]!(false);
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([0, 1, 2]);
+    finish[0]!(true);
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([0, 1, 2, 3]);
+    finish[2]!(true);
+    finish[3]!(true);
+    expect(await Promise.all(all)).toEqual([0, 'task 1', 2, 3]);
+    // the gate is empty again: a new task starts at once
+    const again = gate.run(async () => 'free');
+    expect(await again).toBe('free');
+  });
+
+  it('rsaKeyProblem runs its primality test through the gate', async () => {
+    const gate = new TaskGate(1);
+    let ran = 0;
+    const counting = { run: <T>(t: () => Promise<T>) => { ran++; return gate.run(t); } } as TaskGate;
+    expect(await rsaKeyProblem(realModulus(), { gate: counting })).toBeUndefined();
+    expect(ran).toBe(1);
   });
 });
