@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, initHome, startServer, type ServerProcess } from '../bench/harness.js';
+import { liftAuthThrottle } from './fuzz-run.js';
 import { loadSeeds } from './inputs.js';
 import { countsTable, findingGroups, INPUT_CLASSES, runFuzz, type InputClass } from './fuzz-run.js';
 import { freshSeed } from './prng.js';
@@ -54,6 +55,7 @@ async function main(): Promise<number> {
 
   const home = join(mkdtempSync(join(tmpdir(), 'estuary-fuzz-')), 'home');
   const init = initHome(mainJs, home);
+  liftAuthThrottle(join(home, 'estuary.yaml'));
   const port = await freePort();
   let server: ServerProcess | undefined;
   try {

@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countsTable, findingGroups, runFuzz } from '../../src/fuzz/fuzz-run.js';
+import { countsTable, findingGroups, liftAuthThrottle, runFuzz } from '../../src/fuzz/fuzz-run.js';
 import { loadSeeds, type Seed } from '../../src/fuzz/inputs.js';
 import { exchange, type Target } from '../../src/fuzz/raw-http.js';
-import { startServer, type TestServer } from '../helpers/home.js';
+import { makeHome, startServer, type TestServer } from '../helpers/home.js';
 
 let s: TestServer;
 let target: Target;
@@ -20,7 +20,9 @@ let authorization: string;
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261206;
 
 beforeAll(async () => {
-  s = await startServer();
+  const home = await makeHome();
+  liftAuthThrottle(join(home.home, 'estuary.yaml'));
+  s = await startServer(home);
   target = { host: '127.0.0.1', port: s.port, ca: s.rootPem };
   seeds = loadSeeds(join(process.cwd(), 'test', 'fuzz', 'corpus'));
   authorization = `Basic ${Buffer.from(`${s.summary.estAccount.email}:${s.summary.estAccount.password}`).toString('base64')}`;
