@@ -38,6 +38,11 @@ const POLICY_CONSTRAINTS = tlv(0x30, tlv(0x81, Buffer.from([0])));
 // CertificatePolicies with the single policy anyPolicy (2.5.29.32.0)
 const ANY_POLICY = tlv(0x30, tlv(0x30, Buffer.from([0x06, 0x04, 0x55, 0x1d, 0x20, 0x00])));
 
+const TRAILING_DOT =
+  'RFC 1034 §3.1: a trailing dot marks the absolute form of the same name; Estuary compares names, so "x.evil.com." lies within an excluded "evil.com" (OpenSSL compares strings, and the name escapes the exclusion) and "a.example.com." within a permitted "example.com"';
+const URI_USERINFO =
+  'RFC 5280 §4.2.1.10 constrains the host of the URI, which RFC 3986 §3.2 separates from the user info before "@"; OpenSSL takes "user@evil.com" for the host, so the name escapes an exclusion of "evil.com" and falls outside a permitted one';
+
 const CASES: Case[] = [
   // plain paths
   { name: 'leaf issued by the anchor' },
@@ -60,6 +65,10 @@ const CASES: Case[] = [
   { name: 'DNS permitted, CN-only leaf whose CN is not a host name', ...under({ permitted: [{ dns: 'example.com' }] }, { subject: cn('device 01') }) },
   { name: 'DNS excluded, CN-only leaf with a host name inside', ...under({ excluded: [{ dns: 'example.org' }] }, { subject: cn('evil.example.org') }) },
   { name: 'DNS permitted, a DNS SAN inside and a CN outside', ...under({ permitted: [{ dns: 'example.com' }] }, { subject: cn('evil.example.org'), sans: dns('a.example.com') }) },
+  { name: 'DNS excluded: case is ignored', ...under({ excluded: [{ dns: 'lab.example.com' }] }, { sans: dns('X.LAB.Example.com') }) },
+  { name: 'DNS permitted: a leaf with only an IP SAN is not bound', ...under({ permitted: [{ dns: 'example.com' }] }, { sans: ip('192.0.2.7') }) },
+  { name: 'DNS permitted: absolute name (trailing dot) below it', ...under({ permitted: [{ dns: 'example.com' }] }, { sans: dns('a.example.com.') }), exception: { estuary: true, openssl: false, reason: TRAILING_DOT } },
+  { name: 'DNS excluded: absolute name (trailing dot) inside', ...under({ excluded: [{ dns: 'evil.com' }] }, { sans: dns('x.evil.com.') }), exception: { estuary: false, openssl: true, reason: TRAILING_DOT } },
   // IP ranges
   { name: 'IPv4 excluded: an address inside', ...under({ excluded: [{ ip: '10.0.0.0/8' }] }, { sans: ip('10.1.2.3') }) },
   { name: 'IPv4 excluded: an address outside', ...under({ excluded: [{ ip: '10.0.0.0/8' }] }, { sans: ip('192.168.1.1') }) },
@@ -76,7 +85,12 @@ const CASES: Case[] = [
   { name: 'email domain permitted: a mailbox at a subdomain', ...under({ permitted: [{ email: '.example.com' }] }, { sans: email('a@sub.example.com') }) },
   { name: 'email domain permitted: not the domain itself', ...under({ permitted: [{ email: '.example.com' }] }, { sans: email('a@example.com') }) },
   { name: 'email excluded: subject emailAddress inside', ...under({ excluded: [{ email: 'example.com' }] }, { subject: 'O=Example, CN=device 01, E=a@example.com' }) },
+  { name: 'email mailbox permitted: local part differs in case', ...under({ permitted: [{ email: 'Alice@example.com' }] }, { sans: email('alice@example.com') }) },
+  { name: 'email mailbox permitted: domain differs in case', ...under({ permitted: [{ email: 'alice@EXAMPLE.com' }] }, { sans: email('alice@example.com') }) },
+  { name: 'email permitted: a DNS SAN is not bound by it', ...under({ permitted: [{ email: 'example.com' }] }, { sans: dns('evil.example.org') }) },
   // URI host
+  { name: 'URI host permitted: with user info', ...under({ permitted: [{ uri: 'example.com' }] }, { sans: uri('https://user@example.com/') }), exception: { estuary: true, openssl: false, reason: URI_USERINFO } },
+  { name: 'URI host excluded: with user info', ...under({ excluded: [{ uri: 'evil.com' }] }, { sans: uri('https://user@evil.com/') }), exception: { estuary: false, openssl: true, reason: URI_USERINFO } },
   { name: 'URI host permitted: that host', ...under({ permitted: [{ uri: 'devices.example.com' }] }, { sans: uri('https://devices.example.com/x') }) },
   { name: 'URI host permitted: a host below it', ...under({ permitted: [{ uri: 'devices.example.com' }] }, { sans: uri('https://a.devices.example.com/') }) },
   { name: 'URI domain permitted: a host below, with port', ...under({ permitted: [{ uri: '.example.com' }] }, { sans: uri('https://a.example.com:8443/p') }) },
@@ -94,7 +108,10 @@ const CASES: Case[] = [
   { name: 'upper intermediate constraint binds the leaf below the lower one', intermediates: [{ nc: { excluded: [{ ip: '10.0.0.0/8' }] } }, {}], leaf: { sans: ip('10.9.9.9') } },
   { name: 'self-issued intermediate is exempt from its issuer DN constraint', intermediates: [{ nc: { permitted: [{ dn: 'O=Example, OU=Devices' }] } }, { selfIssued: true }] },
   { name: 'self-issued intermediate: the leaf below is still bound', intermediates: [{ nc: { permitted: [{ dn: 'O=Example, OU=Devices' }] } }, { selfIssued: true }], leaf: { subject: 'O=Example, OU=Other, CN=d' } },
+  { name: 'a self-issued leaf is still bound', anchor: { nc: { permitted: [{ dn: 'O=Example, OU=Devices' }] } }, leaf: { selfIssued: true } },
+  { name: 'IPv4 permitted: one of two addresses outside', ...under({ permitted: [{ ip: '192.168.0.0/16' }] }, { sans: [...ip('192.168.1.1'), ...ip('10.0.0.1')] }) },
   // path length (RFC 5280 §6.1.4 (l), (m))
+  { name: 'anchor pathLen 0, self-issued intermediate then another intermediate', anchor: { pathLen: 0 }, intermediates: [{ selfIssued: true }, {}] },
   { name: 'anchor pathLen 0, one intermediate', anchor: { pathLen: 0 }, intermediates: [{}] },
   { name: 'anchor pathLen 0, leaf directly', anchor: { pathLen: 0 } },
   { name: 'anchor pathLen 1, one intermediate', anchor: { pathLen: 1 }, intermediates: [{}] },
