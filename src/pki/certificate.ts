@@ -72,6 +72,16 @@ export function keyUsageValue(usages: readonly KeyUsageBit[]): Buffer {
   return tlv(TAG.BIT_STRING, Buffer.from([unused]), bytes);
 }
 
+/** The bits a keyUsage extnValue (BIT STRING, RFC 5280 §4.2.1.3) asserts. Throws DerError on malformed DER. */
+export function keyUsageBits(extnValue: Buffer): Set<KeyUsageBit> {
+  const bits = value(extnValue, expectTag(readTop(extnValue), TAG.BIT_STRING, 'KeyUsage')).subarray(1);
+  const out = new Set<KeyUsageBit>();
+  for (const [name, n] of Object.entries(KEY_USAGE_BITS) as [KeyUsageBit, number][]) {
+    if ((bits[n >> 3] ?? 0) & (0x80 >> (n & 7))) out.add(name);
+  }
+  return out;
+}
+
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */
 export function keyIdentifier(spkiDer: Buffer): Buffer {
   const [, bits] = children(spkiDer, readTop(spkiDer));

@@ -3,12 +3,12 @@
  * client presented must lead, by name and signature, to one of the profile's trust anchors;
  * every certificate on it must be within validity; intermediates must be CAs; path length and
  * name constraints hold; no certificate below the anchor carries a critical extension we do
- * not process. Certificate policies are not processed (any policy is acceptable), so the
+ * not process; the client certificate's key usage allows signing. Certificate policies are not processed (any policy is acceptable), so the
  * policy-restricting extensions count as unrecognised when critical.
  */
 import { X509Certificate } from 'node:crypto';
 import { pemBlocks } from '../pki/base64.js';
-import { certificateFields, type CertificateFields } from '../pki/certificate.js';
+import { certificateFields, keyUsageBits, type CertificateFields } from '../pki/certificate.js';
 import { children, readTop, TAG, value } from '../pki/der.js';
 import { constrainedNamesOf, nameConstraintViolation, parseNameConstraints } from '../pki/name-constraints.js';
 import { OID, oidName } from '../pki/oids.js';
@@ -51,12 +51,42 @@ const RECOGNISED = new Set<string>([
 
 const isSelfIssued = (c: X509Certificate): boolean => c.subject === c.issuer;
 
+/** The key usage bits a certificate asserts, undefined without the extension. */
+function keyUsage(fields: CertificateFields): Set<string> | undefined {
+  const ku = fields.extensions.get(OID.keyUsage);
+  return ku ? keyUsageBits(ku) : undefined;
+}
+
+/**
+ * Why `ca` may not issue the certificate below it, RFC 5280 §6.1.4 (k): it must be a CA
+ * (basicConstraints cA), and (n): with a key usage extension, keyCertSign must be set.
+ */
+function notAnIssuer(ca: X509Certificate): string | undefined {
+  let fields;
+  try {
+    fields = certificateFields(Buffer.from(ca.raw));
+  } catch (err) {
+    return `certificate "${subjectOf(ca)}" cannot be read (${(err as Error).message})`;
+  }
+  const usage = keyUsage(fields);
+  if (usage && !usage.has('keyCertSign')) return `certificate "${subjectOf(ca)}" issued a certificate of the path but its key usage does not allow certificate signing (keyCertSign)`;
+  // node's `ca` is OpenSSL's X509_check_ca: basicConstraints cA (and keyCertSign, checked above)
+  if (!ca.ca) return `certificate "${subjectOf(ca)}" issued a certificate of the path but is not a CA (basicConstraints)`;
+  return undefined;
+}
+
 /**
  * The path-wide checks, `path` leaf first and ending with the anchor (trusted as configured:
  * its own extensions are not judged, but its constraints bind the certificates below it).
  */
 function pathChecks(path: readonly X509Certificate[]): string | undefined {
   const fields = path.map((c) => certificateFields(Buffer.from(c.raw)));
+  // RFC 5280 §4.2.1.3: TLS client authentication is a signature (RFC 8446 §4.4.3, RFC 5246
+  // §7.4.8), so a client certificate whose key usage is restricted must allow digitalSignature.
+  const leafUsage = keyUsage(fields[0]!);
+  if (leafUsage && !leafUsage.has('digitalSignature')) {
+    return `certificate "${subjectOf(path[0]!)}" is not valid for TLS client authentication (key usage without digitalSignature)`;
+  }
   // RFC 5280 §4.2: a certificate with a critical extension we do not recognise MUST be rejected.
   for (let i = 0; i < path.length - 1; i++) {
     for (const id of fields[i]!.critical) {
@@ -64,9 +94,10 @@ function pathChecks(path: readonly X509Certificate[]): string | undefined {
     }
   }
   for (let i = 1; i < path.length; i++) {
-    // RFC 5280 §6.1.4 (m): a CA may be followed by at most pathLen intermediates.
+    // RFC 5280 §6.1.4 (l), (m): a CA may be followed by at most pathLen intermediates that are
+    // not self-issued (a self-issued one, e.g. a key rollover certificate, does not count).
     const limit = pathLen(fields[i]!);
-    if (limit !== undefined && i - 1 > limit) return `the path violates the path length constraint of "${subjectOf(path[i]!)}"`;
+    if (limit !== undefined && path.slice(1, i).filter((c) => !isSelfIssued(c)).length > limit) return `the path violates the path length constraint of "${subjectOf(path[i]!)}"`;
     // RFC 5280 §6.1.4 (g) and §6.1.3 (b)/(c): a CA's name constraints bind every certificate
     // below it; self-issued intermediates are exempt, the leaf never is.
     const nc = fields[i]!.extensions.get(OID.nameConstraints);
@@ -86,6 +117,15 @@ function pathChecks(path: readonly X509Certificate[]): string | undefined {
   return undefined;
 }
 
+function signatureBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Issued by `issuer`: names, key identifiers and key usage (OpenSSL's X509_check_issued), and the signature. */
 function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   try {
     return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
@@ -135,7 +175,15 @@ export function validateClientChain(presented: readonly Buffer[], anchors: reado
       return problem ? { ok: false, reason: problem } : { ok: true, leaf, path: full, anchor };
     }
     const next = intermediates.find((i) => i.ca && !path.includes(i) && signedBy(current, i));
-    if (!next) break;
+    if (!next) {
+      // an issuer by name and signature that is not allowed to issue: say why, not just "no chain"
+      const unfit = intermediates.find((i) => !path.includes(i) && current.issuer === i.subject && signatureBy(current, i));
+      const why = unfit && notAnIssuer(unfit);
+      if (why) return { ok: false, reason: why };
+      break;
+    }
+    const why = notAnIssuer(next);
+    if (why) return { ok: false, reason: why };
     path.push(next);
     current = next;
   }

@@ -5,7 +5,7 @@ import { x509 } from '../helpers/keys.js';
 import { pemBlocks } from '../../src/pki/base64.js';
 import {
   authorityKeyIdentifierValue, basicConstraintsEndEntity, certificateFields, extension, extKeyUsageValue, keyIdentifier,
-  keyUsageValue, serialToHex, signatureSchemeFor, signCertificate, type KeyUsageBit,
+  keyUsageBits, keyUsageValue, serialToHex, signatureSchemeFor, signCertificate, type KeyUsageBit,
 } from '../../src/pki/certificate.js';
 import { oid, seq, set, tlv, TAG } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
@@ -60,6 +60,13 @@ describe('keyUsageValue (RFC 5280 §4.2.1.3, DER named bit list)', () => {
 
   it('refuses an empty list', () => {
     expect(() => keyUsageValue([])).toThrow(/at least one/);
+  });
+
+  it('reads back as the same bits (keyUsageBits)', () => {
+    const sets: KeyUsageBit[][] = [['digitalSignature'], ['keyEncipherment'], ['keyAgreement'], ['keyCertSign', 'cRLSign'], ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign']];
+    for (const usages of sets) expect([...keyUsageBits(keyUsageValue(usages))].sort()).toEqual([...usages].sort());
+    // decipherOnly (bit 8) needs a second byte; the bits this server names are read from the first
+    expect([...keyUsageBits(Buffer.from('03030780 80'.replace(' ', ''), 'hex'))]).toEqual(['digitalSignature']);
   });
 
   it('is rendered by openssl as the same usages', () => {

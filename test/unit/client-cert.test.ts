@@ -120,7 +120,7 @@ describe('validateClientChain', () => {
       const leaf = await issue('CN=device-4', notCa, { eku: [CLIENT_AUTH] });
       // name and signature do link: only the missing CA flag breaks the path
       expect(leaf.node.checkIssued(notCa.node) && leaf.node.verify(notCa.node.publicKey)).toBe(true);
-      expect(refused(validateClientChain([leaf.der, notCa.der], [root.node], NOW))).toMatch(/does not chain/);
+      expect(refused(validateClientChain([leaf.der, notCa.der], [root.node], NOW))).toBe(`certificate "CN=Not A CA ${String(ca)}" issued a certificate of the path but is not a CA (basicConstraints)`);
     }
   });
 
@@ -162,10 +162,24 @@ describe('validateClientChain', () => {
     expect(validateClientChain([openLeaf.der, openSub.der, open.der], [root.node], NOW).ok).toBe(true);
   });
 
+  it('does not count a self-issued intermediate against a pathLenConstraint (RFC 5280 §6.1.4 (l))', async () => {
+    // intermediate has pathLen 0; a key rollover certificate (same subject, new key) below it is self-issued
+    const rollover = await issue('CN=Device Issuing', intermediate, { ca: true });
+    const leaf = await issue('CN=device-7', rollover, { eku: [CLIENT_AUTH] });
+    expect(validateClientChain([leaf.der, rollover.der, intermediate.der], [root.node], NOW).ok).toBe(true);
+  });
+
+  it('refuses a leaf whose keyUsage does not allow digitalSignature (TLS client authentication signs)', async () => {
+    const encipherOnly = await issue('CN=device-8', root, { eku: [CLIENT_AUTH], keyUsage: x509.KeyUsageFlags.keyEncipherment });
+    expect(refused(validateClientChain([encipherOnly.der], [root.node], NOW))).toBe('certificate "CN=device-8" is not valid for TLS client authentication (key usage without digitalSignature)');
+    const signing = await issue('CN=device-9', root, { eku: [CLIENT_AUTH], keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment });
+    expect(validateClientChain([signing.der], [root.node], NOW).ok).toBe(true);
+  });
+
   it('refuses an intermediate whose keyUsage lacks keyCertSign (RFC 5280 §6.1.4 (n))', async () => {
     const noSign = await issue('CN=No CertSign', root, { ca: true, keyUsage: x509.KeyUsageFlags.digitalSignature });
     const leaf = await issue('CN=device-6', noSign, { eku: [CLIENT_AUTH] });
-    expect(refused(validateClientChain([leaf.der, noSign.der], [root.node], NOW))).toMatch(/does not chain/);
+    expect(refused(validateClientChain([leaf.der, noSign.der], [root.node], NOW))).toBe('certificate "CN=No CertSign" issued a certificate of the path but its key usage does not allow certificate signing (keyCertSign)');
   });
 });
 
