@@ -6,24 +6,24 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
 import { certificateFields, normalizeSerial, type CertificateFields } from '../pki/certificate.js';
-import { encodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
-import { oid as derOid, smallInteger } from '../pki/der.js';
 import { parseCsr, UnsupportedKeyError, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
-import { OID, resolveOid } from '../pki/oids.js';
+import { OID } from '../pki/oids.js';
 import { StoreConflictError, StoreUnavailableError, type Account, type Profile, type Store } from '../store/store.js';
 import {
   authenticateBasic, authenticateEnroll, basicRealm, type AuthContext, type Credentials, type Principal,
 } from './authenticators.js';
 import { parseAnchors } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
+import { csrAttrsFor } from './csrattrs-policy.js';
 import type { DeviceCrlSource } from './device-crl.js';
 import { RaError } from './errors.js';
 import { HashGate } from './hash-gate.js';
+import { encryptedKey, recipientFor } from './key-return.js';
+import { checkPopLinking } from './pop-linking.js';
 import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
-import { algorithmsFromCapabilities, envelopeFor } from '../pki/enveloped-data.js';
 import { TaskGate } from '../pki/key-checks.js';
-import { signKeyPackage, type KeyPackageSigner } from '../pki/key-package.js';
+import type { KeyPackageSigner } from '../pki/key-package.js';
 import { checkNames } from './name-policy.js';
 import { checkRenewalRules, renewingAccount } from './renewal-rules.js';
 import { BasicAuthThrottle, DEFAULT_BASIC_THROTTLE, type BasicThrottleSettings } from './throttle.js';
@@ -95,37 +95,6 @@ const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** What a certificate holds beyond subject, SAN and key: issuer, validity, serial, profile extensions, a CA signature of up to RSA-4096. */
 const CERTIFICATE_OVERHEAD_BYTES = 1536;
-
-const CURVE_OID = { 'P-256': OID.secp256r1, 'P-384': OID.secp384r1, 'P-521': OID.secp521r1 } as const;
-const ECDSA_FOR_CURVE = { 'P-256': OID.ecdsaWithSHA256, 'P-384': OID.ecdsaWithSHA384, 'P-521': OID.ecdsaWithSHA512 } as const;
-
-const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
-
-/**
- * RFC 7030 §4.5.2 / RFC 8951 §4: when a profile accepts one kind of key, /csrattrs says which:
- * the key type as an Attribute whose values are every curve (or RSA size) the profile accepts, in
- * the RFC 9908 form (one id-ecPublicKey attribute with the curve OIDs, one rsaEncryption attribute
- * with the modulus sizes as INTEGERs; DER orders a SET's values), then the signature algorithms as
- * OIDs. A profile that accepts several kinds of key announces none: any of them will do.
- */
-function keyAttributes(p: Profile): AttrOrOid[] {
-  const kinds = unique(p.keyAlgorithms.map((r) => r.type));
-  if (kinds.length !== 1) return [];
-  switch (kinds[0]!) {
-    case 'ec': {
-      // In DER order, so that the signature algorithms follow the order a client reads the curves in.
-      const curves = unique(p.keyAlgorithms.flatMap((r) => (r.type === 'ec' ? r.curves : []))).sort((a, b) => Buffer.compare(derOid(CURVE_OID[a]), derOid(CURVE_OID[b])));
-      if (curves.length === 0) return [];
-      return [{ type: OID.ecPublicKey, values: curves.map((c) => derOid(CURVE_OID[c])) }, ...unique(curves.map((c) => ECDSA_FOR_CURVE[c])).map((oid) => ({ oid }))];
-    }
-    case 'rsa': {
-      const sizes = unique(p.keyAlgorithms.flatMap((r) => (r.type === 'rsa' ? [r.minBits] : []))).sort((a, b) => a - b);
-      return [{ type: OID.rsaEncryption, values: sizes.map((bits) => smallInteger(bits)) }, { oid: OID.sha256WithRSAEncryption }];
-    }
-    case 'ed25519':
-      return [{ oid: OID.ed25519 }];
-  }
-}
 
 function subjectOrUnreadable(der: Buffer): string {
   try {
@@ -242,53 +211,6 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       return { actor: account.email, account, certificate: cert, renewing, ...(owner ? { owner } : {}) };
     }
     return { actor: record.requester, ...(owner ? { account: owner, owner } : {}), certificate: cert, renewing };
-  }
-
-  /**
-   * RFC 7030 §4.4.1.2: an encrypted key is returned to the TLS client certificate the request
-   * came with (the handshake proved its key); the identifier, when the certificate has one, must name it.
-   */
-  function recipientFor(keyId: Buffer, creds: Credentials): Buffer {
-    const leaf = creds.clientChain?.[0];
-    if (!leaf) throw new RaError('bad-request', 'an encrypted server-generated key (AsymmetricDecryptKeyIdentifier) needs a TLS client certificate to encrypt to');
-    const ski = certificateFields(leaf).extensions.get(OID.subjectKeyIdentifier);
-    const skiValue = ski && ski.length > 2 ? ski.subarray(2) : undefined;
-    if (skiValue && keyId.length > 0 && !skiValue.equals(keyId)) {
-      throw new RaError('bad-request', 'AsymmetricDecryptKeyIdentifier does not name the TLS client certificate\'s key');
-    }
-    return leaf;
-  }
-
-  /**
-   * RFC 7030 §4.4.2 / RFC 5958 §4: the key as an AsymmetricKeyPackage in a SignedData signed by
-   * this server, in an EnvelopedData to the client's certificate, with the content encryption and
-   * key wrap the client's SMIMECapabilities ask for (RFC 8551 §2.7.1), AES-256 otherwise.
-   */
-  async function encryptedKey(pkcs8: Buffer, recipient: Buffer, capabilities: string[] | undefined, signer: KeyPackageSigner): Promise<Buffer> {
-    const signed = signKeyPackage(pkcs8, signer, o.now());
-    return envelopeFor(recipient, signed, { contentType: OID.signedData, ...algorithmsFromCapabilities(capabilities) });
-  }
-
-  /**
-   * RFC 7030 §3.5: the CSR is bound to this TLS session through its challengePassword. `off` is
-   * for profiles whose clients put something else there; an empty challengePassword is "not linked".
-   */
-  function checkPopLinking(p: Profile, principal: Principal, csr: ParsedCsr, creds: Credentials): void {
-    if (p.popLinking === 'off') return;
-    // RFC 7030 §3.7: an RA (id-kp-cmcRA) forwards requests of others; their CSRs cannot carry its session.
-    if (principal.certificate?.keyUsage?.includes(OID.cmcRA)) return;
-    const presented = csr.challengePassword?.trim();
-    if (!presented) {
-      if (p.popLinking === 'required') {
-        throw new RaError('forbidden', 'proof-of-possession linking is required (RFC 7030 §3.5): the CSR challengePassword must carry the base64 TLS channel binding (tls-unique under TLS 1.2, tls-exporter under TLS 1.3)');
-      }
-      return;
-    }
-    const binding = creds.channelBinding;
-    if (!binding) throw new RaError('forbidden', 'proof-of-possession linking: this connection offers no TLS channel binding');
-    if (presented !== binding.toString('base64')) {
-      throw new RaError('forbidden', 'proof-of-possession linking failed (RFC 7030 §3.5): the CSR challengePassword does not match this TLS session\'s channel binding');
-    }
   }
 
   /**
@@ -429,7 +351,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     });
     if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
-    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, csr.smimeCapabilities, o.keyPackageSigner!), encrypted: true } : { der: generated.pkcs8, encrypted: false };
+    const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, o.now(), csr.smimeCapabilities, o.keyPackageSigner!), encrypted: true } : { der: generated.pkcs8, encrypted: false };
     return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };
   }
 
@@ -439,13 +361,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       return caFor(await profile(label)).chain();
     },
     async csrattrs(label) {
-      const p = await profile(label);
-      const oids = p.csrAttrs.map((name) => resolveOid(name) ?? name);
-      // RFC 7030 §3.5: a client told to link proof-of-possession finds challengePassword here.
-      if (p.popLinking === 'required' && !oids.includes(OID.challengePassword)) oids.unshift(OID.challengePassword);
-      const items: AttrOrOid[] = [...oids.map((oid) => ({ oid })), ...keyAttributes(p)];
-      if (items.length === 0) return undefined;
-      return encodeCsrAttrs(items);
+      return csrAttrsFor(await profile(label));
     },
     async enroll(req) {
       const p = await profile(req.label);
