@@ -341,15 +341,20 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         renews,
       },
       { actor: principal.actor, action: req.operation, profile: p.label, outcome: 'success', serial: issued.serialHex, detail: approvedRequestId ? `approved request ${approvedRequestId}` : null },
-      // The renewed certificate is revoked (superseded) in the same transaction that records its successor.
-      renews ? { ...(supersede ? { supersede } : {}), once: p.renewal.once } : undefined,
-    ).catch((err: unknown) => {
-      if (err instanceof StoreConflictError && renews && p.renewal.once) {
+      {
+        // The renewed certificate is revoked (superseded), and the approved request marked issued, in the same transaction that records the certificate.
+        ...(renews ? { renewal: { ...(supersede ? { supersede } : {}), once: p.renewal.once } } : {}),
+        ...(approvedRequestId !== undefined ? { approvedRequestId } : {}),
+      },
+    ).catch(async (err: unknown) => {
+      if (err instanceof StoreConflictError && renews && p.renewal.once && (await o.store.findRenewal(renews))) {
         throw new RaError('forbidden', `simplereenroll: the certificate has already been renewed; profile "${p.label}" renews each certificate once`);
+      }
+      if (err instanceof StoreConflictError && approvedRequestId !== undefined) {
+        throw new RaError('forbidden', `request ${approvedRequestId} has already been issued; enroll again for another certificate`);
       }
       throw err;
     });
-    if (approvedRequestId !== undefined) await o.store.markPendingIssued(approvedRequestId, issued.serialHex);
     if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
     const privateKey = encryptTo ? { der: await encryptedKey(generated.pkcs8, encryptTo, o.now(), csr.smimeCapabilities, o.keyPackageSigner!), encrypted: true } : { der: generated.pkcs8, encrypted: false };
     return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };

@@ -1,5 +1,6 @@
 /** The SQLite store's fixed statements, prepared once per connection. */
 import type Database from 'better-sqlite3';
+import { MARK_PENDING_ISSUED_SQL } from './sqlite-writer-protocol.js';
 import type { AccountRow, CertificateRow, Params, PendingRow, ProfileRow } from './sqlite-rows.js';
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
@@ -38,7 +39,7 @@ export function prepareStatements(db: Database.Database) {
     getPending: p<PendingRow>('SELECT * FROM pending_requests WHERE id = @id'),
     decidePending: p(`UPDATE pending_requests SET status = @status, reason = @reason, decided_by = @officer,
       decided_at = @at WHERE id = @id AND status = 'pending'`),
-    issuedPending: p(`UPDATE pending_requests SET status = 'issued', serial = @serial WHERE id = @id AND status = 'approved'`),
+    issuedPending: p(MARK_PENDING_ISSUED_SQL),
     getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
     revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
       WHERE serial = @serial AND status = 'valid'`),

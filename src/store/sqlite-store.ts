@@ -44,7 +44,7 @@ import {
   type CertificateSearch,
   type DayCount,
   type NewAccount,
-  type RenewalRecord,
+  type IssuanceLinks,
   type NewAuditEvent,
   type NewCertificate,
   type NewProfile,
@@ -238,7 +238,8 @@ export class SqliteStore implements Store {
     return this.run('listProfiles', () => this.stmt.listProfiles.all()).map(toProfile);
   }
 
-  async recordIssuance(certificate: NewCertificate, event: NewAuditEvent, renewal?: RenewalRecord): Promise<void> {
+  async recordIssuance(certificate: NewCertificate, event: NewAuditEvent, links: IssuanceLinks = {}): Promise<void> {
+    const { renewal, approvedRequestId } = links;
     const now = iso(this.now());
     const cert: Params = {
       serial: certificate.serial,
@@ -260,6 +261,7 @@ export class SqliteStore implements Store {
     return this.enqueue({
       kind: 'issuance', what: 'recordIssuance', conflict: `a certificate with serial ${certificate.serial} already exists`, certificate: cert, audit,
       ...(renewalOp ? { renewal: renewalOp } : {}),
+      ...(approvedRequestId !== undefined ? { approvedRequestId } : {}),
     });
   }
 

@@ -8,6 +8,8 @@ export type WriteOp =
       kind: 'issuance'; what: string; conflict: string; certificate: Params; audit: Params;
       /** Renewal: revoke the renewed certificate (`certificate.renews`) as superseded, and/or refuse a second successor. */
       renewal?: { supersede?: { at: string; audit: Params }; once?: boolean };
+      /** Mark this approved pending request issued (`certificate.serial`), or fail the whole write. */
+      approvedRequestId?: number;
     }
   | { kind: 'audit'; what: string; conflict: string; audit: Params };
 
@@ -35,6 +37,8 @@ export const INSERT_CERTIFICATE_SQL = `INSERT INTO certificates (serial, profile
 
 export const SUPERSEDE_SQL = `UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = 'superseded'
   WHERE serial = @serial AND status = 'valid'`;
+
+export const MARK_PENDING_ISSUED_SQL = `UPDATE pending_requests SET status = 'issued', serial = @serial WHERE id = @id AND status = 'approved'`;
 
 export const FIND_RENEWAL_SQL = 'SELECT serial FROM certificates WHERE renews = @serial LIMIT 1';
 

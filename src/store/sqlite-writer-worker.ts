@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { mapSqliteError } from './sqlite-rows.js';
 import {
-  FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, SUPERSEDE_SQL, toWire, type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriterInit,
+  FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, MARK_PENDING_ISSUED_SQL, SUPERSEDE_SQL, toWire, type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriterInit,
 } from './sqlite-writer-protocol.js';
 import { StoreConflictError, StoreUnavailableError } from './store.js';
 
@@ -20,6 +20,7 @@ const insertCertificate = db.prepare(INSERT_CERTIFICATE_SQL);
 const insertAudit = db.prepare(INSERT_AUDIT_SQL);
 const supersede = db.prepare(SUPERSEDE_SQL);
 const findRenewal = db.prepare(FIND_RENEWAL_SQL);
+const markPendingIssued = db.prepare(MARK_PENDING_ISSUED_SQL);
 
 function apply(w: WriteOp): void {
   if (w.kind === 'issuance') {
@@ -31,6 +32,10 @@ function apply(w: WriteOp): void {
     insertCertificate.run({ ...w.certificate, der: Buffer.from(der.buffer, der.byteOffset, der.byteLength) });
     if (renews && w.renewal?.supersede) {
       if (supersede.run({ serial: renews, at: w.renewal.supersede.at }).changes > 0) insertAudit.run(w.renewal.supersede.audit);
+    }
+    // One transaction with the certificate: a crash between the two cannot leave an approved request to be issued again.
+    if (w.approvedRequestId !== undefined && markPendingIssued.run({ id: w.approvedRequestId, serial: w.certificate.serial }).changes === 0) {
+      throw new StoreConflictError(`${w.what}: request ${w.approvedRequestId} is not approved or was already issued`);
     }
   }
   insertAudit.run(w.audit);

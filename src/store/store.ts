@@ -238,6 +238,18 @@ export interface RenewalRecord {
   once?: boolean;
 }
 
+/** Further records that commit or fail together with an issuance. */
+export interface IssuanceLinks {
+  /** Done in the issuance's transaction when it renews a certificate (`renews` set). */
+  renewal?: RenewalRecord;
+  /**
+   * The approved pending request this certificate fulfils: marked issued with the certificate's
+   * serial in the same transaction; StoreConflictError (nothing recorded) when it is not approved
+   * any more, e.g. a concurrent re-send already issued it.
+   */
+  approvedRequestId?: number;
+}
+
 export interface RevokedCertificate {
   serial: string;
   revokedAt: Date;
@@ -377,9 +389,9 @@ export interface Store {
 
   /**
    * Commit an issued certificate together with its audit event, atomically and durably
-   * (the EST layer answers only after this resolves).
+   * (the EST layer answers only after this resolves), with its renewal and approval links.
    */
-  recordIssuance(certificate: NewCertificate, event: NewAuditEvent, renewal?: RenewalRecord): Promise<void>;
+  recordIssuance(certificate: NewCertificate, event: NewAuditEvent, links?: IssuanceLinks): Promise<void>;
   /** The serial of a certificate that renews this one, if any. */
   findRenewal(serial: string): Promise<string | undefined>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;

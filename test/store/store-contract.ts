@@ -233,8 +233,10 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         const at = new Date('2026-03-01T00:00:00.000Z');
         const second = newCertificate({ renews: first.serial });
         await store.recordIssuance(second, newEvent({ action: 'simplereenroll', serial: second.serial }), {
-          supersede: { at, event: newEvent({ action: 'cert.supersede', serial: first.serial, detail: `superseded by ${second.serial}` }) },
-          once: true,
+          renewal: {
+            supersede: { at, event: newEvent({ action: 'cert.supersede', serial: first.serial, detail: `superseded by ${second.serial}` }) },
+            once: true,
+          },
         });
         expect(await store.findRenewal(first.serial)).toBe(second.serial);
         expect(await store.getCertificate(first.serial)).toMatchObject({ status: 'revoked', revocationReason: 'superseded', revokedAt: at });
@@ -242,7 +244,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         expect((await store.listRevoked(first.ca)).map((r) => r.serial)).toContain(first.serial);
         expect((await store.listAudit({ action: 'cert.supersede' }))[0]).toMatchObject({ serial: first.serial, detail: `superseded by ${second.serial}` });
         const third = newCertificate({ renews: first.serial });
-        await expect(store.recordIssuance(third, newEvent(), { once: true })).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(store.recordIssuance(third, newEvent(), { renewal: { once: true } })).rejects.toBeInstanceOf(StoreConflictError);
         expect(await store.getCertificate(third.serial)).toBeUndefined();
       });
 
@@ -316,6 +318,33 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
         expect((await store.listPendingRequests()).map((r) => r.id)).toEqual([second.id, created.id]);
         expect((await store.listPendingRequests({ status: 'issued' })).map((r) => r.id)).toEqual([created.id]);
         expect(await store.getPendingRequest(99999)).toBeUndefined();
+      });
+
+      it('marks an approved request issued in the transaction that records its certificate; a second issuance for it records nothing', async () => {
+        const base = {
+          profile: 'manual', operation: 'simpleenroll', requester: 'dev@example.com', keyId: 'ef'.repeat(32), csr: Buffer.from([0x30, 0x00]),
+          subject: 'CN=held', sans: [], keyDescription: 'EC P-256', createdAt: new Date('2025-06-01T00:00:00Z'), expiresAt: new Date('2025-06-04T00:00:00Z'),
+        };
+        const held = await store.createPendingRequest(base);
+        const early = newCertificate();
+        // not approved yet: neither the certificate nor its audit event is recorded
+        await expect(store.recordIssuance(early, newEvent({ action: 'early' }), { approvedRequestId: held.id })).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.getCertificate(early.serial)).toBeUndefined();
+        expect(await store.listAudit({ action: 'early' })).toEqual([]);
+        expect(await store.decidePendingRequest(held.id, 'approved', 'officer@example.com', null, new Date('2025-06-02T00:00:00Z'))).toBe(true);
+        const [first, second] = [newCertificate(), newCertificate()];
+        const results = await Promise.allSettled([
+          store.recordIssuance(first, newEvent({ action: 'first', serial: first.serial }), { approvedRequestId: held.id }),
+          store.recordIssuance(second, newEvent({ action: 'second', serial: second.serial }), { approvedRequestId: held.id }),
+        ]);
+        expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+        const winner = results[0]!.status === 'fulfilled' ? first : second;
+        const loser = winner === first ? second : first;
+        expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+        expect(await store.getPendingRequest(held.id)).toMatchObject({ status: 'issued', serial: winner.serial });
+        expect(await store.getCertificate(winner.serial)).toBeDefined();
+        expect(await store.getCertificate(loser.serial)).toBeUndefined();
+        expect(await store.listCertificates()).toHaveLength(1);
       });
 
       it('lists the revoked certificates of one CA, oldest revocation first', async () => {
