@@ -72,7 +72,7 @@ function download(name: 'pem' | 'chain.pem'): ApiRoute<{ serial: string }> {
     responses: { 200: { description: 'PEM', contentType: 'application/x-pem-file', schema: { type: 'string' } }, ...problemResponses(400, 401, 404) },
     async handler({ params, reply }, ctx) {
       const c = await mustExist(ctx, params.serial);
-      const chain = name === 'pem' ? [] : (ctx.cas.find((ca) => ca.id === c.ca)?.backend.chain() ?? []);
+      const chain = name === 'pem' ? [] : ((await ctx.cas.find((ca) => ca.id === c.ca)?.backend.chain()) ?? []);
       const pem = [c.der, ...chain].map((der) => toPem('CERTIFICATE', der)).join('');
       const file = name === 'pem' ? `${c.serial}.pem` : `${c.serial}-chain.pem`;
       return reply.type('application/x-pem-file').header('content-disposition', `attachment; filename="${file}"`).send(pem);

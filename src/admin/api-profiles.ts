@@ -113,10 +113,10 @@ const cas: ApiRoute = {
   access: ANY_ROLE, schema: {}, responses: { 200: { description: 'CA connectors', schema: itemsOf(CaConnectorInfo) }, ...problemResponses(401) },
   async handler(_call, ctx) {
     return {
-      items: ctx.cas.map((c) => {
-        const cert = new X509Certificate(c.backend.chain()[0]!);
+      items: await Promise.all(ctx.cas.map(async (c) => {
+        const cert = new X509Certificate((await c.backend.chain())[0]!);
         return { id: c.id, type: c.type, subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(cert.validTo).toISOString() };
-      }),
+      })),
     };
   },
 };

@@ -14,7 +14,7 @@ export interface FieldProblem {
 
 export type ProblemKind =
   | 'validation' | 'unauthenticated' | 'forbidden' | 'csrf' | 'not-found' | 'conflict' | 'locked'
-  | 'unsupported-media-type' | 'too-large' | 'unavailable' | 'not-implemented' | 'internal';
+  | 'unsupported-media-type' | 'too-large' | 'unavailable' | 'not-implemented' | 'bad-gateway' | 'internal';
 
 const STATUS: Record<ProblemKind, { status: number; title: string }> = {
   validation: { status: 400, title: 'The request is not valid' },
@@ -28,6 +28,7 @@ const STATUS: Record<ProblemKind, { status: number; title: string }> = {
   locked: { status: 429, title: 'Too many failed sign-ins' },
   internal: { status: 500, title: 'Internal server error' },
   'not-implemented': { status: 501, title: 'Not implemented' },
+  'bad-gateway': { status: 502, title: 'The CA connector is misconfigured' },
   unavailable: { status: 503, title: 'Temporarily unavailable' },
 };
 
@@ -77,6 +78,7 @@ const KIND_OF_RA_CODE: Record<RaErrorCode, ProblemKind> = {
   'not-found': 'not-found',
   throttled: 'locked',
   unavailable: 'unavailable',
+  misconfigured: 'bad-gateway',
   'not-implemented': 'not-implemented',
 };
 

@@ -77,7 +77,8 @@ const { issuing } = createCaHierarchy({ algorithm: curve === 'P-256' ? 'ec-p256'
 const scheme = signatureSchemeFor(issuing.key);
 const ca = createLocalCa({ id: 'micro', key: issuing.key, chain: [issuing.der], now: () => new Date(), random: randomBytes });
 const tbs = randomBytes(420); // about the size of an end-entity TBSCertificate
-const request = { subject: parsed[0]!.subject, spki: parsed[0]!.spki, subjectAltName: undefined, validityDays: 30, keyUsage: ['digitalSignature' as const], extendedKeyUsage: [] };
+const template = { subject: parsed[0]!.subject, spki: parsed[0]!.spki, subjectAltName: undefined, validityDays: 30, keyUsage: ['digitalSignature' as const], extendedKeyUsage: [] };
+const request = { operation: 'enroll' as const, csr: pool[0]!, template, requestId: 'micro', requester: 'micro' };
 
 const rows: Array<[string, number]> = [
   ['parseCsr', measure((i) => parseCsr(pool[at(i)]!))],

@@ -1,8 +1,16 @@
-/** The contract between the RA and whatever signs: the built-in CA now, HSM and upstream EST later. */
+/**
+ * The connector contract (v2) between the RA and whatever issues: the built-in CA now, an HSM-held
+ * key and an upstream EST CA next. The RA hands over the client's CSR as signed **and** the
+ * template its policy decided; the connector answers issued or pending, or throws a typed error.
+ */
 import type { KeyUsageBit } from '../pki/certificate.js';
 import type { RevokedEntry } from '../pki/crl.js';
 
-export interface IssueRequest {
+/** The EST operation behind an issuance (RFC 7030 §4.2.1, §4.2.2, §4.4). */
+export type IssueOperation = 'enroll' | 'reenroll' | 'serverkeygen';
+
+/** What the profile decided the certificate holds. */
+export interface IssuanceTemplate {
   /** DER Name, used as is. */
   subject: Buffer;
   /** DER SubjectPublicKeyInfo, used as is. */
@@ -15,6 +23,20 @@ export interface IssueRequest {
   extendedKeyUsage: readonly string[];
 }
 
+export interface IssueRequest {
+  operation: IssueOperation;
+  /** The PKCS#10 request as the client signed it (DER); for serverkeygen its key is not the certificate's. */
+  csr: Buffer;
+  /** Subject, SAN, key usage, EKU, validity and SPKI (the generated key's for serverkeygen) as the RA admitted them. */
+  template: IssuanceTemplate;
+  /** The certificate being renewed (DER), for reenroll. */
+  renewing?: Buffer;
+  /** The RA's identifier of this request (an approved request's id, or a fresh one), for the CA's logs and references. */
+  requestId: string;
+  /** Who asked: the authenticated account or certificate-bound requester. */
+  requester: string;
+}
+
 export interface IssuedCertificate {
   der: Buffer;
   serialHex: string;
@@ -22,20 +44,47 @@ export interface IssuedCertificate {
   notAfter: Date;
 }
 
+/** Expected outcomes are values: issued now, or held by the CA (RFC 7030 §4.2.3: 202 + Retry-After). */
+export type IssueResult =
+  | { status: 'issued'; certificate: IssuedCertificate; chain: readonly Buffer[] }
+  | { status: 'pending'; retryAfterSeconds: number; reference: string };
+
 export interface CaBackend {
   readonly id: string;
-  issue(request: IssueRequest): Promise<IssuedCertificate>;
-  /** The issuing CA certificate first, then up to and including the root (DER). */
-  chain(): readonly Buffer[];
+  issue(request: IssueRequest): Promise<IssueResult>;
+  /** The issuing CA certificate first, then up to and including the root (DER); a connector may fetch and cache it. */
+  chain(): Promise<readonly Buffer[]>;
   /** True when this CA signed the given certificate (name match and signature verified). */
   issued(certificateDer: Buffer): boolean;
 }
 
-/** The CA cannot sign right now (maps to 503 with Retry-After). */
+/** The CA cannot sign right now (maps to 503 with Retry-After: the given seconds, or the RA's default). */
 export class CaUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options);
     this.name = 'CaUnavailableError';
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+/** The CA refused this request; its reason is passed to the client (403, or 400 for a malformed request). */
+export class CaRefusedError extends Error {
+  readonly status: 400 | 403;
+
+  constructor(reason: string, options?: { cause?: unknown; status?: 400 | 403 }) {
+    super(reason, options);
+    this.name = 'CaRefusedError';
+    this.status = options?.status ?? 403;
+  }
+}
+
+/** The connector itself is wrong (e.g. its credentials at the CA): not the client's fault, 502 with a text reason. */
+export class CaMisconfiguredError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CaMisconfiguredError';
   }
 }
 

@@ -8,7 +8,7 @@ import { DER_NULL, octets } from '../pki/der.js';
 import { encodeName } from '../pki/names.js';
 import { authorityInfoAccessValue } from '../pki/ocsp.js';
 import { OID } from '../pki/oids.js';
-import type { CaBackend, CrlIssuer, CrlRequest, IssuedCertificate, IssuedCrl, IssueRequest, OcspResponder, OcspSigner } from './ca-backend.js';
+import type { CaBackend, CrlIssuer, CrlRequest, IssuedCrl, IssueRequest, IssueResult, OcspResponder, OcspSigner } from './ca-backend.js';
 import { crlDistributionPointsValue, signCrl, signCrlInSlices } from '../pki/crl.js';
 
 export interface LocalCaOptions {
@@ -108,7 +108,8 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
 
   return {
     id: options.id,
-    chain: () => chain,
+    // Held in memory: the chain of a local CA never changes while it runs.
+    chain: async () => chain,
     issued(certificateDer: Buffer): boolean {
       try {
         const cert = new X509Certificate(certificateDer);
@@ -138,7 +139,8 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
       const der = request.revoked.length > 4096 ? await signCrlInSlices(input, options.key, scheme) : signCrl(input, options.key, scheme);
       return { der, number };
     },
-    async issue(request: IssueRequest): Promise<IssuedCertificate> {
+    /** Signs the RA's template as is; the CSR was checked by the RA. A local CA never answers pending. */
+    async issue({ template: request }: IssueRequest): Promise<IssueResult> {
       const now = options.now();
       const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
       let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + request.validityDays * 86_400_000);
@@ -165,7 +167,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
         options.key,
         scheme,
       );
-      return { der, serialHex: serialToHex(serial), notBefore, notAfter };
+      return { status: 'issued', certificate: { der, serialHex: serialToHex(serial), notBefore, notAfter }, chain };
     },
   };
 }

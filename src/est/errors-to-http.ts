@@ -9,5 +9,7 @@ export const STATUS_BY_CODE: Record<RaErrorCode, number> = {
   // RFC 6585 §4: 429 Too Many Requests, with Retry-After.
   throttled: 429,
   unavailable: 503,
+  // RFC 9110 §15.6.3: 502 Bad Gateway, the CA behind the RA answered unusably; the body names the connector.
+  misconfigured: 502,
   'not-implemented': 501,
 };

@@ -9,6 +9,7 @@ export type RaErrorCode =
   | 'not-found' // unknown or disabled label
   | 'throttled' // too many failed attempts, or too many checks waiting: retry after retryAfterSeconds
   | 'unavailable' // store or CA cannot be reached
+  | 'misconfigured' // the CA connector is set up wrong (e.g. the CA refuses the RA's own credentials): not the client's fault
   | 'not-implemented'; // a protocol option this server does not offer
 
 export class RaError extends Error {

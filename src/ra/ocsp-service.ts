@@ -31,10 +31,10 @@ export interface OcspServiceOptions {
 
 export function createOcspService(o: OcspServiceOptions): OcspService {
   const issuers = new Map<string, { name: Buffer; spki: Buffer }>();
-  const issuerOf = (caId: string, ca: CaBackend): { name: Buffer; spki: Buffer } => {
+  const issuerOf = async (caId: string, ca: CaBackend): Promise<{ name: Buffer; spki: Buffer }> => {
     let i = issuers.get(caId);
     if (!i) {
-      const f = certificateFields(Buffer.from(ca.chain()[0]!));
+      const f = certificateFields(Buffer.from((await ca.chain())[0]!));
       i = { name: f.subject, spki: f.spki };
       issuers.set(caId, i);
     }
@@ -68,7 +68,7 @@ export function createOcspService(o: OcspServiceOptions): OcspService {
         if (err instanceof OcspRequestError) return errorResponse('malformedRequest');
         throw err;
       }
-      const issuer = issuerOf(caId, ca);
+      const issuer = await issuerOf(caId, ca);
       // RFC 6960 §2.3: a responder answers only for the CA it serves.
       if (!request.certIds.every((id) => matchesIssuer(id, issuer.name, issuer.spki))) return errorResponse('unauthorized');
       const now = o.now();

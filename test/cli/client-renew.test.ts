@@ -20,6 +20,7 @@ import { encodeGeneralNames, encodeName } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
 import { estuaryClient as cli, MAIN } from '../helpers/cli.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
+import { issueTemplate } from '../helpers/issue-template.js';
 
 interface LogLine {
   level: number;
@@ -295,7 +296,7 @@ describe('one-shot', () => {
     const oldCa = createLocalCa({ id: 'old', key: h.issuing.key, chain: [h.issuing.der, h.root.der], now: () => new Date(Date.now() - 2 * 86_400_000), random: randomBytes });
     const key = generateKey('ec-p384');
     const spki = key.publicKey.export({ type: 'spki', format: 'der' });
-    const expired = await oldCa.issue({
+    const expired = await issueTemplate(oldCa, {
       subject: encodeName('CN=expired.renew.example, O=Example'), spki,
       subjectAltName: encodeGeneralNames([{ type: 'dns', value: 'expired.renew.example' }]),
       validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.serverAuth],

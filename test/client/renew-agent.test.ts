@@ -19,6 +19,7 @@ import { certificateFields } from '../../src/pki/certificate.js';
 import { encodeGeneralNames, encodeName } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
 import { tempDir } from '../helpers/home.js';
+import { issueTemplate } from '../helpers/issue-template.js';
 
 // ---- a local CA whose clock the test may move ----
 
@@ -31,7 +32,7 @@ const backdatingCa = createLocalCa({ id: 'backdating', key: issuing.key, chain: 
 
 async function issue(subject: Buffer, publicKey: KeyObject, san: Buffer | undefined, seconds: number, by = ca): Promise<Buffer> {
   const spki = (publicKey.type === 'public' ? publicKey : createPublicKey(publicKey)).export({ type: 'spki', format: 'der' });
-  return (await by.issue({ subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] })).der;
+  return (await issueTemplate(by, { subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] })).der;
 }
 
 interface TestRenewer extends Renewer {

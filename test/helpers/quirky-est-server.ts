@@ -25,6 +25,7 @@ import {
   base64Text, certsOnlyType, certsOnlyWith, notSignedData, OPERATIONS, serverKeygenBody, simpleType,
   type Operation, type Quirks,
 } from './quirky-est-wire.js';
+import { issueTemplate } from './issue-template.js';
 
 export type { Operation, Quirks } from './quirky-est-wire.js';
 
@@ -123,7 +124,7 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
   let nextConnection = 1;
 
   const issueFor = async (subject: Buffer, spki: Buffer, san: Buffer | undefined, seconds = validitySeconds): Promise<Buffer> => {
-    const cert = await ca.issue({ subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] });
+    const cert = await issueTemplate(ca, { subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] });
     issued.push(cert.der);
     return cert.der;
   };

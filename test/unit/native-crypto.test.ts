@@ -16,6 +16,7 @@ import { CsrError, parseCsr, verifyCsrSignature } from '../../src/pki/csr.js';
 import { children, readTop, seq, tlv, value, TAG } from '../../src/pki/der.js';
 import { nativeCrypto, type NativeCryptoLoaded, type NativeCurve, type NativeHash } from '../../src/pki/native-crypto.js';
 import { openssl, requireOpenssl, scratch } from './openssl-tool.js';
+import { issueTemplate } from '../helpers/issue-template.js';
 
 let tmp: ReturnType<typeof scratch>;
 beforeAll(() => {
@@ -216,7 +217,7 @@ describe('native signing', () => {
     const { root, issuing } = createCaHierarchy({ algorithm, rootName: 'CN=Native Root', issuingName: 'CN=Native Issuing', now: new Date(), random: randomBytes });
     const ca = createLocalCa({ id: 'native', key: issuing.key, chain: [issuing.der, root.der], now: () => new Date(), random: randomBytes });
     const leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const { der } = await ca.issue({
+    const { der } = await issueTemplate(ca, {
       subject: seq(), spki: leafKey.publicKey.export({ type: 'spki', format: 'der' }), subjectAltName: seq(tlv(0x82, Buffer.from('native.example'))),
       validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
     });
