@@ -15,7 +15,7 @@ import { createEstServer, type EstServer } from '../../src/est/est-server.js';
 import { parseCsr } from '../../src/pki/csr.js';
 import { createEnrollmentService } from '../../src/ra/enrollment-service.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
-import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
+import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
 import { makeHome, type TestHome } from '../helpers/home.js';
 import { makeCsr, type TestCsr } from '../helpers/keys.js';
 import { createScriptedCa, type ScriptedCa } from '../helpers/scripted-ca.js';
@@ -79,6 +79,29 @@ describe('CA connector outcomes through the RA', () => {
     expect(req!.template.validityDays).toBe(365);
     expect(req!.requester).toBe(basic.user);
     expect(req!.requestId).not.toBe(ca.requests[1]!.requestId);
+  });
+
+  it('reenroll: the connector gets operation reenroll and the certificate being renewed; serverkeygen: the generated key in the template', async () => {
+    const csr = await makeCsr({ name: 'CN=renew-1' });
+    const [first] = certsFrom(await enroll(csr));
+    const renewal = await estRequest(`${base}/simplereenroll`, {
+      ca: home.rootPem, body: csrBody(csr.der), contentType: 'application/pkcs10', clientCert: { cert: pem(first!), key: csr.keyPem },
+    });
+    expect(renewal.status).toBe(200);
+    const reenroll = ca.requests[1]!;
+    expect(reenroll.operation).toBe('reenroll');
+    expect(reenroll.renewing?.equals(first!)).toBe(true);
+    expect(reenroll.requester).toBe(basic.user);
+
+    const keygen = await enroll(await makeCsr({ name: 'CN=keygen-1' }), '/serverkeygen');
+    expect(keygen.status).toBe(200);
+    const request = ca.requests[2]!;
+    expect(request.operation).toBe('serverkeygen');
+    expect(request.renewing).toBeUndefined();
+    const [recorded] = await recordedFor('CN=keygen-1');
+    const spki = Buffer.from(new X509Certificate(recorded!.der).publicKey.export({ type: 'spki', format: 'der' }));
+    expect(request.template.spki.equals(spki)).toBe(true);
+    expect(request.template.spki.equals(parseCsr(request.csr).spki)).toBe(false);
   });
 
   it('passes a refusal through with its reason: 403, or 400 when the CA says the request is malformed; nothing recorded', async () => {
