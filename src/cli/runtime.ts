@@ -11,6 +11,8 @@ import { createAdminServer, type AdminServer, type AdminServerOptions } from '..
 import { signsOcsp, type CaBackend } from '../ca/ca-backend.js';
 import { keyFileExposure } from '../ca/ca-setup.js';
 import { createLocalCa } from '../ca/local-ca.js';
+import { softwareSigner } from '../ca/signers/software-signer.js';
+import { nativeCrypto } from '../pki/native-crypto.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
 import { guardConnections, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
@@ -49,8 +51,9 @@ export function openCa(id: string, config: CaConfig, crlPublicUrl?: string, ocsp
       const chain = [...readChain([config.certificate]).slice(0, 1), ...readChain(config.chain)];
       const crlUrl = crlPublicUrl ? `${crlPublicUrl}/${id}.crl` : undefined;
       const ocspUrl = ocsp?.publicUrl ? `${ocsp.publicUrl}/${id}` : undefined;
+      // The signer is chosen here: the native P-256/P-384 fast path when the addon loaded, else node:crypto.
       return createLocalCa({
-        id, key, chain, now: () => new Date(), random: randomBytes, ...(crlUrl ? { crlUrl } : {}), ...(ocspUrl ? { ocspUrl } : {}),
+        id, signer: softwareSigner(key, nativeCrypto), softwareSigner: (k) => softwareSigner(k, nativeCrypto), chain, now: () => new Date(), random: randomBytes, ...(crlUrl ? { crlUrl } : {}), ...(ocspUrl ? { ocspUrl } : {}),
         ...(ocsp ? { ocspSigner: ocsp.signer } : {}),
       });
     }
