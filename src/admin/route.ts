@@ -5,6 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CaBackend } from '../ca/ca-backend.js';
+import type { ConnectorAdminMetadata } from '../ca/connectors/connector-type.js';
 import type { AdminRole, Store } from '../store/store.js';
 import type { Session, SessionManager } from './sessions.js';
 import type { HashGate } from '../ra/hash-gate.js';
@@ -21,6 +22,8 @@ export interface CaConnector {
   id: string;
   /** The connector type of its configuration (e.g. `local`). */
   type: string;
+  /** What the connector type's module says about it (src/ca/registry.ts). */
+  admin: ConnectorAdminMetadata;
   backend: CaBackend;
 }
 

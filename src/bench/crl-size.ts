@@ -16,6 +16,8 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { createCaHierarchy, type KeyAlgorithm } from '../ca/ca-setup.js';
 import { createLocalCa } from '../ca/local-ca.js';
+import { softwareSigner } from '../ca/signers/software-signer.js';
+import { nativeCrypto } from '../pki/native-crypto.js';
 import { createCrlService } from '../ra/crl-service.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import { median } from './harness.js';
@@ -64,7 +66,7 @@ try {
   const store = openSqliteStore(path);
   insertRevoked(path, count, '4b');
   const { issuing } = createCaHierarchy({ algorithm, rootName: 'CN=Bench Root', issuingName: 'CN=Bench Issuing', now: new Date(), random: randomBytes });
-  const ca = createLocalCa({ id: 'default', key: issuing.key, chain: [issuing.der], now: () => new Date(), random: randomBytes });
+  const ca = createLocalCa({ id: 'default', signer: softwareSigner(issuing.key, nativeCrypto), chain: [issuing.der], now: () => new Date(), random: randomBytes });
   const crls = createCrlService({ store, cas: new Map([['default', ca]]), now: () => new Date(), validityHours: 24 });
 
   const first = await withLoopWatch(() => crls.current('default'));

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { median } from './harness.js';
 import { createCaHierarchy } from '../ca/ca-setup.js';
 import { createLocalCa } from '../ca/local-ca.js';
+import { softwareSigner } from '../ca/signers/software-signer.js';
 import { signatureSchemeFor, signWith } from '../pki/certificate.js';
 import { buildCsr } from '../pki/csr-builder.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
@@ -75,7 +76,7 @@ const at = (i: number): number => i & (pool.length - 1);
 
 const { issuing } = createCaHierarchy({ algorithm: curve === 'P-256' ? 'ec-p256' : 'ec-p384', rootName: 'CN=Micro Root', issuingName: 'CN=Micro Issuing', now: new Date(), random: randomBytes });
 const scheme = signatureSchemeFor(issuing.key);
-const ca = createLocalCa({ id: 'micro', key: issuing.key, chain: [issuing.der], now: () => new Date(), random: randomBytes });
+const ca = createLocalCa({ id: 'micro', signer: softwareSigner(issuing.key, nativeCrypto), chain: [issuing.der], now: () => new Date(), random: randomBytes });
 const tbs = randomBytes(420); // about the size of an end-entity TBSCertificate
 const template = { subject: parsed[0]!.subject, spki: parsed[0]!.spki, subjectAltName: undefined, validityDays: 30, keyUsage: ['digitalSignature' as const], extendedKeyUsage: [] };
 const request = { operation: 'enroll' as const, csr: pool[0]!, template, requestId: 'micro', requester: 'micro' };

@@ -121,7 +121,8 @@ export interface OcspResponder {
   /** Sent in the response: the delegated responder's certificate; none when the CA signs. */
   certificates: readonly Buffer[];
   signatureAlgorithm: Buffer;
-  sign(data: Buffer): Buffer;
+  /** Through a Signer (src/ca/signers/), so an HSM-held key can answer too. */
+  sign(data: Buffer): Promise<Buffer>;
 }
 
 /** Optional capability: a CA whose certificate status an OCSP responder may sign for. */

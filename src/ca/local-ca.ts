@@ -1,19 +1,26 @@
-/** The built-in CA: a software key under the data directory signing from a DER template. */
+/** The built-in CA: certificates from a DER template, signed by a Signer (a software key under the data directory today). */
 import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import {
   authorityKeyIdentifierValue, basicConstraintsEndEntity, certificateFields, extension, extKeyUsageValue,
-  keyIdentifier, keyUsageValue, serialToHex, signatureSchemeFor, signCertificate, signWith,
+  keyIdentifier, keyUsageValue, serialToHex, signCertificateWith, signedObject, tbsCertificate,
 } from '../pki/certificate.js';
 import { DER_NULL, octets } from '../pki/der.js';
 import { encodeName } from '../pki/names.js';
 import { authorityInfoAccessValue } from '../pki/ocsp.js';
 import { OID } from '../pki/oids.js';
 import type { CaBackend, CrlIssuer, CrlRequest, IssuedCrl, IssueRequest, IssueResult, OcspResponder, OcspSigner } from './ca-backend.js';
-import { crlDistributionPointsValue, signCrl, signCrlInSlices } from '../pki/crl.js';
+import { crlDistributionPointsValue, signCrlWith } from '../pki/crl.js';
+import { signsSynchronously, type Signer } from './signers/signer.js';
+import { nodeCryptoSigner } from './signers/software-signer.js';
 
 export interface LocalCaOptions {
   id: string;
-  key: KeyObject;
+  /** Makes the CA's signatures: certificates, CRLs and (ocspSigner: ca) OCSP responses. */
+  signer?: Signer;
+  /** Shorthand for `signer: nodeCryptoSigner(key)` (tests, benches, CA set-up); one of signer and key is given. */
+  key?: KeyObject;
+  /** How the generated key of a delegated OCSP responder signs; node:crypto by default. */
+  softwareSigner?: (key: KeyObject) => Signer;
   /** Issuing CA certificate first, then its chain up to the root (DER). */
   chain: Buffer[];
   now: () => Date;
@@ -67,7 +74,9 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
   if (!issuerDer) throw new Error(`CA ${options.id}: no certificate`);
   const issuerCert = new X509Certificate(issuerDer);
   const issuerFields = certificateFields(issuerDer);
-  const scheme = signatureSchemeFor(options.key);
+  const signer = options.signer ?? (options.key ? nodeCryptoSigner(options.key) : undefined);
+  if (!signer) throw new Error(`CA ${options.id}: no signer`);
+  const softwareSigner = options.softwareSigner ?? nodeCryptoSigner;
   const aki = extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyIdentifier(issuerFields.spki)));
   const basicConstraints = basicConstraintsEndEntity();
   const backdateMs = (options.backdateSeconds ?? 300) * 1000;
@@ -86,7 +95,9 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
     const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
     let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + RESPONDER_DAYS * 86_400_000);
     if (notAfter > caNotAfter) notAfter = caNotAfter;
-    const der = signCertificate({
+    // The contract of ocspResponder() is synchronous: the responder certificate is signed in-process.
+    if (!signsSynchronously(signer)) throw new Error(`CA ${options.id}: a delegated OCSP responder needs a signer that signs in-process (set ocsp.signer: ca)`);
+    const tbs = tbsCertificate({
       serial: randomSerial(random), issuer: issuerFields.subject, notBefore, notAfter,
       subject: encodeName(`CN=${options.id} OCSP responder`), spki,
       extensions: [
@@ -98,10 +109,11 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
         extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(spki))),
         aki,
       ],
-    }, options.key, scheme);
-    const own = signatureSchemeFor(privateKey);
+    }, signer.algorithmIdentifier);
+    const der = signedObject(tbs, signer.algorithmIdentifier, signer.signSync(tbs));
+    const own = softwareSigner(privateKey);
     return {
-      current: { keyHash: keyIdentifier(spki), certificates: [der], signatureAlgorithm: own.algorithmIdentifier, sign: (data) => signWith(own, privateKey, data) },
+      current: { keyHash: keyIdentifier(spki), certificates: [der], signatureAlgorithm: own.algorithmIdentifier, sign: (data) => own.sign(data) },
       renewAt: notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2,
     };
   };
@@ -121,7 +133,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
     ocspResponder(now: Date): OcspResponder {
       if (options.ocspSigner === 'ca') {
         responder ??= {
-          current: { keyHash: issuerKeyId, certificates: [], signatureAlgorithm: scheme.algorithmIdentifier, sign: (data) => signWith(scheme, options.key, data) },
+          current: { keyHash: issuerKeyId, certificates: [], signatureAlgorithm: signer.algorithmIdentifier, sign: (data) => signer.sign(data) },
           renewAt: Infinity,
         };
       } else if (!responder || now.getTime() >= responder.renewAt) {
@@ -136,7 +148,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
       const number = BigInt(thisUpdate.getTime()) > lastCrlNumber ? BigInt(thisUpdate.getTime()) : lastCrlNumber + 1n;
       lastCrlNumber = number;
       const input = { issuer: issuerFields.subject, authorityKeyId: issuerKeyId, number, ...request };
-      const der = request.revoked.length > 4096 ? await signCrlInSlices(input, options.key, scheme) : signCrl(input, options.key, scheme);
+      const der = await signCrlWith(input, signer);
       return { der, number };
     },
     /** Signs the RA's template as is; the CSR was checked by the RA. A local CA never answers pending. */
@@ -162,10 +174,9 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
       }
       if (cdp) extensions.push(cdp);
       if (aia) extensions.push(aia);
-      const der = signCertificate(
+      const der = await signCertificateWith(
         { serial, issuer: issuerFields.subject, notBefore, notAfter, subject: request.subject, spki: request.spki, extensions },
-        options.key,
-        scheme,
+        signer,
       );
       return { status: 'issued', certificate: { der, serialHex: serialToHex(serial), notBefore, notAfter }, chain };
     },

@@ -6,20 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
+import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
+import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
 
 export interface ListenAddress {
   host: string;
   port: number;
 }
 
-export interface LocalCaConfig {
-  type: 'local';
-  certificate: string;
-  key: string;
-  chain: string[];
-}
-
-export type CaConfig = LocalCaConfig;
+export type { CaConfig } from '../ca/registry.js';
+export type { LocalCaConfig } from '../ca/connectors/local.js';
 
 export interface Config {
   home: string;
@@ -148,17 +144,12 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     const path = `cas.${id}`;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ConfigError(`${path}: a CA id is letters, digits, _ and - only`);
     const ca = section(casRaw, id, path);
-    const type = str(ca, 'type', path, 'local');
-    switch (type) {
-      case 'local': {
-        onlyKeys(ca, ['type', 'certificate', 'key', 'chain'], path);
-        const chain = ca.chain ?? [];
-        if (!Array.isArray(chain) || chain.some((c) => typeof c !== 'string')) throw new ConfigError(`${path}.chain: expected a list of file paths`);
-        cas[id] = { type: 'local', certificate: resolve(str(ca, 'certificate', path)), key: resolve(str(ca, 'key', path)), chain: (chain as string[]).map(resolve) };
-        break;
-      }
-      default:
-        throw new ConfigError(`${path}.type: "${type}" is not a known CA connector type (known: local)`);
+    // The connector type's module validates its own settings (src/ca/registry.ts).
+    try {
+      cas[id] = parseConnectorConfig(ca, path, resolve);
+    } catch (err) {
+      if (err instanceof ConnectorConfigError) throw new ConfigError(err.message);
+      throw err;
     }
   }
   if (Object.keys(cas).length === 0) throw new ConfigError('cas: at least one CA connector is required');

@@ -2,7 +2,7 @@
  * The composition root: everything with a lifetime (store, CA keys, logger, listeners) is
  * created here and passed down. Tests build a server in-process through the same function.
  */
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,8 @@ import { pino, type Logger } from 'pino';
 import { createAdminServer, type AdminServer, type AdminServerOptions } from '../admin/admin-server.js';
 import { signsOcsp, type CaBackend } from '../ca/ca-backend.js';
 import { keyFileExposure } from '../ca/ca-setup.js';
-import { createLocalCa } from '../ca/local-ca.js';
+import { connectorKeyFiles, connectorType, openConnector } from '../ca/registry.js';
+import { nativeCrypto } from '../pki/native-crypto.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
 import { guardConnections, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
@@ -38,23 +39,9 @@ export function createLogger(level: Config['log']['level'], destination?: NodeJS
   );
 }
 
-function readChain(files: readonly string[]): Buffer[] {
-  return files.flatMap((f) => pemBlocks(readFileSync(f, 'utf8')));
-}
-
 export function openCa(id: string, config: CaConfig, crlPublicUrl?: string, ocsp?: Config['ocsp']): CaBackend {
-  switch (config.type) {
-    case 'local': {
-      const key = createPrivateKey(readFileSync(config.key));
-      const chain = [...readChain([config.certificate]).slice(0, 1), ...readChain(config.chain)];
-      const crlUrl = crlPublicUrl ? `${crlPublicUrl}/${id}.crl` : undefined;
-      const ocspUrl = ocsp?.publicUrl ? `${ocsp.publicUrl}/${id}` : undefined;
-      return createLocalCa({
-        id, key, chain, now: () => new Date(), random: randomBytes, ...(crlUrl ? { crlUrl } : {}), ...(ocspUrl ? { ocspUrl } : {}),
-        ...(ocsp ? { ocspSigner: ocsp.signer } : {}),
-      });
-    }
-  }
+  // The signer is chosen here: the connector gets the loaded native addon for its software keys.
+  return openConnector(id, config, { now: () => new Date(), crlPublicUrl, ocsp, native: nativeCrypto });
 }
 
 export interface Runtime {
@@ -87,7 +74,7 @@ function defaultUiDir(): string {
 
 /** CA and TLS private key files readable by group or others: refused, or logged loudly (keyFilePermissions). */
 export function checkKeyFiles(config: Config, logger: Logger): void {
-  const files = [...Object.values(config.cas).map((c) => c.key), config.tls.key];
+  const files = [...Object.values(config.cas).flatMap(connectorKeyFiles), config.tls.key];
   for (const file of files) {
     const exposure = keyFileExposure(file);
     if (!exposure) continue;
@@ -143,7 +130,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const admin = config.admin.listen
     ? await createAdminServer({
         store,
-        cas: Object.entries(config.cas).map(([id, c]) => ({ id, type: c.type, backend: cas.get(id)! })),
+        cas: Object.entries(config.cas).map(([id, c]) => ({ id, type: c.type, admin: connectorType(c.type, `cas.${id}`).admin, backend: cas.get(id)! })),
         estUrl: (label) => `${estBaseUrl(config, port)}/${label}`,
         logger,
         tls: { key: tlsKey, cert: tlsCert },

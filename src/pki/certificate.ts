@@ -34,17 +34,13 @@ export interface SignatureScheme {
 
 const ECDSA_WITH: Record<NativeHash, string> = { sha256: OID.ecdsaWithSHA256, sha384: OID.ecdsaWithSHA384, sha512: OID.ecdsaWithSHA512 };
 
-/** The scheme for a CA key; make it once per key and keep it (a native key load is part of it). */
-export function signatureSchemeFor(key: KeyObject): SignatureScheme {
+/** The signature algorithm a software key signs with, without any native fast path. */
+export function signatureAlgorithmFor(key: KeyObject): { algorithmIdentifier: Buffer; hash: string | null } {
   switch (key.asymmetricKeyType) {
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
       const hash: NativeHash = curve === 'prime256v1' || curve === 'P-256' ? 'sha256' : curve === 'secp384r1' || curve === 'P-384' ? 'sha384' : 'sha512';
-      const scheme: SignatureScheme = { algorithmIdentifier: seq(oid(ECDSA_WITH[hash])), hash };
-      // P-256 and P-384 private keys sign natively when the addon is loaded (ecSigner: undefined for others)
-      const signer = nativeCrypto.loaded && key.type === 'private' ? nativeCrypto.ecSigner(key) : undefined;
-      if (signer) scheme.native = { key, sign: (data) => signer(hash, data) };
-      return scheme;
+      return { algorithmIdentifier: seq(oid(ECDSA_WITH[hash])), hash };
     }
     case 'rsa':
       return { algorithmIdentifier: seq(oid(OID.sha256WithRSAEncryption), DER_NULL), hash: 'sha256' };
@@ -53,6 +49,18 @@ export function signatureSchemeFor(key: KeyObject): SignatureScheme {
     default:
       throw new Error(`unsupported CA key type ${key.asymmetricKeyType}`);
   }
+}
+
+/** The scheme for a CA key; make it once per key and keep it (a native key load is part of it). */
+export function signatureSchemeFor(key: KeyObject): SignatureScheme {
+  const scheme: SignatureScheme = signatureAlgorithmFor(key);
+  if (key.asymmetricKeyType === 'ec' && nativeCrypto.loaded && key.type === 'private') {
+    // P-256 and P-384 private keys sign natively when the addon is loaded (ecSigner: undefined for others)
+    const signer = nativeCrypto.ecSigner(key);
+    const hash = scheme.hash as NativeHash;
+    if (signer) scheme.native = { key, sign: (data) => signer(hash, data) };
+  }
+  return scheme;
 }
 
 export function extension(id: string, critical: boolean, extnValue: Buffer): Buffer {
@@ -99,19 +107,41 @@ export interface TbsInput {
   extensions: Buffer[];
 }
 
-/** Assemble and sign a certificate; returns its DER. */
-export function signCertificate(input: TbsInput, key: KeyObject, scheme: SignatureScheme): Buffer {
-  const tbs = seq(
+/** TBSCertificate (RFC 5280 §4.1.2) with the given signature AlgorithmIdentifier. */
+export function tbsCertificate(input: TbsInput, algorithmIdentifier: Buffer): Buffer {
+  return seq(
     explicit(0, smallInteger(2)),
     unsignedInteger(input.serial),
-    scheme.algorithmIdentifier,
+    algorithmIdentifier,
     input.issuer,
     seq(time(input.notBefore), time(input.notAfter)),
     input.subject,
     input.spki,
     explicit(3, seqOf(input.extensions)),
   );
-  return seq(tbs, scheme.algorithmIdentifier, bitString(signWith(scheme, key, tbs)));
+}
+
+/** RFC 5280 §4.1.1 / §5.1.1: the signed envelope { tbs, signatureAlgorithm, signatureValue }. */
+export function signedObject(tbs: Buffer, algorithmIdentifier: Buffer, signature: Buffer): Buffer {
+  return seq(tbs, algorithmIdentifier, bitString(signature));
+}
+
+/** What signs a TBS structure: its AlgorithmIdentifier and an asynchronous signature (src/ca/signer.ts). */
+export interface TbsSigner {
+  readonly algorithmIdentifier: Buffer;
+  sign(data: Buffer): Promise<Buffer>;
+}
+
+/** Assemble a certificate and have the signer sign it; returns its DER. */
+export async function signCertificateWith(input: TbsInput, signer: TbsSigner): Promise<Buffer> {
+  const tbs = tbsCertificate(input, signer.algorithmIdentifier);
+  return signedObject(tbs, signer.algorithmIdentifier, await signer.sign(tbs));
+}
+
+/** Assemble and sign a certificate with a software key (CA set-up, tests); returns its DER. */
+export function signCertificate(input: TbsInput, key: KeyObject, scheme: SignatureScheme): Buffer {
+  const tbs = tbsCertificate(input, scheme.algorithmIdentifier);
+  return signedObject(tbs, scheme.algorithmIdentifier, signWith(scheme, key, tbs));
 }
 
 /** A DER signature over data: natively when the scheme holds this very key, else node:crypto. */

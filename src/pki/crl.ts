@@ -1,7 +1,7 @@
-/** X.509 CRLs (RFC 5280 §5), assembled from DER and signed like certificates (signWith). */
+/** X.509 CRLs (RFC 5280 §5), assembled from DER and signed by a Signer (or a software key with signWith). */
 import type { KeyObject } from 'node:crypto';
-import { bitString, explicit, seq, seqOf, smallInteger, TAG, time, tlv, unsignedInteger } from './der.js';
-import { authorityKeyIdentifierValue, extension, signWith, type SignatureScheme } from './certificate.js';
+import { explicit, seq, seqOf, smallInteger, TAG, time, tlv, unsignedInteger } from './der.js';
+import { authorityKeyIdentifierValue, extension, signedObject, signWith, type SignatureScheme, type TbsSigner } from './certificate.js';
 import { OID } from './oids.js';
 
 /** RFC 5280 §5.3.1 CRLReason; removeFromCRL (8) is a delta-CRL matter and not offered. */
@@ -124,7 +124,8 @@ function twoDigits(out: Buffer, pos: number, n: number): number {
   return pos + 2;
 }
 
-function assemble(input: CrlInput, entries: readonly Buffer[], key: KeyObject, scheme: SignatureScheme): Buffer {
+/** TBSCertList (RFC 5280 §5.1.2) around already encoded revokedCertificates entries. */
+function tbsCertList(input: CrlInput, entries: readonly Buffer[], algorithmIdentifier: Buffer): Buffer {
   const extensions = [
     extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(input.authorityKeyId)),
     extension(OID.cRLNumber, false, unsignedInteger(bigintBytes(input.number))),
@@ -133,30 +134,44 @@ function assemble(input: CrlInput, entries: readonly Buffer[], key: KeyObject, s
   if (input.deltaOf !== undefined) extensions.push(extension(OID.deltaCRLIndicator, true, unsignedInteger(bigintBytes(input.deltaOf))));
   // RFC 5280 §5.2.6: freshestCRL is non-critical, in complete CRLs only.
   else if (input.freshestCrlUrl) extensions.push(extension(OID.freshestCRL, false, crlDistributionPointsValue(input.freshestCrlUrl)));
-  const fields = [smallInteger(1) /* v2 */, scheme.algorithmIdentifier, input.issuer, time(input.thisUpdate), time(input.nextUpdate)];
+  const fields = [smallInteger(1) /* v2 */, algorithmIdentifier, input.issuer, time(input.thisUpdate), time(input.nextUpdate)];
   // RFC 5280 §5.1.2.6: revokedCertificates is absent, not empty, when nothing is revoked.
   if (input.revoked.length > 0) fields.push(seqOf(entries));
   fields.push(explicit(0, seqOf(extensions)));
-  const tbs = seqOf(fields);
-  return seq(tbs, scheme.algorithmIdentifier, bitString(signWith(scheme, key, tbs)));
+  return seqOf(fields);
 }
 
 export function signCrl(input: CrlInput, key: KeyObject, scheme: SignatureScheme): Buffer {
-  return assemble(input, [encodeEntries(input.revoked, 0, input.revoked.length)], key, scheme);
+  const tbs = tbsCertList(input, [encodeEntries(input.revoked, 0, input.revoked.length)], scheme.algorithmIdentifier);
+  return signedObject(tbs, scheme.algorithmIdentifier, signWith(scheme, key, tbs));
 }
 
 /**
- * The same CRL, encoded SLICE entries at a time with a macrotask turn between slices, so a CRL of
- * 150,000 entries does not hold the event loop for the whole encoding (only the final copy and
- * the one signature run in a single turn).
+ * The entries encoded SLICE at a time with a macrotask turn between slices, so a CRL of 150,000
+ * entries does not hold the event loop for the whole encoding.
+ */
+async function entriesInSlices(revoked: readonly RevokedEntry[]): Promise<Buffer[]> {
+  const slices: Buffer[] = [];
+  for (let from = 0; from < revoked.length; from += SLICE) {
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    slices.push(encodeEntries(revoked, from, Math.min(from + SLICE, revoked.length)));
+  }
+  return slices;
+}
+
+/**
+ * The same CRL, encoded in slices (only the final copy and the one signature run in a single turn).
  */
 export async function signCrlInSlices(input: CrlInput, key: KeyObject, scheme: SignatureScheme): Promise<Buffer> {
-  const slices: Buffer[] = [];
-  for (let from = 0; from < input.revoked.length; from += SLICE) {
-    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    slices.push(encodeEntries(input.revoked, from, Math.min(from + SLICE, input.revoked.length)));
-  }
-  return assemble(input, slices, key, scheme);
+  const tbs = tbsCertList(input, await entriesInSlices(input.revoked), scheme.algorithmIdentifier);
+  return signedObject(tbs, scheme.algorithmIdentifier, signWith(scheme, key, tbs));
+}
+
+/** A CRL signed by a Signer; more than SLICE entries are encoded in slices (see entriesInSlices). */
+export async function signCrlWith(input: CrlInput, signer: TbsSigner): Promise<Buffer> {
+  const entries = input.revoked.length > SLICE ? await entriesInSlices(input.revoked) : [encodeEntries(input.revoked, 0, input.revoked.length)];
+  const tbs = tbsCertList(input, entries, signer.algorithmIdentifier);
+  return signedObject(tbs, signer.algorithmIdentifier, await signer.sign(tbs));
 }
 
 /** CRLDistributionPoints with one fullName URI (RFC 5280 §4.2.1.13). */

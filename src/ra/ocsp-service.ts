@@ -83,7 +83,7 @@ export function createOcspService(o: OcspServiceOptions): OcspService {
       }
       const responder = ca.ocspResponder(now);
       const tbs = responseData(responder.keyHash, thisUpdate, responses, request.nonce);
-      return basicResponse(tbs, responder.signatureAlgorithm, responder.sign(tbs), responder.certificates);
+      return basicResponse(tbs, responder.signatureAlgorithm, await responder.sign(tbs), responder.certificates);
     },
   };
 }

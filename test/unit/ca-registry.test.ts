@@ -1,0 +1,77 @@
+/** The CA connector registry (src/ca/registry.ts): type lookup, per-type config validation, opening. */
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCaHierarchy } from '../../src/ca/ca-setup.js';
+import { ConnectorConfigError } from '../../src/ca/connectors/config-fields.js';
+import { CONNECTOR_TYPE_NAMES, connectorKeyFiles, connectorType, openConnector, parseConnectorConfig } from '../../src/ca/registry.js';
+import { toPem } from '../../src/pki/base64.js';
+import { keyPem } from '../../src/cli/init.js';
+import { nativeCrypto } from '../../src/pki/native-crypto.js';
+import { scratch } from './openssl-tool.js';
+import { issueTemplate } from '../helpers/issue-template.js';
+
+const resolve = (f: string): string => (f.startsWith('/') ? f : `/home/estuary/${f}`);
+const parseError = (settings: Record<string, unknown>): string => {
+  try {
+    parseConnectorConfig(settings, 'cas.x', resolve);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConnectorConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('accepted');
+};
+
+const tmp = scratch('estuary-registry-');
+afterAll(() => tmp.cleanup());
+
+describe('connector registry', () => {
+  it('knows the local type, with its Web RA metadata', () => {
+    expect(CONNECTOR_TYPE_NAMES).toEqual(['local']);
+    const local = connectorType('local', 'cas.x');
+    expect(local.type).toBe('local');
+    expect(local.admin).toEqual({ label: 'Built-in CA', profileSetsCertificateContent: true });
+  });
+
+  it('refuses an unknown type with the list of known types', () => {
+    expect(() => connectorType('est', 'cas.up')).toThrow('cas.up.type: "est" is not a known CA connector type (known: local)');
+    expect(parseError({ type: 'pkcs11', module: 'x' })).toBe('cas.x.type: "pkcs11" is not a known CA connector type (known: local)');
+    expect(parseError({ type: 7 })).toBe('cas.x.type: expected a non-empty string');
+    expect(parseError({ type: ' ' })).toBe('cas.x.type: expected a non-empty string');
+  });
+
+  it('local: type defaults to local, paths are resolved, errors name the field', () => {
+    expect(parseConnectorConfig({ certificate: 'ca/i.pem', key: '/abs/k.pem', chain: ['ca/root.pem'] }, 'cas.x', resolve))
+      .toEqual({ type: 'local', certificate: '/home/estuary/ca/i.pem', key: '/abs/k.pem', chain: ['/home/estuary/ca/root.pem'] });
+    expect(parseConnectorConfig({ type: 'local', certificate: 'c', key: 'k' }, 'cas.x', resolve).chain).toEqual([]);
+    expect(parseError({ key: 'k' })).toBe('cas.x.certificate: expected a non-empty string');
+    expect(parseError({ certificate: 'c' })).toBe('cas.x.key: expected a non-empty string');
+    expect(parseError({ certificate: 'c', key: 'k', chain: 'root.pem' })).toBe('cas.x.chain: expected a list of file paths');
+    expect(parseError({ certificate: 'c', key: 'k', chain: [1] })).toBe('cas.x.chain: expected a list of file paths');
+    expect(parseError({ certificate: 'c', key: 'k', url: 'https://ca' })).toBe('cas.x.url: unknown setting (allowed: type, certificate, key, chain)');
+  });
+
+  it('local: names its key file for the permission check', () => {
+    expect(connectorKeyFiles({ type: 'local', certificate: '/c.pem', key: '/k.pem', chain: [] })).toEqual(['/k.pem']);
+  });
+
+  it('local: opens the built-in CA from its files; it issues with the configured key', async () => {
+    const { root, issuing } = createCaHierarchy({ algorithm: 'ec-p256', rootName: 'CN=Registry Root', issuingName: 'CN=Registry Issuing', now: new Date(), random: randomBytes });
+    const config = parseConnectorConfig({
+      certificate: tmp.write('issuing.pem', toPem('CERTIFICATE', issuing.der)), key: tmp.write('issuing-key.pem', keyPem(issuing.key)),
+      chain: [tmp.write('root.pem', toPem('CERTIFICATE', root.der))],
+    }, 'cas.reg', resolve);
+    for (const native of [nativeCrypto, undefined]) {
+      const ca = openConnector('reg', config, { now: () => new Date(), crlPublicUrl: 'http://pki.example/crl', ocsp: undefined, native });
+      expect(ca.id).toBe('reg');
+      expect((await ca.chain()).map((c) => c.equals(issuing.der) || c.equals(root.der))).toEqual([true, true]);
+      const { der } = await issueTemplate(ca, {
+        subject: Buffer.from('3000', 'hex'), spki: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }),
+        subjectAltName: Buffer.from('300d820b7265672e6578616d706c65', 'hex'), validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
+      });
+      const cert = new X509Certificate(der);
+      expect(cert.verify(new X509Certificate(issuing.der).publicKey)).toBe(true);
+      expect(cert.subjectAltName).toBe('DNS:reg.example');
+      expect(ca.issued(der)).toBe(true);
+    }
+  });
+});
