@@ -266,12 +266,8 @@ export async function decryptEnvelope(envelopedDer: Buffer, recipientCertDer: Bu
   throw new EnvelopeError(`cannot decrypt the EnvelopedData: ${why}`);
 }
 
-/**
- * RFC 7030 §4.4.2 / RFC 5958: the private key in a decrypted server-keygen content, as PKCS#8
- * (OneAsymmetricKey) DER. Accepts a bare OneAsymmetricKey, an AsymmetricKeyPackage (its first
- * key), or either inside a SignedData (whose signature is not checked here). Undefined otherwise.
- */
-export function privateKeyFromContent(content: Buffer): Buffer | undefined {
+/** The first OneAsymmetricKey of an AsymmetricKeyPackage, or the content itself when it is one key. */
+export function firstKeyOfPackage(content: Buffer): Buffer | undefined {
   try {
     const top = readTop(content);
     const [first] = children(content, top);
@@ -281,8 +277,19 @@ export function privateKeyFromContent(content: Buffer): Buffer | undefined {
       if (inner?.tag === TAG.INTEGER) return Buffer.from(content.subarray(first.start, first.end));
     }
   } catch {
-    // not DER: perhaps a BER SignedData
+    // not DER
   }
+  return undefined;
+}
+
+/**
+ * RFC 7030 §4.4.2 / RFC 5958: the private key in a decrypted server-keygen content, as PKCS#8
+ * (OneAsymmetricKey) DER. Accepts a bare OneAsymmetricKey, an AsymmetricKeyPackage (its first
+ * key), or either inside a SignedData (whose signature is not checked here). Undefined otherwise.
+ */
+export function privateKeyFromContent(content: Buffer): Buffer | undefined {
+  const key = firstKeyOfPackage(content);
+  if (key) return key;
   try {
     const ci = pkijs.ContentInfo.fromBER(new Uint8Array(content));
     if (ci.contentType !== OID.signedData) return undefined;

@@ -12,7 +12,7 @@ import { createHash, sign as cryptoSign, webcrypto, type KeyObject } from 'node:
 import * as pkijs from 'pkijs';
 import { signatureSchemeFor } from './certificate.js';
 import { children, explicit, expectTag, octets, oid, readTop, seq, setOf, slice, smallInteger, TAG, time, tlv, value } from './der.js';
-import { decryptEnvelope } from './enveloped-data.js';
+import { decryptEnvelope, firstKeyOfPackage } from './enveloped-data.js';
 import { OID, oidName } from './oids.js';
 
 export interface KeyPackageSigner {
@@ -90,22 +90,6 @@ export interface VerifiedKeyPackage {
   /** Every certificate in the SignedData. */
   certificates: Buffer[];
   contentType: string;
-}
-
-/** The first OneAsymmetricKey of an AsymmetricKeyPackage, or the content itself when it is one key. */
-export function firstKeyOfPackage(content: Buffer): Buffer | undefined {
-  try {
-    const top = readTop(content);
-    const [first] = children(content, top);
-    if (top.tag === TAG.SEQUENCE && first?.tag === TAG.INTEGER) return content;
-    if (top.tag === TAG.SEQUENCE && first?.tag === TAG.SEQUENCE) {
-      const inner = children(content, first)[0];
-      if (inner?.tag === TAG.INTEGER) return Buffer.from(content.subarray(first.start, first.end));
-    }
-  } catch {
-    // not DER
-  }
-  return undefined;
 }
 
 /**

@@ -9,7 +9,7 @@ import { decodeBase64Body } from '../../src/pki/base64.js';
 import { oid, seq } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 import { parseCertsOnly } from '../../src/pki/signed-data.js';
-import { firstKeyOfPackage } from '../../src/pki/key-package.js';
+import { firstKeyOfPackage } from '../../src/pki/enveloped-data.js';
 import { csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { generateKeys, makeCsr, x509 } from '../helpers/keys.js';
