@@ -5,7 +5,7 @@
  */
 import { children, decodeOid, readTop, value, type Tlv } from './der.js';
 import type { CertificateFields } from './certificate.js';
-import { nameToString } from './names.js';
+import { ipToString, nameToString } from './names.js';
 import { OID } from './oids.js';
 
 /** GeneralName CHOICE numbers (RFC 5280 §4.2.1.6). */
@@ -125,13 +125,6 @@ export function constrainedNamesOf(fields: CertificateFields, cnAsDns = false): 
   return names;
 }
 
-function ipText(b: Buffer): string {
-  if (b.length === 4) return [...b].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i + 1 < b.length; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  return groups.join(':');
-}
-
 export function describeName(n: ConstrainedName): string {
   switch (n.form) {
     case 'dns':
@@ -142,8 +135,8 @@ export function describeName(n: ConstrainedName): string {
       return `URI:${n.value}`;
     case 'ip':
       return n.bytes.length === 8 || n.bytes.length === 32
-        ? `IP:${ipText(n.bytes.subarray(0, n.bytes.length / 2))}/${ipText(n.bytes.subarray(n.bytes.length / 2))}`
-        : `IP:${ipText(n.bytes)}`;
+        ? `IP:${ipToString(n.bytes.subarray(0, n.bytes.length / 2))}/${ipToString(n.bytes.subarray(n.bytes.length / 2))}`
+        : `IP:${ipToString(n.bytes)}`;
     case 'dn':
       return `DirName:${n.text}`;
     case 'unsupported':

@@ -63,7 +63,8 @@ export type GeneralName =
   | { type: 'uri'; value: string }
   | { type: 'other'; tag: number };
 
-function ipToString(b: Buffer): string {
+/** An IP address (4 or 16 bytes) as text; IPv6 with its longest run of zero groups compressed. */
+export function ipToString(b: Buffer): string {
   if (b.length === 4) return [...b].join('.');
   if (b.length === 16) {
     const groups: string[] = [];
