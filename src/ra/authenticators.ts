@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type { Account, AuthMechanism, Profile, Store } from '../store/store.js';
-import { validateClientChain, type parseAnchors } from './client-cert.js';
+import { type parseAnchors, subjectOf, validateClientChain } from './client-cert.js';
 import type { CredentialCache } from './credential-cache.js';
 import type { DeviceCrlSource } from './device-crl.js';
 import { deviceRevocationStatus } from './device-revocation.js';
@@ -160,7 +160,7 @@ export async function authenticateClientCert(ctx: AuthContext, profile: Profile,
       case 'unavailable':
         if (!status.allowed) throw certificateRefused(profile, status.detail, creds);
         await ctx.store.appendAudit({
-          actor: result.leaf.subject.replace(/\n/g, ', '), action: 'revocation-check', profile: profile.label, outcome: 'allowed', serial: null,
+          actor: subjectOf(result.leaf), action: 'revocation-check', profile: profile.label, outcome: 'allowed', serial: null,
           detail: `${status.detail}; certificate serial ${result.leaf.serialNumber.toLowerCase()}`,
         });
     }
@@ -177,7 +177,7 @@ export async function authenticateEnroll(ctx: AuthContext, profile: Profile, cre
     }
     case 'tls-client-cert': {
       const { certificate, anchor } = await authenticateClientCert(ctx, profile, creds);
-      return { actor: certificate.subject.replace(/\n/g, ', '), certificate, anchor };
+      return { actor: subjectOf(certificate), certificate, anchor };
     }
     case 'basic+tls-client-cert': {
       // Certificate first, then Basic.

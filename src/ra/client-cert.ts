@@ -26,7 +26,7 @@ export function parseAnchors(pems: readonly string[]): X509Certificate[] {
 }
 
 /** A certificate's subject on one line (node:crypto separates RDNs with newlines). */
-const subjectOf = (cert: X509Certificate): string => cert.subject.replace(/\n/g, ', ');
+export const subjectOf = (cert: X509Certificate): string => cert.subject.replace(/\n/g, ', ');
 
 function withinValidity(cert: X509Certificate, now: Date): string | undefined {
   if (now < new Date(cert.validFrom)) return `certificate "${subjectOf(cert)}" is not yet valid`;

@@ -14,6 +14,7 @@ import { crlSignatureSupported, crlSignedBy, parseCrl, type ParsedCrl } from '..
 import { CRL_REASONS } from '../pki/crl.js';
 import { sameName } from '../pki/name-constraints.js';
 import { oidName } from '../pki/oids.js';
+import { subjectOf } from './client-cert.js';
 
 export type DeviceCrlStatus =
   | { kind: 'good'; url: string }
@@ -183,7 +184,7 @@ export function createDeviceCrlSource(o: DeviceCrlOptions): DeviceCrlSource {
       if (crl.unusable) return { kind: 'unavailable', url, error: `the CRL cannot be used: ${crl.unusable}` };
       // RFC 5280 §6.3.3 (b)/(f): a complete CRL of the certificate's own issuer, signed with its key.
       if (!sameName(crl.issuer, certificateFields(Buffer.from(issuer.raw)).subject)) {
-        return { kind: 'unavailable', url, error: `the CRL is not issued by "${issuer.subject.replace(/\n/g, ', ')}"` };
+        return { kind: 'unavailable', url, error: `the CRL is not issued by "${subjectOf(issuer)}"` };
       }
       if (!crlSignatureSupported(crl)) return { kind: 'unavailable', url, error: `the CRL signature algorithm ${oidName(crl.signatureAlgorithm)} is not supported` };
       const fp = createHash('sha256').update(issuer.raw).digest('hex');

@@ -10,6 +10,7 @@ import { crlDistributionUrls } from '../pki/crl-reader.js';
 import { OID } from '../pki/oids.js';
 import type { Profile } from '../store/store.js';
 import type { DeviceCrlSource } from './device-crl.js';
+import { subjectOf } from './client-cert.js';
 
 export type DeviceRevocationOutcome =
   /** Not revoked, or no CRL is known for it (the certificate names none and none is configured). */
@@ -57,7 +58,7 @@ async function certificateStatus(source: DeviceCrlSource, profile: Profile, cert
  */
 export async function deviceRevocationStatus(source: DeviceCrlSource, profile: Profile, path: readonly X509Certificate[]): Promise<DeviceRevocationOutcome> {
   const checks = path.slice(0, -1).map((cert, i) => {
-    const what = i === 0 ? 'the client certificate' : `the CA certificate "${cert.subject.replace(/\n/g, ', ')}" on its path`;
+    const what = i === 0 ? 'the client certificate' : `the CA certificate "${subjectOf(cert)}" on its path`;
     return certificateStatus(source, profile, cert, path[i + 1]!, what);
   });
   const outcomes = await Promise.all(checks);

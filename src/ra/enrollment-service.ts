@@ -10,7 +10,7 @@ import { TaskGate } from '../pki/key-checks.js';
 import type { KeyPackageSigner } from '../pki/key-package.js';
 import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
 import type { AuthContext, Credentials } from './authenticators.js';
-import { parseAnchors } from './client-cert.js';
+import { parseAnchors, subjectOf } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';
 import { csrAttrsFor } from './csrattrs-policy.js';
 import type { DeviceCrlSource } from './device-crl.js';
@@ -87,7 +87,7 @@ const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function subjectOrUnreadable(der: Buffer): string {
   try {
-    return new X509Certificate(der).subject.replace(/\n/g, ', ');
+    return subjectOf(new X509Certificate(der));
   } catch {
     return 'anonymous';
   }

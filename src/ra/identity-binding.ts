@@ -20,6 +20,7 @@ import { OID, resolveOid } from '../pki/oids.js';
 import type { Profile } from '../store/store.js';
 import { globAdmits } from './name-globs.js';
 import { matchesWhole, normalizeFingerprint, requestedNameList } from './name-policy.js';
+import { subjectOf } from './client-cert.js';
 
 export interface ClientIdentity {
   certificate: X509Certificate;
@@ -81,7 +82,7 @@ function withinAnchorNames(profile: Profile, anchor: X509Certificate | undefined
   if (!anchor) return `${why}, and the client certificate's anchor is unknown`;
   const fp = normalizeFingerprint(anchor.fingerprint256);
   const entry = profile.namePolicy.clientBinding.anchors.find((a) => normalizeFingerprint(a.fingerprintSha256) === fp);
-  const anchorName = anchor.subject.replace(/\n/g, ', ');
+  const anchorName = subjectOf(anchor);
   if (!entry) return `${why}: no names are configured for trust anchor "${anchorName}"`;
   const attrs = nameAttributes(subject);
   for (const n of requestedNameList(attrs, sans)) {
