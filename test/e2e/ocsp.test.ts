@@ -1,9 +1,7 @@
 /** The OCSP responder (RFC 6960) on the CRL listener, driven by `openssl ocsp` over real HTTP. */
-import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateFields } from '../../src/pki/certificate.js';
 import { children, DER_NULL, explicit, octets, oid, readTop, seq, tlv, value } from '../../src/pki/der.js';
@@ -11,21 +9,14 @@ import { OID } from '../../src/pki/oids.js';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
 import { makeHome, startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
+import { opensslIn } from '../helpers/openssl.js';
 
 let s: TestServer;
 let dir: string;
 let ocspUrl: string;
 let issuingDer: Buffer;
 
-async function openssl(args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('openssl', args, { cwd: dir, encoding: 'utf8' });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
+const openssl = (args: string[]): Promise<{ code: number; out: string }> => opensslIn(dir, args);
 
 async function enroll(cn: string): Promise<{ serial: string; file: string }> {
   const csr = await makeCsr({ name: `CN=${cn}` });

@@ -1,26 +1,17 @@
 /** Revocation and CRL publication: CRL served over HTTP, verified by openssl, CDP in issued certificates. */
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
 import { makeHome, startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
+import { opensslIn } from '../helpers/openssl.js';
 
 let s: TestServer;
 let dir: string;
 
-async function openssl(args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('openssl', args, { cwd: dir, encoding: 'utf8' });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
+const openssl = (args: string[]): Promise<{ code: number; out: string }> => opensslIn(dir, args);
 
 async function fetchCrl(path = '/default.crl', method = 'GET'): Promise<{ status: number; type: string | null; body: Buffer }> {
   const res = await fetch(s.runtime.crlBaseUrl() + path, { method });

@@ -96,7 +96,8 @@ function generalName(b: Base): Buffer {
   return tlv(0x87, Buffer.from([...octets, ...mask]));
 }
 
-function nameConstraintsDer(c: Constraints): Buffer {
+/** NameConstraints DER written by hand, independently of src/pki. */
+export function nameConstraintsDer(c: Constraints): Buffer {
   const subtrees = (tag: number, list: Base[] | undefined): Buffer[] => (list ? [tlv(tag, ...list.map((b) => tlv(0x30, generalName(b))))] : []);
   return tlv(0x30, ...subtrees(0xa0, c.permitted), ...subtrees(0xa1, c.excluded));
 }

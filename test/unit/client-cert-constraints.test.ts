@@ -2,10 +2,11 @@
  * Client certificate path validation, RFC 5280 §6 beyond signatures and validity: name
  * constraints (§4.2.1.10) on the subject and SANs below the constraining CA, and critical
  * extensions the validator does not process (§4.2). Chains built with @peculiar/x509; the
- * NameConstraints DER is written here by hand, independently of src/pki.
+ * NameConstraints DER is written by hand (test/helpers/chain-corpus.ts), independently of src/pki.
  */
 import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { nameConstraintsDer, type Constraints } from '../helpers/chain-corpus.js';
 import { generateKeys, x509 } from '../helpers/keys.js';
 import { validateClientChain } from '../../src/ra/client-cert.js';
 
@@ -23,31 +24,8 @@ interface Issued {
   node: X509Certificate;
 }
 
-/** A minimal DER writer for the constraints (lengths up to 64 KiB). */
-function tlv(tag: number, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  const len = body.length < 0x80 ? Buffer.from([body.length]) : body.length < 0x100 ? Buffer.from([0x81, body.length]) : Buffer.from([0x82, body.length >> 8, body.length & 0xff]);
-  return Buffer.concat([Buffer.from([tag]), len, body]);
-}
-
-type Base = { dns: string } | { email: string } | { uri: string } | { ip: string } | { dn: string };
-
-function generalName(b: Base): Buffer {
-  if ('dns' in b) return tlv(0x82, Buffer.from(b.dns, 'latin1'));
-  if ('email' in b) return tlv(0x81, Buffer.from(b.email, 'latin1'));
-  if ('uri' in b) return tlv(0x86, Buffer.from(b.uri, 'latin1'));
-  if ('dn' in b) return tlv(0xa4, Buffer.from(new x509.Name(b.dn).toArrayBuffer()));
-  // "10.0.0.0/8": address then mask
-  const [addr, bits] = b.ip.split('/');
-  const octets = addr!.split('.').map(Number);
-  const mask = [0, 1, 2, 3].map((i) => (0xff << (8 - Math.max(0, Math.min(8, Number(bits) - 8 * i)))) & 0xff);
-  return tlv(0x87, Buffer.from([...octets, ...mask]));
-}
-
-function nameConstraints(c: { permitted?: Base[]; excluded?: Base[] }): x509.Extension {
-  const subtrees = (tag: number, list: Base[] | undefined): Buffer[] => (list ? [tlv(tag, ...list.map((b) => tlv(0x30, generalName(b))))] : []);
-  const der = tlv(0x30, ...subtrees(0xa0, c.permitted), ...subtrees(0xa1, c.excluded));
-  return new x509.Extension(NAME_CONSTRAINTS, true, new Uint8Array(der));
+function nameConstraints(c: Constraints): x509.Extension {
+  return new x509.Extension(NAME_CONSTRAINTS, true, new Uint8Array(nameConstraintsDer(c)));
 }
 
 let serial = 1;
