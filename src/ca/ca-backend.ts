@@ -5,6 +5,7 @@
  */
 import type { KeyUsageBit } from '../pki/certificate.js';
 import type { RevokedEntry } from '../pki/crl.js';
+import type { AttrOrOid } from '../pki/csr-attrs.js';
 
 /** The EST operation behind an issuance (RFC 7030 §4.2.1, §4.2.2, §4.4). */
 export type IssueOperation = 'enroll' | 'reenroll' | 'serverkeygen';
@@ -35,6 +36,11 @@ export interface IssueRequest {
   requestId: string;
   /** Who asked: the authenticated account or certificate-bound requester. */
   requester: string;
+  /**
+   * serverkeygen, when the RA generated the key (PKCS#8 DER; never stored or logged): a connector
+   * that must send the CA a request signed by the certificate's key builds it with this key.
+   */
+  generatedKey?: Buffer;
 }
 
 export interface IssuedCertificate {
@@ -46,7 +52,13 @@ export interface IssuedCertificate {
 
 /** Expected outcomes are values: issued now, or held by the CA (RFC 7030 §4.2.3: 202 + Retry-After). */
 export type IssueResult =
-  | { status: 'issued'; certificate: IssuedCertificate; chain: readonly Buffer[] }
+  | {
+      status: 'issued';
+      certificate: IssuedCertificate;
+      chain: readonly Buffer[];
+      /** serverkeygen by a KeyGeneratingCa: the key the CA generated (PKCS#8 DER), for the RA to hand to the client. */
+      privateKey?: Buffer;
+    }
   | { status: 'pending'; retryAfterSeconds: number; reference: string };
 
 export interface CaBackend {
@@ -56,6 +68,14 @@ export interface CaBackend {
   chain(): Promise<readonly Buffer[]>;
   /** True when this CA signed the given certificate (name match and signature verified). */
   issued(certificateDer: Buffer): boolean;
+}
+
+/** The CA answered with something the RA must not pass on (a certificate for another key or other names): 502. */
+export class CaBadAnswerError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CaBadAnswerError';
+  }
 }
 
 /** The CA cannot sign right now (maps to 503 with Retry-After: the given seconds, or the RA's default). */
@@ -132,4 +152,62 @@ export interface OcspSigner {
 
 export function signsOcsp(ca: CaBackend): ca is CaBackend & OcspSigner {
   return typeof (ca as Partial<OcspSigner>).ocspResponder === 'function';
+}
+
+/** Optional capability: the CA generates server-side keys itself (RFC 7030 §4.4); the RA then does not. */
+export interface KeyGeneratingCa {
+  /** serverkeygen results carry the CA's key in `privateKey`. */
+  readonly generatesServerKeys: true;
+}
+
+export function generatesServerKeys(ca: CaBackend): ca is CaBackend & KeyGeneratingCa {
+  return (ca as Partial<KeyGeneratingCa>).generatesServerKeys === true;
+}
+
+/** What a connector reports about its CA, for the Web RA, the CLI and readiness probes. */
+export interface ConnectorHealth {
+  healthy: boolean;
+  /** Where the CA is reached (an upstream's URL). */
+  url?: string;
+  /** The last failure talking to the CA, and when it happened. */
+  lastError?: { message: string; at: Date };
+  /** The last successful exchange with the CA. */
+  lastSuccessAt?: Date;
+  /** When the CA certificates served were last fetched. */
+  chainFetchedAt?: Date;
+  /** TLS connections opened to the CA so far (an upstream's keep-alive pool), and requests sent over them. */
+  handshakes?: number;
+  requests?: number;
+  /** Whether the CA accepted the RA's own credentials at the last probe. */
+  credentials?: 'accepted' | 'refused' | 'unknown';
+}
+
+/** Optional capability: a connector that can tell whether its CA is reachable (a remote CA). */
+export interface HealthReporting {
+  health(): ConnectorHealth;
+  /** Check the CA now: fetch its certificates again, and see that the RA's credentials are accepted. */
+  probe(): Promise<ConnectorHealth>;
+}
+
+export function reportsHealth(ca: CaBackend): ca is CaBackend & HealthReporting {
+  return typeof (ca as Partial<HealthReporting>).health === 'function';
+}
+
+/** Optional capability: the CA announces CSR attributes of its own (RFC 7030 §4.5), merged into the profile's. */
+export interface CsrAttrsSource {
+  /** DER-decoded CsrAttrs items of the CA (its last good answer; [] when it has none). */
+  csrAttributes(): Promise<readonly AttrOrOid[]>;
+}
+
+export function hasCsrAttributes(ca: CaBackend): ca is CaBackend & CsrAttrsSource {
+  return typeof (ca as Partial<CsrAttrsSource>).csrAttributes === 'function';
+}
+
+/** Optional capability: a connector that holds resources (connections, timers) to release at shutdown. */
+export interface Closable {
+  close(): Promise<void> | void;
+}
+
+export function closable(ca: CaBackend): ca is CaBackend & Closable {
+  return typeof (ca as Partial<Closable>).close === 'function';
 }

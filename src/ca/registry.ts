@@ -6,13 +6,14 @@
 import type { CaBackend } from './ca-backend.js';
 import { ConnectorConfigError, type Settings } from './connectors/config-fields.js';
 import type { ConnectorContext, ConnectorType } from './connectors/connector-type.js';
+import { estConnector, type EstCaConfig } from './connectors/est.js';
 import { localConnector, type LocalCaConfig } from './connectors/local.js';
 
 /** One entry per connector type. */
-const TYPES = [localConnector] as const;
+const TYPES = [localConnector, estConnector] as const;
 
 /** The validated settings of any connector type (a union, discriminated by `type`). */
-export type CaConfig = LocalCaConfig;
+export type CaConfig = LocalCaConfig | EstCaConfig;
 
 export const CONNECTOR_TYPE_NAMES: readonly string[] = TYPES.map((t) => t.type);
 
@@ -32,6 +33,16 @@ export function parseConnectorConfig(settings: Settings, path: string, resolve: 
 
 export function openConnector(id: string, config: CaConfig, context: ConnectorContext): CaBackend {
   return connectorType(config.type, `cas.${id}`).open(id, config, context);
+}
+
+/** The settings of a built-in CA connector; an error naming the connector when it is of another type. */
+export function localCaConfig(config: CaConfig | undefined, id: string): LocalCaConfig {
+  if (config?.type !== 'local') throw new ConnectorConfigError(`cas.${id}: expected a built-in CA (type: local)${config ? `, found type: ${config.type}` : ', found none'}`);
+  return config;
+}
+
+export function connectorAdmin(config: CaConfig): ConnectorType<CaConfig>['admin'] {
+  return connectorType(config.type, 'cas').admin;
 }
 
 export function connectorKeyFiles(config: CaConfig): string[] {

@@ -7,6 +7,7 @@ import { toPem } from '../pki/base64.js';
 import { defaultProfile } from '../ra/default-profile.js';
 import { generatePassword, hashPassword } from '../ra/password.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
+import { localCaConfig } from '../ca/registry.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, estBaseUrl, loadConfig } from './config.js';
 
 export interface InitOptions {
@@ -52,7 +53,7 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
 
   writeFile(join(o.home, CONFIG_FILE), DEFAULT_CONFIG_YAML);
   const config = loadConfig(o.home, {});
-  const caConfig = config.cas.default!;
+  const caConfig = localCaConfig(config.cas.default, 'default');
 
   const { root, issuing } = createCaHierarchy({
     algorithm: o.algorithm,

@@ -8,8 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { createAdminServer, type AdminServer, type AdminServerOptions } from '../admin/admin-server.js';
-import { signsOcsp, type CaBackend } from '../ca/ca-backend.js';
+import { closable, signsOcsp, type CaBackend } from '../ca/ca-backend.js';
 import { keyFileExposure } from '../ca/ca-setup.js';
+import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { connectorKeyFiles, connectorType, openConnector } from '../ca/registry.js';
 import { nativeCrypto } from '../pki/native-crypto.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
@@ -39,9 +40,15 @@ export function createLogger(level: Config['log']['level'], destination?: NodeJS
   );
 }
 
-export function openCa(id: string, config: CaConfig, crlPublicUrl?: string, ocsp?: Config['ocsp']): CaBackend {
+export function openCa(id: string, config: CaConfig, crlPublicUrl?: string, ocsp?: Config['ocsp'], logger?: Logger): CaBackend {
   // The signer is chosen here: the connector gets the loaded native addon for its software keys.
-  return openConnector(id, config, { now: () => new Date(), crlPublicUrl, ocsp, native: nativeCrypto });
+  try {
+    return openConnector(id, config, { now: () => new Date(), crlPublicUrl, ocsp, native: nativeCrypto, logger });
+  } catch (err) {
+    // a missing password file or environment variable: one line naming the setting
+    if (err instanceof ConnectorConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 export interface Runtime {
@@ -86,7 +93,7 @@ export function checkKeyFiles(config: Config, logger: Logger): void {
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
   checkKeyFiles(config, logger);
   const store = openSqliteStore(config.database.path, { logger });
-  const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl, config.ocsp)]));
+  const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl, config.ocsp, logger)]));
   const crlPublicUrl = config.crl.publicUrl;
   const crlService = createCrlService({
     store, cas, now: () => new Date(), validityHours: config.crl.validityHours, omitExpired: config.crl.omitExpired,
@@ -195,6 +202,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       } finally {
         clearTimeout(deadline);
       }
+      for (const ca of cas.values()) if (closable(ca)) await ca.close();
       await store.close();
     },
   };

@@ -15,11 +15,20 @@ export const EXIT_CODES: Record<ClientErrorKind, number> = {
   'bad-response': 8,
 };
 
+/** What the server said with an error status, for callers that pass it on (the RA's upstream connector). */
+export interface ServerAnswer {
+  /** The server's text/plain reason, one line (may be empty). */
+  reason: string;
+  /** Its Retry-After in seconds, when it sent a readable one. */
+  retryAfterSeconds?: number | undefined;
+}
+
 export class EstClientError extends Error {
   constructor(
     readonly kind: ClientErrorKind,
     message: string,
     readonly status?: number,
+    readonly answer?: ServerAnswer,
   ) {
     super(message);
     this.name = 'EstClientError';

@@ -44,7 +44,18 @@ export interface EstClientOptions {
   basicPreemptive?: boolean;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date; // injectable for tests
+  /** Connections kept open to the server at once (default 1); see HttpConnection. */
+  maxConnections?: number;
 }
+
+/**
+ * One request sent once (submit): the server's answer as a value. A 202 is not waited on; the
+ * caller (the RA's upstream connector) passes it on.
+ */
+export type SubmitResult =
+  | { kind: 'issued'; result: EnrollResult }
+  | { kind: 'issued-with-key'; result: ServerKeygenResult }
+  | { kind: 'pending'; retryAfterSeconds: number | undefined; message: string };
 
 export type CsrFactory = (ctx: { channelBinding: Buffer | undefined; tlsVersion: string }) => Promise<Buffer> | Buffer;
 
@@ -72,7 +83,7 @@ const POST_HEADERS = { 'content-transfer-encoding': 'base64' };
 /** RFC 7030 §4.2.3 requires Retry-After with a 202; when a server omits it, wait this long. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 60;
 
-type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
+export type EnrollOperation = 'simpleenroll' | 'simplereenroll' | 'serverkeygen';
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -132,7 +143,13 @@ export class EstClient {
       ...(opts.clientCert ? { clientCert: opts.clientCert } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
     });
+  }
+
+  /** TLS handshakes made so far (connections opened; requests on a kept-alive connection make none). */
+  get handshakes(): number {
+    return this.connection.handshakes;
   }
 
   /**
@@ -173,8 +190,26 @@ export class EstClient {
 
   /** RFC 7030 §4.4: the server makes the key; encrypted return when the CSR asks for it (§4.4.1.2). */
   async serverkeygen(csr: CsrFactory): Promise<ServerKeygenResult> {
+    const { res } = await this.post('serverkeygen', csr);
+    return this.serverKeygenAnswer(res);
+  }
+
+  /**
+   * Send one enroll, reenroll or serverkeygen request once, with this exact CSR: the answer, or
+   * the 202 (with its Retry-After) as a value; refusals and failures throw EstClientError.
+   */
+  async submit(what: EnrollOperation, csr: Buffer): Promise<SubmitResult> {
+    this.refuseBootstrap(what);
+    const res = await this.postOnce(what, () => csr);
+    if (res.status === 202) {
+      return { kind: 'pending', retryAfterSeconds: parseRetryAfter(res.headers['retry-after'], this.now())?.seconds, message: serverReason(res) };
+    }
+    if (what === 'serverkeygen') return { kind: 'issued-with-key', result: this.serverKeygenAnswer(res) };
+    return { kind: 'issued', result: this.enrollAnswer(what, res, csr) };
+  }
+
+  private serverKeygenAnswer(res: HttpResponse): ServerKeygenResult {
     const what = 'serverkeygen';
-    const { res } = await this.post(what, csr);
     const { privateKey: sent, certificates } = readServerKeygen(res, what);
     let privateKey = sent;
     const warnings: string[] = [];
@@ -199,6 +234,10 @@ export class EstClient {
 
   private async enrollLike(what: EnrollOperation, factory: CsrFactory): Promise<EnrollResult> {
     const { res, csr } = await this.post(what, factory);
+    return this.enrollAnswer(what, res, csr);
+  }
+
+  private enrollAnswer(what: EnrollOperation, res: HttpResponse, csr: Buffer | undefined): EnrollResult {
     const certs = readCertsOnly(res, what);
     const spki = csr ? csrSpki(csr) : undefined;
     const split = splitIssued(certs, spki);
@@ -223,13 +262,8 @@ export class EstClient {
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
       let csr: Buffer | undefined;
-      const res = await this.send(what, 'POST', async (conn) => {
-        csr = Buffer.from(await factory(conn));
-        // RFC 7030 §4.2.1 / RFC 8951 §3: base64 DER, Content-Type application/pkcs10.
-        return { contentType: 'application/pkcs10', body: encodeBase64Body(csr) };
-      }, true, POST_HEADERS);
+      const res = await this.postOnce(what, async (conn) => (csr = Buffer.from(await factory(conn))));
       if (res.status === 200) return { res, csr };
-      if (res.status !== 202) throw this.statusError(what, res);
       const now = this.now();
       const retry = parseRetryAfter(res.headers['retry-after'], now);
       const seconds = retry?.seconds ?? DEFAULT_RETRY_AFTER_SECONDS;
@@ -244,6 +278,17 @@ export class EstClient {
       await this.sleep(seconds * 1000);
       waited += seconds;
     }
+  }
+
+  /** One POST of a CSR: the 200 or 202 answer; any other status throws. */
+  private async postOnce(what: EnrollOperation, factory: CsrFactory): Promise<HttpResponse> {
+    const res = await this.send(what, 'POST', async (conn) => {
+      const csr = Buffer.from(await factory(conn));
+      // RFC 7030 §4.2.1 / RFC 8951 §3: base64 DER, Content-Type application/pkcs10.
+      return { contentType: 'application/pkcs10', body: encodeBase64Body(csr) };
+    }, true, POST_HEADERS);
+    if (res.status !== 200 && res.status !== 202) throw this.statusError(what, res);
+    return res;
   }
 
   /** One request, with the Basic credentials pre-emptively or in answer to one Basic challenge. */
@@ -265,6 +310,13 @@ export class EstClient {
 
   /** An error answer as an EstClientError (RFC 7030 §4.2.3: the text/plain body says why). */
   private statusError(what: string, res: HttpResponse): EstClientError {
+    const error = this.describeStatus(what, res);
+    const reason = serverReason(res);
+    const retryAfterSeconds = parseRetryAfter(res.headers['retry-after'], this.now())?.seconds;
+    return new EstClientError(error.kind, error.message, error.status, { reason, retryAfterSeconds });
+  }
+
+  private describeStatus(what: string, res: HttpResponse): EstClientError {
     const status = res.status;
     const reason = serverReason(res);
     const said = reason ? `: ${reason}` : '';

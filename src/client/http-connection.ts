@@ -1,6 +1,6 @@
 /**
- * The EST client's transport: HTTP/1.1 over one kept-alive TLS connection (node:https with an
- * agent of one socket). A request body can be built once the connection that will carry it is
+ * The EST client's transport: HTTP/1.1 over kept-alive TLS connections (node:https with an agent
+ * of one socket by default, a bounded pool when asked). A request body can be built once the connection that will carry it is
  * known, from that connection's channel binding (RFC 7030 §3.5). If the server closes the
  * connection after an answer (`Connection: close`) the next request opens a new one; if a reused
  * idle connection turns out to be reset, the request is sent again once on a new connection (and
@@ -30,6 +30,11 @@ export interface HttpConnectionOptions {
   timeoutMs?: number;
   /** Largest answer body accepted (default 16 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Connections kept open to the server at once (default 1). Requests beyond that wait for a free
+   * one; idle connections stay open for the next request (the RA's upstream pool).
+   */
+  maxConnections?: number;
 }
 
 export interface HttpRequest {
@@ -66,10 +71,14 @@ const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
 /** Sockets the agent opened, with the promise of their completed (and verified) handshake. */
 const handshakes = new WeakMap<Socket, Promise<void>>();
 
-class OneConnectionAgent extends Agent {
+class CountingAgent extends Agent {
+  /** TLS connections opened so far (each one a full handshake). */
+  handshakes = 0;
+
   override createConnection(...args: unknown[]): Socket {
     const create = Agent.prototype.createConnection as unknown as (...a: unknown[]) => Socket;
     const socket = create.apply(this, args) as TLSSocket;
+    this.handshakes++;
     const done = new Promise<void>((resolve, reject) => {
       socket.once('secureConnect', () => resolve());
       socket.once('error', reject);
@@ -82,7 +91,7 @@ class OneConnectionAgent extends Agent {
 }
 
 export class HttpConnection {
-  private readonly agent: OneConnectionAgent;
+  private readonly agent: CountingAgent;
   private readonly timeoutMs: number;
   private readonly maxBody: number;
   private closed = false;
@@ -97,10 +106,13 @@ export class HttpConnection {
       // A client certificate is a credential: never offered during bootstrap (RFC 7030 §4.1.1).
       ...(opts.clientCert && mayAuthenticate(opts.trust) ? { cert: opts.clientCert.certPem, key: opts.clientCert.keyPem, ...(opts.clientCert.passphrase !== undefined ? { passphrase: opts.clientCert.passphrase } : {}) } : {}),
     };
-    this.agent = new OneConnectionAgent({
+    const sockets = Math.max(1, Math.floor(opts.maxConnections ?? 1));
+    this.agent = new CountingAgent({
       keepAlive: true,
-      maxSockets: 1,
-      maxFreeSockets: 1,
+      maxSockets: sockets,
+      maxFreeSockets: sockets,
+      // the most recently used idle connection first, so that a quiet period lets the others time out
+      scheduling: 'lifo',
       // No TLS session resumption: every connection is a full handshake, so tls-unique is
       // always our Finished message and never subject to the triple-handshake problem.
       maxCachedSessions: 0,
@@ -117,6 +129,11 @@ export class HttpConnection {
       if (!(err as { retryable?: boolean }).retryable) throw err;
       return this.send(req);
     }
+  }
+
+  /** TLS connections opened so far: one per connection, not per request, while connections are kept alive. */
+  get handshakes(): number {
+    return this.agent.handshakes;
   }
 
   close(): void {

@@ -38,12 +38,31 @@ function keyAttributes(p: Profile): AttrOrOid[] {
   }
 }
 
-/** DER CsrAttrs for the profile, or undefined when it has nothing to announce (204). */
-export function csrAttrsFor(p: Profile): Buffer | undefined {
+const KEY_TYPES: readonly string[] = [OID.ecPublicKey, OID.rsaEncryption];
+const idOf = (item: AttrOrOid): string => ('oid' in item ? item.oid : item.type);
+
+/**
+ * What the profile's CA announces added to what the profile announces: items the profile does not
+ * name already, except challengePassword (whether clients link proof-of-possession is the RA
+ * profile's decision; the RA links them to its own sessions) and key types when the profile has its own.
+ */
+function upstreamItems(own: readonly AttrOrOid[], upstream: readonly AttrOrOid[]): AttrOrOid[] {
+  const named = new Set(own.map(idOf));
+  const ownKeyType = own.some((i) => 'type' in i && KEY_TYPES.includes(i.type));
+  return upstream.filter((i) => {
+    const id = idOf(i);
+    if (named.has(id) || id === OID.challengePassword) return false;
+    return !(ownKeyType && 'type' in i && KEY_TYPES.includes(i.type));
+  });
+}
+
+/** DER CsrAttrs for the profile (merged with its CA's, RFC 7030 §4.5), or undefined when there is nothing to announce (204). */
+export function csrAttrsFor(p: Profile, fromCa: readonly AttrOrOid[] = []): Buffer | undefined {
   const oids = p.csrAttrs.map((name) => resolveOid(name) ?? name);
   // RFC 7030 §3.5: a client told to link proof-of-possession finds challengePassword here.
   if (p.popLinking === 'required' && !oids.includes(OID.challengePassword)) oids.unshift(OID.challengePassword);
-  const items: AttrOrOid[] = [...oids.map((oid) => ({ oid })), ...keyAttributes(p)];
+  const own: AttrOrOid[] = [...oids.map((oid) => ({ oid })), ...keyAttributes(p)];
+  const items = [...own, ...upstreamItems(own, fromCa)];
   if (items.length === 0) return undefined;
   return encodeCsrAttrs(items);
 }

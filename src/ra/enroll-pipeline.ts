@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CaMisconfiguredError, CaRefusedError, type CaBackend, type IssueOperation, type IssueRequest, type IssueResult } from '../ca/ca-backend.js';
+import { CaBadAnswerError, CaMisconfiguredError, CaRefusedError, generatesServerKeys, type CaBackend, type IssueOperation, type IssueRequest, type IssueResult } from '../ca/ca-backend.js';
 import type { KeyPackageSigner } from '../pki/key-package.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
 import { StoreConflictError, type Profile, type Store } from '../store/store.js';
@@ -47,6 +47,8 @@ export async function issueThroughConnector(ca: CaBackend, request: IssueRequest
     if (err instanceof CaRefusedError) throw new RaError(err.status === 400 ? 'bad-request' : 'forbidden', err.message, { cause: err });
     // Not the client's fault: 502 naming the connector.
     if (err instanceof CaMisconfiguredError) throw new RaError('misconfigured', `CA connector "${ca.id}" is misconfigured: ${err.message}`, { cause: err });
+    // Nothing is recorded or passed on: a certificate for another key or names the RA did not admit.
+    if (err instanceof CaBadAnswerError) throw new RaError('misconfigured', `CA connector "${ca.id}": ${err.message}`, { cause: err });
     throw err;
   }
 }
@@ -118,7 +120,9 @@ export async function runEnrollPipeline(d: PipelineDeps, req: EnrollRequest, p: 
   // checked before anything is issued: a refused encrypted return must not leave a certificate behind
   const encryptTo = serverKeygen && csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
   if (encryptTo && !d.keyPackageSigner) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
-  const generated = serverKeygen ? await d.serverGeneratedKey(p) : undefined;
+  // RFC 7030 §4.4: the RA makes the key, unless the connector's CA does (an upstream's /serverkeygen)
+  const caMakesKey = serverKeygen && generatesServerKeys(ca);
+  const generated = serverKeygen && !caMakesKey ? await d.serverGeneratedKey(p) : undefined;
   const template = issuanceTemplate(p, admitted, generated ?? { info: csr.key, spki: csr.spki }, d.maxCertificateBytes);
 
   // 4. issuance through the connector
@@ -129,6 +133,7 @@ export async function runEnrollPipeline(d: PipelineDeps, req: EnrollRequest, p: 
     ...(principal.certificate && principal.renewing ? { renewing: Buffer.from(principal.certificate.raw) } : {}),
     requestId: approvedRequestId !== undefined ? `request-${approvedRequestId}` : (d.requestId ?? randomUUID)(),
     requester: principal.actor,
+    ...(generated ? { generatedKey: generated.pkcs8 } : {}),
   });
   switch (result.status) {
     case 'pending': {
@@ -142,12 +147,14 @@ export async function runEnrollPipeline(d: PipelineDeps, req: EnrollRequest, p: 
       break;
   }
   const issued = result.certificate;
+  const keyPkcs8 = generated?.pkcs8 ?? result.privateKey;
+  if (serverKeygen && !keyPkcs8) throw new RaError('misconfigured', `CA connector "${ca.id}" returned no private key for serverkeygen`);
 
   // 5. record
   await recordIssued(d, req, p, ca, { principal, admitted, certificate: issued, approvedRequestId });
-  if (!generated) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
+  if (!keyPkcs8) return { kind: 'issued', certificate: issued.der, serial: issued.serialHex };
   const privateKey = encryptTo
-    ? { der: await encryptedKey(generated.pkcs8, encryptTo, d.now(), csr.smimeCapabilities, d.keyPackageSigner!), encrypted: true }
-    : { der: generated.pkcs8, encrypted: false };
+    ? { der: await encryptedKey(keyPkcs8, encryptTo, d.now(), csr.smimeCapabilities, d.keyPackageSigner!), encrypted: true }
+    : { der: keyPkcs8, encrypted: false };
   return { kind: 'issued', certificate: issued.der, serial: issued.serialHex, privateKey };
 }

@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CaUnavailableError, type CaBackend } from '../ca/ca-backend.js';
+import { CaUnavailableError, hasCsrAttributes, type CaBackend } from '../ca/ca-backend.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import { TaskGate } from '../pki/key-checks.js';
 import type { KeyPackageSigner } from '../pki/key-package.js';
@@ -199,7 +199,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       return guard(async () => caFor(await profile(label)).chain());
     },
     async csrattrs(label) {
-      return csrAttrsFor(await profile(label));
+      const p = await profile(label);
+      const ca = o.cas.get(p.ca);
+      return csrAttrsFor(p, ca && hasCsrAttributes(ca) ? await ca.csrAttributes() : []);
     },
     async enroll(req) {
       const p = await profile(req.label);

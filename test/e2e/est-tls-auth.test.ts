@@ -2,6 +2,7 @@
  * TLS client authentication and "both", each on its own profile, and simplereenroll
  * (RFC 7030 §4.2.2): renew, rekey, subject mismatch, expired, revoked and foreign certificates.
  */
+import { localCaConfig } from '../../src/ca/registry.js';
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,7 +158,7 @@ describe('simplereenroll', () => {
     expect(r.text).toMatch(/revoked/);
 
     // An expired certificate from this CA: signed with the issuing key, recorded as issued.
-    const caConfig = s.runtime.config.cas.default!;
+    const caConfig = localCaConfig(s.runtime.config.cas.default, 'default');
     const ca = createLocalCa({
       id: 'default',
       key: createPrivateKey(readFileSync(caConfig.key)),

@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCaHierarchy } from '../../src/ca/ca-setup.js';
 import { ConnectorConfigError } from '../../src/ca/connectors/config-fields.js';
-import { CONNECTOR_TYPE_NAMES, connectorKeyFiles, connectorType, openConnector, parseConnectorConfig } from '../../src/ca/registry.js';
+import { CONNECTOR_TYPE_NAMES, connectorKeyFiles, localCaConfig, connectorType, openConnector, parseConnectorConfig } from '../../src/ca/registry.js';
 import { toPem } from '../../src/pki/base64.js';
 import { keyPem } from '../../src/cli/init.js';
 import { nativeCrypto } from '../../src/pki/native-crypto.js';
@@ -42,7 +42,7 @@ describe('connector registry', () => {
   it('local: type defaults to local, paths are resolved, errors name the field', () => {
     expect(parseConnectorConfig({ certificate: 'ca/i.pem', key: '/abs/k.pem', chain: ['ca/root.pem'] }, 'cas.x', resolve))
       .toEqual({ type: 'local', certificate: '/home/estuary/ca/i.pem', key: '/abs/k.pem', chain: ['/home/estuary/ca/root.pem'] });
-    expect(parseConnectorConfig({ type: 'local', certificate: 'c', key: 'k' }, 'cas.x', resolve).chain).toEqual([]);
+    expect(localCaConfig(parseConnectorConfig({ type: 'local', certificate: 'c', key: 'k' }, 'cas.x', resolve), 'x').chain).toEqual([]);
     expect(parseError({ key: 'k' })).toBe('cas.x.certificate: expected a non-empty string');
     expect(parseError({ certificate: 'c' })).toBe('cas.x.key: expected a non-empty string');
     expect(parseError({ certificate: 'c', key: 'k', chain: 'root.pem' })).toBe('cas.x.chain: expected a list of file paths');

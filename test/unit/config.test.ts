@@ -1,6 +1,7 @@
 /** estuary.yaml validation: defaults, and every error names its field. */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { localCaConfig } from '../../src/ca/registry.js';
 import { adminBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
 
 const HOME = '/srv/estuary';
@@ -103,7 +104,7 @@ describe('validateConfig defaults', () => {
   it('accepts the shipped default configuration file', () => {
     const c = validateConfig(parse(DEFAULT_CONFIG_YAML), HOME);
     expect(c.est.listen).toEqual({ host: '127.0.0.1', port: 8443 });
-    expect(c.cas.default!.chain).toEqual(['/srv/estuary/ca/root.pem']);
+    expect(localCaConfig(c.cas.default, 'default').chain).toEqual(['/srv/estuary/ca/root.pem']);
     expect(c.admin).toEqual({ listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 });
   });
 

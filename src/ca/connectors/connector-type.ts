@@ -1,4 +1,5 @@
 /** What a CA connector type module exports (see ../registry.ts, which lists them). */
+import type { Logger } from 'pino';
 import type { NativeCrypto } from '../../pki/native-crypto.js';
 import type { CaBackend } from '../ca-backend.js';
 import type { Settings } from './config-fields.js';
@@ -12,6 +13,9 @@ export interface ConnectorContext {
   ocsp: { publicUrl: string | undefined; signer: 'delegated' | 'ca' } | undefined;
   /** The native ECDSA addon, for software signers (src/pki/native-crypto.ts). */
   native: NativeCrypto | undefined;
+  logger?: Logger | undefined;
+  /** Where secrets named by environment variable are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What the Web RA shows about connectors of this type. */
