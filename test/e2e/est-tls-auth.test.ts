@@ -2,10 +2,10 @@
  * TLS client authentication and "both", each on its own profile, and simplereenroll
  * (RFC 7030 §4.2.2): renew, rekey, subject mismatch, expired, revoked and foreign certificates.
  */
-import { localCaConfig } from '../../src/ca/registry.js';
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { localCaConfig } from '../../src/ca/registry.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalCa } from '../../src/ca/local-ca.js';
 import { pemBlocks } from '../../src/pki/base64.js';
