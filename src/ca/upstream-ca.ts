@@ -224,7 +224,9 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
     chain,
     issued: (der) => {
       try {
-        return issuerOf(new X509Certificate(der)) !== undefined;
+        // the RA enrolls end entities: a CA certificate of the upstream's own chain was not issued through this connector
+        const cert = new X509Certificate(der);
+        return !cert.ca && issuerOf(cert) !== undefined;
       } catch {
         return false;
       }
