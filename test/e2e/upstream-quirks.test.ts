@@ -13,6 +13,7 @@ import { setCaConnector } from '../../src/cli/config-edit.js';
 import { decodeBase64Body } from '../../src/pki/base64.js';
 import { decodeCsrAttrs, type AttrOrOid } from '../../src/pki/csr-attrs.js';
 import { oid } from '../../src/pki/der.js';
+import { parseCsr } from '../../src/pki/csr.js';
 import { OID } from '../../src/pki/oids.js';
 import { parseCertsOnly } from '../../src/pki/signed-data.js';
 import { certsFrom, csrBody, estRequest, pem, type EstResponse } from '../helpers/est-http.js';
@@ -52,11 +53,12 @@ beforeAll(async () => {
   setCaConnector(home.home, 'wrongpass', connector({}, 'wrong.password'));
   setCaConnector(home.home, 'wronglabel', connector({ label: 'no-such-label' }));
   setCaConnector(home.home, 'slow', connector({ timeoutSeconds: 2 }));
+  setCaConnector(home.home, 'keygen-local', connector({ serverKeygen: 'local' }));
   ra = await startServer(home);
   const store = ra.runtime.store;
   const p = (await store.getProfile('default'))!;
   await store.updateProfile({ ...p, ca: 'upstream', csrAttrs: ['serialNumber', 'macAddress'] });
-  for (const ca of ['forwarding', 'wrongpass', 'wronglabel', 'slow']) await store.createProfile({ ...p, label: ca, ca });
+  for (const ca of ['forwarding', 'wrongpass', 'wronglabel', 'slow', 'keygen-local']) await store.createProfile({ ...p, label: ca, ca });
   basic = { user: ra.summary.estAccount.email, password: ra.summary.estAccount.password };
   cacertsAtStart = await estRequest(ra.base + '/cacerts', { ca: ra.rootPem });
   q.setQuirks({});
@@ -204,6 +206,50 @@ describe('answers the RA must not pass on: 502 naming the connector, nothing rec
   }, 60_000);
 });
 
+describe('serverkeygen answers the RA must not pass on: 502, no key to the client, nothing recorded', () => {
+  const BAD_KEYGEN: Array<[string, Quirks, RegExp]> = [
+    ['a certificate for another key than the one returned', { badCertificate: 'other-key', only: ['serverkeygen'] }, /cannot use on serverkeygen: serverkeygen: the returned private key does not belong to the returned certificate/],
+    ['a certificate with a SAN the RA did not admit', { badCertificate: 'extra-san', only: ['serverkeygen'] }, /returned names the profile did not admit/],
+    ['a certificate not signed by the upstream\'s /cacerts', { badCertificate: 'foreign-issuer', only: ['serverkeygen'] }, /does not chain to its \/cacerts/],
+    ['a multipart answer whose certificate part is not SignedData', { notSignedData: true, only: ['serverkeygen'] }, /cannot use on serverkeygen/],
+  ];
+  it.each(BAD_KEYGEN)('%s', async (_name, quirks, reason) => {
+    q.setQuirks(quirks);
+    const subject = `CN=bad-keygen-${BAD_KEYGEN.findIndex(([, qq]) => qq === quirks)}`;
+    const since = await lastAuditId();
+    const res = await post('/serverkeygen', await makeCsr({ name: subject, dns: ['bad-keygen.example'] }));
+    expect(res.status, res.text).toBe(502);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toContain('CA connector "upstream"');
+    expect(res.text).toMatch(reason);
+    expect(upstreamRequestFor(subject)).toMatchObject({ operation: 'serverkeygen', status: 200 });
+    expect(await recordedFor(subject)).toEqual([]);
+    const audit = (await ra.runtime.store.listAudit()).filter((e) => e.id > since);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ action: 'serverkeygen', outcome: 'misconfigured', serial: null });
+  }, 60_000);
+});
+
+describe('serverKeygen: local', () => {
+  it('the RA makes the key and enrolls upstream with a CSR it signs with that key, the admitted subject and SAN', async () => {
+    q.setQuirks({});
+    const csr = await makeCsr({ name: 'CN=keygen-local', dns: ['keygen-local.example'] });
+    const res = await post('/keygen-local/serverkeygen', csr);
+    expect(res.status, res.text).toBe(200);
+    const [keyPart, certPart] = parts(res);
+    const [cert] = parseCertsOnly(certPart!.der);
+    const key = createPrivateKey({ key: keyPart!.der, format: 'der', type: 'pkcs8' });
+    expect(createPublicKey(key).export({ format: 'jwk' })).toEqual(jwk(cert!));
+    const sent = upstreamRequestFor('CN=keygen-local')!;
+    expect(sent.operation).toBe('simpleenroll');
+    // not the client's CSR: one for the generated key
+    expect(sent.csr!.der.equals(csr.der)).toBe(false);
+    expect(parseCsr(sent.csr!.der).spki.equals(createPublicKey(key).export({ type: 'spki', format: 'der' }))).toBe(true);
+    expect(new X509Certificate(cert!).subjectAltName).toBe('DNS:keygen-local.example');
+    expect(await recordedFor('CN=keygen-local')).toHaveLength(1);
+  }, 60_000);
+});
+
 describe('upstream failures', () => {
   const enrollAt = async (label: string, subject: string): Promise<EstResponse> => post(`${label}/simpleenroll`, await makeCsr({ name: subject }));
 
@@ -276,6 +322,5 @@ describe('upstream failures', () => {
     const [event] = (await ra.runtime.store.listAudit({ action: 'simpleenroll' })).filter((e) => e.outcome === 'unavailable').slice(-1);
     expect(event?.actor).toBe(basic.user);
     q.setQuirks({});
-    expect((await enrollAt('/slow', 'CN=upstream-after-timeout')).status).toBe(200); // the connector recovers
   }, 60_000);
 });

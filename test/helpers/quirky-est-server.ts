@@ -249,7 +249,7 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
     // RFC 7030 §4.4: the server makes the key; the CSR only carries the names.
     const key = q.serverKeyWrapper === 'pkcs1' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = key.publicKey.export({ type: 'spki', format: 'der' });
-    const certDer = await issueFor(csr.subject, spki, san);
+    const certDer = await issueBad(q.badCertificate, csr.subject, spki, san) ?? await issueFor(csr.subject, spki, san);
     const pkcs8 = key.privateKey.export({ type: 'pkcs8', format: 'der' });
     // RFC 7030 §4.4.1.2: encrypted return to the TLS client certificate when the CSR asks for it.
     const encrypt = csr.asymmetricDecryptKeyId !== undefined && record.clientCert !== undefined;

@@ -58,8 +58,11 @@ export interface Quirks {
    * ('leaf-first') or before it, root first ('reversed'); /cacerts is then root first too.
    */
   withChain?: 'leaf-first' | 'reversed';
-  // answers an RA must not pass on (simpleenroll, simplereenroll)
-  /** The issued certificate is for another key, carries an extra SAN, names another subject, or is signed by a CA outside /cacerts. */
+  // answers an RA must not pass on
+  /**
+   * The issued certificate is for another key (serverkeygen: not the key returned), carries an
+   * extra SAN, names another subject, or is signed by a CA outside /cacerts.
+   */
   badCertificate?: 'other-key' | 'extra-san' | 'other-subject' | 'foreign-issuer';
   /** 503 Service Unavailable with Retry-After (delta-seconds). */
   status503?: { retryAfterSeconds: number };
