@@ -118,6 +118,10 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
       succeeded();
     } catch (err) {
       failed(describe(err));
+      // A 404 is the connector's url or label (RFC 7030 §3.2.2), not an outage: 502, not 503.
+      if (state.certs.length === 0 && err instanceof EstClientError && err.status === 404) {
+        throw new CaMisconfiguredError(`the upstream CA ${where} has no cacerts here (404${err.answer?.reason ? `: ${err.answer.reason}` : ''}); check the connector's url and label`, { cause: err });
+      }
       if (state.certs.length === 0) throw new CaUnavailableError(`the upstream CA ${where} cannot be reached and no copy of its CA certificates is kept: ${describe(err)}`, { cause: err, retryAfterSeconds: s.retryAfterSeconds });
     }
   }
@@ -145,7 +149,9 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
     if (!(err instanceof EstClientError)) return err as Error;
     const status = err.status;
     const reason = err.answer?.reason ?? '';
-    if (err.kind === 'network' || err.kind === 'tls' || status === undefined || status >= 500 || status === 429) {
+    // A 2xx answer the RA cannot use (not base64, not PKCS#7, no certificate for the request's key) is not an outage.
+    const unusable = err.kind === 'bad-response' && (status === undefined || status < 300);
+    if (!unusable && (err.kind === 'network' || err.kind === 'tls' || status === undefined || status >= 500 || status === 429)) {
       failed(err.message);
       return new CaUnavailableError(`the upstream CA ${where} is unavailable: ${err.message}`, { cause: err, retryAfterSeconds: err.answer?.retryAfterSeconds ?? s.retryAfterSeconds });
     }
@@ -218,7 +224,9 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
     chain,
     issued: (der) => {
       try {
-        return issuerOf(new X509Certificate(der)) !== undefined;
+        // the RA enrolls end entities: a CA certificate of the upstream's own chain was not issued through this connector
+        const cert = new X509Certificate(der);
+        return !cert.ca && issuerOf(cert) !== undefined;
       } catch {
         return false;
       }

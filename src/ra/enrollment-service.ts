@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CaUnavailableError, hasCsrAttributes, type CaBackend } from '../ca/ca-backend.js';
+import { CaMisconfiguredError, CaUnavailableError, hasCsrAttributes, type CaBackend } from '../ca/ca-backend.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import { TaskGate } from '../pki/key-checks.js';
 import type { KeyPackageSigner } from '../pki/key-package.js';
@@ -196,7 +196,14 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   return {
     profile,
     async cacerts(label) {
-      return guard(async () => caFor(await profile(label)).chain());
+      const ca = caFor(await profile(label));
+      try {
+        return await guard(() => ca.chain());
+      } catch (err) {
+        // e.g. an upstream that has no such label: not the client's fault, 502 naming the connector
+        if (err instanceof CaMisconfiguredError) throw new RaError('misconfigured', `CA connector "${ca.id}" is misconfigured: ${err.message}`, { cause: err });
+        throw err;
+      }
     },
     async csrattrs(label) {
       const p = await profile(label);

@@ -19,7 +19,7 @@ import { encodeCsrAttrs, type AttrOrOid } from '../../src/pki/csr-attrs.js';
 import { parseCsr, verifyCsrSignature } from '../../src/pki/csr.js';
 import { envelopeFor } from '../../src/pki/enveloped-data.js';
 import { signKeyPackage } from '../../src/pki/key-package.js';
-import { encodeName, nameToString } from '../../src/pki/names.js';
+import { encodeGeneralNames, encodeName, nameToString, parseGeneralNames } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
 import {
   base64Text, certsOnlyType, certsOnlyWith, notSignedData, OPERATIONS, serverKeygenBody, simpleType,
@@ -45,6 +45,8 @@ export interface QuirkyServerOptions {
   /** RFC 7030 §3.5: refuse (403) enroll requests whose challengePassword is not the channel binding. */
   requirePop?: boolean;
   tls?: { minVersion?: SecureVersion; maxVersion?: SecureVersion };
+  /** The labels this server knows (RFC 7030 §3.2.2); any other label is answered 404. Default: every label. */
+  labels?: string[];
 }
 
 export interface RecordedRequest {
@@ -111,6 +113,7 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
   const caCerts = [issuing.der, root.der];
   // a certificate under another root: signs key packages this server's clients must not accept
   const strangerCa = createCaHierarchy({ algorithm: 'ec-p256', rootName: 'CN=Stranger Root', issuingName: 'CN=Stranger CA', now, random: randomBytes });
+  const strangerIssuer = createLocalCa({ id: 'stranger', key: strangerCa.issuing.key, chain: [strangerCa.issuing.der, strangerCa.root.der], now: () => new Date(), random: randomBytes, backdateSeconds: 0 });
   const stranger = createTlsServerCertificate({ issuer: strangerCa.issuing, hosts: ['127.0.0.1'], algorithm: 'ec-p256', days: 2, now, random: randomBytes });
   const caPem = toPem('CERTIFICATE', root.der);
   let quirks: Quirks = opts.quirks ?? {};
@@ -123,8 +126,8 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
   const connectionIds = new WeakMap<object, number>();
   let nextConnection = 1;
 
-  const issueFor = async (subject: Buffer, spki: Buffer, san: Buffer | undefined, seconds = validitySeconds): Promise<Buffer> => {
-    const cert = await issueTemplate(ca, { subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] });
+  const issueFor = async (subject: Buffer, spki: Buffer, san: Buffer | undefined, seconds = validitySeconds, by = ca): Promise<Buffer> => {
+    const cert = await issueTemplate(by, { subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] });
     issued.push(cert.der);
     return cert.der;
   };
@@ -176,9 +179,12 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
     const q: Quirks = !quirks.only || (operation && quirks.only.includes(operation)) ? quirks : {};
     try {
       if (!operation) throw new HttpAnswer(404, `no such EST operation: ${path}`);
+      if (record.label !== undefined && opts.labels && !opts.labels.includes(record.label)) throw new HttpAnswer(404, `no such label: ${record.label}`);
       const wantMethod = operation === 'cacerts' || operation === 'csrattrs' ? 'GET' : 'POST';
       if (req.method !== wantMethod) throw new HttpAnswer(405, `${operation} takes ${wantMethod}`, { allow: wantMethod });
       if (ENROLL_OPS.includes(operation)) checkAuth(basic, record.clientCert?.authorized === true);
+      if (q.neverAnswer) return; // recorded with status 0; closed by the client's timeout or close()
+      if (q.status503) throw new HttpAnswer(503, 'service unavailable (quirk status503)', { 'retry-after': String(q.status503.retryAfterSeconds) });
       if (q.status500) throw new HttpAnswer(500, 'internal server error (quirk status500)');
       record.status = await answer(operation, req, res, record, q);
     } catch (err) {
@@ -212,7 +218,7 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
   }
 
   async function answer(op: Operation, req: IncomingMessage, res: ServerResponse, record: RecordedRequest, q: Quirks): Promise<number> {
-    if (op === 'cacerts') return sendPkcs7(res, q, caCerts);
+    if (op === 'cacerts') return sendPkcs7(res, q, q.withChain === 'reversed' ? [...caCerts].reverse() : caCerts);
     if (op === 'csrattrs') {
       if (csrAttrs.length === 0) return send(res, q, 204, undefined, '', false);
       return sendMalformedOr(res, q, simpleType(q, 'application/csrattrs'), encodeCsrAttrs(csrAttrs));
@@ -235,11 +241,15 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
       return send(res, q, 202, 'text/plain; charset=utf-8', 'request pending approval\n', false, { 'retry-after': value });
     }
     const san = csr.requestedExtensions.get(OID.subjectAltName);
-    if (op !== 'serverkeygen') return sendPkcs7(res, q, [await issueFor(csr.subject, csr.spki, san)]);
+    if (op !== 'serverkeygen') {
+      const der = await issueBad(q.badCertificate, csr.subject, csr.spki, san) ?? await issueFor(csr.subject, csr.spki, san);
+      const certs = q.withChain === 'leaf-first' ? [der, ...caCerts] : q.withChain === 'reversed' ? [...[...caCerts].reverse(), der] : [der];
+      return sendPkcs7(res, q, certs);
+    }
     // RFC 7030 §4.4: the server makes the key; the CSR only carries the names.
     const key = q.serverKeyWrapper === 'pkcs1' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = key.publicKey.export({ type: 'spki', format: 'der' });
-    const certDer = await issueFor(csr.subject, spki, san);
+    const certDer = await issueBad(q.badCertificate, csr.subject, spki, san) ?? await issueFor(csr.subject, spki, san);
     const pkcs8 = key.privateKey.export({ type: 'pkcs8', format: 'der' });
     // RFC 7030 §4.4.1.2: encrypted return to the TLS client certificate when the CSR asks for it.
     const encrypt = csr.asymmetricDecryptKeyId !== undefined && record.clientCert !== undefined;
@@ -252,6 +262,22 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
         : await envelopeFor(record.clientCert!.der, keyDer);
     }
     return sendServerKeygen(res, q, { der: keyDer, encrypted: encrypt }, certDer);
+  }
+
+  /** The certificate a broken CA would return instead of the one asked for. */
+  async function issueBad(kind: Quirks['badCertificate'], subject: Buffer, spki: Buffer, san: Buffer | undefined): Promise<Buffer | undefined> {
+    switch (kind) {
+      case undefined:
+        return undefined;
+      case 'other-key':
+        return issueFor(subject, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }), san);
+      case 'extra-san':
+        return issueFor(subject, spki, encodeGeneralNames([...(san ? parseGeneralNames(san) : []), { type: 'dns', value: 'not-admitted.example' }]));
+      case 'other-subject':
+        return issueFor(encodeName('CN=someone-else, O=Quirky'), spki, san);
+      case 'foreign-issuer':
+        return issueFor(subject, spki, san, validitySeconds, strangerIssuer);
+    }
   }
 
   function sendPkcs7(res: ServerResponse, q: Quirks, certs: Buffer[]): number {

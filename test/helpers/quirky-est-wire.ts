@@ -53,6 +53,21 @@ export interface Quirks {
    * Default: the bare PKCS#8 key in the EnvelopedData, as servers before RFC 5958 nesting send it.
    */
   signedKeyPackage?: 'server' | 'stranger';
+  /**
+   * simpleenroll/simplereenroll answer with the issuing CA and root besides the certificate: after it
+   * ('leaf-first') or before it, root first ('reversed'); /cacerts is then root first too.
+   */
+  withChain?: 'leaf-first' | 'reversed';
+  // answers an RA must not pass on
+  /**
+   * The issued certificate is for another key (serverkeygen: not the key returned), carries an
+   * extra SAN, names another subject, or is signed by a CA outside /cacerts.
+   */
+  badCertificate?: 'other-key' | 'extra-san' | 'other-subject' | 'foreign-issuer';
+  /** 503 Service Unavailable with Retry-After (delta-seconds). */
+  status503?: { retryAfterSeconds: number };
+  /** The request is read and never answered (the connection stays open until the client gives up). */
+  neverAnswer?: boolean;
   // malformed answers
   garbledBase64?: boolean;
   truncatedDer?: boolean;
