@@ -9,11 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintSha256 } from '../../src/client/trust.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { pemBlocks } from '../../src/pki/base64.js';
+import { OID } from '../../src/pki/oids.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import { estuary, type CliRun } from '../helpers/cli.js';
 import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
 import { makeHome, startServer, type TestHome, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
+import { makeDeviceCa } from '../helpers/device-ca.js';
 
 let up: TestServer;
 let upStopped = false;
@@ -43,7 +45,8 @@ afterAll(async () => {
   if (!upStopped) await up?.runtime.close();
 });
 
-describe('estuary ca', () => {
+// Each test runs several commands one after another: generous on a loaded two-core machine.
+describe('estuary ca', { timeout: 300_000 }, () => {
   it('add writes an est connector into estuary.yaml, leaving every other line as it was, and audits it', async () => {
     const before = yamlText();
     expect(before).toMatch(/^ {2}# corp:\n {2}# {3}type: est$/m); // the commented example of the default configuration
@@ -196,6 +199,34 @@ describe('estuary ca', () => {
     const r = await run(['ca', 'test', 'envpw'], { UPSTREAM_RA_PASSWORD: up.summary.estAccount.password });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^credentials: accepted$/m);
+  });
+
+  it('an RA certificate (id-kp-cmcRA) as the RA\'s credential: show names its subject and EKU, test sees it accepted', async () => {
+    const device = await makeDeviceCa('CN=RA Issuer, O=Example');
+    const raCert = await device.issue('est-ra', { eku: [OID.clientAuth, OID.cmcRA] });
+    const p = (await up.runtime.store.getProfile('default'))!;
+    await up.runtime.store.createProfile({ ...p, label: 'ra-only', auth: 'tls-client-cert', clientTrustAnchors: [device.pem] });
+    writeFileSync(join(raHome.home, 'ra.pem'), raCert.cert);
+    writeFileSync(join(raHome.home, 'ra-key.pem'), raCert.key, { mode: 0o600 });
+    const added = await addUpstream('racert', ['--label', 'ra-only', '--trust-anchor', 'upstream-root.pem', '--ra-cert', 'ra.pem', '--ra-key', 'ra-key.pem', '--reenroll', 'forward', '--server-keygen', 'local', '--timeout', '20', '--max-connections', '2']);
+    expect(added.code, added.stderr).toBe(0);
+    const v = JSON.parse((await run(['ca', 'show', 'racert', '--json'])).stdout) as Record<string, unknown>;
+    expect(v).toMatchObject({
+      label: 'ra-only', reenroll: 'forward', serverKeygen: 'local', timeoutSeconds: 20, maxConnections: 2,
+      auth: { mode: 'ra-certificate', raKey: join(raHome.home, 'ra-key.pem'), raCertificate: { subject: 'CN=est-ra', issuer: 'CN=RA Issuer, O=Example', extendedKeyUsage: ['clientAuth', 'cmcRA'], cmcRA: true } },
+    });
+    expect(JSON.stringify(v)).not.toContain('PRIVATE KEY');
+    const r = await run(['ca', 'test', 'racert']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^upstream: https:\/\/127\.0\.0\.1:\d+ \(label ra-only\)$/m);
+    expect(r.stdout).toMatch(/^credentials: accepted$/m);
+    // a certificate the upstream does not trust for this profile is refused
+    const stranger = await (await makeDeviceCa('CN=Stranger CA')).issue('est-ra', { eku: [OID.clientAuth, OID.cmcRA] });
+    writeFileSync(join(raHome.home, 'ra.pem'), stranger.cert);
+    writeFileSync(join(raHome.home, 'ra-key.pem'), stranger.key, { mode: 0o600 });
+    const refused = await run(['ca', 'test', 'racert']);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stderr).toMatch(/ca test racert: the upstream CA .* \(label ra-only\) refused the RA's credentials/);
   });
 
   it('add --type local adds a built-in CA from existing files, and test checks its key by signing', async () => {
