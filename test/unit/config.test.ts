@@ -196,7 +196,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('cas.X.type unknown', () => {
-    expect(configError({ cas: { upstream: { type: 'est', url: 'https://x' } } })).toBe('cas.upstream.type: "est" is not a known CA connector type (known: local)');
+    expect(configError({ cas: { upstream: { type: 'acme', url: 'https://x' } } })).toBe('cas.upstream.type: "acme" is not a known CA connector type (known: local, est)');
   });
 
   it('cas.X fields', () => {
