@@ -34,7 +34,7 @@ describe('setCaConnector', () => {
     const before = h.read();
     setCaConnector(h.dir, 'corp', { ...EST, url: 'https://new.example.net', reenroll: 'forward' });
     const after = h.read();
-    const replaced = ENTRY.replace('https://ca.example.net:8443', 'https://new.example.net')+ '    reenroll: forward\n';
+    const replaced = ENTRY.replace('https://ca.example.net:8443', 'https://new.example.net') + '    reenroll: forward\n';
     expect(after).toBe(before.replace(ENTRY, replaced));
     expect((parse(after) as { cas: Record<string, { url: string }> }).cas.other!.url).toBe('https://other.example.net');
   });
