@@ -111,8 +111,9 @@ function given(flags: CaAddFlags, key: keyof CaAddFlags): boolean {
 
 /** A private key (or password) file readable by others stops the server: say so now. */
 function checkSecretFile(files: HomeFiles, config: Config, flag: string, file: string, warnings: string[]): void {
-  const exposure = keyFileExposure(files.path(file));
-  if (!exposure) return;
+  const found = keyFileExposure(files.path(file));
+  if (!found) return;
+  const exposure = flag === '--password-file' ? found.replace(/^private key file /, 'password file ') : found;
   if (config.keyFilePermissions === 'refuse') throw new CliError(`${flag}: ${exposure}; the server would refuse to start (keyFilePermissions: refuse)`);
   warnings.push(`${flag}: ${exposure}`);
 }
