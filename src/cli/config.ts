@@ -291,6 +291,24 @@ cas:
     certificate: ca/issuing.pem    # issuing CA certificate
     key: ca/issuing-key.pem        # its private key (mode 0600)
     chain: [ca/root.pem]           # up to and including the root
+  # An upstream CA reached over EST (RFC 7030): Estuary is the RA in front of it and forwards
+  # the requests its profiles admit ("estuary ca add ID --type est ..." writes such an entry;
+  # "estuary ca test ID" checks it). Paths are relative to this directory.
+  # corp:
+  #   type: est
+  #   url: https://ca.example.net:8443         # or https://host/.well-known/est/<label>
+  #   label: servers                           # optional EST label at the upstream
+  #   trustAnchors: [upstream/root.pem]        # or bootstrapFingerprint: <SHA-256 of an upstream CA cert>
+  #   auth:                                    # basic, certificate + key, or both
+  #     basic: { user: ra@example.net, passwordFile: upstream/ra.password }   # or passwordEnv: NAME
+  #     certificate: upstream/ra.pem           # RA certificate (id-kp-cmcRA) and its chain
+  #     key: upstream/ra-key.pem               # its private key (mode 0600)
+  #   reenroll: enroll                         # or forward (simplereenroll upstream)
+  #   serverKeygen: forward                    # or local (the RA generates the key)
+  #   timeoutSeconds: 30
+  #   maxConnections: 8                        # kept-alive TLS connections to the upstream
+  #   refreshMinutes: 60                       # how often /cacerts and /csrattrs are fetched again
+  #   retryAfterSeconds: 30                    # Retry-After for clients while the upstream is down
 
 # Certificate revocation lists, one per CA, served over plain HTTP at /crl/<ca>.crl.
 crl:

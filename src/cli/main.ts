@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
 import { EstClientError, EXIT_CODES } from '../client/errors.js';
 import { registerAccountCommands } from './account-commands.js';
+import { registerCaCommands } from './ca-commands.js';
 import { registerCertCommands } from './cert-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
 
   registerAccountCommands(program);
   registerProfileCommands(program);
+  registerCaCommands(program);
   registerCertCommands(program);
   registerRequestCommands(program);
   registerClientCommands(program);

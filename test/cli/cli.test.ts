@@ -319,7 +319,7 @@ describe('management while the server runs', () => {
     expect((await estuary(['account', 'restrict', init.estAccount.email, '--allowed-names', '', '--home', home])).code).toBe(0);
   });
 
-  it('every command has --help', async () => {
+  it('every command has --help', { timeout: 300_000 }, async () => {
     for (const cmd of [[], ['init'], ['serve'], ['start'], ['account'], ['account', 'add'], ['account', 'list'], ['account', 'passwd'], ['account', 'disable'], ['account', 'restrict'], ['account', 'unlock'], ['profile'], ['profile', 'add'], ['profile', 'list'], ['profile', 'show'], ['profile', 'set'], ['cert'], ['cert', 'list'], ['cert', 'show'], ['cert', 'revoke'], ['request'], ['request', 'list'], ['request', 'show'], ['request', 'approve'], ['request', 'reject']]) {
       const r = await estuary([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
