@@ -181,7 +181,11 @@ export const CertificateFields = named('CertificateFields', obj({
   fingerprintSha256: str(), fingerprintSha1: str(), subjectAltName: nullable(str()), keyUsage: strings(), extendedKeyUsage: strings(),
   extensions: { type: 'array', items: obj({ oid: str(), name: str(), critical: { type: 'boolean' } }, ['oid', 'name', 'critical']) },
 }));
-export const CertificateDetail = named('CertificateDetail', obj({ ...certificateProps, fields: CertificateFields, pem: str() }, [...Object.keys(certificateProps), 'fields', 'pem']));
+const revocationProps = {
+  caPublishesCrl: { type: 'boolean', description: 'this server publishes the CRL of the certificate\'s CA (/crl/<ca>.crl); false for an upstream CA' },
+  revocationNotice: nullable(str({ description: 'for an upstream CA: a revocation is recorded here only, and the upstream CA must revoke the certificate itself (EST has no revocation operation)' })),
+};
+export const CertificateDetail = named('CertificateDetail', obj({ ...certificateProps, fields: CertificateFields, pem: str(), ...revocationProps }, [...Object.keys(certificateProps), 'fields', 'pem', ...Object.keys(revocationProps)]));
 export const Revocation = named('Revocation', obj({ reason: { enum: Object.keys(CRL_REASONS), description: 'RFC 5280 §5.3.1 reason' } }, ['reason']));
 
 // ── audit and dashboard ───────────────────────────────────────────────────────────────────────

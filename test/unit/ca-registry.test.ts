@@ -29,7 +29,7 @@ describe('connector registry', () => {
     expect(CONNECTOR_TYPE_NAMES).toEqual(['local']);
     const local = connectorType('local', 'cas.x');
     expect(local.type).toBe('local');
-    expect(local.admin).toEqual({ label: 'Built-in CA', profileSetsCertificateContent: true });
+    expect(local.admin).toEqual({ label: 'Built-in CA', profileSetsCertificateContent: true, publishesCrls: true });
   });
 
   it('refuses an unknown type with the list of known types', () => {
