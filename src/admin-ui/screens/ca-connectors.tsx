@@ -89,7 +89,7 @@ export function CaConnectorsScreen() {
               <tr key={ca.id} data-testid={`ca-row-${ca.id}`}>
                 <th scope="row">{ca.id}</th>
                 <td data-testid="ca-type">{ca.typeLabel}</td>
-                <td class="url-cell">{ca.url ? <code>{ca.url}</code> : <span class="muted">this server</span>}</td>
+                <td>{ca.url ? <code class="ca-url">{ca.url}</code> : <span class="muted">this server</span>}</td>
                 <td data-testid="ca-health">
                   <HealthBadge health={ca.health} />
                   {ca.health.lastSuccessAt ? <div class="hint">last answer {formatDateTime(ca.health.lastSuccessAt)}</div> : null}

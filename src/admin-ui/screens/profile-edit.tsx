@@ -251,8 +251,8 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
 function UpstreamNote({ ca }: { ca: CaConnector }) {
   return (
     <p class="notice info" data-testid="upstream-ca-note">
-      {ca.id} is an {ca.typeLabel.toLowerCase()}: the CSR is forwarded to it unchanged, and key usage, extended key usage and validity are decided by the upstream CA, not by this
-      profile. This profile still decides who may enrol and which names and keys are admitted.
+      {ca.id} ({ca.typeLabel}) is sent the CSR unchanged: key usage, extended key usage and validity are decided by the upstream CA, not by this profile. This profile
+      still decides who may enrol and which names and keys are admitted.
     </p>
   );
 }
