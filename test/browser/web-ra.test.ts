@@ -12,6 +12,8 @@ import { pemBlocks, toPem } from '../../src/pki/base64.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { setCaConnector } from '../../src/cli/config-edit.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
+import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
+import { makeCsr } from '../helpers/keys.js';
 import { makeHome, startServer, tempDir, type TestServer } from '../helpers/home.js';
 import {
   boundWaits, BOUNDS, newContext, collectPageErrors, estuaryClient, estuaryClientInBackground, expectStatus, isFocused, launchChromium, normalSerial, openssl,
@@ -384,14 +386,43 @@ describe.sequential('Web RA in Chromium', { timeout: BOUNDS.stepMs }, () => {
     expect(await textOf(form.getByTestId('content-decided-by-ca'))).toMatch(/^Validity, key usage and extended key usage are decided by the upstream CA upstream/);
     expect(await validity.isDisabled()).toBe(true);
     await shots.take(page, 'profile-upstream-ca');
-    await form.getByRole('link', { name: 'Cancel' }).click();
-    await page.getByTestId('profiles-table').waitFor();
+    await form.getByLabel('Label', { exact: true }).fill('via-upstream');
+    await page.getByTestId('profile-save').click();
+    await expectStatus(page, /Profile via-upstream created/);
+    await page.waitForURL(url('/profiles/via-upstream'));
+    expect(await textOf(page.getByTestId('upstream-ca-note'))).toMatch(/decided by the upstream CA/);
+    expect((await s.runtime.store.getProfile('via-upstream'))?.ca).toBe('upstream');
   });
 
-  it('14. the dashboard counts the valid and the revoked certificate; no page error on the way', async (ctx) => {
+  it('14. a certificate of the upstream CA: revoking it says the upstream must revoke it, and no CRL is offered', async (ctx) => {
+    needPrevious(ctx);
+    const csr = await makeCsr({ name: 'CN=upstream-device.example.test' });
+    const res = await estRequest(`${s.base}/via-upstream/simpleenroll`, {
+      ca: s.rootPem, basic: { user: EST_USER, password: estPassword }, body: csrBody(csr.der), contentType: 'application/pkcs10',
+    });
+    expect(res.status, res.text).toBe(200);
+    const serial = normalSerial(new X509Certificate(certsFrom(res)[0]!).serialNumber);
+    await page.goto(url(`/certificates/${serial}`));
+    await page.getByTestId('certificate-detail').waitFor();
+    expect(await textOf(page.getByTestId('certificate-detail'))).toContain('upstream (no CRL published by this server)');
+    await page.getByTestId('revoke').click();
+    const dialog = page.getByTestId('revoke-dialog');
+    expect(await textOf(dialog.getByTestId('revoke-upstream-note'))).toMatch(/^Revocation recorded here; the upstream CA upstream must revoke it — EST has no revocation operation/);
+    await dialog.getByLabel('Reason', { exact: true }).selectOption('cessationOfOperation');
+    await page.getByTestId('revoke-confirm').click();
+    await expectStatus(page, /revoked \(cessationOfOperation\); recorded here; the upstream CA upstream must revoke it/);
+    await expect.poll(() => textOf(page.getByTestId('certificate-status'))).toMatch(/revoked/i);
+    expect(await textOf(page.getByTestId('revocation-notice'))).toMatch(/the upstream CA upstream must revoke it/);
+    await shots.take(page, 'certificate-upstream-revoked');
+    const crl = await fetch(`${s.runtime.crlBaseUrl()}/upstream.crl`);
+    expect(crl.status).toBe(404);
+    expect(await crl.text()).toMatch(/the upstream CA must revoke/);
+  });
+
+  it('15. the dashboard counts the valid and the revoked certificates; no page error on the way', async (ctx) => {
     needPrevious(ctx);
     await page.getByTestId('nav-dashboard').click();
-    await expect.poll(() => countOf(page, 'count-revoked')).toBe(1);
+    await expect.poll(() => countOf(page, 'count-revoked')).toBe(2);
     expect(await countOf(page, 'count-valid')).toBe(1);
     await shots.take(page, 'dashboard-after');
     expect(pageErrors).toEqual([]);
