@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { issuesCrls, reportsHealth, type ConnectorHealth } from '../ca/ca-backend.js';
 import { problem } from './problem.js';
-import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute, type CaConnector } from './route.js';
+import { ADMIN_ONLY, ANY_ROLE, type ApiRoute, type CaConnector } from './route.js';
 import { CaConnectorInfo, caParams, ConnectorHealth as HealthSchema, itemsOf, problemResponses } from './schemas.js';
 
 const iso = (d: Date | undefined): string | null => (d ? d.toISOString() : null);
@@ -28,11 +28,29 @@ function healthView(h: ConnectorHealth) {
 /** The built-in CA is always there; a remote CA reports its own. */
 const healthOf = (c: CaConnector): ConnectorHealth => (reportsHealth(c.backend) ? c.backend.health() : { healthy: true });
 
-async function connectorView(ctx: AdminContext, c: CaConnector, profiles: readonly { label: string; ca: string }[]) {
+/** How long the list waits for an upstream that is fetching its certificates (it may hang until its own timeout). */
+export const CHAIN_WAIT_MS = 5_000;
+
+/** The connector's chain, or an error when it fails or does not come within `ms` (the fetch goes on). */
+async function chainWithin(c: CaConnector, ms: number): Promise<readonly Buffer[]> {
+  const fetching = c.backend.chain();
+  fetching.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the CA has not answered within ${ms / 1000} s; its certificates are still being fetched`)), ms);
+  });
+  try {
+    return await Promise.race([fetching, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function connectorView(c: CaConnector, profiles: readonly { label: string; ca: string }[]) {
   let chain: readonly Buffer[] = [];
   let chainError: string | null = null;
   try {
-    chain = await c.backend.chain();
+    chain = await chainWithin(c, CHAIN_WAIT_MS);
   } catch (err) {
     // an upstream that is down with no copy of its certificates kept
     chainError = err instanceof Error ? err.message : String(err);
@@ -66,7 +84,7 @@ const list: ApiRoute = {
   access: ANY_ROLE, schema: {}, responses: { 200: { description: 'CA connectors', schema: itemsOf(CaConnectorInfo) }, ...problemResponses(401) },
   async handler(_call, ctx) {
     const profiles = await ctx.store.listProfiles();
-    return { items: await Promise.all(ctx.cas.map((c) => connectorView(ctx, c, profiles))) };
+    return { items: await Promise.all(ctx.cas.map((c) => connectorView(c, profiles))) };
   },
 };
 

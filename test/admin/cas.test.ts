@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/bench/harness.js';
@@ -187,5 +188,44 @@ describe('after the upstream stops', () => {
     expect(res.json).toMatchObject({ healthy: false, url: upstreamUrl, lastError: { message: expect.any(String) } });
     const audit = (await auditor.get('/api/audit?action=ca.test')).json.items;
     expect(audit[0]).toMatchObject({ outcome: 'failure', detail: expect.stringMatching(/^upstream: /) });
+  });
+});
+
+describe('an upstream that accepts connections and never answers', () => {
+  let silent: Server;
+  const sockets = new Set<Socket>();
+  let raSilent: TestServer;
+
+  beforeAll(async () => {
+    silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const home = await makeHome();
+    writeFileSync(join(home.home, 'upstream-root.pem'), ra.rootPem);
+    writeFileSync(join(home.home, 'upstream.password'), 'unused', { mode: 0o600 });
+    setCaConnector(home.home, 'silent', {
+      type: 'est', url: `https://127.0.0.1:${port}`, trustAnchors: ['upstream-root.pem'], timeoutSeconds: 600,
+      auth: { basic: { user: 'ra@example.com', passwordFile: 'upstream.password' } },
+    });
+    raSilent = await startServer(home);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await raSilent?.runtime.close();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  it('does not hold the list: the connector is shown without a chain, saying it has not answered', async () => {
+    const client = await signedIn(raSilent, raSilent.summary.adminAccount.email, raSilent.summary.adminAccount.password);
+    const res = await client.get('/api/cas');
+    expect(res.status, res.text).toBe(200);
+    const byId = Object.fromEntries(res.json.items.map((c: { id: string }) => [c.id, c]));
+    expect(byId.default.chain.length).toBeGreaterThan(0);
+    expect(byId.silent).toMatchObject({ chain: [], health: { healthy: false } });
+    expect(byId.silent.chainError).toMatch(/^the CA has not answered within 5 s/);
   });
 });
