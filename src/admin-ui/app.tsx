@@ -7,6 +7,7 @@ import { match, navigate, useLocation } from './router';
 import { AccountsScreen } from './screens/accounts';
 import { AuditScreen } from './screens/audit';
 import { CertificateDetailScreen } from './screens/certificate-detail';
+import { CaConnectorsScreen } from './screens/ca-connectors';
 import { CertificatesScreen } from './screens/certificates';
 import { DashboardScreen } from './screens/dashboard';
 import { ProfileEditScreen } from './screens/profile-edit';
@@ -15,15 +16,16 @@ import { RequestsScreen } from './screens/requests';
 import { Logo, SignIn } from './screens/sign-in';
 import { SessionContext } from './session';
 import { announce, clearStatus, useStatusMessage } from './status';
-import type { Session } from './types';
+import type { Role, Session } from './types';
 
-const NAV: ReadonlyArray<{ href: string; label: string; testId: string }> = [
+const NAV: ReadonlyArray<{ href: string; label: string; testId: string; roles?: readonly Role[] }> = [
   { href: '/', label: 'Dashboard', testId: 'nav-dashboard' },
   { href: '/profiles', label: 'Certification profiles', testId: 'nav-profiles' },
   { href: '/accounts', label: 'EST accounts', testId: 'nav-accounts' },
   { href: '/requests', label: 'Pending requests', testId: 'nav-requests' },
   { href: '/certificates', label: 'Certificates', testId: 'nav-certificates' },
   { href: '/audit', label: 'Audit log', testId: 'nav-audit' },
+  { href: '/cas', label: 'CA connectors', testId: 'nav-cas', roles: ['admin', 'officer'] },
 ];
 
 function Route({ path }: { path: string }): ComponentChildren {
@@ -37,6 +39,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if (path === '/certificates') return <CertificatesScreen />;
   if ((m = match('/certificates/:serial', path))) return <CertificateDetailScreen key={m.serial} serial={m.serial!} />;
   if (path === '/audit') return <AuditScreen />;
+  if (path === '/cas') return <CaConnectorsScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>
@@ -121,7 +124,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
       <div class="layout">
         <nav id="main-nav" aria-label="Main" class={menuOpen ? 'sidenav open' : 'sidenav'}>
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => !n.roles || n.roles.includes(session.role)).map((n) => (
               <li key={n.href}>
                 <a href={n.href} data-testid={n.testId} aria-current={isActive(n.href, path) ? 'page' : undefined}>
                   {n.label}

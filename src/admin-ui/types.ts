@@ -32,11 +32,41 @@ export interface Dashboard {
   expiringSoon: Array<{ serial: string; subject: string; profile: string; notAfter: string }>;
 }
 
+export interface ConnectorHealth {
+  healthy: boolean;
+  url?: string;
+  lastError: { message: string; at: string } | null;
+  lastSuccessAt: string | null;
+  chainFetchedAt: string | null;
+  handshakes?: number;
+  requests?: number;
+  credentials?: 'accepted' | 'refused' | 'unknown';
+}
+
+export interface CaCertificate {
+  subject: string;
+  issuer: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprintSha256: string;
+}
+
 export interface CaConnector {
   id: string;
   type: string;
-  subject: string;
-  notAfter: string;
+  /** e.g. "Built-in CA", "Upstream EST CA". */
+  typeLabel: string;
+  /** False: the CA decides key usage, EKU and validity, not the profile. */
+  profileSetsCertificateContent: boolean;
+  /** False: this server publishes no CRL for it (an upstream CA revokes on its own). */
+  issuesCrls: boolean;
+  url: string | null;
+  subject: string | null;
+  notAfter: string | null;
+  chain: CaCertificate[];
+  chainError: string | null;
+  health: ConnectorHealth;
+  profiles: string[];
 }
 
 export interface TrustAnchorInfo {
@@ -120,6 +150,10 @@ export interface CertificateFields {
 export interface CertificateDetail extends Certificate {
   fields: Partial<CertificateFields> & Record<string, unknown>;
   pem: string;
+  /** This server publishes the CRL of the certificate's CA. */
+  caPublishesCrl: boolean;
+  /** An upstream CA's certificate: revoking here records it only; the upstream must revoke it. */
+  revocationNotice: string | null;
 }
 
 export interface AuditEvent {

@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http
 import type { Store } from '../store/store.js';
 import { accountRoutes } from './api-accounts.js';
 import { auditRoutes } from './api-audit.js';
+import { caRoutes } from './api-cas.js';
 import { certificateRoutes } from './api-certificates.js';
 import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
@@ -40,7 +41,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
+  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {

@@ -1,12 +1,14 @@
 /**
  * Issued certificates: search, detail, PEM and chain downloads, and revocation through the
  * same path as `estuary cert revoke` (src/ra/revocation.ts); the CA's CRL lists a revoked
- * certificate from its next fetch (the CRL service follows the store).
+ * certificate from its next fetch (the CRL service follows the store). A certificate of an
+ * upstream CA (no CRLs here) is revoked here only, and the answer says the upstream must revoke it.
  */
+import { issuesCrls } from '../ca/ca-backend.js';
 import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import type { CrlReason } from '../pki/crl.js';
-import { revokeCertificate } from '../ra/revocation.js';
+import { revokeCertificate, upstreamRevocationNotice } from '../ra/revocation.js';
 import type { CertificateRecord, CertificateSearch } from '../store/store.js';
 import { problem } from './problem.js';
 import { ANY_ROLE, OFFICERS, type AdminContext, type ApiRoute } from './route.js';
@@ -25,6 +27,18 @@ interface CertificateQuery {
   expiresWithinDays?: number;
   offset: number;
   limit: number;
+}
+
+/** A configured connector whose CA keeps its own revocation list (an upstream CA): no CRL here lists its certificates. */
+function upstreamOnly(ctx: AdminContext, caId: string): boolean {
+  const ca = ctx.cas.find((c) => c.id === caId);
+  return ca !== undefined && !issuesCrls(ca.backend);
+}
+
+/** The detail view, with what revoking it means where it was issued. */
+function detail(ctx: AdminContext, c: CertificateRecord, now: Date) {
+  const ca = ctx.cas.find((x) => x.id === c.ca);
+  return { ...certificateDetail(c, now), caPublishesCrl: ca !== undefined && issuesCrls(ca.backend), revocationNotice: upstreamOnly(ctx, c.ca) ? upstreamRevocationNotice(c.ca) : null };
 }
 
 async function mustExist(ctx: AdminContext, serial: string): Promise<CertificateRecord> {
@@ -60,7 +74,7 @@ const get: ApiRoute<{ serial: string }> = {
   access: ANY_ROLE, schema: { params: serialParams },
   responses: { 200: { description: 'the certificate', schema: CertificateDetail }, ...problemResponses(400, 401, 404) },
   async handler({ params }, ctx) {
-    return certificateDetail(await mustExist(ctx, params.serial), ctx.now());
+    return detail(ctx, await mustExist(ctx, params.serial), ctx.now());
   },
 };
 
@@ -83,14 +97,15 @@ function download(name: 'pem' | 'chain.pem'): ApiRoute<{ serial: string }> {
 const revoke: ApiRoute<{ serial: string }, unknown, { reason: CrlReason }> = {
   method: 'POST', url: '/api/certificates/:serial/revoke', operationId: 'revokeCertificate', tag: 'certificates',
   summary: 'Revoke a certificate: it can no longer authenticate or renew, and the next CRL lists it',
+  description: 'A certificate issued through an upstream CA (caPublishesCrl false) is revoked here only: no CRL of this server lists it, and `revocationNotice` says the upstream CA must revoke it (EST has no revocation operation).',
   access: OFFICERS, schema: { params: serialParams, body: Revocation },
   responses: { 200: { description: 'revoked', schema: CertificateDetail }, ...problemResponses(400, 401, 403, 404, 409) },
   async handler({ params, body, actor }, ctx) {
     const now = ctx.now();
-    const outcome = await revokeCertificate(ctx.store, { serial: normalizeSerial(params.serial), reason: body.reason, actor, now });
+    const outcome = await revokeCertificate(ctx.store, { serial: normalizeSerial(params.serial), reason: body.reason, actor, now, publishesCrl: (id) => !upstreamOnly(ctx, id) });
     switch (outcome.kind) {
       case 'revoked':
-        return certificateDetail(outcome.certificate, now);
+        return detail(ctx, outcome.certificate, now);
       case 'not-found':
         throw problem.notFound(`no certificate with serial ${params.serial}`);
       case 'already-revoked':

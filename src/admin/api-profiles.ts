@@ -3,14 +3,13 @@
  * profile rules (src/ra/profile-validation.ts) and are saved whole or not at all; the EST
  * service reads the profile on its next request (the store's cache follows its own writes).
  */
-import { X509Certificate } from 'node:crypto';
 import { defaultProfile } from '../ra/default-profile.js';
 import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
 import { newLabelError, splitTrustAnchors, validateProfile } from '../ra/profile-validation.js';
 import { DEFAULT_CLIENT_BINDING, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type ClientBinding, type NewProfile, type Profile } from '../store/store.js';
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
-import { CaConnectorInfo, itemsOf, labelParams, problemResponses, Profile as ProfileSchema, ProfileCreate, ProfileUpdate } from './schemas.js';
+import { itemsOf, labelParams, problemResponses, Profile as ProfileSchema, ProfileCreate, ProfileUpdate } from './schemas.js';
 import { profileView } from './views.js';
 
 type ProfileInput = Partial<NewProfile> & { estUrl?: unknown; trustAnchors?: unknown; createdAt?: unknown; updatedAt?: unknown };
@@ -108,17 +107,4 @@ const update: ApiRoute<{ label: string }, unknown, ProfileInput> = {
   },
 };
 
-const cas: ApiRoute = {
-  method: 'GET', url: '/api/cas', operationId: 'listCas', tag: 'profiles', summary: 'The configured CA connectors a profile can use',
-  access: ANY_ROLE, schema: {}, responses: { 200: { description: 'CA connectors', schema: itemsOf(CaConnectorInfo) }, ...problemResponses(401) },
-  async handler(_call, ctx) {
-    return {
-      items: await Promise.all(ctx.cas.map(async (c) => {
-        const cert = new X509Certificate((await c.backend.chain())[0]!);
-        return { id: c.id, type: c.type, subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(cert.validTo).toISOString() };
-      })),
-    };
-  },
-};
-
-export const profileRoutes: ApiRoute[] = [list, get, create, update, cas];
+export const profileRoutes: ApiRoute[] = [list, get, create, update];

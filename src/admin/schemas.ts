@@ -138,7 +138,33 @@ export const ProfileCreate = named('ProfileCreate', obj({ label: str({ pattern: 
 export const ProfileUpdate = named('ProfileUpdate', obj({ label: str(), ...profileSettings, ...profileReadOnly }, [], {
   description: 'settings left out keep their current values; the label cannot change',
 }));
-export const CaConnectorInfo = named('CaConnector', obj({ id: str(), type: str(), subject: str(), notAfter: dateTime() }, ['id', 'type', 'subject', 'notAfter']));
+
+// ── CA connectors ─────────────────────────────────────────────────────────────────────────────
+export const CaCertificateInfo = named('CaCertificate', obj({
+  subject: str(), issuer: str(), notBefore: dateTime(), notAfter: dateTime(), fingerprintSha256: str({ description: 'lower-case hex' }),
+}, ['subject', 'issuer', 'notBefore', 'notAfter', 'fingerprintSha256']));
+export const ConnectorHealth = named('ConnectorHealth', obj({
+  healthy: { type: 'boolean', description: 'the CA can be reached (always true for the built-in CA)' },
+  url: str({ description: 'where an upstream CA is reached' }),
+  lastError: nullable(obj({ message: str(), at: dateTime() }, ['message', 'at'])),
+  lastSuccessAt: nullable(dateTime('the last successful exchange with the CA')),
+  chainFetchedAt: nullable(dateTime('when the CA certificates were last fetched')),
+  handshakes: { type: 'integer', description: 'TLS connections opened to an upstream CA so far' },
+  requests: { type: 'integer', description: 'requests sent to an upstream CA so far' },
+  credentials: { enum: ['accepted', 'refused', 'unknown'], description: 'whether the upstream CA accepted the RA\'s credentials at the last test' },
+}, ['healthy', 'lastError', 'lastSuccessAt', 'chainFetchedAt']));
+export const CaConnectorInfo = named('CaConnector', obj({
+  id: str(), type: str({ description: 'the connector type of cas.<id> in estuary.yaml (local, est)' }), typeLabel: str({ description: 'e.g. Built-in CA, Upstream EST CA' }),
+  profileSetsCertificateContent: { type: 'boolean', description: 'false: the CA decides key usage, EKU and validity, not the profile' },
+  issuesCrls: { type: 'boolean', description: 'this server publishes the CA\'s CRL at /crl/<id>.crl; false for an upstream CA, which revokes and publishes itself' },
+  url: nullable(str({ description: 'the upstream EST server (est connectors)' })),
+  subject: nullable(str({ description: 'the issuing CA certificate\'s subject; null when no certificate of the CA is known yet' })), notAfter: nullable(dateTime()),
+  chain: { type: 'array', items: CaCertificateInfo, description: 'the issuing CA certificate first, up to the root; empty when an upstream CA cannot be reached and no copy is kept' },
+  chainError: nullable(str({ description: 'why the chain is empty' })),
+  health: ConnectorHealth,
+  profiles: strings({}, 10_000),
+}, ['id', 'type', 'typeLabel', 'profileSetsCertificateContent', 'issuesCrls', 'url', 'subject', 'notAfter', 'chain', 'chainError', 'health', 'profiles']));
+export const caParams = obj({ id: str({ maxLength: 64 }) }, ['id']);
 
 // ── accounts ──────────────────────────────────────────────────────────────────────────────────
 export const Account = named('Account', obj({
@@ -181,7 +207,11 @@ export const CertificateFields = named('CertificateFields', obj({
   fingerprintSha256: str(), fingerprintSha1: str(), subjectAltName: nullable(str()), keyUsage: strings(), extendedKeyUsage: strings(),
   extensions: { type: 'array', items: obj({ oid: str(), name: str(), critical: { type: 'boolean' } }, ['oid', 'name', 'critical']) },
 }));
-export const CertificateDetail = named('CertificateDetail', obj({ ...certificateProps, fields: CertificateFields, pem: str() }, [...Object.keys(certificateProps), 'fields', 'pem']));
+const revocationProps = {
+  caPublishesCrl: { type: 'boolean', description: 'this server publishes the CRL of the certificate\'s CA (/crl/<ca>.crl); false for an upstream CA' },
+  revocationNotice: nullable(str({ description: 'for an upstream CA: a revocation is recorded here only, and the upstream CA must revoke the certificate itself (EST has no revocation operation)' })),
+};
+export const CertificateDetail = named('CertificateDetail', obj({ ...certificateProps, fields: CertificateFields, pem: str(), ...revocationProps }, [...Object.keys(certificateProps), 'fields', 'pem', ...Object.keys(revocationProps)]));
 export const Revocation = named('Revocation', obj({ reason: { enum: Object.keys(CRL_REASONS), description: 'RFC 5280 §5.3.1 reason' } }, ['reason']));
 
 // ── audit and dashboard ───────────────────────────────────────────────────────────────────────

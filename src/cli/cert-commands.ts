@@ -5,6 +5,7 @@ import { certificateRecordView } from '../admin/views.js';
 import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import { CRL_REASONS, isCrlReason, type CrlReason } from '../pki/crl.js';
+import { connectorAdmin } from '../ca/registry.js';
 import { revokeCertificate } from '../ra/revocation.js';
 import type { CertificateStatus } from '../store/store.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
@@ -63,12 +64,17 @@ export function registerCertCommands(program: Command): void {
     .action(async (serial: string, opts: HomeOption & { reason: string }) => {
       if (!isCrlReason(opts.reason)) throw new CliError(`--reason: expected one of ${Object.keys(CRL_REASONS).join(', ')}, got "${opts.reason}"`);
       const normalized = normalizeSerial(serial);
-      await withStore(opts, async (store) => {
-        const outcome = await revokeCertificate(store, { serial: normalized, reason: opts.reason as CrlReason, actor: 'cli', now: new Date() });
+      await withStore(opts, async (store, config) => {
+        // a CA reached over EST keeps its own CRL: the revocation is recorded here only (src/ra/revocation.ts)
+        const publishesCrl = (id: string): boolean => {
+          const ca = config.cas[id];
+          return ca === undefined || connectorAdmin(ca).publishesCrls;
+        };
+        const outcome = await revokeCertificate(store, { serial: normalized, reason: opts.reason as CrlReason, actor: 'cli', now: new Date(), publishesCrl });
         if (outcome.kind === 'not-found') throw new CliError(`no certificate with serial ${serial}`);
         if (outcome.kind === 'already-revoked') throw new CliError(`certificate ${normalized} is already revoked`);
         const c = outcome.certificate;
-        print(`certificate ${normalized} (${c.subject}) revoked: ${opts.reason}`);
+        print(`certificate ${normalized} (${c.subject}) revoked: ${opts.reason}${outcome.notice ? `; ${outcome.notice}` : ''}`);
       });
     });
 }

@@ -31,7 +31,7 @@ export function createCrlServer(crls: CrlService, logger: Logger, options: { ocs
     const delta = /-delta$/.test(name) && !crls.has(name);
     (delta ? crls.currentDelta(name.slice(0, -'-delta'.length)) : crls.current(name)).then(
       (der) => {
-        if (!der) return text(404, delta ? `no delta CRL for "${name}"` : `no CRL for CA "${m[1]}"`);
+        if (!der) return text(404, crls.whyNone(delta ? name.slice(0, -'-delta'.length) : name));
         res.writeHead(200, { 'content-type': 'application/pkix-crl', 'content-length': der.length, 'cache-control': 'max-age=300' });
         res.end(req.method === 'HEAD' ? undefined : der);
       },

@@ -22,6 +22,11 @@ export interface CrlService {
   has(caId: string): boolean;
   /** The current delta CRL of a CA, or undefined when delta CRLs are off or no such CA signs CRLs. */
   currentDelta(caId: string): Promise<Buffer | undefined>;
+  /**
+   * Why a CA id has no CRL here, in words for the 404: no such CA, or a CA that keeps its own
+   * revocation list (an upstream CA reached over EST, which has no revocation operation).
+   */
+  whyNone(caId: string): string;
 }
 
 export interface CrlServiceOptions {
@@ -116,6 +121,15 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
   };
 
   return {
+    whyNone(caId) {
+      const ca = o.cas.get(caId);
+      if (!ca) return `no CRL for CA "${caId}": there is no such CA`;
+      if (!issuesCrls(ca)) {
+        return `no CRL for CA "${caId}": it is an upstream CA reached over EST, which has no revocation operation; revocations recorded here are in no CRL, the upstream CA must revoke its certificates itself and publish its own CRL`;
+      }
+      return deltaMs === undefined ? `no delta CRL for CA "${caId}": delta CRLs are off` : `no CRL for CA "${caId}"`;
+    },
+
     has(caId) {
       const ca = o.cas.get(caId);
       return ca !== undefined && issuesCrls(ca);

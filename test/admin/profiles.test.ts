@@ -39,7 +39,11 @@ describe('reading', () => {
 
   it('lists the CA connectors', async () => {
     const res = await admin.get('/api/cas');
-    expect(res.json.items).toEqual([{ id: 'default', type: 'local', subject: 'CN=Estuary Issuing CA, O=Estuary', notAfter: expect.any(String) }]);
+    expect(res.json.items).toEqual([{
+      id: 'default', type: 'local', typeLabel: 'Built-in CA', profileSetsCertificateContent: true, issuesCrls: true, url: null,
+      subject: 'CN=Estuary Issuing CA, O=Estuary', notAfter: expect.any(String), chain: [expect.objectContaining({ subject: 'CN=Estuary Issuing CA, O=Estuary' }), expect.any(Object)],
+      chainError: null, health: { healthy: true, lastError: null, lastSuccessAt: null, chainFetchedAt: null }, profiles: ['default'],
+    }]);
   });
 });
 

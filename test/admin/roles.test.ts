@@ -51,6 +51,7 @@ const ACTIONS: Action[] = [
   { name: 'dashboard', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/dashboard' }) },
   { name: 'session', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/session' }) },
   { name: 'CA connectors', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/cas' }) },
+  { name: 'CA connector test', method: 'POST', allowed: ADMIN, prepare: async () => ({ path: '/api/cas/default/test', body: {} }) },
   { name: 'profile list', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/profiles' }) },
   { name: 'profile', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/profiles/default' }) },
   {
@@ -183,6 +184,7 @@ describe('the role matrix', () => {
       const { path } = await a.prepare(++seq);
       const template = path.split('?')[0]!
         .replace(/^\/api\/profiles\/[^/]+$/, '/api/profiles/{label}')
+        .replace(/^\/api\/cas\/[^/]+\/test$/, '/api/cas/{id}/test')
         .replace(/^\/api\/accounts\/[^/]+/, '/api/accounts/{email}')
         .replace(/^\/api\/requests\/\d+/, '/api/requests/{id}')
         .replace(/^\/api\/certificates\/[0-9a-f]+/, '/api/certificates/{serial}');

@@ -10,8 +10,11 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { pemBlocks, toPem } from '../../src/pki/base64.js';
 import { loadConfig } from '../../src/cli/config.js';
+import { setCaConnector } from '../../src/cli/config-edit.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
-import { startServer, tempDir, type TestServer } from '../helpers/home.js';
+import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
+import { makeCsr } from '../helpers/keys.js';
+import { makeHome, startServer, tempDir, type TestServer } from '../helpers/home.js';
 import {
   boundWaits, BOUNDS, newContext, collectPageErrors, estuaryClient, estuaryClientInBackground, expectStatus, isFocused, launchChromium, normalSerial, openssl,
   Screenshots, signIn, textOf, type ClientRun,
@@ -27,6 +30,8 @@ const PROFILES = [
 ] as const;
 
 let s: TestServer;
+/** An upstream Estuary the server reaches as its CA connector `upstream` (type est). */
+let up: TestServer;
 let dir: string;
 let browser: Browser;
 let admin: BrowserContext;
@@ -61,7 +66,15 @@ function needPrevious(ctx: TestContext): void {
 }
 
 beforeAll(async () => {
-  s = await startServer();
+  up = await startServer();
+  const home = await makeHome();
+  writeFileSync(join(home.home, 'upstream-root.pem'), up.rootPem);
+  writeFileSync(join(home.home, 'upstream.password'), up.summary.estAccount.password, { mode: 0o600 });
+  setCaConnector(home.home, 'upstream', {
+    type: 'est', url: `https://127.0.0.1:${up.port}`, trustAnchors: ['upstream-root.pem'],
+    auth: { basic: { user: up.summary.estAccount.email, passwordFile: 'upstream.password' } },
+  });
+  s = await startServer(home);
   dir = tempDir('estuary-web-ra-');
   writeFileSync(file('root.pem'), s.rootPem);
   const deviceCa = await makeDeviceCa();
@@ -78,6 +91,7 @@ afterAll(async () => {
   heldClient?.kill();
   await browser?.close();
   await s?.runtime.close();
+  await up?.runtime.close();
 });
 
 describe.sequential('Web RA in Chromium', { timeout: BOUNDS.stepMs }, () => {
@@ -253,6 +267,8 @@ describe.sequential('Web RA in Chromium', { timeout: BOUNDS.stepMs }, () => {
       await p.getByTestId('nav-profiles').click();
       await p.getByTestId('profiles-table').waitFor();
       expect(await p.getByTestId('new-profile').count()).toBe(0);
+      // the CA connectors screen is for admins and officers
+      expect(await p.getByTestId('nav-cas').count()).toBe(0);
     } finally {
       await auditor.close();
     }
@@ -342,10 +358,71 @@ describe.sequential('Web RA in Chromium', { timeout: BOUNDS.stepMs }, () => {
     await expect.poll(async () => (await page.getByTestId('audit-row').allTextContents()).filter((t) => t.includes(EST_USER)).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('13. the dashboard counts the valid and the revoked certificate; no page error on the way', async (ctx) => {
+  it('13. the CA connectors screen shows the built-in and the upstream CA; the profile form says what the upstream decides', async (ctx) => {
+    needPrevious(ctx);
+    await page.getByTestId('nav-cas').click();
+    const row = page.getByTestId('ca-row-upstream');
+    await row.waitFor();
+    expect(await textOf(row.getByTestId('ca-type'))).toBe('Upstream EST CA');
+    expect(await textOf(row)).toContain(`https://127.0.0.1:${up.port}`);
+    await expect.poll(() => textOf(row.getByTestId('ca-health'))).toMatch(/^Healthy/);
+    expect(await textOf(page.getByTestId('ca-row-default').getByTestId('ca-type'))).toBe('Built-in CA');
+    // the upstream's root, by its SHA-256 fingerprint as the page writes it
+    const rootFingerprint = new X509Certificate(up.rootPem).fingerprint256;
+    expect(await textOf(page.getByTestId('ca-chain-upstream'))).toContain(rootFingerprint);
+    expect(await textOf(page.getByTestId('ca-no-crl-upstream'))).toMatch(/EST has no revocation operation/);
+    await page.getByTestId('ca-test-upstream').click();
+    await expectStatus(page, /CA connector upstream answered/);
+    await shots.take(page, 'ca-connectors');
+
+    await page.getByTestId('nav-profiles').click();
+    await page.getByTestId('new-profile').click();
+    const form = page.getByTestId('profile-form');
+    const validity = form.getByLabel('Validity', { exact: true });
+    expect(await validity.isDisabled()).toBe(false);
+    expect(await form.getByTestId('upstream-ca-note').count()).toBe(0);
+    await form.getByLabel('CA connector', { exact: true }).selectOption('upstream');
+    await expect.poll(() => textOf(form.getByTestId('upstream-ca-note'))).toMatch(/decided by the upstream CA/);
+    expect(await textOf(form.getByTestId('content-decided-by-ca'))).toMatch(/^Validity, key usage and extended key usage are decided by the upstream CA upstream/);
+    expect(await validity.isDisabled()).toBe(true);
+    await shots.take(page, 'profile-upstream-ca');
+    await form.getByLabel('Label', { exact: true }).fill('via-upstream');
+    await page.getByTestId('profile-save').click();
+    await expectStatus(page, /Profile via-upstream created/);
+    await page.waitForURL(url('/profiles/via-upstream'));
+    expect(await textOf(page.getByTestId('upstream-ca-note'))).toMatch(/decided by the upstream CA/);
+    expect((await s.runtime.store.getProfile('via-upstream'))?.ca).toBe('upstream');
+  });
+
+  it('14. a certificate of the upstream CA: revoking it says the upstream must revoke it, and no CRL is offered', async (ctx) => {
+    needPrevious(ctx);
+    const csr = await makeCsr({ name: 'CN=upstream-device.example.test' });
+    const res = await estRequest(`${s.base}/via-upstream/simpleenroll`, {
+      ca: s.rootPem, basic: { user: EST_USER, password: estPassword }, body: csrBody(csr.der), contentType: 'application/pkcs10',
+    });
+    expect(res.status, res.text).toBe(200);
+    const serial = normalSerial(new X509Certificate(certsFrom(res)[0]!).serialNumber);
+    await page.goto(url(`/certificates/${serial}`));
+    await page.getByTestId('certificate-detail').waitFor();
+    expect(await textOf(page.getByTestId('certificate-detail'))).toContain('upstream (no CRL published by this server)');
+    await page.getByTestId('revoke').click();
+    const dialog = page.getByTestId('revoke-dialog');
+    expect(await textOf(dialog.getByTestId('revoke-upstream-note'))).toMatch(/^Revocation recorded here; the upstream CA upstream must revoke it — EST has no revocation operation/);
+    await dialog.getByLabel('Reason', { exact: true }).selectOption('cessationOfOperation');
+    await page.getByTestId('revoke-confirm').click();
+    await expectStatus(page, /revoked \(cessationOfOperation\); recorded here; the upstream CA upstream must revoke it/);
+    await expect.poll(() => textOf(page.getByTestId('certificate-status'))).toMatch(/revoked/i);
+    expect(await textOf(page.getByTestId('revocation-notice'))).toMatch(/the upstream CA upstream must revoke it/);
+    await shots.take(page, 'certificate-upstream-revoked');
+    const crl = await fetch(`${s.runtime.crlBaseUrl()}/upstream.crl`);
+    expect(crl.status).toBe(404);
+    expect(await crl.text()).toMatch(/the upstream CA must revoke/);
+  });
+
+  it('15. the dashboard counts the valid and the revoked certificates; no page error on the way', async (ctx) => {
     needPrevious(ctx);
     await page.getByTestId('nav-dashboard').click();
-    await expect.poll(() => countOf(page, 'count-revoked')).toBe(1);
+    await expect.poll(() => countOf(page, 'count-revoked')).toBe(2);
     expect(await countOf(page, 'count-valid')).toBe(1);
     await shots.take(page, 'dashboard-after');
     expect(pageErrors).toEqual([]);

@@ -27,14 +27,14 @@ afterAll(() => tmp.cleanup());
 describe('connector registry', () => {
   it('knows the local and est types, with their Web RA metadata', () => {
     expect(CONNECTOR_TYPE_NAMES).toEqual(['local', 'est']);
-    expect(connectorType('est', 'cas.x').admin).toEqual({ label: 'Upstream EST CA', profileSetsCertificateContent: false });
     const local = connectorType('local', 'cas.x');
     expect(local.type).toBe('local');
-    expect(local.admin).toEqual({ label: 'Built-in CA', profileSetsCertificateContent: true });
+    expect(local.admin).toEqual({ label: 'Built-in CA', profileSetsCertificateContent: true, publishesCrls: true });
+    expect(connectorType('est', 'cas.x').admin).toEqual({ label: 'Upstream EST CA', profileSetsCertificateContent: false, publishesCrls: false });
   });
 
   it('refuses an unknown type with the list of known types', () => {
-    expect(() => connectorType('scep', 'cas.up')).toThrow('cas.up.type: "scep" is not a known CA connector type (known: local, est)');
+    expect(() => connectorType('acme', 'cas.up')).toThrow('cas.up.type: "acme" is not a known CA connector type (known: local, est)');
     expect(parseError({ type: 'pkcs11', module: 'x' })).toBe('cas.x.type: "pkcs11" is not a known CA connector type (known: local, est)');
     expect(parseError({ type: 7 })).toBe('cas.x.type: expected a non-empty string');
     expect(parseError({ type: ' ' })).toBe('cas.x.type: expected a non-empty string');

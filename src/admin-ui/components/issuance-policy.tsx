@@ -33,6 +33,8 @@ export interface PolicyProps {
   value: ProfileInput;
   set: <K extends keyof ProfileInput>(key: K, v: ProfileInput[K]) => void;
   errors: FieldError[];
+  /** The CA connector that decides validity, key usage and EKU itself (an upstream CA); those fields are then disabled. */
+  decidedBy?: string | undefined;
 }
 
 function KeyAlgorithms({ value, set, errors }: PolicyProps) {
@@ -113,28 +115,36 @@ export function IssuancePolicy(props: PolicyProps) {
   const { value, set, errors } = props;
   const knownEku = value.extendedKeyUsage.filter((e) => KNOWN_EKU_NAMES.includes(e));
   const otherEku = value.extendedKeyUsage.filter((e) => !KNOWN_EKU_NAMES.includes(e));
+  const decided = props.decidedBy !== undefined;
   return (
     <>
-      <NumberField label="Validity" name="validityDays" unit="days" min={1} max={36500} value={value.validityDays} onInput={(v) => set('validityDays', v)} errors={errors} required />
+      {decided ? (
+        <p class="notice info" data-testid="content-decided-by-ca">
+          Validity, key usage and extended key usage are decided by the upstream CA {props.decidedBy}; the values below are not applied to its certificates.
+        </p>
+      ) : null}
+      <fieldset class="plain" disabled={decided} data-testid="certificate-content">
+        <NumberField label="Validity" name="validityDays" unit="days" min={1} max={36500} value={value.validityDays} onInput={(v) => set('validityDays', v)} errors={errors} required />
+        <CheckboxGroup label="Key usage" name="keyUsage" options={KEY_USAGES} value={value.keyUsage as never[]} onChange={(v) => set('keyUsage', v)} errors={errors} />
+        <CheckboxGroup
+          label="Extended key usage"
+          name="extendedKeyUsage"
+          options={KNOWN_EKUS}
+          value={knownEku as never[]}
+          onChange={(v) => set('extendedKeyUsage', [...v, ...otherEku])}
+          errors={errors}
+        />
+        <ListField
+          label="Other extended key usages"
+          name="extendedKeyUsageOther"
+          hint="Dotted OIDs, one a line."
+          placeholder="e.g. 1.3.6.1.5.5.7.3.17"
+          rows={2}
+          value={otherEku}
+          onChange={(v) => set('extendedKeyUsage', [...knownEku, ...v])}
+        />
+      </fieldset>
       <KeyAlgorithms {...props} />
-      <CheckboxGroup label="Key usage" name="keyUsage" options={KEY_USAGES} value={value.keyUsage as never[]} onChange={(v) => set('keyUsage', v)} errors={errors} />
-      <CheckboxGroup
-        label="Extended key usage"
-        name="extendedKeyUsage"
-        options={KNOWN_EKUS}
-        value={knownEku as never[]}
-        onChange={(v) => set('extendedKeyUsage', [...v, ...otherEku])}
-        errors={errors}
-      />
-      <ListField
-        label="Other extended key usages"
-        name="extendedKeyUsageOther"
-        hint="Dotted OIDs, one a line."
-        placeholder="e.g. 1.3.6.1.5.5.7.3.17"
-        rows={2}
-        value={otherEku}
-        onChange={(v) => set('extendedKeyUsage', [...knownEku, ...v])}
-      />
       <div class="field-row">
         <SelectField
           label="Approval"

@@ -14,7 +14,7 @@ const FILTERS = ['actor', 'action', 'profile', 'from', 'to'] as const;
 /** Actions the server writes; the field also takes any other text. */
 const ACTIONS = [
   'simpleenroll', 'simplereenroll', 'serverkeygen', 'profile.create', 'profile.update', 'account.add', 'account.disable', 'account.enable',
-  'account.passwd', 'account.restrict', 'request.approve', 'request.reject', 'cert.revoke', 'session.signin', 'session.signout', 'session.lockout',
+  'account.passwd', 'account.restrict', 'request.approve', 'request.reject', 'cert.revoke', 'ca.test', 'session.signin', 'session.signout', 'session.lockout',
 ];
 
 /** datetime-local (local time, no zone) ⇄ ISO instant for the API. */

@@ -154,6 +154,11 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
                   <Badge status={data.status} />
                 </span>
                 {data.revokedAt ? ` on ${formatDateTime(data.revokedAt)}${data.revocationReason ? ` (${data.revocationReason})` : ''}` : null}
+                {data.status === 'revoked' && data.revocationNotice ? (
+                  <p class="notice info" data-testid="revocation-notice">
+                    Revocation {data.revocationNotice}.
+                  </p>
+                ) : null}
               </Fact>
               <Fact label="Subject">{data.subject || '(empty)'}</Fact>
               <Fact label="Subject alternative names">
@@ -167,7 +172,10 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
               <Fact label="Profile">
                 <a href={`/profiles/${encodeURIComponent(data.profile)}`}>{data.profile}</a>
               </Fact>
-              <Fact label="CA connector">{data.ca}</Fact>
+              <Fact label="CA connector">
+                <a href="/cas">{data.ca}</a>
+                {data.caPublishesCrl ? null : <span class="muted"> (no CRL published by this server)</span>}
+              </Fact>
               <Fact label="Requested by">{data.requester}</Fact>
               {data.renews ? (
                 <Fact label="Renews">
@@ -215,8 +223,8 @@ function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onD
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
-      await api.post(`/api/certificates/${encodeURIComponent(props.cert.serial)}/revoke`, { reason });
-      announce(`Certificate ${props.cert.serial} revoked (${reason}); the next CRL lists it`);
+      const revoked = await api.post<CertificateDetail>(`/api/certificates/${encodeURIComponent(props.cert.serial)}/revoke`, { reason });
+      announce(`Certificate ${props.cert.serial} revoked (${reason}); ${revoked.revocationNotice ?? 'the next CRL lists it'}`);
       props.onDone();
     });
   };
@@ -226,6 +234,11 @@ function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onD
         <p>
           Revoke <strong>{props.cert.subject || props.cert.serial}</strong> (serial <code class="serial">{props.cert.serial}</code>)? This cannot be undone.
         </p>
+        {props.cert.revocationNotice ? (
+          <p class="notice info" data-testid="revoke-upstream-note">
+            Revocation {props.cert.revocationNotice}.
+          </p>
+        ) : null}
         <SelectField
           label="Reason"
           name="reason"
@@ -233,7 +246,7 @@ function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onD
           onChange={setReason}
           options={REASONS}
           errors={error ? [{ field: 'reason', message: error }] : []}
-          hint="RFC 5280 §5.3.1 reason code, published in the CRL."
+          hint={props.cert.caPublishesCrl ? 'RFC 5280 §5.3.1 reason code, published in the CRL.' : 'RFC 5280 §5.3.1 reason code, recorded here.'}
         />
         <DialogActions testId="revoke-confirm" busy={busy} onCancel={props.onClose} class="primary danger">
           Revoke certificate

@@ -102,7 +102,10 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
     formRef.current?.querySelector<HTMLElement>('input[aria-invalid="true"], select[aria-invalid="true"], textarea[aria-invalid="true"], fieldset[aria-invalid="true"] input')?.focus();
   }, [errors]);
 
-  const caOptions = loaded.cas.map((c) => ({ value: c.id, label: c.subject ? `${c.id} — ${c.subject}` : c.id }));
+  const caOptions = loaded.cas.map((c) => ({ value: c.id, label: `${c.id} — ${c.typeLabel}${c.subject ? ` (${c.subject})` : ''}` }));
+  const chosenCa = loaded.cas.find((c) => c.id === value.ca);
+  // an upstream CA decides key usage, EKU and validity itself (the est connector forwards the CSR unchanged)
+  const caDecides = chosenCa && !chosenCa.profileSetsCertificateContent ? chosenCa : undefined;
   if (value.ca && !caOptions.some((o) => o.value === value.ca)) caOptions.push({ value: value.ca, label: `${value.ca} (not configured)` });
   if (!value.ca) caOptions.unshift({ value: '', label: 'Choose a CA connector' });
 
@@ -166,6 +169,7 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
             required
             hint="The CA backend that signs this profile's certificates."
           />
+          {caDecides ? <UpstreamNote ca={caDecides} /> : null}
           <SelectField
             label="EST authentication mechanism"
             name="auth"
@@ -198,7 +202,7 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
       <section class="card" aria-labelledby="sec-policy">
         <h2 id="sec-policy">Issuance policy</h2>
         <fieldset disabled={readOnly} class="plain">
-          <IssuancePolicy value={value} set={set} errors={errors} />
+          <IssuancePolicy value={value} set={set} errors={errors} decidedBy={caDecides ? `${caDecides.id} (${caDecides.typeLabel})` : undefined} />
         </fieldset>
       </section>
       <section class="card" aria-labelledby="sec-names">
@@ -241,6 +245,15 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
         </div>
       ) : null}
     </form>
+  );
+}
+
+function UpstreamNote({ ca }: { ca: CaConnector }) {
+  return (
+    <p class="notice info" data-testid="upstream-ca-note">
+      {ca.id} ({ca.typeLabel}) is sent the CSR unchanged: key usage, extended key usage and validity are decided by the upstream CA, not by this profile. This profile
+      still decides who may enrol and which names and keys are admitted.
+    </p>
   );
 }
 

@@ -8,12 +8,16 @@ import { formatDateTime } from '../format';
 import { can, useLoad } from '../hooks';
 import { mechanismLabel } from '../profile-labels';
 import { useSession } from '../session';
-import type { Profile } from '../types';
+import type { CaConnector, Profile } from '../types';
 
 export function ProfilesScreen() {
   const session = useSession();
-  const { data, error, loading, reload } = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
+  const { data, error, loading, reload } = useLoad(async () => {
+    const [profiles, cas] = await Promise.all([api.get<{ items: Profile[] }>('/api/profiles'), api.get<{ items: CaConnector[] }>('/api/cas')]);
+    return { items: profiles.items, cas: cas.items };
+  }, 'profiles');
   const items = data?.items ?? [];
+  const caOf = (id: string) => data?.cas.find((c) => c.id === id);
   return (
     <>
       <PageHeader title="Certification profiles" lead="Each profile is one EST label: who may enrol, how they authenticate, and what gets issued.">
@@ -36,7 +40,10 @@ export function ProfilesScreen() {
                 </th>
                 <td>{p.enabled ? <Badge status="enabled" label="Enabled" /> : <Badge status="disabled" label="Disabled" />}</td>
                 <td>{mechanismLabel(p.auth)}</td>
-                <td>{p.ca}</td>
+                <td data-testid="profile-ca">
+                  {p.ca}
+                  {caOf(p.ca) ? <div class="hint">{caOf(p.ca)!.typeLabel}{caOf(p.ca)!.profileSetsCertificateContent ? '' : ': validity and usages set upstream'}</div> : null}
+                </td>
                 <td>{p.approval === 'manual' ? 'Manual' : 'Automatic'}</td>
                 <td class="url-cell">
                   <code data-testid="est-url">{p.estUrl}</code>

@@ -24,6 +24,11 @@ export interface ConnectorAdminMetadata {
   label: string;
   /** False where the CA decides key usage, EKU and validity itself (the profile form says so). */
   profileSetsCertificateContent: boolean;
+  /**
+   * False where the CA keeps its own revocation list (an upstream CA reached over EST, which has
+   * no revocation operation): a revocation recorded here is not published in any CRL.
+   */
+  publishesCrls: boolean;
 }
 
 export interface ConnectorType<C extends { type: string } = { type: string }> {

@@ -202,5 +202,6 @@ export const estConnector: ConnectorType<EstCaConfig> = {
   admin: {
     label: 'Upstream EST CA',
     profileSetsCertificateContent: false,
+    publishesCrls: false,
   },
 };

@@ -47,5 +47,6 @@ export const localConnector: ConnectorType<LocalCaConfig> = {
   admin: {
     label: 'Built-in CA',
     profileSetsCertificateContent: true,
+    publishesCrls: true,
   },
 };
