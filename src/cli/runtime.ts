@@ -101,7 +101,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     ...(crlPublicUrl ? { deltaUrl: (id: string) => `${crlPublicUrl}/${id}-delta.crl` } : {}),
   });
   // RFC 6960 §4.2.2.2: each CA's delegated OCSP responder certificate is issued at startup (renewed at half its life).
-  for (const ca of cas.values()) if (signsOcsp(ca)) ca.ocspResponder(new Date());
+  for (const ca of cas.values()) if (signsOcsp(ca)) await ca.ocspResponder(new Date());
   const ocspService = createOcspService({ store, cas, now: () => new Date(), validityMinutes: config.ocsp.validityMinutes, logger });
   const limits: ListenerLimits = {
     requestTimeoutMs: config.limits.requestTimeoutSeconds * 1000,
