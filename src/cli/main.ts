@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
 import { EstClientError, EXIT_CODES } from '../client/errors.js';
 import { registerAccountCommands } from './account-commands.js';
+import { registerCaLifecycleCommands } from './ca-lifecycle-commands.js';
 import { registerCertCommands } from './cert-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
   registerCertCommands(program);
   registerRequestCommands(program);
   registerClientCommands(program);
+  registerCaLifecycleCommands(program.commands.find((c) => c.name() === 'ca') ?? program.command('ca').description('CA connectors and built-in CAs'));
   return program;
 }
 

@@ -71,7 +71,7 @@ function readPin(c: Pkcs11KeyConfig, at: string, env: NodeJS.ProcessEnv): string
   }
 }
 
-function tokenSigner(id: string, config: LocalCaConfig & { pkcs11: Pkcs11KeyConfig }, issuing: Buffer, context: ConnectorContext): Signer {
+function tokenSigner(id: string, config: LocalCaConfig & { pkcs11: Pkcs11KeyConfig }, issuing: Buffer, context: Pick<ConnectorContext, 'env'>): Signer {
   try {
     return openPkcs11Signer({
       modulePath: config.pkcs11.module, uri: parsePkcs11Uri(config.key), pin: readPin(config.pkcs11, `cas.${id}.pkcs11`, context.env ?? process.env),
@@ -83,6 +83,17 @@ function tokenSigner(id: string, config: LocalCaConfig & { pkcs11: Pkcs11KeyConf
     if (err instanceof Pkcs11UriError) throw new ConnectorConfigError(`cas.${id}.key: ${err.message}`);
     throw err;
   }
+}
+
+/** The signer of a built-in CA as configured (its software key, or its key in a token); checks the key is the certificate's. */
+export function openLocalSigner(id: string, config: LocalCaConfig, certificate: Buffer, context: Pick<ConnectorContext, 'native' | 'env'>): Signer {
+  if (config.pkcs11) return tokenSigner(id, { ...config, pkcs11: config.pkcs11 }, certificate, context);
+  return softwareSigner(createPrivateKey(readFileSync(config.key)), context.native);
+}
+
+/** The certificates of a built-in CA as configured: its own first, then its chain. */
+export function localChain(config: LocalCaConfig): Buffer[] {
+  return [...readChain([config.certificate]).slice(0, 1), ...readChain(config.chain)];
 }
 
 export const localConnector: ConnectorType<LocalCaConfig> = {
@@ -109,11 +120,9 @@ export const localConnector: ConnectorType<LocalCaConfig> = {
   // the PIN file of a token is as secret as a key file
   keyFiles: (config) => (config.pkcs11 ? (config.pkcs11.pinFile ? [config.pkcs11.pinFile] : []) : [config.key]),
   open(id, config, context) {
-    const chain = [...readChain([config.certificate]).slice(0, 1), ...readChain(config.chain)];
-    const signer = config.pkcs11
-      ? tokenSigner(id, { ...config, pkcs11: config.pkcs11 }, chain[0]!, context)
-      // The native P-256/P-384 fast path when the composition root hands in the loaded addon, else node:crypto.
-      : softwareSigner(createPrivateKey(readFileSync(config.key)), context.native);
+    const chain = localChain(config);
+    // a token, or the native P-256/P-384 fast path when the composition root hands in the loaded addon, else node:crypto
+    const signer = openLocalSigner(id, config, chain[0]!, context);
     const crlUrl = context.crlPublicUrl ? `${context.crlPublicUrl}/${id}.crl` : undefined;
     const ocspUrl = context.ocsp?.publicUrl ? `${context.ocsp.publicUrl}/${id}` : undefined;
     return createLocalCa({

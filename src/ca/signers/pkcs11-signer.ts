@@ -41,8 +41,8 @@ export class Pkcs11SetupError extends Error {
   }
 }
 
-type Pkcs11 = InstanceType<typeof pkcs11js.PKCS11>;
-type Handle = Buffer;
+export type Pkcs11 = InstanceType<typeof pkcs11js.PKCS11>;
+export type Handle = Buffer;
 
 /**
  * One initialized module per path and process (C_Initialize is process-wide per module). Its
@@ -172,6 +172,37 @@ function schemeFor(publicKey: KeyObject, rsaScheme: 'pkcs1' | 'pss'): Scheme {
 }
 
 export type Pkcs11Signer = Signer & { close(): void };
+
+/** A logged-in session on the token the URI names, for one task (key generation); closed after it. */
+export function withTokenSession<T>(o: { modulePath: string; uri: Pkcs11Uri; pin: string; setting: string }, task: (p11: Pkcs11, session: Handle) => T): T {
+  const module = loadModule(o.modulePath, o.setting);
+  const p11 = module.p11;
+  const what = describePkcs11Uri(o.uri);
+  let slot = findSlot(p11, o.uri);
+  if (!slot) {
+    reinitialize(module);
+    slot = findSlot(p11, o.uri);
+  }
+  if (!slot) throw new Pkcs11SetupError(`${o.setting}: no token matches ${what} in ${o.modulePath} (tokens present: ${tokenLabels(p11).join(', ') || 'none'})`);
+  const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  try {
+    try {
+      p11.C_Login(session, pkcs11js.CKU_USER, o.pin);
+    } catch (err) {
+      if (codeOf(err) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) {
+        throw new Pkcs11SetupError(`${o.setting}: cannot log in to the token of ${what}: ${codeOf(err) === pkcs11js.CKR_PIN_INCORRECT ? 'the PIN is wrong' : (err as Error).message}`);
+      }
+    }
+    return task(p11, session);
+  } finally {
+    closeQuietly(p11, session);
+  }
+}
+
+/** Whether a private key the URI names exists in the token already. */
+export function tokenHasKey(p11: Pkcs11, session: Handle, uri: Pkcs11Uri): boolean {
+  return findKey(p11, session, uri).length > 0;
+}
 
 export function openPkcs11Signer(o: Pkcs11SignerOptions): Pkcs11Signer {
   const module = loadModule(o.modulePath, o.setting);
