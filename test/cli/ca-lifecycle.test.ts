@@ -3,7 +3,7 @@
  * a root made in a PKCS#11 token (SoftHSM2), and a CSR signed by an offline CA with openssl; the
  * running server takes each up without a restart and issues under it (openssl verifies the chains).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setCaConnector } from '../../src/cli/config-edit.js';
@@ -113,5 +113,27 @@ describe('estuary ca create', () => {
     const badSubject = await estuary(['ca', 'create', 'z', '--subject', 'not a name', '--self-signed', '--home', s.home]);
     expect(badSubject.code).not.toBe(0);
     expect(badSubject.stderr).toMatch(/--subject/);
+  });
+});
+
+describe('estuary init --offline-root', () => {
+  it('writes the root key outside the home; the server runs and issues without it', async () => {
+    const base = tempDir();
+    const home = join(base, 'home');
+    const offline = join(base, 'offline');
+    const run = await estuary(['init', '--home', home, '--offline-root', offline, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { rootKeyFile: string; estAccount: { email: string; password: string } };
+    expect(summary.rootKeyFile).toBe(join(offline, 'root-key.pem'));
+    expect(existsSync(join(home, 'ca', 'root-key.pem'))).toBe(false);
+    expect((statSync(summary.rootKeyFile).mode & 0o777).toString(8)).toBe('600');
+    const server = await startServer({ home, summary: summary as never, rootPem: readFileSync(join(home, 'ca', 'root.pem'), 'utf8') });
+    try {
+      const csr = await makeCsr({ name: 'CN=offline-root-device' });
+      const res = await estRequest(`${server.base}/simpleenroll`, { ca: server.rootPem, basic: { user: summary.estAccount.email, password: summary.estAccount.password }, body: csrBody(csr.der), contentType: 'application/pkcs10' });
+      expect(res.status, res.text).toBe(200);
+    } finally {
+      await server.runtime.close();
+    }
   });
 });
