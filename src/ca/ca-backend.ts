@@ -147,7 +147,8 @@ export interface OcspResponder {
 
 /** Optional capability: a CA whose certificate status an OCSP responder may sign for. */
 export interface OcspSigner {
-  ocspResponder(now: Date): OcspResponder;
+  /** The current responder; a delegated responder's certificate is issued (signed by the CA, possibly in a token) when first asked and at half its life. */
+  ocspResponder(now: Date): Promise<OcspResponder>;
 }
 
 export function signsOcsp(ca: CaBackend): ca is CaBackend & OcspSigner {

@@ -10,7 +10,7 @@ import { authorityInfoAccessValue } from '../pki/ocsp.js';
 import { OID } from '../pki/oids.js';
 import type { CaBackend, CrlIssuer, CrlRequest, IssuedCrl, IssueRequest, IssueResult, OcspResponder, OcspSigner } from './ca-backend.js';
 import { crlDistributionPointsValue, signCrlWith } from '../pki/crl.js';
-import { signsSynchronously, type Signer } from './signers/signer.js';
+import type { Signer } from './signers/signer.js';
 import { nodeCryptoSigner } from './signers/software-signer.js';
 
 export interface LocalCaOptions {
@@ -87,16 +87,15 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
   const aia = options.ocspUrl ? extension(OID.authorityInfoAccess, false, authorityInfoAccessValue(options.ocspUrl)) : undefined;
   let lastCrlNumber = 0n;
   let responder: { current: OcspResponder; renewAt: number } | undefined;
+  let renewing: Promise<{ current: OcspResponder; renewAt: number }> | undefined;
 
   /** RFC 6960 §4.2.2.2: a certificate with id-kp-OCSPSigning, issued directly by this CA, with id-pkix-ocsp-nocheck. */
-  const delegatedResponder = (now: Date): { current: OcspResponder; renewAt: number } => {
+  const delegatedResponder = async (now: Date): Promise<{ current: OcspResponder; renewAt: number }> => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
     let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + RESPONDER_DAYS * 86_400_000);
     if (notAfter > caNotAfter) notAfter = caNotAfter;
-    // The contract of ocspResponder() is synchronous: the responder certificate is signed in-process.
-    if (!signsSynchronously(signer)) throw new Error(`CA ${options.id}: a delegated OCSP responder needs a signer that signs in-process (set ocsp.signer: ca)`);
     const tbs = tbsCertificate({
       serial: randomSerial(random), issuer: issuerFields.subject, notBefore, notAfter,
       subject: encodeName(`CN=${options.id} OCSP responder`), spki,
@@ -110,7 +109,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
         aki,
       ],
     }, signer.algorithmIdentifier);
-    const der = signedObject(tbs, signer.algorithmIdentifier, signer.signSync(tbs));
+    const der = signedObject(tbs, signer.algorithmIdentifier, await signer.sign(tbs));
     const own = softwareSigner(privateKey);
     return {
       current: { keyHash: keyIdentifier(spki), certificates: [der], signatureAlgorithm: own.algorithmIdentifier, sign: (data) => own.sign(data) },
@@ -130,14 +129,18 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
         return false;
       }
     },
-    ocspResponder(now: Date): OcspResponder {
+    async ocspResponder(now: Date): Promise<OcspResponder> {
       if (options.ocspSigner === 'ca') {
         responder ??= {
           current: { keyHash: issuerKeyId, certificates: [], signatureAlgorithm: signer.algorithmIdentifier, sign: (data) => signer.sign(data) },
           renewAt: Infinity,
         };
       } else if (!responder || now.getTime() >= responder.renewAt) {
-        responder = delegatedResponder(now);
+        // one renewal at a time, however many requests arrive meanwhile
+        renewing ??= delegatedResponder(now).finally(() => {
+          renewing = undefined;
+        });
+        responder = await renewing;
       }
       return responder.current;
     },

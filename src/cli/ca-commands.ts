@@ -2,6 +2,7 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { registerCaLifecycleCommands } from './ca-lifecycle-commands.js';
 import { stringify } from 'yaml';
 import { connectorAdmin } from '../ca/registry.js';
 import { CONFIG_FILE, loadConfig, type Config } from './config.js';
@@ -36,10 +37,11 @@ function printTestReport(r: CaTestReport): void {
 }
 
 export function registerCaCommands(program: Command): void {
-  const ca = program.command('ca').description('CA connectors (cas: in estuary.yaml): the built-in CA, upstream EST CAs');
+  const ca = program.command('ca').description('CA connectors (cas: in estuary.yaml): built-in CAs, upstream EST CAs');
+  registerCaLifecycleCommands(ca);
 
   ca.command('add <id>')
-    .description('add a CA connector to estuary.yaml (comments kept; validated before writing); the server uses it from its next start')
+    .description('add a CA connector to estuary.yaml (comments kept; validated before writing); a running server takes it up at once (it follows estuary.yaml)')
     .requiredOption('--type <type>', 'est (an upstream CA reached over EST; Estuary is its RA) or local (a built-in CA from existing files)')
     .option('--url <url>', 'est: the upstream EST server, https://host[:port] or https://host[:port]/.well-known/est/<label>')
     .option('--label <label>', 'est: EST label (profile) at the upstream')
@@ -76,7 +78,7 @@ export function registerCaCommands(program: Command): void {
         for (const w of warnings) process.stderr.write(`estuary: warning: ${w}\n`);
         if (opts.json) return printJson({ id, type, file, settings, replaced, warnings });
         print(`CA connector "${id}" (type ${type}) ${replaced ? 'replaced' : 'added'} in ${file}`);
-        print(`The running server picks it up at its next start: restart it (stop it, then "estuary serve").`);
+        print('A running server takes it up at once (it follows estuary.yaml; SIGHUP asks it to read the file again).');
         print(`Check it now with: estuary ca test ${id}`);
         print(`Then issue through it from a profile: estuary profile set <label> --ca ${id}`);
       });

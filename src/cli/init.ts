@@ -15,10 +15,14 @@ export interface InitOptions {
   force: boolean;
   algorithm: KeyAlgorithm;
   now?: Date;
+  /** Keep the root key out of the home: written to this directory (removable media, an offline machine). */
+  offlineRoot?: string;
 }
 
 export interface InitSummary {
   estUrl: string;
+  /** Where the root CA key was written (the running server never loads it). */
+  rootKeyFile: string;
   rootFingerprintSha256: string;
   estAccount: { email: string; password: string };
   adminAccount: { email: string; password: string };
@@ -63,7 +67,13 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
     random: randomBytes,
   });
   writeFile(join(o.home, 'ca', 'root.pem'), toPem('CERTIFICATE', root.der));
-  writeFile(join(o.home, 'ca', 'root-key.pem'), keyPem(root.key), SECRET);
+  // the server loads only the issuing CA's key; the root key signs new issuing CAs (estuary ca create, or offline with openssl)
+  const rootKeyFile = join(o.offlineRoot ?? join(o.home, 'ca'), 'root-key.pem');
+  if (o.offlineRoot) {
+    mkdirSync(o.offlineRoot, { recursive: true, mode: 0o700 });
+    if (existsSync(rootKeyFile)) throw new InitRefusedError(`${rootKeyFile} exists already; choose an empty directory for the offline root key`);
+  }
+  writeFile(rootKeyFile, keyPem(root.key), SECRET);
   writeFile(caConfig.certificate, toPem('CERTIFICATE', issuing.der));
   writeFile(caConfig.key, keyPem(issuing.key), SECRET);
 
@@ -82,5 +92,5 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
   } finally {
     await store.close();
   }
-  return { estUrl: estBaseUrl(config), rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
+  return { estUrl: estBaseUrl(config), rootKeyFile, rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
 }

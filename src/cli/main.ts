@@ -20,17 +20,18 @@ function printSummary(s: InitSummary, home: string): void {
   print(`Estuary home created in ${home}`);
   print(`EST base URL:         ${s.estUrl}`);
   print(`Root CA SHA-256:      ${s.rootFingerprintSha256}`);
+  print(`Root CA key:          ${s.rootKeyFile}${s.rootKeyFile.startsWith(home) ? '' : ' (outside the home: keep it offline)'}`);
   print(`EST account:          ${s.estAccount.email}  password: ${s.estAccount.password}`);
   print(`Admin account:        ${s.adminAccount.email}  password: ${s.adminAccount.password}`);
   print('The passwords are shown only now; change them with "estuary account passwd".');
 }
 
-async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string }): Promise<void> {
+async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string; offlineRoot?: string }): Promise<void> {
   if (!(KEY_ALGORITHMS as readonly string[]).includes(opts.keyAlgorithm)) {
     throw new CliError(`--key-algorithm: expected one of ${KEY_ALGORITHMS.join(', ')}, got "${opts.keyAlgorithm}"`);
   }
   const home = homeDir(opts);
-  const summary = await initHome({ home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm });
+  const summary = await initHome({ home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm, ...(opts.offlineRoot ? { offlineRoot: opts.offlineRoot } : {}) });
   if (opts.json) printJson(summary);
   else printSummary(summary, home);
 }
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
     .option('--home <dir>', 'data directory (default $ESTUARY_HOME or ./data)')
     .option('--key-algorithm <alg>', `CA key algorithm: ${KEY_ALGORITHMS.join(', ')}`, 'ec-p256')
     .option('--force', 'replace an existing home (destroys its keys and database)')
+    .option('--offline-root <dir>', 'write the root CA key to this directory instead of the home (the server never needs it)')
     .option('--json', 'print one JSON object {estUrl, rootFingerprintSha256, estAccount, adminAccount}')
     .action(runInit);
 

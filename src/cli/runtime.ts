@@ -24,6 +24,7 @@ import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { HashGate } from '../ra/hash-gate.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
+import { watchCaConfig } from './ca-reload.js';
 import { gatheredStdout } from './log-destination.js';
 import { adminBaseUrl, ConfigError, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
@@ -65,6 +66,8 @@ export interface Runtime {
   estUrl(): string;
   /** https://host:port/ of the Web RA when it runs. */
   adminUrl(): string | undefined;
+  /** Read the CA connectors of estuary.yaml again now (the server also does so when the file changes, and on SIGHUP). */
+  reloadCas(): Promise<string[]>;
   /** Stop listening, let in-flight requests finish for up to drainMs (default limits.drainSeconds), then close the rest. */
   close(drainMs?: number): Promise<void>;
 }
@@ -101,7 +104,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     ...(crlPublicUrl ? { deltaUrl: (id: string) => `${crlPublicUrl}/${id}-delta.crl` } : {}),
   });
   // RFC 6960 §4.2.2.2: each CA's delegated OCSP responder certificate is issued at startup (renewed at half its life).
-  for (const ca of cas.values()) if (signsOcsp(ca)) ca.ocspResponder(new Date());
+  for (const ca of cas.values()) if (signsOcsp(ca)) await ca.ocspResponder(new Date());
   const ocspService = createOcspService({ store, cas, now: () => new Date(), validityMinutes: config.ocsp.validityMinutes, logger });
   const limits: ListenerLimits = {
     requestTimeoutMs: config.limits.requestTimeoutSeconds * 1000,
@@ -134,10 +137,17 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     limits,
   });
   let port = config.est.listen.port;
+  // Live lists: CAs added, changed or removed in estuary.yaml are taken up without a restart (ca-reload.ts).
+  const adminCas = Object.entries(config.cas).map(([id, c]) => ({ id, type: c.type, admin: connectorType(c.type, `cas.${id}`).admin, backend: cas.get(id)! }));
+  const reloader = watchCaConfig({
+    config, env: process.env, cas, adminCas, logger,
+    open: (id, c) => openCa(id, c, config.crl.publicUrl, config.ocsp, logger),
+    changed: () => service.casChanged(),
+  });
   const admin = config.admin.listen
     ? await createAdminServer({
         store,
-        cas: Object.entries(config.cas).map(([id, c]) => ({ id, type: c.type, admin: connectorType(c.type, `cas.${id}`).admin, backend: cas.get(id)! })),
+        cas: adminCas,
         estUrl: (label) => `${estBaseUrl(config, port)}/${label}`,
         logger,
         tls: { key: tlsKey, cert: tlsCert },
@@ -186,7 +196,9 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     estUrl: () => estBaseUrl(config, port),
     adminUrl: () => (config.admin.listen && adminPort !== undefined ? adminBaseUrl(config.admin.listen, adminPort) : undefined),
     crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
+    reloadCas: () => reloader.reload(),
     async close(drainMs = config.limits.drainSeconds * 1000) {
+      reloader.close();
       // In-flight requests get drainMs to finish; then every connection still open is closed,
       // so a slow or stalled client cannot keep a stopping server alive.
       const deadline = setTimeout(() => {

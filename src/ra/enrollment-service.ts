@@ -93,7 +93,8 @@ function subjectOrUnreadable(der: Buffer): string {
   }
 }
 
-export function createEnrollmentService(o: EnrollmentServiceOptions): EnrollmentService {
+/** The service, and what the composition root tells it: the set of CAs changed (o.cas is live). */
+export function createEnrollmentService(o: EnrollmentServiceOptions): EnrollmentService & { casChanged(): void } {
   const cache = o.cache ?? new CredentialCache();
   const anchorCache = new Map<string, { stamp: number; anchors: X509Certificate[] }>();
   const retryAfter = o.unavailableRetryAfter ?? 30;
@@ -157,13 +158,14 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
     deviceCrls: o.deviceCrls,
   };
 
-  // Our CAs' intermediates, for client chains that omit them; loaded once (a connector caches its chain).
-  const intermediatesLoaded = Promise.all([...o.cas.values()].map((ca) => ca.chain().catch((err: unknown) => {
+  // Our CAs' intermediates, for client chains that omit them; loaded again when the CAs change (a connector caches its chain).
+  const loadIntermediates = (): Promise<void> => Promise.all([...o.cas.values()].map((ca) => ca.chain().catch((err: unknown) => {
     o.logger.warn({ ca: ca.id, err }, 'could not read the CA chain; its intermediates are not known for client certificate validation');
     return [];
   }))).then((chains) => {
     authContext.knownIntermediates = chains.flat().map((der) => new X509Certificate(der)).filter((c) => c.ca);
   });
+  let intermediatesLoaded = loadIntermediates();
 
   async function profile(label: string): Promise<Profile> {
     const name = label === '' ? o.defaultProfile : label;
@@ -194,6 +196,9 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   };
 
   return {
+    casChanged() {
+      intermediatesLoaded = loadIntermediates();
+    },
     profile,
     async cacerts(label) {
       const ca = caFor(await profile(label));

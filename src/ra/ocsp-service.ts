@@ -81,7 +81,7 @@ export function createOcspService(o: OcspServiceOptions): OcspService {
         o.logger?.error({ err }, 'OCSP status lookup failed');
         return errorResponse('tryLater');
       }
-      const responder = ca.ocspResponder(now);
+      const responder = await ca.ocspResponder(now);
       const tbs = responseData(responder.keyHash, thisUpdate, responses, request.nonce);
       return basicResponse(tbs, responder.signatureAlgorithm, await responder.sign(tbs), responder.certificates);
     },

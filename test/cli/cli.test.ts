@@ -61,7 +61,7 @@ const enroll = async (path = '/simpleenroll', creds = basic()) =>
 
 describe('estuary init', () => {
   it('prints exactly one JSON object and writes secrets with mode 0600', () => {
-    expect(Object.keys(init).sort()).toEqual(['adminAccount', 'estAccount', 'estUrl', 'rootFingerprintSha256']);
+    expect(Object.keys(init).sort()).toEqual(['adminAccount', 'estAccount', 'estUrl', 'rootFingerprintSha256', 'rootKeyFile']);
     expect(init.estUrl).toBe('https://127.0.0.1:8443/.well-known/est');
     expect(init.rootFingerprintSha256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(init.estAccount.password.length).toBeGreaterThanOrEqual(20);

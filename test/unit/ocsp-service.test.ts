@@ -59,11 +59,11 @@ describe('OCSP service', () => {
     const start = Date.now() - 15 * 86_400_000 - 10_000; // the renewal falls on the real now, for openssl
     let now = new Date(start);
     const ca = createLocalCa({ id: 'default', key: hierarchy.issuing.key, chain: [hierarchy.issuing.der, hierarchy.root.der], now: () => now, random: randomBytes });
-    const first = ca.ocspResponder(now).certificates[0]!;
+    const first = (await ca.ocspResponder(now)).certificates[0]!;
     now = new Date(start + 9 * 86_400_000);
-    expect(ca.ocspResponder(now).certificates[0]!.equals(first)).toBe(true);
+    expect((await ca.ocspResponder(now)).certificates[0]!.equals(first)).toBe(true);
     now = new Date(); // past half of 30 days
-    const renewed = ca.ocspResponder(now).certificates[0]!;
+    const renewed = (await ca.ocspResponder(now)).certificates[0]!;
     expect(renewed.equals(first)).toBe(false);
     const ocsp = createOcspService({ store, cas: new Map([['default', ca]]), now: () => now, validityMinutes: 60 });
     const out = check((await ocsp.respond('default', request('0123')))!, '0123');

@@ -3,7 +3,7 @@
  * signing certificates, CRLs and OCSP responses through a Signer that holds no KeyObject the CA
  * can see (as a PKCS#11 key will), checked by openssl.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaHierarchy } from '../../src/ca/ca-setup.js';
 import { createLocalCa } from '../../src/ca/local-ca.js';
@@ -106,7 +106,7 @@ describe.each(['ec-p256', 'rsa-2048'] as const)('the local CA on an asynchronous
   });
 
   it('signs OCSP responses with the CA signer (ocspSigner: ca)', async () => {
-    const responder = ca.ocspResponder(new Date());
+    const responder = await ca.ocspResponder(new Date());
     expect(responder.signatureAlgorithm.equals(signer.algorithmIdentifier)).toBe(true);
     const before = signer.calls;
     const tbs = responseData(responder.keyHash, new Date(), [], undefined);
@@ -115,8 +115,13 @@ describe.each(['ec-p256', 'rsa-2048'] as const)('the local CA on an asynchronous
     expect(response[0]).toBe(0x30);
   });
 
-  it('refuses a delegated OCSP responder, whose certificate must be signed in-process, with a reason', () => {
+  it('issues a delegated OCSP responder certificate through an asynchronous signer', async () => {
     const delegated = createLocalCa({ id: 'remote', signer, chain: [issuing.der, root.der], now: () => new Date(), random: randomBytes });
-    expect(() => delegated.ocspResponder(new Date())).toThrow(/CA remote: a delegated OCSP responder needs a signer that signs in-process/);
+    const before = signer.calls;
+    const responder = await delegated.ocspResponder(new Date());
+    expect(signer.calls - before).toBe(1);
+    const cert = new X509Certificate(responder.certificates[0]!);
+    expect(cert.verify(new X509Certificate(issuing.der).publicKey)).toBe(true);
+    expect(cert.subject).toBe('CN=remote OCSP responder');
   });
 });

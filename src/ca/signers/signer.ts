@@ -12,18 +12,9 @@ export interface Signer extends TbsSigner {
   readonly publicKey: Buffer;
   /** The signature value (DER for ECDSA, raw for RSA and Ed25519) over data. */
   sign(data: Buffer): Promise<Buffer>;
-  /**
-   * Optional: the same signature made synchronously, for a key held in this process. The local CA
-   * uses it where its contract is synchronous (issuing a delegated OCSP responder certificate).
-   */
-  signSync?(data: Buffer): Buffer;
   /** Short description for logs and the Web RA (`software ec P-256 (native)`); never key material. */
   readonly description: string;
 }
 
-/** A signer that signs in-process without waiting: software keys. */
+/** A software key also signs without waiting (benchmarks and tests use it directly). */
 export type SyncSigner = Signer & { signSync(data: Buffer): Buffer };
-
-export function signsSynchronously(signer: Signer): signer is SyncSigner {
-  return typeof signer.signSync === 'function';
-}
