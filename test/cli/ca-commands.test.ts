@@ -53,7 +53,7 @@ describe('estuary ca', { timeout: 300_000 }, () => {
     const r = await addUpstream('upstream', ['--trust-anchor', 'upstream-root.pem', '--basic-user', up.summary.estAccount.email, '--password-file', 'upstream.password']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/CA connector "upstream" \(type est\) added/);
-    expect(r.stdout).toMatch(/picks it up at its next start: restart it/);
+    expect(r.stdout).toMatch(/A running server takes it up at once/);
     expect(r.stdout).toContain('estuary profile set <label> --ca upstream');
     const after = yamlText();
     // the new entry is the only difference: comments, their columns and blank lines stay byte for byte
