@@ -120,7 +120,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   const maxCertificateBytes = o.maxCertificateBytes ?? 16 * 1024;
 
   const unavailable = (err: unknown): RaError =>
-    new RaError('unavailable', 'the service is temporarily unavailable, try again later', {
+    // The CA's reason is the client's business (as for 502); the store's is not.
+    new RaError('unavailable', err instanceof CaUnavailableError ? `${err.message}; try again later` : 'the service is temporarily unavailable, try again later', {
       retryAfterSeconds: (err instanceof CaUnavailableError ? err.retryAfterSeconds : undefined) ?? retryAfter, cause: err,
     });
 

@@ -89,7 +89,7 @@ describe('curl + openssl through the RA', () => {
     expect(strip('ra-cacerts.pem')).toBe(strip('up-cacerts.pem'));
     expect(strip('ra-cacerts.pem')).toContain(up.rootPem.trim());
     expect(strip('ra-cacerts.pem')).not.toContain(ra.rootPem.trim());
-  });
+  }, 180_000);
 
   it('simpleenroll with HTTP Basic: the certificate chains to the upstream root, the RA records it under the connector', async () => {
     await sh(
@@ -103,7 +103,7 @@ describe('curl + openssl through the RA', () => {
     await expectRecordedOnRa(serial, 'up', 'simpleenroll');
     expect((await ra.runtime.store.getCertificate(serial))!.requester).toBe(ra.summary.estAccount.email);
     await expectIssuedUpstream(serial, 'simpleenroll');
-  });
+  }, 180_000);
 
   it('simplereenroll renews (same key) with the issued certificate as the TLS client certificate to the RA', async () => {
     await sh(
@@ -119,7 +119,7 @@ describe('curl + openssl through the RA', () => {
     expect((await ra.runtime.store.getCertificate(newSerial))!.renews).toBe(oldSerial);
     // reenroll: enroll (the default) forwards a renewal as a simpleenroll authenticated as the RA
     await expectIssuedUpstream(newSerial, 'simpleenroll');
-  });
+  }, 180_000);
 
   it('simplereenroll rekeys (new key) with the renewed certificate as the TLS client certificate', async () => {
     await sh(
@@ -133,7 +133,7 @@ describe('curl + openssl through the RA', () => {
     const serial = await serialOf('rekeyed.pem');
     await expectRecordedOnRa(serial, 'up', 'simplereenroll');
     expect((await ra.runtime.store.getCertificate(serial))!.renews).toBe(await serialOf('renewed.pem'));
-  });
+  }, 180_000);
 
   /** serverkeygen on `label` with curl; the two parts with openssl; the key must match the certificate. */
   async function serverKeygen(label: string, cn: string): Promise<string> {
@@ -157,7 +157,7 @@ describe('curl + openssl through the RA', () => {
     const serial = await serverKeygen('', 'fwd-keygen');
     await expectRecordedOnRa(serial, 'up', 'serverkeygen');
     await expectIssuedUpstream(serial, 'serverkeygen');
-  });
+  }, 180_000);
 
   it('serverkeygen local (serverKeygen: local): the RA makes the key and enrolls a CSR for it upstream', async () => {
     const serial = await serverKeygen('local-keygen', 'local-keygen');
@@ -165,7 +165,7 @@ describe('curl + openssl through the RA', () => {
     await expectIssuedUpstream(serial, 'simpleenroll');
     const upstreamKeygens = await withUpstreamStore(up, (s) => s.listAudit({ action: 'serverkeygen' }));
     expect(upstreamKeygens.some((e) => e.serial === serial)).toBe(false);
-  });
+  }, 180_000);
 });
 
 describe('Bouncy Castle through the RA', () => {
@@ -183,5 +183,5 @@ describe('Bouncy Castle through the RA', () => {
     await expectRecordedOnRa(serial, 'up', 'simpleenroll');
     expect((await ra.runtime.store.getCertificate(serial))!.sans).toEqual(['DNS:bc-through-ra.example']);
     await expectIssuedUpstream(serial, 'simpleenroll');
-  });
+  }, 180_000);
 });

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../../src/bench/harness.js';
 import { withStore } from '../../src/cli/context.js';
@@ -29,8 +30,8 @@ export interface Upstream extends TestHome {
   running(): boolean;
   /** `estuary serve` on the same home and port; resolves once it listens. */
   start(): Promise<void>;
-  /** SIGTERM (the server drains), SIGKILL after 15 s; resolves once the process is gone. */
-  stop(): Promise<void>;
+  /** SIGTERM (the server drains), SIGKILL after 15 s, or SIGKILL at once (a crash); resolves once the process is gone. */
+  stop(how?: 'term' | 'kill'): Promise<void>;
 }
 
 const children = new Set<ChildProcess>();
@@ -42,16 +43,17 @@ process.once('exit', () => {
 export type UpstreamProfiles = Record<string, Partial<NewProfile>>;
 
 /**
- * A fresh upstream home with these profiles (written to its store before the process starts;
+ * A fresh upstream home with these profiles (or a function of the home, e.g. for its root as a client trust anchor) (written to its store before the process starts;
  * `ra-certs` issues RA certificates: id-kp-cmcRA + clientAuth), and the process started.
  */
-export async function startUpstream(profiles: UpstreamProfiles = {}): Promise<Upstream> {
+export async function startUpstream(profiles: UpstreamProfiles | ((home: TestHome) => UpstreamProfiles) = {}): Promise<Upstream> {
   const h = await makeHome();
+  const wanted = typeof profiles === 'function' ? profiles(h) : profiles;
   await withStore({ home: h.home }, async (store) => {
     await store.createProfile({ ...defaultProfile('ra-certs', 'default'), extendedKeyUsage: ['cmcRA', 'clientAuth'] });
-    for (const [label, changes] of Object.entries(profiles)) await store.createProfile({ ...defaultProfile(label, 'default'), ...changes, label });
+    for (const [label, changes] of Object.entries(wanted)) await store.createProfile({ ...defaultProfile(label, 'default'), ...changes, label });
   });
-  const port = await freePort();
+  const port = await portBelowEphemeralRange();
   const logFile = join(h.home, 'upstream.log');
   let child: ChildProcess | undefined;
 
@@ -97,11 +99,11 @@ export async function startUpstream(profiles: UpstreamProfiles = {}): Promise<Up
       });
       child = c;
     },
-    async stop() {
+    async stop(how = 'term') {
       const c = child;
       if (!c) return;
       const gone = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      c.kill('SIGTERM');
+      c.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
       const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
       await gone;
       clearTimeout(timer);
@@ -109,6 +111,33 @@ export async function startUpstream(profiles: UpstreamProfiles = {}): Promise<Up
   };
   await up.start();
   return up;
+}
+
+/**
+ * A free port that the kernel never hands out as an ephemeral port (Linux: 32768-60999 by default),
+ * so that while the upstream is stopped no client connection or `listen(0)` takes it from the restart.
+ */
+async function portBelowEphemeralRange(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the default range's start
+  }
+  const from = Math.max(1024, low - 12_000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await canListen(port)) return port;
+  }
+  return freePort();
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 /** Change the upstream's profiles while it runs (SQLite, read per request), as `estuary profile set` does. */

@@ -1,0 +1,101 @@
+/**
+ * The upstream Estuary process goes away and comes back: the RA answers 503 + Retry-After with a
+ * text reason for enrollments, keeps serving /cacerts from its last good copy (in memory, and from
+ * <home>/ca/<id>.upstream-cacerts.pem after an RA restart), and enrolls again as soon as the
+ * upstream listens again on the same port, without an RA restart (the connection pool reconnects).
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pemBlocks } from '../../src/pki/base64.js';
+import { certsFrom, csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
+import { startServer, type TestHome, type TestServer } from '../helpers/home.js';
+import { makeCsr } from '../helpers/keys.js';
+import { makeRaHome, routeProfiles, startUpstream, upstreamAccount, type Upstream } from '../helpers/upstream.js';
+
+let up: Upstream;
+let raHome: TestHome;
+let ra: TestServer;
+let upstreamCacerts: string[];
+
+beforeAll(async () => {
+  up = await startUpstream();
+  raHome = await makeRaHome(up, { up: { basic: upstreamAccount(up), retryAfterSeconds: 11 } });
+  ra = await startServer(raHome);
+  await routeProfiles(ra.runtime.store, { default: { ca: 'up' } });
+  const res = await estRequest(`${up.base}/cacerts`, { ca: up.rootPem });
+  expect(res.status).toBe(200);
+  upstreamCacerts = certsFrom(res).map((d) => new X509Certificate(d).fingerprint256);
+}, 240_000);
+afterAll(async () => {
+  await ra?.runtime.close();
+  await up?.stop();
+});
+
+const basic = (): { user: string; password: string } => ({ user: ra.summary.estAccount.email, password: ra.summary.estAccount.password });
+
+async function enroll(cn: string): Promise<EstResponse> {
+  const csr = await makeCsr({ name: `CN=${cn}` });
+  return estRequest(`${ra.base}/simpleenroll`, { ca: ra.rootPem, basic: basic(), body: csrBody(csr.der), contentType: 'application/pkcs10' });
+}
+
+function expectIssuedUpstream(res: EstResponse): void {
+  expect(res.status, res.text).toBe(200);
+  const cert = new X509Certificate(certsFrom(res)[0]!);
+  expect(cert.verify(new X509Certificate(up.issuingPem).publicKey)).toBe(true);
+}
+
+/** The RA's /cacerts answers 200 with exactly the upstream's CA certificates. */
+async function expectUpstreamCacerts(): Promise<void> {
+  const res = await estRequest(`${ra.base}/cacerts`, { ca: ra.rootPem });
+  expect(res.status, res.text).toBe(200);
+  expect(certsFrom(res).map((d) => new X509Certificate(d).fingerprint256)).toEqual(upstreamCacerts);
+}
+
+async function expectUnavailable(cn: string): Promise<void> {
+  const res = await enroll(cn);
+  expect(res.status, res.text).toBe(503);
+  // the upstream said nothing (it is gone): the connector's retryAfterSeconds
+  expect(res.headers['retry-after']).toBe('11');
+  expect(res.headers['content-type']).toMatch(/^text\/plain/);
+  expect(res.text).toMatch(/^CA connector "up": the upstream CA https:\/\/127\.0\.0\.1:\d+ is unavailable: .+; try again later$/m);
+  expect((await ra.runtime.store.listCertificates()).map((c) => c.subject)).not.toContain(`CN=${cn}`);
+  const refusal = (await ra.runtime.store.listAudit({ action: 'simpleenroll' }))[0]!;
+  expect(refusal.outcome).toBe('unavailable');
+}
+
+describe('upstream outage', () => {
+  it('enrolls while the upstream runs, and keeps a copy of its CA certificates on disk', async () => {
+    expectIssuedUpstream(await enroll('before-outage'));
+    await expectUpstreamCacerts();
+    const cacheFile = join(raHome.home, 'ca', 'up.upstream-cacerts.pem');
+    expect(existsSync(cacheFile)).toBe(true);
+    expect(pemBlocks(readFileSync(cacheFile, 'utf8')).map((d) => new X509Certificate(d).fingerprint256)).toEqual(upstreamCacerts);
+  }, 180_000);
+
+  it('upstream killed: 503 + Retry-After with a text reason; /cacerts still 200 from the last good copy', async () => {
+    const certsBefore = (await ra.runtime.store.listCertificates()).length;
+    await up.stop('kill');
+    await expectUnavailable('during-outage');
+    await expectUpstreamCacerts();
+    expect((await ra.runtime.store.listCertificates()).length).toBe(certsBefore);
+  }, 180_000);
+
+  it('upstream back on the same port: the same RA enrolls again without a restart', async () => {
+    await up.start();
+    expectIssuedUpstream(await enroll('after-outage'));
+  }, 180_000);
+
+  it('RA restarted while the upstream is down: /cacerts from <home>/ca/up.upstream-cacerts.pem; enrollments again once the upstream is back', async () => {
+    await up.stop();
+    await expectUnavailable('drained');
+    await ra.runtime.close();
+    ra = await startServer(raHome);
+    await expectUpstreamCacerts();
+    await expectUnavailable('restarted-ra');
+    await up.start();
+    expectIssuedUpstream(await enroll('after-ra-restart'));
+    await expectUpstreamCacerts();
+  }, 180_000);
+});
