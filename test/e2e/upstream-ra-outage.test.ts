@@ -21,9 +21,12 @@ let upstreamCacerts: string[];
 
 beforeAll(async () => {
   up = await startUpstream();
-  raHome = await makeRaHome(up, { up: { basic: upstreamAccount(up), retryAfterSeconds: 11 } });
+  raHome = await makeRaHome(up, {
+    up: { basic: upstreamAccount(up), retryAfterSeconds: 11 },
+    'up-fp': { basic: upstreamAccount(up), retryAfterSeconds: 11, bootstrap: true },
+  });
   ra = await startServer(raHome);
-  await routeProfiles(ra.runtime.store, { default: { ca: 'up' } });
+  await routeProfiles(ra.runtime.store, { default: { ca: 'up' }, fp: { ca: 'up-fp' } });
   const res = await estRequest(`${up.base}/cacerts`, { ca: up.rootPem });
   expect(res.status).toBe(200);
   upstreamCacerts = certsFrom(res).map((d) => new X509Certificate(d).fingerprint256);
@@ -35,9 +38,10 @@ afterAll(async () => {
 
 const basic = (): { user: string; password: string } => ({ user: ra.summary.estAccount.email, password: ra.summary.estAccount.password });
 
-async function enroll(cn: string): Promise<EstResponse> {
+/** simpleenroll on the default profile (connector `up`, trustAnchors) or `fp` (connector `up-fp`, bootstrapFingerprint). */
+async function enroll(cn: string, label = ''): Promise<EstResponse> {
   const csr = await makeCsr({ name: `CN=${cn}` });
-  return estRequest(`${ra.base}/simpleenroll`, { ca: ra.rootPem, basic: basic(), body: csrBody(csr.der), contentType: 'application/pkcs10' });
+  return estRequest(`${ra.base}${label ? `/${label}` : ''}/simpleenroll`, { ca: ra.rootPem, basic: basic(), body: csrBody(csr.der), contentType: 'application/pkcs10' });
 }
 
 function expectIssuedUpstream(res: EstResponse): void {
@@ -47,19 +51,19 @@ function expectIssuedUpstream(res: EstResponse): void {
 }
 
 /** The RA's /cacerts answers 200 with exactly the upstream's CA certificates. */
-async function expectUpstreamCacerts(): Promise<void> {
-  const res = await estRequest(`${ra.base}/cacerts`, { ca: ra.rootPem });
+async function expectUpstreamCacerts(label = ''): Promise<void> {
+  const res = await estRequest(`${ra.base}${label ? `/${label}` : ''}/cacerts`, { ca: ra.rootPem });
   expect(res.status, res.text).toBe(200);
   expect(certsFrom(res).map((d) => new X509Certificate(d).fingerprint256)).toEqual(upstreamCacerts);
 }
 
-async function expectUnavailable(cn: string): Promise<void> {
-  const res = await enroll(cn);
+async function expectUnavailable(cn: string, label = ''): Promise<void> {
+  const res = await enroll(cn, label);
   expect(res.status, res.text).toBe(503);
   // the upstream said nothing (it is gone): the connector's retryAfterSeconds
   expect(res.headers['retry-after']).toBe('11');
   expect(res.headers['content-type']).toMatch(/^text\/plain/);
-  expect(res.text).toMatch(/^CA connector "up": the upstream CA https:\/\/127\.0\.0\.1:\d+ is unavailable: .+; try again later$/m);
+  expect(res.text).toMatch(new RegExp(`^CA connector "${label ? 'up-fp' : 'up'}": the upstream CA https://127\\.0\\.0\\.1:\\d+ is (unavailable|not trusted yet): .+; try again later$`, 'm'));
   expect((await ra.runtime.store.listCertificates()).map((c) => c.subject)).not.toContain(`CN=${cn}`);
   const refusal = (await ra.runtime.store.listAudit({ action: 'simpleenroll' }))[0]!;
   expect(refusal.outcome).toBe('unavailable');
@@ -68,6 +72,7 @@ async function expectUnavailable(cn: string): Promise<void> {
 describe('upstream outage', () => {
   it('enrolls while the upstream runs, and keeps a copy of its CA certificates on disk', async () => {
     expectIssuedUpstream(await enroll('before-outage'));
+    expectIssuedUpstream(await enroll('before-outage-fp', 'fp'));
     await expectUpstreamCacerts();
     const cacheFile = join(raHome.home, 'ca', 'up.upstream-cacerts.pem');
     expect(existsSync(cacheFile)).toBe(true);
@@ -94,8 +99,12 @@ describe('upstream outage', () => {
     ra = await startServer(raHome);
     await expectUpstreamCacerts();
     await expectUnavailable('restarted-ra');
+    await expectUpstreamCacerts('fp');
+    await expectUnavailable('restarted-ra-fp', 'fp');
     await up.start();
     expectIssuedUpstream(await enroll('after-ra-restart'));
     await expectUpstreamCacerts();
+    // bootstrap trust is established on the first request that reaches the upstream again, not at the next refresh
+    expectIssuedUpstream(await enroll('after-ra-restart-fp', 'fp'));
   }, 180_000);
 });

@@ -167,6 +167,8 @@ export async function enrollRaCertificate(up: Upstream, name = 'CN=estuary-ra'):
 /** How one RA connector authenticates upstream; files are written under <raHome>/upstream/. */
 export interface ConnectorSpec {
   label?: string;
+  /** Trust the upstream's TLS certificate by its root's SHA-256 fingerprint (RFC 7030 §4.1.1 bootstrap) instead of trustAnchors. */
+  bootstrap?: boolean;
   basic?: { user: string; password: string };
   certificate?: RaCertificate;
   serverKeygen?: 'forward' | 'local';
@@ -196,7 +198,8 @@ export async function makeRaHome(up: Upstream, connectors: Record<string, Connec
       auth.key = `upstream/${id}-ra.key`;
     }
     setCaConnector(ra.home, id, {
-      type: 'est', url: up.url, ...(c.label ? { label: c.label } : {}), trustAnchors: ['upstream/root.pem'], auth,
+      type: 'est', url: up.url, ...(c.label ? { label: c.label } : {}),
+      ...(c.bootstrap ? { bootstrapFingerprint: up.summary.rootFingerprintSha256 } : { trustAnchors: ['upstream/root.pem'] }), auth,
       ...(c.serverKeygen ? { serverKeygen: c.serverKeygen } : {}), ...(c.reenroll ? { reenroll: c.reenroll } : {}),
       ...(c.retryAfterSeconds ? { retryAfterSeconds: c.retryAfterSeconds } : {}),
     });
