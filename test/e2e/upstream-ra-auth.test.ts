@@ -151,6 +151,9 @@ describe('upstream manual approval', () => {
     expect(first.status, first.text).toBe(202);
     expect(first.headers['retry-after']).toBe('7');
     expect(await ra.runtime.store.listCertificates({ profile: 'held' })).toEqual([]);
+    // the RA audits the hold with the upstream's reference (operation and where)
+    const held = (await ra.runtime.store.listAudit({ profile: 'held' })).find((e) => e.outcome === 'pending');
+    expect(held?.detail).toContain(`simpleenroll at ${up.url} (label held)`);
 
     const listed = await estuary(['request', 'list', '--json', '--profile', 'held', '--home', up.home]);
     expect(listed.code, listed.stderr).toBe(0);

@@ -9,9 +9,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certificateFields } from '../../src/pki/certificate.js';
 import { estuary } from '../helpers/cli.js';
+import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { makeRaHome, routeProfiles, startUpstream, upstreamAccount, withUpstreamStore, type Upstream } from '../helpers/upstream.js';
+import { makeCsr } from '../helpers/keys.js';
 import { compileBcClient, runBc } from '../interop/bc-client.js';
 
 let up: Upstream;
@@ -165,6 +168,25 @@ describe('curl + openssl through the RA', () => {
     await expectIssuedUpstream(serial, 'simpleenroll');
     const upstreamKeygens = await withUpstreamStore(up, (s) => s.listAudit({ action: 'serverkeygen' }));
     expect(upstreamKeygens.some((e) => e.serial === serial)).toBe(false);
+  }, 180_000);
+});
+
+describe('many clients at once', () => {
+  it('concurrent enrollments share the connector\'s bounded pool: every one is issued upstream and recorded on the RA under the connector', async () => {
+    const basic = { user: ra.summary.estAccount.email, password: ra.summary.estAccount.password };
+    // more than the pool's 8 connections (maxConnections default): some requests wait for a free one
+    const answers = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
+      const csr = await makeCsr({ name: `CN=parallel-${i}` });
+      return estRequest(`${ra.base}/simpleenroll`, { ca: ra.rootPem, basic, body: csrBody(csr.der), contentType: 'application/pkcs10' });
+    }));
+    const serials = answers.map((res) => {
+      expect(res.status, res.text).toBe(200);
+      return certificateFields(certsFrom(res)[0]!).serialHex;
+    });
+    expect(new Set(serials).size).toBe(12);
+    for (const serial of serials) expect((await ra.runtime.store.getCertificate(serial))?.ca).toBe('up');
+    const upstreamSerials = await withUpstreamStore(up, async (s) => new Set((await s.listCertificates({ limit: 1000 })).map((c) => c.serial)));
+    for (const serial of serials) expect(upstreamSerials.has(serial)).toBe(true);
   }, 180_000);
 });
 

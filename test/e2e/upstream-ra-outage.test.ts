@@ -83,6 +83,10 @@ describe('upstream outage', () => {
     const certsBefore = (await ra.runtime.store.listCertificates()).length;
     await up.stop('kill');
     await expectUnavailable('during-outage');
+    // the connector is reached only after authentication: an anonymous client learns nothing of the upstream
+    const anonymous = await estRequest(`${ra.base}/simpleenroll`, { ca: ra.rootPem, body: csrBody((await makeCsr({ name: 'CN=anonymous' })).der), contentType: 'application/pkcs10' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.text).not.toContain('upstream');
     await expectUpstreamCacerts();
     expect((await ra.runtime.store.listCertificates()).length).toBe(certsBefore);
   }, 180_000);
