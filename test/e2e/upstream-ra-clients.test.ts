@@ -68,13 +68,14 @@ beforeAll(async () => {
   dir = tempDir('estuary-upstream-clients-');
   classes = join(dir, 'classes');
   await compileBcClient(classes);
-  up = await startUpstream();
+  up = await startUpstream({ attrs: { csrAttrs: ['challengePassword', 'extensionRequest'] } });
   const home = await makeRaHome(up, {
     up: { basic: upstreamAccount(up) },
     'up-local': { basic: upstreamAccount(up), serverKeygen: 'local' },
+    'up-attrs': { basic: upstreamAccount(up), label: 'attrs' },
   });
   ra = await startServer(home);
-  await routeProfiles(ra.runtime.store, { default: { ca: 'up' }, 'local-keygen': { ca: 'up-local' } });
+  await routeProfiles(ra.runtime.store, { default: { ca: 'up' }, 'local-keygen': { ca: 'up-local' }, attrs: { ca: 'up-attrs', csrAttrs: ['serialNumber'] } });
   writeFileSync(join(dir, 'ra-tls.pem'), ra.rootPem); // the RA's own TLS server certificate chains to its init root
   writeFileSync(join(dir, 'up-root.pem'), up.rootPem);
   writeFileSync(join(dir, 'up-issuing.pem'), up.issuingPem);
@@ -92,6 +93,17 @@ describe('curl + openssl through the RA', () => {
     expect(strip('ra-cacerts.pem')).toBe(strip('up-cacerts.pem'));
     expect(strip('ra-cacerts.pem')).toContain(up.rootPem.trim());
     expect(strip('ra-cacerts.pem')).not.toContain(ra.rootPem.trim());
+  }, 180_000);
+
+  it('/csrattrs of the RA: the profile\'s own attributes and the upstream\'s, except its challengePassword (linking is the RA\'s business)', async () => {
+    const direct = await sh(`curl -sS --fail --cacert up-root.pem "$UP/attrs/csrattrs" | openssl base64 -d | openssl asn1parse -inform DER`, { UP: up.base });
+    expect(direct).toMatch(/challengePassword/);
+    const merged = await sh(`curl -sS --fail --cacert ra-tls.pem "$BASE/attrs/csrattrs" | openssl base64 -d | openssl asn1parse -inform DER`, raEnv());
+    expect(merged).toMatch(/serialNumber/);
+    expect(merged).toMatch(/Extension Request/);
+    expect(merged).not.toMatch(/challengePassword/);
+    // the upstream's default profile announces nothing, nor does the RA's: 204
+    expect(await sh(`curl -sS --cacert ra-tls.pem -o /dev/null -w '%{http_code}' "$BASE/csrattrs"`, raEnv())).toBe('204');
   }, 180_000);
 
   it('simpleenroll with HTTP Basic: the certificate chains to the upstream root, the RA records it under the connector', async () => {
