@@ -179,6 +179,21 @@ describe('upstream manual approval', () => {
   }, 180_000);
 });
 
+describe('upstream rejection', () => {
+  it('an officer rejects upstream: the client\'s re-send through the RA gets 403 with the officer\'s reason', async () => {
+    const csr = await makeCsr({ name: 'CN=rejected-device' });
+    expect((await enroll('held', csr)).status).toBe(202);
+    const listed = JSON.parse((await estuary(['request', 'list', '--json', '--profile', 'held', '--home', up.home])).stdout) as Array<{ id: number; subject: string }>;
+    const id = listed.find((r) => r.subject === 'CN=rejected-device')!.id;
+    const rejected = await estuary(['request', 'reject', String(id), '--reason', 'not on the inventory', '--home', up.home]);
+    expect(rejected.code, rejected.stderr).toBe(0);
+    const res = await enroll('held', csr);
+    expect(res.status, res.text).toBe(403);
+    expect(res.text).toContain('not on the inventory');
+    expect((await ra.runtime.store.listCertificates({ profile: 'held' })).map((c) => c.subject)).not.toContain('CN=rejected-device');
+  }, 180_000);
+});
+
 describe('failures', () => {
   it('a wrong RA password upstream: 502 with a text reason naming the connector; nothing recorded on the RA; the refusal is audited', async () => {
     const res = await enroll('wrong', await makeCsr({ name: 'CN=wrong-device' }));

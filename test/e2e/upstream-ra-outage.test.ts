@@ -111,4 +111,30 @@ describe('upstream outage', () => {
     // bootstrap trust is established on the first request that reaches the upstream again, not at the next refresh
     expectIssuedUpstream(await enroll('after-ra-restart-fp', 'fp'));
   }, 180_000);
+
+  it('a new RA started before its upstream: /cacerts 503 until the upstream listens, then the RA serves without a restart', async () => {
+    await up.stop();
+    const fresh = await startServer(await makeRaHome(up, { up: { basic: upstreamAccount(up), retryAfterSeconds: 13 } }));
+    try {
+      await routeProfiles(fresh.runtime.store, { default: { ca: 'up' } });
+      const none = await estRequest(`${fresh.base}/cacerts`, { ca: fresh.rootPem });
+      expect(none.status, none.text).toBe(503);
+      expect(none.headers['retry-after']).toBe('13');
+      // /cacerts answers anyone: no upstream detail in its reason
+      expect(none.text).not.toContain('127.0.0.1');
+      expect(existsSync(join(fresh.home, 'ca', 'up.upstream-cacerts.pem'))).toBe(false);
+      await up.start();
+      const res = await estRequest(`${fresh.base}/cacerts`, { ca: fresh.rootPem });
+      expect(res.status, res.text).toBe(200);
+      expect(certsFrom(res).map((d) => new X509Certificate(d).fingerprint256)).toEqual(upstreamCacerts);
+      const csr = await makeCsr({ name: 'CN=fresh-ra' });
+      const enrolled = await estRequest(`${fresh.base}/simpleenroll`, {
+        ca: fresh.rootPem, basic: { user: fresh.summary.estAccount.email, password: fresh.summary.estAccount.password }, body: csrBody(csr.der), contentType: 'application/pkcs10',
+      });
+      expectIssuedUpstream(enrolled);
+      expect(existsSync(join(fresh.home, 'ca', 'up.upstream-cacerts.pem'))).toBe(true);
+    } finally {
+      await fresh.runtime.close();
+    }
+  }, 180_000);
 });
