@@ -1,7 +1,7 @@
 /** estuary.yaml validation: defaults, and every error names its field. */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { localCaConfig } from '../../src/ca/registry.js';
+import { CONNECTOR_TYPE_NAMES, localCaConfig } from '../../src/ca/registry.js';
 import { adminBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
 
 const HOME = '/srv/estuary';
@@ -196,7 +196,8 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('cas.X.type unknown', () => {
-    expect(configError({ cas: { upstream: { type: 'est', url: 'https://x' } } })).toBe('cas.upstream.type: "est" is not a known CA connector type (known: local)');
+    expect(configError({ cas: { upstream: { type: 'acme', url: 'https://x' } } })).toBe(`cas.upstream.type: "acme" is not a known CA connector type (known: ${CONNECTOR_TYPE_NAMES.join(', ')})`);
+    expect(CONNECTOR_TYPE_NAMES).toEqual(expect.arrayContaining(['local', 'est']));
   });
 
   it('cas.X fields', () => {
