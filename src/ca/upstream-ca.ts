@@ -233,6 +233,8 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
     },
     async issue(req): Promise<IssueResult> {
       await chain();
+      // The copy kept on disk serves /cacerts, but bootstrap trust needs the upstream itself: try now, not at the next refresh.
+      if (!trust) await refresh();
       let operation = OPERATION[req.operation];
       let csr = req.csr;
       if (operation === 'simplereenroll' && s.reenroll === 'enroll') operation = 'simpleenroll';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CaBadAnswerError, CaMisconfiguredError, CaRefusedError, generatesServerKeys, type CaBackend, type IssueOperation, type IssueRequest, type IssueResult } from '../ca/ca-backend.js';
+import { CaBadAnswerError, CaMisconfiguredError, CaRefusedError, CaUnavailableError, generatesServerKeys, type CaBackend, type IssueOperation, type IssueRequest, type IssueResult } from '../ca/ca-backend.js';
 import type { KeyPackageSigner } from '../pki/key-package.js';
 import { generalNameToString, nameToString } from '../pki/names.js';
 import { StoreConflictError, type Profile, type Store } from '../store/store.js';
@@ -38,7 +38,7 @@ const CONNECTOR_OPERATION: Record<EnrollOperation, IssueOperation> = {
   serverkeygen: 'serverkeygen',
 };
 
-/** Stage 4: the connector's typed refusals become RA errors; CaUnavailableError is left to the caller's 503 mapping. */
+/** Stage 4: the connector's typed refusals become RA errors; CaUnavailableError, named by the connector, is left to the caller's 503 mapping. */
 export async function issueThroughConnector(ca: CaBackend, request: IssueRequest): Promise<IssueResult> {
   try {
     return await ca.issue(request);
@@ -49,6 +49,8 @@ export async function issueThroughConnector(ca: CaBackend, request: IssueRequest
     if (err instanceof CaMisconfiguredError) throw new RaError('misconfigured', `CA connector "${ca.id}" is misconfigured: ${err.message}`, { cause: err });
     // Nothing is recorded or passed on: a certificate for another key or names the RA did not admit.
     if (err instanceof CaBadAnswerError) throw new RaError('misconfigured', `CA connector "${ca.id}": ${err.message}`, { cause: err });
+    // RFC 7030 §4.2.3 (via RFC 9110 §15.6.4): 503 + Retry-After, with the reason as text.
+    if (err instanceof CaUnavailableError) throw new CaUnavailableError(`CA connector "${ca.id}": ${err.message}`, { cause: err, ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}) });
     throw err;
   }
 }

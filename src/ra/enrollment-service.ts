@@ -120,17 +120,18 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
   const maxPending = o.maxPendingPerRequester ?? 10;
   const maxCertificateBytes = o.maxCertificateBytes ?? 16 * 1024;
 
-  const unavailable = (err: unknown): RaError =>
-    new RaError('unavailable', 'the service is temporarily unavailable, try again later', {
+  /** `caReason`: the requester is authenticated, so the CA's reason is its business (as for 502); the store's never is. */
+  const unavailable = (err: unknown, caReason = false): RaError =>
+    new RaError('unavailable', caReason && err instanceof CaUnavailableError ? `${err.message}; try again later` : 'the service is temporarily unavailable, try again later', {
       retryAfterSeconds: (err instanceof CaUnavailableError ? err.retryAfterSeconds : undefined) ?? retryAfter, cause: err,
     });
 
   /** Store and CA failures become 503; RA errors pass through; anything else is a bug and rethrown. */
-  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+  const guard = async <T>(fn: () => Promise<T>, caReason = false): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof StoreUnavailableError || err instanceof CaUnavailableError) throw unavailable(err);
+      if (err instanceof StoreUnavailableError || err instanceof CaUnavailableError) throw unavailable(err, caReason);
       throw err;
     }
   };
@@ -220,7 +221,8 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       const audit = { actor: req.credentials.basic?.user ?? 'anonymous' };
       try {
         await intermediatesLoaded;
-        const outcome = await guard(() => runEnrollPipeline(pipeline, req, p, caFor(p), audit));
+        // the connector is called only after authentication (stage 1): its 503 reason may be told
+        const outcome = await guard(() => runEnrollPipeline(pipeline, req, p, caFor(p), audit), true);
         if (outcome.kind === 'issued') o.logger.info({ op: req.operation, profile: p.label, actor: audit.actor, serial: outcome.serial }, 'certificate issued');
         return outcome;
       } catch (err) {

@@ -135,6 +135,7 @@ describe('CA connector outcomes through the RA', () => {
     const first = await enroll(csr);
     expect(first.status).toBe(503);
     expect(first.headers['retry-after']).toBe('9');
+    expect(first.text).toContain(`CA connector "${ca.id}": connection refused; try again later`);
     const second = await enroll(csr);
     expect(second.status).toBe(503);
     expect(second.headers['retry-after']).toBe('30');
