@@ -66,7 +66,7 @@ const USAGE = `usage: npm run bench -- [options]
   --csr-pool N      distinct pre-generated P-256 CSRs (default 256)
   --verify-tls      drivers verify the server certificate (default: verified once at start, then skipped)
   --cpu-prof DIR    run the server under node --cpu-prof, keep the profile in DIR, print its top self time
-                    (the upstream, in enroll-ra-keepalive)
+                    (and the RA's in DIR/ra, of its last run)
   --ra-pool N       enroll-ra-keepalive: the RA's connections to the upstream (maxConnections; default 8)
   --json            print the results as JSON`;
 
@@ -225,7 +225,8 @@ async function measure(b: Bench, s: Scenario, run: number): Promise<Measured> {
   if (!b.ra) throw new Error(`${s.name}: the RA home was not prepared`);
   const { home, mainJs, sanityCsr } = b.ra;
   const port = await freePort();
-  const { result: m, counts } = await withRa({ mainJs, ra: home, port, core: b.serverCore, sanityCsr }, (server) =>
+  const cpuProfDir = b.options.cpuProf ? join(b.options.cpuProf, 'ra') : undefined;
+  const { result: m, counts } = await withRa({ mainJs, ra: home, port, core: b.serverCore, sanityCsr, ...(cpuProfDir ? { cpuProfDir } : {}) }, (server) =>
     runScenario(b, s, run, { server, port, authorization: home.authorization, rootPem: home.rootPem, upstream: { server: b.server, port: b.port } }));
   m.ra = { ...m.ra!, upstreamRequests: counts.requests, upstreamHandshakes: counts.handshakes, handshakesPerThousand: (1000 * counts.handshakes) / counts.requests };
   return m;
@@ -341,10 +342,14 @@ async function main(): Promise<void> {
 
     const serverExit = await cleanup();
     let profile: ReturnType<typeof summarizeCpuProfile> & { file: string } | undefined;
+    let raProfile: typeof profile;
     if (o.cpuProf) {
       const file = newestCpuProfile(o.cpuProf);
       const windows = [...measured.values()].flat().map((m) => m.windowMonotonicUs);
       if (file) profile = { file, ...summarizeCpuProfile(file, windows) };
+      // the RA of the last run through it
+      const raFile = ra ? newestCpuProfile(join(o.cpuProf, 'ra')) : undefined;
+      if (raFile) raProfile = { file: raFile, ...summarizeCpuProfile(raFile, windows) };
     }
 
     if (o.json) {
@@ -355,7 +360,7 @@ async function main(): Promise<void> {
         },
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
-        enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu, cpuProfile: profile,
+        enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu, cpuProfile: profile, raCpuProfile: raProfile,
       }, null, 2) + '\n');
       return;
     }
@@ -366,6 +371,7 @@ async function main(): Promise<void> {
         `${ra ? ' (the RA too)' : ''}, drivers ${pinning.drivers}; ${process.version}`,
       loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}`,
       ...(profile ? { profile } : {}),
+      ...(raProfile ? { raProfile } : {}),
     }));
   } finally {
     await cleanup();

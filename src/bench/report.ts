@@ -120,7 +120,21 @@ export interface TextReport {
   /** The first lines: concurrency, duration, drivers and pinning. */
   setting: string;
   loadLine: string;
-  profile?: { file: string; functions: HotSpot[]; files: HotSpot[]; totalMs: number; idleMs: number };
+  profile?: Profile;
+  /** The RA's, through-the-RA scenarios (its last run). */
+  raProfile?: Profile;
+}
+
+type Profile = { file: string; functions: HotSpot[]; files: HotSpot[]; totalMs: number; idleMs: number };
+
+function profileLines(what: string, p: Profile): string[] {
+  return [
+    '', `${what} CPU profile ${p.file}, measured windows only: ${f(p.totalMs / 1000)} s busy, ` +
+      `${f(p.idleMs / 1000)} s idle (native work outside JS, e.g. TLS, may count as idle); top self time:`,
+    table([['function', 'self ms', '%', 'where'], ...p.functions.map((h) => [h.name, f(h.selfMs, 0), f(h.percent), h.where])]),
+    '', 'self time by file:',
+    table([['file', 'self ms', '%'], ...p.files.slice(0, 15).map((h) => [h.name, f(h.selfMs, 0), f(h.percent)])]),
+  ];
 }
 
 /** Throughput of one scenario relative to another, in percent, by rate and per server CPU-second. */
@@ -175,13 +189,7 @@ export function textReport(r: TextReport): string {
   }
   for (const s of r.summaries) if (s.firstError) out.push(`first error in ${s.scenario}: ${s.firstError}`);
   out.push(r.loadLine);
-  if (r.profile) {
-    const p = r.profile;
-    out.push('', `server CPU profile ${p.file}, measured windows only: ${f(p.totalMs / 1000)} s busy, ` +
-      `${f(p.idleMs / 1000)} s idle (native work outside JS, e.g. TLS, may count as idle); top self time:`);
-    out.push(table([['function', 'self ms', '%', 'where'], ...p.functions.map((h) => [h.name, f(h.selfMs, 0), f(h.percent), h.where])]));
-    out.push('', 'self time by file:');
-    out.push(table([['file', 'self ms', '%'], ...p.files.slice(0, 15).map((h) => [h.name, f(h.selfMs, 0), f(h.percent)])]));
-  }
+  if (r.profile) out.push(...profileLines('server', r.profile));
+  if (r.raProfile) out.push(...profileLines('RA', r.raProfile));
   return out.join('\n') + '\n';
 }

@@ -125,12 +125,12 @@ export interface RaRun<T> {
  * it (SIGTERM) and read its connector's counts from its log.
  */
 export async function withRa<T>(
-  o: { mainJs: string; ra: RaHome; port: number; core: number | undefined; sanityCsr: Buffer },
+  o: { mainJs: string; ra: RaHome; port: number; core: number | undefined; sanityCsr: Buffer; cpuProfDir?: string },
   measure: (ra: ServerProcess) => Promise<T>,
 ): Promise<RaRun<T>> {
   const logFile = join(o.ra.home, 'server.log');
   const from = existsSync(logFile) ? statSync(logFile).size : 0;
-  const ra = await startServer({ mainJs: o.mainJs, home: o.ra.home, port: o.port, core: o.core });
+  const ra = await startServer({ mainJs: o.mainJs, home: o.ra.home, port: o.port, core: o.core, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}) });
   let result: T;
   let exit = '';
   try {
