@@ -38,7 +38,7 @@ interface Report {
 
 it('reports throughput, per-process CPU and the RA\'s upstream handshakes next to direct enrollment', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [
-    BENCH, '--scenarios', 'enroll-keepalive,enroll-ra-keepalive', '--runs', '2', '--duration', '1', '--warmup', '0.5',
+    BENCH, '--scenarios', 'enroll-keepalive,enroll-ra-keepalive', '--runs', '2', '--duration', '2', '--warmup', '0.5',
     '--concurrency', '8', '--ra-pool', '2', '--json',
   ], { encoding: 'utf8', timeout: 170_000, maxBuffer: 64 * 1024 * 1024 });
   const report = JSON.parse(stdout) as Report;
