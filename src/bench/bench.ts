@@ -51,6 +51,8 @@ interface Options {
   json: boolean;
   /** The RA connector's maxConnections (enroll-ra-keepalive); undefined: the connector's default. */
   raPool: number | undefined;
+  /** The core the RA is pinned to; undefined: the server's core. */
+  raCore: number | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -68,6 +70,7 @@ const USAGE = `usage: npm run bench -- [options]
   --cpu-prof DIR    run the server under node --cpu-prof, keep the profile in DIR, print its top self time
                     (and the RA's in DIR/ra, of its last run)
   --ra-pool N       enroll-ra-keepalive: the RA's connections to the upstream (maxConnections; default 8)
+  --ra-core N       enroll-ra-keepalive: pin the RA to core N (default: the server's core, with the upstream)
   --json            print the results as JSON`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -77,13 +80,19 @@ function positive(name: string, text: string | undefined, fallback: number, inte
   return n;
 }
 
+function core(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n >= cpuCount()) throw new Error(`--${name}: expected a core number from 0 to ${cpuCount() - 1}, got "${text}"`);
+  return n;
+}
+
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
       scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -112,6 +121,7 @@ function parseOptions(argv: string[]): Options {
     cpuProf: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
     json: Boolean(values.json),
     raPool: values['ra-pool'] === undefined ? undefined : positive('ra-pool', values['ra-pool'], 8),
+    raCore: values['ra-core'] === undefined ? undefined : core('ra-core', values['ra-core']),
   };
 }
 
@@ -140,6 +150,8 @@ interface Target {
   authorization: string;
   rootPem: string;
   upstream?: { server: ServerProcess; port: number };
+  /** The front server is on another core than the server core (--ra-core): its CPU is not part of that core's use. */
+  frontElsewhere?: boolean;
 }
 
 async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promise<Measured> {
@@ -192,8 +204,9 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
   const ok = results.reduce((n, r) => n + r.ok, 0);
   const frontCpu = (100 * (after.server - before.server)) / windowS;
   const upstreamCpu = (100 * (after.upstream - before.upstream)) / windowS;
-  // both servers run on the server core: together they are "the server"
+  // RA and upstream: together they are "the server" (on the server core, unless --ra-core moved the RA)
   const serverCpu = frontCpu + upstreamCpu;
+  const serverCoreCpu = t.frontElsewhere ? upstreamCpu : serverCpu;
   const driverCpu = (100 * after.drivers.reduce((n, v, i) => n + v - before.drivers[i]!, 0)) / windowS / b.driverCores;
   const firstError = results.find((r) => r.firstError)?.firstError;
   const tls = fullHandshakes(s.name, results) ?? {};
@@ -203,7 +216,7 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
     scenario: s.name, run, requestsPerSecond: ok / o.duration, p50Ms: percentile(all, 0.5), p99Ms: percentile(all, 0.99), ok,
     errors: results.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}), ...tls,
     serverPeakRssMb: rssPeakKb / 1024, serverCpuPercent: serverCpu, requestsPerServerCpuSecond: (100 * ok) / o.duration / serverCpu, driverCpuPercent: driverCpu,
-    coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCpu,
+    coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCoreCpu,
     serverCoreIowaitPercent: serverCore?.iowait ?? NaN, driverCoreBusyPercent: median(b.loadCores.map((c) => cores[c]?.busy ?? NaN)),
     windowMonotonicUs: [before.mono, after.mono] as [number, number],
     ...(upstream ? {
@@ -226,8 +239,11 @@ async function measure(b: Bench, s: Scenario, run: number): Promise<Measured> {
   const { home, mainJs, sanityCsr } = b.ra;
   const port = await freePort();
   const cpuProfDir = b.options.cpuProf ? join(b.options.cpuProf, 'ra') : undefined;
-  const { result: m, counts } = await withRa({ mainJs, ra: home, port, core: b.serverCore, sanityCsr, ...(cpuProfDir ? { cpuProfDir } : {}) }, (server) =>
-    runScenario(b, s, run, { server, port, authorization: home.authorization, rootPem: home.rootPem, upstream: { server: b.server, port: b.port } }));
+  const core = b.options.raCore ?? b.serverCore;
+  const { result: m, counts } = await withRa({ mainJs, ra: home, port, core, sanityCsr, ...(cpuProfDir ? { cpuProfDir } : {}) }, (server) =>
+    runScenario(b, s, run, {
+      server, port, authorization: home.authorization, rootPem: home.rootPem, upstream: { server: b.server, port: b.port }, frontElsewhere: core !== b.serverCore,
+    }));
   m.ra = { ...m.ra!, upstreamRequests: counts.requests, upstreamHandshakes: counts.handshakes, handshakesPerThousand: (1000 * counts.handshakes) / counts.requests };
   return m;
 }
@@ -312,7 +328,7 @@ async function main(): Promise<void> {
       // the RA's home: its profile issues through an est connector to the server above (its upstream)
       const raHome = prepareRaHome({ mainJs, home: join(tmp, 'ra-home'), upstreamHome: home, upstreamPort: port, upstreamInit: init, ...(o.raPool ? { maxConnections: o.raPool } : {}) });
       ra = { home: raHome, mainJs, sanityCsr: bodies[0]! };
-      log(`RA home ${raHome.home}: cas.upstream (type est, maxConnections ${o.raPool ?? 'default'}) → https://127.0.0.1:${port}, profile default issues through it; the RA starts for each run ${pinning.server}`);
+      log(`RA home ${raHome.home}: cas.upstream (type est, maxConnections ${o.raPool ?? 'default'}) → https://127.0.0.1:${port}, profile default issues through it; the RA starts for each run ${o.raCore === undefined ? pinning.server : `on core ${o.raCore}`}`);
     }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
@@ -356,7 +372,7 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify({
         config: {
           concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, driver: o.engine,
-          ...(nativeMissing ? { driverFallback: nativeMissing } : {}), csrPool: o.csrPool, verifyTls: o.verifyTls, ...(o.raPool ? { raPool: o.raPool } : {}),
+          ...(nativeMissing ? { driverFallback: nativeMissing } : {}), csrPool: o.csrPool, verifyTls: o.verifyTls, ...(o.raPool ? { raPool: o.raPool } : {}), ...(o.raCore !== undefined ? { raCore: o.raCore } : {}),
         },
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
@@ -368,7 +384,7 @@ async function main(): Promise<void> {
       summaries,
       setting: `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
         `${driverCount} ${o.engine} driver process(es)${nativeMissing ? ' (native driver missing!)' : ''}; server ${pinning.server}` +
-        `${ra ? ' (the RA too)' : ''}, drivers ${pinning.drivers}; ${process.version}`,
+        `${ra ? (o.raCore === undefined ? ' (the RA too)' : `, the RA on core ${o.raCore}`) : ''}, drivers ${pinning.drivers}; ${process.version}`,
       loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}`,
       ...(profile ? { profile } : {}),
       ...(raProfile ? { raProfile } : {}),

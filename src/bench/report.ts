@@ -172,7 +172,7 @@ export function textReport(r: TextReport): string {
   const throughRa = r.summaries.filter((s) => s.ra);
   if (throughRa.length > 0) {
     out.push('', 'through the RA: the drivers talk to the RA, which forwards each CSR to the upstream Estuary over its kept-alive pool; both processes',
-      'on the server core, so "server CPU" above is RA + upstream. handshakes = TLS connections the RA opened to the upstream over the RA',
+      'on the server core (unless --ra-core moved the RA), and "server CPU" above is RA + upstream. handshakes = TLS connections the RA opened to the upstream over the RA',
       'process\'s life (its connector\'s count, logged at close), per 1,000 enrollments it forwarded; open = connections to the upstream at the end of the window', '');
     out.push(table([
       ['scenario', 'RA CPU', 'upstream CPU', 'req/RA-CPU-s', 'req/upstream-CPU-s', 'req/(RA+upstream)-CPU-s', 'forwarded', 'handshakes', 'per 1,000', 'open'],
