@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: the EST server as a child process pinned to core 0, driven over TLS on
- * loopback by driver processes pinned to the other core(s). Four closed-loop scenarios at a
+ * loopback by driver processes pinned to the other core(s). Five closed-loop scenarios at a
  * fixed concurrency; requests/s, latency percentiles, errors, the server's peak RSS and who
  * was the bottleneck (server and driver CPU over the measured window). Options: see USAGE.
+ * The fifth goes through an RA (a second Estuary, also on core 0) whose profile issues through
+ * an est connector to the server: src/bench/upstream-scenario.ts. Results: src/bench/report.ts.
  * The drivers use the native engine (src/bench/native-load.ts: full TLS handshakes, cheap enough
  * that one core outpaces the server) unless `--driver node` asks for node:https.
  */
@@ -16,18 +18,22 @@ import { parseArgs } from 'node:util';
 import { decodeBase64Body } from '../pki/base64.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type Engine, type RunResult, type RunSpec } from './driver.js';
+import { ratio, summarize, textReport, verdict, type Measured, type Summary } from './report.js';
+import { establishedTo, prepareRaHome, withRa, type RaHome } from './upstream-scenario.js';
 import {
   coreTimes, coreUse, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
-  median, monotonicUs, percentile, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, table, tasksetAvailable, f, type InitJson, type ServerProcess,
+  median, monotonicUs, percentile, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, tasksetAvailable, f, type InitJson, type ServerProcess,
 } from './harness.js';
 import { fullHandshakes, nativeLoadError } from './native-load.js';
 
 const EST = '/.well-known/est';
+/** `via: 'ra'`: the drivers talk to an RA whose profile issues through an est connector to the bench's server (upstream-scenario.ts). */
 const SCENARIOS = [
-  { name: 'enroll-keepalive', what: 'simpleenroll, keep-alive', method: 'POST', op: 'simpleenroll', keepAlive: true },
-  { name: 'enroll-newconn', what: 'simpleenroll, new TLS connection per request', method: 'POST', op: 'simpleenroll', keepAlive: false },
-  { name: 'cacerts-keepalive', what: 'cacerts, keep-alive', method: 'GET', op: 'cacerts', keepAlive: true },
-  { name: 'cacerts-newconn', what: 'cacerts, new TLS connection per request', method: 'GET', op: 'cacerts', keepAlive: false },
+  { name: 'enroll-keepalive', what: 'simpleenroll, keep-alive', method: 'POST', op: 'simpleenroll', keepAlive: true, via: 'direct' },
+  { name: 'enroll-newconn', what: 'simpleenroll, new TLS connection per request', method: 'POST', op: 'simpleenroll', keepAlive: false, via: 'direct' },
+  { name: 'cacerts-keepalive', what: 'cacerts, keep-alive', method: 'GET', op: 'cacerts', keepAlive: true, via: 'direct' },
+  { name: 'cacerts-newconn', what: 'cacerts, new TLS connection per request', method: 'GET', op: 'cacerts', keepAlive: false, via: 'direct' },
+  { name: 'enroll-ra-keepalive', what: 'simpleenroll, keep-alive, through an RA in front of an upstream Estuary', method: 'POST', op: 'simpleenroll', keepAlive: true, via: 'ra' },
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -43,6 +49,10 @@ interface Options {
   verifyTls: boolean;
   cpuProf: string | undefined;
   json: boolean;
+  /** The RA connector's maxConnections (enroll-ra-keepalive); undefined: the connector's default. */
+  raPool: number | undefined;
+  /** The core the RA is pinned to; undefined: the server's core. */
+  raCore: number | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -58,6 +68,9 @@ const USAGE = `usage: npm run bench -- [options]
   --csr-pool N      distinct pre-generated P-256 CSRs (default 256)
   --verify-tls      drivers verify the server certificate (default: verified once at start, then skipped)
   --cpu-prof DIR    run the server under node --cpu-prof, keep the profile in DIR, print its top self time
+                    (and the RA's in DIR/ra, of its last run)
+  --ra-pool N       enroll-ra-keepalive: the RA's connections to the upstream (maxConnections; default 8)
+  --ra-core N       enroll-ra-keepalive: pin the RA to core N (default: the server's core, with the upstream)
   --json            print the results as JSON`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -67,13 +80,19 @@ function positive(name: string, text: string | undefined, fallback: number, inte
   return n;
 }
 
+function core(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n >= cpuCount()) throw new Error(`--${name}: expected a core number from 0 to ${cpuCount() - 1}, got "${text}"`);
+  return n;
+}
+
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
       scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -101,44 +120,14 @@ function parseOptions(argv: string[]): Options {
     verifyTls: Boolean(values['verify-tls']),
     cpuProf: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
     json: Boolean(values.json),
+    raPool: values['ra-pool'] === undefined ? undefined : positive('ra-pool', values['ra-pool'], 8),
+    raCore: values['ra-core'] === undefined ? undefined : core('ra-core', values['ra-core']),
   };
 }
 
 const log = (line: string): boolean => process.stderr.write(line + '\n');
 
 // ---- one measured scenario ----
-
-interface Measured {
-  scenario: string;
-  run: number;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  ok: number;
-  errors: number;
-  firstError?: string;
-  /** Native engine: TLS handshakes (whole run) and how many resumed a session; undefined for node. */
-  handshakes?: number;
-  resumed?: number;
-  serverPeakRssMb: number;
-  /** Server user+system CPU over the window, percent of one core. */
-  serverCpuPercent: number;
-  /** Requests per second of server CPU: the server's capacity on one core, whoever was the bottleneck. */
-  requestsPerServerCpuSecond: number;
-  /** All drivers' CPU over the window, percent of the cores they run on. */
-  driverCpuPercent: number;
-  /** Busy time of each core over the window (kernel network work included). */
-  coreBusyPercent: number[];
-  /** Busy time of the server's core not spent by the server process: kernel work and other load (noise). */
-  serverCoreOtherPercent: number;
-  /** The server's core idle while the server waited for the disk (its event loop blocked in fsync). */
-  serverCoreIowaitPercent: number;
-  /** Busy time of the driver core(s), median. */
-  driverCoreBusyPercent: number;
-  /** The measured window on CLOCK_MONOTONIC (µs), to cut the server's CPU profile to it. */
-  windowMonotonicUs: [number, number];
-  bottleneck: string;
-}
 
 interface Bench {
   options: Options;
@@ -150,27 +139,24 @@ interface Bench {
   rootPem: string;
   serverCore: number | undefined;
   loadCores: number[];
+  /** The RA's home, when a scenario goes through it, and what starting it needs. */
+  ra?: { home: RaHome; mainJs: string; sanityCsr: Buffer };
 }
 
-/**
- * Who limits the rate. A process that used ≥ 90% of its core over the window is saturated. The
- * server's core is also used up when its CPU, the core's I/O wait (the event loop blocked in
- * fsync) and the rest of the core's busy time (kernel network work, or other load) reach 90%.
- */
-function verdict(m: Pick<Measured, 'serverCpuPercent' | 'serverCoreOtherPercent' | 'serverCoreIowaitPercent' | 'driverCpuPercent' | 'driverCoreBusyPercent'>): string {
-  const limits: string[] = [];
-  if (m.serverCpuPercent >= 90) limits.push('server CPU');
-  else if (m.serverCpuPercent + m.serverCoreIowaitPercent + m.serverCoreOtherPercent >= 90) {
-    if (m.serverCoreOtherPercent >= 15) limits.push('server core (shared with other load)');
-    else limits.push(m.serverCoreIowaitPercent >= 5 ? 'server (CPU + disk waits)' : 'server (CPU + kernel)');
-  }
-  if (m.driverCpuPercent >= 90) limits.push('driver CPU');
-  else if (m.driverCoreBusyPercent >= 90 && m.driverCoreBusyPercent - m.driverCpuPercent >= 15) limits.push('driver core (shared with other load)');
-  return limits.length ? limits.join(' + ') : 'neither';
+/** Where a scenario's load goes: the server the drivers talk to, and the upstream behind it, if any (its CPU counts too). */
+interface Target {
+  server: ServerProcess;
+  port: number;
+  authorization: string;
+  rootPem: string;
+  upstream?: { server: ServerProcess; port: number };
+  /** The front server is on another core than the server core (--ra-core): its CPU is not part of that core's use. */
+  frontElsewhere?: boolean;
 }
 
-async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured> {
-  const { options: o, server, drivers } = b;
+async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promise<Measured> {
+  const { options: o, drivers } = b;
+  const { server, upstream } = t;
   // VmHWM is reset so that each scenario reports its own peak; VmRSS is polled as well.
   const peakReset = resetPeakRss(server.pid);
   let rssPeakKb = memoryKb(server.pid)?.rss ?? 0;
@@ -184,16 +170,18 @@ async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured
   const active = drivers.filter((_, i) => shares[i]! > 0);
   drivers.forEach((d, i) => {
     const spec: RunSpec = {
-      engine: o.engine, host: '127.0.0.1', port: b.port, method: s.method, path: `${EST}/${s.op}`, keepAlive: s.keepAlive, concurrency: shares[i]!,
+      engine: o.engine, host: '127.0.0.1', port: t.port, method: s.method, path: `${EST}/${s.op}`, keepAlive: s.keepAlive, concurrency: shares[i]!,
       measureStart, measureEnd,
-      ...(s.op === 'simpleenroll' ? { authorization: b.authorization, contentType: 'application/pkcs10', bodyOffset: i * 977 } : {}),
-      ...(o.verifyTls ? { ca: b.rootPem } : {}),
+      ...(s.op === 'simpleenroll' ? { authorization: t.authorization, contentType: 'application/pkcs10', bodyOffset: i * 977 } : {}),
+      ...(o.verifyTls ? { ca: t.rootPem } : {}),
     };
     if (spec.concurrency > 0) d.send({ type: 'run', spec });
   });
   const snapshot = () => ({
     at: wallNow(), mono: monotonicUs(), cores: coreTimes(),
-    server: cpuSeconds(server.pid) ?? NaN, drivers: active.map((d) => cpuSeconds(d.child.pid!) ?? NaN),
+    server: cpuSeconds(server.pid) ?? NaN, upstream: upstream ? cpuSeconds(upstream.server.pid) ?? NaN : 0,
+    drivers: active.map((d) => cpuSeconds(d.child.pid!) ?? NaN),
+    upstreamConnections: upstream ? establishedTo(upstream.port) : NaN,
   });
   await sleep(Math.max(0, measureStart - wallNow()));
   const before = snapshot();
@@ -214,7 +202,11 @@ async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured
   }
   all.sort();
   const ok = results.reduce((n, r) => n + r.ok, 0);
-  const serverCpu = (100 * (after.server - before.server)) / windowS;
+  const frontCpu = (100 * (after.server - before.server)) / windowS;
+  const upstreamCpu = (100 * (after.upstream - before.upstream)) / windowS;
+  // RA and upstream: together they are "the server" (on the server core, unless --ra-core moved the RA)
+  const serverCpu = frontCpu + upstreamCpu;
+  const serverCoreCpu = t.frontElsewhere ? upstreamCpu : serverCpu;
   const driverCpu = (100 * after.drivers.reduce((n, v, i) => n + v - before.drivers[i]!, 0)) / windowS / b.driverCores;
   const firstError = results.find((r) => r.firstError)?.firstError;
   const tls = fullHandshakes(s.name, results) ?? {};
@@ -224,46 +216,36 @@ async function runScenario(b: Bench, s: Scenario, run: number): Promise<Measured
     scenario: s.name, run, requestsPerSecond: ok / o.duration, p50Ms: percentile(all, 0.5), p99Ms: percentile(all, 0.99), ok,
     errors: results.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}), ...tls,
     serverPeakRssMb: rssPeakKb / 1024, serverCpuPercent: serverCpu, requestsPerServerCpuSecond: (100 * ok) / o.duration / serverCpu, driverCpuPercent: driverCpu,
-    coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCpu,
+    coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCoreCpu,
     serverCoreIowaitPercent: serverCore?.iowait ?? NaN, driverCoreBusyPercent: median(b.loadCores.map((c) => cores[c]?.busy ?? NaN)),
     windowMonotonicUs: [before.mono, after.mono] as [number, number],
+    ...(upstream ? {
+      ra: {
+        raCpuPercent: frontCpu, upstreamCpuPercent: upstreamCpu, requestsPerRaCpuSecond: (100 * ok) / o.duration / frontCpu,
+        requestsPerUpstreamCpuSecond: (100 * ok) / o.duration / upstreamCpu, upstreamConnectionsOpen: after.upstreamConnections,
+        // the RA's connector counts come when the RA stops (withRa)
+        upstreamRequests: NaN, upstreamHandshakes: NaN, handshakesPerThousand: NaN,
+      },
+    } : {}),
   };
   return { ...m, bottleneck: verdict(m) };
 }
 
-// ---- output ----
-
-type MedianKey = 'requestsPerSecond' | 'p50Ms' | 'p99Ms' | 'serverCpuPercent' | 'requestsPerServerCpuSecond' | 'serverCoreOtherPercent'
-  | 'serverCoreIowaitPercent' | 'driverCpuPercent' | 'driverCoreBusyPercent';
-
-/** Medians over the runs; errors are summed (warm-up included), peak RSS is the maximum. */
-type Summary = Record<MedianKey, number> & {
-  scenario: string;
-  description: string;
-  errors: number;
-  firstError?: string;
-  /** Summed over the runs (native engine). */
-  handshakes?: number;
-  resumed?: number;
-  serverPeakRssMb: number;
-  /** Judged on the medians; each run keeps its own verdict too. */
-  bottleneck: string;
-  runs: Measured[];
-};
-
-function summarize(s: Scenario, runs: Measured[]): Summary {
-  const keys: MedianKey[] = ['requestsPerSecond', 'p50Ms', 'p99Ms', 'serverCpuPercent', 'requestsPerServerCpuSecond', 'serverCoreOtherPercent',
-    'serverCoreIowaitPercent', 'driverCpuPercent', 'driverCoreBusyPercent'];
-  const medians = Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) as Record<MedianKey, number>;
-  const firstError = runs.find((r) => r.firstError)?.firstError;
-  const counted = runs.every((r) => r.handshakes !== undefined);
-  return {
-    scenario: s.name, description: s.what, ...medians,
-    errors: runs.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
-    ...(counted ? { handshakes: runs.reduce((n, r) => n + r.handshakes!, 0), resumed: runs.reduce((n, r) => n + r.resumed!, 0) } : {}),
-    serverPeakRssMb: Math.max(...runs.map((r) => r.serverPeakRssMb)),
-    bottleneck: verdict(medians), runs,
-  };
+/** One run of a scenario: against the server, or through an RA started for the run (its connector's counts are known when it stops). */
+async function measure(b: Bench, s: Scenario, run: number): Promise<Measured> {
+  const direct: Target = { server: b.server, port: b.port, authorization: b.authorization, rootPem: b.rootPem };
+  if (s.via === 'direct') return runScenario(b, s, run, direct);
+  if (!b.ra) throw new Error(`${s.name}: the RA home was not prepared`);
+  const { home, mainJs, sanityCsr } = b.ra;
+  const port = await freePort();
+  const cpuProfDir = b.options.cpuProf ? join(b.options.cpuProf, 'ra') : undefined;
+  const core = b.options.raCore ?? b.serverCore;
+  const { result: m, counts } = await withRa({ mainJs, ra: home, port, core, sanityCsr, ...(cpuProfDir ? { cpuProfDir } : {}) }, (server) =>
+    runScenario(b, s, run, {
+      server, port, authorization: home.authorization, rootPem: home.rootPem, upstream: { server: b.server, port: b.port }, frontElsewhere: core !== b.serverCore,
+    }));
+  m.ra = { ...m.ra!, upstreamRequests: counts.requests, upstreamHandshakes: counts.handshakes, handshakesPerThousand: (1000 * counts.handshakes) / counts.requests };
+  return m;
 }
 
 // ---- main ----
@@ -341,84 +323,72 @@ async function main(): Promise<void> {
     for (const d of drivers) await expectFrom(d, 'ready');
     log(`drivers: ${drivers.map((d) => `pid ${d.child.pid} (CPUs allowed: ${allowed(d.child.pid!)})`).join(', ')}`);
 
+    let ra: Bench['ra'];
+    if (o.scenarios.some((s) => s.via === 'ra')) {
+      // the RA's home: its profile issues through an est connector to the server above (its upstream)
+      const raHome = prepareRaHome({ mainJs, home: join(tmp, 'ra-home'), upstreamHome: home, upstreamPort: port, upstreamInit: init, ...(o.raPool ? { maxConnections: o.raPool } : {}) });
+      ra = { home: raHome, mainJs, sanityCsr: bodies[0]! };
+      log(`RA home ${raHome.home}: cas.upstream (type est, maxConnections ${o.raPool ?? 'default'}) → https://127.0.0.1:${port}, profile default issues through it; the RA starts for each run ${o.raCore === undefined ? pinning.server : `on core ${o.raCore}`}`);
+    }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
-      serverCore, loadCores,
+      serverCore, loadCores, ...(ra ? { ra } : {}),
     };
     const measured = new Map<string, Measured[]>(o.scenarios.map((s) => [s.name, []]));
     for (let run = 1; run <= o.runs; run++) {
       for (const s of o.scenarios) {
-        const m = await runScenario(bench, s, run);
+        const m = await measure(bench, s, run);
         measured.get(s.name)!.push(m);
-        log(`run ${run}/${o.runs} ${s.name.padEnd(17)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
+        log(`run ${run}/${o.runs} ${s.name.padEnd(19)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
           `server CPU ${f(m.serverCpuPercent, 0)}% (+${f(m.serverCoreIowaitPercent, 0)}% iowait)  driver CPU ${f(m.driverCpuPercent, 0)}%  ` +
           `cores busy ${m.coreBusyPercent.map((c) => f(c, 0) + '%').join('/')}  RSS ${f(m.serverPeakRssMb)} MiB` +
           `${m.handshakes === undefined ? '' : `  TLS handshakes ${m.handshakes} (${m.resumed} resumed)`}  → ${m.bottleneck}`);
+        if (m.ra) {
+          log(`  RA CPU ${f(m.ra.raCpuPercent, 0)}%  upstream CPU ${f(m.ra.upstreamCpuPercent, 0)}%  forwarded ${m.ra.upstreamRequests}  ` +
+            `upstream TLS handshakes ${m.ra.upstreamHandshakes} (${f(m.ra.handshakesPerThousand, 2)} per 1,000)  open at end of window ${m.ra.upstreamConnectionsOpen}`);
+        }
         if (m.firstError) log(`  first error: ${m.firstError}`);
         await sleep(500); // let closed connections settle between scenarios
       }
     }
-    const summaries = o.scenarios.map((s) => summarize(s, measured.get(s.name)!));
+    const summaries: Summary[] = o.scenarios.map((s) => summarize(s.name, s.what, measured.get(s.name)!));
     const by = (name: string): Summary | undefined => summaries.find((x) => x.scenario === name);
-    const enrollNew = by('enroll-newconn');
-    const cacertsNew = by('cacerts-newconn');
-    const ratio = enrollNew && cacertsNew ? (100 * enrollNew.requestsPerSecond) / cacertsNew.requestsPerSecond : undefined;
-    const cpuRatio = enrollNew && cacertsNew ? (100 * enrollNew.requestsPerServerCpuSecond) / cacertsNew.requestsPerServerCpuSecond : undefined;
+    const newconn = ratio(by('enroll-newconn'), by('cacerts-newconn'));
+    const raOverDirect = ratio(by('enroll-ra-keepalive'), by('enroll-keepalive'));
 
     const serverExit = await cleanup();
     let profile: ReturnType<typeof summarizeCpuProfile> & { file: string } | undefined;
+    let raProfile: typeof profile;
     if (o.cpuProf) {
       const file = newestCpuProfile(o.cpuProf);
       const windows = [...measured.values()].flat().map((m) => m.windowMonotonicUs);
       if (file) profile = { file, ...summarizeCpuProfile(file, windows) };
+      // the RA of the last run through it
+      const raFile = ra ? newestCpuProfile(join(o.cpuProf, 'ra')) : undefined;
+      if (raFile) raProfile = { file: raFile, ...summarizeCpuProfile(raFile, windows) };
     }
 
     if (o.json) {
       process.stdout.write(JSON.stringify({
         config: {
           concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, driver: o.engine,
-          ...(nativeMissing ? { driverFallback: nativeMissing } : {}), csrPool: o.csrPool, verifyTls: o.verifyTls,
+          ...(nativeMissing ? { driverFallback: nativeMissing } : {}), csrPool: o.csrPool, verifyTls: o.verifyTls, ...(o.raPool ? { raPool: o.raPool } : {}), ...(o.raCore !== undefined ? { raCore: o.raCore } : {}),
         },
-        pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries, enrollNewconnOverCacertsNewconnPercent: ratio,
-        enrollNewconnOverCacertsNewconnPerServerCpuPercent: cpuRatio, cpuProfile: profile,
+        pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
+        enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
+        enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu, cpuProfile: profile, raCpuProfile: raProfile,
       }, null, 2) + '\n');
       return;
     }
-    const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'resumed', 'peak RSS MiB', 'server CPU', 'req/server-CPU-s', 'core 0 iowait', 'core 0 other', 'driver CPU', 'bottleneck']];
-    for (const s of summaries) {
-      rows.push([
-        s.scenario, f(s.requestsPerSecond), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors),
-        s.handshakes === undefined ? '-' : `${s.resumed}/${s.handshakes}`, f(s.serverPeakRssMb),
-        `${f(s.serverCpuPercent, 0)}%`, f(s.requestsPerServerCpuSecond, 0), `${f(s.serverCoreIowaitPercent, 0)}%`, `${f(s.serverCoreOtherPercent, 0)}%`,
-        `${f(s.driverCpuPercent, 0)}%`, s.bottleneck,
-      ]);
-    }
-    const out: string[] = [
-      '',
-      `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
-        `${driverCount} ${o.engine} driver process(es)${nativeMissing ? ' (native driver missing!)' : ''}; server ${pinning.server}, drivers ${pinning.drivers}; ${process.version}`,
-      'server CPU = user+system time of the server process over the window, % of one core; req/server-CPU-s = req/s ÷ server CPU,',
-      'the server\'s one-core capacity even when the driver limits the rate; core 0 iowait = the server\'s core idle while it waited',
-      'for the disk (fsync on the event loop); core 0 other = core 0 busy time not used by the server (kernel network work, other',
-      'load on the machine); driver CPU = % of the driver core(s); saturated = ≥ 90%; errors = non-200 answers, warm-up included;',
-      'resumed = TLS handshakes that resumed a session / all handshakes, warm-up included (native driver; any resumption fails the bench)',
-      '',
-      table(rows),
-    ];
-    if (ratio !== undefined) {
-      out.push('', `enroll-newconn / cacerts-newconn = ${f(ratio)}% of the trivial-GET-over-new-connections rate` +
-        ` (${f(cpuRatio!)}% per server CPU-second)`);
-    }
-    for (const s of summaries) if (s.firstError) out.push(`first error in ${s.scenario}: ${s.firstError}`);
-    out.push(`load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}`);
-    if (profile) {
-      out.push('', `server CPU profile ${profile.file}, measured windows only: ${f(profile.totalMs / 1000)} s busy, ` +
-        `${f(profile.idleMs / 1000)} s idle (native work outside JS, e.g. TLS, may count as idle); top self time:`);
-      out.push(table([['function', 'self ms', '%', 'where'], ...profile.functions.map((h) => [h.name, f(h.selfMs, 0), f(h.percent), h.where])]));
-      out.push('', 'self time by file:');
-      out.push(table([['file', 'self ms', '%'], ...profile.files.slice(0, 15).map((h) => [h.name, f(h.selfMs, 0), f(h.percent)])]));
-    }
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(textReport({
+      summaries,
+      setting: `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
+        `${driverCount} ${o.engine} driver process(es)${nativeMissing ? ' (native driver missing!)' : ''}; server ${pinning.server}` +
+        `${ra ? (o.raCore === undefined ? ' (the RA too)' : `, the RA on core ${o.raCore}`) : ''}, drivers ${pinning.drivers}; ${process.version}`,
+      loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}`,
+      ...(profile ? { profile } : {}),
+      ...(raProfile ? { raProfile } : {}),
+    }));
   } finally {
     await cleanup();
   }

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -90,6 +90,9 @@ export interface StartServerOptions {
 
 export async function startServer(o: StartServerOptions): Promise<ServerProcess> {
   const logFile = join(o.home, 'server.log');
+  // the log is appended to: a server started again on the same home is listening when its own line says so
+  const from = existsSync(logFile) ? statSync(logFile).size : 0;
+  const log = (): string => readFileSync(logFile).subarray(from).toString('utf8');
   const fd = openSync(logFile, 'a');
   const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
   const [cmd, args] = pinnedArgv(o.core, [process.execPath, ...nodeArgs, o.mainJs, 'serve', '--home', o.home]);
@@ -107,11 +110,11 @@ export async function startServer(o: StartServerOptions): Promise<ServerProcess>
   });
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited) throw new Error(`the server stopped before listening (${exited}); log:\n${readFileSync(logFile, 'utf8')}`);
-    if (readFileSync(logFile, 'utf8').includes('EST service listening on')) break;
+    if (exited) throw new Error(`the server stopped before listening (${exited}); log:\n${log()}`);
+    if (log().includes('EST service listening on')) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`the server did not listen within 30 s; log:\n${readFileSync(logFile, 'utf8')}`);
+      throw new Error(`the server did not listen within 30 s; log:\n${log()}`);
     }
     await sleep(50);
   }

@@ -5,7 +5,7 @@
  * through a CSR factory that is given the channel binding of the connection carrying the request,
  * and 202 + Retry-After waiting.
  */
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { isIP } from 'node:net';
 import type { SecureVersion } from 'node:tls';
@@ -14,7 +14,7 @@ import type { AttrOrOid } from '../pki/csr-attrs.js';
 import { children, readTop, slice } from '../pki/der.js';
 import { EstClientError } from './errors.js';
 import { HttpConnection, type HttpRequest, type HttpResponse } from './http-connection.js';
-import { parseRetryAfter, readCertsOnly, readCsrAttrs, readServerKeygen, serverReason, splitIssued, type ServerKey } from './responses.js';
+import { certifiesKey, parseRetryAfter, readCertsOnly, readCsrAttrs, readServerKeygen, serverReason, splitIssued, type ServerKey } from './responses.js';
 import { normalizePrivateKeyDer } from './server-key.js';
 import { mayAuthenticate, normalizeFingerprint, verifyBootstrapBag, type Trust } from './trust.js';
 
@@ -222,7 +222,7 @@ export class EstClient {
       spki = createPublicKey(normalized.privateKey).export({ type: 'spki', format: 'der' });
     }
     const split = splitIssued(certificates, spki);
-    if (spki && !new X509Certificate(split.certificate).publicKey.export({ type: 'spki', format: 'der' }).equals(spki)) {
+    if (spki && !certifiesKey(split.certificate, spki)) {
       throw new EstClientError('bad-response', `${what}: the returned private key does not belong to the returned certificate`);
     }
     return { ...split, privateKey, tlsVersion: res.tlsVersion, serverCertificate: res.peerCertificate, warnings };
@@ -241,7 +241,7 @@ export class EstClient {
     const certs = readCertsOnly(res, what);
     const spki = csr ? csrSpki(csr) : undefined;
     const split = splitIssued(certs, spki);
-    if (spki && !new X509Certificate(split.certificate).publicKey.export({ type: 'spki', format: 'der' }).equals(spki)) {
+    if (spki && !certifiesKey(split.certificate, spki)) {
       throw new EstClientError('bad-response', `${what}: no returned certificate is for the public key of the request`);
     }
     return { ...split, tlsVersion: res.tlsVersion };

@@ -1,0 +1,195 @@
+/**
+ * What `npm run bench` reports: one measured window (Measured), the medians over the runs
+ * (Summary), who limited the rate (verdict), and the text tables.
+ */
+import { f, median, table, type HotSpot } from './harness.js';
+
+/** A scenario through the RA (src/bench/upstream-scenario.ts): both server processes and the RA's connections upstream. */
+export interface ThroughRa {
+  /** user+system CPU of the RA process and of the upstream Estuary over the window, % of one core. */
+  raCpuPercent: number;
+  upstreamCpuPercent: number;
+  requestsPerRaCpuSecond: number;
+  requestsPerUpstreamCpuSecond: number;
+  /**
+   * The RA connector's own counts over the RA process's life (start, sanity check, warm-up, window
+   * and drain), from the 'upstream CA connector closed' line it logs when it closes: enrollments
+   * forwarded, and TLS connections it opened to the upstream (each a full handshake: its agent
+   * caches no sessions).
+   */
+  upstreamRequests: number;
+  upstreamHandshakes: number;
+  handshakesPerThousand: number;
+  /** ESTABLISHED connections to the upstream's port at the end of the window (/proc/net/tcp). */
+  upstreamConnectionsOpen: number;
+}
+
+export interface Measured {
+  scenario: string;
+  run: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  ok: number;
+  errors: number;
+  firstError?: string;
+  /** Native engine: TLS handshakes (whole run) and how many resumed a session; undefined for node. */
+  handshakes?: number;
+  resumed?: number;
+  /** Peak RSS of the process the drivers talk to (the RA when there is one). */
+  serverPeakRssMb: number;
+  /** Server user+system CPU over the window, percent of one core (through the RA: RA + upstream, both on the server core). */
+  serverCpuPercent: number;
+  /** Requests per second of server CPU: the server's capacity on one core, whoever was the bottleneck. */
+  requestsPerServerCpuSecond: number;
+  /** All drivers' CPU over the window, percent of the cores they run on. */
+  driverCpuPercent: number;
+  /** Busy time of each core over the window (kernel network work included). */
+  coreBusyPercent: number[];
+  /** Busy time of the server's core not spent by the server process(es): kernel work and other load (noise). */
+  serverCoreOtherPercent: number;
+  /** The server's core idle while the server waited for the disk (its event loop blocked in fsync). */
+  serverCoreIowaitPercent: number;
+  /** Busy time of the driver core(s), median. */
+  driverCoreBusyPercent: number;
+  /** The measured window on CLOCK_MONOTONIC (µs), to cut the server's CPU profile to it. */
+  windowMonotonicUs: [number, number];
+  bottleneck: string;
+  ra?: ThroughRa;
+}
+
+/**
+ * Who limits the rate. A process that used ≥ 90% of its core over the window is saturated. The
+ * server's core is also used up when its CPU, the core's I/O wait (the event loop blocked in
+ * fsync) and the rest of the core's busy time (kernel network work, or other load) reach 90%.
+ */
+export function verdict(m: Pick<Measured, 'serverCpuPercent' | 'serverCoreOtherPercent' | 'serverCoreIowaitPercent' | 'driverCpuPercent' | 'driverCoreBusyPercent'>): string {
+  const limits: string[] = [];
+  if (m.serverCpuPercent >= 90) limits.push('server CPU');
+  else if (m.serverCpuPercent + m.serverCoreIowaitPercent + m.serverCoreOtherPercent >= 90) {
+    if (m.serverCoreOtherPercent >= 15) limits.push('server core (shared with other load)');
+    else limits.push(m.serverCoreIowaitPercent >= 5 ? 'server (CPU + disk waits)' : 'server (CPU + kernel)');
+  }
+  if (m.driverCpuPercent >= 90) limits.push('driver CPU');
+  else if (m.driverCoreBusyPercent >= 90 && m.driverCoreBusyPercent - m.driverCpuPercent >= 15) limits.push('driver core (shared with other load)');
+  return limits.length ? limits.join(' + ') : 'neither';
+}
+
+type MedianKey = 'requestsPerSecond' | 'p50Ms' | 'p99Ms' | 'serverCpuPercent' | 'requestsPerServerCpuSecond' | 'serverCoreOtherPercent'
+  | 'serverCoreIowaitPercent' | 'driverCpuPercent' | 'driverCoreBusyPercent';
+const MEDIAN_KEYS: MedianKey[] = ['requestsPerSecond', 'p50Ms', 'p99Ms', 'serverCpuPercent', 'requestsPerServerCpuSecond', 'serverCoreOtherPercent',
+  'serverCoreIowaitPercent', 'driverCpuPercent', 'driverCoreBusyPercent'];
+const RA_KEYS: (keyof ThroughRa)[] = ['raCpuPercent', 'upstreamCpuPercent', 'requestsPerRaCpuSecond', 'requestsPerUpstreamCpuSecond',
+  'upstreamRequests', 'upstreamHandshakes', 'handshakesPerThousand', 'upstreamConnectionsOpen'];
+
+/** Medians over the runs; errors are summed (warm-up included), peak RSS is the maximum. */
+export type Summary = Record<MedianKey, number> & {
+  scenario: string;
+  description: string;
+  errors: number;
+  firstError?: string;
+  /** Summed over the runs (native engine). */
+  handshakes?: number;
+  resumed?: number;
+  serverPeakRssMb: number;
+  /** Judged on the medians; each run keeps its own verdict too. */
+  bottleneck: string;
+  /** Medians over the runs of the RA's numbers. */
+  ra?: ThroughRa;
+  runs: Measured[];
+};
+
+export function summarize(name: string, description: string, runs: Measured[]): Summary {
+  const medians = Object.fromEntries(MEDIAN_KEYS.map((k) => [k, median(runs.map((r) => r[k]))])) as Record<MedianKey, number>;
+  const firstError = runs.find((r) => r.firstError)?.firstError;
+  const counted = runs.every((r) => r.handshakes !== undefined);
+  const ra = runs.every((r) => r.ra !== undefined) && runs.length > 0
+    ? Object.fromEntries(RA_KEYS.map((k) => [k, median(runs.map((r) => r.ra![k]))])) as unknown as ThroughRa
+    : undefined;
+  return {
+    scenario: name, description, ...medians,
+    errors: runs.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
+    ...(counted ? { handshakes: runs.reduce((n, r) => n + r.handshakes!, 0), resumed: runs.reduce((n, r) => n + r.resumed!, 0) } : {}),
+    serverPeakRssMb: Math.max(...runs.map((r) => r.serverPeakRssMb)),
+    bottleneck: verdict(medians), ...(ra ? { ra } : {}), runs,
+  };
+}
+
+export interface TextReport {
+  summaries: Summary[];
+  /** The first lines: concurrency, duration, drivers and pinning. */
+  setting: string;
+  loadLine: string;
+  profile?: Profile;
+  /** The RA's, through-the-RA scenarios (its last run). */
+  raProfile?: Profile;
+}
+
+type Profile = { file: string; functions: HotSpot[]; files: HotSpot[]; totalMs: number; idleMs: number };
+
+function profileLines(what: string, p: Profile): string[] {
+  return [
+    '', `${what} CPU profile ${p.file}, measured windows only: ${f(p.totalMs / 1000)} s busy, ` +
+      `${f(p.idleMs / 1000)} s idle (native work outside JS, e.g. TLS, may count as idle); top self time:`,
+    table([['function', 'self ms', '%', 'where'], ...p.functions.map((h) => [h.name, f(h.selfMs, 0), f(h.percent), h.where])]),
+    '', 'self time by file:',
+    table([['file', 'self ms', '%'], ...p.files.slice(0, 15).map((h) => [h.name, f(h.selfMs, 0), f(h.percent)])]),
+  ];
+}
+
+/** Throughput of one scenario relative to another, in percent, by rate and per server CPU-second. */
+export function ratio(a: Summary | undefined, b: Summary | undefined): { rate: number; perCpu: number } | undefined {
+  if (!a || !b) return undefined;
+  return { rate: (100 * a.requestsPerSecond) / b.requestsPerSecond, perCpu: (100 * a.requestsPerServerCpuSecond) / b.requestsPerServerCpuSecond };
+}
+
+export function textReport(r: TextReport): string {
+  const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'resumed', 'peak RSS MiB', 'server CPU', 'req/server-CPU-s', 'core 0 iowait', 'core 0 other', 'driver CPU', 'bottleneck']];
+  for (const s of r.summaries) {
+    rows.push([
+      s.scenario, f(s.requestsPerSecond), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors),
+      s.handshakes === undefined ? '-' : `${s.resumed}/${s.handshakes}`, f(s.serverPeakRssMb),
+      `${f(s.serverCpuPercent, 0)}%`, f(s.requestsPerServerCpuSecond, 0), `${f(s.serverCoreIowaitPercent, 0)}%`, `${f(s.serverCoreOtherPercent, 0)}%`,
+      `${f(s.driverCpuPercent, 0)}%`, s.bottleneck,
+    ]);
+  }
+  const out: string[] = [
+    '',
+    r.setting,
+    'server CPU = user+system time of the server process over the window, % of one core; req/server-CPU-s = req/s ÷ server CPU,',
+    'the server\'s one-core capacity even when the driver limits the rate; core 0 iowait = the server\'s core idle while it waited',
+    'for the disk (fsync on the event loop); core 0 other = core 0 busy time not used by the server (kernel network work, other',
+    'load on the machine); driver CPU = % of the driver core(s); saturated = ≥ 90%; errors = non-200 answers, warm-up included;',
+    'resumed = TLS handshakes that resumed a session / all handshakes, warm-up included (native driver; any resumption fails the bench)',
+    '',
+    table(rows),
+  ];
+  const by = (name: string): Summary | undefined => r.summaries.find((x) => x.scenario === name);
+  const newconn = ratio(by('enroll-newconn'), by('cacerts-newconn'));
+  if (newconn) {
+    out.push('', `enroll-newconn / cacerts-newconn = ${f(newconn.rate)}% of the trivial-GET-over-new-connections rate (${f(newconn.perCpu)}% per server CPU-second)`);
+  }
+  const throughRa = r.summaries.filter((s) => s.ra);
+  if (throughRa.length > 0) {
+    out.push('', 'through the RA: the drivers talk to the RA, which forwards each CSR to the upstream Estuary over its kept-alive pool; both processes',
+      'on the server core (unless --ra-core moved the RA), and "server CPU" above is RA + upstream. handshakes = TLS connections the RA opened to the upstream over the RA',
+      'process\'s life (its connector\'s count, logged at close), per 1,000 enrollments it forwarded; open = connections to the upstream at the end of the window', '');
+    out.push(table([
+      ['scenario', 'RA CPU', 'upstream CPU', 'req/RA-CPU-s', 'req/upstream-CPU-s', 'req/(RA+upstream)-CPU-s', 'forwarded', 'handshakes', 'per 1,000', 'open'],
+      ...throughRa.map((s) => [
+        s.scenario, `${f(s.ra!.raCpuPercent, 0)}%`, `${f(s.ra!.upstreamCpuPercent, 0)}%`, f(s.ra!.requestsPerRaCpuSecond, 0), f(s.ra!.requestsPerUpstreamCpuSecond, 0),
+        f(s.requestsPerServerCpuSecond, 0), f(s.ra!.upstreamRequests, 0), f(s.ra!.upstreamHandshakes, 0), f(s.ra!.handshakesPerThousand, 2), f(s.ra!.upstreamConnectionsOpen, 0),
+      ]),
+    ]));
+    const direct = by('enroll-keepalive');
+    for (const s of throughRa) {
+      const q = ratio(s, direct);
+      if (q) out.push(`${s.scenario} / enroll-keepalive = ${f(q.rate)}% of the direct rate, ${f(q.perCpu)}% per server CPU-second (RA + upstream)`);
+    }
+  }
+  for (const s of r.summaries) if (s.firstError) out.push(`first error in ${s.scenario}: ${s.firstError}`);
+  out.push(r.loadLine);
+  if (r.profile) out.push(...profileLines('server', r.profile));
+  if (r.raProfile) out.push(...profileLines('RA', r.raProfile));
+  return out.join('\n') + '\n';
+}
