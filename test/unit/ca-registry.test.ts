@@ -48,7 +48,23 @@ describe('connector registry', () => {
     expect(parseError({ certificate: 'c' })).toBe('cas.x.key: expected a non-empty string');
     expect(parseError({ certificate: 'c', key: 'k', chain: 'root.pem' })).toBe('cas.x.chain: expected a list of file paths');
     expect(parseError({ certificate: 'c', key: 'k', chain: [1] })).toBe('cas.x.chain: expected a list of file paths');
-    expect(parseError({ certificate: 'c', key: 'k', url: 'https://ca' })).toBe('cas.x.url: unknown setting (allowed: type, certificate, key, chain)');
+    expect(parseError({ certificate: 'c', key: 'k', url: 'https://ca' })).toBe('cas.x.url: unknown setting (allowed: type, certificate, key, chain, pkcs11)');
+  });
+
+  it('local: a key in a PKCS#11 token, its module and PIN source; errors name the field', () => {
+    const uri = 'pkcs11:token=ca;object=issuing;type=private';
+    expect(parseConnectorConfig({ certificate: 'ca/i.pem', key: uri, pkcs11: { module: '/lib/p11.so', pinFile: 'token.pin' } }, 'cas.x', resolve)).toEqual({
+      type: 'local', certificate: '/home/estuary/ca/i.pem', key: uri, chain: [],
+      pkcs11: { module: '/lib/p11.so', pinFile: '/home/estuary/token.pin', pinEnv: undefined, sessions: 2, rsaSignature: 'pkcs1' },
+    });
+    expect(connectorKeyFiles(parseConnectorConfig({ certificate: 'c', key: uri, pkcs11: { module: 'm', pinFile: 'p' } }, 'cas.x', resolve))).toEqual(['/home/estuary/p']);
+    expect(parseError({ certificate: 'c', key: uri })).toBe('cas.x.pkcs11: a key in a token needs module and pinFile or pinEnv here');
+    expect(parseError({ certificate: 'c', key: uri, pkcs11: { module: 'm' } })).toBe('cas.x.pkcs11: give exactly one of pinFile and pinEnv');
+    expect(parseError({ certificate: 'c', key: uri, pkcs11: { module: 'm', pinEnv: 'P', pin: '1234' } })).toBe('cas.x.pkcs11.pin: unknown setting (allowed: module, pinFile, pinEnv, sessions, rsaSignature)');
+    expect(parseError({ certificate: 'c', key: uri, pkcs11: { module: 'm', pinEnv: 'P', rsaSignature: 'x931' } })).toBe('cas.x.pkcs11.rsaSignature: expected pkcs1 or pss');
+    expect(parseError({ certificate: 'c', key: 'pkcs11:object=issuing', pkcs11: { module: 'm', pinEnv: 'P' } })).toBe('cas.x.key: name the token with token= (its label), serial= or slot-id=');
+    expect(parseError({ certificate: 'c', key: `${uri}?pin-value=1234`, pkcs11: { module: 'm', pinEnv: 'P' } })).toMatch(/^cas\.x\.key: pin-value in a PKCS#11 URI is refused/);
+    expect(parseError({ certificate: 'c', key: 'k.pem', pkcs11: { module: 'm', pinEnv: 'P' } })).toBe('cas.x.pkcs11: only for a key given as a PKCS#11 URI (pkcs11:token=...;object=...)');
   });
 
   it('local: names its key file for the permission check', () => {
