@@ -117,6 +117,8 @@ export interface CrlRequest {
   deltaOf?: bigint;
   /** freshestCRL of a complete CRL (RFC 5280 §5.2.6). */
   freshestCrlUrl?: string;
+  /** Which of the CA's keys signs it (a CA rolled over keeps a CRL per key, RFC 7030 §4.1.3); default the current one. */
+  generation?: number;
 }
 
 export interface IssuedCrl {
@@ -128,6 +130,11 @@ export interface IssuedCrl {
 export interface CrlIssuer {
   /** Large CRLs are encoded without holding the event loop for the whole list. */
   issueCrl(request: CrlRequest): Promise<IssuedCrl>;
+  /**
+   * Optional: the CA's keys that sign a CRL of their own, oldest first (0 is the CA's first key, whose
+   * CRL is /crl/<id>.crl; key n's is /crl/<id>.g<n>.crl). Absent: one key.
+   */
+  crlGenerations?(): readonly number[];
 }
 
 export function issuesCrls(ca: CaBackend): ca is CaBackend & CrlIssuer {

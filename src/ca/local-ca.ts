@@ -23,12 +23,23 @@ export interface LocalCaOptions {
   softwareSigner?: (key: KeyObject) => Signer;
   /** Issuing CA certificate first, then its chain up to the root (DER). */
   chain: Buffer[];
+  /**
+   * RFC 7030 §4.1.3 key rollover: the CA's earlier keys, oldest first, each with its certificate. They
+   * keep verifying their certificates (renewal, client authentication) and signing their own CRL.
+   */
+  previous?: { signer: Signer; certificate: Buffer }[];
+  /** The current key issues from this moment; before it, the newest previous key still does. */
+  activateAt?: Date;
+  /** Certificates /cacerts serves besides the chain: NewWithNew, OldWithNew, NewWithOld. */
+  links?: Buffer[];
   now: () => Date;
   random: (bytes: number) => Buffer;
   /** Backdating of notBefore to tolerate client clock skew, in seconds. */
   backdateSeconds?: number;
   /** URL of this CA's CRL, put in issued certificates' CRL distribution points when set. */
   crlUrl?: string;
+  /** The CRL URL of key generation n > 0 (a rolled-over CA: each key signs its own CRL). */
+  crlUrlOf?: (generation: number) => string;
   /** URL of this CA's OCSP responder, put in issued certificates' Authority Information Access when set. */
   ocspUrl?: string;
   /**
@@ -68,22 +79,52 @@ export function pooledRandom(random: (n: number) => Buffer, blockSize = 4096): (
   };
 }
 
+/** One key of the CA, with what issuing under it needs. */
+interface Generation {
+  n: number;
+  signer: Signer;
+  der: Buffer;
+  cert: X509Certificate;
+  fields: ReturnType<typeof certificateFields>;
+  keyId: Buffer;
+  aki: Buffer;
+  notAfter: Date;
+  cdp: Buffer | undefined;
+}
+
+function generation(n: number, signer: Signer, der: Buffer, crlUrl: string | undefined): Generation {
+  const fields = certificateFields(der);
+  const cert = new X509Certificate(der);
+  const keyId = keyIdentifier(fields.spki);
+  return {
+    n, signer, der: Buffer.from(der), cert, fields, keyId,
+    aki: extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyId)),
+    notAfter: new Date(cert.validTo),
+    cdp: crlUrl ? extension(OID.cRLDistributionPoints, false, crlDistributionPointsValue(crlUrl)) : undefined,
+  };
+}
+
 export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & OcspSigner {
   const random = pooledRandom(options.random);
   const [issuerDer] = options.chain;
   if (!issuerDer) throw new Error(`CA ${options.id}: no certificate`);
-  const issuerCert = new X509Certificate(issuerDer);
-  const issuerFields = certificateFields(issuerDer);
-  const signer = options.signer ?? (options.key ? nodeCryptoSigner(options.key) : undefined);
-  if (!signer) throw new Error(`CA ${options.id}: no signer`);
+  const currentSigner = options.signer ?? (options.key ? nodeCryptoSigner(options.key) : undefined);
+  if (!currentSigner) throw new Error(`CA ${options.id}: no signer`);
   const softwareSigner = options.softwareSigner ?? nodeCryptoSigner;
-  const aki = extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyIdentifier(issuerFields.spki)));
   const basicConstraints = basicConstraintsEndEntity();
   const backdateMs = (options.backdateSeconds ?? 300) * 1000;
-  const caNotAfter = new Date(issuerCert.validTo);
-  const chain = options.chain.map((c) => Buffer.from(c));
-  const issuerKeyId = keyIdentifier(issuerFields.spki);
-  const cdp = options.crlUrl ? extension(OID.cRLDistributionPoints, false, crlDistributionPointsValue(options.crlUrl)) : undefined;
+  const parents = options.chain.slice(1).map((c) => Buffer.from(c));
+  const links = (options.links ?? []).map((c) => Buffer.from(c));
+  // RFC 7030 §4.1.3: every key of the CA, oldest first; each keeps its certificate, CRL URL and CRL.
+  const generations = [...(options.previous ?? []), { signer: currentSigner, certificate: issuerDer }].map((g, n) => generation(n, g.signer, g.certificate, n === 0 ? options.crlUrl : options.crlUrl && options.crlUrlOf?.(n)));
+  const current = generations[generations.length - 1]!;
+  /** The key that issues now: the newest, or the one before it until activateAt. */
+  const active = (now: Date): Generation => (options.activateAt && now < options.activateAt && generations.length > 1 ? generations[generations.length - 2]! : current);
+  /** /cacerts: the issuing certificate in use and its chain, then the link certificates and the other keys' certificates. */
+  const chainAt = (now: Date): Buffer[] => {
+    const a = active(now);
+    return [a.der, ...parents, ...links.filter((l) => !l.equals(a.der)), ...generations.filter((g) => g !== a && !links.some((l) => l.equals(g.der))).map((g) => g.der)];
+  };
   const aia = options.ocspUrl ? extension(OID.authorityInfoAccess, false, authorityInfoAccessValue(options.ocspUrl)) : undefined;
   let lastCrlNumber = 0n;
   let responder: { current: OcspResponder; renewAt: number } | undefined;
@@ -91,6 +132,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
 
   /** RFC 6960 §4.2.2.2: a certificate with id-kp-OCSPSigning, issued directly by this CA, with id-pkix-ocsp-nocheck. */
   const delegatedResponder = async (now: Date): Promise<{ current: OcspResponder; renewAt: number }> => {
+    const { signer, fields: issuerFields, aki, notAfter: caNotAfter } = active(now);
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
@@ -119,20 +161,23 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
 
   return {
     id: options.id,
-    // Held in memory: the chain of a local CA never changes while it runs.
-    chain: async () => chain,
+    // Held in memory: the certificates of a local CA change only when its configuration does (then it is opened again).
+    chain: async () => chainAt(options.now()),
+    /** Issued by any of the CA's keys: certificates of an earlier key stay valid, renewable and revocable. */
     issued(certificateDer: Buffer): boolean {
       try {
         const cert = new X509Certificate(certificateDer);
-        return cert.checkIssued(issuerCert) && cert.verify(issuerCert.publicKey);
+        return generations.some((g) => cert.checkIssued(g.cert) && cert.verify(g.cert.publicKey));
       } catch {
         return false;
       }
     },
+    crlGenerations: () => generations.map((g) => g.n),
     async ocspResponder(now: Date): Promise<OcspResponder> {
       if (options.ocspSigner === 'ca') {
+        const { keyId, signer } = active(now);
         responder ??= {
-          current: { keyHash: issuerKeyId, certificates: [], signatureAlgorithm: signer.algorithmIdentifier, sign: (data) => signer.sign(data) },
+          current: { keyHash: keyId, certificates: [], signatureAlgorithm: signer.algorithmIdentifier, sign: (data) => signer.sign(data) },
           renewAt: Infinity,
         };
       } else if (!responder || now.getTime() >= responder.renewAt) {
@@ -150,13 +195,18 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
       const { thisUpdate } = request;
       const number = BigInt(thisUpdate.getTime()) > lastCrlNumber ? BigInt(thisUpdate.getTime()) : lastCrlNumber + 1n;
       lastCrlNumber = number;
-      const input = { issuer: issuerFields.subject, authorityKeyId: issuerKeyId, number, ...request };
-      const der = await signCrlWith(input, signer);
+      // each key signs its own CRL (RFC 5280 §5: the AKI names the key); the first key's is /crl/<id>.crl
+      const g = generations[request.generation ?? 0];
+      if (!g) throw new Error(`CA ${options.id} has no key generation ${request.generation}`);
+      const { generation: _n, ...rest } = request;
+      const input = { issuer: g.fields.subject, authorityKeyId: g.keyId, number, ...rest };
+      const der = await signCrlWith(input, g.signer);
       return { der, number };
     },
     /** Signs the RA's template as is; the CSR was checked by the RA. A local CA never answers pending. */
     async issue({ template: request }: IssueRequest): Promise<IssueResult> {
       const now = options.now();
+      const { signer, fields: issuerFields, aki, notAfter: caNotAfter, cdp } = active(now);
       const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
       let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + request.validityDays * 86_400_000);
       // RFC 5280 §6: a certificate cannot outlive its issuer usefully; clamp to the CA's notAfter.
@@ -181,7 +231,7 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
         { serial, issuer: issuerFields.subject, notBefore, notAfter, subject: request.subject, spki: request.spki, extensions },
         signer,
       );
-      return { status: 'issued', certificate: { der, serialHex: serialToHex(serial), notBefore, notAfter }, chain };
+      return { status: 'issued', certificate: { der, serialHex: serialToHex(serial), notBefore, notAfter }, chain: chainAt(now) };
     },
   };
 }

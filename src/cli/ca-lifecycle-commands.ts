@@ -3,6 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CaCreateError, createCa, importCa, type NewIssuer, type NewKey } from '../ca/ca-create.js';
+import { rolloverCa } from '../ca/ca-rollover.js';
+import type { LocalCaConfig } from '../ca/connectors/local.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
 import { localCaConfig } from '../ca/registry.js';
 import { Pkcs11SetupError } from '../ca/signers/pkcs11-signer.js';
@@ -127,6 +129,55 @@ export function registerCaLifecycleCommands(ca: Command): void {
         if (opts.json) return printJson({ id, certificate: c });
         print(`CA "${id}" imported: ${c.subject} (issuer ${c.issuer}), valid until ${c.notAfter}`);
         print(`Added as cas.${id} in estuary.yaml; a running server takes it up now.`);
+      });
+    });
+
+  ca
+    .command('rollover <id>')
+    .description('RFC 7030 §4.1.3 key rollover of a built-in CA: a new key and certificate, the link certificates OldWithNew and NewWithOld on /cacerts; the old key stays for its certificates and its CRL')
+    .option('--activate-at <time>', 'the new key issues from this moment (ISO 8601, e.g. 2027-01-01T00:00:00Z); default: now')
+    .option('--key-algorithm <alg>', `key algorithm of the new key (default: the current key's): ${KEY_ALGORITHMS.join(', ')}`)
+    .option('--pkcs11 <uri>', 'make the new key in this token (default: where the current key is; a token key gets object=<label>-g<n>)')
+    .option('--module <path>', `PKCS#11 module of the token (${SOFTHSM_HINT})`)
+    .option('--pin-file <file>', 'file holding the token PIN (relative to the home)')
+    .option('--pin-env <name>', 'environment variable holding the token PIN')
+    .option('--validity-years <n>', 'validity of the new certificate (default: as long as the current one)')
+    .option('--json', 'print JSON')
+    .option('--home <dir>', 'data directory')
+    .action(async (id: string, opts: HomeOption & { activateAt?: string; keyAlgorithm?: string; pkcs11?: string; module?: string; pinFile?: string; pinEnv?: string; validityYears?: string; json?: boolean }) => {
+      if (opts.keyAlgorithm !== undefined && !(KEY_ALGORITHMS as readonly string[]).includes(opts.keyAlgorithm)) throw new CliError(`--key-algorithm: expected one of ${KEY_ALGORITHMS.join(', ')}`);
+      const activateAt = opts.activateAt === undefined ? undefined : new Date(opts.activateAt);
+      if (activateAt && Number.isNaN(activateAt.getTime())) throw new CliError('--activate-at: expected an ISO 8601 date and time, e.g. 2027-01-01T00:00:00Z');
+      const years = opts.validityYears === undefined ? undefined : Number(opts.validityYears);
+      if (years !== undefined && (!Number.isInteger(years) || years < 1 || years > 50)) throw new CliError('--validity-years: expected a whole number from 1 to 50');
+      let key: NewKey | undefined;
+      if (opts.pkcs11) {
+        if (!opts.module) throw new CliError(`--pkcs11 needs --module (${SOFTHSM_HINT})`);
+        if ((opts.pinFile === undefined) === (opts.pinEnv === undefined)) throw new CliError('--pkcs11 needs exactly one of --pin-file and --pin-env');
+        key = { kind: 'pkcs11', uri: opts.pkcs11, module: opts.module, ...(opts.pinFile ? { pinFile: opts.pinFile } : {}), ...(opts.pinEnv ? { pinEnv: opts.pinEnv } : {}) };
+      }
+      const home = homeDir(opts);
+      await withStore(opts, async (store, config) => {
+        let own: LocalCaConfig;
+        try {
+          own = localCaConfig(config.cas[id], id);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+        const locals = Object.fromEntries(Object.entries(config.cas).filter(([, c]) => c.type === 'local')) as Record<string, LocalCaConfig>;
+        const rolled = await oneLine(() => rolloverCa({
+          home, id, config: own, cas: locals, algorithm: opts.keyAlgorithm as KeyAlgorithm | undefined, key, activateAt, validityYears: years, now: new Date(), env: process.env,
+        }));
+        setCaConnector(home, id, rolled.settings);
+        const c = describeCertificate(rolled.newCertificate);
+        const when = activateAt ? `from ${activateAt.toISOString()}` : 'now';
+        await store.appendAudit({ actor: 'cli', action: 'ca.rollover', profile: null, outcome: 'success', serial: null, detail: `${id}: key ${rolled.generation} (${rolled.keyLocation}) issues ${when}; ${c.sha256}` });
+        if (opts.json) return printJson({ id, generation: rolled.generation, key: rolled.keyLocation, certificate: c, oldWithNew: describeCertificate(rolled.oldWithNew), newWithOld: describeCertificate(rolled.newWithOld), activateAt: activateAt?.toISOString() ?? null });
+        print(`CA "${id}" rolled over: key ${rolled.generation} at ${rolled.keyLocation} issues ${when}`);
+        print(`New certificate: ${c.subject} (issuer ${c.issuer}), valid until ${c.notAfter}`);
+        print(`SHA-256:         ${c.sha256}`);
+        print('/cacerts now also serves the link certificates OldWithNew and NewWithOld; certificates of the old key stay valid, renewable and revocable,');
+        print(`and its CRL keeps being signed by it. The new key's CRL is /crl/${id}.g${rolled.generation}.crl. A running server takes this up at once.`);
       });
     });
 }

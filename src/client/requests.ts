@@ -5,6 +5,7 @@
 import { certificateFields, extension } from '../pki/certificate.js';
 import { buildCsr, extensionOid, type CsrInput, type CsrSans } from '../pki/csr-builder.js';
 import { OID, oidName } from '../pki/oids.js';
+import { pathFirst } from './chain-path.js';
 import { csrTemplate, type CsrTemplate } from './csr-template.js';
 import type { CsrFactory, EnrollResult, EstClient } from './est-client.js';
 import type { ClientKeyPair } from './keys.js';
@@ -89,9 +90,10 @@ function isSanExtension(ext: Buffer): boolean {
 
 /**
  * The CA chain to store beside a certificate: what the server sent with it, else its /cacerts
- * (RFC 7030 §4.1.3: the issuing CA and what links it to the root), on the same trusted session.
+ * (RFC 7030 §4.1.3: the issuing CA and what links it to the root), on the same trusted session,
+ * in path order from the certificate (chain-path.ts).
  */
 export async function chainFor(result: EnrollResult, client: EstClient): Promise<Buffer[]> {
-  if (result.extraCertificates.length > 0) return result.extraCertificates;
-  return client.cacerts();
+  const bag = result.extraCertificates.length > 0 ? result.extraCertificates : await client.cacerts();
+  return pathFirst(result.certificate, bag);
 }

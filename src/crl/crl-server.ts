@@ -12,7 +12,8 @@ import type { CrlService } from '../ra/crl-service.js';
 import type { OcspService } from '../ra/ocsp-service.js';
 import { handleOcsp } from './ocsp-http.js';
 
-const PATH = /^\/crl\/([A-Za-z0-9_-]{1,64})\.crl$/;
+// <ca>.crl, <ca>.g<n>.crl (key n of a CA rolled over), <ca>-delta.crl
+const PATH = /^\/crl\/([A-Za-z0-9_-]{1,64}(?:\.g\d{1,3})?)\.crl$/;
 
 /** `ocsp`: the OCSP responder served at /ocsp/<ca>; `limits`: the listener's timeouts. */
 export function createCrlServer(crls: CrlService, logger: Logger, options: { ocsp?: OcspService; limits?: ListenerLimits } = {}): Server {

@@ -100,22 +100,39 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
 
   const secondStart = (now: Date): Date => new Date(Math.floor(now.getTime() / 1000) * 1000);
 
-  const completeCrl = async (caId: string, ca: CrlIssuer, { summary, stamp }: { summary: RevocationSummary; stamp: string }): Promise<Complete> => {
-    const hit = complete.get(caId);
+  /**
+   * A CA rolled over (RFC 7030 §4.1.3) keeps a CRL per key: /crl/<id>.crl is its first key's,
+   * /crl/<id>.g<n>.crl key n's. Every one lists the CA's revoked certificates (one issuer name,
+   * one serial space); each is signed by its key, so a relying party checks it with that key.
+   */
+  const resolve = (name: string): { ca: CaBackend & CrlIssuer; caId: string; generation: number | undefined } | undefined => {
+    const m = /^(.+)\.g(\d{1,3})$/.exec(name);
+    const caId = m ? m[1]! : name;
+    const ca = o.cas.get(caId);
+    if (!ca || !issuesCrls(ca)) return undefined;
+    const generation = m ? Number(m[2]) : undefined;
+    if (generation !== undefined && (generation === 0 || !(ca.crlGenerations?.() ?? [0]).includes(generation))) return undefined;
+    return { ca, caId, generation };
+  };
+
+  const completeCrl = async (name: string, { ca, caId, generation }: { ca: CrlIssuer; caId: string; generation: number | undefined }, { summary, stamp }: { summary: RevocationSummary; stamp: string }): Promise<Complete> => {
+    const hit = complete.get(name);
     // With delta CRLs, changes go into the delta and the complete CRL follows its schedule.
     if (hit && o.now().getTime() < hit.refreshAt && (deltaMs !== undefined || hit.stamp === stamp)) return hit;
-    return once(`complete:${caId}`, async () => {
+    return once(`complete:${name}`, async () => {
       const thisUpdate = secondStart(o.now());
       const revoked = await revokedFor(caId, summary, thisUpdate);
-      const freshestCrlUrl = deltaMs === undefined ? undefined : o.deltaUrl?.(caId);
+      // delta CRLs are published for the first key's CRL only
+      const freshestCrlUrl = deltaMs === undefined || generation !== undefined ? undefined : o.deltaUrl?.(caId);
       const { der, number } = await ca.issueCrl({
         revoked, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + validityMs), ...(freshestCrlUrl ? { freshestCrlUrl } : {}),
+        ...(generation !== undefined ? { generation } : {}),
       });
       const made: Complete = {
         der, number, stamp, refreshAt: thisUpdate.getTime() + validityMs / 2,
         serials: deltaMs === undefined ? undefined : new Set(revoked.map((r) => r.serialHex)),
       };
-      complete.set(caId, made);
+      complete.set(name, made);
       return made;
     });
   };
@@ -130,15 +147,14 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
       return deltaMs === undefined ? `no delta CRL for CA "${caId}": delta CRLs are off` : `no CRL for CA "${caId}"`;
     },
 
-    has(caId) {
-      const ca = o.cas.get(caId);
-      return ca !== undefined && issuesCrls(ca);
+    has(name) {
+      return resolve(name) !== undefined;
     },
 
-    async current(caId) {
-      const ca = o.cas.get(caId);
-      if (!ca || !issuesCrls(ca)) return undefined;
-      return (await completeCrl(caId, ca, await summaryOf(caId))).der;
+    async current(name) {
+      const found = resolve(name);
+      if (!found) return undefined;
+      return (await completeCrl(name, found, await summaryOf(found.caId))).der;
     },
 
     async currentDelta(caId) {
@@ -146,7 +162,7 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
       if (deltaMs === undefined || !ca || !issuesCrls(ca)) return undefined;
       const current = await summaryOf(caId);
       const { stamp } = current;
-      const base = await completeCrl(caId, ca, current);
+      const base = await completeCrl(caId, { ca, caId, generation: undefined }, current);
       const hit = deltas.get(caId);
       if (hit && hit.baseNumber === base.number && hit.stamp === stamp && o.now().getTime() < hit.refreshAt) return hit.der;
       return (await once(`delta:${caId}`, async () => {

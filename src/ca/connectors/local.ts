@@ -36,6 +36,19 @@ export interface LocalCaConfig {
   pkcs11?: Pkcs11KeyConfig | undefined;
   /** Further certificates up to and including the root (PEM files). */
   chain: string[];
+  /** RFC 7030 §4.1.3 rollover: the CA's earlier keys (oldest first) with their certificates. */
+  previous?: PreviousKeyConfig[];
+  /** The current key issues from this moment (ISO 8601); before it, the newest previous key does. */
+  activateAt?: Date | undefined;
+  /** Link certificates served on /cacerts (NewWithNew, OldWithNew, NewWithOld), PEM files. */
+  links?: string[];
+}
+
+/** An earlier key of a CA rolled over: it verifies its certificates and signs its own CRL. */
+export interface PreviousKeyConfig {
+  certificate: string;
+  key: string;
+  pkcs11?: Pkcs11KeyConfig | undefined;
 }
 
 function readChain(files: readonly string[]): Buffer[] {
@@ -96,12 +109,9 @@ export function localChain(config: LocalCaConfig): Buffer[] {
   return [...readChain([config.certificate]).slice(0, 1), ...readChain(config.chain)];
 }
 
-export const localConnector: ConnectorType<LocalCaConfig> = {
-  type: 'local',
-  parseConfig(settings, path, resolve) {
-    onlyKeys(settings, ['type', 'certificate', 'key', 'chain', 'pkcs11'], path);
-    const chain = filePaths(settings, 'chain', path);
-    const key = requiredString(settings, 'key', path);
+/** A certificate and its key (a file or a PKCS#11 URI with `pkcs11:`), as `cas.<id>` and each `previous` entry hold them. */
+function parseKeyPair(settings: Settings, path: string, resolve: (file: string) => string): PreviousKeyConfig {
+  const key = requiredString(settings, 'key', path);
     const inToken = isPkcs11Uri(key);
     if (inToken) {
       try {
@@ -112,21 +122,55 @@ export const localConnector: ConnectorType<LocalCaConfig> = {
     } else if (settings.pkcs11 !== undefined) {
       throw new ConnectorConfigError(`${path}.pkcs11: only for a key given as a PKCS#11 URI (pkcs11:token=...;object=...)`);
     }
+    return { certificate: resolve(requiredString(settings, 'certificate', path)), key: inToken ? key : resolve(key), pkcs11: inToken ? parsePkcs11(settings.pkcs11, path, resolve) : undefined };
+}
+
+// the PIN file of a token is as secret as a key file
+const secretFiles = (k: PreviousKeyConfig): string[] => (k.pkcs11 ? (k.pkcs11.pinFile ? [k.pkcs11.pinFile] : []) : [k.key]);
+
+export const localConnector: ConnectorType<LocalCaConfig> = {
+  type: 'local',
+  parseConfig(settings, path, resolve) {
+    onlyKeys(settings, ['type', 'certificate', 'key', 'chain', 'pkcs11', 'previous', 'activateAt', 'links'], path);
+    const chain = filePaths(settings, 'chain', path);
+    const own = parseKeyPair(settings, path, resolve);
+    const rawPrevious = settings.previous ?? [];
+    if (!Array.isArray(rawPrevious) || rawPrevious.some((p) => typeof p !== 'object' || p === null || Array.isArray(p))) {
+      throw new ConnectorConfigError(`${path}.previous: expected a list of {certificate, key} (the CA's earlier keys, oldest first)`);
+    }
+    const previous = (rawPrevious as Settings[]).map((p, i) => {
+      onlyKeys(p, ['certificate', 'key', 'pkcs11'], `${path}.previous[${i}]`);
+      return parseKeyPair(p, `${path}.previous[${i}]`, resolve);
+    });
+    let activateAt: Date | undefined;
+    if (settings.activateAt !== undefined) {
+      const raw = settings.activateAt instanceof Date ? settings.activateAt.toISOString() : settings.activateAt;
+      activateAt = typeof raw === 'string' ? new Date(raw) : undefined;
+      if (!activateAt || Number.isNaN(activateAt.getTime())) throw new ConnectorConfigError(`${path}.activateAt: expected an ISO 8601 date and time (e.g. 2027-01-01T00:00:00Z)`);
+      if (previous.length === 0) throw new ConnectorConfigError(`${path}.activateAt: only for a CA with previous keys (after estuary ca rollover)`);
+    }
     return {
-      type: 'local', certificate: resolve(requiredString(settings, 'certificate', path)), key: inToken ? key : resolve(key),
-      pkcs11: inToken ? parsePkcs11(settings.pkcs11, path, resolve) : undefined, chain: chain.map(resolve),
+      type: 'local', certificate: own.certificate, key: own.key, pkcs11: own.pkcs11, chain: chain.map(resolve),
+      ...(previous.length > 0 ? { previous } : {}), ...(activateAt ? { activateAt } : {}),
+      ...(settings.links !== undefined ? { links: filePaths(settings, 'links', path).map(resolve) } : {}),
     };
   },
-  // the PIN file of a token is as secret as a key file
-  keyFiles: (config) => (config.pkcs11 ? (config.pkcs11.pinFile ? [config.pkcs11.pinFile] : []) : [config.key]),
+  keyFiles: (config) => [...secretFiles(config), ...(config.previous ?? []).flatMap(secretFiles)],
   open(id, config, context) {
     const chain = localChain(config);
     // a token, or the native P-256/P-384 fast path when the composition root hands in the loaded addon, else node:crypto
     const signer = openLocalSigner(id, config, chain[0]!, context);
+    const previous = (config.previous ?? []).map((p, i) => {
+      const certificate = readChain([p.certificate])[0]!;
+      return { signer: openLocalSigner(`${id}.previous[${i}]`, { ...config, ...p }, certificate, context), certificate };
+    });
     const crlUrl = context.crlPublicUrl ? `${context.crlPublicUrl}/${id}.crl` : undefined;
     const ocspUrl = context.ocsp?.publicUrl ? `${context.ocsp.publicUrl}/${id}` : undefined;
     return createLocalCa({
       id, signer, softwareSigner: (k) => softwareSigner(k, context.native), chain,
+      ...(previous.length > 0 ? { previous } : {}), ...(config.activateAt ? { activateAt: config.activateAt } : {}),
+      ...(config.links ? { links: readChain(config.links) } : {}),
+      ...(context.crlPublicUrl ? { crlUrlOf: (n: number) => `${context.crlPublicUrl}/${id}.g${n}.crl` } : {}),
       now: context.now, random: randomBytes, ...(crlUrl ? { crlUrl } : {}), ...(ocspUrl ? { ocspUrl } : {}),
       ...(context.ocsp ? { ocspSigner: context.ocsp.signer } : {}),
     });
