@@ -48,7 +48,17 @@ describe('connector registry', () => {
     expect(parseError({ certificate: 'c' })).toBe('cas.x.key: expected a non-empty string');
     expect(parseError({ certificate: 'c', key: 'k', chain: 'root.pem' })).toBe('cas.x.chain: expected a list of file paths');
     expect(parseError({ certificate: 'c', key: 'k', chain: [1] })).toBe('cas.x.chain: expected a list of file paths');
-    expect(parseError({ certificate: 'c', key: 'k', url: 'https://ca' })).toBe('cas.x.url: unknown setting (allowed: type, certificate, key, chain, pkcs11)');
+    expect(parseError({ certificate: 'c', key: 'k', url: 'https://ca' })).toBe('cas.x.url: unknown setting (allowed: type, certificate, key, chain, pkcs11, previous, activateAt, links)');
+  });
+
+  it('local: earlier keys after a rollover, activateAt and links; errors name the field', () => {
+    const c = parseConnectorConfig({ certificate: 'ca/g1.pem', key: 'ca/g1-key.pem', previous: [{ certificate: 'ca/i.pem', key: 'ca/i-key.pem' }], activateAt: '2027-01-01T00:00:00Z', links: ['ca/l.pem'] }, 'cas.x', resolve);
+    expect(c).toMatchObject({ previous: [{ certificate: '/home/estuary/ca/i.pem', key: '/home/estuary/ca/i-key.pem' }], activateAt: new Date('2027-01-01T00:00:00Z'), links: ['/home/estuary/ca/l.pem'] });
+    expect(connectorKeyFiles(c)).toEqual(['/home/estuary/ca/g1-key.pem', '/home/estuary/ca/i-key.pem']);
+    expect(parseError({ certificate: 'c', key: 'k', previous: 'x' })).toBe('cas.x.previous: expected a list of {certificate, key} (the CA\'s earlier keys, oldest first)');
+    expect(parseError({ certificate: 'c', key: 'k', previous: [{ certificate: 'c' }] })).toBe('cas.x.previous[0].key: expected a non-empty string');
+    expect(parseError({ certificate: 'c', key: 'k', previous: [{ certificate: 'c', key: 'k' }], activateAt: 'soon' })).toMatch(/^cas\.x\.activateAt: expected an ISO 8601 date/);
+    expect(parseError({ certificate: 'c', key: 'k', activateAt: '2027-01-01T00:00:00Z' })).toBe('cas.x.activateAt: only for a CA with previous keys (after estuary ca rollover)');
   });
 
   it('local: a key in a PKCS#11 token, its module and PIN source; errors name the field', () => {
