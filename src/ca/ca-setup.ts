@@ -4,7 +4,7 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypt
 import { isIP } from 'node:net';
 import {
   authorityKeyIdentifierValue, extension, extKeyUsageValue, keyIdentifier, keyUsageValue,
-  signatureSchemeFor, signCertificate, certificateFields,
+  signatureSchemeFor, signCertificate, signCertificateWith, certificateFields, type TbsSigner,
 } from '../pki/certificate.js';
 import { DER_TRUE, octets, seq, seqOf, smallInteger, tlv } from '../pki/der.js';
 import { encodeName } from '../pki/names.js';
@@ -113,6 +113,8 @@ export function hostsToGeneralNames(hosts: readonly string[]): Buffer {
 
 export interface TlsCertOptions {
   issuer: KeyAndCert;
+  /** The subject after the CN (default "O=Estuary"). */
+  organization?: string;
   hosts: readonly string[];
   algorithm: KeyAlgorithm;
   days: number;
@@ -120,31 +122,38 @@ export interface TlsCertOptions {
   random: (n: number) => Buffer;
 }
 
+/** The TBSCertificate input of a TLS server certificate (serverAuth) for the given host names and addresses. */
+function tlsServerInput(o: { issuerDer: Buffer; spki: Buffer; hosts: readonly string[]; algorithm: KeyAlgorithm; days: number; now: Date; random: (n: number) => Buffer; organization?: string }) {
+  const issuerFields = certificateFields(o.issuerDer);
+  return {
+    serial: randomSerial(o.random),
+    issuer: issuerFields.subject,
+    notBefore: new Date(o.now.getTime() - 3600_000),
+    notAfter: new Date(o.now.getTime() + o.days * 86_400_000),
+    subject: encodeName(`CN=${o.hosts[0] ?? 'localhost'}, ${o.organization ?? 'O=Estuary'}`),
+    spki: o.spki,
+    extensions: [
+      extension(OID.basicConstraints, true, seq()),
+      extension(OID.keyUsage, true, keyUsageValue(o.algorithm.startsWith('rsa') ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'])),
+      extension(OID.extKeyUsage, false, extKeyUsageValue([OID.serverAuth])),
+      extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(o.spki))),
+      extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyIdentifier(issuerFields.spki))),
+      extension(OID.subjectAltName, false, hostsToGeneralNames(o.hosts)),
+    ],
+  };
+}
+
 /** A TLS server certificate (serverAuth) for the given host names and addresses. */
 export function createTlsServerCertificate(o: TlsCertOptions): KeyAndCert {
   const key = generateKey(o.algorithm);
-  const spki = spkiOf(key);
-  const issuerFields = certificateFields(o.issuer.der);
-  const der = signCertificate(
-    {
-      serial: randomSerial(o.random),
-      issuer: issuerFields.subject,
-      notBefore: new Date(o.now.getTime() - 3600_000),
-      notAfter: new Date(o.now.getTime() + o.days * 86_400_000),
-      subject: encodeName(`CN=${o.hosts[0] ?? 'localhost'}, O=Estuary`),
-      spki,
-      extensions: [
-        extension(OID.basicConstraints, true, seq()),
-        extension(OID.keyUsage, true, keyUsageValue(o.algorithm.startsWith('rsa') ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'])),
-        extension(OID.extKeyUsage, false, extKeyUsageValue([OID.serverAuth])),
-        extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(spki))),
-        extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(keyIdentifier(issuerFields.spki))),
-        extension(OID.subjectAltName, false, hostsToGeneralNames(o.hosts)),
-      ],
-    },
-    o.issuer.key,
-    signatureSchemeFor(o.issuer.key),
-  );
+  const der = signCertificate(tlsServerInput({ ...o, issuerDer: o.issuer.der, spki: spkiOf(key) }), o.issuer.key, signatureSchemeFor(o.issuer.key));
+  return { key, der };
+}
+
+/** The same, signed through a Signer (a CA key in software or in a PKCS#11 token): `estuary tls issue`. */
+export async function issueTlsServerCertificate(o: Omit<TlsCertOptions, 'issuer'> & { issuerDer: Buffer; signer: TbsSigner; organization?: string }): Promise<KeyAndCert> {
+  const key = generateKey(o.algorithm);
+  const der = await signCertificateWith(tlsServerInput({ ...o, spki: spkiOf(key) }), o.signer);
   return { key, der };
 }
 

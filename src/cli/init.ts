@@ -17,6 +17,12 @@ export interface InitOptions {
   now?: Date;
   /** Keep the root key out of the home: written to this directory (removable media, an offline machine). */
   offlineRoot?: string;
+  /** Names of the TLS server certificate (DNS names and IP addresses); default localhost, 127.0.0.1, ::1. */
+  hosts?: readonly string[];
+  /** The CAs are "<caName> Root CA" and "<caName> Issuing CA" (default Estuary). */
+  caName?: string;
+  /** The rest of every subject after the CN (default "O=Estuary"), e.g. "O=Example Corp, C=DE". */
+  subject?: string;
 }
 
 export interface InitSummary {
@@ -61,8 +67,8 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
 
   const { root, issuing } = createCaHierarchy({
     algorithm: o.algorithm,
-    rootName: 'CN=Estuary Root CA, O=Estuary',
-    issuingName: 'CN=Estuary Issuing CA, O=Estuary',
+    rootName: `CN=${o.caName ?? 'Estuary'} Root CA, ${o.subject ?? 'O=Estuary'}`,
+    issuingName: `CN=${o.caName ?? 'Estuary'} Issuing CA, ${o.subject ?? 'O=Estuary'}`,
     now,
     random: randomBytes,
   });
@@ -77,7 +83,8 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
   writeFile(caConfig.certificate, toPem('CERTIFICATE', issuing.der));
   writeFile(caConfig.key, keyPem(issuing.key), SECRET);
 
-  const tls = createTlsServerCertificate({ issuer: issuing, hosts: ['localhost', '127.0.0.1', '::1'], algorithm: 'ec-p256', days: 397, now, random: randomBytes });
+  const hosts = o.hosts && o.hosts.length > 0 ? o.hosts : ['localhost', '127.0.0.1', '::1'];
+  const tls = createTlsServerCertificate({ issuer: issuing, hosts, algorithm: 'ec-p256', days: 397, now, random: randomBytes, ...(o.subject ? { organization: o.subject } : {}) });
   writeFile(config.tls.certificate, toPem('CERTIFICATE', tls.der) + toPem('CERTIFICATE', issuing.der));
   writeFile(config.tls.key, keyPem(tls.key), SECRET);
 

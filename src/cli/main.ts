@@ -14,6 +14,7 @@ import { CliError, homeDir, print, printJson, type HomeOption } from './context.
 import { initHome, InitRefusedError, type InitSummary } from './init.js';
 import { registerProfileCommands } from './profile-commands.js';
 import { registerRequestCommands } from './request-commands.js';
+import { hostList, registerTlsCommands, subjectTail } from './tls-commands.js';
 import { serve } from './serve.js';
 
 function printSummary(s: InitSummary, home: string): void {
@@ -26,12 +27,18 @@ function printSummary(s: InitSummary, home: string): void {
   print('The passwords are shown only now; change them with "estuary account passwd".');
 }
 
-async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string; offlineRoot?: string }): Promise<void> {
+async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string; offlineRoot?: string; dns?: string[]; ip?: string[]; caName?: string; subject?: string }): Promise<void> {
   if (!(KEY_ALGORITHMS as readonly string[]).includes(opts.keyAlgorithm)) {
     throw new CliError(`--key-algorithm: expected one of ${KEY_ALGORITHMS.join(', ')}, got "${opts.keyAlgorithm}"`);
   }
   const home = homeDir(opts);
-  const summary = await initHome({ home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm, ...(opts.offlineRoot ? { offlineRoot: opts.offlineRoot } : {}) });
+  const hosts = hostList(opts.dns, opts.ip);
+  const subject = subjectTail(opts.subject);
+  if (opts.caName !== undefined && (opts.caName.trim() === '' || /[,=+\\]/.test(opts.caName))) throw new CliError('--ca-name: a plain name (no , = + or \\)');
+  const summary = await initHome({
+    home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm, ...(opts.offlineRoot ? { offlineRoot: opts.offlineRoot } : {}),
+    ...(hosts.length > 0 ? { hosts } : {}), ...(opts.caName ? { caName: opts.caName } : {}), ...(subject ? { subject } : {}),
+  });
   if (opts.json) printJson(summary);
   else printSummary(summary, home);
 }
@@ -49,6 +56,10 @@ export function buildProgram(): Command {
     .option('--key-algorithm <alg>', `CA key algorithm: ${KEY_ALGORITHMS.join(', ')}`, 'ec-p256')
     .option('--force', 'replace an existing home (destroys its keys and database)')
     .option('--offline-root <dir>', 'write the root CA key to this directory instead of the home (the server never needs it)')
+    .option('--dns <name>', 'a DNS name of the server for its TLS certificate (repeatable; default localhost, 127.0.0.1, ::1)', (v: string, p: string[]) => [...p, v], [])
+    .option('--ip <address>', 'an IP address of the server for its TLS certificate (repeatable)', (v: string, p: string[]) => [...p, v], [])
+    .option('--ca-name <name>', 'the CAs are "<name> Root CA" and "<name> Issuing CA" (default Estuary)')
+    .option('--subject <rdns>', 'the subjects after the CN, e.g. "O=Example Corp, C=DE" (default "O=Estuary")')
     .option('--json', 'print one JSON object {estUrl, rootFingerprintSha256, estAccount, adminAccount}')
     .action(runInit);
 
@@ -74,6 +85,7 @@ export function buildProgram(): Command {
   registerCertCommands(program);
   registerRequestCommands(program);
   registerClientCommands(program);
+  registerTlsCommands(program);
   return program;
 }
 

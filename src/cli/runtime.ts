@@ -2,7 +2,8 @@
  * The composition root: everything with a lifetime (store, CA keys, logger, listeners) is
  * created here and passed down. Tests build a server in-process through the same function.
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import type { Server as TlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { connectorKeyFiles, connectorType, openConnector } from '../ca/registry.js';
 import { nativeCrypto } from '../pki/native-crypto.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
-import { guardConnections, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
+import { guardConnections, tlsContextOptions, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
 import { createCrlService } from '../ra/crl-service.js';
@@ -66,6 +67,12 @@ export interface Runtime {
   estUrl(): string;
   /** https://host:port/ of the Web RA when it runs. */
   adminUrl(): string | undefined;
+  /**
+   * Read the server certificate and key again (after `estuary tls issue`; SIGHUP does the same):
+   * new TLS connections get them, open connections keep theirs. Throws ConfigError for a key that
+   * is not the certificate's, and then nothing changes.
+   */
+  reloadTls(): void;
   /** Read the CA connectors of estuary.yaml again now (the server also does so when the file changes, and on SIGHUP). */
   reloadCas(): Promise<string[]>;
   /** Stop listening, let in-flight requests finish for up to drainMs (default limits.drainSeconds), then close the rest. */
@@ -118,6 +125,8 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const deviceCrls = createDeviceCrlSource({ now: () => new Date(), logger });
   const tlsKey = readFileSync(config.tls.key);
   const tlsCert = readFileSync(config.tls.certificate);
+  // RFC 7030 §4.4.2: encrypted server-generated keys are signed with the TLS key; replaced with it (reloadTls)
+  const keyPackageSigner = { key: createPrivateKey(tlsKey), certificates: pemBlocks(tlsCert.toString('utf8')) };
   // One bound on full password hashes for EST HTTP Basic and Web RA sign-ins together.
   const gate = new HashGate();
   const service = createEnrollmentService({
@@ -128,7 +137,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     basicThrottle: { maxFailuresPerAccount: t.maxFailuresPerAccount, maxFailuresPerAddress: t.maxFailuresPerAddress, windowSeconds: t.windowMinutes * 60, lockSeconds: t.lockMinutes * 60 },
     serverKeygenConcurrency: config.est.serverKeygenConcurrency,
     // RFC 7030 §4.4.2: encrypted server-generated keys are signed by this server, with its TLS key
-    keyPackageSigner: { key: createPrivateKey(tlsKey), certificates: pemBlocks(tlsCert.toString('utf8')) },
+    keyPackageSigner,
   });
   const est = await createEstServer({
     service,
@@ -160,6 +169,26 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       })
     : undefined;
   let adminPort: number | undefined;
+
+  function reloadTls(): void {
+    const key = readFileSync(config.tls.key);
+    const cert = readFileSync(config.tls.certificate);
+    const privateKey = createPrivateKey(key);
+    if (!new X509Certificate(cert).checkPrivateKey(privateKey)) throw new ConfigError(`${config.tls.key} is not the key of ${config.tls.certificate}; the server keeps its certificate`);
+    const context = tlsContextOptions({ key, cert });
+    for (const server of [est.server, admin?.server]) (server as TlsServer | undefined)?.setSecureContext(context);
+    keyPackageSigner.key = privateKey;
+    keyPackageSigner.certificates = pemBlocks(cert.toString('utf8'));
+    logger.info({ certificate: config.tls.certificate, notAfter: new Date(new X509Certificate(cert).validTo).toISOString() }, 'server certificate reloaded');
+  }
+  const onHup = (): void => {
+    try {
+      reloadTls();
+    } catch (err) {
+      logger.error({ reason: (err as Error).message }, 'server certificate not reloaded');
+    }
+  };
+  process.on('SIGHUP', onHup);
   // Every raw connection of every listener, so that the drain deadline can close what is left.
   const guards: ConnectionGuard[] = [
     guardConnections(est.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'est' }),
@@ -197,8 +226,10 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     adminUrl: () => (config.admin.listen && adminPort !== undefined ? adminBaseUrl(config.admin.listen, adminPort) : undefined),
     crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
     reloadCas: () => reloader.reload(),
+    reloadTls,
     async close(drainMs = config.limits.drainSeconds * 1000) {
       reloader.close();
+      process.off('SIGHUP', onHup);
       // In-flight requests get drainMs to finish; then every connection still open is closed,
       // so a slow or stalled client cannot keep a stopping server alive.
       const deadline = setTimeout(() => {

@@ -42,13 +42,14 @@ export function httpServerOptions(limits: ListenerLimits) {
 }
 
 /** The https options shared by the EST and Web RA listeners. */
+/** The TLS context of every HTTPS listener; also what setSecureContext is given when the server certificate is replaced. */
+export function tlsContextOptions(tls: { key: string | Buffer; cert: string | Buffer }) {
+  return { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, ciphers: TLS_CIPHERS, honorCipherOrder: true };
+}
+
 export function httpsServerOptions(tls: { key: string | Buffer; cert: string | Buffer }, limits: ListenerLimits) {
   return {
-    key: tls.key,
-    cert: tls.cert,
-    minVersion: 'TLSv1.2' as const,
-    ciphers: TLS_CIPHERS,
-    honorCipherOrder: true,
+    ...tlsContextOptions(tls),
     handshakeTimeout: limits.handshakeTimeoutMs,
     ...httpServerOptions(limits),
   };
