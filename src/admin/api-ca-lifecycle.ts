@@ -6,6 +6,7 @@
  */
 import type { CaLifecycle, KeyLocation, NewCaRequest } from './ca-lifecycle.js';
 import { connectorView, keyLocationsOf } from './api-cas.js';
+import { RaError } from '../ra/errors.js';
 import { problem, ProblemError } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
 import { CaCertificateImport, CaConnectorInfo, CaCreate, caParams, PendingCaInfo, problemResponses } from './schemas.js';
@@ -17,6 +18,14 @@ function lifecycleOf(ctx: AdminContext): CaLifecycle {
   return ctx.caLifecycle;
 }
 
+/** A refusal that names an input field ("subject: ...") is shown beside that field in the UI. */
+const FIELD_PREFIX = /^(id|subject|keyAlgorithm|issuer\.parent|pkcs11\.(?:uri|module|pinFile|pinEnv)|certificate|chain\.\d+): (.+)$/s;
+function withField(err: unknown): unknown {
+  if (!(err instanceof RaError) || err.code !== 'bad-request') return err;
+  const m = FIELD_PREFIX.exec(err.message);
+  return m ? new ProblemError('validation', err.message, { errors: [{ field: m[1]!, message: m[2]! }] }) : err;
+}
+
 /** Runs a CA change; the outcome, success or failure, goes to the audit log as `action` by the signed-in admin. */
 async function audited<T>(ctx: AdminContext, actor: string, action: string, id: string, run: () => Promise<{ result: T; detail: string }>): Promise<T> {
   try {
@@ -25,7 +34,7 @@ async function audited<T>(ctx: AdminContext, actor: string, action: string, id: 
     return result;
   } catch (err) {
     await ctx.store.appendAudit({ actor, action, profile: null, outcome: 'failure', serial: null, detail: `${id}: ${err instanceof Error ? err.message : String(err)}` });
-    throw err;
+    throw withField(err);
   }
 }
 

@@ -112,7 +112,11 @@ export function caLifecycleService(o: CaLifecycleOptions): CaLifecycle {
       let issuer: NewIssuer;
       if ('parent' in r.issuer) {
         const parentId = r.issuer.parent;
-        issuer = { kind: 'parent', id: parentId, config: await fixable(() => localCaConfig(current.cas[parentId], parentId)) };
+        try {
+          issuer = { kind: 'parent', id: parentId, config: localCaConfig(current.cas[parentId], parentId) };
+        } catch (err) {
+          throw bad(`issuer.parent: ${(err as Error).message}`);
+        }
       } else if ('selfSigned' in r.issuer) issuer = { kind: 'self-signed' };
       else issuer = { kind: 'csr', out: join(caDir, `${r.id}.csr.pem`) };
 

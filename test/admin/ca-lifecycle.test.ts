@@ -135,6 +135,7 @@ describe('POST /api/cas', () => {
     const outside = await admin.post('/api/cas', { id: 'pin-outside', subject: 'CN=X', issuer: { selfSigned: true }, pkcs11: { uri, module: hsm.module, pinFile: '../token.pin' } });
     expect(outside.status, outside.text).toBe(400);
     expect(outside.json.detail).toMatch(/pkcs11\.pinFile: a path relative to the data directory/);
+    expect(outside.json.errors).toEqual([{ field: 'pkcs11.pinFile', message: expect.stringMatching(/^a path relative/) }]);
     const failures = (await auditOf('ca.create')).filter((e) => e.outcome === 'failure').map((e) => e.detail.split(':')[0]);
     expect(failures).toEqual(expect.arrayContaining(['token-again', 'no-token', 'bad-uri', 'pin-outside']));
     for (const id of ['token-again', 'no-token', 'bad-uri', 'pin-outside']) expect(loadConfig(s.home, {}).cas[id]).toBeUndefined();
@@ -206,7 +207,7 @@ describe('refusals and roles', () => {
     const before = readFileSync(join(s.home, 'estuary.yaml'), 'utf8');
     const cases: Array<[unknown, RegExp]> = [
       [{ id: 'x1', subject: 'not a name', issuer: { selfSigned: true } }, /^subject: /],
-      [{ id: 'x2', subject: 'CN=X', issuer: { parent: 'nosuch' } }, /cas\.nosuch: expected a built-in CA/],
+      [{ id: 'x2', subject: 'CN=X', issuer: { parent: 'nosuch' } }, /^issuer\.parent: cas\.nosuch: expected a built-in CA/],
       [{ id: 'default', subject: 'CN=X', issuer: { selfSigned: true } }, /cas\.default exists already/],
       [{ id: 'x3', subject: 'CN=X', issuer: { selfSigned: true, csr: true } }, /issuer/],
       [{ id: 'x4', subject: 'CN=X', issuer: {} }, /issuer/],
