@@ -4,9 +4,9 @@
  * running server's CA reload, so a new CA is usable as soon as the answer comes.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { CA_ID_PATTERN, type CaLifecycle, type KeyLocation, type NewCaRequest, type PendingCa } from '../admin/ca-lifecycle.js';
+import { CA_ID_PATTERN, type CaCreated, type CaLifecycle, type KeyLocation, type NewCaRequest, type PendingCa } from '../admin/ca-lifecycle.js';
 import { CaCreateError, createCa, importCa, type NewIssuer, type NewKey } from '../ca/ca-create.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
@@ -60,6 +60,13 @@ const oneLine = (name: string): string => name.replace(/\n/g, ', ');
 
 export function caLifecycleService(o: CaLifecycleOptions): CaLifecycle {
   const caDir = join(o.home, 'ca');
+  // One change at a time: the checks (id free, nothing pending) hold until the files are written.
+  let queue: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
   const rel = (file: string): string => (file.startsWith(o.home) ? relative(o.home, file) : file);
   const config = (): Config => {
     try {
@@ -70,9 +77,8 @@ export function caLifecycleService(o: CaLifecycleOptions): CaLifecycle {
     }
   };
 
-  /** setCaConnector, then the reload; a connector that does not open is a misconfiguration (the log says why). */
-  async function addConnector(id: string, settings: Record<string, unknown>): Promise<void> {
-    await fixable(() => setCaConnector(o.home, id, settings));
+  /** The reload after cas.<id> was written; a connector that does not open is a misconfiguration (the log says why). */
+  async function openConnector(id: string): Promise<void> {
     // A reload already running may have read estuary.yaml before this change; the next one reads it.
     for (let attempt = 0; attempt < 2 && !o.inService(id); attempt++) await o.reload();
     if (!o.inService(id)) throw new RaError('misconfigured', `cas.${id} was added to estuary.yaml but could not be opened; the server log says why`);
@@ -94,72 +100,87 @@ export function caLifecycleService(o: CaLifecycleOptions): CaLifecycle {
     };
   }
 
-  return {
-    async create(r: NewCaRequest) {
-      if (!new RegExp(CA_ID_PATTERN).test(r.id)) throw bad(`id: "${r.id}" is not a CA id (letters, digits, - and _)`);
-      if (!(KEY_ALGORITHMS as readonly string[]).includes(r.keyAlgorithm)) throw bad(`keyAlgorithm: expected one of ${KEY_ALGORITHMS.join(', ')}`);
-      const current = config();
-      if (current.cas[r.id]) throw bad(`id: cas.${r.id} exists already`);
-      if (existsSync(join(caDir, `${r.id}.pending.json`))) throw bad(`id: a CA "${r.id}" is waiting for its certificate already`);
-      let key: NewKey = { kind: 'file' };
-      if (r.pkcs11) {
-        const p = r.pkcs11;
-        if ((p.pinFile === undefined) === (p.pinEnv === undefined)) throw bad('pkcs11: give exactly one of pinFile and pinEnv');
-        if (!isAbsolute(p.module) || !existsSync(p.module)) throw bad(`pkcs11.module: ${p.module} is not an existing file (an absolute path, e.g. /usr/lib/softhsm/libsofthsm2.so)`);
-        if (p.pinFile !== undefined && !existsSync(join(o.home, underHome(p.pinFile, 'pkcs11.pinFile')))) throw bad(`pkcs11.pinFile: ${p.pinFile} does not exist under the data directory`);
-        key = { kind: 'pkcs11', uri: p.uri, module: p.module, ...(p.pinFile !== undefined ? { pinFile: p.pinFile } : {}), ...(p.pinEnv !== undefined ? { pinEnv: p.pinEnv } : {}) };
+  async function create(r: NewCaRequest): Promise<CaCreated> {
+    if (!new RegExp(CA_ID_PATTERN).test(r.id)) throw bad(`id: "${r.id}" is not a CA id (letters, digits, - and _)`);
+    if (!(KEY_ALGORITHMS as readonly string[]).includes(r.keyAlgorithm)) throw bad(`keyAlgorithm: expected one of ${KEY_ALGORITHMS.join(', ')}`);
+    const current = config();
+    if (current.cas[r.id]) throw bad(`id: cas.${r.id} exists already`);
+    if (existsSync(join(caDir, `${r.id}.pending.json`))) throw bad(`id: a CA "${r.id}" is waiting for its certificate already`);
+    let key: NewKey = { kind: 'file' };
+    if (r.pkcs11) {
+      const p = r.pkcs11;
+      if ((p.pinFile === undefined) === (p.pinEnv === undefined)) throw bad('pkcs11: give exactly one of pinFile and pinEnv');
+      if (!isAbsolute(p.module) || !existsSync(p.module)) throw bad(`pkcs11.module: ${p.module} is not an existing file (an absolute path, e.g. /usr/lib/softhsm/libsofthsm2.so)`);
+      if (p.pinFile !== undefined && !existsSync(join(o.home, underHome(p.pinFile, 'pkcs11.pinFile')))) throw bad(`pkcs11.pinFile: ${p.pinFile} does not exist under the data directory`);
+      key = { kind: 'pkcs11', uri: p.uri, module: p.module, ...(p.pinFile !== undefined ? { pinFile: p.pinFile } : {}), ...(p.pinEnv !== undefined ? { pinEnv: p.pinEnv } : {}) };
+    }
+    let issuer: NewIssuer;
+    if ('parent' in r.issuer) {
+      const parentId = r.issuer.parent;
+      try {
+        issuer = { kind: 'parent', id: parentId, config: localCaConfig(current.cas[parentId], parentId) };
+      } catch (err) {
+        throw bad(`issuer.parent: ${(err as Error).message}`);
       }
-      let issuer: NewIssuer;
-      if ('parent' in r.issuer) {
-        const parentId = r.issuer.parent;
-        try {
-          issuer = { kind: 'parent', id: parentId, config: localCaConfig(current.cas[parentId], parentId) };
-        } catch (err) {
-          throw bad(`issuer.parent: ${(err as Error).message}`);
-        }
-      } else if ('selfSigned' in r.issuer) issuer = { kind: 'self-signed' };
-      else issuer = { kind: 'csr', out: join(caDir, `${r.id}.csr.pem`) };
+    } else if ('selfSigned' in r.issuer) issuer = { kind: 'self-signed' };
+    else issuer = { kind: 'csr', out: join(caDir, `${r.id}.csr.pem`) };
 
-      const created = await fixable(() => createCa({
+    // What this request writes under ca/ (createCa refuses an id whose files exist), removed again when
+    // it fails before estuary.yaml names the CA, so the id can be used again. A key made in a token stays there.
+    const written = [`${r.id}-key.pem`, `${r.id}.pem`, `${r.id}.csr.pem`, `${r.id}.pending.json`].map((f) => join(caDir, f)).filter((f) => !existsSync(f));
+    let created;
+    try {
+      created = await fixable(() => createCa({
         home: o.home, id: r.id, subject: r.subject, algorithm: r.keyAlgorithm as KeyAlgorithm, key, issuer,
         validityYears: r.validityYears, pathLen: r.pathLen, now: o.now(), env: o.env,
       }));
-      if (created.settings) await addConnector(r.id, created.settings);
-      const keyLocation: KeyLocation = key.kind === 'pkcs11' ? { kind: 'pkcs11', uri: key.uri } : { kind: 'file', path: created.keyLocation };
-      const how = issuer.kind === 'csr' ? `CSR written to ${rel(created.csrFile!)}` : issuer.kind === 'parent' ? `signed by ${issuer.id}` : 'self-signed';
-      return { keyLocation, csrPem: created.csrFile ? readFileSync(created.csrFile, 'utf8') : undefined, how };
-    },
+      if (created.settings) await fixable(() => setCaConnector(o.home, r.id, created!.settings!));
+    } catch (err) {
+      for (const f of written) rmSync(f, { force: true });
+      throw err;
+    }
+    if (created.settings) await openConnector(r.id);
+    const keyLocation: KeyLocation = key.kind === 'pkcs11' ? { kind: 'pkcs11', uri: key.uri } : { kind: 'file', path: created.keyLocation };
+    const how = issuer.kind === 'csr' ? `CSR written to ${rel(created.csrFile!)}` : issuer.kind === 'parent' ? `signed by ${issuer.id}` : 'self-signed';
+    return { keyLocation, csrPem: created.csrFile ? readFileSync(created.csrFile, 'utf8') : undefined, how };
+  }
 
-    async importCertificate(id, certificatePem, chainPems) {
-      if (!new RegExp(CA_ID_PATTERN).test(id)) throw bad(`"${id}" is not a CA id`);
-      if (config().cas[id]) throw bad(`cas.${id} exists already`);
-      const [der] = pemBlocks(certificatePem);
-      if (!der) throw bad('certificate: no PEM certificate found');
-      let cert: X509Certificate;
-      let chain: X509Certificate[];
+  async function importCertificate(id: string, certificatePem: string, chainPems: readonly string[]): Promise<{ subject: string; issuer: string }> {
+    if (!new RegExp(CA_ID_PATTERN).test(id)) throw bad(`"${id}" is not a CA id`);
+    if (config().cas[id]) throw bad(`cas.${id} exists already`);
+    const [der] = pemBlocks(certificatePem);
+    if (!der) throw bad('certificate: no PEM certificate found');
+    const parse = (bytes: Buffer, field: string): X509Certificate => {
       try {
-        cert = new X509Certificate(der);
-        chain = chainPems.flatMap((p, i) => {
-          const blocks = pemBlocks(p);
-          if (blocks.length === 0) throw new Error(`chain.${i}: no PEM certificate found`);
-          return blocks.map((b) => new X509Certificate(b));
-        });
+        return new X509Certificate(bytes);
       } catch (err) {
-        throw bad(`${(err as Error).message.startsWith('chain.') ? '' : 'certificate: '}${(err as Error).message}`);
+        throw bad(`${field}: not an X.509 certificate (${(err as Error).message})`);
       }
-      // RFC 5280 §6.1: each certificate of the path is signed by the next one
-      const path = [cert, ...chain];
-      for (let i = 0; i + 1 < path.length; i++) {
-        if (!path[i]!.checkIssued(path[i + 1]!) || !path[i]!.verify(path[i + 1]!.publicKey)) {
-          throw bad(`${i === 0 ? 'certificate' : `chain.${i - 1}`}: not signed by the next certificate of the chain (${oneLine(path[i + 1]!.subject)})`);
-        }
+    };
+    const cert = parse(der, 'certificate');
+    const chain = chainPems.flatMap((p, i) => {
+      const blocks = pemBlocks(p);
+      if (blocks.length === 0) throw bad(`chain.${i}: no PEM certificate found`);
+      return blocks.map((b) => parse(b, `chain.${i}`));
+    });
+    // RFC 5280 §6.1: each certificate of the path is signed by the next one
+    const path = [cert, ...chain];
+    for (let i = 0; i + 1 < path.length; i++) {
+      if (!path[i]!.checkIssued(path[i + 1]!) || !path[i]!.verify(path[i + 1]!.publicKey)) {
+        throw bad(`${i === 0 ? 'certificate' : `chain.${i - 1}`}: not signed by the next certificate of the chain (${oneLine(path[i + 1]!.subject)})`);
       }
-      const chainFile = join(caDir, `${id}-chain.pem`);
-      const imported = await fixable(() => importCa(o.home, id, certificatePem, chain.length ? [chainFile] : [], o.env));
-      if (chain.length) writeFileSync(chainFile, chain.map((c) => toPem('CERTIFICATE', c.raw)).join(''));
-      await addConnector(id, imported.settings);
-      return { subject: oneLine(cert.subject), issuer: oneLine(cert.issuer) };
-    },
+    }
+    const chainFile = join(caDir, `${id}-chain.pem`);
+    const imported = await fixable(() => importCa(o.home, id, certificatePem, chain.length ? [chainFile] : [], o.env));
+    if (chain.length) writeFileSync(chainFile, chain.map((c) => toPem('CERTIFICATE', c.raw)).join(''));
+    await fixable(() => setCaConnector(o.home, id, imported.settings));
+    await openConnector(id);
+    return { subject: oneLine(cert.subject), issuer: oneLine(cert.issuer) };
+  }
+
+  return {
+    create: (r) => oneAtATime(() => create(r)),
+    importCertificate: (id, certificatePem, chainPems) => oneAtATime(() => importCertificate(id, certificatePem, chainPems)),
 
     keyLocations() {
       const out = new Map<string, KeyLocation>();

@@ -231,6 +231,24 @@ describe('refusals and roles', () => {
     for (const id of ['x1', 'x2', 'x5', 'x6']) expect(existsSync(join(s.home, 'ca', `${id}-key.pem`)), id).toBe(false);
   });
 
+  it('a CA that fails half-way leaves no files behind, so its id can be used again; two requests for one id: one CA', async () => {
+    // a "parent" whose certificate is not a CA certificate: refused after the new key was made
+    const tls = loadConfig(s.home, {}).tls;
+    setCaConnector(s.home, 'not-a-ca', { type: 'local', certificate: tls.certificate, key: tls.key });
+    const refused = await admin.post('/api/cas', { id: 'again', subject: 'CN=Again', issuer: { parent: 'not-a-ca' } });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.json.detail).toMatch(/^issuer\.parent not-a-ca: its certificate is not a CA certificate/);
+    for (const f of ['again-key.pem', 'again.pem']) expect(existsSync(join(s.home, 'ca', f)), f).toBe(false);
+    const retried = await admin.post('/api/cas', { id: 'again', subject: 'CN=Again', issuer: { parent: 'root' } });
+    expect(retried.status, retried.text).toBe(201);
+
+    const both = await Promise.all([1, 2].map((n) => admin.post('/api/cas', { id: 'twice', subject: `CN=Twice ${n}`, issuer: { selfSigned: true } })));
+    expect(both.map((r) => r.status).sort()).toEqual([201, 400]);
+    expect(both.find((r) => r.status === 400)!.json.detail).toMatch(/cas\.twice exists already/);
+    const subject = both.find((r) => r.status === 201)!.json.subject;
+    expect(new X509Certificate(readFileSync(join(s.home, 'ca', 'twice.pem'))).subject).toBe(subject);
+  });
+
   it('admins only: officers and auditors get 403 and nothing is made; signed out is 401; no CSRF token is 403', async () => {
     const body = { id: 'forbidden', subject: 'CN=Forbidden', issuer: { selfSigned: true } };
     for (const c of [officer, auditor]) {
