@@ -64,6 +64,11 @@ describe.sequential('CA lifecycle in the Web RA, in Chromium', { timeout: BOUNDS
     await page.getByTestId('cas-new').click();
     const form = page.getByTestId('new-ca-form');
     await form.getByLabel('Id', { exact: true }).fill('devices');
+    // a subject that is not a name: the reason is shown beside the field, nothing is made
+    await form.getByLabel('Subject', { exact: true }).fill('not a name');
+    await page.getByTestId('new-ca-create').click();
+    await expect.poll(() => textOf(form.getByTestId('field-subject').getByTestId('field-error')), { timeout: BOUNDS.expectMs }).not.toBe('');
+    expect(await form.getByLabel('Subject', { exact: true }).getAttribute('aria-invalid')).toBe('true');
     await form.getByLabel('Subject', { exact: true }).fill('CN=Browser Devices CA, O=Example');
     await form.getByLabel('Key algorithm', { exact: true }).selectOption('ec-p384');
     await form.getByTestId('ca-issuer-parent').check();

@@ -93,6 +93,11 @@ export function NewCaDialog({ cas, onClose, onChanged }: { cas: CaConnector[]; o
       </Dialog>
     );
   }
+  // errors of a field not on the form now are listed at the top
+  const shownFields = [
+    'id', 'subject', 'keyAlgorithm', ...(issuer === 'parent' ? ['issuer.parent'] : []), ...(issuer !== 'csr' ? ['validityYears'] : []),
+    ...(inToken ? ['pkcs11.uri', 'pkcs11.module', pinSource === 'file' ? 'pkcs11.pinFile' : 'pkcs11.pinEnv'] : []),
+  ];
   const issuers: Array<[IssuerKind, string]> = [
     ...(parents.length ? [['parent', 'Signed by a built-in CA of this server'] as [IssuerKind, string]] : []),
     ['selfSigned', 'Self-signed (a new root)'],
@@ -101,7 +106,7 @@ export function NewCaDialog({ cas, onClose, onChanged }: { cas: CaConnector[]; o
   return (
     <Dialog title="New CA" onClose={onClose} testId="new-ca-dialog">
       <form onSubmit={submit} data-testid="new-ca-form" noValidate>
-        <FormErrors errors={errors} known={['id', 'subject', 'keyAlgorithm', 'issuer', 'validityYears', 'pkcs11']} />
+        <FormErrors errors={errors} known={shownFields} />
         <TextField label="Id" name="id" value={id} onInput={setId} errors={errors} required spellcheck={false} hint="The connector id (cas.<id> in estuary.yaml): letters, digits, - and _." />
         <TextField label="Subject" name="subject" value={subject} onInput={setSubject} errors={errors} required spellcheck={false} placeholder="CN=Devices CA, O=Example" />
         <SelectField<KeyAlgorithm> label="Key algorithm" name="keyAlgorithm" value={keyAlgorithm} onChange={setKeyAlgorithm} errors={errors} options={KEY_ALGORITHMS} />
