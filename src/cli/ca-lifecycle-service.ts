@@ -171,9 +171,18 @@ export function caLifecycleService(o: CaLifecycleOptions): CaLifecycle {
       }
     }
     const chainFile = join(caDir, `${id}-chain.pem`);
+    const pendingFile = join(caDir, `${id}.pending.json`);
+    const pending = existsSync(pendingFile) ? readFileSync(pendingFile) : undefined;
     const imported = await fixable(() => importCa(o.home, id, certificatePem, chain.length ? [chainFile] : [], o.env));
-    if (chain.length) writeFileSync(chainFile, chain.map((c) => toPem('CERTIFICATE', c.raw)).join(''));
-    await fixable(() => setCaConnector(o.home, id, imported.settings));
+    try {
+      if (chain.length) writeFileSync(chainFile, chain.map((c) => toPem('CERTIFICATE', c.raw)).join(''));
+      await fixable(() => setCaConnector(o.home, id, imported.settings));
+    } catch (err) {
+      // estuary.yaml does not name it: the CA waits for its certificate again
+      if (pending) writeFileSync(pendingFile, pending);
+      for (const f of [chainFile, join(caDir, `${id}.pem`)]) rmSync(f, { force: true });
+      throw err;
+    }
     await openConnector(id);
     return { subject: oneLine(cert.subject), issuer: oneLine(cert.issuer) };
   }
