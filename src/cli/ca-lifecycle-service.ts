@@ -14,6 +14,8 @@ import { localCaConfig } from '../ca/registry.js';
 import { Pkcs11SetupError } from '../ca/signers/pkcs11-signer.js';
 import { Pkcs11UriError } from '../ca/signers/pkcs11-uri.js';
 import { pemBlocks, toPem } from '../pki/base64.js';
+import { certificateFields } from '../pki/certificate.js';
+import { children, readTop, slice } from '../pki/der.js';
 import { RaError } from '../ra/errors.js';
 import { setCaConnector } from './config-edit.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -57,6 +59,12 @@ function underHome(file: string, field: string): string {
 }
 
 const oneLine = (name: string): string => name.replace(/\n/g, ', ');
+
+/** RFC 2986 §4.1: CertificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo, attributes }; the SPKI as it is encoded. */
+function csrSpki(der: Buffer): Buffer {
+  const [info] = children(der, readTop(der));
+  return slice(der, children(der, info!)[2]!);
+}
 
 export function caLifecycleService(o: CaLifecycleOptions): CaLifecycle {
   const caDir = join(o.home, 'ca');
@@ -169,6 +177,13 @@ export function caLifecycleService(o: CaLifecycleOptions): CaLifecycle {
       if (!path[i]!.checkIssued(path[i + 1]!) || !path[i]!.verify(path[i + 1]!.publicKey)) {
         throw bad(`${i === 0 ? 'certificate' : `chain.${i - 1}`}: not signed by the next certificate of the chain (${oneLine(path[i + 1]!.subject)})`);
       }
+    }
+    // The CSR kept here names the key: a certificate for another key is refused before the token is
+    // asked (a token asked to sign for a key of another type may fail in its own way).
+    const csrPem = pendingOf(id)?.csrPem;
+    const [csrDer] = csrPem ? pemBlocks(csrPem, 'CERTIFICATE REQUEST') : [];
+    if (csrDer && !csrSpki(csrDer).equals(certificateFields(der).spki)) {
+      throw bad(`certificate: it is for another key than the one made for "${id}" (compare its public key with the CSR's)`);
     }
     const chainFile = join(caDir, `${id}-chain.pem`);
     const pendingFile = join(caDir, `${id}.pending.json`);

@@ -38,6 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.runtime.close();
+  delete process.env.ESTUARY_TEST_TOKEN_PIN;
 });
 
 /** A profile naming `ca`, one enrollment on it (no retry: the CA must be in service when the API answered), the certificate as PEM. */
@@ -199,6 +200,39 @@ describe('a CA signed by an external CA', () => {
     expect(audit.find((e) => e.outcome === 'success')).toMatchObject({ actor: adminEmail(), detail: expect.stringMatching(/^offline: CN=Offline Signed CA, O=Example, issued by CN=Estuary Root CA/) });
     expect(audit.filter((e) => e.outcome === 'failure').map((e) => e.detail.split(':')[0]).sort()).toEqual(['nosuch', 'offline', 'offline', 'offline']);
     expect((await auditOf('ca.create')).find((e) => e.detail.startsWith('offline:'))?.detail).toBe('offline: CN=Offline Signed CA, O=Example, key ca/offline-key.pem, CSR written to ca/offline.csr.pem');
+  });
+});
+
+describe('a token key for an external CA', () => {
+  it('the PIN from an environment variable; the pending CA shows the token URI; the import checks the token key', async () => {
+    const hsm = softHsm();
+    hsm.initToken('web-ra-csr');
+    process.env.ESTUARY_TEST_TOKEN_PIN = hsm.pin;
+    const uri = 'pkcs11:token=web-ra-csr;object=partner;type=private';
+    const res = await admin.post('/api/cas', { id: 'token-partner', subject: 'CN=Token Partner CA', keyAlgorithm: 'rsa-2048', issuer: { csr: true }, pkcs11: { uri, module: hsm.module, pinEnv: 'ESTUARY_TEST_TOKEN_PIN' } });
+    expect(res.status, res.text).toBe(202);
+    expect(res.json.keyLocation).toEqual({ kind: 'pkcs11', uri });
+    const pending = (await auditor.get('/api/cas')).json.pending.find((p: { id: string }) => p.id === 'token-partner');
+    expect(pending).toEqual({ id: 'token-partner', subject: 'CN=Token Partner CA', keyLocation: { kind: 'pkcs11', uri }, csrPem: res.json.csrPem });
+
+    writeFileSync(join(dir, 'token-partner.csr'), res.json.csrPem);
+    expect((await opensslIn(dir, ['req', '-in', 'token-partner.csr', '-noout', '-verify'])).code).toBe(0);
+    writeFileSync(join(dir, 'ext-tp.cnf'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n');
+    const signed = await opensslIn(dir, ['x509', '-req', '-in', 'token-partner.csr', '-CA', join(s.home, 'ca', 'root.pem'), '-CAkey', join(s.home, 'ca', 'root-key.pem'), '-days', '90', '-extfile', 'ext-tp.cnf', '-out', 'token-partner.pem']);
+    expect(signed.code, signed.out).toBe(0);
+    // a CA certificate for another key (and key type): refused by the CSR's key, the token is not asked
+    const other = await admin.post('/api/cas/token-partner/certificate', { certificate: readFileSync(join(s.home, 'ca', 'issuing.pem'), 'utf8'), chain: [s.rootPem] });
+    expect(other.status, other.text).toBe(400);
+    expect(other.json.detail).toMatch(/^certificate: it is for another key than the one made for "token-partner"/);
+    expect((await auditor.get('/api/cas')).json.pending.map((p: { id: string }) => p.id)).toContain('token-partner');
+    const imported = await admin.post('/api/cas/token-partner/certificate', { certificate: readFileSync(join(dir, 'token-partner.pem'), 'utf8'), chain: [s.rootPem] });
+    expect(imported.status, imported.text).toBe(200);
+    expect(imported.json.keyLocation).toEqual({ kind: 'pkcs11', uri });
+    expect(loadConfig(s.home, {}).cas['token-partner']).toMatchObject({ key: uri, pkcs11: { module: hsm.module, pinEnv: 'ESTUARY_TEST_TOKEN_PIN' } });
+    const cert = await enrollUnder('token-partner', 'token-partner');
+    writeFileSync(join(dir, 'token-partner-device.pem'), cert);
+    const verified = await opensslIn(dir, ['verify', '-CAfile', 'root.pem', '-untrusted', 'token-partner.pem', 'token-partner-device.pem']);
+    expect(verified.code, verified.out).toBe(0);
   });
 });
 
