@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCa } from '../../src/ca/ca-create.js';
 import { setCaConnector } from '../../src/cli/config-edit.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
@@ -233,6 +234,32 @@ describe('a token key for an external CA', () => {
     writeFileSync(join(dir, 'token-partner-device.pem'), cert);
     const verified = await opensslIn(dir, ['verify', '-CAfile', 'root.pem', '-untrusted', 'token-partner.pem', 'token-partner-device.pem']);
     expect(verified.code, verified.out).toBe(0);
+  });
+});
+
+describe('a token CA made by "estuary ca create --csr" (its CSR outside the data directory)', () => {
+  it('a certificate for a key of another type: 400 naming the token key, and the server\'s TLS connections are unharmed', async () => {
+    const hsm = softHsm();
+    hsm.initToken('cli-csr');
+    process.env.ESTUARY_TEST_TOKEN_PIN = hsm.pin;
+    const uri = 'pkcs11:token=cli-csr;object=cli;type=private';
+    // what the CLI does for "ca create cli-token --csr FILE --pkcs11 ... --key-algorithm rsa-2048"
+    await createCa({
+      home: s.home, id: 'cli-token', subject: 'CN=CLI Token CA', algorithm: 'rsa-2048', key: { kind: 'pkcs11', uri, module: hsm.module, pinEnv: 'ESTUARY_TEST_TOKEN_PIN' },
+      issuer: { kind: 'csr', out: join(dir, 'cli-token.csr') }, validityYears: 1, now: new Date(), env: process.env,
+    });
+    expect((await auditor.get('/api/cas')).json.pending.find((p: { id: string }) => p.id === 'cli-token')).toMatchObject({ csrPem: null, keyLocation: { kind: 'pkcs11', uri } });
+    // an EC CA certificate for the RSA key in the token: the token is asked, and its failure is a refusal
+    const other = await admin.post('/api/cas/cli-token/certificate', { certificate: readFileSync(join(s.home, 'ca', 'issuing.pem'), 'utf8'), chain: [s.rootPem] });
+    expect(other.status, other.text).toBe(400);
+    expect(other.json.detail).toMatch(/the private key .* in the token cannot sign for the CA certificate's ec key .*it is not the key of the CA certificate/);
+    // requests whose bodies take several TLS reads still work (no OpenSSL error left behind by the token)
+    for (let i = 0; i < 3; i++) {
+      const big = await admin.post('/api/cas/nosuch/certificate', { certificate: 'x'.repeat(60_000) });
+      expect(big.status, big.text).toBe(400);
+      expect(big.json.detail).toMatch(/no PEM certificate/);
+    }
+    expect((await auditor.get('/api/cas')).json.pending.map((p: { id: string }) => p.id)).toContain('cli-token');
   });
 });
 
