@@ -11,6 +11,7 @@ import { CaCreateError, createCa, importCa, type NewIssuer, type NewKey } from '
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { localCaConfig } from '../ca/registry.js';
+import { clearOpenSslErrors } from '../ca/signers/openssl-errors.js';
 import { Pkcs11SetupError } from '../ca/signers/pkcs11-signer.js';
 import { Pkcs11UriError } from '../ca/signers/pkcs11-uri.js';
 import { pemBlocks, toPem } from '../pki/base64.js';
@@ -45,6 +46,8 @@ async function fixable<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    // a token call that failed may have left OpenSSL errors that would fail the next TLS read (openssl-errors.ts)
+    clearOpenSslErrors();
     if (err instanceof CaCreateError || err instanceof Pkcs11SetupError || err instanceof Pkcs11UriError || err instanceof ConfigError || err instanceof ConnectorConfigError) {
       throw bad(err.message);
     }
