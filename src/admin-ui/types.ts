@@ -67,6 +67,23 @@ export interface CaConnector {
   chainError: string | null;
   health: ConnectorHealth;
   profiles: string[];
+  /** Where a built-in CA's key is (never the key); null for other types. */
+  keyLocation: KeyLocation | null;
+}
+
+export type KeyLocation = { kind: 'file'; path: string } | { kind: 'pkcs11'; uri: string };
+
+/** A built-in CA whose CSR waits for an external CA's certificate. */
+export interface PendingCa {
+  id: string;
+  subject: string;
+  keyLocation: KeyLocation;
+  csrPem: string | null;
+}
+
+export interface CaList {
+  items: CaConnector[];
+  pending: PendingCa[];
 }
 
 export interface TrustAnchorInfo {

@@ -12,7 +12,9 @@ import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http
 import type { Store } from '../store/store.js';
 import { accountRoutes } from './api-accounts.js';
 import { auditRoutes } from './api-audit.js';
+import { caLifecycleRoutes } from './api-ca-lifecycle.js';
 import { caRoutes } from './api-cas.js';
+import type { CaLifecycle } from './ca-lifecycle.js';
 import { certificateRoutes } from './api-certificates.js';
 import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
@@ -41,7 +43,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
+  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {
@@ -57,6 +59,8 @@ const OPENAPI = buildOpenApi(API_ROUTES, packageVersion());
 export interface AdminServerOptions {
   store: Store;
   cas: readonly CaConnector[];
+  /** Making and importing built-in CAs from the Web RA (admins only); left out: those routes answer 501. */
+  caLifecycle?: CaLifecycle;
   estUrl(label: string): string;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
@@ -102,6 +106,7 @@ export async function createAdminServer(o: AdminServerOptions) {
   const ctx: AdminContext = {
     store: o.store,
     cas: o.cas,
+    caLifecycle: o.caLifecycle,
     estUrl: o.estUrl,
     now,
     logger: o.logger,

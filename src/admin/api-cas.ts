@@ -5,9 +5,10 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { issuesCrls, reportsHealth, type ConnectorHealth } from '../ca/ca-backend.js';
+import type { KeyLocation } from './ca-lifecycle.js';
 import { problem } from './problem.js';
-import { ADMIN_ONLY, ANY_ROLE, type ApiRoute, type CaConnector } from './route.js';
-import { CaConnectorInfo, caParams, ConnectorHealth as HealthSchema, itemsOf, problemResponses } from './schemas.js';
+import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute, type CaConnector } from './route.js';
+import { CaConnectorList, caParams, ConnectorHealth as HealthSchema, problemResponses } from './schemas.js';
 
 const iso = (d: Date | undefined): string | null => (d ? d.toISOString() : null);
 const oneLine = (name: string): string => name.replace(/\n/g, ', ');
@@ -46,7 +47,8 @@ async function chainWithin(c: CaConnector, ms: number): Promise<readonly Buffer[
   }
 }
 
-async function connectorView(c: CaConnector, profiles: readonly { label: string; ca: string }[]) {
+/** One connector as GET /api/cas lists it; keyLocation for a built-in CA (where its key is, never the key). */
+export async function connectorView(c: CaConnector, profiles: readonly { label: string; ca: string }[], keyLocation: KeyLocation | undefined) {
   let chain: readonly Buffer[] = [];
   let chainError: string | null = null;
   try {
@@ -75,16 +77,22 @@ async function connectorView(c: CaConnector, profiles: readonly { label: string;
     chainError,
     health: healthView(health),
     profiles: profiles.filter((p) => p.ca === c.id).map((p) => p.label),
+    keyLocation: keyLocation ?? null,
   };
 }
 
+/** The key locations of the built-in CAs (empty when the Web RA does not manage CAs). */
+export const keyLocationsOf = (ctx: AdminContext): Map<string, KeyLocation> => ctx.caLifecycle?.keyLocations() ?? new Map<string, KeyLocation>();
+
 const list: ApiRoute = {
   method: 'GET', url: '/api/cas', operationId: 'listCas', tag: 'ca-connectors', summary: 'The configured CA connectors: type, certificates, health, profiles using each',
-  description: 'An upstream CA that cannot be reached and has no kept copy of its certificates is listed with an empty chain, chainError and health.healthy false.',
-  access: ANY_ROLE, schema: {}, responses: { 200: { description: 'CA connectors', schema: itemsOf(CaConnectorInfo) }, ...problemResponses(401) },
+  description: 'An upstream CA that cannot be reached and has no kept copy of its certificates is listed with an empty chain, chainError and health.healthy false. '
+    + 'pending lists built-in CAs made with a CSR that wait for their certificate.',
+  access: ANY_ROLE, schema: {}, responses: { 200: { description: 'CA connectors', schema: CaConnectorList }, ...problemResponses(401) },
   async handler(_call, ctx) {
     const profiles = await ctx.store.listProfiles();
-    return { items: await Promise.all(ctx.cas.map((c) => connectorView(c, profiles))) };
+    const keys = keyLocationsOf(ctx);
+    return { items: await Promise.all(ctx.cas.map((c) => connectorView(c, profiles, keys.get(c.id)))), pending: ctx.caLifecycle?.pending() ?? [] };
   },
 };
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { CaBackend } from '../ca/ca-backend.js';
 import type { ConnectorAdminMetadata } from '../ca/connectors/connector-type.js';
 import type { AdminRole, Store } from '../store/store.js';
+import type { CaLifecycle } from './ca-lifecycle.js';
 import type { Session, SessionManager } from './sessions.js';
 import type { HashGate } from '../ra/hash-gate.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
@@ -31,6 +32,8 @@ export interface CaConnector {
 export interface AdminContext {
   store: Store;
   cas: readonly CaConnector[];
+  /** Making and importing built-in CAs; undefined: the API answers 501. */
+  caLifecycle: CaLifecycle | undefined;
   /** The URL EST clients use for a profile label. */
   estUrl(label: string): string;
   now: () => Date;

@@ -4,7 +4,9 @@
  * coerced in bodies); all of them, inputs and outputs, make up /api/openapi.json (OpenAPI 3.1,
  * JSON Schema 2020-12). `named()` marks a schema that the document lists under components.
  */
+import { KEY_ALGORITHMS } from '../ca/ca-setup.js';
 import { CRL_REASONS } from '../pki/crl.js';
+import { CA_ID_PATTERN } from './ca-lifecycle.js';
 import { EC_CURVES, KEY_USAGES, LIMITS } from '../ra/profile-validation.js';
 import { NAME_CAP_RANGE } from '../ra/name-policy.js';
 import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS, CLIENT_BINDING_MODES } from '../store/store.js';
@@ -153,6 +155,10 @@ export const ConnectorHealth = named('ConnectorHealth', obj({
   requests: { type: 'integer', description: 'requests sent to an upstream CA so far' },
   credentials: { enum: ['accepted', 'refused', 'unknown'], description: 'whether the upstream CA accepted the RA\'s credentials at the last test' },
 }, ['healthy', 'lastError', 'lastSuccessAt', 'chainFetchedAt']));
+export const KeyLocationInfo = named('KeyLocation', {
+  oneOf: [obj({ kind: { const: 'file' }, path: str({ description: 'relative to the data directory when under it' }) }, ['kind', 'path']), obj({ kind: { const: 'pkcs11' }, uri: str({ description: 'RFC 7512 PKCS#11 URI' }) }, ['kind', 'uri'])],
+  description: 'where a built-in CA\'s private key is (never the key itself)',
+});
 export const CaConnectorInfo = named('CaConnector', obj({
   id: str(), type: str({ description: 'the connector type of cas.<id> in estuary.yaml (local, est)' }), typeLabel: str({ description: 'e.g. Built-in CA, Upstream EST CA' }),
   profileSetsCertificateContent: { type: 'boolean', description: 'false: the CA decides key usage, EKU and validity, not the profile' },
@@ -163,8 +169,42 @@ export const CaConnectorInfo = named('CaConnector', obj({
   chainError: nullable(str({ description: 'why the chain is empty' })),
   health: ConnectorHealth,
   profiles: strings({}, 10_000),
-}, ['id', 'type', 'typeLabel', 'profileSetsCertificateContent', 'issuesCrls', 'url', 'subject', 'notAfter', 'chain', 'chainError', 'health', 'profiles']));
+  keyLocation: nullable(KeyLocationInfo),
+}, ['id', 'type', 'typeLabel', 'profileSetsCertificateContent', 'issuesCrls', 'url', 'subject', 'notAfter', 'chain', 'chainError', 'health', 'profiles', 'keyLocation']));
 export const caParams = obj({ id: str({ maxLength: 64 }) }, ['id']);
+export const PendingCaInfo = named('PendingCa', obj({
+  id: str(), subject: str(), keyLocation: KeyLocationInfo,
+  csrPem: nullable(str({ description: 'the CSR to have signed (null when it was written outside the data directory by the CLI)' })),
+}, ['id', 'subject', 'keyLocation', 'csrPem'], { description: 'a built-in CA whose key is made and whose certificate an external CA has yet to sign' }));
+export const CaConnectorList = named('CaConnectorList', obj({
+  items: { type: 'array', items: CaConnectorInfo },
+  pending: { type: 'array', items: PendingCaInfo, description: 'CAs waiting for their certificate (POST /api/cas/{id}/certificate)' },
+}, ['items', 'pending']));
+const caIssuer = {
+  oneOf: [
+    obj({ parent: str({ minLength: 1, maxLength: 64, description: 'id of a configured built-in CA that signs the new CA' }) }, ['parent']),
+    obj({ selfSigned: { const: true, description: 'a new root' } }, ['selfSigned']),
+    obj({ csr: { const: true, description: 'a CSR for an external or offline CA; then POST /api/cas/{id}/certificate' } }, ['csr']),
+  ],
+};
+export const CaCreate = named('CaCreate', obj({
+  id: str({ pattern: CA_ID_PATTERN, description: 'the connector id (cas.<id> in estuary.yaml)' }),
+  subject: str({ minLength: 1, maxLength: 1000, description: 'e.g. CN=Devices CA, O=Example' }),
+  keyAlgorithm: { enum: KEY_ALGORITHMS, default: 'ec-p256' },
+  issuer: caIssuer,
+  validityYears: int(1, 50, { default: 10 }),
+  pathLen: int(0, 8, { description: 'basicConstraints pathLenConstraint (default: none for a root, 0 under a parent)' }),
+  pkcs11: obj({
+    uri: str({ minLength: 1, maxLength: 2000, description: 'RFC 7512 URI of the key to make, e.g. pkcs11:token=ca;object=devices;type=private' }),
+    module: str({ minLength: 1, maxLength: 1000, description: 'absolute path of the PKCS#11 module' }),
+    pinFile: str({ minLength: 1, maxLength: 1000, description: 'file holding the token PIN, relative to the data directory' }),
+    pinEnv: str({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$', description: 'environment variable of the server holding the token PIN' }),
+  }, ['uri', 'module'], { description: 'make the key in a token instead of a file under the data directory' }),
+}, ['id', 'subject', 'issuer']));
+export const CaCertificateImport = named('CaCertificateImport', obj({
+  certificate: str({ minLength: 1, maxLength: 65_536, description: 'the signed CA certificate (PEM)' }),
+  chain: { type: 'array', maxItems: 10, items: str({ minLength: 1, maxLength: 65_536 }), description: 'its issuers up to and including the root (PEM), issuer first' },
+}, ['certificate']));
 
 // ── accounts ──────────────────────────────────────────────────────────────────────────────────
 export const Account = named('Account', obj({

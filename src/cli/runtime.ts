@@ -25,6 +25,7 @@ import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { HashGate } from '../ra/hash-gate.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
+import { caLifecycleService } from './ca-lifecycle-service.js';
 import { watchCaConfig } from './ca-reload.js';
 import { gatheredStdout } from './log-destination.js';
 import { adminBaseUrl, ConfigError, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
@@ -157,6 +158,10 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     ? await createAdminServer({
         store,
         cas: adminCas,
+        caLifecycle: caLifecycleService({
+          home: config.home, env: process.env, now: () => new Date(),
+          reload: () => reloader.reload(), inService: (id) => cas.has(id),
+        }),
         estUrl: (label) => `${estBaseUrl(config, port)}/${label}`,
         logger,
         tls: { key: tlsKey, cert: tlsCert },

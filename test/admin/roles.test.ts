@@ -3,9 +3,13 @@
  * read), auditor (read), anonymous (nothing but the OpenAPI document). A table drives it: each
  * row prepares a fresh target, so an allowed call really succeeds and a refused one changes nothing.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/cli/config.js';
 import type { AdminRole } from '../../src/store/store.js';
-import { startServer, type TestServer } from '../helpers/home.js';
+import { startServer, tempDir, type TestServer } from '../helpers/home.js';
+import { opensslIn } from '../helpers/openssl.js';
 import { AdminClient, addAccount, enroll, signedIn } from './admin-client.js';
 
 type Caller = AdminRole | 'anonymous';
@@ -44,6 +48,23 @@ async function issued(): Promise<string> {
   return e.serial!;
 }
 
+/** A CA made with a CSR (POST /api/cas as the admin), waiting for its certificate. */
+async function pendingCa(id: string): Promise<string> {
+  const res = await admin.post('/api/cas', { id, subject: `CN=${id}`, issuer: { csr: true } });
+  expect(res.status, res.text).toBe(202);
+  return res.json.csrPem;
+}
+
+/** The pending CA's certificate, signed by the test root with openssl. */
+async function signedByRoot(id: string, csrPem: string): Promise<string> {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'ca.csr'), csrPem);
+  writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n');
+  const signed = await opensslIn(dir, ['x509', '-req', '-in', 'ca.csr', '-CA', join(s.home, 'ca', 'root.pem'), '-CAkey', join(s.home, 'ca', 'root-key.pem'), '-days', '30', '-extfile', 'ext.cnf', '-out', 'ca.pem']);
+  expect(signed.code, signed.out).toBe(0);
+  return readFileSync(join(dir, 'ca.pem'), 'utf8');
+}
+
 const OFFICER_ACTIONS: readonly Caller[] = ['admin', 'officer'];
 const ADMIN: readonly Caller[] = ['admin'];
 
@@ -52,6 +73,29 @@ const ACTIONS: Action[] = [
   { name: 'session', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/session' }) },
   { name: 'CA connectors', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/cas' }) },
   { name: 'CA connector test', method: 'POST', allowed: ADMIN, prepare: async () => ({ path: '/api/cas/default/test', body: {} }) },
+  {
+    name: 'CA create', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => ({ path: '/api/cas', body: { id: `matrix-${n}`, subject: `CN=Matrix ${n}`, issuer: { selfSigned: true } } }),
+    unchanged: async (n) => {
+      expect(loadConfig(s.home, {}).cas[`matrix-${n}`]).toBeUndefined();
+      expect(existsSync(join(s.home, 'ca', `matrix-${n}-key.pem`))).toBe(false);
+    },
+  },
+  {
+    name: 'CA certificate import', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => ({ path: `/api/cas/pending-${n}/certificate`, body: { certificate: await signedByRoot(`pending-${n}`, await pendingCa(`pending-${n}`)) } }),
+    unchanged: async (n) => {
+      expect(loadConfig(s.home, {}).cas[`pending-${n}`]).toBeUndefined();
+      expect(existsSync(join(s.home, 'ca', `pending-${n}.pending.json`))).toBe(true);
+    },
+  },
+  {
+    name: 'CA CSR download', method: 'GET', allowed: READERS,
+    prepare: async () => {
+      if (!existsSync(join(s.home, 'ca', 'matrix-csr.pending.json'))) await pendingCa('matrix-csr');
+      return { path: '/api/cas/pending/matrix-csr/csr.pem' };
+    },
+  },
   { name: 'profile list', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/profiles' }) },
   { name: 'profile', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/profiles/default' }) },
   {
@@ -185,6 +229,8 @@ describe('the role matrix', () => {
       const template = path.split('?')[0]!
         .replace(/^\/api\/profiles\/[^/]+$/, '/api/profiles/{label}')
         .replace(/^\/api\/cas\/[^/]+\/test$/, '/api/cas/{id}/test')
+        .replace(/^\/api\/cas\/[^/]+\/certificate$/, '/api/cas/{id}/certificate')
+        .replace(/^\/api\/cas\/pending\/[^/]+\/csr\.pem$/, '/api/cas/pending/{id}/csr.pem')
         .replace(/^\/api\/accounts\/[^/]+/, '/api/accounts/{email}')
         .replace(/^\/api\/requests\/\d+/, '/api/requests/{id}')
         .replace(/^\/api\/certificates\/[0-9a-f]+/, '/api/certificates/{serial}');

@@ -1,17 +1,19 @@
 /**
  * The CA connectors of estuary.yaml (cas.<id>): type, where an upstream CA is reached, whether it
- * answers, its last error, and its certificates with fingerprints and expiry. Admins can test one now.
+ * answers, its last error, where a built-in CA's key is, and its certificates with fingerprints and
+ * expiry. Admins can test one now, make a new built-in CA, and upload the certificate of one waiting for it.
  */
 import { useState } from 'preact/hooks';
 import { api, describeError } from '../api';
 import { Badge } from '../components/badge';
+import { CsrBox, ImportCertificateDialog, NewCaDialog } from '../components/ca-dialogs';
 import { DataTable } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
 import { daysUntil, formatDate, formatDateTime, formatFingerprint } from '../format';
 import { useLoad } from '../hooks';
 import { useSession } from '../session';
 import { announce } from '../status';
-import type { CaConnector, ConnectorHealth } from '../types';
+import type { CaConnector, CaList, ConnectorHealth, KeyLocation, PendingCa } from '../types';
 
 function HealthBadge({ health }: { health: ConnectorHealth }) {
   return health.healthy ? <Badge status="success" label="Healthy" /> : <Badge status="failure" label="Unreachable" />;
@@ -36,6 +38,45 @@ function TestButton({ ca, onDone }: { ca: CaConnector; onDone: () => void }) {
     <button type="button" class="secondary small" onClick={test} disabled={busy} data-testid={`ca-test-${ca.id}`} aria-label={`Test CA connector ${ca.id} now`}>
       {busy ? 'Testing…' : 'Test now'}
     </button>
+  );
+}
+
+function KeyWhere({ at }: { at: KeyLocation }) {
+  return at.kind === 'file' ? (
+    <>
+      file <code>{at.path}</code>
+    </>
+  ) : (
+    <>
+      PKCS#11 token <code>{at.uri}</code>
+    </>
+  );
+}
+
+function PendingCas({ pending, admin, onUpload }: { pending: PendingCa[]; admin: boolean; onUpload: (p: PendingCa) => void }) {
+  if (!pending.length) return null;
+  return (
+    <section class="card" aria-labelledby="cas-pending" data-testid="cas-pending">
+      <h2 id="cas-pending">Waiting for their certificate</h2>
+      {pending.map((p) => (
+        <div key={p.id} class="pending-ca" data-testid={`ca-pending-${p.id}`}>
+          <h3>
+            {p.id} <span class="muted">({p.subject})</span>
+          </h3>
+          <p>
+            Key: <KeyWhere at={p.keyLocation} />. Have the CSR signed by the external CA, then upload the certificate.
+          </p>
+          <CsrBox pending={p} />
+          {admin ? (
+            <div class="form-actions">
+              <button type="button" class="primary" onClick={() => onUpload(p)} data-testid={`ca-upload-${p.id}`}>
+                Upload certificate
+              </button>
+            </div>
+          ) : null}
+        </div>
+      ))}
+    </section>
   );
 }
 
@@ -69,16 +110,24 @@ function Chain({ ca }: { ca: CaConnector }) {
 
 export function CaConnectorsScreen() {
   const session = useSession();
-  const { data, error, loading, reload } = useLoad(() => api.get<{ items: CaConnector[] }>('/api/cas'), 'cas');
+  const { data, error, loading, reload } = useLoad(() => api.get<CaList>('/api/cas'), 'cas');
   const items = data?.items ?? [];
   const admin = session.role === 'admin';
+  const [dialog, setDialog] = useState<{ kind: 'new' } | { kind: 'import'; pending: PendingCa }>();
   return (
     <>
       <PageHeader title="CA connectors" lead="The CAs that sign for the profiles (cas in estuary.yaml): the built-in CA, or an upstream CA reached over EST.">
         <button type="button" class="secondary" onClick={reload} disabled={loading} data-testid="cas-refresh">
           Refresh
         </button>
+        {admin ? (
+          <button type="button" class="primary" onClick={() => setDialog({ kind: 'new' })} disabled={!data} data-testid="cas-new">
+            New CA
+          </button>
+        ) : null}
       </PageHeader>
+      {dialog?.kind === 'new' ? <NewCaDialog cas={items} onClose={() => setDialog(undefined)} onChanged={reload} /> : null}
+      {dialog?.kind === 'import' ? <ImportCertificateDialog pending={dialog.pending} onClose={() => setDialog(undefined)} onChanged={reload} /> : null}
       <LoadError error={error} onRetry={reload} />
       <Loading show={loading && !data} />
       {data && items.length === 0 ? <Empty>No CA connectors are configured.</Empty> : null}
@@ -128,9 +177,15 @@ export function CaConnectorsScreen() {
               This server publishes no CRL for {ca.id}: a revocation recorded here must also be made at the upstream CA, because EST has no revocation operation.
             </p>
           ) : null}
+          {ca.keyLocation ? (
+            <p data-testid={`ca-key-${ca.id}`}>
+              Key: <KeyWhere at={ca.keyLocation} />
+            </p>
+          ) : null}
           <Chain ca={ca} />
         </section>
       ))}
+      <PendingCas pending={data?.pending ?? []} admin={admin} onUpload={(pending) => setDialog({ kind: 'import', pending })} />
     </>
   );
 }

@@ -13,6 +13,7 @@ import { signatureAlgorithmFor } from '../../pki/certificate.js';
 import { DER_NULL, explicit, octets, oid, seq, smallInteger, unsignedInteger } from '../../pki/der.js';
 import { OID } from '../../pki/oids.js';
 import { CaUnavailableError } from '../ca-backend.js';
+import { clearOpenSslErrors } from './openssl-errors.js';
 import { describePkcs11Uri, type Pkcs11Uri } from './pkcs11-uri.js';
 import type { Signer } from './signer.js';
 
@@ -292,6 +293,7 @@ export function openPkcs11Signer(o: Pkcs11SignerOptions): Pkcs11Signer {
     try {
       return scheme.output(await rawSign(session, digest));
     } catch (err) {
+      clearOpenSslErrors();
       const code = codeOf(err);
       if (code !== undefined && GONE.has(code)) {
         disconnect();
@@ -307,12 +309,21 @@ export function openPkcs11Signer(o: Pkcs11SignerOptions): Pkcs11Signer {
   // The token's key must be the CA certificate's: one signature, verified with the certificate's key.
   const probe = Buffer.from('estuary pkcs11 key check');
   const session = free.pop()!;
-  let signature: Buffer;
+  let signature: Buffer | undefined;
+  let failure: unknown;
   try {
     p11.C_SignInit(session, scheme.mechanism() as never, key!);
     signature = scheme.output(p11.C_Sign(session, scheme.input(createHash(scheme.hash).update(probe).digest()), Buffer.alloc(scheme.maxBytes)));
+  } catch (err) {
+    clearOpenSslErrors();
+    failure = err;
   } finally {
     free.push(session);
+  }
+  if (!signature) {
+    // e.g. a token key of another type than the certificate's (SoftHSM2: CKR_GENERAL_ERROR)
+    disconnect();
+    throw new Pkcs11SetupError(`${o.setting}: the private key ${what} in the token cannot sign for the CA certificate's ${publicKey.asymmetricKeyType} key (${(failure as Error).message}): it is not the key of the CA certificate`);
   }
   const pss = scheme.algorithmIdentifier === PSS_SHA256;
   const ok = cryptoVerify(scheme.hash, probe, pss ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : { key: publicKey, dsaEncoding: 'der' }, signature);
