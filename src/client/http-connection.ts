@@ -76,13 +76,18 @@ const tls13Info = new WeakMap<Socket, ConnectionInfo>();
  * tls-unique.
  */
 function connectionInfo(socket: TLSSocket): ConnectionInfo {
-  const known = tls13Info.get(socket);
-  if (known) return { ...known };
-  const peer = socket.getPeerCertificate?.();
-  const tlsVersion = socket.getProtocol?.() ?? 'unknown';
-  const info = { channelBinding: clientChannelBinding(socket), tlsVersion, peerCertificate: peer?.raw ? Buffer.from(peer.raw) : undefined };
-  if (tlsVersion === 'TLSv1.3') tls13Info.set(socket, info);
-  return { ...info };
+  let info = tls13Info.get(socket);
+  if (!info) {
+    const peer = socket.getPeerCertificate?.();
+    const tlsVersion = socket.getProtocol?.() ?? 'unknown';
+    info = { channelBinding: clientChannelBinding(socket), tlsVersion, peerCertificate: peer?.raw ? Buffer.from(peer.raw) : undefined };
+    if (tlsVersion === 'TLSv1.3') tls13Info.set(socket, info);
+  }
+  // copies: what one request's body builder or caller does with its buffers is not the next request's
+  return {
+    channelBinding: info.channelBinding && Buffer.from(info.channelBinding), tlsVersion: info.tlsVersion,
+    peerCertificate: info.peerCertificate && Buffer.from(info.peerCertificate),
+  };
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
