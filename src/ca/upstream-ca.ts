@@ -12,6 +12,7 @@ import { EstClientError } from '../client/errors.js';
 import { openServerKey } from '../client/server-key.js';
 import type { Trust } from '../client/trust.js';
 import { certificateFields, extension } from '../pki/certificate.js';
+import { parsedCertificate } from '../pki/parsed-certificate.js';
 import { buildCsr } from '../pki/csr-builder.js';
 import { OID } from '../pki/oids.js';
 import type { AttrOrOid } from '../pki/csr-attrs.js';
@@ -166,10 +167,11 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
 
   /**
    * The returned certificate must be what the RA admitted: the template's key and subject, no name
-   * the RA did not admit, and a signature by one of the upstream's CA certificates.
+   * the RA did not admit, and a signature by one of the upstream's CA certificates. Then the issued result.
    */
-  async function checkReturned(req: IssueRequest, der: Buffer, spki: Buffer): Promise<X509Certificate> {
-    const cert = new X509Certificate(der);
+  async function checkReturned(req: IssueRequest, der: Buffer, spki: Buffer): Promise<Extract<IssueResult, { status: 'issued' }>> {
+    // parsed once: the EST client parsed this very buffer when it read the answer
+    const cert = parsedCertificate(der);
     const fields = certificateFields(der);
     if (!fields.spki.equals(spki)) throw new CaBadAnswerError(`the upstream CA ${where} returned a certificate for another public key than the request's`);
     if (!namesMatch(fields.subject, req.template.subject)) {
@@ -183,7 +185,11 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
       await refresh();
       if (!issuerOf(cert)) throw new CaBadAnswerError(`the certificate returned by the upstream CA ${where} does not chain to its /cacerts`);
     }
-    return cert;
+    return {
+      status: 'issued',
+      certificate: { der, serialHex: fields.serialHex, notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) },
+      chain: state.certs,
+    };
   }
 
   /** serverKeygen: local — a CSR for the RA-generated key, signed by it, with the admitted subject and SAN. */
@@ -256,8 +262,7 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
           return { status: 'pending', retryAfterSeconds: answer.retryAfterSeconds ?? s.retryAfterSeconds, reference: `${operation} at ${where}${answer.message ? `: ${answer.message}` : ''}` };
         case 'issued': {
           // the CSR's key, or (serverKeygen: local) the key the RA generated: the template's either way
-          const cert = await checkReturned(req, answer.result.certificate, req.template.spki);
-          return issuedResult(answer.result.certificate, cert, state.certs);
+          return checkReturned(req, answer.result.certificate, req.template.spki);
         }
         case 'issued-with-key': {
           let pkcs8: Buffer;
@@ -272,8 +277,7 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
             throw new CaBadAnswerError(`the upstream CA ${where} sent a server-generated key the RA cannot use: ${(err as Error).message}`, { cause: err });
           }
           const spki = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' });
-          const cert = await checkReturned(req, answer.result.certificate, spki);
-          return { ...issuedResult(answer.result.certificate, cert, state.certs), privateKey: pkcs8 };
+          return { ...(await checkReturned(req, answer.result.certificate, spki)), privateKey: pkcs8 };
         }
       }
     },
@@ -302,14 +306,6 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
     },
   };
   return ca;
-}
-
-function issuedResult(der: Buffer, cert: X509Certificate, chain: readonly Buffer[]): Extract<IssueResult, { status: 'issued' }> {
-  return {
-    status: 'issued',
-    certificate: { der, serialHex: certificateFields(der).serialHex, notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) },
-    chain,
-  };
 }
 
 function describe(err: unknown): string {

@@ -65,6 +65,31 @@ export function clientChannelBinding(socket: TLSSocket): Buffer | undefined {
   return undefined;
 }
 
+/** TLS 1.3 connections' info, read once per connection (see connectionInfo). */
+const tls13Info = new WeakMap<Socket, ConnectionInfo>();
+
+/**
+ * What a request body may depend on, for the connection about to carry it. A TLS 1.3 connection
+ * has no renegotiation: its exporter binding and the server's certificate stay what the handshake
+ * made them, so they are read once per connection, not per request (getPeerCertificate builds
+ * the whole certificate object each time). TLS ≤ 1.2 is read each time: a renegotiation changes
+ * tls-unique.
+ */
+function connectionInfo(socket: TLSSocket): ConnectionInfo {
+  let info = tls13Info.get(socket);
+  if (!info) {
+    const peer = socket.getPeerCertificate?.();
+    const tlsVersion = socket.getProtocol?.() ?? 'unknown';
+    info = { channelBinding: clientChannelBinding(socket), tlsVersion, peerCertificate: peer?.raw ? Buffer.from(peer.raw) : undefined };
+    if (tlsVersion === 'TLSv1.3') tls13Info.set(socket, info);
+  }
+  // copies: what one request's body builder or caller does with its buffers is not the next request's
+  return {
+    channelBinding: info.channelBinding && Buffer.from(info.channelBinding), tlsVersion: info.tlsVersion,
+    peerCertificate: info.peerCertificate && Buffer.from(info.peerCertificate),
+  };
+}
+
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
 
@@ -177,9 +202,7 @@ export class HttpConnection {
         const ready = handshakes.get(socket) ?? Promise.resolve();
         ready
           .then(async () => {
-            const tlsSocket = socket as TLSSocket;
-            const peer = tlsSocket.getPeerCertificate?.();
-            conn = { channelBinding: clientChannelBinding(tlsSocket), tlsVersion: tlsSocket.getProtocol() ?? 'unknown', peerCertificate: peer?.raw ? Buffer.from(peer.raw) : undefined };
+            conn = connectionInfo(socket as TLSSocket);
             if (!r.body) return req.end();
             let built: { contentType: string; body: Buffer | string };
             try {

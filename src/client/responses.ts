@@ -3,10 +3,11 @@
  * Content-Transfer-Encoding present or not) and refusing malformed ones with a message that says
  * which operation got what.
  */
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createPublicKey, type X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { Base64Error, decodeBase64Body, pemBlocks } from '../pki/base64.js';
 import { certificateFields } from '../pki/certificate.js';
+import { parsedCertificate } from '../pki/parsed-certificate.js';
 import { decodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
 import { decodeOid, readTlv, readTop, TAG, value } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
@@ -132,7 +133,7 @@ export function certsFromPkcs7(der: Buffer, what: string): Buffer[] {
   }
   for (const [i, c] of certs.entries()) {
     try {
-      new X509Certificate(c);
+      parsedCertificate(c); // kept for the caller's checks (src/ca/upstream-ca.ts reads the same buffer)
     } catch (err) {
       throw bad(what, `certificate ${i + 1} in the answer is not a valid X.509 certificate (${(err as Error).message})`);
     }
@@ -265,7 +266,7 @@ export function parseRetryAfter(header: string | string[] | undefined, now: Date
 export function splitIssued(certs: Buffer[], spki: Buffer | undefined): { certificate: Buffer; extraCertificates: Buffer[] } {
   let index = spki ? certs.findIndex((d) => sameSpkiBytes(d, spki)) : -1;
   let parsed: X509Certificate[] | undefined;
-  const parse = (): X509Certificate[] => (parsed ??= certs.map((d) => new X509Certificate(d)));
+  const parse = (): X509Certificate[] => (parsed ??= certs.map((d) => parsedCertificate(d)));
   if (spki && index < 0) index = certs.findIndex((d) => certifiesKey(d, spki));
   if (index < 0) index = parse().findIndex((c, i) => !c.ca && !parse().some((o, j) => j !== i && o.checkIssued(c)));
   if (index < 0) index = 0;
@@ -290,7 +291,7 @@ function sameSpkiBytes(certDer: Buffer, spki: Buffer): boolean {
 export function certifiesKey(certDer: Buffer, spki: Buffer): boolean {
   if (sameSpkiBytes(certDer, spki)) return true;
   try {
-    return new X509Certificate(certDer).publicKey.equals(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+    return parsedCertificate(certDer).publicKey.equals(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
   } catch {
     return false;
   }

@@ -243,6 +243,22 @@ describe.each(['TLSv1.2', 'TLSv1.3'] as const)('proof-of-possession linking over
     expect(unlinked.kind).toBe('policy');
     expect(unlinked.message).toMatch(/proof-of-possession linking is required/);
   });
+
+  it('each request is linked to the connection that carries it: again on the kept-alive one, another binding on a new one', async () => {
+    const c = client({ label: 'pop', basic, tls: { minVersion: version, maxVersion: version } });
+    const f = factory('CN=pop-again', { link: true });
+    await c.enroll(f.csr);
+    const again = await c.enroll(f.csr);
+    expect(new X509Certificate(again.certificate).subject).toBe('CN=pop-again');
+    expect(f.calls[1]!.channelBinding!.equals(f.calls[0]!.channelBinding!)).toBe(true);
+    const other = client({ label: 'pop', basic, tls: { minVersion: version, maxVersion: version } });
+    await other.enroll(f.csr);
+    expect(f.calls).toHaveLength(3);
+    expect(f.calls[2]).toMatchObject({ tlsVersion: version });
+    expect(f.calls[2]!.channelBinding!.equals(f.calls[0]!.channelBinding!)).toBe(false);
+    other.close();
+    c.close();
+  });
 });
 
 describe('202 pending (RFC 7030 §4.2.3)', () => {
