@@ -20,7 +20,7 @@ import { decodeBase64Body } from '../pki/base64.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type Engine, type RunResult, type RunSpec } from './driver.js';
 import { ratio, summarize, textReport, verdict, type Measured, type Summary } from './report.js';
-import { prepareHsmHome, softHsmMissing, startHsmServer, type HsmServer } from './hsm-scenario.js';
+import { hsmForBench, type HsmServer } from './hsm-scenario.js';
 import { establishedTo, prepareRaHome, withRa, type RaHome } from './upstream-scenario.js';
 import {
   coreTimes, coreUse, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
@@ -352,16 +352,8 @@ async function main(): Promise<void> {
       log(`RA home ${raHome.home}: cas.upstream (type est, maxConnections ${o.raPool ?? 'default'}) → https://127.0.0.1:${port}, profile default issues through it; the RA starts for each run ${o.raCore === undefined ? pinning.server : `on core ${o.raCore}`}`);
     }
     if (o.scenarios.some((s) => s.via === 'hsm')) {
-      hsmSkipped = softHsmMissing();
-      if (hsmSkipped) {
-        log(`enroll-hsm-keepalive: SKIPPED, ${hsmSkipped}`);
-        o.scenarios = o.scenarios.filter((s) => s.via !== 'hsm');
-      } else {
-        const hsmHome = prepareHsmHome({ mainJs, home: join(tmp, 'hsm-home'), dir: join(tmp, 'softhsm'), ...(o.hsmSessions ? { sessions: o.hsmSessions } : {}) });
-        hsm = await startHsmServer({ mainJs, home: hsmHome, core: serverCore, sanityCsr: bodies[0]!, ...(o.cpuProf ? { cpuProfDir: join(o.cpuProf, 'hsm') } : {}) });
-        log(`SoftHSM2 home ${hsmHome.home}: issuing key in token ${hsmHome.env.SOFTHSM2_CONF} (${hsmHome.module}), sessions ${o.hsmSessions ?? 'default'}; ` +
-          `server pid ${hsm.server.pid} on port ${hsm.port} (CPUs allowed: ${allowed(hsm.server.pid)})`);
-      }
+      ({ hsm, skipped: hsmSkipped } = await hsmForBench({ mainJs, dir: tmp, core: serverCore, sanityCsr: bodies[0]!, sessions: o.hsmSessions, cpuProf: o.cpuProf, log }));
+      if (hsmSkipped) o.scenarios = o.scenarios.filter((s) => s.via !== 'hsm');
     }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,

@@ -103,3 +103,23 @@ export async function startHsmServer(o: { mainJs: string; home: HsmHome; core: n
   }
   return { home: o.home, server, port };
 }
+
+/**
+ * What the bench does for enroll-hsm-keepalive: say why it is skipped (SoftHSM2 missing), or make the
+ * token and the home under `dir` and start its server, logging where it runs.
+ */
+export async function hsmForBench(o: {
+  mainJs: string; dir: string; core: number | undefined; sanityCsr: Buffer; sessions: number | undefined; cpuProf: string | undefined; log: (line: string) => void;
+}): Promise<{ hsm?: HsmServer; skipped?: string }> {
+  const skipped = softHsmMissing();
+  if (skipped) {
+    o.log(`enroll-hsm-keepalive: SKIPPED, ${skipped}`);
+    return { skipped };
+  }
+  const home = prepareHsmHome({ mainJs: o.mainJs, home: join(o.dir, 'hsm-home'), dir: join(o.dir, 'softhsm'), ...(o.sessions ? { sessions: o.sessions } : {}) });
+  const hsm = await startHsmServer({ mainJs: o.mainJs, home, core: o.core, sanityCsr: o.sanityCsr, ...(o.cpuProf ? { cpuProfDir: join(o.cpuProf, 'hsm') } : {}) });
+  const allowed = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${hsm.server.pid}/status`, 'utf8'))?.[1] ?? '?';
+  o.log(`SoftHSM2 home ${home.home}: issuing key in token ${HSM_TOKEN} (SOFTHSM2_CONF=${home.env.SOFTHSM2_CONF}, ${home.module}), sessions ${o.sessions ?? 'default'}; ` +
+    `server pid ${hsm.server.pid} on port ${hsm.port} (CPUs allowed: ${allowed})`);
+  return { hsm };
+}

@@ -31,13 +31,13 @@ it('reports keep-alive enrollment with the issuing key in SoftHSM2 next to the s
   expect(softHsmMissing()).toBeUndefined();
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [
     BENCH, '--scenarios', 'enroll-keepalive,enroll-hsm-keepalive', '--runs', '2', '--duration', '2', '--warmup', '0.5',
-    '--concurrency', '8', '--hsm-sessions', '1', '--json',
+    '--concurrency', '8', '--hsm-sessions', '4', '--json',
   ], { encoding: 'utf8', timeout: 170_000, maxBuffer: 64 * 1024 * 1024 });
   const report = JSON.parse(stdout) as Report;
   expect(report.hsmSkipped).toBeUndefined();
-  expect(report.config.hsmSessions).toBe(1);
+  expect(report.config.hsmSessions).toBe(4);
   expect(report.serverExit).toBe('exit 0');
-  expect(stderr).toMatch(/SoftHSM2 home .*sessions 1/);
+  expect(stderr).toMatch(/SoftHSM2 home .*sessions 4/);
   expect(report.scenarios.map((s) => s.scenario)).toEqual(['enroll-keepalive', 'enroll-hsm-keepalive']);
   for (const s of report.scenarios) {
     expect(s.errors, s.scenario).toBe(0);
