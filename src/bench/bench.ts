@@ -310,10 +310,11 @@ async function main(): Promise<void> {
   let server: ServerProcess | undefined;
   let hsm: HsmServer | undefined;
   let hsmSkipped: string | undefined;
+  let hsmServerExit: string | undefined;
   const drivers: Driver[] = [];
   const cleanup = async (): Promise<string | undefined> => {
     for (const d of drivers) if (d.child.exitCode === null && d.child.connected) d.send({ type: 'exit' });
-    if (hsm) await hsm.server.stop();
+    if (hsm) hsmServerExit = await hsm.server.stop();
     hsm = undefined;
     const exit = server ? await server.stop() : undefined;
     server = undefined;
@@ -408,7 +409,7 @@ async function main(): Promise<void> {
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
         enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu,
         enrollHsmOverSoftwarePercent: hsmOverSoftware?.rate, enrollHsmOverSoftwarePerServerCpuPercent: hsmOverSoftware?.perCpu, ...(hsmSkipped ? { hsmSkipped } : {}),
-        cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile,
+        ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile,
       }, null, 2) + '\n');
       return;
     }
@@ -417,7 +418,7 @@ async function main(): Promise<void> {
       setting: `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
         `${driverCount} ${o.engine} driver process(es)${nativeMissing ? ' (native driver missing!)' : ''}; server ${pinning.server}` +
         `${ra ? (o.raCore === undefined ? ' (the RA too)' : `, the RA on core ${o.raCore}`) : ''}, drivers ${pinning.drivers}; ${process.version}`,
-      loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}`,
+      loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}${hsmServerExit ? `, the SoftHSM2 server with ${hsmServerExit}` : ''}`,
       ...(profile ? { profile } : {}),
       ...(raProfile ? { raProfile } : {}),
       ...(hsmProfile ? { hsmProfile } : {}),
