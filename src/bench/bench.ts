@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: the EST server as a child process pinned to core 0, driven over TLS on
- * loopback by driver processes pinned to the other core(s). Five closed-loop scenarios at a
+ * loopback by driver processes pinned to the other core(s). Six closed-loop scenarios at a
  * fixed concurrency; requests/s, latency percentiles, errors, the server's peak RSS and who
  * was the bottleneck (server and driver CPU over the measured window). Options: see USAGE.
  * The fifth goes through an RA (a second Estuary, also on core 0) whose profile issues through
- * an est connector to the server: src/bench/upstream-scenario.ts. Results: src/bench/report.ts.
+ * an est connector to the server: src/bench/upstream-scenario.ts. The sixth talks to a server whose
+ * issuing key is in a SoftHSM2 token: src/bench/hsm-scenario.ts. Results: src/bench/report.ts.
  * The drivers use the native engine (src/bench/native-load.ts: full TLS handshakes, cheap enough
  * that one core outpaces the server) unless `--driver node` asks for node:https.
  */
@@ -19,6 +20,7 @@ import { decodeBase64Body } from '../pki/base64.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type Engine, type RunResult, type RunSpec } from './driver.js';
 import { ratio, summarize, textReport, verdict, type Measured, type Summary } from './report.js';
+import { hsmForBench, type HsmServer } from './hsm-scenario.js';
 import { establishedTo, prepareRaHome, withRa, type RaHome } from './upstream-scenario.js';
 import {
   coreTimes, coreUse, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
@@ -27,6 +29,10 @@ import {
 import { fullHandshakes, nativeLoadError } from './native-load.js';
 
 const EST = '/.well-known/est';
+/**
+ * `via: 'hsm'`: the drivers talk to a second server whose issuing key is in a SoftHSM2 token made for
+ * the bench (hsm-scenario.ts), on the server core too.
+ */
 /** `via: 'ra'`: the drivers talk to an RA whose profile issues through an est connector to the bench's server (upstream-scenario.ts). */
 const SCENARIOS = [
   { name: 'enroll-keepalive', what: 'simpleenroll, keep-alive', method: 'POST', op: 'simpleenroll', keepAlive: true, via: 'direct' },
@@ -34,6 +40,7 @@ const SCENARIOS = [
   { name: 'cacerts-keepalive', what: 'cacerts, keep-alive', method: 'GET', op: 'cacerts', keepAlive: true, via: 'direct' },
   { name: 'cacerts-newconn', what: 'cacerts, new TLS connection per request', method: 'GET', op: 'cacerts', keepAlive: false, via: 'direct' },
   { name: 'enroll-ra-keepalive', what: 'simpleenroll, keep-alive, through an RA in front of an upstream Estuary', method: 'POST', op: 'simpleenroll', keepAlive: true, via: 'ra' },
+  { name: 'enroll-hsm-keepalive', what: 'simpleenroll, keep-alive, issuing key in a SoftHSM2 token (PKCS#11)', method: 'POST', op: 'simpleenroll', keepAlive: true, via: 'hsm' },
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -53,6 +60,8 @@ interface Options {
   raPool: number | undefined;
   /** The core the RA is pinned to; undefined: the server's core. */
   raCore: number | undefined;
+  /** enroll-hsm-keepalive: the PKCS#11 signer's session pool; undefined: the signer's default. */
+  hsmSessions: number | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -71,6 +80,7 @@ const USAGE = `usage: npm run bench -- [options]
                     (and the RA's in DIR/ra, of its last run)
   --ra-pool N       enroll-ra-keepalive: the RA's connections to the upstream (maxConnections; default 8)
   --ra-core N       enroll-ra-keepalive: pin the RA to core N (default: the server's core, with the upstream)
+  --hsm-sessions N  enroll-hsm-keepalive: PKCS#11 sessions of the token signer (cas.default.pkcs11.sessions; default 2)
   --json            print the results as JSON`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -92,7 +102,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
       scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -122,6 +132,7 @@ function parseOptions(argv: string[]): Options {
     json: Boolean(values.json),
     raPool: values['ra-pool'] === undefined ? undefined : positive('ra-pool', values['ra-pool'], 8),
     raCore: values['ra-core'] === undefined ? undefined : core('ra-core', values['ra-core']),
+    hsmSessions: values['hsm-sessions'] === undefined ? undefined : positive('hsm-sessions', values['hsm-sessions'], 2),
   };
 }
 
@@ -141,6 +152,8 @@ interface Bench {
   loadCores: number[];
   /** The RA's home, when a scenario goes through it, and what starting it needs. */
   ra?: { home: RaHome; mainJs: string; sanityCsr: Buffer };
+  /** The server whose issuing key is in SoftHSM2, when enroll-hsm-keepalive runs. */
+  hsm?: HsmServer;
 }
 
 /** Where a scenario's load goes: the server the drivers talk to, and the upstream behind it, if any (its CPU counts too). */
@@ -235,6 +248,10 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
 async function measure(b: Bench, s: Scenario, run: number): Promise<Measured> {
   const direct: Target = { server: b.server, port: b.port, authorization: b.authorization, rootPem: b.rootPem };
   if (s.via === 'direct') return runScenario(b, s, run, direct);
+  if (s.via === 'hsm') {
+    if (!b.hsm) throw new Error(`${s.name}: the SoftHSM2 home was not prepared`);
+    return runScenario(b, s, run, { server: b.hsm.server, port: b.hsm.port, authorization: b.hsm.home.authorization, rootPem: b.hsm.home.rootPem });
+  }
   if (!b.ra) throw new Error(`${s.name}: the RA home was not prepared`);
   const { home, mainJs, sanityCsr } = b.ra;
   const port = await freePort();
@@ -291,9 +308,14 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'estuary-bench-'));
   const home = join(tmp, 'home');
   let server: ServerProcess | undefined;
+  let hsm: HsmServer | undefined;
+  let hsmSkipped: string | undefined;
+  let hsmServerExit: string | undefined;
   const drivers: Driver[] = [];
   const cleanup = async (): Promise<string | undefined> => {
     for (const d of drivers) if (d.child.exitCode === null && d.child.connected) d.send({ type: 'exit' });
+    if (hsm) hsmServerExit = await hsm.server.stop();
+    hsm = undefined;
     const exit = server ? await server.stop() : undefined;
     server = undefined;
     rmSync(tmp, { recursive: true, force: true });
@@ -330,9 +352,13 @@ async function main(): Promise<void> {
       ra = { home: raHome, mainJs, sanityCsr: bodies[0]! };
       log(`RA home ${raHome.home}: cas.upstream (type est, maxConnections ${o.raPool ?? 'default'}) → https://127.0.0.1:${port}, profile default issues through it; the RA starts for each run ${o.raCore === undefined ? pinning.server : `on core ${o.raCore}`}`);
     }
+    if (o.scenarios.some((s) => s.via === 'hsm')) {
+      ({ hsm, skipped: hsmSkipped } = await hsmForBench({ mainJs, dir: tmp, core: serverCore, sanityCsr: bodies[0]!, sessions: o.hsmSessions, cpuProf: o.cpuProf, log }));
+      if (hsmSkipped) o.scenarios = o.scenarios.filter((s) => s.via !== 'hsm');
+    }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
-      serverCore, loadCores, ...(ra ? { ra } : {}),
+      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}),
     };
     const measured = new Map<string, Measured[]>(o.scenarios.map((s) => [s.name, []]));
     for (let run = 1; run <= o.runs; run++) {
@@ -355,10 +381,12 @@ async function main(): Promise<void> {
     const by = (name: string): Summary | undefined => summaries.find((x) => x.scenario === name);
     const newconn = ratio(by('enroll-newconn'), by('cacerts-newconn'));
     const raOverDirect = ratio(by('enroll-ra-keepalive'), by('enroll-keepalive'));
+    const hsmOverSoftware = ratio(by('enroll-hsm-keepalive'), by('enroll-keepalive'));
 
     const serverExit = await cleanup();
     let profile: ReturnType<typeof summarizeCpuProfile> & { file: string } | undefined;
     let raProfile: typeof profile;
+    let hsmProfile: typeof profile;
     if (o.cpuProf) {
       const file = newestCpuProfile(o.cpuProf);
       const windows = [...measured.values()].flat().map((m) => m.windowMonotonicUs);
@@ -366,6 +394,8 @@ async function main(): Promise<void> {
       // the RA of the last run through it
       const raFile = ra ? newestCpuProfile(join(o.cpuProf, 'ra')) : undefined;
       if (raFile) raProfile = { file: raFile, ...summarizeCpuProfile(raFile, windows) };
+      const hsmFile = hsmSkipped || !o.scenarios.some((s) => s.via === 'hsm') ? undefined : newestCpuProfile(join(o.cpuProf, 'hsm'));
+      if (hsmFile) hsmProfile = { file: hsmFile, ...summarizeCpuProfile(hsmFile, windows) };
     }
 
     if (o.json) {
@@ -373,10 +403,13 @@ async function main(): Promise<void> {
         config: {
           concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, driver: o.engine,
           ...(nativeMissing ? { driverFallback: nativeMissing } : {}), csrPool: o.csrPool, verifyTls: o.verifyTls, ...(o.raPool ? { raPool: o.raPool } : {}), ...(o.raCore !== undefined ? { raCore: o.raCore } : {}),
+          ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}),
         },
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
-        enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu, cpuProfile: profile, raCpuProfile: raProfile,
+        enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu,
+        enrollHsmOverSoftwarePercent: hsmOverSoftware?.rate, enrollHsmOverSoftwarePerServerCpuPercent: hsmOverSoftware?.perCpu, ...(hsmSkipped ? { hsmSkipped } : {}),
+        ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile,
       }, null, 2) + '\n');
       return;
     }
@@ -385,9 +418,12 @@ async function main(): Promise<void> {
       setting: `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
         `${driverCount} ${o.engine} driver process(es)${nativeMissing ? ' (native driver missing!)' : ''}; server ${pinning.server}` +
         `${ra ? (o.raCore === undefined ? ' (the RA too)' : `, the RA on core ${o.raCore}`) : ''}, drivers ${pinning.drivers}; ${process.version}`,
-      loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}`,
+      loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}${hsmServerExit ? `, the SoftHSM2 server with ${hsmServerExit}` : ''}`,
       ...(profile ? { profile } : {}),
       ...(raProfile ? { raProfile } : {}),
+      ...(hsmProfile ? { hsmProfile } : {}),
+      ...(hsmSkipped ? { hsmSkipped } : {}),
+      ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}),
     }));
   } finally {
     await cleanup();

@@ -123,6 +123,11 @@ export interface TextReport {
   profile?: Profile;
   /** The RA's, through-the-RA scenarios (its last run). */
   raProfile?: Profile;
+  /** The SoftHSM2 server's (enroll-hsm-keepalive). */
+  hsmProfile?: Profile;
+  /** Why enroll-hsm-keepalive was skipped (SoftHSM2 missing). */
+  hsmSkipped?: string;
+  hsmSessions?: number;
 }
 
 type Profile = { file: string; functions: HotSpot[]; files: HotSpot[]; totalMs: number; idleMs: number };
@@ -187,9 +192,16 @@ export function textReport(r: TextReport): string {
       if (q) out.push(`${s.scenario} / enroll-keepalive = ${f(q.rate)}% of the direct rate, ${f(q.perCpu)}% per server CPU-second (RA + upstream)`);
     }
   }
+  const hsm = ratio(by('enroll-hsm-keepalive'), by('enroll-keepalive'));
+  if (hsm) {
+    out.push('', `enroll-hsm-keepalive / enroll-keepalive = ${f(hsm.rate)}% of the software-key rate, ${f(hsm.perCpu)}% per server CPU-second ` +
+      `(issuing key in SoftHSM2, PKCS#11 sessions ${r.hsmSessions ?? '2 (default)'})`);
+  }
+  if (r.hsmSkipped) out.push('', `enroll-hsm-keepalive: SKIPPED, ${r.hsmSkipped}`);
   for (const s of r.summaries) if (s.firstError) out.push(`first error in ${s.scenario}: ${s.firstError}`);
   out.push(r.loadLine);
   if (r.profile) out.push(...profileLines('server', r.profile));
   if (r.raProfile) out.push(...profileLines('RA', r.raProfile));
+  if (r.hsmProfile) out.push(...profileLines('SoftHSM2 server', r.hsmProfile));
   return out.join('\n') + '\n';
 }

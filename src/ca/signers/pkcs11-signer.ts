@@ -55,13 +55,21 @@ interface Module {
 }
 const modules = new Map<string, Module>();
 
+/**
+ * PKCS#11 v2.40 §5.4 (C_Initialize): with NULL arguments a module may assume it is never called from
+ * two threads at once, and SoftHSM2 then disables its locks. Signatures run in the libuv thread pool
+ * (C_SignAsync), several at once with more than one session: the module must lock (CKF_OS_LOCKING_OK).
+ * Without it SoftHSM2 corrupted its heap under load with 4 sessions (abort in malloc).
+ */
+const INIT_ARGS = { flags: pkcs11js.CKF_OS_LOCKING_OK };
+
 function loadModule(path: string, setting: string): Module {
   const loaded = modules.get(path);
   if (loaded) return loaded;
   const p11 = new pkcs11js.PKCS11();
   try {
     p11.load(path);
-    p11.C_Initialize();
+    p11.C_Initialize(INIT_ARGS);
   } catch (err) {
     throw new Pkcs11SetupError(`${setting}: cannot load the PKCS#11 module ${path}: ${(err as Error).message}`);
   }
@@ -80,7 +88,7 @@ function reinitialize(m: Module): void {
   } catch {
     // not initialized any more
   }
-  m.p11.C_Initialize();
+  m.p11.C_Initialize(INIT_ARGS);
   m.generation++;
 }
 
