@@ -244,7 +244,8 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
       let operation = OPERATION[req.operation];
       let csr = req.csr;
       if (operation === 'simplereenroll' && s.reenroll === 'enroll') operation = 'simpleenroll';
-      if (operation === 'serverkeygen' && !forwardKeygen) {
+      // serverKeygen: local, or a key the RA made anyway (one to be returned encrypted to the client)
+      if (operation === 'serverkeygen' && (!forwardKeygen || req.generatedKey)) {
         operation = 'simpleenroll';
         csr = csrForGeneratedKey(req);
       }

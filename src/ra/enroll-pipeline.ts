@@ -122,8 +122,9 @@ export async function runEnrollPipeline(d: PipelineDeps, req: EnrollRequest, p: 
   // checked before anything is issued: a refused encrypted return must not leave a certificate behind
   const encryptTo = serverKeygen && csr.asymmetricDecryptKeyId !== undefined ? recipientFor(csr.asymmetricDecryptKeyId, req.credentials) : undefined;
   if (encryptTo && !d.keyPackageSigner) throw new RaError('not-implemented', 'encrypted server-generated keys need a signing key, and this server has none configured');
-  // RFC 7030 §4.4: the RA makes the key, unless the connector's CA does (an upstream's /serverkeygen)
-  const caMakesKey = serverKeygen && generatesServerKeys(ca);
+  // RFC 7030 §4.4: the RA makes the key, unless the connector's CA does (an upstream's /serverkeygen).
+  // A key to be returned encrypted is always the RA's: an upstream would encrypt it to the RA, not to this client.
+  const caMakesKey = serverKeygen && generatesServerKeys(ca) && !encryptTo;
   const generated = serverKeygen && !caMakesKey ? await d.serverGeneratedKey(p) : undefined;
   const template = issuanceTemplate(p, admitted, generated ?? { info: csr.key, spki: csr.spki }, d.maxCertificateBytes);
 
