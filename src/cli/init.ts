@@ -1,8 +1,13 @@
 /** `estuary init`: a complete, working data directory on the embedded defaults. */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCaHierarchy, createTlsServerCertificate, type KeyAlgorithm } from '../ca/ca-setup.js';
+import { signCaCertificate } from '../ca/ca-certificate.js';
+import { createCaHierarchy, createTlsServerCertificate, generateKey, type KeyAlgorithm, type KeyAndCert } from '../ca/ca-setup.js';
+import { generateTokenKey } from '../ca/signers/pkcs11-keygen.js';
+import { openPkcs11Signer } from '../ca/signers/pkcs11-signer.js';
+import { parsePkcs11Uri } from '../ca/signers/pkcs11-uri.js';
+import { encodeName } from '../pki/names.js';
 import { toPem } from '../pki/base64.js';
 import { defaultProfile } from '../ra/default-profile.js';
 import { generatePassword, hashPassword } from '../ra/password.js';
@@ -17,6 +22,8 @@ export interface InitOptions {
   now?: Date;
   /** Keep the root key out of the home: written to this directory (removable media, an offline machine). */
   offlineRoot?: string;
+  /** Or: generate the root key inside a PKCS#11 token (it never leaves it; the server never loads it). */
+  rootToken?: { uri: string; module: string; pin: string };
   /** Names of the TLS server certificate (DNS names and IP addresses); default localhost, 127.0.0.1, ::1. */
   hosts?: readonly string[];
   /** The CAs are "<caName> Root CA" and "<caName> Issuing CA" (default Estuary). */
@@ -51,6 +58,25 @@ export function fingerprintSha256(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
 }
 
+/** A root whose key is generated in a token (20 years) and a software issuing CA under it (10 years, pathLen 0). */
+async function tokenRootHierarchy(t: NonNullable<InitOptions['rootToken']>, algorithm: KeyAlgorithm, names: { rootName: string; issuingName: string }, now: Date): Promise<{ root: { der: Buffer }; issuing: KeyAndCert }> {
+  const uri = parsePkcs11Uri(t.uri);
+  const rootSpki = generateTokenKey({ modulePath: t.module, uri, pin: t.pin, algorithm, setting: '--root-pkcs11' });
+  const signer = openPkcs11Signer({ modulePath: t.module, uri, pin: t.pin, publicKey: rootSpki, setting: '--root-pkcs11' });
+  try {
+    const year = 365 * 86_400_000;
+    const notBefore = new Date(now.getTime() - 3600_000);
+    const rootSubject = encodeName(names.rootName);
+    const rootDer = await signCaCertificate({ subject: rootSubject, spki: rootSpki, signer, pathLen: undefined, notBefore, notAfter: new Date(now.getTime() + 20 * year), random: randomBytes });
+    const key = generateKey(algorithm);
+    const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    const der = await signCaCertificate({ subject: encodeName(names.issuingName), spki, issuer: { subject: rootSubject, spki: rootSpki }, signer, pathLen: 0, notBefore, notAfter: new Date(now.getTime() + 10 * year), random: randomBytes });
+    return { root: { der: rootDer }, issuing: { key, der } };
+  } finally {
+    signer.close();
+  }
+}
+
 export async function initHome(o: InitOptions): Promise<InitSummary> {
   const now = o.now ?? new Date();
   if (existsSync(join(o.home, CONFIG_FILE)) || (existsSync(o.home) && readdirSync(o.home).length > 0)) {
@@ -65,21 +91,33 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
   const config = loadConfig(o.home, {});
   const caConfig = localCaConfig(config.cas.default, 'default');
 
-  const { root, issuing } = createCaHierarchy({
-    algorithm: o.algorithm,
+  const names = {
     rootName: `CN=${o.caName ?? 'Estuary'} Root CA, ${o.subject ?? 'O=Estuary'}`,
     issuingName: `CN=${o.caName ?? 'Estuary'} Issuing CA, ${o.subject ?? 'O=Estuary'}`,
-    now,
-    random: randomBytes,
-  });
-  writeFile(join(o.home, 'ca', 'root.pem'), toPem('CERTIFICATE', root.der));
-  // the server loads only the issuing CA's key; the root key signs new issuing CAs (estuary ca create, or offline with openssl)
-  const rootKeyFile = join(o.offlineRoot ?? join(o.home, 'ca'), 'root-key.pem');
-  if (o.offlineRoot) {
-    mkdirSync(o.offlineRoot, { recursive: true, mode: 0o700 });
-    if (existsSync(rootKeyFile)) throw new InitRefusedError(`${rootKeyFile} exists already; choose an empty directory for the offline root key`);
+  };
+  let root: { der: Buffer };
+  let issuing: KeyAndCert;
+  let rootKeyFile: string;
+  if (o.rootToken) {
+    try {
+      ({ root, issuing } = await tokenRootHierarchy(o.rootToken, o.algorithm, names, now));
+    } catch (err) {
+      rmSync(o.home, { recursive: true, force: true }); // no half-made home
+      throw err;
+    }
+    rootKeyFile = o.rootToken.uri;
+  } else {
+    const made = createCaHierarchy({ algorithm: o.algorithm, ...names, now, random: randomBytes });
+    ({ root, issuing } = made);
+    // the server loads only the issuing CA's key; the root key signs new issuing CAs (estuary ca create, or offline with openssl)
+    rootKeyFile = join(o.offlineRoot ?? join(o.home, 'ca'), 'root-key.pem');
+    if (o.offlineRoot) {
+      mkdirSync(o.offlineRoot, { recursive: true, mode: 0o700 });
+      if (existsSync(rootKeyFile)) throw new InitRefusedError(`${rootKeyFile} exists already; choose an empty directory for the offline root key`);
+    }
+    writeFile(rootKeyFile, keyPem(made.root.key), SECRET);
   }
-  writeFile(rootKeyFile, keyPem(root.key), SECRET);
+  writeFile(join(o.home, 'ca', 'root.pem'), toPem('CERTIFICATE', root.der));
   writeFile(caConfig.certificate, toPem('CERTIFICATE', issuing.der));
   writeFile(caConfig.key, keyPem(issuing.key), SECRET);
 

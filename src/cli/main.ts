@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /** The `estuary` command. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../ca/ca-setup.js';
+import { Pkcs11SetupError } from '../ca/signers/pkcs11-signer.js';
+import { Pkcs11UriError } from '../ca/signers/pkcs11-uri.js';
 import { EstClientError, EXIT_CODES } from '../client/errors.js';
 import { registerAccountCommands } from './account-commands.js';
 import { registerCaCommands } from './ca-commands.js';
@@ -27,7 +29,7 @@ function printSummary(s: InitSummary, home: string): void {
   print('The passwords are shown only now; change them with "estuary account passwd".');
 }
 
-async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string; offlineRoot?: string; dns?: string[]; ip?: string[]; caName?: string; subject?: string }): Promise<void> {
+async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string; offlineRoot?: string; rootPkcs11?: string; module?: string; pinFile?: string; pinEnv?: string; dns?: string[]; ip?: string[]; caName?: string; subject?: string }): Promise<void> {
   if (!(KEY_ALGORITHMS as readonly string[]).includes(opts.keyAlgorithm)) {
     throw new CliError(`--key-algorithm: expected one of ${KEY_ALGORITHMS.join(', ')}, got "${opts.keyAlgorithm}"`);
   }
@@ -35,8 +37,22 @@ async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; key
   const hosts = hostList(opts.dns, opts.ip);
   const subject = subjectTail(opts.subject);
   if (opts.caName !== undefined && (opts.caName.trim() === '' || /[,=+\\]/.test(opts.caName))) throw new CliError('--ca-name: a plain name (no , = + or \\)');
+  let rootToken: { uri: string; module: string; pin: string } | undefined;
+  if (opts.rootPkcs11) {
+    if (opts.offlineRoot) throw new CliError('give one of --offline-root and --root-pkcs11');
+    if (!opts.module) throw new CliError('--root-pkcs11 needs --module (the token\'s PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so)');
+    if ((opts.pinFile === undefined) === (opts.pinEnv === undefined)) throw new CliError('--root-pkcs11 needs exactly one of --pin-file and --pin-env');
+    let pin: string;
+    try {
+      pin = opts.pinEnv !== undefined ? process.env[opts.pinEnv] ?? '' : readFileSync(opts.pinFile!, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new CliError(`--pin-file: cannot read ${opts.pinFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (pin === '') throw new CliError(`--pin-env: the environment variable ${opts.pinEnv} is not set`);
+    rootToken = { uri: opts.rootPkcs11, module: opts.module, pin };
+  }
   const summary = await initHome({
-    home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm, ...(opts.offlineRoot ? { offlineRoot: opts.offlineRoot } : {}),
+    home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm, ...(opts.offlineRoot ? { offlineRoot: opts.offlineRoot } : {}), ...(rootToken ? { rootToken } : {}),
     ...(hosts.length > 0 ? { hosts } : {}), ...(opts.caName ? { caName: opts.caName } : {}), ...(subject ? { subject } : {}),
   });
   if (opts.json) printJson(summary);
@@ -56,6 +72,10 @@ export function buildProgram(): Command {
     .option('--key-algorithm <alg>', `CA key algorithm: ${KEY_ALGORITHMS.join(', ')}`, 'ec-p256')
     .option('--force', 'replace an existing home (destroys its keys and database)')
     .option('--offline-root <dir>', 'write the root CA key to this directory instead of the home (the server never needs it)')
+    .option('--root-pkcs11 <uri>', 'generate the root CA key inside this PKCS#11 token instead (RFC 7512 URI with token= and object=)')
+    .option('--module <path>', 'with --root-pkcs11: the token\'s PKCS#11 library')
+    .option('--pin-file <file>', 'with --root-pkcs11: a file holding the token PIN')
+    .option('--pin-env <name>', 'with --root-pkcs11: an environment variable holding the token PIN')
     .option('--dns <name>', 'a DNS name of the server for its TLS certificate (repeatable; default localhost, 127.0.0.1, ::1)', (v: string, p: string[]) => [...p, v], [])
     .option('--ip <address>', 'an IP address of the server for its TLS certificate (repeatable)', (v: string, p: string[]) => [...p, v], [])
     .option('--ca-name <name>', 'the CAs are "<name> Root CA" and "<name> Issuing CA" (default Estuary)')
@@ -102,7 +122,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = EXIT_CODES[err.kind];
       return;
     }
-    if (err instanceof CliError || err instanceof ConfigError || err instanceof InitRefusedError) {
+    if (err instanceof CliError || err instanceof ConfigError || err instanceof InitRefusedError || err instanceof Pkcs11SetupError || err instanceof Pkcs11UriError) {
       process.stderr.write(`estuary: ${err.message}\n`);
       process.exitCode = err instanceof CliError ? err.exitCode : 2;
       return;

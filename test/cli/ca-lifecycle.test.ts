@@ -137,3 +137,37 @@ describe('estuary init --offline-root', () => {
     }
   });
 });
+
+describe('estuary init --root-pkcs11', () => {
+  it('generates the root key inside a token; the home holds no root key and the server issues under the root', async () => {
+    const hsm = softHsm();
+    hsm.initToken('init-root');
+    const base = tempDir();
+    const home = join(base, 'home');
+    const pinFile = join(base, 'pin');
+    writeFileSync(pinFile, hsm.pin, { mode: 0o600 });
+    const run = await estuary(['init', '--home', home, '--root-pkcs11', 'pkcs11:token=init-root;object=root', '--module', hsm.module, '--pin-file', pinFile, '--json'], { env: { SOFTHSM2_CONF: hsm.conf } });
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { rootKeyFile: string; estAccount: { email: string; password: string } };
+    expect(summary.rootKeyFile).toBe('pkcs11:token=init-root;object=root');
+    expect(existsSync(join(home, 'ca', 'root-key.pem'))).toBe(false);
+    writeFileSync(join(base, 'root.pem'), readFileSync(join(home, 'ca', 'root.pem')));
+    writeFileSync(join(base, 'issuing.pem'), readFileSync(join(home, 'ca', 'issuing.pem')));
+    const chain = await opensslIn(base, ['verify', '-CAfile', 'root.pem', 'issuing.pem']);
+    expect(chain.code, chain.out).toBe(0);
+    const server = await startServer({ home, summary: summary as never, rootPem: readFileSync(join(home, 'ca', 'root.pem'), 'utf8') });
+    try {
+      const csr = await makeCsr({ name: 'CN=token-root-device' });
+      const res = await estRequest(`${server.base}/simpleenroll`, { ca: server.rootPem, basic: { user: summary.estAccount.email, password: summary.estAccount.password }, body: csrBody(csr.der), contentType: 'application/pkcs10' });
+      expect(res.status, res.text).toBe(200);
+    } finally {
+      await server.runtime.close();
+    }
+    // a wrong PIN: one line, and no half-made home
+    writeFileSync(pinFile, '0000', { mode: 0o600 });
+    const wrong = await estuary(['init', '--home', join(base, 'home2'), '--root-pkcs11', 'pkcs11:token=init-root;object=root2', '--module', hsm.module, '--pin-file', pinFile], { env: { SOFTHSM2_CONF: hsm.conf } });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/--root-pkcs11: cannot log in to the token of token "init-root", object "root2": the PIN is wrong/);
+    expect(existsSync(join(base, 'home2'))).toBe(false);
+  });
+});
