@@ -43,6 +43,7 @@ describe('reading', () => {
       id: 'default', type: 'local', typeLabel: 'Built-in CA', profileSetsCertificateContent: true, issuesCrls: true, url: null,
       subject: 'CN=Estuary Issuing CA, O=Estuary', notAfter: expect.any(String), chain: [expect.objectContaining({ subject: 'CN=Estuary Issuing CA, O=Estuary' }), expect.any(Object)],
       chainError: null, health: { healthy: true, lastError: null, lastSuccessAt: null, chainFetchedAt: null }, profiles: ['default'],
+      keyLocation: { kind: 'file', path: 'ca/issuing-key.pem' },
     }]);
   });
 });
