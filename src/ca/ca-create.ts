@@ -83,6 +83,16 @@ async function caCsr(subject: Buffer, spki: Buffer, signer: Signer): Promise<Buf
 }
 
 export async function createCa(i: CreateCaInput): Promise<CreatedCa> {
+  // the signers opened for this one task (a token's sessions) are released after it
+  const opened: Signer[] = [];
+  try {
+    return await createCaWith(i, opened);
+  } finally {
+    for (const s of opened) s.close?.();
+  }
+}
+
+async function createCaWith(i: CreateCaInput, opened: Signer[]): Promise<CreatedCa> {
   const certFile = join(i.home, 'ca', `${i.id}.pem`);
   const keyFile = join(i.home, 'ca', `${i.id}-key.pem`);
   if (existsSync(certFile) || existsSync(keyFile)) throw new CaCreateError(`ca/${i.id}.pem or ca/${i.id}-key.pem exists already: choose another id`);
@@ -103,6 +113,7 @@ export async function createCa(i: CreateCaInput): Promise<CreatedCa> {
     const pin = pinOf(i.key, i.home, i.env);
     spki = generateTokenKey({ modulePath: i.key.module, uri, pin, algorithm: i.algorithm, setting: '--pkcs11' });
     ownSigner = openPkcs11Signer({ modulePath: i.key.module, uri, pin, publicKey: spki, setting: '--pkcs11' });
+    opened.push(ownSigner);
     keySetting = i.key.uri;
     pkcs11 = pkcs11Settings(i.key);
   } else {
@@ -133,6 +144,7 @@ export async function createCa(i: CreateCaInput): Promise<CreatedCa> {
     const parentCert = new X509Certificate(parent);
     if (!parentCert.ca) throw new CaCreateError(`--parent ${i.issuer.id}: its certificate is not a CA certificate`);
     const signer = openLocalSigner(i.issuer.id, i.issuer.config, parent, { env: i.env, native: undefined });
+    opened.push(signer);
     const fields = certificateFields(parent);
     // RFC 5280 §4.1.2.5: no longer than the parent
     const notAfter = validity.notAfter > new Date(parentCert.validTo) ? new Date(parentCert.validTo) : validity.notAfter;

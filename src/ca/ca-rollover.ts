@@ -91,10 +91,21 @@ function nextTokenUri(uri: string, n: number): string {
 }
 
 export async function rolloverCa(i: RolloverInput): Promise<RolloverResult> {
+  // the signers opened for this one task (a token's sessions) are released after it
+  const opened: Signer[] = [];
+  try {
+    return await rolloverWith(i, opened);
+  } finally {
+    for (const s of opened) s.close?.();
+  }
+}
+
+async function rolloverWith(i: RolloverInput, opened: Signer[]): Promise<RolloverResult> {
   const oldDer = localChain(i.config)[0]!;
   const oldCert = new X509Certificate(oldDer);
   const old = certificateFields(oldDer);
   const oldSigner = openLocalSigner(i.id, i.config, oldDer, { env: i.env, native: undefined });
+  opened.push(oldSigner);
   const n = (i.config.previous?.length ?? 0) + 1;
   const certFile = join(i.home, 'ca', `${i.id}.g${n}.pem`);
   if (existsSync(certFile)) throw new CaCreateError(`ca/${i.id}.g${n}.pem exists already`);
@@ -113,6 +124,7 @@ export async function rolloverCa(i: RolloverInput): Promise<RolloverResult> {
     const pin = key.pinEnv ? i.env[key.pinEnv] ?? '' : readFileSync(join(i.home, key.pinFile ?? ''), 'utf8').replace(/\r?\n$/, '');
     spki = generateTokenKey({ modulePath: key.module, uri, pin, algorithm, setting: '--pkcs11' });
     newSigner = openPkcs11Signer({ modulePath: key.module, uri, pin, publicKey: spki, setting: '--pkcs11' });
+    opened.push(newSigner);
     keySetting = key.uri;
     pkcs11 = { module: key.module, ...(key.pinFile ? { pinFile: key.pinFile } : {}), ...(key.pinEnv ? { pinEnv: key.pinEnv } : {}) };
   } else {
@@ -142,8 +154,10 @@ export async function rolloverCa(i: RolloverInput): Promise<RolloverResult> {
     const pf = certificateFields(parentDer);
     const parentNotAfter = new Date(new X509Certificate(parentDer).validTo);
     const wanted = new Date(i.now.getTime() + years * 365 * 86_400_000);
+    const parentSigner = openLocalSigner(parentId, parentConfig, parentDer, { env: i.env, native: undefined });
+    opened.push(parentSigner);
     newDer = await signCaCertificate({
-      subject: old.subject, spki, issuer: { subject: pf.subject, spki: pf.spki }, signer: openLocalSigner(parentId, parentConfig, parentDer, { env: i.env, native: undefined }),
+      subject: old.subject, spki, issuer: { subject: pf.subject, spki: pf.spki }, signer: parentSigner,
       pathLen: pathLenOf(oldDer), notBefore, notAfter: wanted > parentNotAfter ? parentNotAfter : wanted, random: randomBytes,
     });
   }

@@ -12,6 +12,8 @@ export interface Signer extends TbsSigner {
   readonly publicKey: Buffer;
   /** The signature value (DER for ECDSA, raw for RSA and Ed25519) over data. */
   sign(data: Buffer): Promise<Buffer>;
+  /** Release what the signer holds (a token's sessions); software signers hold nothing. */
+  close?(): void;
   /** Short description for logs and the Web RA (`software ec P-256 (native)`); never key material. */
   readonly description: string;
 }
