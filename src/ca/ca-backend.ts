@@ -155,7 +155,9 @@ export interface OcspResponder {
 /** Optional capability: a CA whose certificate status an OCSP responder may sign for. */
 export interface OcspSigner {
   /** The current responder; a delegated responder's certificate is issued (signed by the CA, possibly in a token) when first asked and at half its life. */
-  ocspResponder(now: Date): Promise<OcspResponder>;
+  ocspResponder(now: Date, issuerSpki?: Buffer): Promise<OcspResponder>;
+  /** Optional: every key the CA has signed certificates with (a CA rolled over has several); default its chain's first certificate. */
+  ocspIssuers?(): { name: Buffer; spki: Buffer }[];
 }
 
 export function signsOcsp(ca: CaBackend): ca is CaBackend & OcspSigner {

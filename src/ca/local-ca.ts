@@ -127,12 +127,13 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
   };
   const aia = options.ocspUrl ? extension(OID.authorityInfoAccess, false, authorityInfoAccessValue(options.ocspUrl)) : undefined;
   let lastCrlNumber = 0n;
-  let responder: { current: OcspResponder; renewAt: number } | undefined;
-  let renewing: Promise<{ current: OcspResponder; renewAt: number }> | undefined;
+  // per key of the CA: a certificate's status is signed by its issuer's key or a responder it certified (RFC 6960 §4.2.2.2)
+  const responders = new Map<number, { current: OcspResponder; renewAt: number }>();
+  const renewing = new Map<number, Promise<{ current: OcspResponder; renewAt: number }>>();
 
   /** RFC 6960 §4.2.2.2: a certificate with id-kp-OCSPSigning, issued directly by this CA, with id-pkix-ocsp-nocheck. */
-  const delegatedResponder = async (now: Date): Promise<{ current: OcspResponder; renewAt: number }> => {
-    const { signer, fields: issuerFields, aki, notAfter: caNotAfter } = active(now);
+  const delegatedResponder = async (now: Date, g: Generation): Promise<{ current: OcspResponder; renewAt: number }> => {
+    const { signer, fields: issuerFields, aki, notAfter: caNotAfter } = g;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
@@ -173,20 +174,26 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
       }
     },
     crlGenerations: () => generations.map((g) => g.n),
-    async ocspResponder(now: Date): Promise<OcspResponder> {
+    ocspIssuers: () => generations.map((g) => ({ name: g.fields.subject, spki: g.fields.spki })),
+    async ocspResponder(now: Date, issuerSpki?: Buffer): Promise<OcspResponder> {
+      const g = (issuerSpki && generations.find((x) => x.fields.spki.equals(issuerSpki))) || active(now);
+      let responder = responders.get(g.n);
       if (options.ocspSigner === 'ca') {
-        const { keyId, signer } = active(now);
+        const { keyId, signer } = g;
         responder ??= {
           current: { keyHash: keyId, certificates: [], signatureAlgorithm: signer.algorithmIdentifier, sign: (data) => signer.sign(data) },
           renewAt: Infinity,
         };
       } else if (!responder || now.getTime() >= responder.renewAt) {
-        // one renewal at a time, however many requests arrive meanwhile
-        renewing ??= delegatedResponder(now).finally(() => {
-          renewing = undefined;
-        });
-        responder = await renewing;
+        // one renewal at a time per key, however many requests arrive meanwhile
+        let running = renewing.get(g.n);
+        if (!running) {
+          running = delegatedResponder(now, g).finally(() => renewing.delete(g.n));
+          renewing.set(g.n, running);
+        }
+        responder = await running;
       }
+      responders.set(g.n, responder);
       return responder.current;
     },
     async issueCrl(request: CrlRequest): Promise<IssuedCrl> {

@@ -5,7 +5,7 @@
  * that does not parse is malformedRequest, a CertID of another issuer is unauthorized, a store
  * that cannot answer is tryLater.
  */
-import { signsOcsp, type CaBackend } from '../ca/ca-backend.js';
+import { signsOcsp, type CaBackend, type OcspSigner } from '../ca/ca-backend.js';
 import { certificateFields } from '../pki/certificate.js';
 import { isCrlReason } from '../pki/crl.js';
 import {
@@ -30,13 +30,17 @@ export interface OcspServiceOptions {
 }
 
 export function createOcspService(o: OcspServiceOptions): OcspService {
-  const issuers = new Map<string, { name: Buffer; spki: Buffer }>();
-  const issuerOf = async (caId: string, ca: CaBackend): Promise<{ name: Buffer; spki: Buffer }> => {
-    let i = issuers.get(caId);
+  // by connector object: a CA reopened (rolled over, replaced) under the same id has other keys
+  const issuers = new WeakMap<CaBackend, { name: Buffer; spki: Buffer }[]>();
+  const issuersOf = async (ca: CaBackend & OcspSigner): Promise<{ name: Buffer; spki: Buffer }[]> => {
+    let i = issuers.get(ca);
     if (!i) {
-      const f = certificateFields(Buffer.from((await ca.chain())[0]!));
-      i = { name: f.subject, spki: f.spki };
-      issuers.set(caId, i);
+      if (ca.ocspIssuers) i = ca.ocspIssuers();
+      else {
+        const f = certificateFields(Buffer.from((await ca.chain())[0]!));
+        i = [{ name: f.subject, spki: f.spki }];
+      }
+      issuers.set(ca, i);
     }
     return i;
   };
@@ -68,9 +72,9 @@ export function createOcspService(o: OcspServiceOptions): OcspService {
         if (err instanceof OcspRequestError) return errorResponse('malformedRequest');
         throw err;
       }
-      const issuer = await issuerOf(caId, ca);
-      // RFC 6960 §2.3: a responder answers only for the CA it serves.
-      if (!request.certIds.every((id) => matchesIssuer(id, issuer.name, issuer.spki))) return errorResponse('unauthorized');
+      // RFC 6960 §2.3: a responder answers only for the CA it serves, here one of its keys for the whole request.
+      const issuer = (await issuersOf(ca)).find((i) => request.certIds.every((id) => matchesIssuer(id, i.name, i.spki)));
+      if (!issuer) return errorResponse('unauthorized');
       const now = o.now();
       const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
       const nextUpdate = new Date(thisUpdate.getTime() + o.validityMinutes * 60_000);
@@ -81,7 +85,7 @@ export function createOcspService(o: OcspServiceOptions): OcspService {
         o.logger?.error({ err }, 'OCSP status lookup failed');
         return errorResponse('tryLater');
       }
-      const responder = await ca.ocspResponder(now);
+      const responder = await ca.ocspResponder(now, issuer.spki);
       const tbs = responseData(responder.keyHash, thisUpdate, responses, request.nonce);
       return basicResponse(tbs, responder.signatureAlgorithm, await responder.sign(tbs), responder.certificates);
     },

@@ -129,6 +129,14 @@ describe('estuary ca rollover', () => {
       expect(text.out.toLowerCase()).toContain(`serial number: ${serial}`);
     }
     expect((await fetch(`${s.runtime.crlBaseUrl()}/rootca.g2.crl`)).status).toBe(404);
+    // OCSP: each key answers for its own certificates (RFC 6960 §4.2.2.2), verified up to that key's root
+    const ocspUrl = `${s.runtime.crlBaseUrl()!.replace(/\/crl$/, '/ocsp')}/rootca`;
+    const oldKey = await opensslIn(dir, ['ocsp', '-issuer', 'old-root.pem', '-cert', 'before.pem', '-url', ocspUrl, '-CAfile', 'old-root.pem', '-verify_other', 'old-root.pem']);
+    expect(oldKey.out).toMatch(/Response verify OK/);
+    expect(oldKey.out).toMatch(/before\.pem: (good|revoked)/);
+    const newKey = await opensslIn(dir, ['ocsp', '-issuer', 'new-root.pem', '-cert', 'after.pem', '-url', ocspUrl, '-CAfile', 'new-root.pem', '-verify_other', 'new-root.pem']);
+    expect(newKey.out).toMatch(/Response verify OK/);
+    expect(newKey.out).toMatch(/after\.pem: revoked/);
     const audit = await s.runtime.store.listAudit({ limit: 50 });
     expect(audit.some((e) => e.action === 'ca.rollover' && e.detail?.startsWith('rootca: key 1'))).toBe(true);
   });
