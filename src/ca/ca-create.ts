@@ -60,9 +60,10 @@ interface Pending {
   pathLen: number | undefined;
 }
 
-const rel = (home: string, file: string): string => (file.startsWith(home) ? relative(home, file) : file);
+/** A path as estuary.yaml holds it: relative to the home when under it. */
+export const rel = (home: string, file: string): string => (file.startsWith(home) ? relative(home, file) : file);
 
-function pinOf(k: { pinFile?: string; pinEnv?: string }, home: string, env: NodeJS.ProcessEnv): string {
+export function pinOf(k: { pinFile?: string; pinEnv?: string }, home: string, env: NodeJS.ProcessEnv): string {
   if (k.pinEnv) {
     const v = env[k.pinEnv];
     if (!v) throw new CaCreateError(`the environment variable ${k.pinEnv} (the token PIN) is not set`);

@@ -8,14 +8,14 @@
  * its own CRL (/crl/<id>.crl for the first key, /crl/<id>.g<n>.crl for key n).
  */
 import { createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { toPem } from '../pki/base64.js';
 import { certificateFields } from '../pki/certificate.js';
 import { children, readTop, TAG, value } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 import { signCaCertificate } from './ca-certificate.js';
-import { CaCreateError, type NewKey } from './ca-create.js';
+import { CaCreateError, pinOf, rel, type NewKey } from './ca-create.js';
 import { generateKey, type KeyAlgorithm } from './ca-setup.js';
 import { localChain, openLocalSigner, type LocalCaConfig, type Pkcs11KeyConfig, type PreviousKeyConfig } from './connectors/local.js';
 import { generateTokenKey } from './signers/pkcs11-keygen.js';
@@ -50,8 +50,6 @@ export interface RolloverResult {
   newWithOld: Buffer;
   keyLocation: string;
 }
-
-const rel = (home: string, file: string): string => (file.startsWith(home) ? relative(home, file) : file);
 
 /** The algorithm of a SubjectPublicKeyInfo, in `estuary init` terms. */
 function algorithmOf(spki: Buffer): KeyAlgorithm {
@@ -121,7 +119,7 @@ async function rolloverWith(i: RolloverInput, opened: Signer[]): Promise<Rollove
     : { kind: 'file' });
   if (key.kind === 'pkcs11') {
     const uri = parsePkcs11Uri(key.uri);
-    const pin = key.pinEnv ? i.env[key.pinEnv] ?? '' : readFileSync(join(i.home, key.pinFile ?? ''), 'utf8').replace(/\r?\n$/, '');
+    const pin = pinOf(key, i.home, i.env);
     spki = generateTokenKey({ modulePath: key.module, uri, pin, algorithm, setting: '--pkcs11' });
     newSigner = openPkcs11Signer({ modulePath: key.module, uri, pin, publicKey: spki, setting: '--pkcs11' });
     opened.push(newSigner);

@@ -24,7 +24,7 @@ import { dirname } from 'node:path';
 import { normalizeFingerprint } from '../../client/trust.js';
 import { pemBlocks, toPem } from '../../pki/base64.js';
 import { createUpstreamCa } from '../upstream-ca.js';
-import { ConnectorConfigError, filePaths, onlyKeys, requiredString, type Settings } from './config-fields.js';
+import { ConnectorConfigError, filePaths, onlyKeys, readSecret, requiredString, type Settings } from './config-fields.js';
 import type { ConnectorType } from './connector-type.js';
 
 export interface EstCaConfig {
@@ -112,17 +112,8 @@ export function parseEstAuth(raw: unknown, path: string, resolve: (file: string)
 function readPassword(c: EstCaConfig, id: string, env: NodeJS.ProcessEnv): string | undefined {
   const b = c.auth.basic;
   if (!b) return undefined;
-  if (b.passwordEnv !== undefined) {
-    const v = env[b.passwordEnv];
-    if (v === undefined || v === '') throw new ConnectorConfigError(`cas.${id}.auth.basic.passwordEnv: the environment variable ${b.passwordEnv} is not set`);
-    return v;
-  }
-  try {
-    // one line; a trailing newline is not part of the password
-    return readFileSync(b.passwordFile!, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new ConnectorConfigError(`cas.${id}.auth.basic.passwordFile: cannot read ${b.passwordFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const at = `cas.${id}.auth.basic`;
+  return readSecret({ file: b.passwordFile, env: b.passwordEnv }, `${at}.passwordFile`, `${at}.passwordEnv`, env);
 }
 
 function readPem(file: string, setting: string): string {

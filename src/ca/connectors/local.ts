@@ -12,7 +12,7 @@ import { openPkcs11Signer, Pkcs11SetupError } from '../signers/pkcs11-signer.js'
 import { isPkcs11Uri, parsePkcs11Uri, Pkcs11UriError } from '../signers/pkcs11-uri.js';
 import type { Signer } from '../signers/signer.js';
 import { softwareSigner } from '../signers/software-signer.js';
-import { ConnectorConfigError, filePaths, onlyKeys, requiredString, type Settings } from './config-fields.js';
+import { ConnectorConfigError, filePaths, onlyKeys, readSecret, requiredString, type Settings } from './config-fields.js';
 import type { ConnectorContext, ConnectorType } from './connector-type.js';
 
 /** Where a token-held key is reached. */
@@ -72,16 +72,7 @@ function parsePkcs11(raw: unknown, path: string, resolve: (file: string) => stri
 }
 
 function readPin(c: Pkcs11KeyConfig, at: string, env: NodeJS.ProcessEnv): string {
-  if (c.pinEnv !== undefined) {
-    const v = env[c.pinEnv];
-    if (v === undefined || v === '') throw new ConnectorConfigError(`${at}.pinEnv: the environment variable ${c.pinEnv} is not set`);
-    return v;
-  }
-  try {
-    return readFileSync(c.pinFile!, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new ConnectorConfigError(`${at}.pinFile: cannot read ${c.pinFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  return readSecret({ file: c.pinFile, env: c.pinEnv }, `${at}.pinFile`, `${at}.pinEnv`, env);
 }
 
 function tokenSigner(id: string, config: LocalCaConfig & { pkcs11: Pkcs11KeyConfig }, issuing: Buffer, context: Pick<ConnectorContext, 'env'>): Signer {

@@ -182,26 +182,39 @@ function schemeFor(publicKey: KeyObject, rsaScheme: 'pkcs1' | 'pss'): Scheme {
 
 export type Pkcs11Signer = Signer & { close(): void };
 
+/**
+ * The slot of the token the URI names. A module that lists tokens only at C_Initialize (SoftHSM2)
+ * is initialized again once, to see a token that came back (see reinitialize).
+ */
+function tokenSlot(module: Module, o: { modulePath: string; uri: Pkcs11Uri; setting: string }, what: string): Handle {
+  let slot = findSlot(module.p11, o.uri);
+  if (!slot) {
+    reinitialize(module);
+    slot = findSlot(module.p11, o.uri);
+  }
+  if (!slot) throw new Pkcs11SetupError(`${o.setting}: no token matches ${what} in ${o.modulePath} (tokens present: ${tokenLabels(module.p11).join(', ') || 'none'})`);
+  return slot;
+}
+
+/** The user login (one per token and application: every session of it shares it); errors name the setting and the token. */
+function login(p11: Pkcs11, session: Handle, o: { pin: string; setting: string }, what: string): void {
+  try {
+    p11.C_Login(session, pkcs11js.CKU_USER, o.pin);
+  } catch (err) {
+    if (codeOf(err) === pkcs11js.CKR_USER_ALREADY_LOGGED_IN) return;
+    const reason = codeOf(err) === pkcs11js.CKR_PIN_INCORRECT ? 'the PIN is wrong' : codeOf(err) === pkcs11js.CKR_PIN_LOCKED ? 'the PIN is locked' : (err as Error).message;
+    throw new Pkcs11SetupError(`${o.setting}: cannot log in to the token of ${what}: ${reason} (check the PIN file or variable of this CA)`);
+  }
+}
+
 /** A logged-in session on the token the URI names, for one task (key generation); closed after it. */
 export function withTokenSession<T>(o: { modulePath: string; uri: Pkcs11Uri; pin: string; setting: string }, task: (p11: Pkcs11, session: Handle) => T): T {
   const module = loadModule(o.modulePath, o.setting);
   const p11 = module.p11;
   const what = describePkcs11Uri(o.uri);
-  let slot = findSlot(p11, o.uri);
-  if (!slot) {
-    reinitialize(module);
-    slot = findSlot(p11, o.uri);
-  }
-  if (!slot) throw new Pkcs11SetupError(`${o.setting}: no token matches ${what} in ${o.modulePath} (tokens present: ${tokenLabels(p11).join(', ') || 'none'})`);
-  const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  const session = p11.C_OpenSession(tokenSlot(module, o, what), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
   try {
-    try {
-      p11.C_Login(session, pkcs11js.CKU_USER, o.pin);
-    } catch (err) {
-      if (codeOf(err) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) {
-        throw new Pkcs11SetupError(`${o.setting}: cannot log in to the token of ${what}: ${codeOf(err) === pkcs11js.CKR_PIN_INCORRECT ? 'the PIN is wrong' : (err as Error).message}`);
-      }
-    }
+    login(p11, session, o, what);
     return task(p11, session);
   } finally {
     closeQuietly(p11, session);
@@ -222,7 +235,6 @@ export function openPkcs11Signer(o: Pkcs11SignerOptions): Pkcs11Signer {
   const poolSize = Math.max(1, o.sessions ?? 2);
   const retryAfterSeconds = o.retryAfterSeconds ?? 30;
 
-  let slot: Handle | undefined;
   let key: Handle | undefined;
   let free: Handle[] = [];
   let all: Handle[] = [];
@@ -231,25 +243,13 @@ export function openPkcs11Signer(o: Pkcs11SignerOptions): Pkcs11Signer {
   let generation = module.generation;
 
   /** Find the token, log in, find the key: errors name the token, the object and the setting. */
-  function connect(rescan = false): void {
-    slot = findSlot(p11, o.uri);
-    if (!slot && rescan) {
-      reinitialize(module);
-      slot = findSlot(p11, o.uri);
-    }
+  function connect(): void {
+    const slot = tokenSlot(module, o, what);
     generation = module.generation;
-    if (!slot) throw new Pkcs11SetupError(`${o.setting}: no token matches ${what} in ${o.modulePath} (tokens present: ${tokenLabels(p11).join(', ') || 'none'})`);
     const sessions: Handle[] = [];
     try {
       for (let i = 0; i < poolSize; i++) sessions.push(p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
-      try {
-        p11.C_Login(sessions[0]!, pkcs11js.CKU_USER, o.pin);
-      } catch (err) {
-        if (codeOf(err) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) {
-          const reason = codeOf(err) === pkcs11js.CKR_PIN_INCORRECT ? 'the PIN is wrong' : codeOf(err) === pkcs11js.CKR_PIN_LOCKED ? 'the PIN is locked' : (err as Error).message;
-          throw new Pkcs11SetupError(`${o.setting}: cannot log in to the token of ${what}: ${reason} (check the PIN file or variable of this CA)`);
-        }
-      }
+      login(p11, sessions[0]!, o, what);
       const keys = findKey(p11, sessions[0]!, o.uri);
       if (keys.length === 0) throw new Pkcs11SetupError(`${o.setting}: the token has no private key ${what}`);
       if (keys.length > 1) throw new Pkcs11SetupError(`${o.setting}: more than one private key matches ${what}; add id= or object= to the URI`);
@@ -291,7 +291,7 @@ export function openPkcs11Signer(o: Pkcs11SignerOptions): Pkcs11Signer {
     if (connected && generation !== module.generation) disconnect();
     if (!connected) {
       try {
-        connect(true);
+        connect();
       } catch (err) {
         throw new CaUnavailableError(`the CA key's token is not available: ${(err as Error).message}`, { cause: err, retryAfterSeconds });
       }
@@ -313,7 +313,7 @@ export function openPkcs11Signer(o: Pkcs11SignerOptions): Pkcs11Signer {
     }
   }
 
-  connect(true);
+  connect();
   // The token's key must be the CA certificate's: one signature, verified with the certificate's key.
   const probe = Buffer.from('estuary pkcs11 key check');
   const session = free.pop()!;
