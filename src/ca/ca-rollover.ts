@@ -11,7 +11,7 @@ import { createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toPem } from '../pki/base64.js';
-import { certificateFields } from '../pki/certificate.js';
+import { certificateFields, isSelfSigned, issuedBy } from '../pki/certificate.js';
 import { children, readTop, TAG, value } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
 import { signCaCertificate } from './ca-certificate.js';
@@ -137,14 +137,14 @@ async function rolloverWith(i: RolloverInput, opened: Signer[]): Promise<Rollove
   // 2. the new certificate: self-signed for a root (NewWithNew), else from the CA that issued the old one
   const years = i.validityYears ?? Math.max(1, Math.round((new Date(oldCert.validTo).getTime() - new Date(oldCert.validFrom).getTime()) / (365 * 86_400_000)));
   const notBefore = new Date(i.now.getTime() - 3600_000);
-  const selfSigned = oldCert.checkIssued(oldCert) && oldCert.verify(oldCert.publicKey);
+  const selfSigned = isSelfSigned(oldCert);
   let newDer: Buffer;
   if (selfSigned) {
     newDer = await signCaCertificate({ subject: old.subject, spki, signer: newSigner, pathLen: pathLenOf(oldDer), notBefore, notAfter: new Date(i.now.getTime() + years * 365 * 86_400_000), random: randomBytes });
   } else {
     const parent = Object.entries(i.cas).find(([id, c]) => id !== i.id && (() => {
       const p = new X509Certificate(localChain(c)[0]!);
-      return oldCert.checkIssued(p) && oldCert.verify(p.publicKey);
+      return issuedBy(oldCert, p);
     })());
     if (!parent) throw new CaCreateError(`the CA that issued "${i.id}" (${oldCert.issuer.replace(/\n/g, ', ')}) is not configured as a built-in CA here: add it (e.g. estuary ca add root --type local ...) to roll "${i.id}" over`);
     const [parentId, parentConfig] = parent;

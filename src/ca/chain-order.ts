@@ -4,10 +4,11 @@
  * certificate outside that one path (rollover link certificates, other roots) follows, in the order given.
  */
 import { X509Certificate } from 'node:crypto';
+import { issuedBy } from '../pki/certificate.js';
 
 export function orderChain(certs: readonly Buffer[]): Buffer[] {
   const parsed = certs.map((der) => ({ der, cert: new X509Certificate(der) }));
-  const signs = (issuer: X509Certificate, subject: X509Certificate): boolean => issuer !== subject && subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
+  const signs = (issuer: X509Certificate, subject: X509Certificate): boolean => issuer !== subject && issuedBy(subject, issuer);
   // the start: a certificate that issued none of the others (the issuing CA)
   const start = parsed.find((p) => !parsed.some((o) => o !== p && signs(p.cert, o.cert))) ?? parsed[0];
   if (!start) return [];

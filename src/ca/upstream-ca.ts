@@ -11,7 +11,7 @@ import { EstClient, type EnrollOperation, type SubmitResult } from '../client/es
 import { EstClientError } from '../client/errors.js';
 import { openServerKey } from '../client/server-key.js';
 import type { Trust } from '../client/trust.js';
-import { certificateFields, extension } from '../pki/certificate.js';
+import { certificateFields, extension, issuedBy } from '../pki/certificate.js';
 import { parsedCertificate } from '../pki/parsed-certificate.js';
 import { buildCsr } from '../pki/csr-builder.js';
 import { OID } from '../pki/oids.js';
@@ -142,7 +142,7 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
 
   /** The CA certificate among the upstream's that signed `cert`, if any. */
   function issuerOf(cert: X509Certificate): X509Certificate | undefined {
-    return state.parsed.find((ca) => ca.ca && cert.checkIssued(ca) && cert.verify(ca.publicKey));
+    return state.parsed.find((ca) => ca.ca && issuedBy(cert, ca));
   }
 
   /** What the upstream's error means for the client (see the connector's README section). */

@@ -12,6 +12,7 @@ import { localChain, openLocalSigner } from '../ca/connectors/local.js';
 import { localCaConfig } from '../ca/registry.js';
 import { Pkcs11SetupError } from '../ca/signers/pkcs11-signer.js';
 import { toPem } from '../pki/base64.js';
+import { isSelfSigned } from '../pki/certificate.js';
 import { encodeName } from '../pki/names.js';
 import { CliError, print, printJson, withStore, type HomeOption } from './context.js';
 
@@ -84,7 +85,7 @@ export function registerTlsCommands(program: Command): void {
           throw err;
         }
         // the certificate followed by the CA chain without the root, as TLS servers send it
-        const presented = [issued.der, ...chain.filter((c) => { const x = new X509Certificate(c); return !(x.checkIssued(x) && x.verify(x.publicKey)); })];
+        const presented = [issued.der, ...chain.filter((c) => !isSelfSigned(new X509Certificate(c)))];
         replaceFile(config.tls.key, issued.key.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
         replaceFile(config.tls.certificate, presented.map((d) => toPem('CERTIFICATE', d)).join(''), 0o644);
         const cert = new X509Certificate(issued.der);

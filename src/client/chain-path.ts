@@ -6,8 +6,8 @@
  * trusts (a verifier that takes the first matching issuer, as openssl does, then finds that path).
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
+import { isSelfSigned, issuedBy } from '../pki/certificate.js';
 
-const selfSigned = (c: X509Certificate): boolean => c.checkIssued(c) && c.verify(c.publicKey);
 
 export function pathFirst(leaf: Buffer, certs: readonly Buffer[]): Buffer[] {
   const parsed = certs.map((der) => ({ der, cert: new X509Certificate(der) }));
@@ -16,15 +16,15 @@ export function pathFirst(leaf: Buffer, certs: readonly Buffer[]): Buffer[] {
   const path: Buffer[] = [];
   let current = new X509Certificate(leaf);
   for (let depth = 0; depth < 8; depth++) {
-    const candidates = parsed.filter((p) => !used.has(p) && current.checkIssued(p.cert) && current.verify(p.cert.publicKey));
+    const candidates = parsed.filter((p) => !used.has(p) && issuedBy(current, p.cert));
     if (candidates.length === 0) break;
     keys.push(candidates[0]!.cert.publicKey);
     // a link to a key not met yet, else the self-signed certificate of this key
-    const next = candidates.find((p) => !selfSigned(p.cert) && !keys.some((k) => p.cert.verify(k)))
-      ?? candidates.find((p) => selfSigned(p.cert)) ?? candidates[0]!;
+    const next = candidates.find((p) => !isSelfSigned(p.cert) && !keys.some((k) => p.cert.verify(k)))
+      ?? candidates.find((p) => isSelfSigned(p.cert)) ?? candidates[0]!;
     used.add(next);
     path.push(next.der);
-    if (selfSigned(next.cert)) break;
+    if (isSelfSigned(next.cert)) break;
     current = next.cert;
   }
   return [...path, ...parsed.filter((p) => !used.has(p)).map((p) => p.der)];

@@ -4,7 +4,7 @@
  * P-256/P-384 key with the native addon (./native-crypto.ts): measured ~20,000/s against ~460/s
  * for a general certificate builder.
  */
-import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createHash, sign as cryptoSign, type KeyObject, type X509Certificate } from 'node:crypto';
 import {
   bitString, children, decodeOid, DER_NULL, DER_TRUE, explicit, expectTag, octets, oid, readTop, seq, seqOf, slice,
   smallInteger, TAG, time, tlv, unsignedInteger, value,
@@ -220,4 +220,14 @@ export function serialToHex(bytes: Buffer): string {
   let i = 0;
   while (i < bytes.length - 1 && bytes[i] === 0) i++;
   return bytes.subarray(i).toString('hex');
+}
+
+/** RFC 5280 §6.1.3: `cert` names `issuer` as its issuer and carries a signature made with its key. */
+export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+}
+
+/** A certificate signed by its own key (a root, or NewWithNew after a rollover). */
+export function isSelfSigned(cert: X509Certificate): boolean {
+  return issuedBy(cert, cert);
 }
