@@ -1,9 +1,9 @@
 /** The Web RA JSON API as the UI sees it (see /api/openapi.json; dates are ISO strings). */
 
-// Shapes the API passes through unchanged are the store's own definitions.
-import type { AccountRole, AdminRole, NewProfile } from '../store/store';
+// Shapes the API passes through unchanged are the domain model's own definitions.
+import type { AccountRole, AdminRole, NewProfile } from '../ra/model';
 
-export type { AccountRole, AuthMechanism, ClientBinding, ClientBindingMode, KeyAlgorithmRule, NamePolicy, SanType } from '../store/store';
+export type { AccountRole, AuthMechanism, ClientBinding, ClientBindingMode, KeyAlgorithmRule, NamePolicy, SanType } from '../ra/model';
 export type Role = AdminRole;
 
 export interface Session {

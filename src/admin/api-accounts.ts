@@ -6,7 +6,8 @@
 import { nameGlobProblem } from '../ra/name-globs.js';
 import { generatePassword, hashPassword } from '../ra/password.js';
 import { passwordRefusal } from '../ra/password-policy.js';
-import type { Account, AccountRole, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Account, AccountRole } from '../ra/model.js';
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
 import {

@@ -6,7 +6,7 @@
 import { defaultProfile } from '../ra/default-profile.js';
 import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
 import { newLabelError, splitTrustAnchors, validateProfile } from '../ra/profile-validation.js';
-import { DEFAULT_CLIENT_BINDING, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type ClientBinding, type NewProfile, type Profile } from '../store/store.js';
+import { DEFAULT_CLIENT_BINDING, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type ClientBinding, type NewProfile, type Profile } from '../ra/model.js';
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
 import { itemsOf, labelParams, problemResponses, Profile as ProfileSchema, ProfileCreate, ProfileUpdate } from './schemas.js';

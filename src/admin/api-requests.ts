@@ -4,7 +4,7 @@
  * client's next re-send of the CSR collects the certificate or a 403 with the reason.
  */
 import { decideRequest, decisionRefusal, type Decision } from '../ra/request-decisions.js';
-import type { PendingStatus } from '../store/store.js';
+import type { PendingStatus } from '../ra/model.js';
 import { problem } from './problem.js';
 import { ANY_ROLE, OFFICERS, type ApiRoute } from './route.js';
 import { Approval, idParams, pageOf, PendingRequest, problemResponses, Rejection, requestQuery } from './schemas.js';

@@ -6,7 +6,7 @@
  */
 import { HashGateFullError } from '../ra/hash-gate.js';
 import { verifyPassword, dummyPasswordHash } from '../ra/password.js';
-import { ADMIN_ROLES, type AdminRole } from '../store/store.js';
+import { ADMIN_ROLES, type AdminRole } from '../ra/model.js';
 import { sessionCookie, sessionInfo, cookieValue, SESSION_COOKIE } from './guard.js';
 import { problem, ProblemError } from './problem.js';
 import { ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';

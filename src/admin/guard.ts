@@ -4,7 +4,7 @@
  * state change, and the route's roles. 401 when not signed in, 403 for CSRF and roles.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ADMIN_ROLES, type AdminRole } from '../store/store.js';
+import { ADMIN_ROLES, type AdminRole } from '../ra/model.js';
 import { problem, ProblemError } from './problem.js';
 import { isStateChanging, type Access, type AdminContext } from './route.js';
 import { SessionManager, type Session } from './sessions.js';

@@ -3,7 +3,7 @@
  * schema objects fastify validates with), so the description cannot drift from the API.
  * Schemas marked with a name (schemas.ts) become components and are referenced with $ref.
  */
-import { ADMIN_ROLES } from '../store/store.js';
+import { ADMIN_ROLES } from '../ra/model.js';
 import { SESSION_COOKIE } from './guard.js';
 import { isStateChanging, type ApiRoute } from './route.js';
 import { schemaName } from './schemas.js';

@@ -9,7 +9,7 @@ import { CRL_REASONS } from '../pki/crl.js';
 import { CA_ID_PATTERN } from './ca-lifecycle.js';
 import { EC_CURVES, KEY_USAGES, LIMITS } from '../ra/profile-validation.js';
 import { NAME_CAP_RANGE } from '../ra/name-policy.js';
-import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS, CLIENT_BINDING_MODES } from '../store/store.js';
+import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS, CLIENT_BINDING_MODES } from '../ra/model.js';
 
 const NAMES = new WeakMap<object, string>();
 

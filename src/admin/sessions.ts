@@ -4,7 +4,7 @@
  * signs everyone out, which is the safe direction.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AdminRole } from '../store/store.js';
+import type { AdminRole } from '../ra/model.js';
 
 export interface Session {
   id: string;

@@ -4,7 +4,7 @@ import { toPem } from '../pki/base64.js';
 import { certificateExtensions } from '../pki/extensions.js';
 import { OID, oidName } from '../pki/oids.js';
 import { describeTrustAnchor } from '../ra/profile-validation.js';
-import type { Account, AuditEvent, CertificateRecord, PendingRequest, Profile } from '../store/store.js';
+import type { Account, AuditEvent, CertificateRecord, PendingRequest, Profile } from '../ra/model.js';
 
 const isoOrNull = (d: Date | null): string | null => d?.toISOString() ?? null;
 

@@ -2,7 +2,7 @@
 import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
-import { ACCOUNT_ROLES, type AccountRole } from '../store/store.js';
+import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
 

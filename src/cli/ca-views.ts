@@ -13,7 +13,7 @@ import { connectorAdmin, type CaConfig } from '../ca/registry.js';
 import { fingerprintSha256 } from '../client/trust.js';
 import { pemBlocks } from '../pki/base64.js';
 import { oidName } from '../pki/oids.js';
-import type { Profile } from '../store/store.js';
+import type { Profile } from '../ra/model.js';
 import { CONFIG_FILE, urlHost, type Config } from './config.js';
 
 export interface CertificateSummary {

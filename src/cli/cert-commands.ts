@@ -7,7 +7,7 @@ import { normalizeSerial } from '../pki/certificate.js';
 import { CRL_REASONS, isCrlReason, type CrlReason } from '../pki/crl.js';
 import { connectorAdmin } from '../ca/registry.js';
 import { revokeCertificate } from '../ra/revocation.js';
-import type { CertificateStatus } from '../store/store.js';
+import type { CertificateStatus } from '../ra/model.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 
 export function registerCertCommands(program: Command): void {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { defaultProfile } from '../ra/default-profile.js';
 import { describeTrustAnchor, newLabelError } from '../ra/profile-validation.js';
-import type { Profile } from '../store/store.js';
+import type { Profile } from '../ra/model.js';
 import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 import { applyProfileFlags, formatKeyAlgorithms, type ProfileFlags } from './profile-options.js';

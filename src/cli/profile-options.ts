@@ -5,7 +5,7 @@ import { pemBlocks, toPem } from '../pki/base64.js';
 import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-validation.js';
 import { normalizeFingerprint } from '../ra/name-policy.js';
 import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
-import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../store/store.js';
+import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../ra/model.js';
 import { CliError, splitList } from './context.js';
 
 export interface ProfileFlags {

@@ -1,7 +1,7 @@
 /** `estuary request list|show|approve|reject`: the officer's side of manual approval. */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import type { PendingRequest, PendingStatus } from '../store/store.js';
+import type { PendingRequest, PendingStatus } from '../ra/model.js';
 import { decideRequest, decisionRefusal } from '../ra/request-decisions.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 

@@ -3,7 +3,8 @@
  * RaError('unauthenticated' | 'forbidden'). Chosen by `profile.auth`, exhaustively.
  */
 import type { X509Certificate } from 'node:crypto';
-import type { Account, AuthMechanism, Profile, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Account, AuthMechanism, Profile } from './model.js';
 import { type parseAnchors, subjectOf, validateClientChain } from './client-cert.js';
 import type { CredentialCache } from './credential-cache.js';
 import type { DeviceCrlSource } from './device-crl.js';

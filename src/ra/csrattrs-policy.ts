@@ -5,7 +5,7 @@
 import { encodeCsrAttrs, type AttrOrOid } from '../pki/csr-attrs.js';
 import { oid as derOid, smallInteger } from '../pki/der.js';
 import { OID, resolveOid } from '../pki/oids.js';
-import type { Profile } from '../store/store.js';
+import type { Profile } from './model.js';
 
 const CURVE_OID = { 'P-256': OID.secp256r1, 'P-384': OID.secp384r1, 'P-521': OID.secp521r1 } as const;
 const ECDSA_FOR_CURVE = { 'P-256': OID.ecdsaWithSHA256, 'P-384': OID.ecdsaWithSHA384, 'P-521': OID.ecdsaWithSHA512 } as const;

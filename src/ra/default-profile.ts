@@ -1,5 +1,5 @@
 /** The certification profile `estuary init` creates, and the defaults `profile add` starts from. */
-import { DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewProfile } from '../store/store.js';
+import { DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewProfile } from './model.js';
 
 export function defaultProfile(label: string, ca: string): NewProfile {
   return {

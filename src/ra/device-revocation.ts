@@ -8,7 +8,7 @@ import { pemBlocks } from '../pki/base64.js';
 import { certificateFields } from '../pki/certificate.js';
 import { crlDistributionUrls } from '../pki/crl-reader.js';
 import { OID } from '../pki/oids.js';
-import type { Profile } from '../store/store.js';
+import type { Profile } from './model.js';
 import type { DeviceCrlSource } from './device-crl.js';
 import { subjectOf } from './client-cert.js';
 

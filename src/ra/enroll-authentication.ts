@@ -2,7 +2,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { CaBackend } from '../ca/ca-backend.js';
 import { certificateFields, type CertificateFields } from '../pki/certificate.js';
-import type { Account, Profile, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Account, Profile } from './model.js';
 import {
   authenticateBasic, authenticateEnroll, basicRealm, type AuthContext, type Credentials, type Principal,
 } from './authenticators.js';

@@ -8,7 +8,8 @@ import { CaMisconfiguredError, CaUnavailableError, hasCsrAttributes, type CaBack
 import { normalizeSerial } from '../pki/certificate.js';
 import { TaskGate } from '../pki/key-checks.js';
 import type { KeyPackageSigner } from '../pki/key-package.js';
-import { StoreUnavailableError, type Profile, type Store } from '../store/store.js';
+import { StoreUnavailableError, type Store } from '../store/store.js';
+import { type Profile } from './model.js';
 import type { AuthContext, Credentials } from './authenticators.js';
 import { parseAnchors, subjectOf } from './client-cert.js';
 import { CredentialCache } from './credential-cache.js';

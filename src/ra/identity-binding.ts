@@ -17,7 +17,7 @@ import { certificateFields } from '../pki/certificate.js';
 import { foldNameValue, generalNameKey, namesMatch } from '../pki/name-compare.js';
 import { attributeTypeOid, generalNameToString, nameAttributes, nameToString, parseGeneralNames, type GeneralName } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
-import type { Profile } from '../store/store.js';
+import type { Profile } from './model.js';
 import { globAdmits } from './name-globs.js';
 import { matchesWhole, normalizeFingerprint, requestedNameList } from './name-policy.js';
 import { subjectOf } from './client-cert.js';

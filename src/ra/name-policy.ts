@@ -7,7 +7,7 @@ import { domainToASCII } from 'node:url';
 import { dnsNameProblem } from '../pki/name-syntax.js';
 import { attributeTypeOid, nameAttributes, nameRdnCount, type GeneralName, type NameAttribute } from '../pki/names.js';
 import { OID, resolveOid } from '../pki/oids.js';
-import { CLIENT_BINDING_MODES, type Account, type NamePolicy, type Profile, type SanType } from '../store/store.js';
+import { CLIENT_BINDING_MODES, type Account, type NamePolicy, type Profile, type SanType } from './model.js';
 import { globAdmits, nameGlobProblem, type RequestedName } from './name-globs.js';
 
 const regexCache = new Map<string, RegExp>();

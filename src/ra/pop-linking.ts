@@ -1,7 +1,7 @@
 /** RFC 7030 §3.5 proof-of-possession linking: the CSR is bound to this TLS session through its challengePassword. */
 import type { ParsedCsr } from '../pki/csr.js';
 import { OID } from '../pki/oids.js';
-import type { Profile } from '../store/store.js';
+import type { Profile } from './model.js';
 import type { Credentials, Principal } from './authenticators.js';
 import { RaError } from './errors.js';
 

@@ -3,7 +3,7 @@ import type { ParsedCsr, PublicKeyInfo } from '../pki/csr.js';
 import { parseGeneralNames, type GeneralName } from '../pki/names.js';
 import { DEFAULT_MAX_RSA_BITS, DEFAULT_MIN_RSA_EXPONENT, rsaKeyProblem, rsaPublicNumbersOfSpki, type TaskGate } from '../pki/key-checks.js';
 import { OID, resolveOid } from '../pki/oids.js';
-import type { KeyAlgorithmRule, KeyUsageName, Profile } from '../store/store.js';
+import type { KeyAlgorithmRule, KeyUsageName, Profile } from './model.js';
 
 export function describeKeyRule(rule: KeyAlgorithmRule): string {
   switch (rule.type) {

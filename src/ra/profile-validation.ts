@@ -6,7 +6,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { pemBlocks, toPem } from '../pki/base64.js';
 import { resolveOid } from '../pki/oids.js';
-import { AUTH_MECHANISMS, type KeyAlgorithmRule, type KeyUsageName, type NewProfile } from '../store/store.js';
+import { AUTH_MECHANISMS, type KeyAlgorithmRule, type KeyUsageName, type NewProfile } from './model.js';
 import { deviceRevocationErrors } from './device-revocation.js';
 import { namePolicyErrors } from './name-policy.js';
 

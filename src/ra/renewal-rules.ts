@@ -3,7 +3,8 @@
  * (the account that obtained the certificate must still be allowed to enroll), and the
  * profile's renewal policy (once per certificate; only late in the certificate's life).
  */
-import type { Account, CertificateRecord, Profile, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Account, CertificateRecord, Profile } from './model.js';
 import { RaError } from './errors.js';
 
 /** The account that obtained the certificate, if it may still enroll on this profile; else 403. */

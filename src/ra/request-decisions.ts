@@ -3,7 +3,8 @@
  * client's next re-send of the same CSR collects the certificate, or a 403 with the reason.
  * Shared by `estuary request approve|reject` and the Web RA.
  */
-import type { PendingRequest, PendingStatus, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { PendingRequest, PendingStatus } from './model.js';
 
 export type Decision = 'approved' | 'rejected';
 

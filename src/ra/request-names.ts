@@ -9,7 +9,7 @@ import { generalNameSetsMatch, namesMatch } from '../pki/name-compare.js';
 import { generalNamesDerProblem, nameDerProblem } from '../pki/name-syntax.js';
 import { nameToString, parseChangeSubjectName, parseGeneralNames, type GeneralName } from '../pki/names.js';
 import { OID } from '../pki/oids.js';
-import type { Account, Profile } from '../store/store.js';
+import type { Account, Profile } from './model.js';
 import type { Principal } from './authenticators.js';
 import { RaError } from './errors.js';
 import { checkClientBinding } from './identity-binding.js';

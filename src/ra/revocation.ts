@@ -8,7 +8,8 @@
  * carries that notice, and the audit event says so.
  */
 import type { CrlReason } from '../pki/crl.js';
-import type { CertificateRecord, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { CertificateRecord } from './model.js';
 
 export interface RevokeRequest {
   /** Canonical serial (pki/certificate.ts normalizeSerial). */

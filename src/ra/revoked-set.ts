@@ -6,7 +6,8 @@
  * process revoked with an older time, a certificate row was deleted) the set is read again in full.
  * Reading 150,000 rows was measured at ~0.5–2 s; a follow-up read costs a few rows.
  */
-import type { RevocationSummary, RevokedCertificate, RevokedCursor, Store } from '../store/store.js';
+import type { RevocationSummary, RevokedCursor, Store } from '../store/store.js';
+import type { RevokedCertificate } from './model.js';
 
 /** Revoked certificates read from the store per page. */
 const PAGE = 5000;

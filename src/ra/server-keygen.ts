@@ -6,7 +6,7 @@
  */
 import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import type { PublicKeyInfo } from '../pki/csr.js';
-import type { KeyAlgorithmRule, Profile } from '../store/store.js';
+import type { KeyAlgorithmRule, Profile } from './model.js';
 
 export interface GeneratedKey {
   info: PublicKeyInfo;

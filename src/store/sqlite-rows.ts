@@ -1,25 +1,6 @@
 /** Row shapes of the SQLite schema and their conversion to and from the Store's types. */
-import {
-  StoreConflictError,
-  StoreUnavailableError,
-  type Account,
-  type AccountRole,
-  type AuditEvent,
-  type AuthMechanism,
-  type CertificateRecord,
-  type CertificateStatus,
-  type DeviceRevocation,
-  type NewAuditEvent,
-  type NewProfile,
-  DEFAULT_DEVICE_REVOCATION,
-  DEFAULT_RENEWAL,
-  EMPTY_NAME_POLICY,
-  type NamePolicy,
-  type RenewalPolicy,
-  type PendingRequest,
-  type PendingStatus,
-  type Profile,
-} from './store.js';
+import { StoreConflictError, StoreUnavailableError } from './store.js';
+import { type Account, type AccountRole, type AuditEvent, type AuthMechanism, type CertificateRecord, type CertificateStatus, type DeviceRevocation, type NewAuditEvent, type NewProfile, DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NamePolicy, type RenewalPolicy, type PendingRequest, type PendingStatus, type Profile } from '../ra/model.js';
 
 export type Params = Record<string, unknown>;
 

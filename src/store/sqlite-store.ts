@@ -33,31 +33,8 @@ import {
   type PendingRow,
   type Params,
 } from './sqlite-rows.js';
-import {
-  StoreUnavailableError,
-  type Account,
-  type AuditEvent,
-  type AuditFilter,
-  type CertificateCounts,
-  type CertificateFilter,
-  type CertificateRecord,
-  type CertificateSearch,
-  type DayCount,
-  type NewAccount,
-  type IssuanceLinks,
-  type NewAuditEvent,
-  type NewCertificate,
-  type NewProfile,
-  type NewPendingRequest,
-  type Page,
-  type PendingFilter,
-  type PendingRequest,
-  type Profile,
-  type RevocationSummary,
-  type RevokedCursor,
-  type RevokedCertificate,
-  type Store,
-} from './store.js';
+import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store } from './store.js';
+import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
 export interface SqliteStoreOptions {
   logger?: { warn(obj: object, msg?: string): void };

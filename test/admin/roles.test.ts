@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/cli/config.js';
-import type { AdminRole } from '../../src/store/store.js';
+import type { AdminRole } from '../../src/ra/model.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { opensslIn } from '../helpers/openssl.js';
 import { AdminClient, addAccount, enroll, signedIn } from './admin-client.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DEVICE_REVOCATION } from '../../src/store/store.js';
+import { DEFAULT_DEVICE_REVOCATION } from '../../src/ra/model.js';
 import { makeDeviceCa, type DeviceCa, type IssueOptions } from '../helpers/device-ca.js';
 import { csrBody, estRequest } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';

@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OID } from '../../src/pki/oids.js';
-import { DEFAULT_CLIENT_BINDING, EMPTY_NAME_POLICY, type ClientBinding } from '../../src/store/store.js';
+import { DEFAULT_CLIENT_BINDING, EMPTY_NAME_POLICY, type ClientBinding } from '../../src/ra/model.js';
 import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
 import { startServer, type TestServer } from '../helpers/home.js';

@@ -6,7 +6,7 @@ import { decodeCsrAttrs } from '../../src/pki/csr-attrs.js';
 import { oid, smallInteger } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 import { hashPassword } from '../../src/ra/password.js';
-import { EMPTY_NAME_POLICY, type NamePolicy } from '../../src/store/store.js';
+import { EMPTY_NAME_POLICY, type NamePolicy } from '../../src/ra/model.js';
 import { csrBody, estRequest } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';
 import { makeCsr, type TestKeyType } from '../helpers/keys.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oid, seq, set, TAG, tlv } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 import { hashPassword } from '../../src/ra/password.js';
-import { EMPTY_NAME_POLICY, type NamePolicy } from '../../src/store/store.js';
+import { EMPTY_NAME_POLICY, type NamePolicy } from '../../src/ra/model.js';
 import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';
 import { cn, ia5, printable, rawCsr, rdn, utf8, type RawCsrOptions } from '../helpers/raw-csr.js';

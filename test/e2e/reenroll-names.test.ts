@@ -12,7 +12,7 @@ import { seq, tlv } from '../../src/pki/der.js';
 import { encodeGeneralNames, encodeName } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
 import { hashPassword } from '../../src/ra/password.js';
-import { EMPTY_NAME_POLICY } from '../../src/store/store.js';
+import { EMPTY_NAME_POLICY } from '../../src/ra/model.js';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';
 import { cn, newKeys, printable, rawCsr, rdn, utf8, type RawCsrOptions } from '../helpers/raw-csr.js';

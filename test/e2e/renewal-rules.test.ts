@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/ra/password.js';
-import type { RenewalPolicy } from '../../src/store/store.js';
+import type { RenewalPolicy } from '../../src/ra/model.js';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { makeCsr, type TestCsr } from '../helpers/keys.js';

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMPTY_NAME_POLICY } from '../../src/store/store.js';
+import { EMPTY_NAME_POLICY } from '../../src/ra/model.js';
 import { estuary } from '../helpers/cli.js';
 import { certsFrom, csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';

@@ -10,7 +10,8 @@ import { auditParams, iso } from '../../src/store/sqlite-rows.js';
 import { COALESCE_BATCH, eventLoopBusy, SMALL_BATCH, SqliteWriter } from '../../src/store/sqlite-writer.js';
 import type { WriteOp } from '../../src/store/sqlite-writer-protocol.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
-import { StoreUnavailableError, type NewAuditEvent } from '../../src/store/store.js';
+import { StoreUnavailableError } from '../../src/store/store.js';
+import { type NewAuditEvent } from '../../src/ra/model.js';
 import { fullProfile, newCertificate, newEvent, storeContract } from './store-contract.js';
 
 let contractDir: string | undefined;

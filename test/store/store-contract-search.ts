@@ -4,7 +4,8 @@
  * storeContract(), so every implementation runs it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { NewPendingRequest, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
+import type { NewPendingRequest } from '../../src/ra/model.js';
 import { newCertificate, newEvent } from './store-contract.js';
 
 const DAY = 86_400_000;

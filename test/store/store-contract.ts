@@ -4,16 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_RENEWAL,
-  EMPTY_NAME_POLICY,
-  StoreConflictError,
-  StoreUnavailableError,
-  type NewAuditEvent,
-  type NewCertificate,
-  type NewProfile,
-  type Store,
-} from '../../src/store/store.js';
+import { StoreConflictError, StoreUnavailableError, type Store } from '../../src/store/store.js';
+import { DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewAuditEvent, type NewCertificate, type NewProfile } from '../../src/ra/model.js';
 import { storeSearchContract } from './store-contract-search.js';
 
 let serialCounter = 0;

@@ -16,7 +16,7 @@ import { OID } from '../../src/pki/oids.js';
 import { createEnrollmentService, type EnrollmentService } from '../../src/ra/enrollment-service.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
-import type { NewProfile } from '../../src/store/store.js';
+import type { NewProfile } from '../../src/ra/model.js';
 
 const utf8 = (s: string): Buffer => tlv(0x0c, Buffer.from(s, 'utf8'));
 const attr = (type: string, ...values: Buffer[]): AttrOrOid => ({ type, values });

@@ -10,7 +10,7 @@ import { defaultProfile } from '../../src/ra/default-profile.js';
 import { createDeviceCrlSource } from '../../src/ra/device-crl.js';
 import { anchorFingerprint, crlUrlsFor, deviceRevocationStatus } from '../../src/ra/device-revocation.js';
 import { normalizeFingerprint } from '../../src/ra/name-policy.js';
-import type { Profile } from '../../src/store/store.js';
+import type { Profile } from '../../src/ra/model.js';
 import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
 
 const crls = new Map<string, Buffer>();

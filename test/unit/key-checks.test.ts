@@ -7,7 +7,7 @@ import {
 } from '../../src/pki/key-checks.js';
 import { checkKey, describeKeyRule } from '../../src/ra/profile-policy.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
-import type { KeyAlgorithmRule, Profile } from '../../src/store/store.js';
+import type { KeyAlgorithmRule, Profile } from '../../src/ra/model.js';
 import { exponentOneKey, primeModulusKey, rawRsaCsr, rsaSpki, smallFactorKey, squareModulusKey } from '../helpers/raw-rsa.js';
 
 const realModulus = (bits = 2048): RsaPublicNumbers =>

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeName } from '../../src/pki/names.js';
 import { checkNames, globMatches, validateNamePolicy } from '../../src/ra/name-policy.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
-import { EMPTY_NAME_POLICY, type Account, type NamePolicy, type Profile } from '../../src/store/store.js';
+import { EMPTY_NAME_POLICY, type Account, type NamePolicy, type Profile } from '../../src/ra/model.js';
 
 function profile(policy: Partial<NamePolicy>): Profile {
   return { ...defaultProfile('p', 'default'), namePolicy: { ...EMPTY_NAME_POLICY, ...policy }, createdAt: new Date(0), updatedAt: new Date(0) };

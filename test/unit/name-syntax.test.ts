@@ -7,7 +7,7 @@ import { encodeGeneralNames, encodeName, nameAttributes, parseChangeSubjectName 
 import { OID } from '../../src/pki/oids.js';
 import { globAdmits, nameGlobProblem } from '../../src/ra/name-globs.js';
 import { validateNamePolicy } from '../../src/ra/name-policy.js';
-import { EMPTY_NAME_POLICY } from '../../src/store/store.js';
+import { EMPTY_NAME_POLICY } from '../../src/ra/model.js';
 
 const str = (tag: number, b: Buffer) => tlv(tag, b);
 const name = (...atvs: Array<[string, Buffer]>) => seq(...atvs.map(([t, v]) => set(seq(oid(t), v))));

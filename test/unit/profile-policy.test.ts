@@ -6,7 +6,7 @@ import { oid, seq, tlv } from '../../src/pki/der.js';
 import { OID } from '../../src/pki/oids.js';
 import { checkKey, describeKey, describeKeyRule, extendedKeyUsageOids, keyUsageFor, requestedNames } from '../../src/ra/profile-policy.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
-import type { KeyAlgorithmRule, Profile } from '../../src/store/store.js';
+import type { KeyAlgorithmRule, Profile } from '../../src/ra/model.js';
 
 function profile(keyAlgorithms: KeyAlgorithmRule[], extra: Partial<Profile> = {}): Profile {
   const base = defaultProfile('devices', 'default');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyProfileFlags, cliMessage, formatKeyAlgorithms, parseKeyAlgorithms } from '../../src/cli/profile-options.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
 import { describeTrustAnchor, EST_OPERATIONS, newLabelError, splitTrustAnchors, validateProfile } from '../../src/ra/profile-validation.js';
-import type { NewProfile } from '../../src/store/store.js';
+import type { NewProfile } from '../../src/ra/model.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
 
 const rules = { knownCas: ['default', 'issuing-2'] };
