@@ -11,6 +11,7 @@ import { registerAccountCommands } from './account-commands.js';
 import { registerCaCommands } from './ca-commands.js';
 import { registerCertCommands } from './cert-commands.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerDbCommands } from './db-commands.js';
 import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
 import { CliError, homeDir, print, printJson, type HomeOption } from './context.js';
 import { initHome, InitRefusedError, type InitSummary } from './init.js';
@@ -106,6 +107,7 @@ export function buildProgram(): Command {
   registerRequestCommands(program);
   registerClientCommands(program);
   registerTlsCommands(program);
+  registerDbCommands(program);
   return program;
 }
 
