@@ -3,18 +3,15 @@
  * port, and an RA home whose `cas.<id>: type: est` connectors point at it: the RA role of RFC 7030
  * tested against a real EST server over real TLS. Build dist first (npm run build).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../src/bench/harness.js';
 import { withStore } from '../../src/cli/context.js';
 import { setCaConnector } from '../../src/cli/config-edit.js';
 import { certificateFields } from '../../src/pki/certificate.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
 import type { Store } from '../../src/store/store.js';
 import type { NewProfile } from '../../src/ra/model.js';
-import { MAIN } from './cli.js';
+import { portBelowEphemeralRange, serveProcess } from './serve-process.js';
 import { certsFrom, csrBody, estRequest, pem } from './est-http.js';
 import { makeHome, type TestHome } from './home.js';
 import { makeCsr } from './keys.js';
@@ -35,11 +32,6 @@ export interface Upstream extends TestHome {
   stop(how?: 'term' | 'kill'): Promise<void>;
 }
 
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
 /** Profiles the upstream gets besides init's `default`, each from the defaults with these changes. */
 export type UpstreamProfiles = Record<string, Partial<NewProfile>>;
 
@@ -56,8 +48,7 @@ export async function startUpstream(profiles: UpstreamProfiles | ((home: TestHom
   });
   const port = await portBelowEphemeralRange();
   const logFile = join(h.home, 'upstream.log');
-  let child: ChildProcess | undefined;
-
+  const server = serveProcess({ home: h.home, logFile, env: { ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' } });
   const up: Upstream = {
     ...h,
     port,
@@ -65,80 +56,12 @@ export async function startUpstream(profiles: UpstreamProfiles | ((home: TestHom
     base: `https://127.0.0.1:${port}/.well-known/est`,
     logFile,
     issuingPem: readFileSync(join(h.home, 'ca', 'issuing.pem'), 'utf8'),
-    running: () => child !== undefined,
-    async start() {
-      if (child) throw new Error('the upstream is already running');
-      const c = spawn(process.execPath, [MAIN, 'serve', '--home', h.home], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' },
-      });
-      children.add(c);
-      c.once('exit', () => {
-        children.delete(c);
-        if (child === c) child = undefined;
-      });
-      let out = '';
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          c.kill('SIGKILL');
-          reject(new Error(`the upstream did not listen within 60 s:\n${out}`));
-        }, 60_000);
-        const seen = (chunk: Buffer): void => {
-          appendFileSync(logFile, chunk);
-          out += chunk.toString();
-          if (out.includes('EST service listening on')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        c.stdout!.on('data', seen);
-        c.stderr!.on('data', seen);
-        c.once('exit', (code, signal) => {
-          clearTimeout(timer);
-          reject(new Error(`the upstream exited (${code ?? signal}) before listening:\n${out}`));
-        });
-      });
-      child = c;
-    },
-    async stop(how = 'term') {
-      const c = child;
-      if (!c) return;
-      const gone = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      c.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
-      const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
-      await gone;
-      clearTimeout(timer);
-    },
+    running: () => server.running(),
+    start: () => server.start(),
+    stop: (how) => server.stop(how),
   };
   await up.start();
   return up;
-}
-
-/**
- * A free port that the kernel never hands out as an ephemeral port (Linux: 32768-60999 by default),
- * so that while the upstream is stopped no client connection or `listen(0)` takes it from the restart.
- */
-async function portBelowEphemeralRange(): Promise<number> {
-  let low = 32768;
-  try {
-    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
-  } catch {
-    // not Linux: the default range's start
-  }
-  const from = Math.max(1024, low - 12_000);
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = from + Math.floor(Math.random() * (low - from));
-    if (await canListen(port)) return port;
-  }
-  return freePort();
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
 
 /** Change the upstream's profiles while it runs (SQLite, read per request), as `estuary profile set` does. */
