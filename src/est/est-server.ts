@@ -135,6 +135,8 @@ export async function createEstServer(options: EstServerOptions) {
   });
   if (options.proxy) {
     const mode = proxyMode(options.proxy);
+    const { clientCertHeader, trustedProxies, forwardedFor } = options.proxy;
+    options.logger.info({ clientCertHeader, trustedProxies, forwardedFor }, 'proxy mode: client certificates of requests from trusted proxies are read from the header; PoP linking cannot work through them');
     // A RaError thrown here (a forged or unreadable certificate header) is a 400 from the error handler.
     app.addHook('onRequest', async (request) => classifyRequest(mode, request.raw));
   }
