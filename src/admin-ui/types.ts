@@ -97,6 +97,8 @@ export type ProfileInput = NewProfile;
 
 export interface Profile extends ProfileInput {
   estUrl: string;
+  /** Set when the EST listener is behind a TLS-terminating proxy: what that means for PoP linking. */
+  popLinkingNote?: string;
   trustAnchors: TrustAnchorInfo[];
   createdAt: string;
   updatedAt: string;

@@ -62,6 +62,8 @@ export interface AdminServerOptions {
   /** Making and importing built-in CAs from the Web RA (admins only); left out: those routes answer 501. */
   caLifecycle?: CaLifecycle;
   estUrl(label: string): string;
+  /** The EST listener takes client certificates from a TLS-terminating proxy (est.proxy); profile views say what that means. */
+  estBehindProxy?: boolean;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
   sessionIdleMinutes: number;
@@ -108,6 +110,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     cas: o.cas,
     caLifecycle: o.caLifecycle,
     estUrl: o.estUrl,
+    estBehindProxy: o.estBehindProxy ?? false,
     now,
     logger: o.logger,
     sessions: new SessionManager({ idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),

@@ -12,13 +12,13 @@ import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.
 import { itemsOf, labelParams, problemResponses, Profile as ProfileSchema, ProfileCreate, ProfileUpdate } from './schemas.js';
 import { profileView } from './views.js';
 
-type ProfileInput = Partial<NewProfile> & { estUrl?: unknown; trustAnchors?: unknown; createdAt?: unknown; updatedAt?: unknown };
+type ProfileInput = Partial<NewProfile> & { estUrl?: unknown; popLinkingNote?: unknown; trustAnchors?: unknown; createdAt?: unknown; updatedAt?: unknown };
 
-const view = (ctx: AdminContext, p: Profile) => profileView(p, ctx.estUrl(p.label));
+const view = (ctx: AdminContext, p: Profile) => profileView(p, ctx.estUrl(p.label), ctx.estBehindProxy);
 
 /** The input laid over a base profile; read-only properties are dropped, lists normalised. */
 function merge(base: NewProfile, input: ProfileInput): NewProfile {
-  const { estUrl: _u, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, renewal, deviceRevocation, ...settings } = input;
+  const { estUrl: _u, popLinkingNote: _n, trustAnchors: _t, createdAt: _c, updatedAt: _m, namePolicy, renewal, deviceRevocation, ...settings } = input;
   const p: NewProfile = {
     ...base, ...settings,
     namePolicy: { ...EMPTY_NAME_POLICY, ...base.namePolicy, ...namePolicy },

@@ -37,6 +37,8 @@ export interface AdminContext {
   caLifecycle: CaLifecycle | undefined;
   /** The URL EST clients use for a profile label. */
   estUrl(label: string): string;
+  /** The EST listener takes client certificates from a TLS-terminating proxy (est.proxy). */
+  estBehindProxy: boolean;
   now: () => Date;
   sessions: SessionManager;
   throttle: SignInThrottle;

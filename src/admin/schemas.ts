@@ -126,11 +126,12 @@ const profileSettings = {
 };
 /** Read-only properties a client may send back unchanged; they are ignored. */
 const profileReadOnly = {
-  estUrl: str({ readOnly: true }), trustAnchors: { type: 'array', readOnly: true }, createdAt: str({ readOnly: true }), updatedAt: str({ readOnly: true }),
+  estUrl: str({ readOnly: true }), popLinkingNote: str({ readOnly: true }), trustAnchors: { type: 'array', readOnly: true }, createdAt: str({ readOnly: true }), updatedAt: str({ readOnly: true }),
 };
 export const Profile = named('Profile', obj({
   label: str(), ...profileSettings,
   estUrl: str({ readOnly: true, description: 'the URL EST clients use' }),
+  popLinkingNote: str({ readOnly: true, description: 'present when the EST listener is behind a TLS-terminating proxy (est.proxy): what that means for popLinking' }),
   trustAnchors: { type: 'array', items: TrustAnchor, readOnly: true, description: 'clientTrustAnchors described' },
   createdAt: dateTime(), updatedAt: dateTime(),
 }, ['label', ...Object.keys(profileSettings), 'estUrl', 'trustAnchors', 'createdAt', 'updatedAt']));

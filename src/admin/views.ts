@@ -4,15 +4,19 @@ import { toPem } from '../pki/base64.js';
 import { certificateExtensions } from '../pki/extensions.js';
 import { OID, oidName } from '../pki/oids.js';
 import { describeTrustAnchor } from '../ra/profile-validation.js';
+import { popLinkingThroughProxy } from '../ra/pop-linking.js';
 import type { Account, AuditEvent, CertificateRecord, PendingRequest, Profile } from '../ra/model.js';
 
 const isoOrNull = (d: Date | null): string | null => d?.toISOString() ?? null;
 
-export function profileView(p: Profile, estUrl: string) {
+/** `behindProxy`: the EST listener is in proxy mode (est.proxy), and the view says what that means for PoP linking. */
+export function profileView(p: Profile, estUrl: string, behindProxy = false) {
   const { createdAt, updatedAt, ...settings } = p;
+  const popNote = behindProxy ? popLinkingThroughProxy(p.popLinking) : undefined;
   return {
     ...settings,
     estUrl,
+    ...(popNote ? { popLinkingNote: popNote } : {}),
     trustAnchors: p.clientTrustAnchors.map((pem) => {
       try {
         return describeTrustAnchor(pem);

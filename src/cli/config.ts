@@ -8,6 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
+import { parseProxySettings, ProxySettingsError, type ProxySettings } from '../est/proxy-trust.js';
 
 export interface ListenAddress {
   host: string;
@@ -31,6 +32,8 @@ export interface Config {
     maxCertificateBytes: number;
     /** Server-side key generations (serverkeygen) running at once; more get 503. */
     serverKeygenConcurrency: number;
+    /** Behind a TLS-terminating proxy: client certificates from a header of trusted proxies; undefined: off. */
+    proxy: ProxySettings | undefined;
   };
   /** `refuse` (default): a private key file readable by group or others stops the server; `warn`: it is logged. */
   keyFilePermissions: 'refuse' | 'warn';
@@ -109,7 +112,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
-  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl', 'authThrottle', 'maxPendingPerRequester', 'maxCertificateBytes', 'serverKeygenConcurrency'], 'est');
+  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl', 'authThrottle', 'maxPendingPerRequester', 'maxCertificateBytes', 'serverKeygenConcurrency', 'proxy'], 'est');
   const throttle = section(est, 'authThrottle', 'est.authThrottle');
   onlyKeys(throttle, ['maxFailuresPerAccount', 'maxFailuresPerAddress', 'windowMinutes', 'lockMinutes'], 'est.authThrottle');
   const authThrottle = {
@@ -129,6 +132,13 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const publicUrl = est.publicUrl === undefined ? undefined : str(est, 'publicUrl', 'est');
   if (publicUrl && !/^https:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`est.publicUrl: expected an https:// URL, got "${publicUrl}"`);
   const serverKeygenConcurrency = integerSetting(est, 'serverKeygenConcurrency', 'est', 2, 1, 64);
+  let proxy: ProxySettings | undefined;
+  try {
+    proxy = parseProxySettings(est.proxy, 'est.proxy');
+  } catch (err) {
+    if (err instanceof ProxySettingsError) throw new ConfigError(err.message);
+    throw err;
+  }
 
   const tls = section(root, 'tls', 'tls');
   onlyKeys(tls, ['certificate', 'key'], 'tls');
@@ -193,7 +203,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
 
   return {
     home,
-    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes, serverKeygenConcurrency },
+    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes, serverKeygenConcurrency, proxy },
     keyFilePermissions,
     tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
     database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
@@ -273,6 +283,15 @@ est:
   maxCertificateBytes: 16384       # refuse a request whose certificate would be larger
   # Server-side key generations (serverkeygen) running at once; more are answered 503 + Retry-After.
   serverKeygenConcurrency: 2
+  # Behind a TLS-terminating proxy (Kubernetes ingress, a load balancer) that connects to this
+  # listener over TLS and forwards the client certificate in a header (README: "Behind a
+  # TLS-terminating proxy"). Only connections from trustedProxies may send the header; from
+  # them, the header is the client certificate (none when empty), X-Forwarded-For the client
+  # address. PoP linking cannot work through the proxy (popLinking required refuses).
+  # proxy:
+  #   clientCertHeader: X-SSL-Client-Cert   # URL-encoded PEM (nginx), PEM, or base64 DER (HAProxy)
+  #   trustedProxies: [127.0.0.1, 10.0.0.0/8]
+  #   forwardedFor: true
 
 tls:
   # EST server certificate followed by its chain, and its private key (PEM).

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { defaultProfile } from '../ra/default-profile.js';
 import { describeTrustAnchor, newLabelError } from '../ra/profile-validation.js';
 import type { Profile } from '../ra/model.js';
+import { popLinkingThroughProxy } from '../ra/pop-linking.js';
 import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 import { applyProfileFlags, formatKeyAlgorithms, type ProfileFlags } from './profile-options.js';
@@ -66,6 +67,12 @@ function anchorSummary(pem: string): { subject: string; sha256: string; notAfter
   return { subject, sha256: fingerprintSha256, notAfter };
 }
 
+/** Proxy mode (est.proxy) and PoP linking: a warning beside the setting when it cannot work as configured. */
+function popLinkingWarning(config: Config, p: Profile): { popLinkingWarning?: string } {
+  const note = config.est.proxy ? popLinkingThroughProxy(p.popLinking) : undefined;
+  return note ? { popLinkingWarning: note } : {};
+}
+
 function profileView(config: Config, p: Profile): Record<string, unknown> {
   return {
     label: p.label,
@@ -84,6 +91,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     retryAfterSeconds: p.retryAfterSeconds,
     pendingTtlHours: p.pendingTtlHours,
     popLinking: p.popLinking,
+    ...popLinkingWarning(config, p),
     namePolicy: p.namePolicy,
     ...(p.auth === 'basic' ? {} : { clientNameBinding: describeClientBinding(p) }),
     renewal: p.renewal,
@@ -112,7 +120,8 @@ function printProfile(config: Config, p: Profile, json: boolean | undefined): vo
     if (k === 'clientTrustAnchors') {
       print(`${k}:${p.clientTrustAnchors.length ? '' : ' (none)'}`);
       for (const a of v as ReturnType<typeof anchorSummary>[]) print(`  - ${a.subject}  sha256=${a.sha256}  notAfter=${a.notAfter}`);
-    } else printField(k, v);
+    } else if (k === 'popLinkingWarning') print(`  WARNING: ${String(v)}`);
+    else printField(k, v);
   }
 }
 

@@ -15,6 +15,7 @@ import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { connectorKeyFiles, connectorType, openConnector } from '../ca/registry.js';
 import { nativeCrypto } from '../pki/native-crypto.js';
 import { createEstServer, type EstServer } from '../est/est-server.js';
+import { TrustedProxies } from '../est/proxy-trust.js';
 import { guardConnections, tlsContextOptions, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
@@ -145,6 +146,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     logger,
     tls: { key: tlsKey, cert: tlsCert },
     limits,
+    proxy: config.est.proxy,
   });
   let port = config.est.listen.port;
   // Live lists: CAs added, changed or removed in estuary.yaml are taken up without a restart (ca-reload.ts).
@@ -168,6 +170,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
+        estBehindProxy: config.est.proxy !== undefined,
         limits,
         gate,
         ...options.admin,
@@ -194,9 +197,11 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     }
   };
   process.on('SIGHUP', onHup);
+  const estProxies = config.est.proxy ? new TrustedProxies(config.est.proxy.trustedProxies) : undefined;
   // Every raw connection of every listener, so that the drain deadline can close what is left.
   const guards: ConnectionGuard[] = [
-    guardConnections(est.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'est' }),
+    // Trusted proxies carry many clients' connections: the per-client cap does not count theirs.
+    guardConnections(est.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'est', ...(estProxies ? { exempt: (a: string) => estProxies.has(a) } : {}) }),
     guardConnections(crlServer, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'crl' }),
     ...(admin ? [guardConnections(admin.server, { logger, now: Date.now, maxPerClient: limits.maxConnectionsPerClient, listener: 'admin' })] : []),
   ];

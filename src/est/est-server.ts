@@ -15,6 +15,8 @@ import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-s
 import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
+import { classifyRequest, proxyMode } from './proxied-request.js';
+import type { ProxySettings } from './proxy-trust.js';
 import { sendText } from './wire.js';
 
 export const EST_PREFIX = '/.well-known/est';
@@ -31,6 +33,8 @@ export interface EstServerOptions {
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
   limits?: ListenerLimits;
+  /** Proxy mode (est.proxy): client certificates forwarded by trusted TLS-terminating proxies. */
+  proxy?: ProxySettings | undefined;
 }
 
 /**
@@ -129,6 +133,13 @@ export async function createEstServer(options: EstServerOptions) {
   app.addHook('onRequest', async (request, reply) => {
     if (lacksHost(request.raw)) return sendText(reply, 400, MISSING_HOST);
   });
+  if (options.proxy) {
+    const mode = proxyMode(options.proxy);
+    const { clientCertHeader, trustedProxies, forwardedFor } = options.proxy;
+    options.logger.info({ clientCertHeader, trustedProxies, forwardedFor }, 'proxy mode: client certificates of requests from trusted proxies are read from the header; PoP linking cannot work through them');
+    // A RaError thrown here (a forged or unreadable certificate header) is a 400 from the error handler.
+    app.addHook('onRequest', async (request) => classifyRequest(mode, request.raw));
+  }
   answerUnmetExpectations(app.server);
   app.setNotFoundHandler((request, reply) => sendText(reply, 404, `no EST resource at ${request.url.split('?')[0]}`));
 

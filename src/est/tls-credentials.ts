@@ -2,6 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { TLSSocket } from 'node:tls';
 import type { Credentials } from '../ra/authenticators.js';
+import { proxiedRequest } from './proxied-request.js';
 
 const chainBySocket = new WeakMap<object, Buffer[]>();
 
@@ -47,13 +48,19 @@ export function basicCredentials(header: string | undefined): { user: string; pa
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-/** Credentials whose certificate chain is read from the socket only if the RA asks for it. */
+/**
+ * Credentials whose certificate chain is read from the socket only if the RA asks for it. Through
+ * a trusted TLS-terminating proxy (proxied-request.ts) the chain is the one the proxy forwarded,
+ * never the socket's (that is the proxy's own), and there is no channel binding to the client.
+ */
 export function credentialsOf(request: FastifyRequest): Credentials {
   const basic = basicCredentials(request.headers.authorization);
+  const proxied = proxiedRequest(request.raw);
+  if (proxied) return { ...(basic ? { basic } : {}), address: proxied.address, clientChain: proxied.clientChain, channelBinding: undefined, viaProxy: true };
   const socket = request.raw.socket as TLSSocket;
   return {
     ...(basic ? { basic } : {}),
-    // The peer of the TCP connection (a load balancer in front would need PROXY protocol support).
+    // The peer of the TCP connection.
     address: socket.remoteAddress,
     get clientChain() {
       return peerChain(socket);

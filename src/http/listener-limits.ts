@@ -61,6 +61,8 @@ export interface ConnectionGuardOptions {
   now: () => number;
   /** 0: no cap. */
   maxPerClient: number;
+  /** Addresses whose connections are not capped (trusted proxies, which carry many clients). */
+  exempt?: (address: string) => boolean;
   /** At most one warning per this many milliseconds about refused connections. */
   logEveryMs?: number;
   listener: string;
@@ -99,7 +101,7 @@ export function guardConnections(server: NetServer, o: ConnectionGuardOptions): 
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
     const count = perAddress.get(address) ?? 0;
-    if (o.maxPerClient > 0 && count >= o.maxPerClient) {
+    if (o.maxPerClient > 0 && count >= o.maxPerClient && !o.exempt?.(address)) {
       socket.destroy();
       refused++;
       refusedFrom.add(address);

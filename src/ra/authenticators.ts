@@ -23,8 +23,13 @@ export interface Credentials {
    * TLS 1.2, tls-exporter (RFC 9266) under TLS 1.3; undefined when the transport has none.
    */
   channelBinding?: Buffer | undefined;
-  /** The client's network address (from the socket), for throttling failed attempts. */
+  /** The client's network address (from the socket, or as a trusted proxy reports it), for throttling failed attempts. */
   address?: string | undefined;
+  /**
+   * The request came through a trusted TLS-terminating proxy: `clientChain` is the certificate it
+   * forwarded, and the client's TLS channel (hence its channel binding) ended at the proxy.
+   */
+  viaProxy?: boolean;
 }
 
 export interface Principal {

@@ -27,7 +27,7 @@ describe('validateConfig defaults', () => {
       est: {
         listen: { host: '127.0.0.1', port: 8443 }, defaultProfile: 'default', publicUrl: undefined,
         authThrottle: { maxFailuresPerAccount: 10, maxFailuresPerAddress: 50, windowMinutes: 15, lockMinutes: 15 },
-        maxPendingPerRequester: 10, maxCertificateBytes: 16384, serverKeygenConcurrency: 2,
+        maxPendingPerRequester: 10, maxCertificateBytes: 16384, serverKeygenConcurrency: 2, proxy: undefined,
       },
       keyFilePermissions: 'refuse',
       tls: { certificate: '/srv/estuary/tls/server.pem', key: '/srv/estuary/tls/server-key.pem' },

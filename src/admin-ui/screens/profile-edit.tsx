@@ -204,6 +204,11 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
         <fieldset disabled={readOnly} class="plain">
           <IssuancePolicy value={value} set={set} errors={errors} decidedBy={caDecides ? `${caDecides.id} (${caDecides.typeLabel})` : undefined} />
         </fieldset>
+        {saved?.popLinkingNote ? (
+          <p class="notice warning" role="note" data-testid="pop-linking-proxy-note">
+            Proof-of-possession linking: {saved.popLinkingNote}.
+          </p>
+        ) : null}
       </section>
       <section class="card" aria-labelledby="sec-names">
         <h2 id="sec-names">Name rules</h2>
