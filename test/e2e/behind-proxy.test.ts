@@ -4,10 +4,9 @@
  * base64 DER in X-SSL-Client-Cert (deleting any client-sent header of that name) and connects to
  * Estuary over TLS from 127.0.0.2, the only trusted proxy address. curl + openssl are the clients.
  */
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,14 +16,15 @@ import { makeDeviceCa, type DeviceCa } from '../helpers/device-ca.js';
 import { makeHome, startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
 import { estuary } from '../helpers/cli.js';
+import { startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { freePort } from '../../src/bench/harness.js';
 import { signedIn } from '../admin/admin-client.js';
 
 const PROXY_SOURCE = '127.0.0.2';
 let s: TestServer;
 let device: DeviceCa;
 let dir: string;
-let haproxy: ChildProcess;
-let haproxyLog = '';
+let haproxy: Haproxy | undefined;
 let proxyBase: string;
 
 /** Async on purpose: the server runs in this process, so a blocking child would deadlock it. */
@@ -38,22 +38,6 @@ async function curl(args: string): Promise<{ status: number; text: string }> {
   const out = await sh(`curl -sS --cacert root.pem -w '\\n%{http_code}' ${args}`);
   const cut = out.lastIndexOf('\n');
   return { status: Number(out.slice(cut + 1)), text: out.slice(0, cut) };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1');
-    c.once('connect', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-  });
 }
 
 beforeAll(async () => {
@@ -82,7 +66,7 @@ beforeAll(async () => {
   // HAProxy verifies client certificates of the device CA and of Estuary's own CA (reenroll).
   writeFileSync(join(dir, 'clients-ca.pem'), device.pem + read('ca/issuing.pem') + s.rootPem);
   const port = await freePort();
-  writeFileSync(join(dir, 'haproxy.cfg'), `global
+  haproxy = await startHaproxy(dir, `global
   maxconn 64
 defaults
   mode http
@@ -97,23 +81,12 @@ frontend est
   default_backend estuary
 backend estuary
   server est1 127.0.0.1:${s.port} ssl verify none source ${PROXY_SOURCE}
-`);
-  haproxy = spawn('haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  haproxy.stdout!.on('data', (c: Buffer) => (haproxyLog += c.toString()));
-  haproxy.stderr!.on('data', (c: Buffer) => (haproxyLog += c.toString()));
-  const exited = new Promise<never>((_, reject) => haproxy.once('exit', (code) => reject(new Error(`haproxy exited (${code}): ${haproxyLog}`))));
-  const ready = (async () => {
-    while (!(await accepting(port))) await new Promise((r) => setTimeout(r, 50));
-  })();
-  await Promise.race([ready, exited]);
+`, [port]);
   proxyBase = `https://127.0.0.1:${port}/.well-known/est`;
 });
 
 afterAll(async () => {
-  if (haproxy && haproxy.exitCode === null) {
-    haproxy.kill('SIGTERM');
-    await new Promise((r) => haproxy.once('exit', r));
-  }
+  await haproxy?.stop();
   await s?.runtime.close();
 });
 
@@ -132,7 +105,7 @@ describe('through HAProxy terminating TLS', () => {
   it('enrolls with the device certificate HAProxy forwards (200), requester from that certificate', async () => {
     await deviceFiles('proxied-1');
     const res = await curl(post('devices', 'simpleenroll', '--cert proxied-1.pem --key proxied-1-key.pem --data-binary @proxied-1.csr -o enrolled.b64').replace('$BASE', proxyBase));
-    expect(res.status, res.text + haproxyLog).toBe(200);
+    expect(res.status, res.text + (haproxy?.output() ?? '')).toBe(200);
     await sh('openssl base64 -d -in enrolled.b64 | openssl pkcs7 -inform DER -print_certs -out enrolled.pem');
     const cert = new X509Certificate(readFileSync(join(dir, 'enrolled.pem')));
     const record = await s.runtime.store.getCertificate(cert.serialNumber.toLowerCase());
