@@ -33,7 +33,8 @@ import {
   type PendingRow,
   type Params,
 } from './sqlite-rows.js';
-import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store } from './store.js';
+import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
+import { ChangeHub } from './change-hub.js';
 import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
 export interface SqliteStoreOptions {
@@ -288,9 +289,12 @@ export class SqliteStore implements Store {
       FROM certificates WHERE created_at >= @since GROUP BY SUBSTR(created_at, 1, 10) ORDER BY day`).all({ since: iso(since) }) as DayCount[]);
   }
 
-  async revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean> {
+  async revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean> {
     const params = { serial, reason, at: iso(at) };
-    return this.write('revokeCertificate', () => this.stmt.revoke.run(params).changes > 0);
+    // NOT YET ATOMIC: the event is appended after the revocation (store contract v2 makes it one transaction)
+    const revoked = this.write('revokeCertificate', () => this.stmt.revoke.run(params).changes > 0);
+    if (revoked && event) await this.appendAudit(event);
+    return revoked;
   }
 
   async isRevoked(serial: string): Promise<boolean> {
@@ -317,7 +321,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  async createPendingRequest(r: NewPendingRequest): Promise<PendingRequest> {
+  async createPendingRequest(r: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest> {
+    // NOT YET ATOMIC (store contract v2 makes it one transaction)
+    const held = await this.insertPending(r);
+    if (event) await this.appendAudit(event(held));
+    return held;
+  }
+
+  private async insertPending(r: NewPendingRequest): Promise<PendingRequest> {
     const row = this.write('createPendingRequest', () => this.stmt.insertPending.get({
       profile: r.profile, operation: r.operation, requester: r.requester, key_id: r.keyId, csr: r.csr, subject: r.subject,
       sans: JSON.stringify(r.sans), key_description: r.keyDescription, created_at: iso(r.createdAt), expires_at: iso(r.expiresAt),
@@ -351,9 +362,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  async decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date): Promise<boolean> {
+  async decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean> {
     const params = { id, status: decision, officer, reason, at: iso(at) };
-    return this.write('decidePendingRequest', () => this.stmt.decidePending.run(params).changes > 0);
+    // NOT YET ATOMIC (store contract v2 makes it one transaction)
+    const decided = this.write('decidePendingRequest', () => this.stmt.decidePending.run(params).changes > 0);
+    if (decided && event) await this.appendAudit(event);
+    return decided;
   }
 
   async markPendingIssued(id: number, serial: string): Promise<boolean> {
@@ -380,6 +394,21 @@ export class SqliteStore implements Store {
       return (this.prepared(`SELECT COUNT(*) AS n FROM audit_events${where}`).get(params) as { n: number }).n;
     });
   }
+
+  // ---- store contract v2: shared state (NOT YET IMPLEMENTED; being built) ----
+  readonly changes = new ChangeHub();
+  async createSession(_session: WebSession): Promise<void> { throw new StoreUnavailableError('createSession: not implemented yet'); }
+  async getSession(_id: string): Promise<WebSession | undefined> { throw new StoreUnavailableError('getSession: not implemented yet'); }
+  async touchSession(_id: string, _at: Date): Promise<boolean> { throw new StoreUnavailableError('touchSession: not implemented yet'); }
+  async deleteSession(_id: string): Promise<void> { throw new StoreUnavailableError('deleteSession: not implemented yet'); }
+  async deleteSessionsOf(_email: string): Promise<number> { throw new StoreUnavailableError('deleteSessionsOf: not implemented yet'); }
+  async purgeSessions(_at: Date, _idleMs: number): Promise<number> { throw new StoreUnavailableError('purgeSessions: not implemented yet'); }
+  async recordFailure(_key: string, _limit: FailureLimit, _at: Date): Promise<FailureLock | undefined> { throw new StoreUnavailableError('recordFailure: not implemented yet'); }
+  async activeLock(_key: string, _at: Date): Promise<FailureLock | undefined> { throw new StoreUnavailableError('activeLock: not implemented yet'); }
+  async clearFailures(_key: string): Promise<void> { throw new StoreUnavailableError('clearFailures: not implemented yet'); }
+  async acquireLease(_name: string, _holder: string, _at: Date, _ttlMs: number): Promise<boolean> { throw new StoreUnavailableError('acquireLease: not implemented yet'); }
+  async getCrl(_ca: string, _kind: CrlKind): Promise<StoredCrl | undefined> { throw new StoreUnavailableError('getCrl: not implemented yet'); }
+  async putCrl(_crl: StoredCrl): Promise<boolean> { throw new StoreUnavailableError('putCrl: not implemented yet'); }
 
   async close(): Promise<void> {
     if (this.closed) return;

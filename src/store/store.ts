@@ -158,10 +158,10 @@ export interface Store {
   /** Issuances at or after `since`, by UTC day of issuance, oldest first. */
   issuedPerDay(since: Date): Promise<DayCount[]>;
   /**
-   * Revoke a valid certificate and record its audit event in one transaction; false (and no
-   * event) when no such certificate exists or it is already revoked.
+   * Revoke a valid certificate, with its audit event when given, in one transaction; false (and
+   * no event) when no such certificate exists or it is already revoked.
    */
-  revokeCertificate(serial: string, reason: string, at: Date, event: NewAuditEvent): Promise<boolean>;
+  revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean>;
   isRevoked(serial: string): Promise<boolean>;
   /** The revoked certificates of one CA, oldest revocation first (for its CRL). */
   listRevoked(ca: string): Promise<RevokedCertificate[]>;
@@ -170,8 +170,8 @@ export interface Store {
   /** How many certificates of one CA are revoked and the latest revocation time: one row, kept up to date on every revocation. */
   revocationSummary(ca: string): Promise<RevocationSummary>;
 
-  /** Hold a request, with its audit event (`serial` null, `detail` naming the request) in one transaction. */
-  createPendingRequest(request: NewPendingRequest, event: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest>;
+  /** Hold a request, with its audit event when given (made from the held request, to name its id), in one transaction. */
+  createPendingRequest(request: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest>;
   /** The newest request of this requester and key on this profile that has not been issued yet. */
   findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined>;
   getPendingRequest(id: number): Promise<PendingRequest | undefined>;
@@ -179,8 +179,8 @@ export interface Store {
   listPendingRequests(filter?: PendingFilter): Promise<PendingRequest[]>;
   /** How many requests match (limit and offset ignored). */
   countPendingRequests(filter?: PendingFilter): Promise<number>;
-  /** Approve or reject a request that is still pending, with its audit event, in one transaction; false (and no event) otherwise. */
-  decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event: NewAuditEvent): Promise<boolean>;
+  /** Approve or reject a request that is still pending, with its audit event when given, in one transaction; false (and no event) otherwise. */
+  decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean>;
   /** Record that an approved request was issued; false when it was not approved. */
   markPendingIssued(id: number, serial: string): Promise<boolean>;
 
