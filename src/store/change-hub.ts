@@ -6,6 +6,8 @@ import type { StoreChange, StoreChanges } from './store.js';
 
 export class ChangeHub implements StoreChanges {
   private readonly listeners = new Set<(change: StoreChange) => void>();
+  /** Set by a store that can look for other processes' commits itself (StoreChanges.poll). */
+  poll?: () => void;
 
   constructor(private readonly onListenerError?: (err: unknown) => void) {}
 
