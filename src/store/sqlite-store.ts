@@ -107,8 +107,9 @@ export class SqliteStore implements Store {
       return [result, before, counter.get()!];
     }).immediate;
     this.tracker = new SqliteChangeTracker({ dataVersion: () => this.stmt.dataVersion.get()!, counter: () => counter.get()! }, this.changes);
+    const poll = () => this.tracker.poll();
     this.changes.poll = () => {
-      if (!this.closed) this.run('poll', () => this.tracker.poll());
+      if (!this.closed) this.run('poll', poll);
     };
     this.writer = new SqliteWriter({ path, busyTimeoutMs }, this.logger, {}, (c) => this.tracker.own(c));
   }
