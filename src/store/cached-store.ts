@@ -12,16 +12,25 @@ import { StoreUnavailableError, type Store, type StoreChange } from './store.js'
 
 /** A read-through cache of one kind of record, keyed by its label or lower-cased email. */
 class RecordCache<T extends object> {
-  private entries = new Map<string, T | undefined>();
+  /** null: known not to exist. */
+  private entries = new Map<string, T | null>();
   /** Moves on every drop, so a read that raced a change does not put the old record back. */
   private generation = 0;
 
-  async get(key: string, load: () => Promise<T | undefined>, freeze: (record: T) => T): Promise<T | undefined> {
-    if (this.entries.has(key)) return this.entries.get(key);
+  constructor(private readonly load: (key: string) => Promise<T | undefined>) {}
+
+  /** A hit costs one map lookup and no closure (every EST request makes two). */
+  get(key: string): Promise<T | undefined> {
+    const hit = this.entries.get(key);
+    if (hit !== undefined) return Promise.resolve(hit ?? undefined);
+    return this.fill(key);
+  }
+
+  private async fill(key: string): Promise<T | undefined> {
     const generation = this.generation;
-    const loaded = await load();
-    const record = loaded && freeze(loaded);
-    if (generation === this.generation) this.entries.set(key, record);
+    const loaded = await this.load(key);
+    const record = loaded && frozen(loaded);
+    if (generation === this.generation) this.entries.set(key, record ?? null);
     return record;
   }
 
@@ -39,12 +48,14 @@ function frozen<T extends object>(record: T): T {
 }
 
 class CachedStore implements Store {
-  private readonly profiles = new RecordCache<Profile>();
-  private readonly accounts = new RecordCache<Account>();
+  private readonly profiles: RecordCache<Profile>;
+  private readonly accounts: RecordCache<Account>;
   private readonly unsubscribe: () => void;
   private closed = false;
 
   constructor(private readonly store: Store) {
+    this.profiles = new RecordCache((label) => store.getProfile(label));
+    this.accounts = new RecordCache((email) => store.getAccount(email));
     this.unsubscribe = store.changes.subscribe((change) => this.drop(change));
   }
 
@@ -73,19 +84,24 @@ class CachedStore implements Store {
   }
 
   /** Other processes' commits are looked for before anything is served from memory. */
-  private fresh(what: string): void {
-    if (this.closed) throw new StoreUnavailableError(`${what}: the store is closed`);
-    this.store.changes.poll?.();
+  private fresh(what: string): StoreUnavailableError | undefined {
+    if (this.closed) return new StoreUnavailableError(`${what}: the store is closed`);
+    try {
+      this.store.changes.poll?.();
+    } catch (err) {
+      return err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
+    }
+    return undefined;
   }
 
-  async getProfile(label: string): Promise<Profile | undefined> {
-    this.fresh('getProfile');
-    return this.profiles.get(label, () => this.store.getProfile(label), frozen);
+  getProfile(label: string): Promise<Profile | undefined> {
+    const refused = this.fresh('getProfile');
+    return refused ? Promise.reject(refused) : this.profiles.get(label);
   }
 
-  async getAccount(email: string): Promise<Account | undefined> {
-    this.fresh('getAccount');
-    return this.accounts.get(email.toLowerCase(), () => this.store.getAccount(email), frozen);
+  getAccount(email: string): Promise<Account | undefined> {
+    const refused = this.fresh('getAccount');
+    return refused ? Promise.reject(refused) : this.accounts.get(email.toLowerCase());
   }
 
   async close(): Promise<void> {
