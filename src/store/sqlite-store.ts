@@ -118,7 +118,7 @@ export class SqliteStore implements Store {
    * A write through this connection, committed on its own; `change` names what it changed (none:
    * nothing to tell), signalled once it committed.
    */
-  private write<T>(what: string, fn: () => T, change?: (result: T) => StoreChange | undefined, conflict?: string): T {
+  private write<T>(what: string, fn: () => T, conflict?: string, change?: (result: T) => StoreChange | undefined): T {
     const [result, before, after] = this.run(what, () => this.counted(fn) as Counted<T>, conflict);
     this.tracker.own({ before, after });
     const changed = change?.(result);
@@ -140,7 +140,7 @@ export class SqliteStore implements Store {
     const email = account.email.toLowerCase();
     const row = this.write('createAccount', () => this.stmt.insertAccount.get({
       email, password_hash: account.passwordHash, role: account.role, now: iso(this.now()),
-    }), () => ({ kind: 'account', email }), `an account with email ${email} already exists`);
+    }), `an account with email ${email} already exists`, () => ({ kind: 'account', email }));
     return toAccount(row!);
   }
 
@@ -155,27 +155,27 @@ export class SqliteStore implements Store {
 
   async setAccountPassword(email: string, passwordHash: string): Promise<boolean> {
     const params = { email: email.toLowerCase(), password_hash: passwordHash, now: iso(this.now()) };
-    return this.write('setAccountPassword', () => this.stmt.setPassword.run(params).changes > 0, (done) => this.accountChanged(done, params.email));
+    return this.write('setAccountPassword', () => this.stmt.setPassword.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async setAccountDisabled(email: string, disabled: boolean): Promise<boolean> {
     const params = { email: email.toLowerCase(), disabled: disabled ? 1 : 0, now: iso(this.now()) };
-    return this.write('setAccountDisabled', () => this.stmt.setDisabled.run(params).changes > 0, (done) => this.accountChanged(done, params.email));
+    return this.write('setAccountDisabled', () => this.stmt.setDisabled.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async setAccountAllowedNames(email: string, names: string[]): Promise<boolean> {
     const params = { email: email.toLowerCase(), names: JSON.stringify(names), now: iso(this.now()) };
-    return this.write('setAccountAllowedNames', () => this.stmt.setAllowedNames.run(params).changes > 0, (done) => this.accountChanged(done, params.email));
+    return this.write('setAccountAllowedNames', () => this.stmt.setAllowedNames.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean> {
     const params = { email: email.toLowerCase(), labels: JSON.stringify(labels), now: iso(this.now()) };
-    return this.write('setAccountAllowedProfiles', () => this.stmt.setAllowedProfiles.run(params).changes > 0, (done) => this.accountChanged(done, params.email));
+    return this.write('setAccountAllowedProfiles', () => this.stmt.setAllowedProfiles.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async unlockAccount(email: string, at: Date): Promise<boolean> {
     const params = { email: email.toLowerCase(), at: iso(at) };
-    return this.write('unlockAccount', () => this.stmt.unlockAccount.run(params).changes > 0, (done) => this.accountChanged(done, params.email));
+    return this.write('unlockAccount', () => this.stmt.unlockAccount.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   private accountChanged(done: boolean, email: string): StoreChange | undefined {
@@ -185,13 +185,13 @@ export class SqliteStore implements Store {
   async createProfile(profile: NewProfile): Promise<Profile> {
     const now = this.now();
     const params = profileParams(profile, iso(now));
-    this.write('createProfile', () => this.stmt.insertProfile.run(params), () => ({ kind: 'profile', label: profile.label }), `a profile labelled ${profile.label} already exists`);
+    this.write('createProfile', () => this.stmt.insertProfile.run(params), `a profile labelled ${profile.label} already exists`, () => ({ kind: 'profile', label: profile.label }));
     return { ...structuredClone(profile), createdAt: new Date(now), updatedAt: new Date(now) };
   }
 
   async updateProfile(profile: NewProfile): Promise<boolean> {
     const params = profileParams(profile, iso(this.now()));
-    return this.write('updateProfile', () => this.stmt.updateProfile.run(params).changes > 0, (done) => (done ? { kind: 'profile', label: profile.label } : undefined));
+    return this.write('updateProfile', () => this.stmt.updateProfile.run(params).changes > 0, undefined, (done) => (done ? { kind: 'profile', label: profile.label } : undefined));
   }
 
   async getProfile(label: string): Promise<Profile | undefined> {
