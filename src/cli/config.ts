@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
 import { parseProxySettings, ProxySettingsError, type ProxySettings } from '../est/proxy-trust.js';
+import type { DatabaseConfig } from '../store/open-store.js';
 
 export interface ListenAddress {
   host: string;
@@ -38,7 +39,7 @@ export interface Config {
   /** `refuse` (default): a private key file readable by group or others stops the server; `warn`: it is logged. */
   keyFilePermissions: 'refuse' | 'warn';
   tls: { certificate: string; key: string };
-  database: { type: 'sqlite'; path: string };
+  database: DatabaseConfig;
   cas: Record<string, CaConfig>;
   crl: {
     listen: ListenAddress | undefined; publicUrl: string | undefined; validityHours: number;

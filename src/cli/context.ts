@@ -1,6 +1,6 @@
 /** Shared plumbing of the `estuary` commands: the home directory, the store, output. */
 import { resolve } from 'node:path';
-import { openSqliteStore } from '../store/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { loadConfig, type Config } from './config.js';
 
@@ -23,7 +23,7 @@ export class CliError extends Error {
 
 export async function withStore<T>(opts: HomeOption, fn: (store: Store, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(homeDir(opts));
-  const store = openSqliteStore(config.database.path);
+  const store = await openStore(config.database);
   try {
     return await fn(store, config);
   } finally {

@@ -11,7 +11,7 @@ import { encodeName } from '../pki/names.js';
 import { toPem } from '../pki/base64.js';
 import { defaultProfile } from '../ra/default-profile.js';
 import { generatePassword, hashPassword } from '../ra/password.js';
-import { openSqliteStore } from '../store/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
 import { localCaConfig } from '../ca/registry.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, estBaseUrl, loadConfig } from './config.js';
 
@@ -128,7 +128,7 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
 
   const estAccount = { email: 'est@estuary.local', password: generatePassword() };
   const adminAccount = { email: 'admin@estuary.local', password: generatePassword() };
-  const store = openSqliteStore(config.database.path);
+  const store = await openStore(config.database);
   try {
     await store.createAccount({ email: estAccount.email, passwordHash: await hashPassword(estAccount.password), role: 'est' });
     await store.createAccount({ email: adminAccount.email, passwordHash: await hashPassword(adminAccount.password), role: 'admin' });

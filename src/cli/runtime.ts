@@ -24,7 +24,7 @@ import { createDeviceCrlSource } from '../ra/device-crl.js';
 import { createOcspService } from '../ra/ocsp-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { HashGate } from '../ra/hash-gate.js';
-import { openSqliteStore } from '../store/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
 import { watchCaConfig } from './ca-reload.js';
@@ -104,7 +104,7 @@ export function checkKeyFiles(config: Config, logger: Logger): void {
 
 export async function createRuntime(config: Config, logger: Logger = createLogger(config.log.level), options: RuntimeOptions = {}): Promise<Runtime> {
   checkKeyFiles(config, logger);
-  const store = openSqliteStore(config.database.path, { logger });
+  const store = await openStore(config.database, { logger });
   const cas = new Map(Object.entries(config.cas).map(([id, c]) => [id, openCa(id, c, config.crl.publicUrl, config.ocsp, logger)]));
   const crlPublicUrl = config.crl.publicUrl;
   const crlService = createCrlService({

@@ -41,8 +41,7 @@ export async function holdForApproval(
     const created = await d.store.createPendingRequest({
       profile: p.label, operation, requester, keyId, csr: csr.der, subject: nameToString(names.subject), sans: names.names.map(generalNameToString),
       keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000),
-    });
-    await d.store.appendAudit({ actor: requester, action: operation, profile: p.label, outcome: 'pending', serial: null, detail: `request ${created.id} held for approval` });
+    }, (r) => ({ actor: requester, action: operation, profile: p.label, outcome: 'pending', serial: null, detail: `request ${r.id} held for approval` }));
     d.logger.info({ op: operation, profile: p.label, actor: requester, request: created.id }, 'request held for approval');
     return pending;
   }

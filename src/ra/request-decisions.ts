@@ -33,11 +33,11 @@ export async function decideRequest(store: Store, d: DecideRequest): Promise<Dec
   if (!r) return { kind: 'not-found', id: d.id };
   if (r.status !== 'pending') return { kind: 'not-pending', id: d.id, status: r.status };
   if (d.now > r.expiresAt) return { kind: 'expired', id: d.id, expiresAt: r.expiresAt };
-  if (!(await store.decidePendingRequest(d.id, d.decision, d.officer, d.reason, d.now))) return { kind: 'raced', id: d.id };
-  await store.appendAudit({
+  const event = {
     actor: d.officer, action: ACTION_OF_DECISION[d.decision], profile: r.profile, outcome: 'success', serial: null,
-    detail: `request ${d.id} (${r.subject})${d.reason ? `: ${d.reason}` : ''}`,
-  });
+    detail: `request ${d.id} (${r.subject})${d.reason ? `: ${d.reason}` : ''}`, at: d.now,
+  };
+  if (!(await store.decidePendingRequest(d.id, d.decision, d.officer, d.reason, d.now, event))) return { kind: 'raced', id: d.id };
   return { kind: 'decided', request: { ...r, status: d.decision, reason: d.reason, decidedBy: d.officer, decidedAt: d.now } };
 }
 

@@ -43,8 +43,8 @@ export function upstreamRevocationNotice(caId: string): string {
 export async function revokeCertificate(store: Store, r: RevokeRequest): Promise<RevocationOutcome> {
   const c = await store.getCertificate(r.serial);
   if (!c) return { kind: 'not-found', serial: r.serial };
-  if (!(await store.revokeCertificate(r.serial, r.reason, r.now))) return { kind: 'already-revoked', certificate: c };
   const notice = r.publishesCrl && !r.publishesCrl(c.ca) ? upstreamRevocationNotice(c.ca) : undefined;
-  await store.appendAudit({ actor: r.actor, action: 'cert.revoke', profile: c.profile, outcome: 'success', serial: r.serial, detail: notice ? `${r.reason}; ${notice}` : r.reason });
+  const event = { actor: r.actor, action: 'cert.revoke', profile: c.profile, outcome: 'success', serial: r.serial, detail: notice ? `${r.reason}; ${notice}` : r.reason };
+  if (!(await store.revokeCertificate(r.serial, r.reason, r.now, event))) return { kind: 'already-revoked', certificate: c };
   return { kind: 'revoked', certificate: { ...c, status: 'revoked', revokedAt: r.now, revocationReason: r.reason }, notice };
 }

@@ -196,6 +196,32 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       END;
     `,
   },
+  {
+    // The change signal (Store.changes) across processes: PRAGMA data_version tells a connection
+    // that someone else committed, but not what. These triggers count the commits that matter to
+    // caches and to the other listeners (profiles, accounts, a certificate's status), so a server
+    // can tell a CLI change from its own writer thread recording certificates and audit events,
+    // which move data_version on every group commit and touch none of these.
+    // PostgreSQL: LISTEN/NOTIFY instead.
+    name: 'change counter for caches',
+    sql: `
+      CREATE TABLE change_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n INTEGER NOT NULL
+      );
+      INSERT INTO change_counter (id, n) VALUES (1, 0);
+      CREATE TRIGGER accounts_changed_insert AFTER INSERT ON accounts BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+      CREATE TRIGGER accounts_changed_update AFTER UPDATE ON accounts BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+      CREATE TRIGGER accounts_changed_delete AFTER DELETE ON accounts BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+      CREATE TRIGGER profiles_changed_insert AFTER INSERT ON profiles BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+      CREATE TRIGGER profiles_changed_update AFTER UPDATE ON profiles BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+      CREATE TRIGGER profiles_changed_delete AFTER DELETE ON profiles BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+      CREATE TRIGGER certificates_changed_status AFTER UPDATE OF status ON certificates
+        WHEN NEW.status IS NOT OLD.status
+      BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+      CREATE TRIGGER certificates_changed_delete AFTER DELETE ON certificates BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

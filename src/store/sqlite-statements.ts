@@ -1,6 +1,6 @@
 /** The SQLite store's fixed statements, prepared once per connection. */
 import type Database from 'better-sqlite3';
-import { MARK_PENDING_ISSUED_SQL } from './sqlite-writer-protocol.js';
+import { INSERT_AUDIT_SQL, MARK_PENDING_ISSUED_SQL } from './sqlite-writer-protocol.js';
 import type { AccountRow, CertificateRow, Params, PendingRow, ProfileRow } from './sqlite-rows.js';
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
@@ -37,12 +37,9 @@ export function prepareStatements(db: Database.Database) {
     findPending: p<PendingRow>(`SELECT * FROM pending_requests WHERE profile = @profile AND requester = @requester
       AND key_id = @key_id AND status <> 'issued' ORDER BY id DESC LIMIT 1`),
     getPending: p<PendingRow>('SELECT * FROM pending_requests WHERE id = @id'),
-    decidePending: p(`UPDATE pending_requests SET status = @status, reason = @reason, decided_by = @officer,
-      decided_at = @at WHERE id = @id AND status = 'pending'`),
     issuedPending: p(MARK_PENDING_ISSUED_SQL),
+    insertAudit: p(INSERT_AUDIT_SQL),
     getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
-    revoke: p(`UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
-      WHERE serial = @serial AND status = 'valid'`),
     status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
     revoked: p<{ serial: string; revoked_at: string; revocation_reason: string; not_after: string }>(`SELECT serial, revoked_at,
       revocation_reason, not_after FROM certificates WHERE ca = @ca AND status = 'revoked' ORDER BY revoked_at, serial`),

@@ -16,7 +16,8 @@ import { migrateSqlite } from './sqlite-migrations.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { auditWhere, certificateWhere, equalityFilter, pendingWhere } from './sqlite-search.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
-import { FIND_RENEWAL_SQL, type WriteOp } from './sqlite-writer-protocol.js';
+import { CHANGE_COUNTER_SQL, FIND_RENEWAL_SQL, type WriteOp, type WriteValue } from './sqlite-writer-protocol.js';
+import { SqliteChangeTracker } from './sqlite-changes.js';
 import {
   auditParams,
   iso,
@@ -33,8 +34,11 @@ import {
   type PendingRow,
   type Params,
 } from './sqlite-rows.js';
-import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store } from './store.js';
+import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
+import { ChangeHub } from './change-hub.js';
 import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
+
+type Counted<T> = [result: T, before: number, after: number];
 
 export interface SqliteStoreOptions {
   logger?: { warn(obj: object, msg?: string): void };
@@ -68,17 +72,9 @@ export class SqliteStore implements Store {
   private readonly logger: SqliteStoreOptions['logger'];
   private readonly writer: SqliteWriter;
   private closed = false;
-  /**
-   * Profiles and accounts are read on every request. They are cached until the database changes:
-   * `PRAGMA data_version` moves when another connection (the CLI, our writer thread) commits,
-   * `ownWrites` when this connection does.
-   */
-  private profileCache = new Map<string, Profile | undefined>();
-  private accountCache = new Map<string, Account | undefined>();
-  private cacheStamp = '';
-  private dataVersion = 0;
-  private versionFresh = false;
-  private ownWrites = 0;
+  private readonly tracker: SqliteChangeTracker;
+  /** Runs a write in one IMMEDIATE transaction with the change counter read before and after it. */
+  private readonly counted: (fn: () => unknown) => Counted<unknown>;
   private readonly filtered = new Map<string, Database.Statement>();
   private readonly stmt: SqliteStatements;
 
@@ -104,13 +100,30 @@ export class SqliteStore implements Store {
       throw mapSqliteError(err, `cannot open database ${path}`);
     }
     this.stmt = prepareStatements(this.db);
-    this.writer = new SqliteWriter({ path, busyTimeoutMs }, this.logger);
+    const counter = this.db.prepare<[], number>(CHANGE_COUNTER_SQL).pluck();
+    this.counted = this.db.transaction((fn: () => unknown): Counted<unknown> => {
+      const before = counter.get()!;
+      const result = fn();
+      return [result, before, counter.get()!];
+    }).immediate;
+    this.tracker = new SqliteChangeTracker({ dataVersion: () => this.stmt.dataVersion.get()!, counter: () => counter.get()! }, this.changes);
+    const poll = () => this.tracker.poll();
+    this.changes.poll = () => {
+      if (!this.closed) this.run('poll', poll);
+    };
+    this.writer = new SqliteWriter({ path, busyTimeoutMs }, this.logger, {}, (c) => this.tracker.own(c));
   }
 
-  /** Like run(), for a write through this connection: it invalidates the read caches. */
-  private write<T>(what: string, fn: () => T, conflict?: string): T {
-    this.ownWrites++;
-    return this.run(what, fn, conflict);
+  /**
+   * A write through this connection, committed on its own; `change` names what it changed (none:
+   * nothing to tell), signalled once it committed.
+   */
+  private write<T>(what: string, fn: () => T, conflict?: string, change?: (result: T) => StoreChange | undefined): T {
+    const [result, before, after] = this.run(what, () => this.counted(fn) as Counted<T>, conflict);
+    this.tracker.own({ before, after });
+    const changed = change?.(result);
+    if (changed) this.changes.emit(changed);
+    return result;
   }
 
   /** Runs a synchronous database call with the Store's error contract. */
@@ -127,20 +140,13 @@ export class SqliteStore implements Store {
     const email = account.email.toLowerCase();
     const row = this.write('createAccount', () => this.stmt.insertAccount.get({
       email, password_hash: account.passwordHash, role: account.role, now: iso(this.now()),
-    }), `an account with email ${email} already exists`);
+    }), `an account with email ${email} already exists`, () => ({ kind: 'account', email }));
     return toAccount(row!);
   }
 
   async getAccount(email: string): Promise<Account | undefined> {
-    const key = email.toLowerCase();
-    return this.run('getAccount', () => {
-      this.checkCaches();
-      if (!this.accountCache.has(key)) {
-        const row = this.stmt.getAccount.get({ email: key });
-        this.accountCache.set(key, row && Object.freeze(toAccount(row)));
-      }
-      return this.accountCache.get(key);
-    });
+    const row = this.run('getAccount', () => this.stmt.getAccount.get({ email: email.toLowerCase() }));
+    return row && toAccount(row);
   }
 
   async listAccounts(): Promise<Account[]> {
@@ -149,66 +155,48 @@ export class SqliteStore implements Store {
 
   async setAccountPassword(email: string, passwordHash: string): Promise<boolean> {
     const params = { email: email.toLowerCase(), password_hash: passwordHash, now: iso(this.now()) };
-    return this.write('setAccountPassword', () => this.stmt.setPassword.run(params).changes > 0);
+    return this.write('setAccountPassword', () => this.stmt.setPassword.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async setAccountDisabled(email: string, disabled: boolean): Promise<boolean> {
     const params = { email: email.toLowerCase(), disabled: disabled ? 1 : 0, now: iso(this.now()) };
-    return this.write('setAccountDisabled', () => this.stmt.setDisabled.run(params).changes > 0);
+    return this.write('setAccountDisabled', () => this.stmt.setDisabled.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async setAccountAllowedNames(email: string, names: string[]): Promise<boolean> {
     const params = { email: email.toLowerCase(), names: JSON.stringify(names), now: iso(this.now()) };
-    return this.write('setAccountAllowedNames', () => this.stmt.setAllowedNames.run(params).changes > 0);
+    return this.write('setAccountAllowedNames', () => this.stmt.setAllowedNames.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean> {
     const params = { email: email.toLowerCase(), labels: JSON.stringify(labels), now: iso(this.now()) };
-    return this.write('setAccountAllowedProfiles', () => this.stmt.setAllowedProfiles.run(params).changes > 0);
+    return this.write('setAccountAllowedProfiles', () => this.stmt.setAllowedProfiles.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
   async unlockAccount(email: string, at: Date): Promise<boolean> {
     const params = { email: email.toLowerCase(), at: iso(at) };
-    return this.write('unlockAccount', () => this.stmt.unlockAccount.run(params).changes > 0);
+    return this.write('unlockAccount', () => this.stmt.unlockAccount.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
+  }
+
+  private accountChanged(done: boolean, email: string): StoreChange | undefined {
+    return done ? { kind: 'account', email } : undefined;
   }
 
   async createProfile(profile: NewProfile): Promise<Profile> {
     const now = this.now();
     const params = profileParams(profile, iso(now));
-    this.write('createProfile', () => this.stmt.insertProfile.run(params), `a profile labelled ${profile.label} already exists`);
+    this.write('createProfile', () => this.stmt.insertProfile.run(params), `a profile labelled ${profile.label} already exists`, () => ({ kind: 'profile', label: profile.label }));
     return { ...structuredClone(profile), createdAt: new Date(now), updatedAt: new Date(now) };
   }
 
   async updateProfile(profile: NewProfile): Promise<boolean> {
     const params = profileParams(profile, iso(this.now()));
-    return this.write('updateProfile', () => this.stmt.updateProfile.run(params).changes > 0);
-  }
-
-  /** Drops the read caches when anything was committed since they were filled. */
-  private checkCaches(): void {
-    // Reading data_version costs ~8 µs: read it once per event-loop turn, shared by every
-    // request handled in that turn; a change by another process is seen on the next turn.
-    if (!this.versionFresh) {
-      this.dataVersion = this.stmt.dataVersion.get()!;
-      this.versionFresh = true;
-      setImmediate(() => (this.versionFresh = false));
-    }
-    const stamp = `${this.dataVersion}/${this.ownWrites}`;
-    if (stamp === this.cacheStamp) return;
-    this.cacheStamp = stamp;
-    this.profileCache = new Map();
-    this.accountCache = new Map();
+    return this.write('updateProfile', () => this.stmt.updateProfile.run(params).changes > 0, undefined, (done) => (done ? { kind: 'profile', label: profile.label } : undefined));
   }
 
   async getProfile(label: string): Promise<Profile | undefined> {
-    return this.run('getProfile', () => {
-      this.checkCaches();
-      if (!this.profileCache.has(label)) {
-        const row = this.stmt.getProfile.get({ label });
-        this.profileCache.set(label, row && frozen(toProfile(row)));
-      }
-      return this.profileCache.get(label);
-    });
+    const row = this.run('getProfile', () => this.stmt.getProfile.get({ label }));
+    return row && toProfile(row);
   }
 
   async listProfiles(): Promise<Profile[]> {
@@ -235,11 +223,14 @@ export class SqliteStore implements Store {
     const audit = auditParams(event, now);
     const supersede = renewal?.supersede ? { at: iso(renewal.supersede.at), audit: auditParams(renewal.supersede.event, now) } : undefined;
     const renewalOp = renewal ? { ...(supersede ? { supersede } : {}), ...(renewal.once ? { once: true } : {}) } : undefined;
-    return this.enqueue({
+    const done = await this.enqueue({
       kind: 'issuance', what: 'recordIssuance', conflict: `a certificate with serial ${certificate.serial} already exists`, certificate: cert, audit,
       ...(renewalOp ? { renewal: renewalOp } : {}),
       ...(approvedRequestId !== undefined ? { approvedRequestId } : {}),
     });
+    if (typeof done === 'object' && done !== null && certificate.renews) {
+      this.changes.emit({ kind: 'revocation', ca: done.supersededCa, serial: certificate.renews });
+    }
   }
 
   async findRenewal(serial: string): Promise<string | undefined> {
@@ -288,9 +279,14 @@ export class SqliteStore implements Store {
       FROM certificates WHERE created_at >= @since GROUP BY SUBSTR(created_at, 1, 10) ORDER BY day`).all({ since: iso(since) }) as DayCount[]);
   }
 
-  async revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean> {
-    const params = { serial, reason, at: iso(at) };
-    return this.write('revokeCertificate', () => this.stmt.revoke.run(params).changes > 0);
+  async revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean> {
+    const revocation = { serial, reason, at: iso(at) };
+    const audit = event && auditParams(event, iso(this.now()));
+    // On the writer thread: the revocation and its event in one durable transaction, off the event loop.
+    const ca = await this.enqueue({ kind: 'revoke', what: 'revokeCertificate', conflict: 'duplicate audit event', revocation, ...(audit ? { audit } : {}) });
+    if (typeof ca !== 'string') return false;
+    this.changes.emit({ kind: 'revocation', ca, serial });
+    return true;
   }
 
   async isRevoked(serial: string): Promise<boolean> {
@@ -317,12 +313,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  async createPendingRequest(r: NewPendingRequest): Promise<PendingRequest> {
-    const row = this.write('createPendingRequest', () => this.stmt.insertPending.get({
+  async createPendingRequest(r: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest> {
+    // On this connection, one transaction: the event names the request's id, known only once it is inserted
+    // (a function cannot go to the writer thread). Holding a request is rare next to issuing.
+    const params = {
       profile: r.profile, operation: r.operation, requester: r.requester, key_id: r.keyId, csr: r.csr, subject: r.subject,
       sans: JSON.stringify(r.sans), key_description: r.keyDescription, created_at: iso(r.createdAt), expires_at: iso(r.expiresAt),
-    }));
-    return toPending(row!);
+    };
+    return this.write('createPendingRequest', () => {
+      const held = toPending(this.stmt.insertPending.get(params)!);
+      if (event) this.stmt.insertAudit.run(auditParams(event(held), iso(this.now())));
+      return held;
+    });
   }
 
   async findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined> {
@@ -351,9 +353,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  async decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date): Promise<boolean> {
-    const params = { id, status: decision, officer, reason, at: iso(at) };
-    return this.write('decidePendingRequest', () => this.stmt.decidePending.run(params).changes > 0);
+  async decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean> {
+    const audit = event && auditParams(event, iso(this.now()));
+    const decided = await this.enqueue({
+      kind: 'decide', what: 'decidePendingRequest', conflict: 'duplicate audit event', decision: { id, status: decision, officer, reason, at: iso(at) }, ...(audit ? { audit } : {}),
+    });
+    return decided === true;
   }
 
   async markPendingIssued(id: number, serial: string): Promise<boolean> {
@@ -362,7 +367,7 @@ export class SqliteStore implements Store {
 
   async appendAudit(event: NewAuditEvent): Promise<void> {
     const params = auditParams(event, iso(this.now()));
-    return this.enqueue({ kind: 'audit', what: 'appendAudit', conflict: 'duplicate audit event', audit: params });
+    await this.enqueue({ kind: 'audit', what: 'appendAudit', conflict: 'duplicate audit event', audit: params });
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
@@ -380,6 +385,21 @@ export class SqliteStore implements Store {
       return (this.prepared(`SELECT COUNT(*) AS n FROM audit_events${where}`).get(params) as { n: number }).n;
     });
   }
+
+  // ---- store contract v2: shared state (NOT YET IMPLEMENTED; being built) ----
+  readonly changes = new ChangeHub();
+  async createSession(_session: WebSession): Promise<void> { throw new StoreUnavailableError('createSession: not implemented yet'); }
+  async getSession(_id: string): Promise<WebSession | undefined> { throw new StoreUnavailableError('getSession: not implemented yet'); }
+  async touchSession(_id: string, _at: Date): Promise<boolean> { throw new StoreUnavailableError('touchSession: not implemented yet'); }
+  async deleteSession(_id: string): Promise<void> { throw new StoreUnavailableError('deleteSession: not implemented yet'); }
+  async deleteSessionsOf(_email: string): Promise<number> { throw new StoreUnavailableError('deleteSessionsOf: not implemented yet'); }
+  async purgeSessions(_at: Date, _idleMs: number): Promise<number> { throw new StoreUnavailableError('purgeSessions: not implemented yet'); }
+  async recordFailure(_key: string, _limit: FailureLimit, _at: Date): Promise<FailureLock | undefined> { throw new StoreUnavailableError('recordFailure: not implemented yet'); }
+  async activeLock(_key: string, _at: Date): Promise<FailureLock | undefined> { throw new StoreUnavailableError('activeLock: not implemented yet'); }
+  async clearFailures(_key: string): Promise<void> { throw new StoreUnavailableError('clearFailures: not implemented yet'); }
+  async acquireLease(_name: string, _holder: string, _at: Date, _ttlMs: number): Promise<boolean> { throw new StoreUnavailableError('acquireLease: not implemented yet'); }
+  async getCrl(_ca: string, _kind: CrlKind): Promise<StoredCrl | undefined> { throw new StoreUnavailableError('getCrl: not implemented yet'); }
+  async putCrl(_crl: StoredCrl): Promise<boolean> { throw new StoreUnavailableError('putCrl: not implemented yet'); }
 
   async close(): Promise<void> {
     if (this.closed) return;
@@ -400,14 +420,8 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  private enqueue(op: WriteOp): Promise<void> {
+  private enqueue(op: WriteOp): Promise<WriteValue> {
     if (this.closed) return Promise.reject(new StoreUnavailableError(`${op.what}: the store is closed`));
     return this.writer.write(op);
   }
-}
-
-/** The cached profile is shared by every caller, so nobody may change it. */
-function frozen(p: Profile): Profile {
-  for (const v of Object.values(p)) if (typeof v === 'object' && v !== null) Object.freeze(v);
-  return Object.freeze(p);
 }

@@ -11,7 +11,14 @@ export type WriteOp =
       /** Mark this approved pending request issued (`certificate.serial`), or fail the whole write. */
       approvedRequestId?: number;
     }
-  | { kind: 'audit'; what: string; conflict: string; audit: Params };
+  | { kind: 'audit'; what: string; conflict: string; audit: Params }
+  /** Revoke a valid certificate and record `audit` with it; the value is the certificate's CA, null when nothing was revoked. */
+  | { kind: 'revoke'; what: string; conflict: string; revocation: Params; audit?: Params }
+  /** Decide a request that is still pending and record `audit` with it; the value is whether it was. */
+  | { kind: 'decide'; what: string; conflict: string; decision: Params; audit?: Params };
+
+/** What a committed write tells its caller: an issuance that superseded a certificate, the CA of that certificate. */
+export type WriteValue = { supersededCa: string } | string | boolean | null | undefined;
 
 export interface WriterInit {
   path: string;
@@ -25,10 +32,16 @@ export interface BatchRequest {
 
 export type WireError = { type: 'conflict' | 'unavailable' | 'other'; message: string };
 
-/** Per write: null when it committed, else why not. */
+/**
+ * Per write: null when it committed, else why not; `values` per write when any write returned one.
+ * `counter`: the change counter (migration "change counter for caches") when the batch's transaction
+ * began and when it ended, so the store can tell its own commits from another process's.
+ */
 export interface BatchReply {
   id: number;
   results: Array<WireError | null>;
+  values?: WriteValue[];
+  counter?: { before: number; after: number };
 }
 
 export const INSERT_CERTIFICATE_SQL = `INSERT INTO certificates (serial, profile, ca, subject, sans, not_before, not_after, der,
@@ -36,7 +49,15 @@ export const INSERT_CERTIFICATE_SQL = `INSERT INTO certificates (serial, profile
   @sans, @not_before, @not_after, @der, @requester, @renews, 'valid', NULL, NULL, @now)`;
 
 export const SUPERSEDE_SQL = `UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = 'superseded'
-  WHERE serial = @serial AND status = 'valid'`;
+  WHERE serial = @serial AND status = 'valid' RETURNING ca`;
+
+export const REVOKE_SQL = `UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
+  WHERE serial = @serial AND status = 'valid' RETURNING ca`;
+
+export const DECIDE_PENDING_SQL = `UPDATE pending_requests SET status = @status, reason = @reason, decided_by = @officer,
+  decided_at = @at WHERE id = @id AND status = 'pending'`;
+
+export const CHANGE_COUNTER_SQL = 'SELECT n FROM change_counter WHERE id = 1';
 
 export const MARK_PENDING_ISSUED_SQL = `UPDATE pending_requests SET status = 'issued', serial = @serial WHERE id = @id AND status = 'approved'`;
 

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { mapSqliteError } from './sqlite-rows.js';
 import {
-  FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, MARK_PENDING_ISSUED_SQL, SUPERSEDE_SQL, toWire, type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriterInit,
+  CHANGE_COUNTER_SQL, DECIDE_PENDING_SQL, FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, MARK_PENDING_ISSUED_SQL, REVOKE_SQL, SUPERSEDE_SQL, toWire,
+  type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriteValue, type WriterInit,
 } from './sqlite-writer-protocol.js';
 import { StoreConflictError, StoreUnavailableError } from './store.js';
 
@@ -18,67 +19,102 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 const insertCertificate = db.prepare(INSERT_CERTIFICATE_SQL);
 const insertAudit = db.prepare(INSERT_AUDIT_SQL);
-const supersede = db.prepare(SUPERSEDE_SQL);
+const supersede = db.prepare<[Record<string, unknown>], { ca: string }>(SUPERSEDE_SQL);
 const findRenewal = db.prepare(FIND_RENEWAL_SQL);
 const markPendingIssued = db.prepare(MARK_PENDING_ISSUED_SQL);
+const revoke = db.prepare<[Record<string, unknown>], { ca: string }>(REVOKE_SQL);
+const decide = db.prepare(DECIDE_PENDING_SQL);
+const changeCounter = db.prepare<[], number>(CHANGE_COUNTER_SQL).pluck();
 
-function apply(w: WriteOp): void {
-  if (w.kind === 'issuance') {
-    const der = w.certificate.der as Uint8Array;
-    const renews = w.certificate.renews as string | null;
-    if (renews && w.renewal?.once && findRenewal.get({ serial: renews })) {
-      throw new StoreConflictError(`${w.what}: certificate ${renews} has already been renewed`);
+/** One write, inside the batch's transaction; a change and its audit event always go together. */
+function apply(w: WriteOp): WriteValue {
+  switch (w.kind) {
+    case 'issuance': {
+      const der = w.certificate.der as Uint8Array;
+      const renews = w.certificate.renews as string | null;
+      if (renews && w.renewal?.once && findRenewal.get({ serial: renews })) {
+        throw new StoreConflictError(`${w.what}: certificate ${renews} has already been renewed`);
+      }
+      insertCertificate.run({ ...w.certificate, der: Buffer.from(der.buffer, der.byteOffset, der.byteLength) });
+      let superseded: { ca: string } | undefined;
+      if (renews && w.renewal?.supersede) {
+        superseded = supersede.get({ serial: renews, at: w.renewal.supersede.at });
+        if (superseded) insertAudit.run(w.renewal.supersede.audit);
+      }
+      // One transaction with the certificate: a crash between the two cannot leave an approved request to be issued again.
+      if (w.approvedRequestId !== undefined && markPendingIssued.run({ id: w.approvedRequestId, serial: w.certificate.serial }).changes === 0) {
+        throw new StoreConflictError(`${w.what}: request ${w.approvedRequestId} is not approved or was already issued`);
+      }
+      insertAudit.run(w.audit);
+      return superseded ? { supersededCa: superseded.ca } : undefined;
     }
-    insertCertificate.run({ ...w.certificate, der: Buffer.from(der.buffer, der.byteOffset, der.byteLength) });
-    if (renews && w.renewal?.supersede) {
-      if (supersede.run({ serial: renews, at: w.renewal.supersede.at }).changes > 0) insertAudit.run(w.renewal.supersede.audit);
+    case 'audit':
+      insertAudit.run(w.audit);
+      return undefined;
+    case 'revoke': {
+      const row = revoke.get(w.revocation);
+      if (row && w.audit) insertAudit.run(w.audit);
+      return row ? row.ca : null;
     }
-    // One transaction with the certificate: a crash between the two cannot leave an approved request to be issued again.
-    if (w.approvedRequestId !== undefined && markPendingIssued.run({ id: w.approvedRequestId, serial: w.certificate.serial }).changes === 0) {
-      throw new StoreConflictError(`${w.what}: request ${w.approvedRequestId} is not approved or was already issued`);
+    case 'decide': {
+      const decided = decide.run(w.decision).changes > 0;
+      if (decided && w.audit) insertAudit.run(w.audit);
+      return decided;
     }
   }
-  insertAudit.run(w.audit);
 }
 
 const savepoint = db.transaction((w: WriteOp) => apply(w));
 
+interface Committed {
+  results: Array<WireError | null>;
+  values: WriteValue[];
+  counter: { before: number; after: number };
+}
+
 // Fast path: every write straight into one transaction. A savepoint per write would isolate
 // failures, but SQLite then copies each touched page to a sub-journal (measured: half the
 // throughput), so savepoints are used only to replay a batch in which some write failed.
-const batch = db.transaction((writes: WriteOp[], isolate: boolean): Array<WireError | null> =>
-  writes.map((w) => {
+const batch = db.transaction((writes: WriteOp[], isolate: boolean): Committed => {
+  const before = changeCounter.get()!;
+  const values: WriteValue[] = [];
+  const results = writes.map((w): WireError | null => {
     if (!isolate) {
-      apply(w);
+      values.push(apply(w));
       return null;
     }
     try {
-      savepoint(w);
+      values.push(savepoint(w));
       return null;
     } catch (err) {
+      values.push(undefined);
       const mapped = mapSqliteError(err, w.what, w.conflict);
       if (mapped instanceof StoreUnavailableError) throw err; // the database itself is failing
       return toWire(mapped);
     }
-  }),
-);
+  });
+  return { results, values, counter: { before, after: changeCounter.get()! } };
+});
 
-function commit(writes: WriteOp[]): Array<WireError | null> {
+function commit(id: number, writes: WriteOp[]): BatchReply {
   try {
+    let done: Committed;
     try {
-      return batch.immediate(writes, false);
+      done = batch.immediate(writes, false);
     } catch (err) {
       if (mapSqliteError(err, 'group commit') instanceof StoreUnavailableError) throw err;
-      return batch.immediate(writes, true); // one write was at fault: the others still commit
+      done = batch.immediate(writes, true); // one write was at fault: the others still commit
     }
+    const reply: BatchReply = { id, results: done.results, counter: done.counter };
+    if (done.values.some((v) => v !== undefined)) reply.values = done.values;
+    return reply;
   } catch (err) {
     const mapped = mapSqliteError(err, 'group commit');
     const wire = mapped instanceof StoreUnavailableError ? toWire(mapped) : ({ type: 'unavailable', message: `group commit: ${(err as Error).message}` } as const);
-    return writes.map(() => wire);
+    return { id, results: writes.map(() => wire) };
   }
 }
 
 parentPort!.on('message', (req: BatchRequest) => {
-  const reply: BatchReply = { id: req.id, results: commit(req.writes) };
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage(commit(req.id, req.writes));
 });

@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { fromWire, type BatchReply, type WriteOp, type WriterInit } from './sqlite-writer-protocol.js';
+import { fromWire, type BatchReply, type WriteOp, type WriteValue, type WriterInit } from './sqlite-writer-protocol.js';
 import { StoreUnavailableError } from './store.js';
 
 /**
@@ -62,7 +62,7 @@ export interface CoalesceOptions {
 
 interface Pending {
   op: WriteOp;
-  resolve: () => void;
+  resolve: (value: WriteValue) => void;
   reject: (err: unknown) => void;
 }
 
@@ -101,13 +101,16 @@ export class SqliteWriter {
     private readonly init: WriterInit,
     private readonly logger?: { warn(obj: object, msg?: string): void },
     coalesce: CoalesceOptions = {},
+    /** Told, on the event loop, the change counter before and after each committed batch. */
+    private readonly onCommit?: (counter: { before: number; after: number }) => void,
   ) {
     this.windowMs = coalesce.windowMs ?? COALESCE_WINDOW_MS;
     this.busy = coalesce.busy ?? eventLoopBusy();
   }
 
-  write(op: WriteOp): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves, once committed, with what the write returned (sqlite-writer-protocol.ts, WriteOp). */
+  write(op: WriteOp): Promise<WriteValue> {
+    return new Promise<WriteValue>((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
       if (this.holdNext && this.windowMs > 0) {
         if (this.queue.length === 1) this.openWindow();
@@ -199,13 +202,14 @@ export class SqliteWriter {
     const writes = this.inFlight.get(reply.id);
     if (!writes) return;
     this.inFlight.delete(reply.id);
+    if (reply.counter) this.onCommit?.(reply.counter);
     let failures = 0;
     writes.forEach((w, i) => {
       const e = reply.results[i];
       if (e) {
         failures++;
         w.reject(fromWire(e));
-      } else w.resolve();
+      } else w.resolve(reply.values?.[i]);
     });
     if (failures === writes.length && failures > 0) this.logger?.warn({ writes: failures }, 'group commit failed; no queued write was stored');
     this.afterBatch();

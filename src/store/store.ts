@@ -5,7 +5,7 @@
  * (ra/model.ts).
  */
 import type {
-  Account, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
+  Account, AdminRole, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
   NewPendingRequest, NewProfile, PendingRequest, PendingStatus, Profile, RevokedCertificate,
 } from '../ra/model.js';
 
@@ -157,8 +157,11 @@ export interface Store {
   countCertificates(now: Date): Promise<CertificateCounts>;
   /** Issuances at or after `since`, by UTC day of issuance, oldest first. */
   issuedPerDay(since: Date): Promise<DayCount[]>;
-  /** Returns false when no such certificate exists or it is already revoked. */
-  revokeCertificate(serial: string, reason: string, at: Date): Promise<boolean>;
+  /**
+   * Revoke a valid certificate, with its audit event when given, in one transaction; false (and
+   * no event) when no such certificate exists or it is already revoked.
+   */
+  revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean>;
   isRevoked(serial: string): Promise<boolean>;
   /** The revoked certificates of one CA, oldest revocation first (for its CRL). */
   listRevoked(ca: string): Promise<RevokedCertificate[]>;
@@ -167,7 +170,8 @@ export interface Store {
   /** How many certificates of one CA are revoked and the latest revocation time: one row, kept up to date on every revocation. */
   revocationSummary(ca: string): Promise<RevocationSummary>;
 
-  createPendingRequest(request: NewPendingRequest): Promise<PendingRequest>;
+  /** Hold a request, with its audit event when given (made from the held request, to name its id), in one transaction. */
+  createPendingRequest(request: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest>;
   /** The newest request of this requester and key on this profile that has not been issued yet. */
   findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined>;
   getPendingRequest(id: number): Promise<PendingRequest | undefined>;
@@ -175,8 +179,8 @@ export interface Store {
   listPendingRequests(filter?: PendingFilter): Promise<PendingRequest[]>;
   /** How many requests match (limit and offset ignored). */
   countPendingRequests(filter?: PendingFilter): Promise<number>;
-  /** Approve or reject a request that is still pending; false otherwise. */
-  decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date): Promise<boolean>;
+  /** Approve or reject a request that is still pending, with its audit event when given, in one transaction; false (and no event) otherwise. */
+  decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean>;
   /** Record that an approved request was issued; false when it was not approved. */
   markPendingIssued(id: number, serial: string): Promise<boolean>;
 
@@ -186,5 +190,107 @@ export interface Store {
   /** How many events match (limit and offset ignored). */
   countAudit(filter?: AuditFilter): Promise<number>;
 
+  /** Web RA sessions, shared by every instance (the Web RA signs in on one and is served by any). */
+  createSession(session: WebSession): Promise<void>;
+  /** The session with this id (the SHA-256 of its cookie value), expired or not. */
+  getSession(id: string): Promise<WebSession | undefined>;
+  /** Record activity on a session (its idle timer restarts); false when it is gone. */
+  touchSession(id: string, at: Date): Promise<boolean>;
+  deleteSession(id: string): Promise<void>;
+  /** Sign an account out everywhere (password changed, account disabled); returns how many sessions ended. */
+  deleteSessionsOf(email: string): Promise<number>;
+  /** Drop sessions past their absolute end or idle longer than `idleMs` at `at`; returns how many. */
+  purgeSessions(at: Date, idleMs: number): Promise<number>;
+
+  /**
+   * Count a failed password check against `key` (an account, an address, a pair) within
+   * `limit.windowMs`, atomically across instances; returns the lock it set off, if this failure
+   * reached `limit.maxFailures` (the count then starts again).
+   */
+  recordFailure(key: string, limit: FailureLimit, at: Date): Promise<FailureLock | undefined>;
+  /** The lock on `key` still in force at `at`, if any. */
+  activeLock(key: string, at: Date): Promise<FailureLock | undefined>;
+  /** Forget a key's failures and lock (a successful sign-in, an unlock). */
+  clearFailures(key: string): Promise<void>;
+
+  /**
+   * Take (or renew) the named lease for `holder` until `at + ttlMs`: true when `holder` now holds
+   * it, false while another holder's lease lasts. Jobs that must run on one instance at a time
+   * (signing the shared CRL) run under a lease.
+   */
+  acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean>;
+
+  /** The CRL last published for a CA (complete or delta), shared by every instance. */
+  getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined>;
+  /** Publish a CRL unless one with the same or a higher number is already stored; true when stored. */
+  putCrl(crl: StoredCrl): Promise<boolean>;
+
+  /**
+   * Committed changes, by this instance or any other process sharing the database, for caches
+   * to drop what they hold (store/cached-store.ts).
+   */
+  readonly changes: StoreChanges;
+
   close(): Promise<void>;
+}
+
+/** A Web RA session; the cookie holds a random value whose SHA-256 (hex) is the id. */
+export interface WebSession {
+  id: string;
+  email: string;
+  role: AdminRole;
+  csrfToken: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  /** Absolute end, whatever the activity. */
+  expiresAt: Date;
+}
+
+export interface FailureLimit {
+  maxFailures: number;
+  windowMs: number;
+  lockMs: number;
+}
+
+export interface FailureLock {
+  lockedAt: Date;
+  lockedUntil: Date;
+}
+
+export type CrlKind = 'complete' | 'delta';
+
+export interface StoredCrl {
+  /** The CA id and, for a CA with several key generations, `<id>.g<n>` as in the CRL's URL. */
+  ca: string;
+  kind: CrlKind;
+  number: bigint;
+  der: Buffer;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  /** What the CRL was signed against (the revoked set's summary), so others can tell it is current. */
+  stamp: string;
+}
+
+/**
+ * What a change touched. `any`: something changed but the store cannot say what (SQLite sees
+ * another process's commit only as a new data version); caches drop everything.
+ */
+export type StoreChange =
+  | { kind: 'profile'; label: string }
+  | { kind: 'account'; email: string }
+  | { kind: 'revocation'; ca: string; serial: string }
+  | { kind: 'lock'; key: string }
+  | { kind: 'session'; id: string }
+  | { kind: 'crl'; ca: string }
+  | { kind: 'any' };
+
+export interface StoreChanges {
+  /** Calls `listener` after every committed change; returns the unsubscribe function. */
+  subscribe(listener: (change: StoreChange) => void): () => void;
+  /**
+   * Look for other processes' commits now, if the store can do that cheaply and synchronously
+   * (SQLite: one data_version read per event-loop turn), so a cache read right after a CLI change
+   * already sees it. Stores told by the database itself (PostgreSQL LISTEN/NOTIFY) leave it out.
+   */
+  poll?(): void;
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
@@ -15,15 +16,25 @@ import { type NewAuditEvent } from '../../src/ra/model.js';
 import { fullProfile, newCertificate, newEvent, storeContract } from './store-contract.js';
 
 let contractDir: string | undefined;
+const contractFile = (): string => {
+  if (!contractDir) throw new Error('no store is open');
+  return join(contractDir, 'estuary.db');
+};
+/** The child process of the crash case runs the built store (npm run build). */
+const builtStore = fileURLToPath(new URL('../../dist/store/sqlite-store.js', import.meta.url));
 storeContract(
   'SqliteStore',
   async () => {
     contractDir = mkdtempSync(join(tmpdir(), 'estuary-store-'));
-    return openSqliteStore(join(contractDir, 'estuary.db'));
+    return openSqliteStore(contractFile());
   },
   async () => {
     if (contractDir) rmSync(contractDir, { recursive: true, force: true });
     contractDir = undefined;
+  },
+  {
+    openAgain: async () => openSqliteStore(contractFile()),
+    child: () => ({ module: builtStore, export: 'openSqliteStore', args: [contractFile()] }),
   },
 );
 

@@ -7,6 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreConflictError, StoreUnavailableError, type Store } from '../../src/store/store.js';
 import { DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewAuditEvent, type NewCertificate, type NewProfile } from '../../src/ra/model.js';
 import { storeSearchContract } from './store-contract-search.js';
+import { storeAtomicContract, type StoreContractOptions } from './store-contract-atomic.js';
+
+export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atomic.js';
 
 let serialCounter = 0;
 
@@ -71,7 +74,11 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
-export function storeContract(name: string, open: () => Promise<Store>, cleanup?: () => Promise<void>): void {
+/**
+ * `open` makes a fresh, empty store; `cleanup` removes it after each test; `options` open the same
+ * database again, in this process and in a child process (store-contract-atomic.ts).
+ */
+export function storeContract(name: string, open: () => Promise<Store>, cleanup: (() => Promise<void>) | undefined, options: StoreContractOptions): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
 
@@ -479,4 +486,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     });
   });
   storeSearchContract(name, open, cleanup);
+  storeAtomicContract(name, open, cleanup, options);
 }
