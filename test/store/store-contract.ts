@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreConflictError, StoreUnavailableError, type Store } from '../../src/store/store.js';
 import { DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewAuditEvent, type NewCertificate, type NewProfile } from '../../src/ra/model.js';
 import { storeSearchContract } from './store-contract-search.js';
+import { storeSharedStateContract } from './store-contract-shared.js';
 
 let serialCounter = 0;
 
@@ -479,4 +480,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     });
   });
   storeSearchContract(name, open, cleanup);
+  storeSharedStateContract(name, open, cleanup);
 }
