@@ -73,6 +73,12 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
     store: o.store, now: o.now, holder: o.holder ?? randomUUID(),
     ...(o.publicationWaitMs !== undefined ? { waitMs: o.publicationWaitMs } : {}), ...(o.logger ? { logger: o.logger } : {}),
   });
+  // A CRL another instance published replaces what this one kept (read from the store on the next fetch).
+  o.store.changes.subscribe((change) => {
+    if (change.kind !== 'crl') return;
+    complete.delete(change.ca);
+    deltas.delete(change.ca);
+  });
   const settings = `${o.validityHours}h/${o.omitExpired ? 'omit' : 'keep'}/${deltaMs === undefined ? 'no-delta' : `delta ${o.deltaValidityHours}h`}`;
   const signerTags = new WeakMap<Buffer, string>();
   /** The CA certificate that signs and the settings, so a CRL made by another CA key or setup is not current. */
