@@ -30,6 +30,7 @@ import { HashGate } from '../ra/hash-gate.js';
 import { registerUi } from './static-ui.js';
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
+const SESSION_PURGE_MS = 10 * 60_000;
 
 const CSP = "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; img-src 'self' data:";
 
@@ -71,7 +72,7 @@ export interface AdminServerOptions {
   /** The built UI (dist/admin-ui); undefined or missing: a page says it is not built. */
   uiDir: string | undefined;
   now?: () => Date;
-  throttle?: Partial<Omit<ThrottleOptions, 'now'>>;
+  throttle?: Partial<Omit<ThrottleOptions, 'now' | 'store'>>;
   limits?: ListenerLimits;
   /** Bounds the full password hashes of sign-ins (shared with EST at the composition root). */
   gate?: HashGate;
@@ -113,8 +114,8 @@ export async function createAdminServer(o: AdminServerOptions) {
     estBehindProxy: o.estBehindProxy ?? false,
     now,
     logger: o.logger,
-    sessions: new SessionManager({ idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),
-    throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, now: () => now().getTime() }),
+    sessions: new SessionManager({ store: o.store, idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),
+    throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, store: o.store, now: () => now().getTime() }),
     gate: o.gate ?? new HashGate(),
   };
   const app = Fastify({
@@ -174,6 +175,13 @@ export async function createAdminServer(o: AdminServerOptions) {
     });
   }
   registerUi(app, o.uiDir);
+  // Expired sessions are refused at lookup anyway; this only keeps the table small. Deleting is
+  // idempotent, so every instance may run it without coordination.
+  const purge = setInterval(() => {
+    ctx.sessions.purge().catch((err: unknown) => o.logger.warn({ err }, 'purging expired Web RA sessions failed'));
+  }, SESSION_PURGE_MS);
+  purge.unref();
+  app.addHook('onClose', async () => clearInterval(purge));
   return app;
 }
 export type AdminServer = Awaited<ReturnType<typeof createAdminServer>>;

@@ -101,7 +101,7 @@ const patch: ApiRoute<{ email: string }, unknown, { disabled?: boolean; allowedN
     checkNameGlobs(body.allowedNames);
     if (body.disabled !== undefined && body.disabled !== account.disabled) {
       await ctx.store.setAccountDisabled(account.email, body.disabled);
-      if (body.disabled) ctx.sessions.destroyFor(account.email);
+      if (body.disabled) await ctx.sessions.destroyFor(account.email);
       await audit(ctx, actor, body.disabled ? 'account.disable' : 'account.enable', account.email);
     }
     if (body.allowedNames !== undefined) {
@@ -126,7 +126,7 @@ const password: ApiRoute<{ email: string }, unknown, { password?: string }> = {
     checkPassword(body.password, account.email);
     const pw = body.password ?? generatePassword();
     await ctx.store.setAccountPassword(account.email, await hashPassword(pw));
-    ctx.sessions.destroyFor(account.email, session!.id);
+    await ctx.sessions.destroyFor(account.email, session);
     await audit(ctx, actor, 'account.passwd', account.email);
     return { email: account.email, ...(body.password === undefined ? { password: pw } : {}) };
   },

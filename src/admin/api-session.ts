@@ -30,7 +30,7 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
     const email = body.email.trim().toLowerCase();
     const address = request.ip;
     const account = await ctx.store.getAccount(email);
-    const lock = ctx.throttle.locked(email, address, account?.unlockedAt);
+    const lock = await ctx.throttle.locked(email, address, account?.unlockedAt);
     if (lock) {
       await audit(ctx, email, 'session.signin', 'locked', `refused: ${lock.scope === 'email' ? `this email from ${address}` : `address ${address}`} is locked for ${lock.retryAfterSeconds} s`);
       throw new ProblemError('locked', 'too many failed sign-ins; try again later', { retryAfterSeconds: lock.retryAfterSeconds });
@@ -50,16 +50,16 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
     if (!ok) {
       const why = !account ? 'unknown account' : account.disabled ? 'account disabled' : !usable ? `a ${role} account cannot sign in to the Web RA` : 'wrong password';
       await audit(ctx, email, 'session.signin', 'unauthenticated', `${why}, from ${address}`);
-      for (const l of ctx.throttle.fail(email, address)) {
+      for (const l of await ctx.throttle.fail(email, address)) {
         const where = l.scope === 'email' ? `email ${email} locked for ${l.retryAfterSeconds} s from address ${address}` : `address ${address} locked for ${l.retryAfterSeconds} s on every email`;
         await audit(ctx, l.scope === 'email' ? email : address, 'session.lockout', 'locked', `${where} after repeated failed sign-ins`);
       }
       throw problem.unauthenticated('wrong email or password');
     }
-    ctx.throttle.succeed(email, address);
-    const session = ctx.sessions.create(account!.email, account!.role as AdminRole);
+    await ctx.throttle.succeed(email, address);
+    const { session, cookie } = await ctx.sessions.create(account!.email, account!.role as AdminRole);
     await audit(ctx, session.email, 'session.signin', 'success', `${session.role}, from ${address}`);
-    reply.header('set-cookie', sessionCookie(session.id));
+    reply.header('set-cookie', sessionCookie(cookie));
     return sessionInfo(session, ctx.sessions);
   },
 };
@@ -89,7 +89,7 @@ const signOut: ApiRoute = {
   responses: { 204: { description: 'signed out; the cookie is cleared' }, ...problemResponses(401, 403) },
   async handler({ session, request, reply }, ctx) {
     const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
-    if (id) ctx.sessions.destroy(id);
+    if (id) await ctx.sessions.destroy(id);
     await audit(ctx, session!.email, 'session.signout', 'success', session!.role);
     reply.header('set-cookie', sessionCookie('', true));
     return reply.code(204).send();

@@ -1,5 +1,5 @@
 /**
- * Who is calling: the session cookie, the account behind it (read again on every request, so
+ * Who is calling: the session cookie (its session read from the store, shared by every instance), the account behind it (read again on every request, so
  * disabling an account or changing its role takes effect at once), the CSRF token on every
  * state change, and the route's roles. 401 when not signed in, 403 for CSRF and roles.
  */
@@ -33,7 +33,7 @@ const isAdminRole = (role: string): role is AdminRole => (ADMIN_ROLES as readonl
 export async function authorize(ctx: AdminContext, request: FastifyRequest, reply: FastifyReply, access: Access): Promise<Session | undefined> {
   if (access === 'public') return undefined;
   const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
-  const found = ctx.sessions.lookup(id);
+  const found = await ctx.sessions.lookup(id);
   if (found.kind !== 'active') {
     if (id) reply.header('set-cookie', sessionCookie('', true));
     throw problem.unauthenticated(found.kind === 'expired' ? 'your session has expired; sign in again' : 'sign in first');
@@ -41,7 +41,7 @@ export async function authorize(ctx: AdminContext, request: FastifyRequest, repl
   const session = found.session;
   const account = await ctx.store.getAccount(session.email);
   if (!account || account.disabled || !isAdminRole(account.role)) {
-    ctx.sessions.destroy(session.id);
+    await ctx.sessions.end(session);
     reply.header('set-cookie', sessionCookie('', true));
     throw problem.unauthenticated('this account can no longer sign in');
   }

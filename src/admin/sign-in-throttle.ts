@@ -4,9 +4,11 @@
  * account only, so nobody can lock the admin out of the Web RA by guessing from elsewhere. An
  * address that fails on many accounts is locked as a whole. Locks expire; an admin lifts an
  * account's locks early (Web RA, `estuary account unlock`), recorded as the account's unlockedAt.
- * A successful sign-in clears its pair. In memory, bounded.
+ * A successful sign-in clears its pair. Counts and locks are in the store, shared by every
+ * instance (ra/throttle.ts).
  */
 import { FailureThrottle } from '../ra/throttle.js';
+import type { Store } from '../store/store.js';
 
 export interface ThrottleOptions {
   /** Failures of one email from one address before that pair is locked. */
@@ -16,7 +18,8 @@ export interface ThrottleOptions {
   windowMs: number;
   lockMs: number;
   now: () => number;
-  /** Tracked keys beyond this many drop the oldest (memory bound). */
+  store: Store;
+  /** Keys remembered here beyond this many drop the oldest (memory bound). */
   maxKeys?: number;
 }
 
@@ -36,24 +39,24 @@ export class SignInThrottle {
   private readonly throttle: FailureThrottle;
 
   constructor(private readonly o: ThrottleOptions) {
-    this.throttle = new FailureThrottle({ now: o.now, ...(o.maxKeys !== undefined ? { maxKeys: o.maxKeys } : {}) });
+    this.throttle = new FailureThrottle({ store: o.store, now: o.now, ...(o.maxKeys !== undefined ? { maxKeys: o.maxKeys } : {}) });
   }
 
   /** The lock that refuses this attempt, if any. A pair lock set before `unlockedAt` is void. */
-  locked(email: string, address: string, unlockedAt?: Date | null): Lock | undefined {
-    const a = this.throttle.lockedSeconds(addressKey(address));
+  async locked(email: string, address: string, unlockedAt?: Date | null): Promise<Lock | undefined> {
+    const a = await this.throttle.lockedSeconds(addressKey(address));
     if (a > 0) return { scope: 'address', retryAfterSeconds: a };
-    const p = this.throttle.lockedSeconds(pairKey(email, address), unlockedAt);
+    const p = await this.throttle.lockedSeconds(pairKey(email, address), unlockedAt);
     return p > 0 ? { scope: 'email', retryAfterSeconds: p } : undefined;
   }
 
   /** Records a failure; returns the locks it set off (for the audit log). */
-  fail(email: string, address: string): Lock[] {
+  async fail(email: string, address: string): Promise<Lock[]> {
     const { windowMs, lockMs } = this.o;
     const locks: Lock[] = [];
-    const p = this.throttle.fail(pairKey(email, address), { maxFailures: this.o.maxFailuresPerEmail, windowMs, lockMs });
+    const p = await this.throttle.fail(pairKey(email, address), { maxFailures: this.o.maxFailuresPerEmail, windowMs, lockMs });
     if (p > 0) locks.push({ scope: 'email', retryAfterSeconds: p });
-    const a = this.throttle.fail(addressKey(address), { maxFailures: this.o.maxFailuresPerAddress, windowMs, lockMs });
+    const a = await this.throttle.fail(addressKey(address), { maxFailures: this.o.maxFailuresPerAddress, windowMs, lockMs });
     if (a > 0) locks.push({ scope: 'address', retryAfterSeconds: a });
     return locks;
   }
@@ -63,7 +66,7 @@ export class SignInThrottle {
     return this.throttle.hasRecentFailures(addressKey(address), this.o.windowMs);
   }
 
-  succeed(email: string, address: string): void {
-    this.throttle.clear(pairKey(email, address));
+  async succeed(email: string, address: string): Promise<void> {
+    await this.throttle.clear(pairKey(email, address));
   }
 }

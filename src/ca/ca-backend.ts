@@ -119,6 +119,11 @@ export interface CrlRequest {
   freshestCrlUrl?: string;
   /** Which of the CA's keys signs it (a CA rolled over keeps a CRL per key, RFC 7030 §4.1.3); default the current one. */
   generation?: number;
+  /**
+   * The highest cRLNumber already published for this CA (by any instance sharing the store): the
+   * new one must be higher (RFC 5280 §5.2.3: monotonically increasing).
+   */
+  after?: bigint;
 }
 
 export interface IssuedCrl {

@@ -199,13 +199,15 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
     async issueCrl(request: CrlRequest): Promise<IssuedCrl> {
       // cRLNumber from the clock (ms), never repeating within a process: monotonic across restarts
       // without state, and one sequence for complete and delta CRLs (RFC 5280 §5.2.4).
+      // Another instance's published number (request.after) counts as issued here too.
       const { thisUpdate } = request;
-      const number = BigInt(thisUpdate.getTime()) > lastCrlNumber ? BigInt(thisUpdate.getTime()) : lastCrlNumber + 1n;
+      const last = request.after !== undefined && request.after > lastCrlNumber ? request.after : lastCrlNumber;
+      const number = BigInt(thisUpdate.getTime()) > last ? BigInt(thisUpdate.getTime()) : last + 1n;
       lastCrlNumber = number;
       // each key signs its own CRL (RFC 5280 §5: the AKI names the key); the first key's is /crl/<id>.crl
       const g = generations[request.generation ?? 0];
       if (!g) throw new Error(`CA ${options.id} has no key generation ${request.generation}`);
-      const { generation: _n, ...rest } = request;
+      const { generation: _n, after: _after, ...rest } = request;
       const input = { issuer: g.fields.subject, authorityKeyId: g.keyId, number, ...rest };
       const der = await signCrlWith(input, g.signer);
       return { der, number };

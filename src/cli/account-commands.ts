@@ -68,6 +68,7 @@ export function registerAccountCommands(program: Command): void {
       const { password, generated } = readAccountPassword(opts, email);
       await withStore(opts, async (store) => {
         if (!(await store.setAccountPassword(email.toLowerCase(), await hashPassword(password)))) throw new CliError(`no account ${email}`);
+        await store.deleteSessionsOf(email); // signed out of the Web RA on every instance
         await store.appendAudit({ actor: 'cli', action: 'account.passwd', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`password of ${email.toLowerCase()} changed`);
         if (generated) print(`password: ${password}`);
@@ -108,6 +109,7 @@ export function registerAccountCommands(program: Command): void {
       .action(async (email: string, opts: HomeOption) => {
         await withStore(opts, async (store) => {
           if (!(await store.setAccountDisabled(email.toLowerCase(), disabled))) throw new CliError(`no account ${email}`);
+          if (disabled) await store.deleteSessionsOf(email);
           await store.appendAudit({ actor: 'cli', action: `account.${name}`, profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
           print(`account ${email.toLowerCase()} ${name}d`);
         });

@@ -111,6 +111,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     store, cas, now: () => new Date(), validityHours: config.crl.validityHours, omitExpired: config.crl.omitExpired,
     ...(config.crl.deltaValidityHours === undefined ? {} : { deltaValidityHours: config.crl.deltaValidityHours }),
     ...(crlPublicUrl ? { deltaUrl: (id: string) => `${crlPublicUrl}/${id}-delta.crl` } : {}),
+    logger,
   });
   // RFC 6960 §4.2.2.2: each CA's delegated OCSP responder certificate is issued at startup (renewed at half its life).
   for (const ca of cas.values()) if (signsOcsp(ca)) await ca.ocspResponder(new Date());

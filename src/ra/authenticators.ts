@@ -96,7 +96,7 @@ async function gatedVerify(ctx: AuthContext, creds: Credentials, password: strin
 
 /** Records a failure; a lock it sets off is audited once (refusals while locked are not). */
 async function recordFailure(ctx: AuthContext, profile: Profile, email: string, address: string | undefined): Promise<void> {
-  for (const lock of ctx.throttle.fail(email, address)) {
+  for (const lock of await ctx.throttle.fail(email, address)) {
     const what = lock.scope === 'account' ? `account ${email}` : `address ${address}`;
     await ctx.store.appendAudit({
       actor: lock.scope === 'account' ? email : (address ?? 'anonymous'), action: 'est.lockout', profile: profile.label, outcome: 'throttled', serial: null,
@@ -114,13 +114,13 @@ export async function authenticateBasic(ctx: AuthContext, profile: Profile, cred
   if (!creds.basic) throw unauthenticated(profile, 'HTTP Basic credentials (EST account email and password) are required');
   const email = creds.basic.user.trim().toLowerCase();
   const { password } = creds.basic;
-  const addressLock = ctx.throttle.locked(email, creds.address);
+  const addressLock = await ctx.throttle.locked(email, creds.address);
   if (addressLock?.scope === 'address') throw throttled(addressLock, email);
   const account = await ctx.store.getAccount(email);
   const usable = account && account.role === 'est' && !account.disabled;
   const proven = usable && ctx.cache.has(email, password, account.passwordHash);
   if (!proven) {
-    const lock = ctx.throttle.locked(email, creds.address, account?.unlockedAt);
+    const lock = await ctx.throttle.locked(email, creds.address, account?.unlockedAt);
     if (lock) throw throttled(lock, email);
   }
   if (!usable) {
@@ -134,7 +134,7 @@ export async function authenticateBasic(ctx: AuthContext, profile: Profile, cred
     await recordFailure(ctx, profile, email, creds.address);
     throw unauthenticated(profile, 'invalid EST account credentials');
   }
-  ctx.throttle.succeed(email);
+  await ctx.throttle.succeed(email);
   if (profile.allowedAccounts.length > 0 && !profile.allowedAccounts.includes(email)) {
     throw new RaError('forbidden', `account ${email} is not allowed on profile "${profile.label}"`);
   }

@@ -9,10 +9,19 @@
  *
  * With delta CRLs on (RFC 5280 §5.2.4), the complete CRL is re-signed on its schedule only, and
  * the delta CRL lists what was revoked since, re-signed on every change.
+ *
+ * Several instances share one CRL through the store (crl-publication.ts): a CRL is signed by one
+ * instance at a time and every instance serves the one published. The stamp a CRL is published
+ * with names the revoked set it lists, the signing CA certificate and the settings that shape it,
+ * so an instance knows whether the published CRL is the one it would sign now.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import { issuesCrls, type CaBackend, type CrlIssuer } from '../ca/ca-backend.js';
+import { normalizeSerial } from '../pki/certificate.js';
 import { isCrlReason, type RevokedEntry } from '../pki/crl.js';
+import { parseCrl } from '../pki/crl-reader.js';
 import type { RevocationSummary, Store } from '../store/store.js';
+import { createCrlPublication, type PublishedCrl } from './crl-publication.js';
 import { createRevokedSets } from './revoked-set.js';
 
 export interface CrlService {
@@ -43,29 +52,43 @@ export interface CrlServiceOptions {
   deltaValidityHours?: number;
   /** Where a CA's delta CRLs are published, for the complete CRL's freshestCRL (RFC 5280 §5.2.6). */
   deltaUrl?: (caId: string) => string | undefined;
+  /** This instance's name when it takes a CA's signing lease (default: random). */
+  holder?: string;
+  /** How long an instance without the lease waits for another's publication (default 2000 ms). */
+  publicationWaitMs?: number;
+  logger?: { warn(obj: object, msg?: string): void };
 }
 
-interface Signed {
-  der: Buffer;
-  number: bigint;
-  stamp: string;
-  refreshAt: number;
-}
-
-interface Complete extends Signed {
-  /** The serials listed, kept only when delta CRLs are computed against it. */
-  serials: Set<string> | undefined;
-}
-
-interface Delta extends Signed {
-  baseNumber: bigint;
+interface Complete extends PublishedCrl {
+  /** The serials listed (canonical hex), known when signed here or read from the DER for a delta. */
+  serials?: Set<string>;
 }
 
 export function createCrlService(o: CrlServiceOptions): CrlService {
   const validityMs = o.validityHours * 3_600_000;
   const deltaMs = o.deltaValidityHours === undefined ? undefined : o.deltaValidityHours * 3_600_000;
   const complete = new Map<string, Complete>();
-  const deltas = new Map<string, Delta>();
+  const deltas = new Map<string, PublishedCrl>();
+  const publication = createCrlPublication({
+    store: o.store, now: o.now, holder: o.holder ?? randomUUID(),
+    ...(o.publicationWaitMs !== undefined ? { waitMs: o.publicationWaitMs } : {}), ...(o.logger ? { logger: o.logger } : {}),
+  });
+  // A CRL another instance published replaces what this one kept (read from the store on the next fetch).
+  o.store.changes.subscribe((change) => {
+    if (change.kind !== 'crl') return;
+    complete.delete(change.ca);
+    deltas.delete(change.ca);
+  });
+  const settings = `${o.validityHours}h/${o.omitExpired ? 'omit' : 'keep'}/${deltaMs === undefined ? 'no-delta' : `delta ${o.deltaValidityHours}h`}`;
+  const signerTags = new WeakMap<Buffer, string>();
+  /** The CA certificate that signs and the settings, so a CRL made by another CA key or setup is not current. */
+  const tagOf = async (ca: CaBackend): Promise<string> => {
+    const [cert] = await ca.chain();
+    if (!cert) return settings;
+    let tag = signerTags.get(cert);
+    if (!tag) signerTags.set(cert, (tag = createHash('sha256').update(cert).digest('hex').slice(0, 16)));
+    return `${tag}/${settings}`;
+  };
   const signing = new Map<string, Promise<unknown>>();
 
   /** One signature per key at a time: callers arriving meanwhile share its result. */
@@ -79,10 +102,16 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
 
   const revokedSets = createRevokedSets(o.store);
 
+  /** The stamp is `<revoked set>|<signer and settings>`. */
   const summaryOf = async (caId: string): Promise<{ summary: RevocationSummary; stamp: string }> => {
     const summary = await o.store.revocationSummary(caId);
-    return { summary, stamp: `${summary.count}/${summary.latest?.toISOString() ?? ''}` };
+    return { summary, stamp: `${summary.count}/${summary.latest?.toISOString() ?? ''}|${await tagOf(o.cas.get(caId)!)}` };
   };
+  const signerPart = (stamp: string): string => stamp.slice(stamp.indexOf('|') + 1);
+
+  /** The serials a complete CRL lists, for the delta CRL computed against it. */
+  const serialsOf = (base: Complete): Set<string> =>
+    (base.serials ??= new Set([...parseCrl(base.der).revoked.keys()].map(normalizeSerial)));
 
   /** The entries of a CRL issued at thisUpdate, in CRL order. */
   const revokedFor = async (caId: string, summary: RevocationSummary, thisUpdate: Date): Promise<RevokedEntry[]> => {
@@ -116,24 +145,30 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
   };
 
   const completeCrl = async (name: string, { ca, caId, generation }: { ca: CrlIssuer; caId: string; generation: number | undefined }, { summary, stamp }: { summary: RevocationSummary; stamp: string }): Promise<Complete> => {
-    const hit = complete.get(name);
     // With delta CRLs, changes go into the delta and the complete CRL follows its schedule.
-    if (hit && o.now().getTime() < hit.refreshAt && (deltaMs !== undefined || hit.stamp === stamp)) return hit;
+    const current = (c: PublishedCrl): boolean =>
+      o.now().getTime() < c.refreshAt && (deltaMs !== undefined ? signerPart(c.stamp) === signerPart(stamp) : c.stamp === stamp);
+    const hit = complete.get(name);
+    if (hit && current(hit)) return hit;
     return once(`complete:${name}`, async () => {
-      const thisUpdate = secondStart(o.now());
-      const revoked = await revokedFor(caId, summary, thisUpdate);
-      // delta CRLs are published for the first key's CRL only
-      const freshestCrlUrl = deltaMs === undefined || generation !== undefined ? undefined : o.deltaUrl?.(caId);
-      const { der, number } = await ca.issueCrl({
-        revoked, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + validityMs), ...(freshestCrlUrl ? { freshestCrlUrl } : {}),
-        ...(generation !== undefined ? { generation } : {}),
+      const got: Complete = await publication.obtain({ name, kind: 'complete', caId }, current, async (after) => {
+        const thisUpdate = secondStart(o.now());
+        const revoked = await revokedFor(caId, summary, thisUpdate);
+        // delta CRLs are published for the first key's CRL only
+        const freshestCrlUrl = deltaMs === undefined || generation !== undefined ? undefined : o.deltaUrl?.(caId);
+        const nextUpdate = new Date(thisUpdate.getTime() + validityMs);
+        const { der, number } = await ca.issueCrl({
+          revoked, thisUpdate, nextUpdate, ...(freshestCrlUrl ? { freshestCrlUrl } : {}),
+          ...(generation !== undefined ? { generation } : {}), ...(after !== undefined ? { after } : {}),
+        });
+        return {
+          der, number, stamp, thisUpdate, nextUpdate, refreshAt: thisUpdate.getTime() + validityMs / 2,
+          ...(deltaMs === undefined ? {} : { serials: new Set(revoked.map((r) => normalizeSerial(r.serialHex))) }),
+        };
       });
-      const made: Complete = {
-        der, number, stamp, refreshAt: thisUpdate.getTime() + validityMs / 2,
-        serials: deltaMs === undefined ? undefined : new Set(revoked.map((r) => r.serialHex)),
-      };
-      complete.set(name, made);
-      return made;
+      const known = complete.get(name);
+      complete.set(name, known?.number === got.number ? known : got);
+      return complete.get(name)!;
     });
   };
 
@@ -160,20 +195,26 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
     async currentDelta(caId) {
       const ca = o.cas.get(caId);
       if (deltaMs === undefined || !ca || !issuesCrls(ca)) return undefined;
-      const current = await summaryOf(caId);
-      const { stamp } = current;
-      const base = await completeCrl(caId, { ca, caId, generation: undefined }, current);
+      const now = await summaryOf(caId);
+      const base = await completeCrl(caId, { ca, caId, generation: undefined }, now);
+      // The delta names its base: published with `<stamp>#<base cRLNumber>`.
+      const stamp = `${now.stamp}#${base.number}`;
+      const current = (d: PublishedCrl): boolean => d.stamp === stamp && o.now().getTime() < d.refreshAt;
       const hit = deltas.get(caId);
-      if (hit && hit.baseNumber === base.number && hit.stamp === stamp && o.now().getTime() < hit.refreshAt) return hit.der;
-      return (await once(`delta:${caId}`, async () => {
-        const thisUpdate = secondStart(o.now());
-        // RFC 5280 §5.2.4: the certificates revoked since the complete CRL it names.
-        const added = (await revokedFor(caId, current.summary, thisUpdate)).filter((r) => !base.serials!.has(r.serialHex));
-        const { der, number } = await ca.issueCrl({ revoked: added, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + deltaMs), deltaOf: base.number });
-        const made: Delta = { der, number, stamp, refreshAt: thisUpdate.getTime() + deltaMs / 2, baseNumber: base.number };
-        deltas.set(caId, made);
-        return made;
-      })).der;
+      if (hit && current(hit)) return hit.der;
+      return once(`delta:${caId}`, async () => {
+        const got = await publication.obtain({ name: caId, kind: 'delta', caId }, current, async (after) => {
+          const thisUpdate = secondStart(o.now());
+          // RFC 5280 §5.2.4: the certificates revoked since the complete CRL it names.
+          const listed = serialsOf(base);
+          const added = (await revokedFor(caId, now.summary, thisUpdate)).filter((r) => !listed.has(normalizeSerial(r.serialHex)));
+          const nextUpdate = new Date(thisUpdate.getTime() + deltaMs);
+          const { der, number } = await ca.issueCrl({ revoked: added, thisUpdate, nextUpdate, deltaOf: base.number, ...(after !== undefined ? { after } : {}) });
+          return { der, number, stamp, thisUpdate, nextUpdate, refreshAt: thisUpdate.getTime() + deltaMs / 2 };
+        });
+        deltas.set(caId, got);
+        return got.der;
+      });
     },
   };
 }

@@ -154,7 +154,7 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
       const ours = [...o.cas.values()].some((ca) => ca.issued(cert.raw));
       return ours && (await o.store.isRevoked(normalizeSerial(cert.serialNumber)));
     },
-    throttle: new BasicAuthThrottle(o.basicThrottle ?? DEFAULT_BASIC_THROTTLE, () => o.now().getTime()),
+    throttle: new BasicAuthThrottle(o.basicThrottle ?? DEFAULT_BASIC_THROTTLE, o.store, () => o.now().getTime()),
     gate: o.gate ?? new HashGate(),
     issuedHere: (cert) => [...o.cas.values()].some((ca) => ca.issued(cert.raw)),
     deviceCrls: o.deviceCrls,

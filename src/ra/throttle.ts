@@ -1,94 +1,126 @@
 /**
  * Failure throttling for password checks (EST HTTP Basic and Web RA sign-in): failures are
  * counted per key within a window; reaching the limit locks the key for a while. A lock is
- * refused before any password hash is paid. In memory and bounded; a restart forgets locks.
+ * refused before any password hash is paid.
+ *
+ * Counts and locks live in the store (Store.recordFailure / activeLock / clearFailures), so every
+ * instance sharing the database counts the same failures and honours the same locks. The lock
+ * check is on the path of every EST enrollment, so what is known about a key (locked until when,
+ * or not locked) is kept here and trusted until the store signals a change to that key (`lock`,
+ * or `any`) or `maxAgeMs` passes (default 1 s: a lock set elsewhere is in force here within it,
+ * even from a store that cannot signal); a key seen again costs no database read. Failures are
+ * rare and each costs one write.
  *
  * An account lock can be lifted early by an unlock recorded in the store (`unlockedAt`): a lock
  * set before that instant no longer counts, which lets another process (the CLI) unlock.
  */
+import type { FailureLimit, FailureLock, Store } from '../store/store.js';
 
-export interface FailureLimit {
-  maxFailures: number;
-  windowMs: number;
-  lockMs: number;
-}
-
-interface Entry {
-  failures: number[];
-  lockedAt: number;
-  lockedUntil: number;
-}
+export type { FailureLimit } from '../store/store.js';
 
 export interface FailureThrottleOptions {
+  store: Store;
   now: () => number;
-  /** Tracked keys beyond this many drop the oldest idle ones first (memory bound). */
+  /** Keys whose state is remembered here beyond this many drop the oldest (memory bound). */
   maxKeys?: number;
+  /** How long what is known about a key is trusted without a change signal (default 1000 ms). */
+  maxAgeMs?: number;
+}
+
+interface Known {
+  lock: FailureLock | undefined;
+  readAt: number;
 }
 
 export class FailureThrottle {
-  private readonly entries = new Map<string, Entry>();
+  private readonly known = new Map<string, Known>();
+  /** Keys that may have failures counted in the store, and when this instance last saw one (suspects). */
+  private readonly failing = new Map<string, number>();
+  /** Moves on every change signal: a read that started before one is not remembered. */
+  private generation = 0;
   private readonly maxKeys: number;
+  private readonly maxAgeMs: number;
 
   constructor(private readonly o: FailureThrottleOptions) {
     this.maxKeys = o.maxKeys ?? 50_000;
+    this.maxAgeMs = o.maxAgeMs ?? 1000;
+    o.store.changes.subscribe((change) => {
+      if (change.kind === 'lock') {
+        this.generation++;
+        this.known.delete(change.key);
+        if (!this.failing.has(change.key)) this.remember(this.failing, change.key, -Infinity); // not seen here
+      } else if (change.kind === 'any') {
+        this.generation++;
+        this.known.clear();
+      }
+    });
   }
 
   /** Seconds this key stays locked (0: not locked). A lock set at or before `unlockedAt` is void. */
-  lockedSeconds(key: string, unlockedAt?: Date | null): number {
-    const entry = this.entries.get(key);
-    if (!entry) return 0;
+  async lockedSeconds(key: string, unlockedAt?: Date | null): Promise<number> {
+    this.o.store.changes.poll?.();
     const now = this.o.now();
-    if (unlockedAt && entry.lockedAt <= unlockedAt.getTime()) {
-      this.entries.delete(key);
+    const lock = await this.lockOf(key, now);
+    if (!lock || lock.lockedUntil.getTime() <= now) return 0;
+    if (unlockedAt && lock.lockedAt.getTime() <= unlockedAt.getTime()) {
+      // Voided: forget it in the store too, so failures count again from zero.
+      await this.o.store.clearFailures(key);
+      this.known.delete(key);
       return 0;
     }
-    return entry.lockedUntil > now ? Math.max(1, Math.ceil((entry.lockedUntil - now) / 1000)) : 0;
+    return Math.max(1, Math.ceil((lock.lockedUntil.getTime() - now) / 1000));
   }
 
-  /** True while this key has failures within its window or a lock (a suspect, not yet locked). */
+  /**
+   * True while this key has a lock or failures within its window that this instance knows of
+   * (a suspect, whose password checks wait behind everyone else's): a scheduling hint, local.
+   */
   hasRecentFailures(key: string, windowMs: number): boolean {
-    const entry = this.entries.get(key);
-    if (!entry) return false;
     const now = this.o.now();
-    return entry.lockedUntil > now || entry.failures.some((t) => now - t < windowMs);
+    const lock = this.known.get(key)?.lock;
+    if (lock && lock.lockedUntil.getTime() > now) return true;
+    const last = this.failing.get(key);
+    return last !== undefined && now - last < windowMs;
   }
 
-  /** Records a failure; returns the lock's seconds when this failure set one off, else 0. */
-  fail(key: string, limit: FailureLimit): number {
+  /** Records a failure in the store; returns the lock's seconds when this failure set one off, else 0. */
+  async fail(key: string, limit: FailureLimit): Promise<number> {
     const now = this.o.now();
-    const entry = this.entry(key);
-    if (entry.lockedUntil > now) return 0;
-    entry.failures = entry.failures.filter((t) => now - t < limit.windowMs);
-    entry.failures.push(now);
-    if (entry.failures.length < limit.maxFailures) return 0;
-    entry.failures = [];
-    entry.lockedAt = now;
-    entry.lockedUntil = now + limit.lockMs;
+    this.remember(this.failing, key, now);
+    const lock = await this.o.store.recordFailure(key, limit, new Date(now));
+    if (!lock) return 0;
+    this.remember(this.known, key, { lock, readAt: now });
     return Math.ceil(limit.lockMs / 1000);
   }
 
-  /** Forget a key's failures and lock (a successful sign-in, an unlock). */
-  clear(key: string): void {
-    this.entries.delete(key);
+  /**
+   * Forget a key's failures and lock (a successful sign-in, an unlock). Written to the store only
+   * when the key may have failures (counted here or signalled), so a success costs no write.
+   */
+  async clear(key: string): Promise<void> {
+    if (!this.failing.has(key) && !this.known.get(key)?.lock) return;
+    await this.o.store.clearFailures(key);
+    this.failing.delete(key);
+    this.known.delete(key);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.known.size;
   }
 
-  private entry(key: string): Entry {
-    let e = this.entries.get(key);
-    if (!e) {
-      if (this.entries.size >= this.maxKeys) this.prune();
-      this.entries.set(key, (e = { failures: [], lockedAt: 0, lockedUntil: 0 }));
-    }
-    return e;
+  private async lockOf(key: string, now: number): Promise<FailureLock | undefined> {
+    const hit = this.known.get(key);
+    if (hit && now - hit.readAt < this.maxAgeMs) return hit.lock;
+    const generation = this.generation;
+    const lock = await this.o.store.activeLock(key, new Date(now));
+    if (generation === this.generation) this.remember(this.known, key, { lock, readAt: now });
+    return lock;
   }
 
-  private prune(): void {
-    const now = this.o.now();
-    for (const [k, e] of this.entries) if (e.lockedUntil <= now && e.failures.length === 0) this.entries.delete(k);
-    while (this.entries.size >= this.maxKeys) this.entries.delete(this.entries.keys().next().value!);
+  private remember<V>(map: Map<string, V>, key: string, value: V): void {
+    map.delete(key); // re-inserted last: the oldest are dropped first
+    map.set(key, value);
+    while (map.size > this.maxKeys) map.delete(map.keys().next().value!);
   }
 }
 
@@ -114,8 +146,8 @@ export class BasicAuthThrottle {
   private readonly account: FailureLimit;
   private readonly address: FailureLimit;
 
-  constructor(settings: BasicThrottleSettings, now: () => number) {
-    this.throttle = new FailureThrottle({ now });
+  constructor(settings: BasicThrottleSettings, store: Store, now: () => number) {
+    this.throttle = new FailureThrottle({ store, now });
     const windowMs = settings.windowSeconds * 1000;
     const lockMs = settings.lockSeconds * 1000;
     this.account = { maxFailures: settings.maxFailuresPerAccount, windowMs, lockMs };
@@ -123,12 +155,12 @@ export class BasicAuthThrottle {
   }
 
   /** The lock refusing an attempt, if any: the address first, then the account. */
-  locked(email: string, address: string | undefined, unlockedAt?: Date | null): BasicLock | undefined {
+  async locked(email: string, address: string | undefined, unlockedAt?: Date | null): Promise<BasicLock | undefined> {
     if (address !== undefined) {
-      const s = this.throttle.lockedSeconds(`ip:${address}`);
+      const s = await this.throttle.lockedSeconds(`ip:${address}`);
       if (s > 0) return { scope: 'address', retryAfterSeconds: s };
     }
-    const s = this.throttle.lockedSeconds(`acct:${email}`, unlockedAt);
+    const s = await this.throttle.lockedSeconds(`acct:${email}`, unlockedAt);
     return s > 0 ? { scope: 'account', retryAfterSeconds: s } : undefined;
   }
 
@@ -138,19 +170,19 @@ export class BasicAuthThrottle {
   }
 
   /** Records a failed check; returns the locks it set off (each one is audited once). */
-  fail(email: string, address: string | undefined): BasicLock[] {
+  async fail(email: string, address: string | undefined): Promise<BasicLock[]> {
     const locks: BasicLock[] = [];
-    const a = this.throttle.fail(`acct:${email}`, this.account);
+    const a = await this.throttle.fail(`acct:${email}`, this.account);
     if (a > 0) locks.push({ scope: 'account', retryAfterSeconds: a });
     if (address !== undefined) {
-      const b = this.throttle.fail(`ip:${address}`, this.address);
+      const b = await this.throttle.fail(`ip:${address}`, this.address);
       if (b > 0) locks.push({ scope: 'address', retryAfterSeconds: b });
     }
     return locks;
   }
 
   /** A correct password clears the account's failures (not the address's: it may be shared). */
-  succeed(email: string): void {
-    this.throttle.clear(`acct:${email}`);
+  async succeed(email: string): Promise<void> {
+    await this.throttle.clear(`acct:${email}`);
   }
 }

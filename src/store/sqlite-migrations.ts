@@ -222,6 +222,46 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE TRIGGER certificates_changed_delete AFTER DELETE ON certificates BEGIN UPDATE change_counter SET n = n + 1 WHERE id = 1; END;
     `,
   },
+  {
+    // State every instance sharing the database must see (sqlite-shared-state.ts): Web RA
+    // sessions (id = SHA-256 of the cookie value, never the value), failed-password counters and
+    // their locks, leases for jobs one instance runs at a time, and the CRLs last published.
+    // cRLNumbers are zero-padded decimal text (up to 20 octets, RFC 5280 §5.2.3) so they compare as text.
+    name: 'Shared state: Web RA sessions, failure counters, leases, published CRLs',
+    sql: `
+      CREATE TABLE web_sessions (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        role TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      );
+      CREATE INDEX web_sessions_email ON web_sessions (email);
+      CREATE TABLE failure_counters (
+        key TEXT PRIMARY KEY,
+        failures TEXT NOT NULL,
+        locked_at TEXT,
+        locked_until TEXT
+      );
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      );
+      CREATE TABLE published_crls (
+        ca TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('complete', 'delta')),
+        number TEXT NOT NULL,
+        der BLOB NOT NULL,
+        this_update TEXT NOT NULL,
+        next_update TEXT NOT NULL,
+        stamp TEXT NOT NULL,
+        PRIMARY KEY (ca, kind)
+      );
+    `,
+  },
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

@@ -36,6 +36,7 @@ import {
 } from './sqlite-rows.js';
 import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
 import { ChangeHub } from './change-hub.js';
+import { SqliteSharedState } from './sqlite-shared-state.js';
 import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
 type Counted<T> = [result: T, before: number, after: number];
@@ -386,20 +387,24 @@ export class SqliteStore implements Store {
     });
   }
 
-  // ---- store contract v2: shared state (NOT YET IMPLEMENTED; being built) ----
+  // ---- store contract v2: shared state (sqlite-shared-state.ts) ----
   readonly changes = new ChangeHub();
-  async createSession(_session: WebSession): Promise<void> { throw new StoreUnavailableError('createSession: not implemented yet'); }
-  async getSession(_id: string): Promise<WebSession | undefined> { throw new StoreUnavailableError('getSession: not implemented yet'); }
-  async touchSession(_id: string, _at: Date): Promise<boolean> { throw new StoreUnavailableError('touchSession: not implemented yet'); }
-  async deleteSession(_id: string): Promise<void> { throw new StoreUnavailableError('deleteSession: not implemented yet'); }
-  async deleteSessionsOf(_email: string): Promise<number> { throw new StoreUnavailableError('deleteSessionsOf: not implemented yet'); }
-  async purgeSessions(_at: Date, _idleMs: number): Promise<number> { throw new StoreUnavailableError('purgeSessions: not implemented yet'); }
-  async recordFailure(_key: string, _limit: FailureLimit, _at: Date): Promise<FailureLock | undefined> { throw new StoreUnavailableError('recordFailure: not implemented yet'); }
-  async activeLock(_key: string, _at: Date): Promise<FailureLock | undefined> { throw new StoreUnavailableError('activeLock: not implemented yet'); }
-  async clearFailures(_key: string): Promise<void> { throw new StoreUnavailableError('clearFailures: not implemented yet'); }
-  async acquireLease(_name: string, _holder: string, _at: Date, _ttlMs: number): Promise<boolean> { throw new StoreUnavailableError('acquireLease: not implemented yet'); }
-  async getCrl(_ca: string, _kind: CrlKind): Promise<StoredCrl | undefined> { throw new StoreUnavailableError('getCrl: not implemented yet'); }
-  async putCrl(_crl: StoredCrl): Promise<boolean> { throw new StoreUnavailableError('putCrl: not implemented yet'); }
+  private sharedState: SqliteSharedState | undefined;
+  private get shared(): SqliteSharedState {
+    return (this.sharedState ??= new SqliteSharedState(this.db, this.changes));
+  }
+  async createSession(session: WebSession): Promise<void> { this.run('createSession', () => this.shared.createSession(session), 'a session with this id already exists'); }
+  async getSession(id: string): Promise<WebSession | undefined> { return this.run('getSession', () => this.shared.getSession(id)); }
+  async touchSession(id: string, at: Date): Promise<boolean> { return this.run('touchSession', () => this.shared.touchSession(id, at)); }
+  async deleteSession(id: string): Promise<void> { this.run('deleteSession', () => this.shared.deleteSession(id)); }
+  async deleteSessionsOf(email: string): Promise<number> { return this.run('deleteSessionsOf', () => this.shared.deleteSessionsOf(email)); }
+  async purgeSessions(at: Date, idleMs: number): Promise<number> { return this.run('purgeSessions', () => this.shared.purgeSessions(at, idleMs)); }
+  async recordFailure(key: string, limit: FailureLimit, at: Date): Promise<FailureLock | undefined> { return this.run('recordFailure', () => this.shared.recordFailure(key, limit, at)); }
+  async activeLock(key: string, at: Date): Promise<FailureLock | undefined> { return this.run('activeLock', () => this.shared.activeLock(key, at)); }
+  async clearFailures(key: string): Promise<void> { this.run('clearFailures', () => this.shared.clearFailures(key)); }
+  async acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.run('acquireLease', () => this.shared.acquireLease(name, holder, at, ttlMs)); }
+  async getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.run('getCrl', () => this.shared.getCrl(ca, kind)); }
+  async putCrl(crl: StoredCrl): Promise<boolean> { return this.run('putCrl', () => this.shared.putCrl(crl)); }
 
   async close(): Promise<void> {
     if (this.closed) return;

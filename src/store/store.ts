@@ -197,15 +197,16 @@ export interface Store {
   /** Record activity on a session (its idle timer restarts); false when it is gone. */
   touchSession(id: string, at: Date): Promise<boolean>;
   deleteSession(id: string): Promise<void>;
-  /** Sign an account out everywhere (password changed, account disabled); returns how many sessions ended. */
+  /** Sign an account out everywhere (password changed, account disabled; email case ignored); returns how many sessions ended. */
   deleteSessionsOf(email: string): Promise<number>;
   /** Drop sessions past their absolute end or idle longer than `idleMs` at `at`; returns how many. */
   purgeSessions(at: Date, idleMs: number): Promise<number>;
 
   /**
    * Count a failed password check against `key` (an account, an address, a pair) within
-   * `limit.windowMs`, atomically across instances; returns the lock it set off, if this failure
-   * reached `limit.maxFailures` (the count then starts again).
+   * `limit.windowMs` (a sliding window), atomically across instances; returns the lock it set off,
+   * if this failure reached `limit.maxFailures` (the count then starts again). A failure while the
+   * key is locked is not counted. Emits a `lock` change for the key.
    */
   recordFailure(key: string, limit: FailureLimit, at: Date): Promise<FailureLock | undefined>;
   /** The lock on `key` still in force at `at`, if any. */
@@ -215,8 +216,9 @@ export interface Store {
 
   /**
    * Take (or renew) the named lease for `holder` until `at + ttlMs`: true when `holder` now holds
-   * it, false while another holder's lease lasts. Jobs that must run on one instance at a time
-   * (signing the shared CRL) run under a lease.
+   * it, false while another holder's lease lasts (it is free from its end on: `end <= at`). Jobs
+   * that must run on one instance at a time (signing the shared CRL) run under a lease; its holder
+   * releases it by renewing with `ttlMs` 0.
    */
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean>;
 

@@ -10,6 +10,7 @@ import { storeSearchContract } from './store-contract-search.js';
 import { storeAtomicContract, type StoreContractOptions } from './store-contract-atomic.js';
 
 export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atomic.js';
+import { storeSharedStateContract } from './store-contract-shared.js';
 
 let serialCounter = 0;
 
@@ -487,4 +488,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   });
   storeSearchContract(name, open, cleanup);
   storeAtomicContract(name, open, cleanup, options);
+  storeSharedStateContract(name, open, cleanup);
 }
