@@ -9,6 +9,7 @@
  */
 import pg from 'pg';
 import { CHANGE_CHANNEL } from './postgres-migrations.js';
+import { decodeKey } from './postgres-rows.js';
 import type { ChangeHub } from './change-hub.js';
 import type { StoreChange } from './store.js';
 
@@ -85,7 +86,7 @@ export class ChangeListener {
       this.o.hub.emit({ kind: 'any' });
       return;
     }
-    this.o.hub.emit(notice.c);
+    this.o.hub.emit(notice.c.kind === 'lock' ? { kind: 'lock', key: decodeKey(notice.c.key) } : notice.c);
   }
 
   private lost(client: pg.Client, err: Error | undefined): void {

@@ -83,6 +83,31 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * PostgreSQL text cannot hold NUL (SQLite can): a NUL in a value (a crafted subject, a client
+ * certificate's name) is stored as U+FFFD, the replacement character, instead of failing the write.
+ */
+export function pgText(s: string): string {
+  return s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s;
+}
+
+/** JSON for a jsonb parameter, with NULs replaced as in pgText (jsonb refuses \u0000). */
+export function json(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? pgText(v) : v));
+}
+
+/**
+ * Failure-counter keys hold NUL as a separator (`p:<address>\0<email>`): stored with NUL and
+ * backslash escaped, reversibly, so notices give back the key the caller used.
+ */
+export function encodeKey(key: string): string {
+  return key.replace(/[\\\0]/g, (c) => (c === '\0' ? '\\0' : '\\\\'));
+}
+
+export function decodeKey(stored: string): string {
+  return stored.replace(/\\([\\0])/g, (_m, c: string) => (c === '0' ? '\0' : '\\'));
+}
+
 export function page(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
@@ -131,7 +156,7 @@ export function toProfile(r: ProfileRow): Profile {
 
 /** $1..$18 of the profile statements, in PROFILE_COLUMNS order (JSON values as text). */
 export function profileValues(p: NewProfile): unknown[] {
-  const j = JSON.stringify;
+  const j = json;
   return [
     p.label, p.enabled, p.ca, p.auth, j(p.clientTrustAnchors), p.validityDays, j(p.keyAlgorithms), j(p.keyUsage),
     j(p.extendedKeyUsage), j(p.allowedAccounts), j(p.csrAttrs), p.approval, p.retryAfterSeconds, p.pendingTtlHours,
@@ -185,7 +210,7 @@ export function toAudit(r: AuditRow): AuditEvent {
 
 /** An audit event as the jsonb the store's functions read (jsonb_to_record). */
 export function auditJson(e: NewAuditEvent, now: Date): string {
-  return JSON.stringify({
+  return json({
     at: (e.at ?? now).toISOString(), actor: e.actor, action: e.action, profile: e.profile, outcome: e.outcome, serial: e.serial, detail: e.detail,
   });
 }

@@ -1,9 +1,11 @@
 /**
  * The PostgreSQL store's shared state: Web RA sessions, failure counters and locks, leases and
  * published CRLs. Each method is one statement (one round trip, its own transaction); the ones
- * that change what caches hold announce it with pg_notify in that statement.
+ * that change what caches hold announce it with pg_notify in that statement. Failure keys are
+ * stored escaped (encodeKey: they hold NUL, which PostgreSQL text cannot).
  */
 import type { QueryResultRow } from 'pg';
+import { encodeKey } from './postgres-rows.js';
 import type { AdminRole } from '../ra/model.js';
 import type { CrlKind, FailureLimit, FailureLock, StoreChange, StoredCrl, WebSession } from './store.js';
 
@@ -71,7 +73,7 @@ export class PostgresSharedState {
 
   async recordFailure(key: string, limit: FailureLimit, at: Date): Promise<FailureLock | undefined> {
     const { rows } = await this.c.query<{ locked_at: Date; locked_until: Date }>('recordFailure',
-      'SELECT * FROM estuary_record_failure($1, $2, $3, $4, $5, $6)', [key, at, limit.windowMs, limit.maxFailures, limit.lockMs, this.c.origin]);
+      'SELECT * FROM estuary_record_failure($1, $2, $3, $4, $5, $6)', [encodeKey(key), at, limit.windowMs, limit.maxFailures, limit.lockMs, this.c.origin]);
     const row = rows[0];
     if (!row) return undefined;
     this.c.emit({ kind: 'lock', key });
@@ -80,13 +82,13 @@ export class PostgresSharedState {
 
   async activeLock(key: string, at: Date): Promise<FailureLock | undefined> {
     const { rows } = await this.c.query<{ locked_at: Date; locked_until: Date }>('activeLock',
-      'SELECT locked_at, locked_until FROM auth_failures WHERE key = $1 AND locked_until > $2', [key, at]);
+      'SELECT locked_at, locked_until FROM auth_failures WHERE key = $1 AND locked_until > $2', [encodeKey(key), at]);
     return rows[0] && { lockedAt: rows[0].locked_at, lockedUntil: rows[0].locked_until };
   }
 
   async clearFailures(key: string): Promise<void> {
     const { rows } = await this.c.query('clearFailures', `WITH d AS (DELETE FROM auth_failures WHERE key = $1 RETURNING key)
-      SELECT ${this.c.notify(`jsonb_build_object('kind', 'lock', 'key', d.key)`)} FROM d`, [key]);
+      SELECT ${this.c.notify(`jsonb_build_object('kind', 'lock', 'key', d.key)`)} FROM d`, [encodeKey(key)]);
     if (rows.length) this.c.emit({ kind: 'lock', key });
   }
 

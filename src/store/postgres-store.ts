@@ -15,7 +15,7 @@ import { ChangeHub } from './change-hub.js';
 import { ChangeListener } from './postgres-listener.js';
 import { CHANGE_CHANNEL, migratePostgres } from './postgres-migrations.js';
 import {
-  CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditJson, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
+  CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditJson, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
   toCertificate, toPending, toProfile, type AccountRow, type AuditRow, type CertificateRow, type PendingRow, type ProfileRow,
 } from './postgres-rows.js';
 import { auditWhere, certificateFilterWhere, certificateWhere, pendingWhere, type Conditions } from './postgres-search.js';
@@ -143,7 +143,8 @@ export class PostgresStore implements Store {
 
   private query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[], conflict?: string, name?: string): Promise<{ rows: R[]; rowCount: number }> {
     return this.op(what, async () => {
-      const r = await this.pool.query<R>(name ? { name, text, values } : { text, values });
+      const safe = values.map((v) => (typeof v === 'string' ? pgText(v) : v));
+      const r = await this.pool.query<R>(name ? { name, text, values: safe } : { text, values: safe });
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     }, conflict);
   }
@@ -189,11 +190,11 @@ export class PostgresStore implements Store {
   }
 
   setAccountAllowedNames(email: string, names: string[]): Promise<boolean> {
-    return this.updateAccount('setAccountAllowedNames', 'allowed_names = $2::jsonb, updated_at = $3', email, [JSON.stringify(names), this.now()]);
+    return this.updateAccount('setAccountAllowedNames', 'allowed_names = $2::jsonb, updated_at = $3', email, [json(names), this.now()]);
   }
 
   setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean> {
-    return this.updateAccount('setAccountAllowedProfiles', 'allowed_profiles = $2::jsonb, updated_at = $3', email, [JSON.stringify(labels), this.now()]);
+    return this.updateAccount('setAccountAllowedProfiles', 'allowed_profiles = $2::jsonb, updated_at = $3', email, [json(labels), this.now()]);
   }
 
   unlockAccount(email: string, at: Date): Promise<boolean> {
@@ -229,15 +230,15 @@ export class PostgresStore implements Store {
 
   async recordIssuance(certificate: NewCertificate, event: NewAuditEvent, links: IssuanceLinks = {}): Promise<void> {
     const now = this.now();
-    const c = JSON.stringify({
+    const c = json({
       serial: certificate.serial, profile: certificate.profile, ca: certificate.ca, subject: certificate.subject,
-      sans: JSON.stringify(certificate.sans), not_before: certificate.notBefore.toISOString(), not_after: certificate.notAfter.toISOString(),
+      sans: json(certificate.sans), not_before: certificate.notBefore.toISOString(), not_after: certificate.notAfter.toISOString(),
       requester: certificate.requester, renews: certificate.renews, created_at: now.toISOString(),
     });
     const supersede = links.renewal?.supersede;
     const { rows } = await this.query<{ ca: string | null }>('recordIssuance', 'SELECT estuary_record_issuance($1, $2, $3, $4, $5, $6, $7) AS ca', [
       c, certificate.der, auditJson(event, now),
-      supersede ? JSON.stringify({ at: supersede.at.toISOString(), audit: JSON.parse(auditJson(supersede.event, now)) }) : null,
+      supersede ? json({ at: supersede.at.toISOString(), audit: JSON.parse(auditJson(supersede.event, now)) }) : null,
       links.renewal?.once === true, links.approvedRequestId ?? null, this.origin,
     ], `a certificate with serial ${certificate.serial} already exists`, 'estuary_record_issuance');
     const ca = rows[0]?.ca;
@@ -343,7 +344,7 @@ export class PostgresStore implements Store {
     const { rows } = await this.query<PendingRow>('createPendingRequest', `WITH p AS (INSERT INTO pending_requests (id, profile, operation,
         requester, key_id, csr, subject, sans, key_description, status, created_at, expires_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, 'pending', $10, $11) RETURNING *)${audit} SELECT * FROM p`,
-    [id, r.profile, r.operation, r.requester, r.keyId, r.csr, r.subject, JSON.stringify(r.sans), r.keyDescription, r.createdAt, r.expiresAt,
+    [id, r.profile, r.operation, r.requester, r.keyId, r.csr, r.subject, json(r.sans), r.keyDescription, r.createdAt, r.expiresAt,
       ...(e ? auditValues(e, this.now()) : [])]);
     return toPending(rows[0]!);
   }
