@@ -182,7 +182,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('database.type unsupported', () => {
-    expect(configError(withCa({ database: { type: 'postgres' } }))).toBe('database.type: "postgres" is not supported (supported: sqlite)');
+    expect(configError(withCa({ database: { type: 'mysql' } }))).toBe('database.type: "mysql" is not supported (supported: sqlite, postgres)');
   });
 
   it('database.path empty', () => {
