@@ -234,6 +234,33 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         RETURN v_ca; -- the CA of the certificate superseded, if one was
       END $fn$;
 
+      -- Group commit: the issuances and audit events queued while earlier ones committed, in ONE
+      -- transaction (one WAL flush). Any failure fails the whole statement; the store then
+      -- repeats each write on its own, so only the failing one fails. Returns the superseded CAs.
+      CREATE FUNCTION estuary_record_writes(p_items jsonb, p_ders bytea[], p_origin text)
+          RETURNS TABLE (n integer, ca text) LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        item jsonb;
+      BEGIN
+        n := 0;
+        FOR item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
+          n := n + 1;
+          ca := NULL;
+          IF item ? 'c' THEN
+            ca := estuary_record_issuance(item->'c', p_ders[(item->>'d')::integer], item->'audit', item->'supersede',
+              COALESCE((item->>'once')::boolean, false), (item->>'approved')::integer, p_origin);
+          ELSE
+            INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)
+              SELECT a.at, a.actor, a.action, a.profile, a.outcome, a.serial, a.detail
+              FROM jsonb_to_record(item->'audit') AS a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text);
+          END IF;
+          IF ca IS NOT NULL THEN
+            RETURN NEXT;
+          END IF;
+        END LOOP;
+      END $fn$;
+
       -- recordFailure: the failures inside the sliding window, counted under the key's row lock;
       -- a lock in force counts nothing; reaching the limit sets a lock and starts the count again.
       CREATE FUNCTION estuary_record_failure(p_key text, p_at timestamptz, p_window_ms bigint, p_max integer, p_lock_ms bigint,

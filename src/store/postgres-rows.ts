@@ -208,11 +208,9 @@ export function toAudit(r: AuditRow): AuditEvent {
   return { ...r, id: Number(r.id) };
 }
 
-/** An audit event as the jsonb the store's functions read (jsonb_to_record). */
-export function auditJson(e: NewAuditEvent, now: Date): string {
-  return json({
-    at: (e.at ?? now).toISOString(), actor: e.actor, action: e.action, profile: e.profile, outcome: e.outcome, serial: e.serial, detail: e.detail,
-  });
+/** An audit event as the object the store's functions read from jsonb (jsonb_to_record). */
+export function auditObject(e: NewAuditEvent, now: Date): Record<string, unknown> {
+  return { at: (e.at ?? now).toISOString(), actor: e.actor, action: e.action, profile: e.profile, outcome: e.outcome, serial: e.serial, detail: e.detail };
 }
 
 /** $n.. of an audit INSERT: at, actor, action, profile, outcome, serial, detail. */

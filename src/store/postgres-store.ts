@@ -15,11 +15,12 @@ import { ChangeHub } from './change-hub.js';
 import { ChangeListener } from './postgres-listener.js';
 import { CHANGE_CHANNEL, migratePostgres } from './postgres-migrations.js';
 import {
-  CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditJson, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
+  CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
   toCertificate, toPending, toProfile, type AccountRow, type AuditRow, type CertificateRow, type PendingRow, type ProfileRow,
 } from './postgres-rows.js';
 import { auditWhere, certificateFilterWhere, certificateWhere, pendingWhere, type Conditions } from './postgres-search.js';
 import { PostgresSharedState } from './postgres-shared.js';
+import { WriteBatcher, type BatchStats, type QueuedWrite } from './postgres-batch.js';
 import {
   StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
   type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor,
@@ -42,6 +43,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** The password when it is not in the URL (config passwordFile / passwordEnv). */
   password?: string;
+  /** Batches of issuances and audit events committing at once (default 4, at most poolSize - 1; see postgres-batch.ts). */
+  groupCommit?: number;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -99,6 +102,7 @@ export class PostgresStore implements Store {
   private readonly now: () => Date;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly shared: PostgresSharedState;
+  private readonly batcher: WriteBatcher;
   private closed = false;
 
   constructor(
@@ -112,6 +116,7 @@ export class PostgresStore implements Store {
   ) {
     this.changes = hub;
     this.now = options.now ?? (() => new Date());
+    this.batcher = new WriteBatcher({ batch: (items, ders) => this.batch(items, ders), single: (w) => this.single(w) }, where, options.groupCommit ?? Math.min(4, Math.max(1, (options.poolSize ?? 10) - 1)));
     this.shared = new PostgresSharedState({
       query: (what, text, values) => this.query(what, text, values),
       origin,
@@ -230,19 +235,45 @@ export class PostgresStore implements Store {
 
   async recordIssuance(certificate: NewCertificate, event: NewAuditEvent, links: IssuanceLinks = {}): Promise<void> {
     const now = this.now();
-    const c = json({
-      serial: certificate.serial, profile: certificate.profile, ca: certificate.ca, subject: certificate.subject,
-      sans: json(certificate.sans), not_before: certificate.notBefore.toISOString(), not_after: certificate.notAfter.toISOString(),
-      requester: certificate.requester, renews: certificate.renews, created_at: now.toISOString(),
-    });
+    const item: Record<string, unknown> = {
+      c: {
+        serial: certificate.serial, profile: certificate.profile, ca: certificate.ca, subject: certificate.subject,
+        sans: json(certificate.sans), not_before: certificate.notBefore.toISOString(), not_after: certificate.notAfter.toISOString(),
+        requester: certificate.requester, renews: certificate.renews, created_at: now.toISOString(),
+      },
+      audit: auditObject(event, now),
+    };
     const supersede = links.renewal?.supersede;
-    const { rows } = await this.query<{ ca: string | null }>('recordIssuance', 'SELECT estuary_record_issuance($1, $2, $3, $4, $5, $6, $7) AS ca', [
-      c, certificate.der, auditJson(event, now),
-      supersede ? json({ at: supersede.at.toISOString(), audit: JSON.parse(auditJson(supersede.event, now)) }) : null,
-      links.renewal?.once === true, links.approvedRequestId ?? null, this.origin,
-    ], `a certificate with serial ${certificate.serial} already exists`, 'estuary_record_issuance');
-    const ca = rows[0]?.ca;
+    if (supersede) item.supersede = { at: supersede.at.toISOString(), audit: auditObject(supersede.event, now) };
+    if (links.renewal?.once) item.once = true;
+    if (links.approvedRequestId !== undefined) item.approved = links.approvedRequestId;
+    const conflict = `a certificate with serial ${certificate.serial} already exists`;
+    const ca = await this.op('recordIssuance', () => this.batcher.write({ item, der: certificate.der, what: 'recordIssuance', conflict }));
     if (ca && certificate.renews) this.changes.emit({ kind: 'revocation', ca, serial: certificate.renews });
+  }
+
+  /** One queued write alone: its own statement and transaction. */
+  private async single(w: QueuedWrite): Promise<string | null> {
+    const { item } = w;
+    if (!item.c) {
+      await this.pool.query({ name: 'estuary_append_audit', text: `${INSERT_AUDIT} SELECT a.* FROM jsonb_to_record($1::jsonb)
+        AS a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text)`, values: [json(item.audit)] });
+      return null;
+    }
+    const { rows } = await this.pool.query<{ ca: string | null }>({
+      name: 'estuary_record_issuance',
+      text: 'SELECT estuary_record_issuance($1, $2, $3, $4, $5, $6, $7) AS ca',
+      values: [json(item.c), w.der, json(item.audit), item.supersede ? json(item.supersede) : null, item.once === true, item.approved ?? null, this.origin],
+    });
+    return rows[0]?.ca ?? null;
+  }
+
+  /** Queued writes together: one statement, one transaction. */
+  private async batch(items: Array<Record<string, unknown>>, ders: Buffer[]): Promise<Map<number, string>> {
+    const { rows } = await this.pool.query<{ n: number; ca: string }>({
+      name: 'estuary_record_writes', text: 'SELECT n, ca FROM estuary_record_writes($1, $2, $3)', values: [json(items), ders, this.origin],
+    });
+    return new Map(rows.map((r) => [r.n - 1, r.ca]));
   }
 
   async findRenewal(serial: string): Promise<string | undefined> {
@@ -388,7 +419,8 @@ export class PostgresStore implements Store {
   }
 
   async appendAudit(event: NewAuditEvent): Promise<void> {
-    await this.query('appendAudit', `${INSERT_AUDIT} VALUES ($1, $2, $3, $4, $5, $6, $7)`, auditValues(event, this.now()), undefined, 'estuary_append_audit');
+    const item = { audit: auditObject(event, this.now()) };
+    await this.op('appendAudit', () => this.batcher.write({ item, what: 'appendAudit', conflict: 'duplicate audit event' }));
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
@@ -416,6 +448,11 @@ export class PostgresStore implements Store {
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.shared.acquireLease(name, holder, at, ttlMs); }
   getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.shared.getCrl(ca, kind); }
   putCrl(crl: StoredCrl): Promise<boolean> { return this.shared.putCrl(crl); }
+
+  /** Group commit so far (for metrics and tests). */
+  writeStats(): BatchStats {
+    return { ...this.batcher.stats };
+  }
 
   /** Connections in use, idle and waited for (for metrics). */
   poolStats(): { total: number; idle: number; waiting: number } {

@@ -171,6 +171,49 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     expect(await a.listCertificates()).toHaveLength(2);
   });
 
+  it('commits queued writes as one batch; a failing write in a batch fails alone', async () => {
+    const store = await open({ groupCommit: 1 });
+    const first = newCertificate();
+    await store.recordIssuance(first, newEvent());
+    const held = await store.createPendingRequest({
+      profile: 'manual', operation: 'simpleenroll', requester: 'dev', keyId: 'ab'.repeat(32), csr: Buffer.from([0x30, 0]), subject: 'CN=held', sans: [],
+      keyDescription: 'EC P-256', createdAt: new Date(), expiresAt: new Date(Date.now() + 3600_000),
+    });
+    const changes: StoreChange[] = [];
+    store.changes.subscribe((c) => changes.push(c));
+    const good = Array.from({ length: 6 }, () => newCertificate());
+    const renewal = newCertificate({ renews: first.serial });
+    // the first goes out alone; the others queue behind it and go out together
+    const results = await Promise.allSettled([
+      store.appendAudit(newEvent({ action: 'lead' })),
+      ...good.slice(0, 3).map((c) => store.recordIssuance(c, newEvent({ action: 'good', serial: c.serial }))),
+      store.recordIssuance({ ...first, subject: 'CN=duplicate' }, newEvent({ action: 'dup' })),
+      store.recordIssuance(newCertificate(), newEvent({ action: 'unapproved' }), { approvedRequestId: held.id }),
+      store.recordIssuance(renewal, newEvent({ action: 'renewal' }), { renewal: { supersede: { at: new Date(), event: newEvent({ action: 'cert.supersede' }) } } }),
+      ...good.slice(3).map((c) => store.recordIssuance(c, newEvent({ action: 'good', serial: c.serial }))),
+      store.appendAudit(newEvent({ action: 'tail' })),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    for (const r of results.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+    for (const c of good) expect(await store.getCertificate(c.serial)).toBeDefined();
+    expect(await store.countAudit({ action: 'good' })).toBe(6);
+    expect(await store.listAudit({ action: 'dup' })).toEqual([]);
+    expect(await store.listAudit({ action: 'unapproved' })).toEqual([]);
+    expect(await store.countAudit({ action: 'tail' })).toBe(1);
+    expect(await store.getCertificate(first.serial)).toMatchObject({ status: 'revoked', revocationReason: 'superseded', subject: first.subject });
+    expect(changes).toEqual([{ kind: 'revocation', ca: first.ca, serial: first.serial }]);
+    expect(store.writeStats()).toMatchObject({ repeated: 1 });
+    const before = store.writeStats();
+    // without a failure, a batch commits as one: every write in it lands
+    const many = Array.from({ length: 50 }, () => newCertificate());
+    await Promise.all(many.map((c) => store.recordIssuance(c, newEvent({ action: 'many' }))));
+    expect(await store.countAudit({ action: 'many' })).toBe(50);
+    const after = store.writeStats();
+    expect(after.batches).toBeGreaterThan(before.batches);
+    expect(after.batchedWrites - before.batchedWrites).toBeGreaterThan(1);
+    expect(after.repeated).toBe(1);
+  });
+
   it('loses no write when another process records issuances at the same time', async () => {
     if (!existsSync(distStore)) throw new Error(`${distStore} is missing: run npm run build first`);
     const store = await open({ poolSize: 4 });
