@@ -236,13 +236,31 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
 
       -- Group commit: the issuances and audit events queued while earlier ones committed, in ONE
       -- transaction (one WAL flush). Any failure fails the whole statement; the store then
-      -- repeats each write on its own, so only the failing one fails. Returns the superseded CAs.
+      -- repeats each write on its own, so only the failing one fails. Plain issuances and audit
+      -- events (the common case) are inserted set-wise; a batch holding an issuance with renewal
+      -- or approval links runs each write through estuary_record_issuance, in order.
+      -- Returns the CA of each certificate superseded, by the 1-based position of its write.
       CREATE FUNCTION estuary_record_writes(p_items jsonb, p_ders bytea[], p_origin text)
           RETURNS TABLE (n integer, ca text) LANGUAGE plpgsql AS $fn$
       #variable_conflict use_column
       DECLARE
         item jsonb;
       BEGIN
+        IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) AS e(v) WHERE v ?| ARRAY['supersede', 'once', 'approved']) THEN
+          INSERT INTO certificates (serial, profile, ca, subject, sans, not_before, not_after, der, requester, renews, status, created_at)
+            SELECT c.serial, c.profile, c.ca, c.subject, c.sans, c.not_before, c.not_after, p_ders[(e.v->>'d')::integer], c.requester,
+              c.renews, 'valid', c.created_at
+            FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(v, i),
+              jsonb_to_record(e.v->'c') AS c(serial text, profile text, ca text, subject text, sans text, not_before timestamptz,
+                not_after timestamptz, requester text, renews text, created_at timestamptz)
+            WHERE e.v ? 'c' ORDER BY e.i;
+          INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)
+            SELECT a.at, a.actor, a.action, a.profile, a.outcome, a.serial, a.detail
+            FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(v, i),
+              jsonb_to_record(e.v->'audit') AS a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text)
+            ORDER BY e.i;
+          RETURN;
+        END IF;
         n := 0;
         FOR item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
           n := n + 1;
