@@ -10,7 +10,10 @@
  * approved, a deadlock between two batches) is repeated write by write, so only the failing
  * write fails; one that fails because the database is unreachable fails every write in it.
  */
-import { mapPgError } from './postgres-rows.js';
+import type pg from 'pg';
+import { json, mapPgError } from './postgres-rows.js';
+
+const INSERT_AUDIT = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)`;
 
 export interface QueuedWrite {
   /** The item for estuary_record_writes: { c, audit, supersede?, once?, approved?, d? } or { audit }. */
@@ -120,4 +123,33 @@ export class WriteBatcher {
       e.reject(mapPgError(err, e.what, this.where, e.conflict));
     }
   }
+}
+
+/** The store's statements for group commit, on `pool`, announcing changes as `origin`. */
+export function batchRunner(pool: pg.Pool, origin: string): BatchRunner {
+  return {
+    /** One queued write alone: its own statement and transaction. */
+    async single(w: QueuedWrite): Promise<string | null> {
+      const { item } = w;
+      if (!item.c) {
+        await pool.query({ name: 'estuary_append_audit', text: `${INSERT_AUDIT} SELECT a.* FROM jsonb_to_record($1::jsonb)
+          AS a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text)`, values: [json(item.audit)] });
+        return null;
+      }
+      const { rows } = await pool.query<{ ca: string | null }>({
+        name: 'estuary_record_issuance',
+        text: 'SELECT estuary_record_issuance($1, $2, $3, $4, $5, $6, $7) AS ca',
+        values: [json(item.c), w.der, json(item.audit), item.supersede ? json(item.supersede) : null, item.once === true, item.approved ?? null, origin],
+      });
+      return rows[0]?.ca ?? null;
+    },
+
+    /** Queued writes together: one statement, one transaction. */
+    async batch(items: Array<Record<string, unknown>>, ders: Buffer[]): Promise<Map<number, string>> {
+      const { rows } = await pool.query<{ n: number; ca: string }>({
+        name: 'estuary_record_writes', text: 'SELECT n, ca FROM estuary_record_writes($1, $2, $3)', values: [json(items), ders, origin],
+      });
+      return new Map(rows.map((r) => [r.n - 1, r.ca]));
+    },
+  };
 }

@@ -6,8 +6,9 @@
  *
  * Every method is one statement, hence one round trip and one transaction, whatever it commits
  * together: data-modifying CTEs for revoke/decide/hold with their audit events, a plpgsql
- * function for recordIssuance with its renewal and approval links. Durability is PostgreSQL's
- * (synchronous_commit): concurrent commits share WAL flushes, the server's own group commit.
+ * function for recordIssuance with its renewal and approval links. Issuances and audit events
+ * queued while earlier ones commit go out together (group commit, postgres-batch.ts). A call
+ * resolves after its COMMIT returned (synchronous_commit: durable on the server's disk).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -20,7 +21,8 @@ import {
 } from './postgres-rows.js';
 import { auditWhere, certificateFilterWhere, certificateWhere, pendingWhere, type Conditions } from './postgres-search.js';
 import { PostgresSharedState } from './postgres-shared.js';
-import { WriteBatcher, type BatchStats, type QueuedWrite } from './postgres-batch.js';
+import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
+import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
   StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
   type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor,
@@ -31,43 +33,12 @@ import type {
   RevokedCertificate,
 } from '../ra/model.js';
 
-export interface PostgresStoreOptions {
-  logger?: { warn(obj: object, msg?: string): void };
-  /** Clock for created/updated timestamps and default audit times. */
-  now?: () => Date;
-  /** Connections in the pool (default 10); callers beyond it queue. */
-  poolSize?: number;
-  /** Server-side limit per statement (default 10000 ms); a statement past it fails with StoreUnavailableError. */
-  statementTimeoutMs?: number;
-  /** How long to wait for a connection (default 5000 ms). */
-  connectTimeoutMs?: number;
-  /** The password when it is not in the URL (config passwordFile / passwordEnv). */
-  password?: string;
-  /** Batches of issuances and audit events committing at once (default 4, at most poolSize - 1; see postgres-batch.ts). */
-  groupCommit?: number;
-}
+export { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 
 const DEFAULT_LIMIT = 100;
 const INSERT_AUDIT = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)`;
 /** The audit columns as typed parameters from $n on (INSERT … SELECT needs the types). */
 const auditParams = (n: number) => `$${n}::timestamptz, $${n + 1}::text, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::text, $${n + 6}::text`;
-
-/** The connection settings for `url`, with `password` set in it when given. */
-export function postgresConfig(url: string, options: PostgresStoreOptions = {}): pg.ClientConfig {
-  let connectionString = url;
-  if (options.password !== undefined) {
-    const u = new URL(url);
-    u.password = encodeURIComponent(options.password);
-    connectionString = u.toString();
-  }
-  return {
-    connectionString,
-    statement_timeout: options.statementTimeoutMs ?? 10_000,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-    application_name: 'estuary',
-    keepAlive: true,
-  };
-}
 
 /** Connects, migrates and starts listening; StoreUnavailableError (naming host and database) when it cannot. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -116,7 +87,7 @@ export class PostgresStore implements Store {
   ) {
     this.changes = hub;
     this.now = options.now ?? (() => new Date());
-    this.batcher = new WriteBatcher({ batch: (items, ders) => this.batch(items, ders), single: (w) => this.single(w) }, where, options.groupCommit ?? Math.min(4, Math.max(1, (options.poolSize ?? 10) - 1)));
+    this.batcher = new WriteBatcher(batchRunner(pool, origin), where, options.groupCommit ?? Math.min(4, Math.max(1, (options.poolSize ?? 10) - 1)));
     this.shared = new PostgresSharedState({
       query: (what, text, values) => this.query(what, text, values),
       origin,
@@ -250,30 +221,6 @@ export class PostgresStore implements Store {
     const conflict = `a certificate with serial ${certificate.serial} already exists`;
     const ca = await this.op('recordIssuance', () => this.batcher.write({ item, der: certificate.der, what: 'recordIssuance', conflict }));
     if (ca && certificate.renews) this.changes.emit({ kind: 'revocation', ca, serial: certificate.renews });
-  }
-
-  /** One queued write alone: its own statement and transaction. */
-  private async single(w: QueuedWrite): Promise<string | null> {
-    const { item } = w;
-    if (!item.c) {
-      await this.pool.query({ name: 'estuary_append_audit', text: `${INSERT_AUDIT} SELECT a.* FROM jsonb_to_record($1::jsonb)
-        AS a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text)`, values: [json(item.audit)] });
-      return null;
-    }
-    const { rows } = await this.pool.query<{ ca: string | null }>({
-      name: 'estuary_record_issuance',
-      text: 'SELECT estuary_record_issuance($1, $2, $3, $4, $5, $6, $7) AS ca',
-      values: [json(item.c), w.der, json(item.audit), item.supersede ? json(item.supersede) : null, item.once === true, item.approved ?? null, this.origin],
-    });
-    return rows[0]?.ca ?? null;
-  }
-
-  /** Queued writes together: one statement, one transaction. */
-  private async batch(items: Array<Record<string, unknown>>, ders: Buffer[]): Promise<Map<number, string>> {
-    const { rows } = await this.pool.query<{ n: number; ca: string }>({
-      name: 'estuary_record_writes', text: 'SELECT n, ca FROM estuary_record_writes($1, $2, $3)', values: [json(items), ders, this.origin],
-    });
-    return new Map(rows.map((r) => [r.n - 1, r.ca]));
   }
 
   async findRenewal(serial: string): Promise<string | undefined> {
