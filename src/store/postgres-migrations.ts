@@ -313,6 +313,9 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
  * A database migrated by a newer Estuary is refused rather than used.
  */
 export async function migratePostgres(client: PoolClient, where: string): Promise<void> {
+  // Waiting for another instance's migration, or building an index on a large table, may take
+  // longer than the statement timeout meant for requests.
+  await client.query('SET statement_timeout = 0');
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -337,5 +340,6 @@ export async function migratePostgres(client: PoolClient, where: string): Promis
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.query('RESET statement_timeout').catch(() => undefined);
   }
 }

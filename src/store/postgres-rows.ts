@@ -35,6 +35,9 @@ export interface AuditRow {
   id: string; at: Date; actor: string; action: string; profile: string | null; outcome: string; serial: string | null; detail: string | null;
 }
 
+/** Named (prepared) statements list their columns: a later migration adding one must not break running instances. */
+export const ACCOUNT_COLUMNS = 'id, email, password_hash, role, disabled, allowed_names, allowed_profiles, unlocked_at, created_at, updated_at';
+
 export const CERTIFICATE_COLUMNS = `serial, profile, ca, subject, sans, not_before, not_after, der, requester, renews, status,
   revoked_at, revocation_reason, created_at`;
 

@@ -16,7 +16,7 @@ import { ChangeHub } from './change-hub.js';
 import { ChangeListener } from './postgres-listener.js';
 import { CHANGE_CHANNEL, migratePostgres } from './postgres-migrations.js';
 import {
-  CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
+  ACCOUNT_COLUMNS, CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
   toCertificate, toPending, toProfile, type AccountRow, type AuditRow, type CertificateRow, type PendingRow, type ProfileRow,
 } from './postgres-rows.js';
 import { auditWhere, certificateFilterWhere, certificateWhere, pendingWhere, type Conditions } from './postgres-search.js';
@@ -142,7 +142,7 @@ export class PostgresStore implements Store {
   }
 
   async getAccount(email: string): Promise<Account | undefined> {
-    const { rows } = await this.query<AccountRow>('getAccount', 'SELECT * FROM accounts WHERE email = $1', [email.toLowerCase()], undefined, 'estuary_get_account');
+    const { rows } = await this.query<AccountRow>('getAccount', `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE email = $1`, [email.toLowerCase()], undefined, 'estuary_get_account');
     return rows[0] && toAccount(rows[0]);
   }
 
@@ -395,6 +395,11 @@ export class PostgresStore implements Store {
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.shared.acquireLease(name, holder, at, ttlMs); }
   getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.shared.getCrl(ca, kind); }
   putCrl(crl: StoredCrl): Promise<boolean> { return this.shared.putCrl(crl); }
+
+  /** Resolves when a pooled connection answers (readiness checks); StoreUnavailableError otherwise. */
+  async ping(): Promise<void> {
+    await this.query('ping', 'SELECT 1', []);
+  }
 
   /** Group commit so far (for metrics and tests). */
   writeStats(): BatchStats {
