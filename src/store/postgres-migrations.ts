@@ -160,7 +160,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         last_seen_at timestamptz NOT NULL,
         expires_at timestamptz NOT NULL
       );
-      CREATE INDEX web_sessions_email ON web_sessions (email);
+      CREATE INDEX web_sessions_email ON web_sessions (lower(email));
 
       -- failures: the times of the failures still inside the window (at most maxFailures).
       CREATE TABLE auth_failures (

@@ -38,7 +38,7 @@ export class PostgresSharedState {
   async createSession(s: WebSession): Promise<void> {
     await this.c.query('createSession', `WITH d AS (INSERT INTO web_sessions (id, email, role, csrf_token, created_at, last_seen_at, expires_at)
       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) SELECT ${this.c.notify(sessionChange)} FROM d`,
-    [s.id, s.email.toLowerCase(), s.role, s.csrfToken, s.createdAt, s.lastSeenAt, s.expiresAt]);
+    [s.id, s.email, s.role, s.csrfToken, s.createdAt, s.lastSeenAt, s.expiresAt]);
     this.c.emit({ kind: 'session', id: s.id });
   }
 
@@ -53,11 +53,12 @@ export class PostgresSharedState {
   }
 
   async deleteSession(id: string): Promise<void> {
-    await this.deleted('deleteSession', 'id = $1', [id]);
+    // told even when it was not there: a cache may still hold it
+    if ((await this.deleted('deleteSession', 'id = $1', [id])) === 0) this.c.emit({ kind: 'session', id });
   }
 
   async deleteSessionsOf(email: string): Promise<number> {
-    return this.deleted('deleteSessionsOf', 'email = $1', [email.toLowerCase()]);
+    return this.deleted('deleteSessionsOf', 'lower(email) = $1', [email.toLowerCase()]);
   }
 
   async purgeSessions(at: Date, idleMs: number): Promise<number> {
@@ -89,7 +90,8 @@ export class PostgresSharedState {
   async clearFailures(key: string): Promise<void> {
     const { rows } = await this.c.query('clearFailures', `WITH d AS (DELETE FROM auth_failures WHERE key = $1 RETURNING key)
       SELECT ${this.c.notify(`jsonb_build_object('kind', 'lock', 'key', d.key)`)} FROM d`, [encodeKey(key)]);
-    if (rows.length) this.c.emit({ kind: 'lock', key });
+    if (rows.length === 0) return;
+    this.c.emit({ kind: 'lock', key });
   }
 
   async acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> {

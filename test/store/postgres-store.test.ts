@@ -114,7 +114,11 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     const now = new Date();
     await b.createSession({ id: 'ab'.repeat(32), email: 'Officer@example.com', role: 'officer', csrfToken: 'c', createdAt: now, lastSeenAt: now, expiresAt: new Date(now.getTime() + 3600_000) });
     expect(await session).toEqual({ kind: 'session', id: 'ab'.repeat(32) });
-    expect((await a.getSession('ab'.repeat(32)))?.email).toBe('officer@example.com');
+    expect((await a.getSession('ab'.repeat(32)))?.email).toBe('Officer@example.com');
+    const ended = nextChange(a, (c) => c.kind === 'session');
+    expect(await b.deleteSessionsOf('officer@EXAMPLE.com')).toBe(1);
+    expect(await ended).toEqual({ kind: 'session', id: 'ab'.repeat(32) });
+    expect(await a.getSession('ab'.repeat(32))).toBeUndefined();
 
     // a's own changes reached its listeners exactly once each (emitted on commit, echoes skipped)
     expect(own.slice(0, 2)).toEqual([{ kind: 'account', email: 'dev@example.com' }, { kind: 'profile', label: 'iot' }]);
@@ -134,6 +138,47 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     expect(await a.activeLock('p:10.0.0.1\0dev', new Date(at.getTime() + 300_000))).toBeUndefined();
     await b.clearFailures('p:10.0.0.1\0dev');
     expect(await a.activeLock('p:10.0.0.1\0dev', at)).toBeUndefined();
+  });
+
+  it('keeps sessions, leases and CRLs for every instance', async () => {
+    const [a, b] = [await open(), await open()];
+    const t = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m));
+    const session = (id: string, email: string, lastSeen: number, expires: number) => ({
+      id, email, role: 'admin' as const, csrfToken: `csrf-${id}`, createdAt: t(0), lastSeenAt: t(lastSeen), expiresAt: t(expires),
+    });
+    await a.createSession(session('s1', 'Admin@example.com', 0, 600));
+    await a.createSession(session('s2', 'admin@example.com', 0, 5));
+    await a.createSession(session('s3', 'other@example.com', 0, 600));
+    await expect(b.createSession(session('s1', 'x@example.com', 0, 1))).rejects.toBeInstanceOf(StoreConflictError);
+    expect(await b.getSession('s1')).toEqual(session('s1', 'Admin@example.com', 0, 600));
+    expect(await b.touchSession('s1', t(20))).toBe(true);
+    expect(await b.touchSession('gone', t(20))).toBe(false);
+    expect((await a.getSession('s1'))?.lastSeenAt).toEqual(t(20));
+    // at t(31), idle 30 min: s3 (last seen t(0)) is idle too long, s2 is past its end, s1 stays
+    expect(await a.purgeSessions(t(31), 30 * 60_000)).toBe(2);
+    expect(await b.getSession('s2')).toBeUndefined();
+    expect(await b.getSession('s1')).toBeDefined();
+    await b.deleteSession('s1');
+    expect(await a.getSession('s1')).toBeUndefined();
+
+    expect(await a.acquireLease('crl:default', 'a', t(0), 60_000)).toBe(true);
+    expect(await b.acquireLease('crl:default', 'b', t(0), 60_000)).toBe(false);
+    expect(await a.acquireLease('crl:default', 'a', t(0), 120_000)).toBe(true); // renewed until t(2)
+    expect(await b.acquireLease('crl:default', 'b', t(1), 60_000)).toBe(false);
+    expect(await b.acquireLease('crl:default', 'b', t(2), 60_000)).toBe(true); // a's lease ended
+    expect(await a.acquireLease('crl:default', 'a', t(2), 60_000)).toBe(false);
+    const results = await Promise.all(['x', 'y', 'z', 'w'].map((h, i) => (i % 2 ? a : b).acquireLease('race', h, t(0), 60_000)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+
+    expect(await a.getCrl('default', 'complete')).toBeUndefined();
+    const crl = { ca: 'default.g2', kind: 'delta' as const, number: 5n, der: Buffer.from([0x30, 1, 2]), thisUpdate: t(0), nextUpdate: t(60), stamp: '3/2026' };
+    expect(await a.putCrl(crl)).toBe(true);
+    expect(await b.putCrl({ ...crl, number: 4n, stamp: 'older' })).toBe(false);
+    expect(await b.putCrl({ ...crl, stamp: 'same number' })).toBe(false);
+    expect(await b.getCrl('default.g2', 'delta')).toEqual(crl);
+    expect(await b.getCrl('default.g2', 'complete')).toBeUndefined();
+    expect(await b.putCrl({ ...crl, number: 6n, stamp: 'newer' })).toBe(true);
+    expect((await a.getCrl('default.g2', 'delta'))?.stamp).toBe('newer');
   });
 
   it('counts failures in a sliding window, and nothing while locked', async () => {
