@@ -118,11 +118,14 @@ export class PostgresStore implements Store {
   }
 
   private query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[], conflict?: string, name?: string): Promise<{ rows: R[]; rowCount: number }> {
-    return this.op(what, async () => {
-      const safe = values.map((v) => (typeof v === 'string' ? pgText(v) : v));
-      const r = await this.pool.query<R>(name ? { name, text, values: safe } : { text, values: safe });
-      return { rows: r.rows, rowCount: r.rowCount ?? 0 };
-    }, conflict);
+    return this.op(what, () => this.raw<R>(text, values, name), conflict);
+  }
+
+  /** One statement on the pool, inside an op (NUL-free text values, see pgText). */
+  private async raw<R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string): Promise<{ rows: R[]; rowCount: number }> {
+    const safe = values.map((v) => (typeof v === 'string' ? pgText(v) : v));
+    const r = await this.pool.query<R>(name ? { name, text, values: safe } : { text, values: safe });
+    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   }
 
   private async changed(what: string, text: string, values: unknown[], change: StoreChange): Promise<boolean> {
@@ -312,19 +315,21 @@ export class PostgresStore implements Store {
     return { count: Number(rows[0]?.count ?? 0), latest: rows[0]?.latest ?? null };
   }
 
-  async createPendingRequest(r: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest> {
-    // The id first, so the audit event can name it and commit in the request's statement.
-    const { rows: ids } = await this.query<{ id: string }>('createPendingRequest', `SELECT nextval(pg_get_serial_sequence('pending_requests', 'id')) AS id`, []);
-    const id = Number(ids[0]!.id);
-    const held: PendingRequest = { ...r, id, status: 'pending', reason: null, decidedBy: null, decidedAt: null, serial: null };
-    const e = event?.(held);
-    const audit = e ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(12)} FROM p)` : '';
-    const { rows } = await this.query<PendingRow>('createPendingRequest', `WITH p AS (INSERT INTO pending_requests (id, profile, operation,
-        requester, key_id, csr, subject, sans, key_description, status, created_at, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, 'pending', $10, $11) RETURNING *)${audit} SELECT * FROM p`,
-    [id, r.profile, r.operation, r.requester, r.keyId, r.csr, r.subject, json(r.sans), r.keyDescription, r.createdAt, r.expiresAt,
-      ...(e ? auditValues(e, this.now()) : [])]);
-    return toPending(rows[0]!);
+  createPendingRequest(r: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest> {
+    return this.op('createPendingRequest', async () => {
+      // The id first, so the audit event can name it and commit in the request's statement.
+      const { rows: ids } = await this.raw<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('pending_requests', 'id')) AS id`, []);
+      const id = Number(ids[0]!.id);
+      const held: PendingRequest = { ...r, id, status: 'pending', reason: null, decidedBy: null, decidedAt: null, serial: null };
+      const e = event?.(held);
+      const audit = e ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(12)} FROM p)` : '';
+      const { rows } = await this.raw<PendingRow>(`WITH p AS (INSERT INTO pending_requests (id, profile, operation,
+          requester, key_id, csr, subject, sans, key_description, status, created_at, expires_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, 'pending', $10, $11) RETURNING *)${audit} SELECT * FROM p`,
+      [id, r.profile, r.operation, r.requester, r.keyId, r.csr, r.subject, json(r.sans), r.keyDescription, r.createdAt, r.expiresAt,
+        ...(e ? auditValues(e, this.now()) : [])]);
+      return toPending(rows[0]!);
+    });
   }
 
   async findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined> {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres-store.js';
+import { openPostgresStore, postgresConfig, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres-store.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-migrations.js';
 import { StoreConflictError, StoreUnavailableError, type StoreChange } from '../../src/store/store.js';
 import { createTestDatabase, databaseUrl, withConnection, type TestDatabase } from '../helpers/postgres.js';
@@ -340,5 +340,17 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     const seen = nextChange(a, (c) => c.kind === 'account');
     await b.createAccount({ email: 'after@example.com', passwordHash: 'h', role: 'est' });
     expect(await seen).toEqual({ kind: 'account', email: 'after@example.com' });
+  });
+});
+
+describe('PostgreSQL connection settings', () => {
+  it('puts a password from a file or variable into the URL, whatever characters it holds', async () => {
+    const { parse } = await import('pg-connection-string');
+    for (const password of ['p@ss:w/rd%41?#&=+ ü', `a'b"c\\d`]) {
+      const config = postgresConfig('postgres://estuary@db.example.net:5432/est?sslmode=disable', { password, statementTimeoutMs: 2500 });
+      expect(parse(config.connectionString!)).toMatchObject({ password, user: 'estuary', host: 'db.example.net', port: '5432', database: 'est' });
+      expect(config.statement_timeout).toBe(2500);
+    }
+    expect(postgresConfig('postgres://e:inurl@h/d').connectionString).toBe('postgres://e:inurl@h/d');
   });
 });
