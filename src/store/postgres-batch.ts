@@ -59,7 +59,6 @@ export class WriteBatcher {
   readonly stats: BatchStats = { batches: 0, batchedWrites: 0, repeated: 0 };
   private queue: Entry[] = [];
   private inflight = 0;
-  private readonly idle: Array<() => void> = [];
 
   constructor(
     private readonly runner: BatchRunner,
@@ -75,11 +74,6 @@ export class WriteBatcher {
     });
   }
 
-  /** Resolves once nothing is queued or committing. */
-  async drained(): Promise<void> {
-    while (this.inflight > 0 || this.queue.length > 0) await new Promise<void>((r) => this.idle.push(r));
-  }
-
   private pump(): void {
     while (this.inflight < this.maxInflight && this.queue.length > 0) {
       const entries = this.queue.splice(0, this.maxBatch);
@@ -87,7 +81,6 @@ export class WriteBatcher {
       void this.commit(entries).finally(() => {
         this.inflight--;
         this.pump();
-        if (this.inflight === 0 && this.queue.length === 0) for (const r of this.idle.splice(0)) r();
       });
     }
   }

@@ -329,6 +329,18 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     expect(await store.countAudit()).toBe(60);
   });
 
+  it('answers StoreUnavailableError for a connection the server ended, then works again on new connections', async () => {
+    const store = await open({ poolSize: 3 });
+    await Promise.all([store.ping(), store.ping(), store.ping()]); // three pooled connections
+    await withConnection(db.url, (c) => c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1`, [store.listener.pid]));
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < 6; i++) outcomes.push(await store.listAccounts().then(() => 'ok', (e: unknown) => e));
+    for (const o of outcomes) if (o !== 'ok') expect(o).toBeInstanceOf(StoreUnavailableError);
+    expect(outcomes.at(-1)).toBe('ok');
+    await store.createAccount({ email: 'back@example.com', passwordHash: 'h', role: 'est' });
+  });
+
   it('reconnects its listener when the connection is killed, emits any, and hears other instances again', async () => {
     const [a, b] = [await open(), await open()];
     const pid = a.listener.pid;
