@@ -288,8 +288,18 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         r auth_failures%ROWTYPE;
         recent timestamptz[];
       BEGIN
-        INSERT INTO auth_failures (key) VALUES (p_key) ON CONFLICT (key) DO NOTHING;
-        SELECT * INTO r FROM auth_failures f WHERE f.key = p_key FOR UPDATE;
+        -- now and then, forget keys with nothing left to count (addresses that failed once long ago)
+        IF random() < 0.001 THEN
+          DELETE FROM auth_failures WHERE key IN (SELECT f.key FROM auth_failures f
+            WHERE (f.locked_until IS NULL OR f.locked_until <= p_at)
+              AND (cardinality(f.failures) = 0 OR f.failures[cardinality(f.failures)] <= p_at - make_interval(secs => p_window_ms / 1000.0))
+            FOR UPDATE SKIP LOCKED);
+        END IF;
+        LOOP -- (the row may be forgotten by another call between the two statements)
+          INSERT INTO auth_failures (key) VALUES (p_key) ON CONFLICT (key) DO NOTHING;
+          SELECT * INTO r FROM auth_failures f WHERE f.key = p_key FOR UPDATE;
+          EXIT WHEN FOUND;
+        END LOOP;
         IF r.locked_until IS NOT NULL AND r.locked_until > p_at THEN
           RETURN;
         END IF;
