@@ -1,7 +1,8 @@
 /**
  * estuary.yaml: read, validated with errors that name the field, paths resolved against the
  * data directory. Environment overrides: ESTUARY_EST_LISTEN, ESTUARY_CRL_LISTEN and
- * ESTUARY_ADMIN_LISTEN (host:port, or off for the CRL and Web RA listeners).
+ * ESTUARY_ADMIN_LISTEN (host:port, or off for the CRL and Web RA listeners), ESTUARY_DATABASE_URL
+ * (postgres://…, selects PostgreSQL).
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -9,7 +10,7 @@ import { parse } from 'yaml';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
 import { parseProxySettings, ProxySettingsError, type ProxySettings } from '../est/proxy-trust.js';
-import type { DatabaseConfig } from '../store/open-store.js';
+import { DatabaseConfigError, parseDatabaseConfig, type DatabaseConfig } from '../store/database-config.js';
 
 export interface ListenAddress {
   host: string;
@@ -17,6 +18,7 @@ export interface ListenAddress {
 }
 
 export type { CaConfig } from '../ca/registry.js';
+export type { DatabaseConfig, PostgresDatabaseConfig, SqliteDatabaseConfig } from '../store/database-config.js';
 export type { LocalCaConfig } from '../ca/connectors/local.js';
 
 export interface Config {
@@ -39,6 +41,7 @@ export interface Config {
   /** `refuse` (default): a private key file readable by group or others stops the server; `warn`: it is logged. */
   keyFilePermissions: 'refuse' | 'warn';
   tls: { certificate: string; key: string };
+  /** SQLite (path) or PostgreSQL (url, password source, pool): store/database-config.ts. */
   database: DatabaseConfig;
   cas: Record<string, CaConfig>;
   crl: {
@@ -144,10 +147,13 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const tls = section(root, 'tls', 'tls');
   onlyKeys(tls, ['certificate', 'key'], 'tls');
 
-  const db = section(root, 'database', 'database');
-  onlyKeys(db, ['type', 'path'], 'database');
-  const dbType = str(db, 'type', 'database', 'sqlite');
-  if (dbType !== 'sqlite') throw new ConfigError(`database.type: "${dbType}" is not supported (supported: sqlite)`);
+  let database: DatabaseConfig;
+  try {
+    database = parseDatabaseConfig(section(root, 'database', 'database'), resolve, env);
+  } catch (err) {
+    if (err instanceof DatabaseConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 
   const casRaw = section(root, 'cas', 'cas');
   const cas: Record<string, CaConfig> = {};
@@ -207,7 +213,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes, serverKeygenConcurrency, proxy },
     keyFilePermissions,
     tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
-    database: { type: 'sqlite', path: resolve(str(db, 'path', 'database', 'estuary.db')) },
+    database,
     cas,
     crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours, omitExpired, deltaValidityHours },
     ocsp: { publicUrl: ocspPublicUrl?.replace(/\/+$/, ''), signer: ocspSigner, validityMinutes: ocspValidityMinutes },
@@ -300,9 +306,17 @@ tls:
   key: tls/server-key.pem
 
 database:
-  # Embedded SQLite (WAL); PostgreSQL will be selectable here.
+  # Embedded SQLite (WAL), the default for one machine.
   type: sqlite
   path: estuary.db
+  # PostgreSQL, for several Estuary instances sharing one database (env ESTUARY_DATABASE_URL
+  # overrides the URL and selects it). The password goes in the URL, in a file or in an
+  # environment variable; it is never logged.
+  # type: postgres
+  # url: postgres://estuary@db.example.net:5432/estuary
+  # passwordFile: secrets/db.password     # or passwordEnv: ESTUARY_DB_PASSWORD
+  # poolSize: 10                          # connections per instance
+  # statementTimeoutSeconds: 10           # a query running longer fails (503 to the client)
 
 # CA connectors, by id. Profiles name the connector that issues for them.
 cas:

@@ -13,7 +13,7 @@ import { OID } from '../../src/pki/oids.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import { estuary, type CliRun } from '../helpers/cli.js';
 import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
-import { makeHome, startServer, type TestHome, type TestServer } from '../helpers/home.js';
+import { makeHome, startServer, type TestHome, type TestServer, sqlitePath } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
 import { makeDeviceCa } from '../helpers/device-ca.js';
 
@@ -64,7 +64,7 @@ describe('estuary ca', { timeout: 300_000 }, () => {
     const c = loadConfig(raHome.home).cas.upstream!;
     expect(c.type).toBe('est');
     expect(c.type === 'est' && c.auth.basic?.passwordFile).toBe(join(raHome.home, 'upstream.password'));
-    const store = openSqliteStore(loadConfig(raHome.home).database.path);
+    const store = openSqliteStore(sqlitePath(loadConfig(raHome.home)));
     try {
       const events = await store.listAudit({ action: 'ca.add' });
       expect(events).toHaveLength(1);

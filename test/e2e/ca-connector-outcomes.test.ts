@@ -16,7 +16,7 @@ import { parseCsr } from '../../src/pki/csr.js';
 import { createEnrollmentService } from '../../src/ra/enrollment-service.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
-import { makeHome, type TestHome } from '../helpers/home.js';
+import { makeHome, type TestHome, sqlitePath } from '../helpers/home.js';
 import { makeCsr, type TestCsr } from '../helpers/keys.js';
 import { createScriptedCa, type ScriptedCa } from '../helpers/scripted-ca.js';
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   const config = loadConfig(home.home, {});
   const [id, caConfig] = Object.entries(config.cas)[0]!;
   ca = createScriptedCa(openCa(id, caConfig));
-  store = openSqliteStore(config.database.path);
+  store = openSqliteStore(sqlitePath(config));
   const p = (await store.getProfile('default'))!;
   await store.createProfile({ ...p, label: 'held', approval: 'manual', retryAfterSeconds: 7 });
   const logger = pino({ enabled: false });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertRevoked } from '../helpers/bulk-revoked.js';
-import { startServer, tempDir, type TestServer } from '../helpers/home.js';
+import { startServer, tempDir, type TestServer, sqlitePath } from '../helpers/home.js';
 
 const COUNT = 150_000;
 let s: TestServer;
@@ -32,7 +32,7 @@ beforeAll(async () => {
   dir = tempDir('estuary-crl-large-');
   s = await startServer();
   writeFileSync(join(dir, 'issuing.pem'), readFileSync(join(s.home, 'ca', 'issuing.pem')));
-  insertRevoked(s.runtime.config.database.path, { ca: 'default', count: COUNT });
+  insertRevoked(sqlitePath(s.runtime.config), { ca: 'default', count: COUNT });
 }, 60_000);
 afterAll(async () => {
   await s.runtime.close();
@@ -61,7 +61,7 @@ describe('a CRL of 150,000 revoked certificates', () => {
 
   it('is re-signed with a higher cRLNumber once one more certificate is revoked', async () => {
     const before = await fetchCrl();
-    insertRevoked(s.runtime.config.database.path, { ca: 'default', count: 1, prefix: '5c', revokedAt: new Date() });
+    insertRevoked(sqlitePath(s.runtime.config), { ca: 'default', count: 1, prefix: '5c', revokedAt: new Date() });
     const after = await fetchCrl();
     expect(after.body.equals(before.body)).toBe(false);
     writeFileSync(join(dir, 'before.crl'), before.body);
@@ -73,7 +73,7 @@ describe('a CRL of 150,000 revoked certificates', () => {
   }, 120_000);
 
   it('answers concurrent fetches with one signature: every answer is the same CRL', async () => {
-    insertRevoked(s.runtime.config.database.path, { ca: 'default', count: 1, prefix: '5d', revokedAt: new Date() });
+    insertRevoked(sqlitePath(s.runtime.config), { ca: 'default', count: 1, prefix: '5d', revokedAt: new Date() });
     const answers = await Promise.all(Array.from({ length: 4 }, () => fetchCrl()));
     for (const a of answers) expect(a.body.equals(answers[0]!.body)).toBe(true);
   }, 120_000);

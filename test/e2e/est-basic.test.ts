@@ -8,7 +8,7 @@ import { decodeCsrAttrs } from '../../src/pki/csr-attrs.js';
 import { decodeBase64Body } from '../../src/pki/base64.js';
 import { hashPassword } from '../../src/ra/password.js';
 import { certsFrom, csrBody, estRequest, pem } from '../helpers/est-http.js';
-import { startServer, type TestServer } from '../helpers/home.js';
+import { startServer, type TestServer, sqlitePath } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
 
 let s: TestServer;
@@ -268,7 +268,7 @@ describe('errors', () => {
 
   it('503 with Retry-After when the store cannot be written (another process holds the write lock)', async () => {
     const Database = (await import('better-sqlite3')).default;
-    const other = new Database(s.runtime.config.database.path);
+    const other = new Database(sqlitePath(s.runtime.config));
     other.exec('BEGIN IMMEDIATE'); // hold the write lock past the server's busy timeout
     try {
       const res = await enroll();

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/cli/config.js';
+import { loadConfig, type Config } from '../../src/cli/config.js';
 import { initHome, type InitSummary } from '../../src/cli/init.js';
 import { createLogger, createRuntime, type Runtime, type RuntimeOptions } from '../../src/cli/runtime.js';
 import type { KeyAlgorithm } from '../../src/ca/ca-setup.js';
@@ -44,4 +44,10 @@ export async function startServer(home?: TestHome, env: Record<string, string> =
   const port = await runtime.listen();
   const adminPort = Number(/:(\d+)\/$/.exec(runtime.adminUrl() ?? '')?.[1] ?? 0);
   return { ...h, runtime, port, base: `https://127.0.0.1:${port}/.well-known/est`, logFile, adminPort, adminBase: `https://127.0.0.1:${adminPort}` };
+}
+
+/** The SQLite file of a configuration (tests that write to it directly); fails loudly for another store. */
+export function sqlitePath(config: Pick<Config, 'database'>): string {
+  if (config.database.type !== 'sqlite') throw new Error(`database.type is ${config.database.type}, not sqlite`);
+  return config.database.path;
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { localCaConfig } from '../../src/ca/registry.js';
 import { adminBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
+import { sqlitePath } from '../helpers/home.js';
 
 const HOME = '/srv/estuary';
 const MINIMAL = { cas: { default: { certificate: 'ca/issuing.pem', key: 'ca/issuing-key.pem' } } };
@@ -110,7 +111,7 @@ describe('validateConfig defaults', () => {
 
   it('keeps absolute paths and resolves relative ones against home', () => {
     const c = validateConfig(withCa({ database: { path: '/var/lib/estuary.db' }, tls: { certificate: 'x/cert.pem', key: '/etc/k.pem' } }), HOME);
-    expect(c.database.path).toBe('/var/lib/estuary.db');
+    expect(sqlitePath(c)).toBe('/var/lib/estuary.db');
     expect(c.tls).toEqual({ certificate: '/srv/estuary/x/cert.pem', key: '/etc/k.pem' });
   });
 
@@ -182,7 +183,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('database.type unsupported', () => {
-    expect(configError(withCa({ database: { type: 'postgres' } }))).toBe('database.type: "postgres" is not supported (supported: sqlite)');
+    expect(configError(withCa({ database: { type: 'mysql' } }))).toBe('database.type: "mysql" is not supported (supported: sqlite, postgres)');
   });
 
   it('database.path empty', () => {

@@ -1,0 +1,427 @@
+/**
+ * The Store on PostgreSQL, for several Estuary instances sharing one database. A bounded pool
+ * (`poolSize`, default 10) with a statement timeout on every query; versioned migrations applied
+ * once under an advisory lock (postgres-migrations.ts); one LISTEN connection that turns other
+ * instances' NOTIFYs into `changes` (postgres-listener.ts).
+ *
+ * Every method is one statement, hence one round trip and one transaction, whatever it commits
+ * together: data-modifying CTEs for revoke/decide/hold with their audit events, a plpgsql
+ * function for recordIssuance with its renewal and approval links. Issuances and audit events
+ * queued while earlier ones commit go out together (group commit, postgres-batch.ts). A call
+ * resolves after its COMMIT returned (synchronous_commit: durable on the server's disk).
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { ChangeHub } from './change-hub.js';
+import { ChangeListener } from './postgres-listener.js';
+import { CHANGE_CHANNEL, migratePostgres } from './postgres-migrations.js';
+import {
+  ACCOUNT_COLUMNS, CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
+  toCertificate, toPending, toProfile, type AccountRow, type AuditRow, type CertificateRow, type PendingRow, type ProfileRow,
+} from './postgres-rows.js';
+import { auditWhere, certificateFilterWhere, certificateWhere, pendingWhere, type Conditions } from './postgres-search.js';
+import { PostgresSharedState } from './postgres-shared.js';
+import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
+import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
+import {
+  StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
+  type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor,
+  type Store, type StoreChange, type StoredCrl, type WebSession,
+} from './store.js';
+import type {
+  Account, AuditEvent, CertificateRecord, NewAccount, NewAuditEvent, NewCertificate, NewPendingRequest, NewProfile, PendingRequest, Profile,
+  RevokedCertificate,
+} from '../ra/model.js';
+
+export { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
+
+const DEFAULT_LIMIT = 100;
+const INSERT_AUDIT = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)`;
+/** The audit columns as typed parameters from $n on (INSERT … SELECT needs the types). */
+const auditParams = (n: number) => `$${n}::timestamptz, $${n + 1}::text, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::text, $${n + 6}::text`;
+
+/** Connects, migrates and starts listening; StoreUnavailableError (naming host and database) when it cannot. */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const where = describeUrl(url);
+  const config = postgresConfig(url, options);
+  const pool = new pg.Pool({ ...config, max: options.poolSize ?? 10 });
+  pool.on('error', (err) => options.logger?.warn({ err: err.message, database: where }, 'an idle PostgreSQL connection failed'));
+  const origin = randomUUID();
+  const hub = new ChangeHub();
+  const listener = new ChangeListener({ config, origin, hub, logger: options.logger });
+  try {
+    const client = await pool.connect();
+    try {
+      await migratePostgres(client, where);
+    } finally {
+      client.release();
+    }
+    await listener.start();
+  } catch (err) {
+    await listener.close();
+    await pool.end().catch(() => undefined);
+    const mapped = mapPgError(err, 'open', where);
+    if (mapped instanceof StoreUnavailableError) throw mapped;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new StoreUnavailableError(`cannot open PostgreSQL at ${where}: ${message}`, { cause: err });
+  }
+  return new PostgresStore(pool, listener, hub, origin, where, options);
+}
+
+export class PostgresStore implements Store {
+  readonly changes: ChangeHub;
+  private readonly now: () => Date;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly shared: PostgresSharedState;
+  private readonly batcher: WriteBatcher;
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly listener: ChangeListener,
+    hub: ChangeHub,
+    private readonly origin: string,
+    /** host:port/database as user (no password), for messages. */
+    readonly where: string,
+    options: PostgresStoreOptions = {},
+  ) {
+    this.changes = hub;
+    this.now = options.now ?? (() => new Date());
+    this.batcher = new WriteBatcher(batchRunner(pool, origin), where, options.groupCommit ?? Math.min(4, Math.max(1, (options.poolSize ?? 10) - 1)));
+    this.shared = new PostgresSharedState({
+      query: (what, text, values) => this.query(what, text, values),
+      origin,
+      notify: (change) => this.notify(change),
+      emit: (change) => this.changes.emit(change),
+    });
+  }
+
+  /** SQL sending `change` (jsonb) on the change channel; the origin is our own UUID, safe as a literal. */
+  private notify(change: string): string {
+    return `pg_notify('${CHANGE_CHANNEL}', jsonb_build_object('o', '${this.origin}', 'c', ${change})::text)`;
+  }
+
+  /** Runs `fn` with the Store's error contract; close() waits for it. */
+  private op<T>(what: string, fn: () => Promise<T>, conflict?: string): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError(`${what}: the store is closed`));
+    let p: Promise<T>;
+    try {
+      p = fn().catch((err: unknown) => {
+        throw mapPgError(err, what, this.where, conflict);
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.inflight.add(p);
+    p.then(() => this.inflight.delete(p), () => this.inflight.delete(p));
+    return p;
+  }
+
+  private query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[], conflict?: string, name?: string): Promise<{ rows: R[]; rowCount: number }> {
+    return this.op(what, () => this.raw<R>(text, values, name), conflict);
+  }
+
+  /** One statement on the pool, inside an op (NUL-free text values, see pgText). */
+  private async raw<R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string): Promise<{ rows: R[]; rowCount: number }> {
+    const safe = values.map((v) => (typeof v === 'string' ? pgText(v) : v));
+    const r = await this.pool.query<R>(name ? { name, text, values: safe } : { text, values: safe });
+    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+  }
+
+  private async changed(what: string, text: string, values: unknown[], change: StoreChange): Promise<boolean> {
+    const { rowCount } = await this.query(what, text, values);
+    if (rowCount > 0) this.changes.emit(change);
+    return rowCount > 0;
+  }
+
+  async createAccount(account: NewAccount): Promise<Account> {
+    const email = account.email.toLowerCase();
+    const now = this.now();
+    const { rows } = await this.query<AccountRow>('createAccount', `WITH i AS (INSERT INTO accounts (email, password_hash, role, created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $4) RETURNING *) SELECT i.*, ${this.notify(`jsonb_build_object('kind', 'account', 'email', i.email)`)} FROM i`,
+    [email, account.passwordHash, account.role, now], `an account with email ${email} already exists`);
+    this.changes.emit({ kind: 'account', email });
+    return toAccount(rows[0]!);
+  }
+
+  async getAccount(email: string): Promise<Account | undefined> {
+    const { rows } = await this.query<AccountRow>('getAccount', `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE email = $1`, [email.toLowerCase()], undefined, 'estuary_get_account');
+    return rows[0] && toAccount(rows[0]);
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return (await this.query<AccountRow>('listAccounts', 'SELECT * FROM accounts ORDER BY id', [])).rows.map(toAccount);
+  }
+
+  /** One UPDATE of an account by email, announced when it changed a row. */
+  private updateAccount(what: string, set: string, email: string, values: unknown[]): Promise<boolean> {
+    const key = email.toLowerCase();
+    return this.changed(what, `WITH u AS (UPDATE accounts SET ${set} WHERE email = $1 RETURNING email)
+      SELECT ${this.notify(`jsonb_build_object('kind', 'account', 'email', u.email)`)} FROM u`, [key, ...values], { kind: 'account', email: key });
+  }
+
+  setAccountPassword(email: string, passwordHash: string): Promise<boolean> {
+    return this.updateAccount('setAccountPassword', 'password_hash = $2, updated_at = $3', email, [passwordHash, this.now()]);
+  }
+
+  setAccountDisabled(email: string, disabled: boolean): Promise<boolean> {
+    return this.updateAccount('setAccountDisabled', 'disabled = $2, updated_at = $3', email, [disabled, this.now()]);
+  }
+
+  setAccountAllowedNames(email: string, names: string[]): Promise<boolean> {
+    return this.updateAccount('setAccountAllowedNames', 'allowed_names = $2::jsonb, updated_at = $3', email, [json(names), this.now()]);
+  }
+
+  setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean> {
+    return this.updateAccount('setAccountAllowedProfiles', 'allowed_profiles = $2::jsonb, updated_at = $3', email, [json(labels), this.now()]);
+  }
+
+  unlockAccount(email: string, at: Date): Promise<boolean> {
+    return this.updateAccount('unlockAccount', 'unlocked_at = $2', email, [at]);
+  }
+
+  async createProfile(profile: NewProfile): Promise<Profile> {
+    const placeholders = Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(', ');
+    const { rows } = await this.query<ProfileRow>('createProfile', `WITH i AS (INSERT INTO profiles (${PROFILE_COLUMNS})
+      VALUES (${placeholders}, $19, $19) RETURNING ${PROFILE_COLUMNS})
+      SELECT i.*, ${this.notify(`jsonb_build_object('kind', 'profile', 'label', i.label)`)} FROM i`,
+    [...profileValues(profile), this.now()], `a profile labelled ${profile.label} already exists`);
+    this.changes.emit({ kind: 'profile', label: profile.label });
+    return toProfile(rows[0]!);
+  }
+
+  updateProfile(profile: NewProfile): Promise<boolean> {
+    const columns = PROFILE_COLUMNS.split(',').map((c) => c.trim()).slice(1, 18);
+    const set = columns.map((c, i) => `${c} = $${i + 2}`).join(', ');
+    return this.changed('updateProfile', `WITH u AS (UPDATE profiles SET ${set}, updated_at = $19 WHERE label = $1 RETURNING label)
+      SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', u.label)`)} FROM u`,
+    [...profileValues(profile), this.now()], { kind: 'profile', label: profile.label });
+  }
+
+  async getProfile(label: string): Promise<Profile | undefined> {
+    const { rows } = await this.query<ProfileRow>('getProfile', `SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = $1`, [label], undefined, 'estuary_get_profile');
+    return rows[0] && toProfile(rows[0]);
+  }
+
+  async listProfiles(): Promise<Profile[]> {
+    return (await this.query<ProfileRow>('listProfiles', `SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`, [])).rows.map(toProfile);
+  }
+
+  async recordIssuance(certificate: NewCertificate, event: NewAuditEvent, links: IssuanceLinks = {}): Promise<void> {
+    const now = this.now();
+    const item: Record<string, unknown> = {
+      c: {
+        serial: certificate.serial, profile: certificate.profile, ca: certificate.ca, subject: certificate.subject,
+        sans: json(certificate.sans), not_before: certificate.notBefore.toISOString(), not_after: certificate.notAfter.toISOString(),
+        requester: certificate.requester, renews: certificate.renews, created_at: now.toISOString(),
+      },
+      audit: auditObject(event, now),
+    };
+    const supersede = links.renewal?.supersede;
+    if (supersede) item.supersede = { at: supersede.at.toISOString(), audit: auditObject(supersede.event, now) };
+    if (links.renewal?.once) item.once = true;
+    if (links.approvedRequestId !== undefined) item.approved = links.approvedRequestId;
+    const conflict = `a certificate with serial ${certificate.serial} already exists`;
+    const ca = await this.op('recordIssuance', () => this.batcher.write({ item, der: certificate.der, what: 'recordIssuance', conflict }));
+    if (ca && certificate.renews) this.changes.emit({ kind: 'revocation', ca, serial: certificate.renews });
+  }
+
+  async findRenewal(serial: string): Promise<string | undefined> {
+    const { rows } = await this.query<{ serial: string }>('findRenewal', 'SELECT serial FROM certificates WHERE renews = $1 LIMIT 1', [serial]);
+    return rows[0]?.serial;
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    const { rows } = await this.query<CertificateRow>('getCertificate', `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = $1`, [serial]);
+    return rows[0] && toCertificate(rows[0]);
+  }
+
+  /** A page of certificates matching `c`, in the given order. */
+  private certificatePage(what: string, c: Conditions, order: string, limit: number | undefined, offset: number | undefined) {
+    const { sql, values } = c.where();
+    const paging = [page(limit, DEFAULT_LIMIT, 'limit'), page(offset, 0, 'offset')];
+    return this.query<CertificateRow>(what, `SELECT ${CERTIFICATE_COLUMNS} FROM certificates${sql} ORDER BY ${order}
+      LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [...values, ...paging]);
+  }
+
+  async listCertificates(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
+    const { rows } = await this.certificatePage('listCertificates', certificateFilterWhere(filter), 'created_at DESC, seq DESC', filter.limit, filter.offset);
+    return rows.map(toCertificate);
+  }
+
+  async searchCertificates(search: CertificateSearch = {}): Promise<Page<CertificateRecord>> {
+    const c = certificateWhere(search, search.now ?? this.now());
+    const order = search.order === 'expiry' ? 'not_after ASC, serial ASC' : 'created_at DESC, seq DESC';
+    const { sql, values } = c.where();
+    const [items, count] = await Promise.all([
+      this.certificatePage('searchCertificates', c, order, search.limit, search.offset),
+      this.query<{ n: number }>('searchCertificates', `SELECT COUNT(*)::int AS n FROM certificates${sql}`, values),
+    ]);
+    return { items: items.rows.map(toCertificate), total: count.rows[0]!.n };
+  }
+
+  async countCertificates(now: Date): Promise<CertificateCounts> {
+    const { rows } = await this.query<CertificateCounts>('countCertificates', `SELECT
+        COUNT(*) FILTER (WHERE status = 'valid' AND not_after >= $1)::int AS valid,
+        COUNT(*) FILTER (WHERE status = 'revoked')::int AS revoked,
+        COUNT(*) FILTER (WHERE status = 'valid' AND not_after < $1)::int AS expired
+      FROM certificates`, [now]);
+    const r = rows[0]!;
+    return { valid: r.valid, revoked: r.revoked, expired: r.expired };
+  }
+
+  async issuedPerDay(since: Date): Promise<DayCount[]> {
+    return (await this.query<DayCount>('issuedPerDay', `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*)::int AS count
+      FROM certificates WHERE created_at >= $1 GROUP BY 1 ORDER BY 1`, [since])).rows;
+  }
+
+  async revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean> {
+    const audit = event ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(4)} FROM r)` : '';
+    const { rows } = await this.query<{ ca: string }>('revokeCertificate', `WITH r AS (UPDATE certificates
+        SET status = 'revoked', revoked_at = $2, revocation_reason = $3 WHERE serial = $1 AND status = 'valid' RETURNING ca, serial)${audit}
+      SELECT r.ca, ${this.notify(`jsonb_build_object('kind', 'revocation', 'ca', r.ca, 'serial', r.serial)`)} FROM r`,
+    [serial, at, reason, ...(event ? auditValues(event, this.now()) : [])]);
+    if (!rows[0]) return false;
+    this.changes.emit({ kind: 'revocation', ca: rows[0].ca, serial });
+    return true;
+  }
+
+  async isRevoked(serial: string): Promise<boolean> {
+    const { rows } = await this.query<{ status: string }>('isRevoked', 'SELECT status FROM certificates WHERE serial = $1', [serial]);
+    return rows[0]?.status === 'revoked';
+  }
+
+  listRevoked(ca: string): Promise<RevokedCertificate[]> {
+    return this.revoked('listRevoked', '', [ca]);
+  }
+
+  listRevokedPage(ca: string, after: RevokedCursor | undefined, limit: number): Promise<RevokedCertificate[]> {
+    const n = page(limit, DEFAULT_LIMIT, 'limit');
+    return after
+      ? this.revoked('listRevokedPage', 'AND (revoked_at, serial) > ($3, $4) ORDER BY revoked_at, serial LIMIT $2', [ca, n, after.revokedAt, after.serial])
+      : this.revoked('listRevokedPage', 'ORDER BY revoked_at, serial LIMIT $2', [ca, n]);
+  }
+
+  /** A CA's revoked certificates in CRL order (`rest`: the cursor and limit, or nothing). */
+  private async revoked(what: string, rest: string, values: unknown[]): Promise<RevokedCertificate[]> {
+    const { rows } = await this.query<{ serial: string; revoked_at: Date; revocation_reason: string; not_after: Date }>(what,
+      `SELECT serial, revoked_at, revocation_reason, not_after FROM certificates WHERE ca = $1 AND status = 'revoked'
+       ${rest || 'ORDER BY revoked_at, serial'}`, values);
+    return rows.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at, reason: r.revocation_reason, notAfter: r.not_after }));
+  }
+
+  async revocationSummary(ca: string): Promise<RevocationSummary> {
+    const { rows } = await this.query<{ count: string; latest: Date | null }>('revocationSummary', 'SELECT revoked AS count, latest FROM revocation_counts WHERE ca = $1', [ca]);
+    return { count: Number(rows[0]?.count ?? 0), latest: rows[0]?.latest ?? null };
+  }
+
+  createPendingRequest(r: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest> {
+    return this.op('createPendingRequest', async () => {
+      // The id first, so the audit event can name it and commit in the request's statement.
+      const { rows: ids } = await this.raw<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('pending_requests', 'id')) AS id`, []);
+      const id = Number(ids[0]!.id);
+      const held: PendingRequest = { ...r, id, status: 'pending', reason: null, decidedBy: null, decidedAt: null, serial: null };
+      const e = event?.(held);
+      const audit = e ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(12)} FROM p)` : '';
+      const { rows } = await this.raw<PendingRow>(`WITH p AS (INSERT INTO pending_requests (id, profile, operation,
+          requester, key_id, csr, subject, sans, key_description, status, created_at, expires_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, 'pending', $10, $11) RETURNING *)${audit} SELECT * FROM p`,
+      [id, r.profile, r.operation, r.requester, r.keyId, r.csr, r.subject, json(r.sans), r.keyDescription, r.createdAt, r.expiresAt,
+        ...(e ? auditValues(e, this.now()) : [])]);
+      return toPending(rows[0]!);
+    });
+  }
+
+  async findPendingRequest(profile: string, requester: string, keyId: string): Promise<PendingRequest | undefined> {
+    const { rows } = await this.query<PendingRow>('findPendingRequest', `SELECT * FROM pending_requests WHERE profile = $1 AND requester = $2
+      AND key_id = $3 AND status <> 'issued' ORDER BY id DESC LIMIT 1`, [profile, requester, keyId]);
+    return rows[0] && toPending(rows[0]);
+  }
+
+  async getPendingRequest(id: number): Promise<PendingRequest | undefined> {
+    const { rows } = await this.query<PendingRow>('getPendingRequest', 'SELECT * FROM pending_requests WHERE id = $1', [id]);
+    return rows[0] && toPending(rows[0]);
+  }
+
+  async listPendingRequests(filter: PendingFilter = {}): Promise<PendingRequest[]> {
+    const { sql, values } = pendingWhere(filter).where();
+    const paging = [page(filter.limit, DEFAULT_LIMIT, 'limit'), page(filter.offset, 0, 'offset')];
+    const { rows } = await this.query<PendingRow>('listPendingRequests', `SELECT * FROM pending_requests${sql} ORDER BY id DESC
+      LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [...values, ...paging]);
+    return rows.map(toPending);
+  }
+
+  async countPendingRequests(filter: PendingFilter = {}): Promise<number> {
+    const { sql, values } = pendingWhere(filter).where();
+    return (await this.query<{ n: number }>('countPendingRequests', `SELECT COUNT(*)::int AS n FROM pending_requests${sql}`, values)).rows[0]!.n;
+  }
+
+  async decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean> {
+    const audit = event ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(6)} FROM d)` : '';
+    const { rowCount } = await this.query('decidePendingRequest', `WITH d AS (UPDATE pending_requests SET status = $2, reason = $3,
+        decided_by = $4, decided_at = $5 WHERE id = $1 AND status = 'pending' RETURNING id)${audit} SELECT id FROM d`,
+    [id, decision, reason, officer, at, ...(event ? auditValues(event, this.now()) : [])]);
+    return rowCount > 0;
+  }
+
+  async markPendingIssued(id: number, serial: string): Promise<boolean> {
+    const { rowCount } = await this.query('markPendingIssued', `UPDATE pending_requests SET status = 'issued', serial = $2
+      WHERE id = $1 AND status = 'approved'`, [id, serial]);
+    return rowCount > 0;
+  }
+
+  async appendAudit(event: NewAuditEvent): Promise<void> {
+    const item = { audit: auditObject(event, this.now()) };
+    await this.op('appendAudit', () => this.batcher.write({ item, what: 'appendAudit', conflict: 'duplicate audit event' }));
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
+    const { sql, values } = auditWhere(filter).where();
+    const paging = [page(filter.limit, DEFAULT_LIMIT, 'limit'), page(filter.offset, 0, 'offset')];
+    const { rows } = await this.query<AuditRow>('listAudit', `SELECT * FROM audit_events${sql} ORDER BY at DESC, id DESC
+      LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [...values, ...paging]);
+    return rows.map(toAudit);
+  }
+
+  async countAudit(filter: AuditFilter = {}): Promise<number> {
+    const { sql, values } = auditWhere(filter).where();
+    return (await this.query<{ n: number }>('countAudit', `SELECT COUNT(*)::int AS n FROM audit_events${sql}`, values)).rows[0]!.n;
+  }
+
+  createSession(session: WebSession): Promise<void> { return this.shared.createSession(session); }
+  getSession(id: string): Promise<WebSession | undefined> { return this.shared.getSession(id); }
+  touchSession(id: string, at: Date): Promise<boolean> { return this.shared.touchSession(id, at); }
+  deleteSession(id: string): Promise<void> { return this.shared.deleteSession(id); }
+  deleteSessionsOf(email: string): Promise<number> { return this.shared.deleteSessionsOf(email); }
+  purgeSessions(at: Date, idleMs: number): Promise<number> { return this.shared.purgeSessions(at, idleMs); }
+  recordFailure(key: string, limit: FailureLimit, at: Date): Promise<FailureLock | undefined> { return this.shared.recordFailure(key, limit, at); }
+  activeLock(key: string, at: Date): Promise<FailureLock | undefined> { return this.shared.activeLock(key, at); }
+  clearFailures(key: string): Promise<void> { return this.shared.clearFailures(key); }
+  acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.shared.acquireLease(name, holder, at, ttlMs); }
+  getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.shared.getCrl(ca, kind); }
+  putCrl(crl: StoredCrl): Promise<boolean> { return this.shared.putCrl(crl); }
+
+  /** Resolves when a pooled connection answers (readiness checks); StoreUnavailableError otherwise. */
+  async ping(): Promise<void> {
+    await this.query('ping', 'SELECT 1', []);
+  }
+
+  /** Group commit so far (for metrics and tests). */
+  writeStats(): BatchStats {
+    return { ...this.batcher.stats };
+  }
+
+  /** Connections in use, idle and waited for (for metrics). */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
+  /** Waits for the calls already made (their writes commit or fail), then ends the listener and the pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.listener.close();
+    await this.pool.end().catch(() => undefined);
+  }
+}
