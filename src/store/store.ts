@@ -66,12 +66,26 @@ export interface CertificateSearch {
   now?: Date;
   limit?: number;
   offset?: number;
+  /**
+   * Keyset paging: the `next` of the previous page (same filters and order); the page starts after
+   * its last item, whatever `offset` says. Cheap at any depth, where an offset reads every row it skips.
+   */
+  after?: string;
+  /**
+   * Count at most this many matches (default: all). When more match, `total` is this number and
+   * `totalIsLowerBound` is true: a count over most of a million rows costs more than the page itself.
+   */
+  countLimit?: number;
 }
 
 /** A page of results and how many match in all. */
 export interface Page<T> {
   items: T[];
   total: number;
+  /** Set when the count stopped at the search's countLimit: at least `total` match. */
+  totalIsLowerBound?: true;
+  /** Set when the page is full: pass it as `after` for the next page. */
+  next?: string;
 }
 
 /** Certificates by status at a point in time (`expired`: not revoked, past notAfter). */
@@ -113,6 +127,25 @@ export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * A read gave up after the store's time limit for one query (StoreUnavailableError: the caller
+ * may retry, better with a narrower search); the store stays usable.
+ */
+export class StoreTimeoutError extends StoreUnavailableError {
+  constructor(message: string, readonly limitMs: number) {
+    super(message);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
+/** A query argument the store cannot use, such as a paging cursor it did not make. */
+export class StoreQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreQueryError';
   }
 }
 
