@@ -13,7 +13,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { migrateSqlite } from '../store/sqlite-migrations.js';
+import { migrateSqlite, SQLITE_MIGRATIONS } from '../store/sqlite-migrations.js';
 
 export interface DatasetSize {
   certificates: number;
@@ -169,23 +169,38 @@ export function cachedDataset(size: DatasetSize, now: Date, log: (line: string) 
 }
 
 /**
- * Replaces a home's (fresh) database with a copy of the data set, keeping the home's accounts and
- * profiles, and adds the data set's profiles as copies of the home's `default`. The copy is
- * migrated to the current schema first (the time that takes is returned).
+ * Replaces a home's (fresh) database with a copy of the data set in the current schema, keeping
+ * the home's accounts and profiles, and adds the data set's profiles as copies of the home's
+ * `default`. The first install at a schema version migrates a copy of the data set (the time that
+ * takes is returned: what an upgrade costs at this size) and keeps it beside the data set.
  */
-export function installDataset(dataset: string, homeDb: string, size: DatasetSize): { migrateMs: number } {
+export function installDataset(dataset: string, homeDb: string, size: DatasetSize): { migrateMs: number | undefined } {
+  const migrated = dataset.replace(/\.db$/, `-schema${SQLITE_MIGRATIONS.length}.db`);
+  let migrateMs: number | undefined;
+  if (!existsSync(migrated)) {
+    const partial = `${migrated}.partial`;
+    copyFileSync(dataset, partial);
+    const db = new Database(partial);
+    try {
+      db.pragma('journal_mode = WAL');
+      // planner statistics are not part of a real installation (nothing here runs ANALYZE)
+      if (db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'`).get()) db.exec('DELETE FROM sqlite_stat1');
+      const t0 = Date.now();
+      migrateSqlite(db, partial);
+      migrateMs = Date.now() - t0;
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.close();
+    }
+    renameSync(partial, migrated);
+  }
   const target = `${homeDb}.dataset`;
-  copyFileSync(dataset, target);
+  copyFileSync(migrated, target);
   chmodSync(target, 0o600);
   const db = new Database(target);
-  let migrateMs = 0;
   try {
     db.pragma('journal_mode = WAL');
-    // planner statistics are not part of a real installation (nothing here runs ANALYZE)
-    if (db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'`).get()) db.exec('DELETE FROM sqlite_stat1');
-    const t0 = Date.now();
     migrateSqlite(db, target);
-    migrateMs = Date.now() - t0;
     db.prepare('ATTACH DATABASE ? AS home').run(homeDb);
     const columns = (db.prepare(`SELECT name FROM pragma_table_info('profiles')`).all() as Array<{ name: string }>).map((c) => c.name);
     const others = columns.filter((c) => c !== 'label').join(', ');

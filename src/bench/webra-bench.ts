@@ -205,7 +205,7 @@ async function main(): Promise<void> {
     const dataset = cachedDataset(size, new Date(), log, values['dataset-dir']);
     const t0 = Date.now();
     const { migrateMs } = installDataset(dataset, join(home, 'estuary.db'), size);
-    log(`data set installed in ${home} in ${Date.now() - t0} ms (schema migrations on the copy: ${migrateMs} ms)`);
+    log(`data set installed in ${home} in ${Date.now() - t0} ms (${migrateMs === undefined ? 'migrated copy reused' : `schema migrations on a copy of the data set: ${migrateMs} ms`})`);
     const port = await freePort();
     const adminPort = await freePort();
     const serverStart = Date.now();

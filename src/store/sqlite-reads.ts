@@ -9,12 +9,14 @@
  * read from counters kept by triggers; lists page by keyset cursors on composite indexes.
  */
 import type Database from 'better-sqlite3';
-import { afterCursor, auditWhere, certificateWhere, decodeCursor, encodeCursor, equalityFilter, pendingWhere } from './sqlite-search.js';
+import { afterCursor, auditWhere, certificateWhere, decodeCursor, encodeCursor, equalityFilter, pendingWhere, trigramsOf, type TrigramRarity } from './sqlite-search.js';
 import { iso, page, toAudit, toCertificate, toPending, type AuditRow, type CertificateRow, type Params, type PendingRow } from './sqlite-rows.js';
 import type { AuditFilter, CertificateCounts, CertificateFilter, CertificateSearch, DayCount, Page, PendingFilter } from './store.js';
 import type { AuditEvent, CertificateRecord, PendingRequest } from '../ra/model.js';
 
 const DEFAULT_LIMIT = 100;
+const SAMPLE_ROWS = 2000;
+const SAMPLE_EVERY = 1000;
 const DAY_MS = 86_400_000;
 
 /** The reads, by name: what the reader thread is asked to run. */
@@ -34,6 +36,8 @@ type Row = CertificateRow & { _rowid: number };
 
 export class SqliteReads implements ReadCalls {
   private readonly statements = new Map<string, Database.Statement>();
+  private sample: TrigramRarity | undefined;
+  private searches = 0;
 
   constructor(private readonly db: Database.Database) {}
 
@@ -51,9 +55,26 @@ export class SqliteReads implements ReadCalls {
     return (this.prepared(sql).all(params) as CertificateRow[]).map(toCertificate);
   }
 
+  /**
+   * How common each trigram is among the newest certificates (document counts over a sample of
+   * SAMPLE_ROWS), so a search asks the trigram index for the rarest trigrams of its text. Taken on
+   * the first text search and again every SAMPLE_EVERY searches.
+   */
+  private rarity(): TrigramRarity {
+    if (this.sample && this.searches++ % SAMPLE_EVERY !== 0) return this.sample;
+    const rows = this.prepared(`SELECT serial, subject, sans FROM certificates ORDER BY created_at DESC LIMIT ${SAMPLE_ROWS}`).all() as Array<{ serial: string; subject: string; sans: string }>;
+    const df = new Map<string, number>();
+    for (const r of rows) {
+      for (const t of new Set([...(trigramsOf(r.serial) ?? []), ...(trigramsOf(r.subject) ?? []), ...(trigramsOf(r.sans) ?? [])])) df.set(t, (df.get(t) ?? 0) + 1);
+    }
+    this.searches = 1;
+    return (this.sample = (t) => df.get(t) ?? 0);
+  }
+
   searchCertificates(search: CertificateSearch, now: Date): Page<CertificateRecord> {
     const order = search.order === 'expiry' ? 'expiry' : 'issued';
-    const { sql: where, params } = certificateWhere(search, iso(now));
+    const text = [search.q, search.subject, search.san, search.serial].some((t) => t !== undefined && t.length >= 3);
+    const { sql: where, params } = certificateWhere(search, iso(now), text ? this.rarity() : undefined);
     const limit = page(search.limit, DEFAULT_LIMIT, 'limit');
     let pageWhere = where;
     const pageParams: Params = { ...params, limit, offset: page(search.offset, 0, 'offset') };

@@ -55,44 +55,87 @@ function ftsString(text: string): string {
  * text falls back to a LIKE over the rows the other conditions leave.
  */
 const TRIGRAM = 3;
+/** How many of a text's trigrams the index is asked for (the rarest): enough to leave few candidates. */
+const PICKED_TRIGRAMS = 4;
+
+/** A text's distinct trigrams as the trigram tokenizer folds them, when all of them are plain ASCII (else undefined). */
+export function trigramsOf(text: string): string[] | undefined {
+  if (!/^[\x20-\x7e]*$/.test(text)) return undefined;
+  const lower = text.toLowerCase();
+  const out = new Set<string>();
+  for (let i = 0; i + TRIGRAM <= lower.length; i++) out.add(lower.slice(i, i + TRIGRAM));
+  return [...out];
+}
+
+/** How common a trigram is among the certificates (a sample's document count is enough), to ask the index for the rarest. */
+export type TrigramRarity = (trigram: string) => number;
 
 /**
- * The WHERE clause of a certificate search. Substrings go through the trigram index of serial,
- * subject and SANs (one MATCH, its parts ANDed); shorter texts through LIKE.
+ * The FTS5 query for `text` in `columns`: its rarest trigrams ANDed, a superset of the rows that
+ * contain it, which the LIKE beside it then narrows to the exact matches. A phrase of every
+ * trigram would be exact on its own, but reads the long doclists of the common ones (a fleet's
+ * shared domain name is in every row): measured at 1,000,000 certificates, ~0.5 s against ~5 ms.
  */
-export function certificateWhere(s: CertificateSearch, now: string): Where {
+function ftsQuery(columns: string, text: string, rarity: TrigramRarity | undefined): string {
+  const trigrams = trigramsOf(text);
+  if (!trigrams || !rarity) return `${columns} : ${ftsString(text)}`;
+  const picked = trigrams.map((t, i) => ({ t, n: rarity(t), i })).sort((x, y) => x.n - y.n || x.i - y.i).slice(0, PICKED_TRIGRAMS);
+  return `${columns} : (${picked.map((p) => ftsString(p.t)).join(' AND ')})`;
+}
+
+/**
+ * The WHERE clause of a certificate search. Substrings of three characters or more are looked up
+ * in the trigram index (one MATCH, its parts ANDed) and checked with LIKE on the candidates;
+ * shorter ones with LIKE alone.
+ */
+export function certificateWhere(s: CertificateSearch, now: string, rarity?: TrigramRarity): Where {
   const c = new Conditions();
   const match: string[] = [];
-  const substring = (columns: Array<['serial' | 'subject' | 'sans', string]>): void => {
-    const usable = columns.filter(([, text]) => text !== '');
-    if (usable.length === 0) return;
-    if (usable.every(([, text]) => [...text].length >= TRIGRAM)) {
-      match.push(`(${usable.map(([column, text]) => `${column} : ${ftsString(text)}`).join(' OR ')})`);
-    } else {
-      c.add(`(${usable.map(([column, text]) => c.contains(column, text)).join(' OR ')})`);
+  const long = (text: string) => [...text].length >= TRIGRAM;
+  if (s.q !== undefined && s.q !== '') {
+    const serial = serialText(s.q);
+    const like = [c.contains('subject', s.q), c.contains('sans', s.q), ...(serial !== '' ? [c.contains('serial', serial)] : [])];
+    c.add(`(${like.join(' OR ')})`);
+    // one query over the three columns reads each trigram's doclist once
+    if (serial === s.q.toLowerCase() && long(serial)) match.push(ftsQuery('{serial subject sans}', s.q, rarity));
+    else if (long(s.q) && (serial === '' || long(serial))) {
+      match.push(`(${[ftsQuery('{subject sans}', s.q, rarity), ...(serial !== '' ? [ftsQuery('serial', serial, rarity)] : [])].map((q) => `(${q})`).join(' OR ')})`);
     }
+  }
+  const field = (column: 'serial' | 'subject' | 'sans', text: string) => {
+    if (text === '') return;
+    c.add(c.contains(column, text));
+    if (long(text)) match.push(ftsQuery(column, text, rarity));
   };
-  if (s.q !== undefined && s.q !== '') substring([['subject', s.q], ['sans', s.q], ['serial', serialText(s.q)]]);
-  if (s.subject) substring([['subject', s.subject]]);
-  if (s.san) substring([['sans', s.san]]);
-  if (s.serial) substring([['serial', serialText(s.serial)]]);
-  if (match.length) c.add(`rowid IN (SELECT rowid FROM certificates_fts WHERE certificates_fts MATCH ${c.bind(match.join(' AND '))})`);
-  if (s.profile !== undefined) c.add(`profile = ${c.bind(s.profile)}`);
+  if (s.subject) field('subject', s.subject);
+  if (s.san) field('sans', s.san);
+  if (s.serial) field('serial', serialText(s.serial));
+  // Which index leads (SQLite keeps no statistics here, so the plan is chosen in the SQL; a unary +
+  // keeps a column's condition out of index selection, it is still checked on every row):
+  // a text match drives from the trigram index's rowids; else newest-first walks
+  // (profile, status, created_at, not_after) or (status, created_at, not_after) in order, judging
+  // not_after from the index; soonest-expiry walks (status, not_after).
+  const text = match.length > 0;
+  const newest = s.order !== 'expiry';
+  const key = text ? '+' : '';
+  const expiry = text || newest ? '+not_after' : 'not_after';
+  if (text) c.add(`rowid IN (SELECT rowid FROM certificates_fts WHERE certificates_fts MATCH ${c.bind(match.join(' AND '))})`);
+  if (s.profile !== undefined) c.add(`${key}profile = ${c.bind(s.profile)}`);
   switch (s.status) {
     case undefined:
       break;
     case 'revoked':
-      c.add(`status = 'revoked'`);
+      c.add(`${key}status = 'revoked'`);
       break;
     case 'valid':
-      c.add(`status = 'valid' AND not_after >= ${c.bind(now)}`);
+      c.add(`${key}status = 'valid' AND ${expiry} >= ${c.bind(now)}`);
       break;
     case 'expired':
-      c.add(`status = 'valid' AND not_after < ${c.bind(now)}`);
+      c.add(`${key}status = 'valid' AND ${expiry} < ${c.bind(now)}`);
       break;
   }
-  if (s.notAfterFrom) c.add(`not_after >= ${c.bind(s.notAfterFrom.toISOString())}`);
-  if (s.notAfterTo) c.add(`not_after <= ${c.bind(s.notAfterTo.toISOString())}`);
+  if (s.notAfterFrom) c.add(`${expiry} >= ${c.bind(s.notAfterFrom.toISOString())}`);
+  if (s.notAfterTo) c.add(`${expiry} <= ${c.bind(s.notAfterTo.toISOString())}`);
   return c.where();
 }
 
