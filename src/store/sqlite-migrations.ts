@@ -210,7 +210,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     sql: `
       CREATE INDEX certificates_profile_status_created ON certificates (profile, status, created_at, not_after);
       CREATE INDEX certificates_status_created ON certificates (status, created_at, not_after);
-      CREATE INDEX certificates_status_not_after ON certificates (status, not_after);
+      CREATE INDEX certificates_status_not_after ON certificates (status, not_after, created_at);
       DROP INDEX certificates_profile;
       DROP INDEX certificates_status;
       CREATE INDEX audit_events_actor_at ON audit_events (actor, at);

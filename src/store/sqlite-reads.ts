@@ -9,7 +9,7 @@
  * read from counters kept by triggers; lists page by keyset cursors on composite indexes.
  */
 import type Database from 'better-sqlite3';
-import { afterCursor, auditWhere, certificateWhere, decodeCursor, encodeCursor, equalityFilter, pendingWhere, trigramsOf, type TrigramRarity } from './sqlite-search.js';
+import { afterCursor, auditWhere, certificateWhere, decodeCursor, encodeCursor, equalityFilter, pendingWhere, trigramsOf, type CertificateCursor, type TrigramRarity } from './sqlite-search.js';
 import { iso, page, toAudit, toCertificate, toPending, type AuditRow, type CertificateRow, type Params, type PendingRow } from './sqlite-rows.js';
 import type { AuditFilter, CertificateCounts, CertificateFilter, CertificateSearch, DayCount, Page, PendingFilter } from './store.js';
 import type { AuditEvent, CertificateRecord, PendingRequest } from '../ra/model.js';
@@ -56,13 +56,19 @@ export class SqliteReads implements ReadCalls {
   }
 
   /**
-   * How common each trigram is among the newest certificates (document counts over a sample of
-   * SAMPLE_ROWS), so a search asks the trigram index for the rarest trigrams of its text. Taken on
+   * How common each trigram is among the certificates (document counts over a sample of
+   * SAMPLE_ROWS spread over the table), so a search asks the trigram index for the rarest trigrams of its text. Taken on
    * the first text search and again every SAMPLE_EVERY searches.
    */
   private rarity(): TrigramRarity {
     if (this.sample && this.searches++ % SAMPLE_EVERY !== 0) return this.sample;
-    const rows = this.prepared(`SELECT serial, subject, sans FROM certificates ORDER BY created_at DESC LIMIT ${SAMPLE_ROWS}`).all() as Array<{ serial: string; subject: string; sans: string }>;
+    // rows spread over the whole table (the newest alone share too much, e.g. consecutive device numbers)
+    const span = this.prepared('SELECT MIN(rowid) AS lo, MAX(rowid) AS hi FROM certificates').get() as { lo: number | null; hi: number | null };
+    const lo = span.lo ?? 0;
+    const step = Math.max(1, ((span.hi ?? 0) - lo + 1) / SAMPLE_ROWS);
+    const ids = Array.from({ length: SAMPLE_ROWS }, (_, i) => lo + Math.floor(i * step + (i * 7919) % step));
+    const rows = this.prepared('SELECT serial, subject, sans FROM certificates WHERE rowid IN (SELECT value FROM json_each(@ids))')
+      .all({ ids: JSON.stringify(ids) }) as Array<{ serial: string; subject: string; sans: string }>;
     const df = new Map<string, number>();
     for (const r of rows) {
       for (const t of new Set([...(trigramsOf(r.serial) ?? []), ...(trigramsOf(r.subject) ?? []), ...(trigramsOf(r.sans) ?? [])])) df.set(t, (df.get(t) ?? 0) + 1);
@@ -76,31 +82,52 @@ export class SqliteReads implements ReadCalls {
     const text = [search.q, search.subject, search.san, search.serial].some((t) => t !== undefined && t.length >= 3);
     const { sql: where, params } = certificateWhere(search, iso(now), text ? this.rarity() : undefined);
     const limit = page(search.limit, DEFAULT_LIMIT, 'limit');
-    let pageWhere = where;
-    const pageParams: Params = { ...params, limit, offset: page(search.offset, 0, 'offset') };
-    if (search.after !== undefined) {
-      const cursor = afterCursor(decodeCursor(search.after, order), pageParams);
-      pageWhere = where ? `${where} AND ${cursor}` : ` WHERE ${cursor}`;
-      pageParams.offset = 0;
+    const cursor = search.after !== undefined ? decodeCursor(search.after, order) : undefined;
+    const offset = cursor ? 0 : page(search.offset, 0, 'offset');
+    const cap = search.countLimit === undefined ? undefined : page(search.countLimit, 0, 'countLimit');
+    if (text) {
+      const onePass = this.textSearch(where, params, order, cursor, offset, limit, cap);
+      if (onePass) return onePass;
     }
+    const pageParams: Params = { ...params, limit, offset };
+    const pageWhere = cursor ? (where ? `${where} AND ${afterCursor(cursor, pageParams)}` : ` WHERE ${afterCursor(cursor, pageParams)}`) : where;
     const orderBy = order === 'expiry' ? 'not_after ASC, serial ASC' : 'created_at DESC, rowid DESC';
-    const rows = this.prepared(`SELECT rowid AS _rowid, * FROM certificates${pageWhere} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset`).all(pageParams) as Row[];
-    const result: Page<CertificateRecord> = { items: rows.map(toCertificate), total: 0 };
-    if (search.countLimit !== undefined) {
-      const cap = page(search.countLimit, 0, 'countLimit');
-      const n = (this.prepared(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM certificates${where} LIMIT @cap)`).get({ ...params, cap: cap + 1 }) as { n: number }).n;
-      result.total = Math.min(n, cap);
-      if (n > cap) result.totalIsLowerBound = true;
+    // The page's rowids from the index alone, then only its rows read (a sort would carry whole rows).
+    const rows = this.prepared(`SELECT rowid AS _rowid, * FROM certificates WHERE rowid IN
+      (SELECT rowid FROM certificates${pageWhere} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset) ORDER BY ${orderBy}`).all(pageParams) as Row[];
+    let total: number;
+    let lowerBound = false;
+    if (cap !== undefined) {
+      // `valid` ones are the newest of a (profile and) status: counted from that end the bound comes soonest
+      const from = search.status === 'valid' && !(search.notAfterFrom && search.notAfterTo) ? ' ORDER BY created_at DESC' : '';
+      const n = (this.prepared(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM certificates${where}${from} LIMIT @cap)`).get({ ...params, cap: cap + 1 }) as { n: number }).n;
+      total = Math.min(n, cap);
+      lowerBound = n > cap;
     } else {
-      result.total = (this.prepared(`SELECT COUNT(*) AS n FROM certificates${where}`).get(params) as { n: number }).n;
+      total = (this.prepared(`SELECT COUNT(*) AS n FROM certificates${where}`).get(params) as { n: number }).n;
     }
-    const last = rows[rows.length - 1];
-    if (last && rows.length === limit) {
-      result.next = encodeCursor(order === 'expiry'
-        ? { order, notAfter: last.not_after, serial: last.serial }
-        : { order, createdAt: last.created_at, rowid: last._rowid });
-    }
-    return result;
+    return certificatePage(rows, total, lowerBound, order, limit);
+  }
+
+  /**
+   * A text search in one pass over its matches (the trigram index's candidates checked with LIKE):
+   * their sort keys give the count and the page, whose rows are then read by rowid. Undefined when
+   * more match than the count limit (the page then comes from an ordered query).
+   */
+  private textSearch(where: string, params: Params, order: 'issued' | 'expiry', cursor: CertificateCursor | undefined, offset: number, limit: number, cap: number | undefined): Page<CertificateRecord> | undefined {
+    const keys = this.prepared(`SELECT rowid AS r, created_at AS c, not_after AS n, serial AS s FROM certificates${where}${cap === undefined ? '' : ' LIMIT @cap'}`)
+      .all(cap === undefined ? params : { ...params, cap: cap + 1 }) as Array<{ r: number; c: string; n: string; s: string }>;
+    if (cap !== undefined && keys.length > cap) return undefined;
+    if (order === 'issued') keys.sort((x, y) => (x.c < y.c ? 1 : x.c > y.c ? -1 : y.r - x.r));
+    else keys.sort((x, y) => (x.n < y.n ? -1 : x.n > y.n ? 1 : x.s < y.s ? -1 : x.s > y.s ? 1 : 0));
+    const after = !cursor ? keys : keys.filter((k) => (cursor.order === 'issued'
+      ? k.c < cursor.createdAt || (k.c === cursor.createdAt && k.r < cursor.rowid)
+      : k.n > cursor.notAfter || (k.n === cursor.notAfter && k.s > cursor.serial)));
+    const wanted = after.slice(offset, offset + limit).map((k) => k.r);
+    const byRowid = new Map((this.prepared(`SELECT rowid AS _rowid, * FROM certificates WHERE rowid IN (SELECT value FROM json_each(@ids))`)
+      .all({ ids: JSON.stringify(wanted) }) as Row[]).map((r) => [r._rowid, r]));
+    const rows = wanted.map((r) => byRowid.get(r)).filter((r): r is Row => r !== undefined);
+    return certificatePage(rows, keys.length, false, order, limit);
   }
 
   /**
@@ -154,6 +181,18 @@ export class SqliteReads implements ReadCalls {
     const { sql: where, params } = auditWhere(filter);
     return (this.prepared(`SELECT COUNT(*) AS n FROM audit_events${where}`).get(params) as { n: number }).n;
   }
+}
+
+function certificatePage(rows: Row[], total: number, lowerBound: boolean, order: 'issued' | 'expiry', limit: number): Page<CertificateRecord> {
+  const result: Page<CertificateRecord> = { items: rows.map(toCertificate), total };
+  if (lowerBound) result.totalIsLowerBound = true;
+  const last = rows[rows.length - 1];
+  if (last && rows.length === limit) {
+    result.next = encodeCursor(order === 'expiry'
+      ? { order, notAfter: last.not_after, serial: last.serial }
+      : { order, createdAt: last.created_at, rowid: last._rowid });
+  }
+  return result;
 }
 
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
