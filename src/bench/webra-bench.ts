@@ -26,6 +26,7 @@ const USAGE = `usage: npm run bench:webra -- [options]
   --enroll-duration S   measured seconds of each enrollment run (default 10; 0 skips the enrollment runs)
   --concurrency N       enrollment clients (default 16)
   --search-every MS     the operator's search interval during the loaded run (default 2000)
+  --enroll-pairs N      idle and loaded enrollment runs, alternated, N of each (default 2)
   --dataset-dir DIR     where data sets are cached (default: $TMPDIR/estuary-dataset)
   --json                print the results as JSON`;
 
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     args: process.argv.slice(2),
     options: {
       dataset: { type: 'string' }, calls: { type: 'string' }, 'enroll-duration': { type: 'string' }, concurrency: { type: 'string' },
-      'search-every': { type: 'string' }, 'dataset-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'search-every': { type: 'string' }, 'enroll-pairs': { type: 'string' }, 'dataset-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -189,6 +190,7 @@ async function main(): Promise<void> {
   const enrollS = Number(values['enroll-duration'] ?? 10);
   const concurrency = Number(values.concurrency ?? 16);
   const everyMs = Number(values['search-every'] ?? 2000);
+  const pairs = Number(values['enroll-pairs'] ?? 2);
   const self = fileURLToPath(import.meta.url);
   const mainJs = join(dirname(self), '..', 'cli', 'main.js');
   const taskset = tasksetAvailable();
@@ -237,7 +239,7 @@ async function main(): Promise<void> {
       for (const d of drivers) d.send({ type: 'init', bodies });
       for (const d of drivers) await expectFrom(d, 'ready');
       const searches = list.filter((s) => /^(search|certificates|dashboard|audit)/.test(s.name));
-      for (const operator of [undefined, { w, scenarios: searches, everyMs }, undefined, { w, scenarios: searches, everyMs }]) {
+      for (const operator of Array.from({ length: pairs }, () => [undefined, { w, scenarios: searches, everyMs }]).flat()) {
         const r = await enrollRun(drivers, engine, port, authorization, concurrency, enrollS, operator);
         enroll.push(r);
         log(`enroll keep-alive ${r.run.padEnd(30)} ok ${r.ok}  errors ${r.errors}  p50 ${f(r.p50Ms, 2)} ms  p99 ${f(r.p99Ms, 2)} ms` +
@@ -258,6 +260,9 @@ async function main(): Promise<void> {
       process.stdout.write(`\nkeep-alive simpleenroll, ${concurrency} clients, ${enrollS} s each (${engine} driver)\n`);
       process.stdout.write(table([['run', 'ok', 'errors', 'p50 ms', 'p99 ms', 'operator calls', 'operator median ms'],
         ...enroll.map((r) => [r.run, String(r.ok), String(r.errors), f(r.p50Ms, 2), f(r.p99Ms, 2), String(r.operatorCalls ?? ''), r.operatorMedianMs === undefined ? '' : f(r.operatorMedianMs, 1)])]) + '\n');
+      const med = (loaded: boolean, k: 'ok' | 'p99Ms') => median(enroll.filter((r) => (r.operatorCalls !== undefined) === loaded).map((r) => r[k]));
+      process.stdout.write(`medians: idle ${f(med(false, 'ok'), 0)} ok, p99 ${f(med(false, 'p99Ms'), 2)} ms; with the operator ${f(med(true, 'ok'), 0)} ok, ` +
+        `p99 ${f(med(true, 'p99Ms'), 2)} ms (${f((100 * med(true, 'p99Ms')) / med(false, 'p99Ms'), 0)}% of idle)\n`);
     }
   } finally {
     for (const d of drivers) if (d.child.exitCode === null && d.child.connected) d.send({ type: 'exit' });
