@@ -185,7 +185,11 @@ export interface Store {
   findRenewal(serial: string): Promise<string | undefined>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listCertificates(filter?: CertificateFilter): Promise<CertificateRecord[]>;
-  /** A page of the matching certificates (default limit 100) and the number that match. */
+  /**
+   * A page of the matching certificates (default limit 100), the number that match (up to
+   * countLimit), and a cursor to the next page when this one is full. StoreQueryError for a cursor
+   * of another order or not made by the store.
+   */
   searchCertificates(search?: CertificateSearch): Promise<Page<CertificateRecord>>;
   countCertificates(now: Date): Promise<CertificateCounts>;
   /** Issuances at or after `since`, by UTC day of issuance, oldest first. */
