@@ -17,6 +17,8 @@ export interface Session {
 export interface Page<T> {
   items: T[];
   total: number;
+  /** Certificate searches count up to a bound: at least `total` match. */
+  totalIsLowerBound?: boolean;
   offset: number;
   limit: number;
 }

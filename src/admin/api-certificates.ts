@@ -13,10 +13,15 @@ import type { CertificateSearch } from '../store/store.js';
 import type { CertificateRecord } from '../ra/model.js';
 import { problem } from './problem.js';
 import { ANY_ROLE, OFFICERS, type AdminContext, type ApiRoute } from './route.js';
-import { Certificate, certificateQuery, CertificateDetail, pageOf, problemResponses, Revocation, serialParams } from './schemas.js';
+import { Certificate, certificatePageOf, certificateQuery, CertificateDetail, problemResponses, Revocation, serialParams } from './schemas.js';
 import { certificateDetail, certificateView } from './views.js';
 
 const DAY_MS = 86_400_000;
+/**
+ * Counting every match of a broad search over a million certificates costs more than the page:
+ * the count stops here and the answer says "at least" (totalIsLowerBound).
+ */
+export const COUNT_LIMIT = 10_000;
 
 interface CertificateQuery {
   q?: string;
@@ -26,6 +31,7 @@ interface CertificateQuery {
   profile?: string;
   status?: 'valid' | 'revoked' | 'expired';
   expiresWithinDays?: number;
+  after?: string;
   offset: number;
   limit: number;
 }
@@ -51,12 +57,14 @@ async function mustExist(ctx: AdminContext, serial: string): Promise<Certificate
 const list: ApiRoute<unknown, CertificateQuery> = {
   method: 'GET', url: '/api/certificates', operationId: 'searchCertificates', tag: 'certificates',
   summary: 'Search issued certificates, newest first',
-  description: 'Every filter given must match. expiresWithinDays: not yet expired and notAfter within that many days.',
+  description: 'Every filter given must match. expiresWithinDays: not yet expired and notAfter within that many days. ' +
+    `q, subject, san and serial match substrings, case-insensitively. The total is counted up to ${COUNT_LIMIT.toLocaleString('en')} ` +
+    '(totalIsLowerBound: more match). Page with offset, or with after = the previous page\'s next (any depth at the same cost).',
   access: ANY_ROLE, schema: { querystring: certificateQuery },
-  responses: { 200: { description: 'a page of certificates', schema: pageOf(Certificate) }, ...problemResponses(400, 401) },
+  responses: { 200: { description: 'a page of certificates', schema: certificatePageOf(Certificate) }, ...problemResponses(400, 401, 503) },
   async handler({ query }, ctx) {
     const now = ctx.now();
-    const search: CertificateSearch = { now, offset: query.offset, limit: query.limit };
+    const search: CertificateSearch = { now, offset: query.offset, limit: query.limit, countLimit: COUNT_LIMIT, ...(query.after ? { after: query.after } : {}) };
     for (const k of ['q', 'subject', 'san', 'serial', 'profile', 'status'] as const) {
       const v = query[k]?.trim();
       if (v) (search as Record<string, unknown>)[k] = v;
@@ -65,8 +73,11 @@ const list: ApiRoute<unknown, CertificateQuery> = {
       search.notAfterFrom = now;
       search.notAfterTo = new Date(now.getTime() + query.expiresWithinDays * DAY_MS);
     }
-    const { items, total } = await ctx.store.searchCertificates(search);
-    return { items: items.map((c) => certificateView(c, now)), total, offset: query.offset, limit: query.limit };
+    const { items, total, totalIsLowerBound, next } = await ctx.store.searchCertificates(search);
+    return {
+      items: items.map((c) => certificateView(c, now)), total, totalIsLowerBound: totalIsLowerBound === true, next: next ?? null,
+      offset: query.after ? 0 : query.offset, limit: query.limit,
+    };
   },
 };
 

@@ -271,6 +271,14 @@ export const pageOf = (items: object) => obj({
   items: { type: 'array', items }, total: { type: 'integer', description: 'how many match in all' }, offset: { type: 'integer' }, limit: { type: 'integer' },
 }, ['items', 'total', 'offset', 'limit']);
 const paging = { offset: int(0, 1_000_000, { default: 0 }), limit: int(1, 500, { default: 50 }) };
+/** A certificate search's page: the count may stop at a bound, and a cursor leads to the next page. */
+export const certificatePageOf = (items: object) => obj({
+  items: { type: 'array', items },
+  total: { type: 'integer', description: 'how many match in all, or at least this many when totalIsLowerBound' },
+  totalIsLowerBound: { type: 'boolean', description: 'the count stopped at 10,000: more than that match' },
+  next: { type: ['string', 'null'], description: 'pass as `after` for the page after this one (null: this page is not full, nothing follows)' },
+  offset: { type: 'integer' }, limit: { type: 'integer' },
+}, ['items', 'total', 'totalIsLowerBound', 'next', 'offset', 'limit']);
 
 export const labelParams = obj({ label: str({ maxLength: 64 }) }, ['label']);
 export const emailParams = obj({ email: str({ maxLength: 254 }) }, ['email']);
@@ -281,7 +289,9 @@ export const requestQuery = obj({ status: { enum: ['pending', 'approved', 'rejec
 export const certificateQuery = obj({
   q: str({ maxLength: 200, description: 'substring of the subject, a SAN or the serial' }), subject: str({ maxLength: 200 }), san: str({ maxLength: 200 }),
   serial: str({ maxLength: 100 }), profile: str({ maxLength: 64 }), status: certStatus,
-  expiresWithinDays: int(0, 3650, { description: 'valid until at most this many days from now (and not yet expired)' }), ...paging,
+  expiresWithinDays: int(0, 3650, { description: 'valid until at most this many days from now (and not yet expired)' }),
+  after: str({ maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'the `next` of the previous page (same filters): keyset paging, cheap at any depth; offset is then ignored' }),
+  ...paging,
 });
 export const auditQuery = obj({
   actor: str({ maxLength: 254 }), action: str({ maxLength: 100 }), profile: str({ maxLength: 64 }),
@@ -295,6 +305,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   404: 'no such resource',
   409: 'conflicts with the current state',
   429: 'sign-in locked after repeated failures; see Retry-After',
+  503: 'the database is unavailable, or the search took longer than the time limit for one query; see Retry-After',
 };
 
 /** Problem responses of an operation, for the OpenAPI document. */

@@ -88,6 +88,8 @@ export interface StartServerOptions {
   cpuProfDir?: string;
   /** Added to the server's environment (e.g. SOFTHSM2_CONF for a token made for the bench). */
   env?: Record<string, string>;
+  /** Start the Web RA listener on this port (default: off). */
+  adminPort?: number;
 }
 
 export async function startServer(o: StartServerOptions): Promise<ServerProcess> {
@@ -100,7 +102,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerProcess>
   const [cmd, args] = pinnedArgv(o.core, [process.execPath, ...nodeArgs, o.mainJs, 'serve', '--home', o.home]);
   const child = spawn(cmd, args, {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, ...o.env, ESTUARY_EST_LISTEN: `127.0.0.1:${o.port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' },
+    env: { ...process.env, ...o.env, ESTUARY_EST_LISTEN: `127.0.0.1:${o.port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: o.adminPort === undefined ? 'off' : `127.0.0.1:${o.adminPort}` },
   });
   closeSync(fd);
   let exited: string | undefined;

@@ -14,7 +14,8 @@ import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import { auditWhere, certificateWhere, equalityFilter, pendingWhere } from './sqlite-search.js';
+import { SqliteReader } from './sqlite-reader.js';
+import { SqliteReads, type ReadCalls, type ReadName } from './sqlite-reads.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 import { CHANGE_COUNTER_SQL, FIND_RENEWAL_SQL, type WriteOp, type WriteValue } from './sqlite-writer-protocol.js';
 import { SqliteChangeTracker } from './sqlite-changes.js';
@@ -22,16 +23,11 @@ import {
   auditParams,
   iso,
   mapSqliteError,
-  page,
   profileParams,
   toAccount,
-  toAudit,
   toCertificate,
   toPending,
   toProfile,
-  type AuditRow,
-  type CertificateRow,
-  type PendingRow,
   type Params,
 } from './sqlite-rows.js';
 import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
@@ -47,13 +43,16 @@ export interface SqliteStoreOptions {
   now?: () => Date;
   /** How long a write waits for another process's lock before StoreUnavailableError (default 5000). */
   busyTimeoutMs?: number;
+  /** The longest a Web RA search, list or count may take before StoreTimeoutError (default 5000). */
+  readTimeLimitMs?: number;
 }
 
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   return new SqliteStore(path, options);
 }
 
-const DEFAULT_LIMIT = 100;
+const DEFAULT_READ_TIME_LIMIT_MS = 5000;
+const inMemory = (path: string): boolean => path === '' || path === ':memory:' || (path.startsWith('file:') && /[?&]mode=memory\b|^file::memory:/.test(path));
 /** Creates the file 0600 before SQLite does (SQLite gives -wal and -shm the same mode). */
 function prepareFile(path: string, logger: SqliteStoreOptions['logger']): void {
   if (path === '' || path === ':memory:' || path.startsWith('file:')) return;
@@ -78,6 +77,8 @@ export class SqliteStore implements Store {
   private readonly counted: (fn: () => unknown) => Counted<unknown>;
   private readonly filtered = new Map<string, Database.Statement>();
   private readonly stmt: SqliteStatements;
+  private readonly reader: SqliteReader | undefined;
+  private readonly inPlace: SqliteReads | undefined;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
@@ -113,6 +114,8 @@ export class SqliteStore implements Store {
       if (!this.closed) this.run('poll', poll);
     };
     this.writer = new SqliteWriter({ path, busyTimeoutMs }, this.logger, {}, (c) => this.tracker.own(c));
+    if (inMemory(path)) this.inPlace = new SqliteReads(this.db);
+    else this.reader = new SqliteReader({ path, busyTimeoutMs, timeLimitMs: options.readTimeLimitMs ?? DEFAULT_READ_TIME_LIMIT_MS });
   }
 
   /**
@@ -244,40 +247,19 @@ export class SqliteStore implements Store {
   }
 
   async listCertificates(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
-    return this.run('listCertificates', () => {
-      const params: Params = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit'), offset: page(filter.offset, 0, 'offset') };
-      const sql = `SELECT * FROM certificates${equalityFilter(filter, ['profile', 'status'], params)}
-        ORDER BY created_at DESC, rowid DESC LIMIT @limit OFFSET @offset`;
-      return (this.prepared(sql).all(params) as CertificateRow[]).map(toCertificate);
-    });
+    return this.read('listCertificates', filter);
   }
 
   async searchCertificates(search: CertificateSearch = {}): Promise<Page<CertificateRecord>> {
-    return this.run('searchCertificates', () => {
-      const { sql: where, params } = certificateWhere(search, iso(search.now ?? this.now()));
-      const order = search.order === 'expiry' ? 'not_after ASC, serial ASC' : 'created_at DESC, rowid DESC';
-      const paging = { limit: page(search.limit, DEFAULT_LIMIT, 'limit'), offset: page(search.offset, 0, 'offset') };
-      const rows = this.prepared(`SELECT * FROM certificates${where} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...params, ...paging }) as CertificateRow[];
-      const total = (this.prepared(`SELECT COUNT(*) AS n FROM certificates${where}`).get(params) as { n: number }).n;
-      return { items: rows.map(toCertificate), total };
-    });
+    return this.read('searchCertificates', search, search.now ?? this.now());
   }
 
   async countCertificates(now: Date): Promise<CertificateCounts> {
-    return this.run('countCertificates', () => {
-      const row = this.prepared(`SELECT
-          COALESCE(SUM(CASE WHEN status = 'valid' AND not_after >= @now THEN 1 ELSE 0 END), 0) AS valid,
-          COALESCE(SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), 0) AS revoked,
-          COALESCE(SUM(CASE WHEN status = 'valid' AND not_after < @now THEN 1 ELSE 0 END), 0) AS expired
-        FROM certificates`).get({ now: iso(now) }) as CertificateCounts;
-      return { valid: row.valid, revoked: row.revoked, expired: row.expired };
-    });
+    return this.read('countCertificates', now);
   }
 
   async issuedPerDay(since: Date): Promise<DayCount[]> {
-    // created_at is ISO-8601 UTC text: its first 10 characters are the UTC day.
-    return this.run('issuedPerDay', () => this.prepared(`SELECT SUBSTR(created_at, 1, 10) AS day, COUNT(*) AS count
-      FROM certificates WHERE created_at >= @since GROUP BY SUBSTR(created_at, 1, 10) ORDER BY day`).all({ since: iso(since) }) as DayCount[]);
+    return this.read('issuedPerDay', since);
   }
 
   async revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean> {
@@ -339,19 +321,11 @@ export class SqliteStore implements Store {
   }
 
   async listPendingRequests(filter: PendingFilter = {}): Promise<PendingRequest[]> {
-    return this.run('listPendingRequests', () => {
-      const { sql: where, params } = pendingWhere(filter);
-      const paging = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit'), offset: page(filter.offset, 0, 'offset') };
-      const sql = `SELECT * FROM pending_requests${where} ORDER BY id DESC LIMIT @limit OFFSET @offset`;
-      return (this.prepared(sql).all({ ...params, ...paging }) as PendingRow[]).map(toPending);
-    });
+    return this.read('listPendingRequests', filter);
   }
 
   async countPendingRequests(filter: PendingFilter = {}): Promise<number> {
-    return this.run('countPendingRequests', () => {
-      const { sql: where, params } = pendingWhere(filter);
-      return (this.prepared(`SELECT COUNT(*) AS n FROM pending_requests${where}`).get(params) as { n: number }).n;
-    });
+    return this.read('countPendingRequests', filter);
   }
 
   async decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean> {
@@ -372,19 +346,22 @@ export class SqliteStore implements Store {
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
-    return this.run('listAudit', () => {
-      const { sql: where, params } = auditWhere(filter);
-      const paging = { limit: page(filter.limit, DEFAULT_LIMIT, 'limit'), offset: page(filter.offset, 0, 'offset') };
-      const sql = `SELECT * FROM audit_events${where} ORDER BY at DESC, id DESC LIMIT @limit OFFSET @offset`;
-      return (this.prepared(sql).all({ ...params, ...paging }) as AuditRow[]).map(toAudit);
-    });
+    return this.read('listAudit', filter);
   }
 
   async countAudit(filter: AuditFilter = {}): Promise<number> {
-    return this.run('countAudit', () => {
-      const { sql: where, params } = auditWhere(filter);
-      return (this.prepared(`SELECT COUNT(*) AS n FROM audit_events${where}`).get(params) as { n: number }).n;
-    });
+    return this.read('countAudit', filter);
+  }
+
+  /**
+   * The Web RA's heavy reads: on the reader thread (sqlite-reader.ts) for a database file, in place
+   * for an in-memory one (a second connection would see another, empty database).
+   */
+  private async read<N extends ReadName>(name: N, ...args: Parameters<ReadCalls[N]>): Promise<ReturnType<ReadCalls[N]>> {
+    if (this.closed) throw new StoreUnavailableError(`${name}: the store is closed`);
+    if (this.reader) return this.reader.read(name, ...args);
+    const fn = this.inPlace![name] as (...a: Parameters<ReadCalls[N]>) => ReturnType<ReadCalls[N]>;
+    return this.run(name, () => fn.apply(this.inPlace, args));
   }
 
   // ---- store contract v2: shared state (sqlite-shared-state.ts) ----
@@ -409,6 +386,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.reader?.close();
     await this.writer.close(); // pending durable writes commit (or fail) before the connection goes
     this.filtered.clear();
     try {

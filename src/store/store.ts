@@ -66,12 +66,26 @@ export interface CertificateSearch {
   now?: Date;
   limit?: number;
   offset?: number;
+  /**
+   * Keyset paging: the `next` of the previous page (same filters and order); the page starts after
+   * its last item, whatever `offset` says. Cheap at any depth, where an offset reads every row it skips.
+   */
+  after?: string;
+  /**
+   * Count at most this many matches (default: all). When more match, `total` is this number and
+   * `totalIsLowerBound` is true: a count over most of a million rows costs more than the page itself.
+   */
+  countLimit?: number;
 }
 
 /** A page of results and how many match in all. */
 export interface Page<T> {
   items: T[];
   total: number;
+  /** Set when the count stopped at the search's countLimit: at least `total` match. */
+  totalIsLowerBound?: true;
+  /** Set when the page is full: pass it as `after` for the next page. */
+  next?: string;
 }
 
 /** Certificates by status at a point in time (`expired`: not revoked, past notAfter). */
@@ -116,6 +130,25 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * A read gave up after the store's time limit for one query (StoreUnavailableError: the caller
+ * may retry, better with a narrower search); the store stays usable.
+ */
+export class StoreTimeoutError extends StoreUnavailableError {
+  constructor(message: string, readonly limitMs: number) {
+    super(message);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
+/** A query argument the store cannot use, such as a paging cursor it did not make. */
+export class StoreQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreQueryError';
+  }
+}
+
 /** Raised on a uniqueness violation (duplicate email, label or serial). */
 export class StoreConflictError extends Error {
   constructor(message: string) {
@@ -152,7 +185,11 @@ export interface Store {
   findRenewal(serial: string): Promise<string | undefined>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listCertificates(filter?: CertificateFilter): Promise<CertificateRecord[]>;
-  /** A page of the matching certificates (default limit 100) and the number that match. */
+  /**
+   * A page of the matching certificates (default limit 100), the number that match (up to
+   * countLimit), and a cursor to the next page when this one is full. StoreQueryError for a cursor
+   * of another order or not made by the store.
+   */
   searchCertificates(search?: CertificateSearch): Promise<Page<CertificateRecord>>;
   countCertificates(now: Date): Promise<CertificateCounts>;
   /** Issuances at or after `since`, by UTC day of issuance, oldest first. */

@@ -73,7 +73,7 @@ describe('OpenAPI', () => {
     expect(doc.paths['/api/session']!.post!.security).toEqual([]);
     expect(doc.paths['/api/profiles']!.post!.security).toEqual([{ sessionCookie: [], csrfToken: [] }]);
     const query = doc.paths['/api/certificates']!.get!.parameters.filter((p) => p.in === 'query').map((p) => p.name);
-    expect(query).toEqual(['q', 'subject', 'san', 'serial', 'profile', 'status', 'expiresWithinDays', 'offset', 'limit']);
+    expect(query).toEqual(['q', 'subject', 'san', 'serial', 'profile', 'status', 'expiresWithinDays', 'after', 'offset', 'limit']);
   });
 
   it('describes the same schemas the API validates with; every $ref resolves', () => {

@@ -103,11 +103,20 @@ describe('certificates', () => {
     const page = await auditor.get('/api/certificates?q=plant.example&limit=1&offset=1');
     expect(page.json).toMatchObject({ total: 3, offset: 1, limit: 1 });
     expect(page.json.items.map((c: { serial: string }) => c.serial)).toEqual([serials[1]]);
+    expect(page.json).toMatchObject({ totalIsLowerBound: false, next: expect.any(String) });
+    // keyset paging: the next page after the cursor, the same as offset 2; the last page has no cursor
+    const after = await auditor.get(`/api/certificates?q=plant.example&limit=1&after=${page.json.next}`);
+    expect(after.json).toMatchObject({ total: 3, offset: 0, limit: 1 });
+    expect(after.json.items.map((c: { serial: string }) => c.serial)).toEqual([serials[0]]);
+    expect((await auditor.get('/api/certificates?q=plant.example&limit=5')).json).toMatchObject({ total: 3, next: null });
+    const forged = await auditor.get('/api/certificates?q=plant.example&after=bm90LWEtY3Vyc29y');
+    expect(forged.status).toBe(400);
+    expect(forged.json.errors[0].field).toBe('after');
     expect((await auditor.get('/api/certificates?profile=held')).json.total).toBe(2);
     expect((await auditor.get('/api/certificates?expiresWithinDays=30')).json.total).toBe(0);
     expect((await auditor.get('/api/certificates?expiresWithinDays=366&q=search')).json.total).toBe(2);
     expect((await auditor.get('/api/certificates?status=expired')).json.total).toBe(0);
-    for (const bad of ['status=lost', 'limit=0', 'limit=501', 'offset=-1', 'expiresWithinDays=soon', 'colour=red']) {
+    for (const bad of ['status=lost', 'limit=0', 'limit=501', 'offset=-1', 'expiresWithinDays=soon', 'colour=red', 'after=a%20b']) {
       const res = await auditor.get(`/api/certificates?${bad}`);
       expect(res.status, bad).toBe(400);
       expect(res.json.errors[0].field, bad).toBe(bad.split('=')[0]);

@@ -4,7 +4,7 @@
  * storeContract(), so every implementation runs it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/store.js';
+import { StoreQueryError, type Store } from '../../src/store/store.js';
 import type { NewPendingRequest } from '../../src/ra/model.js';
 import { newCertificate, newEvent } from './store-contract.js';
 
@@ -98,6 +98,96 @@ export function storeSearchContract(name: string, open: () => Promise<Store>, cl
       expect(last.items.map((c) => c.serial)).toEqual(newestFirst.slice(4));
       expect((await store.searchCertificates({ profile: 'paged', offset: 10 })).items).toEqual([]);
       expect((await store.searchCertificates()).total).toBe(7);
+    });
+
+    it('finds serials by prefix, by any part and exactly, with colons and any case', async () => {
+      const a = newCertificate({ serial: '7f3a9c01d2e4b5a6c7d8e9f0a1b2c3d4' });
+      const b = newCertificate({ serial: '7f3a9c02aaaaaaaaaaaaaaaaaaaaaaaa' });
+      const c = newCertificate({ serial: '1234567890abcdef7f3a9c0000000000' });
+      for (const cert of [a, b, c]) await store.recordIssuance(cert, newEvent());
+      const serials = async (s: Parameters<Store['searchCertificates']>[0]) => (await store.searchCertificates(s)).items.map((x) => x.serial).sort();
+      expect(await serials({ serial: '7F:3A:9C:0' })).toEqual([c.serial, a.serial, b.serial].sort());
+      expect(await serials({ serial: '7f3a9c01' })).toEqual([a.serial]);
+      expect(await serials({ serial: a.serial.toUpperCase() })).toEqual([a.serial]);
+      expect(await serials({ serial: 'e4b5a6' })).toEqual([a.serial]);
+      expect(await serials({ serial: 'aaaaaaaa' })).toEqual([b.serial]);
+      expect(await serials({ serial: 'ab' })).toEqual([c.serial]);
+      expect(await serials({ q: '90:AB:CD' })).toEqual([c.serial]);
+      expect(await serials({ serial: '7f3a9c03' })).toEqual([]);
+    });
+
+    it('finds substrings of any length in subject and SANs, combined with the other filters', async () => {
+      const a = newCertificate({ subject: 'CN=Kühlhaus-Sensor 04, O=Plant "North"', sans: ['DNS:kh-04.plant.example', 'IP:192.168.7.4'], profile: 'iot' });
+      const b = newCertificate({ subject: 'CN=kh-05, O=Plant North', sans: ['DNS:kh-05.plant.example'], profile: 'web' });
+      for (const cert of [a, b]) await store.recordIssuance(cert, newEvent());
+      const serials = async (s: Parameters<Store['searchCertificates']>[0]) => (await store.searchCertificates(s)).items.map((x) => x.serial);
+      expect(await serials({ subject: 'sensor 0' })).toEqual([a.serial]);
+      expect(await serials({ subject: 'plant "north"' })).toEqual([a.serial]);
+      expect(await serials({ subject: 'kühl' })).toEqual([a.serial]);
+      expect(await serials({ subject: 'h-' })).toEqual([b.serial]);
+      expect(await serials({ san: '168.7' })).toEqual([a.serial]);
+      expect(await serials({ q: 'kh-0' })).toEqual([b.serial, a.serial]);
+      expect(await serials({ q: 'kh-0', profile: 'web' })).toEqual([b.serial]);
+      expect(await serials({ q: 'kh-0', subject: 'sensor', san: 'plant.example' })).toEqual([a.serial]);
+      expect(await serials({ q: 'kh', san: 'kh-05' })).toEqual([b.serial]);
+      expect(await serials({ q: 'OR "1"="1' })).toEqual([]);
+      expect(await serials({ q: 'kh-0*' })).toEqual([]);
+      expect(await serials({ subject: 'sensor', status: 'revoked' })).toEqual([]);
+    });
+
+    it('pages with a cursor: every match once, in order, whatever is issued meanwhile', async () => {
+      const certs = Array.from({ length: 7 }, (_, i) => newCertificate({ profile: 'keyset', notAfter: new Date(Date.UTC(2027, 0, 1 + (i % 3))) }));
+      for (const cert of certs) await store.recordIssuance(cert, newEvent());
+      const added: string[] = [];
+      const walk = async (order: 'issued' | 'expiry') => {
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let n = 0; n < 10; n++) {
+          const p = await store.searchCertificates({ profile: 'keyset', order, limit: 3, ...(after ? { after } : {}) });
+          seen.push(...p.items.map((c) => c.serial));
+          if (n === 0) {
+            // issued after the walk began, newest and soonest to expire: before the cursor in either order
+            const late = newCertificate({ profile: 'keyset', notAfter: new Date(Date.UTC(2026, 0, 1)) });
+            await store.recordIssuance(late, newEvent());
+            added.push(late.serial);
+          }
+          if (!p.next) break;
+          expect(p.items).toHaveLength(3);
+          after = p.next;
+        }
+        return seen;
+      };
+      expect(await walk('issued')).toEqual(certs.map((c) => c.serial).reverse());
+      const byExpiry = [...certs].sort((x, y) => x.notAfter.getTime() - y.notAfter.getTime() || (x.serial < y.serial ? -1 : 1)).map((c) => c.serial);
+      expect(await walk('expiry')).toEqual([added[0], ...byExpiry]);
+      const full = await store.searchCertificates({ profile: 'keyset', limit: 2 });
+      await expect(store.searchCertificates({ profile: 'keyset', order: 'expiry', after: full.next! })).rejects.toThrow(StoreQueryError);
+      await expect(store.searchCertificates({ after: 'not-a-cursor' })).rejects.toThrow(StoreQueryError);
+    });
+
+    it('bounds the count when asked, and says when more match', async () => {
+      for (let i = 0; i < 6; i++) await store.recordIssuance(newCertificate({ profile: 'counted' }), newEvent());
+      expect(await store.searchCertificates({ profile: 'counted', countLimit: 4, limit: 2 })).toMatchObject({ total: 4, totalIsLowerBound: true });
+      const exact = await store.searchCertificates({ profile: 'counted', countLimit: 6, limit: 2 });
+      expect(exact.total).toBe(6);
+      expect(exact.totalIsLowerBound).toBeUndefined();
+      expect((await store.searchCertificates({ profile: 'counted', countLimit: 100 })).total).toBe(6);
+      expect((await store.searchCertificates({ profile: 'counted' })).total).toBe(6);
+    });
+
+    it('keeps the dashboard counts and issuances per day as certificates are issued and revoked', async () => {
+      const now = new Date();
+      const expired = newCertificate({ notAfter: new Date(now.getTime() - DAY) });
+      const valid = [newCertificate({ notAfter: new Date(now.getTime() + DAY) }), newCertificate({ notAfter: new Date(now.getTime() + 2 * DAY) })];
+      for (const cert of [expired, ...valid]) await store.recordIssuance(cert, newEvent());
+      expect(await store.countCertificates(now)).toEqual({ valid: 2, revoked: 0, expired: 1 });
+      await store.revokeCertificate(valid[0]!.serial, 'keyCompromise', now);
+      await store.revokeCertificate(expired.serial, 'superseded', now);
+      expect(await store.countCertificates(now)).toEqual({ valid: 1, revoked: 2, expired: 0 });
+      const today = (await store.getCertificate(expired.serial))!.createdAt.toISOString().slice(0, 10);
+      const days = await store.issuedPerDay(new Date(`${today}T00:00:00.000Z`));
+      expect(days.reduce((n, d) => n + d.count, 0)).toBe(3);
+      expect(await store.issuedPerDay(new Date(Date.now() + 60_000))).toEqual([]);
     });
 
     it('counts issuances per UTC day of issuance', async () => {

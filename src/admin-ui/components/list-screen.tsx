@@ -147,7 +147,7 @@ export function PagedResults<T>(props: {
               {data.items.map(props.row)}
             </DataTable>
           </div>
-          <Pager offset={data.offset} limit={data.limit || props.limit} total={data.total} what={props.what} onPage={props.onPage} />
+          <Pager offset={data.offset} limit={data.limit || props.limit} total={data.total} atLeast={data.totalIsLowerBound === true} what={props.what} onPage={props.onPage} />
         </div>
       ) : null}
     </>
