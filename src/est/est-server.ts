@@ -13,6 +13,7 @@ import { serverkeygenEndpoint, simpleenrollEndpoint, simplereenrollEndpoint } fr
 import { clientErrorHandler } from '../http/client-error.js';
 import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-semantics.js';
 import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
+import type { EstRequestRecorder } from '../ops/metrics.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
 import { sendText } from './wire.js';
@@ -24,6 +25,9 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map(
   [cacertsEndpoint, simpleenrollEndpoint, simplereenrollEndpoint, csrattrsEndpoint, fullcmcEndpoint, serverkeygenEndpoint].map((e) => [e.operation, e]),
 );
 
+/** The operations the router knows (metrics label values). */
+export const EST_OPERATIONS: readonly string[] = [...ENDPOINTS.keys()];
+
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 export interface EstServerOptions {
@@ -31,6 +35,8 @@ export interface EstServerOptions {
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
   limits?: ListenerLimits;
+  /** Every answered request, with its operation, label, status and duration. */
+  metrics?: EstRequestRecorder;
 }
 
 /**
@@ -129,6 +135,15 @@ export async function createEstServer(options: EstServerOptions) {
   app.addHook('onRequest', async (request, reply) => {
     if (lacksHost(request.raw)) return sendText(reply, 400, MISSING_HOST);
   });
+  const metrics = options.metrics;
+  if (metrics) {
+    // The one place every EST answer ends (errors and 404s included). A callback hook: no promise per request.
+    app.addHook('onResponse', (request, reply, done) => {
+      const params = request.params as { label?: string; op?: string } | undefined;
+      metrics.record(params?.op ?? '', params?.label ?? '', reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
   answerUnmetExpectations(app.server);
   app.setNotFoundHandler((request, reply) => sendText(reply, 404, `no EST resource at ${request.url.split('?')[0]}`));
 

@@ -70,7 +70,7 @@ export async function startUpstream(profiles: UpstreamProfiles | ((home: TestHom
       if (child) throw new Error('the upstream is already running');
       const c = spawn(process.execPath, [MAIN, 'serve', '--home', h.home], {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' },
+        env: { ...process.env, ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off' },
       });
       children.add(c);
       c.once('exit', () => {

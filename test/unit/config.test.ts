@@ -36,6 +36,7 @@ describe('validateConfig defaults', () => {
       crl: { listen: { host: '127.0.0.1', port: 8080 }, publicUrl: undefined, validityHours: 24, omitExpired: false, deltaValidityHours: undefined },
       ocsp: { publicUrl: undefined, signer: 'delegated', validityMinutes: 60 },
       admin: { listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 },
+      ops: { listen: { host: '127.0.0.1', port: 9090 } },
       log: { level: 'info' },
       limits: { requestTimeoutSeconds: 30, handshakeTimeoutSeconds: 10, maxConnectionsPerClient: 64, drainSeconds: 10 },
     } satisfies Config);
@@ -84,6 +85,16 @@ describe('validateConfig defaults', () => {
     expect(() => validateConfig(withCa({ ocsp: { signer: 'hsm' } }), HOME)).toThrow(/^ocsp.signer: /);
     expect(() => validateConfig(withCa({ ocsp: { publicUrl: 'ldap://x' } }), HOME)).toThrow(/^ocsp.publicUrl: /);
     expect(() => validateConfig(withCa({ ocsp: { validityMinutes: 0 } }), HOME)).toThrow(/^ocsp.validityMinutes: /);
+  });
+
+  it('reads the operations listener, "off", the env override and names bad fields', () => {
+    expect(validateConfig(withCa({ ops: { listen: '0.0.0.0:9191' } }), HOME).ops).toEqual({ listen: { host: '0.0.0.0', port: 9191 } });
+    expect(validateConfig(withCa({ ops: { listen: 'off' } }), HOME).ops.listen).toBeUndefined();
+    expect(validateConfig(MINIMAL, HOME, { ESTUARY_OPS_LISTEN: 'off' }).ops.listen).toBeUndefined();
+    expect(validateConfig(withCa({ ops: { listen: 'off' } }), HOME, { ESTUARY_OPS_LISTEN: '127.0.0.1:0' }).ops.listen).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(() => validateConfig(MINIMAL, HOME, { ESTUARY_OPS_LISTEN: 'x' })).toThrow(/^ESTUARY_OPS_LISTEN: /);
+    expect(() => validateConfig(withCa({ ops: { listen: 'x' } }), HOME)).toThrow(/^ops.listen: /);
+    expect(() => validateConfig(withCa({ ops: { port: 9090 } }), HOME)).toThrow(/^ops.port: unknown setting/);
   });
 
   it('reads the Web RA settings, "off", the env override and names bad fields', () => {
