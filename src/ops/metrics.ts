@@ -83,7 +83,7 @@ export function createMetrics(o: MetricsOptions): RuntimeMetrics {
       try {
         this.set(await withTimeLimit(o.store.countPendingRequests({ status: 'pending' }), timeLimitMs, 'the store'));
       } catch {
-        this.reset(); // no sample rather than a stale one; estuary_store_up says why
+        this.set(Number.NaN); // not known, rather than a stale count; estuary_store_up says why
       }
     },
   });
