@@ -78,7 +78,8 @@ export function createReadiness(o: ReadinessOptions): Readiness {
     if (now - p.at < probeIntervalMs) return Promise.resolve(ca.health());
     const entry = p;
     entry.at = now;
-    entry.running = ca.probe().finally(() => {
+    // Reachability only: the credential check sends a request the CA refuses (and may audit).
+    entry.running = ca.probe({ credentials: false }).finally(() => {
       entry.running = undefined;
     });
     return entry.running;
