@@ -203,7 +203,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         ready: () => readiness.ready(),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
         logger,
-        requestTimeoutMs: limits.requestTimeoutMs,
+        limits,
       })
     : undefined;
   let opsPort: number | undefined;

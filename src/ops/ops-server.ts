@@ -12,14 +12,17 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { clientErrorHandler } from '../http/client-error.js';
+import { answerUnmetExpectations } from '../http/http-semantics.js';
+import { DEFAULT_LIMITS, httpServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import type { ReadyCheck } from './ops-source.js';
 
 export interface OpsServerOptions {
   ready: () => Promise<ReadyCheck[]>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
-  /** A request's headers must arrive within this (default 10 s). */
-  requestTimeoutMs?: number;
+  /** The request bound of every listener (limits.requestTimeoutSeconds). */
+  limits?: ListenerLimits;
 }
 
 export interface OpsServer {
@@ -40,7 +43,7 @@ export class OpsListenError extends Error {
 
 function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
   const bytes = Buffer.from(body, 'utf8');
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(bytes.length), 'Cache-Control': 'no-store', ...headers });
+  res.writeHead(status, { 'content-type': contentType, 'content-length': bytes.length, 'cache-control': 'no-store', ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : bytes);
 }
 
@@ -53,7 +56,7 @@ export function createOpsServer(o: OpsServerOptions): OpsServer {
     const path = (req.url ?? '/').split('?')[0]!;
     const known = path === '/healthz' || path === '/readyz' || path === '/metrics';
     if (!known) return send(res, 404, TEXT, `no operations resource at ${path} (try /healthz, /readyz or /metrics)\n`);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, TEXT, `${path} accepts only GET, HEAD\n`, { Allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, TEXT, `${path} accepts only GET, HEAD\n`, { allow: 'GET, HEAD' });
     switch (path) {
       case '/healthz':
         return send(res, 200, TEXT, 'ok\n');
@@ -70,7 +73,9 @@ export function createOpsServer(o: OpsServerOptions): OpsServer {
     }
   }
 
-  const server = createServer({ requestTimeout: o.requestTimeoutMs ?? 10_000, headersTimeout: o.requestTimeoutMs ?? 10_000 }, (req, res) => {
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  // Canonical header names and the same answers to malformed requests as every other listener.
+  const server = createServer(httpServerOptions(limits), (req, res) => {
     // A request body is never read: drain it so the connection can be reused.
     req.resume();
     answer(req, res).catch((err: unknown) => {
@@ -79,6 +84,9 @@ export function createOpsServer(o: OpsServerOptions): OpsServer {
       else res.destroy();
     });
   });
+
+  server.on('clientError', clientErrorHandler(limits.requestTimeoutMs));
+  answerUnmetExpectations(server);
 
   return {
     server,

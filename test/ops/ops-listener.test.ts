@@ -8,6 +8,8 @@ import { register as globalRegistry } from 'prom-client';
 import { csrBody, estRequest, type EstResponse } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
+import { canonicalHeaderName } from '../../src/http/canonical-headers.js';
+import { rawExchange, rawRequest } from '../helpers/raw-http.js';
 import { sampleValue } from './prometheus-text.js';
 
 let s: TestServer;
@@ -70,6 +72,24 @@ describe('the operations listener', () => {
       expect(res.status, path).toBe(404);
       expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
       expect(await res.text()).toMatch(/^no operations resource at /);
+    }
+  });
+});
+
+describe('the operations listener on the wire', () => {
+  it('writes header names in canonical case, and answers malformed requests like every listener', async () => {
+    const port = Number(new URL(opsUrl(s, '/')).port);
+    const cases: [string, number][] = [
+      [rawRequest('GET', '/healthz'), 200], [rawRequest('GET', '/readyz'), 200], [rawRequest('GET', '/metrics'), 200],
+      [rawRequest('DELETE', '/readyz'), 405], [rawRequest('GET', '/nothing'), 404],
+      // RFC 9112 §6.1: Content-Length together with Transfer-Encoding is refused
+      [rawRequest('POST', '/healthz', { 'Content-Length': 1, 'Transfer-Encoding': 'chunked' }, '0\r\n\r\n'), 400],
+    ];
+    for (const [request, status] of cases) {
+      const res = await rawExchange(port, request, { tls: false });
+      expect(res.status, res.head).toBe(status);
+      for (const name of res.names) expect(name, res.head).toBe(canonicalHeaderName(name));
+      expect(res.names, res.head).toContain('Content-Type');
     }
   });
 });
