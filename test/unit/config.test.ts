@@ -138,7 +138,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, log, limits, keyFilePermissions)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, ops, log, limits, keyFilePermissions)');
   });
 
   it('an unknown key in a section', () => {
