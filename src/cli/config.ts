@@ -252,6 +252,12 @@ export function adminBaseUrl(address: ListenAddress, port = address.port): strin
   return `https://${urlHost(host)}:${port}/`;
 }
 
+/** http://host:port of the operations listener (no trailing slash); a wildcard listen address is shown as localhost. */
+export function opsBaseUrl(address: ListenAddress, port = address.port): string {
+  const host = address.host === '0.0.0.0' || address.host === '::' ? 'localhost' : address.host;
+  return `http://${urlHost(host)}:${port}`;
+}
+
 /** The base URL clients use; labels are appended as /<label>. */
 export function estBaseUrl(config: Config, port = config.est.listen.port): string {
   if (config.est.publicUrl) return config.est.publicUrl.replace(/\/+$/, '') + '/.well-known/est';

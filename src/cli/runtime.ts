@@ -32,7 +32,7 @@ import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
 import { watchCaConfig } from './ca-reload.js';
 import { gatheredStdout } from './log-destination.js';
-import { adminBaseUrl, ConfigError, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
+import { adminBaseUrl, ConfigError, estBaseUrl, opsBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
 export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -273,7 +273,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     },
     estUrl: () => estBaseUrl(config, port),
     adminUrl: () => (config.admin.listen && adminPort !== undefined ? adminBaseUrl(config.admin.listen, adminPort) : undefined),
-    opsUrl: () => (config.ops.listen && opsPort !== undefined ? adminBaseUrl(config.ops.listen, opsPort).replace(/^https:/, 'http:').replace(/\/$/, '') : undefined),
+    opsUrl: () => (config.ops.listen && opsPort !== undefined ? opsBaseUrl(config.ops.listen, opsPort) : undefined),
     crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
     reloadCas: () => reloader.reload(),
     reloadTls,

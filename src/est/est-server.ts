@@ -13,7 +13,7 @@ import { serverkeygenEndpoint, simpleenrollEndpoint, simplereenrollEndpoint } fr
 import { clientErrorHandler } from '../http/client-error.js';
 import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-semantics.js';
 import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
-import type { EstRequestRecorder } from '../ops/metrics.js';
+import type { EstRequestRecorder } from '../ops/est-request-metrics.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
 import { sendText } from './wire.js';

@@ -10,7 +10,7 @@ import { startServer, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
 import { canonicalHeaderName } from '../../src/http/canonical-headers.js';
 import { rawExchange, rawRequest } from '../helpers/raw-http.js';
-import { sampleValue } from './prometheus-text.js';
+import { sampleValue } from '../helpers/prometheus-text.js';
 
 let s: TestServer;
 let other: TestServer;

@@ -8,7 +8,7 @@ import { csrBody, estRequest } from '../helpers/est-http.js';
 import { startServer, type TestHome, type TestServer } from '../helpers/home.js';
 import { makeCsr } from '../helpers/keys.js';
 import { makeRaHome, routeProfiles, startUpstream, upstreamAccount, withUpstreamStore, type Upstream } from '../helpers/upstream.js';
-import { sampleValue } from './prometheus-text.js';
+import { sampleValue } from '../helpers/prometheus-text.js';
 
 let up: Upstream;
 let raHome: TestHome;

@@ -11,7 +11,7 @@ import { createReadiness } from '../../src/ops/readiness.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/home.js';
-import { sampleValue } from '../ops/prometheus-text.js';
+import { sampleValue } from '../helpers/prometheus-text.js';
 
 let store: Store;
 
