@@ -28,6 +28,18 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
+/**
+ * Optional capability of a store with a connection pool (PostgreSQL): its use now, for
+ * estuary_store_pool_connections. A store without it has no such samples.
+ */
+export interface PoolReporting {
+  poolUsage(): { total: number; idle: number; waiting: number };
+}
+
+export function reportsPool(store: object): store is PoolReporting {
+  return typeof (store as Partial<PoolReporting>).poolUsage === 'function';
+}
+
 export interface RuntimeMetrics {
   registry: Registry;
   est: EstRequestRecorder;
@@ -68,6 +80,17 @@ export function createMetrics(o: MetricsOptions): RuntimeMetrics {
     collect() {
       this.reset();
       for (const { id, health } of o.readiness.connectorHealth()) this.set({ ca: id }, health.healthy ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'estuary_store_pool_connections', help: 'The store\'s connection pool: connections open (total), idle, and requests waiting for one',
+    labelNames: ['state'] as const, registers: [registry], aggregator: 'sum',
+    collect() {
+      if (!reportsPool(o.store)) return;
+      const u = o.store.poolUsage();
+      this.set({ state: 'total' }, u.total);
+      this.set({ state: 'idle' }, u.idle);
+      this.set({ state: 'waiting' }, u.waiting);
     },
   });
   // The upstream connectors' keep-alive pools: connections opened and requests sent over them.

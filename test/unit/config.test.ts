@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { localCaConfig } from '../../src/ca/registry.js';
-import { adminBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
+import { adminBaseUrl, opsBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
 
 const HOME = '/srv/estuary';
 const MINIMAL = { cas: { default: { certificate: 'ca/issuing.pem', key: 'ca/issuing-key.pem' } } };
@@ -95,6 +95,8 @@ describe('validateConfig defaults', () => {
     expect(() => validateConfig(MINIMAL, HOME, { ESTUARY_OPS_LISTEN: 'x' })).toThrow(/^ESTUARY_OPS_LISTEN: /);
     expect(() => validateConfig(withCa({ ops: { listen: 'x' } }), HOME)).toThrow(/^ops.listen: /);
     expect(() => validateConfig(withCa({ ops: { port: 9090 } }), HOME)).toThrow(/^ops.port: unknown setting/);
+    expect(opsBaseUrl({ host: '0.0.0.0', port: 9090 })).toBe('http://localhost:9090');
+    expect(opsBaseUrl({ host: '::1', port: 0 }, 9191)).toBe('http://[::1]:9191');
   });
 
   it('reads the Web RA settings, "off", the env override and names bad fields', () => {

@@ -74,6 +74,19 @@ describe('EST request metrics', () => {
   });
 });
 
+describe('store pool use', () => {
+  it('is reported for a store with a pool (poolUsage), and absent for one without', async () => {
+    expect(await metrics().registry.metrics()).not.toMatch(/^estuary_store_pool_connections\{/m);
+    // the SQLite store as it is, with the capability a pooled store adds
+    const pooled = Object.assign(Object.create(store) as Store, { poolUsage: () => ({ total: 4, idle: 3, waiting: 0 }) });
+    const readiness = createReadiness({ store: pooled, cas: new Map(), now: () => performance.now() });
+    const text = await createMetrics({ store: pooled, readiness, defaultProfile: 'default', operations: [], processMetrics: false }).registry.metrics();
+    expect(sampleValue(text, 'estuary_store_pool_connections', { state: 'total' })).toBe(4);
+    expect(sampleValue(text, 'estuary_store_pool_connections', { state: 'idle' })).toBe(3);
+    expect(sampleValue(text, 'estuary_store_pool_connections', { state: 'waiting' })).toBe(0);
+  });
+});
+
 describe('aggregated across workers (AggregatorRegistry.aggregate)', () => {
   it('sums requests, histograms and certificates; the store-wide gauges are not multiplied', async () => {
     const [a, b] = [metrics(), metrics()];
