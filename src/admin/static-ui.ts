@@ -1,8 +1,10 @@
 /**
  * The single-page UI, served from its build output (dist/admin-ui/): files as they are, with
- * long caching for Vite's content-hashed assets and none for index.html, and index.html for
- * every other GET outside /api so client-side routes survive a reload. Without a build, a
- * plain page says so. Nothing is fetched from outside the server.
+ * long caching for Vite's content-hashed assets and none for index.html, and index.html for the
+ * UI's own client-side routes so they survive a reload. Every other path is a 404 in text
+ * (never the page with 200: a load balancer probing /healthz here must not read it as healthy);
+ * unknown /api paths are problem+json 404s. Without a build, a plain page says so. Nothing is
+ * fetched from outside the server.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
@@ -60,6 +62,26 @@ export function resolveUnder(root: string, urlPath: string): string | undefined 
   return full === root || full.startsWith(root + sep) ? full : undefined;
 }
 
+/**
+ * The paths the UI's router shows a screen for (Route in src/admin-ui/app.tsx; `:x` is one
+ * segment, matched like the router's match()). Keep the two lists together.
+ */
+export const UI_ROUTES: readonly string[] = [
+  '/', '/profiles', '/profiles/:label', '/accounts', '/requests', '/certificates', '/certificates/:serial', '/audit', '/cas',
+];
+
+const UI_PATTERNS = UI_ROUTES.map((r) => r.split('/').filter(Boolean));
+
+/** True when the UI's router has a screen at this URL path (still percent-encoded). */
+export function isUiRoute(urlPath: string): boolean {
+  const segments = urlPath.split('/').filter(Boolean);
+  return UI_PATTERNS.some((p) => p.length === segments.length && p.every((seg, i) => seg.startsWith(':') || seg === segments[i]));
+}
+
+function notFoundText(reply: FastifyReply, path: string): FastifyReply {
+  return reply.code(404).header('cache-control', 'no-store').type('text/plain; charset=utf-8').send(`no page or file at ${path}\n`);
+}
+
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 
 export function registerUi(app: { get(path: string, handler: Handler): unknown }, uiDir: string | undefined): void {
@@ -74,16 +96,16 @@ export function registerUi(app: { get(path: string, handler: Handler): unknown }
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const path = request.url.split('?')[0]!;
     if (path === '/api' || path.startsWith('/api/')) throw problem.notFound(`no API resource at ${path}`);
-    if (path === '/' || path === '/index.html' || !root) return sendIndex(reply);
-    const file = resolveUnder(root, path);
+    if (path === '/' || path === '/index.html') return sendIndex(reply);
+    const file = root ? resolveUnder(root, path) : undefined;
     const body = file ? await fileAt(file) : undefined;
     if (body) {
       reply.header('cache-control', path.startsWith(HASHED_PREFIX) ? IMMUTABLE : 'no-cache');
       return reply.type(TYPES[extname(file!).toLowerCase()] ?? 'application/octet-stream').send(body);
     }
-    // A missing asset is a 404, not the page: a browser must not run HTML as a script.
-    // (Client-side routes may hold dots, e.g. a profile label: only asset-like names are files.)
-    if (path.startsWith(HASHED_PREFIX) || TYPES[extname(path).toLowerCase()]) throw problem.notFound(`no file at ${path}`);
+    // A missing asset is a 404, not the page: a browser must not run HTML as a script. Client-side
+    // routes may hold dots (a profile label like iot.v2): they are known by the router's patterns.
+    if (path.startsWith(HASHED_PREFIX) || !isUiRoute(path)) return notFoundText(reply, path);
     return sendIndex(reply);
   };
 

@@ -102,7 +102,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerProcess>
   const [cmd, args] = pinnedArgv(o.core, [process.execPath, ...nodeArgs, o.mainJs, 'serve', '--home', o.home]);
   const child = spawn(cmd, args, {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, ...o.env, ESTUARY_EST_LISTEN: `127.0.0.1:${o.port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: o.adminPort === undefined ? 'off' : `127.0.0.1:${o.adminPort}` },
+    env: { ...process.env, ...o.env, ESTUARY_EST_LISTEN: `127.0.0.1:${o.port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: o.adminPort === undefined ? 'off' : `127.0.0.1:${o.adminPort}`, ESTUARY_OPS_LISTEN: 'off' },
   });
   closeSync(fd);
   let exited: string | undefined;

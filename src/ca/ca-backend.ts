@@ -200,8 +200,12 @@ export interface ConnectorHealth {
 /** Optional capability: a connector that can tell whether its CA is reachable (a remote CA). */
 export interface HealthReporting {
   health(): ConnectorHealth;
-  /** Check the CA now: fetch its certificates again, and see that the RA's credentials are accepted. */
-  probe(): Promise<ConnectorHealth>;
+  /**
+   * Check the CA now: fetch its certificates again, and (unless `credentials: false`) see that the
+   * RA's credentials are accepted. Readiness probes leave the credentials out: that check sends a
+   * request the CA refuses, and a CA may log every refusal.
+   */
+  probe(options?: { credentials?: boolean }): Promise<ConnectorHealth>;
 }
 
 export function reportsHealth(ca: CaBackend): ca is CaBackend & HealthReporting {

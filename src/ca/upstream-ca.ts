@@ -109,9 +109,11 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
       }
       const c = upstream();
       const certs = await c.cacerts();
+      const before = state.certs;
       adopt(certs);
       state.fetchedAt = ctx.now();
-      s.cache?.write(state.certs);
+      // the copy on disk is written when the certificates change, not on every refresh or probe
+      if (before.length !== state.certs.length || before.some((d, i) => !d.equals(state.certs[i]!))) s.cache?.write(state.certs);
       state.attrs = await c.csrattrs().catch((err: unknown) => {
         ctx.logger?.warn({ ca: s.id, reason: (err as Error).message }, 'upstream /csrattrs could not be read; only the profile\'s attributes are announced');
         return state.attrs;
@@ -295,9 +297,9 @@ export function createUpstreamCa(s: UpstreamSettings, ctx: UpstreamContext): Ups
         handshakes: client?.handshakes ?? 0, requests, credentials,
       };
     },
-    async probe() {
+    async probe(options) {
       await refresh().catch(() => undefined);
-      if (state.healthy) credentials = await probeCredentials();
+      if (state.healthy && options?.credentials !== false) credentials = await probeCredentials();
       return ca.health();
     },
     close() {

@@ -1,8 +1,8 @@
 /**
  * estuary.yaml: read, validated with errors that name the field, paths resolved against the
- * data directory. Environment overrides: ESTUARY_EST_LISTEN, ESTUARY_CRL_LISTEN and
- * ESTUARY_ADMIN_LISTEN (host:port, or off for the CRL and Web RA listeners), ESTUARY_DATABASE_URL
- * (postgres://…, selects PostgreSQL).
+ * data directory. Environment overrides: ESTUARY_EST_LISTEN, ESTUARY_CRL_LISTEN, ESTUARY_ADMIN_LISTEN
+ * and ESTUARY_OPS_LISTEN (host:port, or off for the CRL, Web RA and operations listeners),
+ * ESTUARY_DATABASE_URL (postgres://…, selects PostgreSQL).
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -55,6 +55,8 @@ export interface Config {
   ocsp: { publicUrl: string | undefined; signer: 'delegated' | 'ca'; validityMinutes: number };
   /** The Web RA (UI and JSON API) on its own HTTPS listener; listen undefined: off. */
   admin: { listen: ListenAddress | undefined; sessionIdleMinutes: number; sessionAbsoluteHours: number };
+  /** The operations listener (plain HTTP: /healthz, /readyz, /metrics); listen undefined: off. */
+  ops: { listen: ListenAddress | undefined };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** Resource bounds of the listeners, and how long SIGTERM waits for in-flight requests. */
   limits: { requestTimeoutSeconds: number; handshakeTimeoutSeconds: number; maxConnectionsPerClient: number; drainSeconds: number };
@@ -112,7 +114,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'log', 'limits', 'keyFilePermissions'], '');
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'ops', 'log', 'limits', 'keyFilePermissions'], '');
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
@@ -200,6 +202,11 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const sessionIdleMinutes = integerSetting(admin, 'sessionIdleMinutes', 'admin', 30, 1, 24 * 60);
   const sessionAbsoluteHours = integerSetting(admin, 'sessionAbsoluteHours', 'admin', 12, 1, 24 * 30);
 
+  const ops = section(root, 'ops', 'ops');
+  onlyKeys(ops, ['listen'], 'ops');
+  const opsListenText = env.ESTUARY_OPS_LISTEN || str(ops, 'listen', 'ops', '127.0.0.1:9090');
+  const opsListen = opsListenText === 'off' ? undefined : parseListen(opsListenText, env.ESTUARY_OPS_LISTEN ? 'ESTUARY_OPS_LISTEN' : 'ops.listen');
+
   const log = section(root, 'log', 'log');
   onlyKeys(log, ['level'], 'log');
   const level = str(log, 'level', 'log', 'info');
@@ -218,6 +225,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours, omitExpired, deltaValidityHours },
     ocsp: { publicUrl: ocspPublicUrl?.replace(/\/+$/, ''), signer: ocspSigner, validityMinutes: ocspValidityMinutes },
     admin: { listen: adminListen, sessionIdleMinutes, sessionAbsoluteHours },
+    ops: { listen: opsListen },
     log: { level: level as Config['log']['level'] },
     limits: {
       requestTimeoutSeconds: integerSetting(limits, 'requestTimeoutSeconds', 'limits', 30, 1, 3600),
@@ -259,6 +267,12 @@ export function urlHost(host: string): string {
 export function adminBaseUrl(address: ListenAddress, port = address.port): string {
   const host = address.host === '0.0.0.0' || address.host === '::' ? 'localhost' : address.host;
   return `https://${urlHost(host)}:${port}/`;
+}
+
+/** http://host:port of the operations listener (no trailing slash); a wildcard listen address is shown as localhost. */
+export function opsBaseUrl(address: ListenAddress, port = address.port): string {
+  const host = address.host === '0.0.0.0' || address.host === '::' ? 'localhost' : address.host;
+  return `http://${urlHost(host)}:${port}`;
 }
 
 /** The base URL clients use; labels are appended as /<label>. */
@@ -371,6 +385,12 @@ admin:
   listen: 127.0.0.1:8444           # "off" disables; env ESTUARY_ADMIN_LISTEN=host:port overrides
   sessionIdleMinutes: 30           # a session ends after this long without a request
   sessionAbsoluteHours: 12         # and this long after sign-in, whatever happens
+
+# The operations listener, plain HTTP for load balancers and Prometheus (keep it on a private
+# address): GET /healthz (200 while the process runs), /readyz (200, or 503 with a JSON body naming
+# the store or CA connector that is not ready) and /metrics (Prometheus text format).
+ops:
+  listen: 127.0.0.1:9090           # "off" disables; env ESTUARY_OPS_LISTEN=host:port overrides
 
 # A CA or TLS private key file readable by group or others: refuse (stop with the chmod to
 # run) or warn (log it and start).

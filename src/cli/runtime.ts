@@ -14,8 +14,12 @@ import { keyFileExposure } from '../ca/ca-setup.js';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { connectorKeyFiles, connectorType, openConnector } from '../ca/registry.js';
 import { nativeCrypto } from '../pki/native-crypto.js';
-import { createEstServer, type EstServer } from '../est/est-server.js';
+import { createEstServer, EST_OPERATIONS, type EstServer } from '../est/est-server.js';
 import { TrustedProxies } from '../est/proxy-trust.js';
+import { createMetrics } from '../ops/metrics.js';
+import type { OpsSource } from '../ops/ops-source.js';
+import { createOpsServer, OpsListenError, type OpsServer } from '../ops/ops-server.js';
+import { createReadiness } from '../ops/readiness.js';
 import { guardConnections, tlsContextOptions, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
 import { createCrlServer } from '../crl/crl-server.js';
@@ -29,7 +33,7 @@ import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
 import { watchCaConfig } from './ca-reload.js';
 import { gatheredStdout } from './log-destination.js';
-import { adminBaseUrl, ConfigError, estBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
+import { adminBaseUrl, ConfigError, estBaseUrl, opsBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
 export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -61,14 +65,24 @@ export interface Runtime {
   est: EstServer;
   /** The Web RA listener, unless admin.listen is off. */
   admin: AdminServer | undefined;
+  /** Readiness checks and metrics of this process (what a cluster primary asks each worker for). */
+  ops: OpsSource;
+  /** The operations listener (/healthz, /readyz, /metrics) of this process, unless ops.listen is off. */
+  opsServer: OpsServer | undefined;
   logger: Logger;
-  /** Listen on the configured (or given) address; resolves to the bound EST port. Starts the CRL and Web RA listeners when configured. */
+  /**
+   * Listen on the configured (or given) address; resolves to the bound EST port. Starts the CRL,
+   * Web RA and operations listeners when configured (the operations listener last: /readyz answers
+   * once EST requests are taken).
+   */
   listen(address?: { host: string; port: number }): Promise<number>;
   /** http://host:port/crl when the CRL listener runs. */
   crlBaseUrl(): string | undefined;
   estUrl(): string;
   /** https://host:port/ of the Web RA when it runs. */
   adminUrl(): string | undefined;
+  /** http://host:port of the operations listener when it runs (no trailing slash). */
+  opsUrl(): string | undefined;
   /**
    * Read the server certificate and key again (after `estuary tls issue`; SIGHUP does the same):
    * new TLS connections get them, open connections keep theirs. Throws ConfigError for a key that
@@ -84,6 +98,8 @@ export interface Runtime {
 /** What tests (or an embedding program) may give the Web RA instead of the defaults. */
 export interface RuntimeOptions {
   admin?: Partial<Pick<AdminServerOptions, 'now' | 'throttle' | 'uiDir'>>;
+  /** /readyz probes a remote CA connector again when its last probe is older than this (default 10000 ms; 0: on every call). */
+  readyProbeIntervalMs?: number;
 }
 
 /** dist/admin-ui beside dist/cli (running the build), or under the project root (running the sources). */
@@ -132,6 +148,12 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
   const keyPackageSigner = { key: createPrivateKey(tlsKey), certificates: pemBlocks(tlsCert.toString('utf8')) };
   // One bound on full password hashes for EST HTTP Basic and Web RA sign-ins together.
   const gate = new HashGate();
+  const readiness = createReadiness({
+    store, cas, now: () => performance.now(),
+    ...(options.readyProbeIntervalMs === undefined ? {} : { probeIntervalMs: options.readyProbeIntervalMs }),
+  });
+  const metrics = createMetrics({ store, readiness, defaultProfile: config.est.defaultProfile, operations: EST_OPERATIONS });
+  const ops: OpsSource = { ready: () => readiness.ready(), metricsJson: () => metrics.registry.getMetricsAsJSON() };
   const service = createEnrollmentService({
     gate,
     store, cas, defaultProfile: config.est.defaultProfile, now: () => new Date(), logger, deviceCrls,
@@ -141,6 +163,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     serverKeygenConcurrency: config.est.serverKeygenConcurrency,
     // RFC 7030 §4.4.2: encrypted server-generated keys are signed by this server, with its TLS key
     keyPackageSigner,
+    onIssued: (profile, ca) => metrics.certificateIssued(profile, ca),
   });
   const est = await createEstServer({
     service,
@@ -148,6 +171,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     tls: { key: tlsKey, cert: tlsCert },
     limits,
     proxy: config.est.proxy,
+    metrics: metrics.est,
   });
   let port = config.est.listen.port;
   // Live lists: CAs added, changed or removed in estuary.yaml are taken up without a restart (ca-reload.ts).
@@ -178,6 +202,15 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       })
     : undefined;
   let adminPort: number | undefined;
+  const opsServer = config.ops.listen
+    ? createOpsServer({
+        ready: () => readiness.ready(),
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        logger,
+        limits,
+      })
+    : undefined;
+  let opsPort: number | undefined;
 
   function reloadTls(): void {
     const key = readFileSync(config.tls.key);
@@ -211,6 +244,8 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     store,
     est,
     admin,
+    ops,
+    opsServer,
     logger,
     async listen(address = config.est.listen) {
       await est.listen({ host: address.host, port: address.port });
@@ -231,10 +266,20 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         const a = admin.server.address();
         adminPort = typeof a === 'object' && a ? a.port : adminAddress.port;
       }
+      const opsAddress = config.ops.listen;
+      if (opsServer && opsAddress) {
+        try {
+          opsPort = await opsServer.listen(opsAddress);
+        } catch (err) {
+          if (err instanceof OpsListenError) throw new ConfigError(err.message);
+          throw err;
+        }
+      }
       return port;
     },
     estUrl: () => estBaseUrl(config, port),
     adminUrl: () => (config.admin.listen && adminPort !== undefined ? adminBaseUrl(config.admin.listen, adminPort) : undefined),
+    opsUrl: () => (config.ops.listen && opsPort !== undefined ? opsBaseUrl(config.ops.listen, opsPort) : undefined),
     crlBaseUrl: () => (config.crl.listen && crlPort !== undefined ? `http://${urlHost(config.crl.listen.host)}:${crlPort}/crl` : undefined),
     reloadCas: () => reloader.reload(),
     reloadTls,
@@ -251,6 +296,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         await Promise.all([
           crlServer.listening ? new Promise<void>((resolve) => crlServer.close(() => resolve())) : undefined,
           admin?.close(),
+          opsServer?.close(),
           est.close(),
         ]);
       } finally {

@@ -5,7 +5,13 @@ import { createRuntime } from './runtime.js';
 
 export async function serve(config: Config): Promise<void> {
   const runtime = await createRuntime(config);
-  await runtime.listen();
+  try {
+    await runtime.listen();
+  } catch (err) {
+    // e.g. an address in use: stop what did start, so the process exits with the error.
+    await runtime.close(0).catch(() => undefined);
+    throw err;
+  }
   runtime.logger.info({ estUrl: runtime.estUrl() }, 'EST service listening');
   if (nativeCrypto.loaded) runtime.logger.info('P-256/P-384 CSR verification and CA signing use the native addon');
   else runtime.logger.warn({ reason: nativeCrypto.reason }, 'native ECDSA addon not loaded; node:crypto is used (slower)');
@@ -14,6 +20,11 @@ export async function serve(config: Config): Promise<void> {
   if (admin) {
     runtime.logger.info({ adminUrl: admin }, 'Web RA listening');
     process.stdout.write(`Web RA listening on ${admin}\n`);
+  }
+  const ops = runtime.opsUrl();
+  if (ops) {
+    runtime.logger.info({ opsUrl: ops }, 'operations listener (/healthz, /readyz, /metrics) listening');
+    process.stdout.write(`Health and metrics on ${ops}/healthz, ${ops}/readyz, ${ops}/metrics\n`);
   }
   const crl = runtime.crlBaseUrl();
   if (crl) process.stdout.write(`CRLs published at ${crl}/<ca>.crl, OCSP responder at ${crl.replace(/\/crl$/, '/ocsp')}/<ca>\n`);

@@ -13,6 +13,7 @@ import { serverkeygenEndpoint, simpleenrollEndpoint, simplereenrollEndpoint } fr
 import { clientErrorHandler } from '../http/client-error.js';
 import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-semantics.js';
 import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
+import type { EstRequestRecorder } from '../ops/est-request-metrics.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
 import { classifyRequest, proxyMode } from './proxied-request.js';
@@ -26,6 +27,9 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map(
   [cacertsEndpoint, simpleenrollEndpoint, simplereenrollEndpoint, csrattrsEndpoint, fullcmcEndpoint, serverkeygenEndpoint].map((e) => [e.operation, e]),
 );
 
+/** The operations the router knows (metrics label values). */
+export const EST_OPERATIONS: readonly string[] = [...ENDPOINTS.keys()];
+
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 export interface EstServerOptions {
@@ -35,6 +39,8 @@ export interface EstServerOptions {
   limits?: ListenerLimits;
   /** Proxy mode (est.proxy): client certificates forwarded by trusted TLS-terminating proxies. */
   proxy?: ProxySettings | undefined;
+  /** Every answered request, with its operation, label, status and duration. */
+  metrics?: EstRequestRecorder;
 }
 
 /**
@@ -139,6 +145,15 @@ export async function createEstServer(options: EstServerOptions) {
     options.logger.info({ clientCertHeader, trustedProxies, forwardedFor }, 'proxy mode: client certificates of requests from trusted proxies are read from the header; PoP linking cannot work through them');
     // A RaError thrown here (a forged or unreadable certificate header) is a 400 from the error handler.
     app.addHook('onRequest', async (request) => classifyRequest(mode, request.raw));
+  }
+  const metrics = options.metrics;
+  if (metrics) {
+    // The one place every EST answer ends (errors and 404s included). A callback hook: no promise per request.
+    app.addHook('onResponse', (request, reply, done) => {
+      const params = request.params as { label?: string; op?: string } | undefined;
+      metrics.record(params?.op ?? '', params?.label ?? '', reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
   }
   answerUnmetExpectations(app.server);
   app.setNotFoundHandler((request, reply) => sendText(reply, 404, `no EST resource at ${request.url.split('?')[0]}`));

@@ -77,6 +77,8 @@ export interface EnrollmentServiceOptions {
    * key": the EST server's TLS key and certificate chain). Without it, encrypted return is 501.
    */
   keyPackageSigner?: KeyPackageSigner;
+  /** Told of every certificate issued, with the profile's label and its CA connector's id (metrics). */
+  onIssued?: (profile: string, ca: string) => void;
   /** The RA's identifier of a request the CA connector sees (default: a random UUID). */
   requestId?: () => string;
 }
@@ -224,7 +226,10 @@ export function createEnrollmentService(o: EnrollmentServiceOptions): Enrollment
         await intermediatesLoaded;
         // the connector is called only after authentication (stage 1): its 503 reason may be told
         const outcome = await guard(() => runEnrollPipeline(pipeline, req, p, caFor(p), audit), true);
-        if (outcome.kind === 'issued') o.logger.info({ op: req.operation, profile: p.label, actor: audit.actor, serial: outcome.serial }, 'certificate issued');
+        if (outcome.kind === 'issued') {
+          o.logger.info({ op: req.operation, profile: p.label, actor: audit.actor, serial: outcome.serial }, 'certificate issued');
+          o.onIssued?.(p.label, p.ca);
+        }
         return outcome;
       } catch (err) {
         const code = err instanceof RaError ? err.code : 'error';

@@ -151,6 +151,27 @@ describe('the UI', () => {
     }
   });
 
+  it('answers probes and missing files with 404 in text, never with the page (a load balancer must not read 200)', async () => {
+    for (const path of ['/healthz', '/readyz', '/livez', '/metrics', '/.well-known/est/cacerts', '/.well-known/security.txt', '/favicon.ico', '/robots.txt', '/missing.css', '/assets/app-00000000.js', '/wp-login.php', '/profiles/a/b', '/nothing-here']) {
+      const res = await new AdminClient(s).get(path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers['content-type'], path).toBe('text/plain; charset=utf-8');
+      expect(res.text, path).toBe(`no page or file at ${path}\n`);
+      expect(res.headers['cache-control'], path).toBe('no-store');
+    }
+    // every screen of the UI's router, dots in a label included
+    for (const path of ['/', '/profiles', '/profiles/new', '/profiles/iot.v2', '/accounts', '/requests', '/certificates', '/certificates/0a1b2c', '/audit', '/cas', '/certificates?status=valid&expiresWithinDays=30']) {
+      const res = await new AdminClient(s).get(path);
+      expect(res.status, path).toBe(200);
+      expect(res.text, path).toBe(INDEX);
+    }
+    for (const path of ['/api', '/api/healthz', '/api/nothing/here']) {
+      const res = await new AdminClient(s).get(path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers['content-type'], path).toMatch(/^application\/problem\+json/);
+    }
+  });
+
   it('keeps /api answers out of caches and unknown /api paths as problem+json 404', async () => {
     const res = await new AdminClient(s).get('/api/nothing-here');
     expect(res.status).toBe(404);

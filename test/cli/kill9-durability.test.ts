@@ -27,7 +27,7 @@ afterAll(() => {
 async function serve(home: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [MAIN, 'serve', '--home', home], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' },
+    env: { ...process.env, ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off' },
   });
   children.push(child);
   let out = '';

@@ -35,7 +35,7 @@ beforeAll(async () => {
   expect(init.code, init.stderr).toBe(0);
   port = await freePort();
   server = spawn(process.execPath, [MAIN, 'serve', '--home', home], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' },
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off' },
   });
   children.push(server);
   server.stdout!.on('data', (c: Buffer) => (out += c.toString()));

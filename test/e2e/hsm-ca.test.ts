@@ -117,7 +117,7 @@ describe('startup errors', () => {
   it('a wrong PIN stops the start with one line naming the setting and the token', async () => {
     const home = await tokenHome('pin-ca', 'ec-p256');
     writeFileSync(join(home.home, 'token.pin'), '0000\n', { mode: 0o600 });
-    const config = loadConfig(home.home, { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' });
+    const config = loadConfig(home.home, { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off' });
     await expect(createRuntime(config, createLogger('error'))).rejects.toThrow(/^cas\.default\.key: cannot log in to the token of token "pin-ca", object "issuing": the PIN is wrong/);
   });
 });

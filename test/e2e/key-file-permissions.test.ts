@@ -23,7 +23,7 @@ describe('private key file permissions', () => {
     const home = await makeHome();
     const key = join(home.home, 'tls', 'server-key.pem');
     chmodSync(key, 0o644);
-    const r = await estuary(['serve', '--home', home.home], { env: { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' } });
+    const r = await estuary(['serve', '--home', home.home], { env: { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`private key file ${key} is accessible to group and others (mode 0644); fix with: chmod 600 ${key}`);
   });

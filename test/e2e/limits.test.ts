@@ -112,7 +112,7 @@ describe('drain deadline', () => {
     const home = await makeHome();
     setLimits(home, { requestTimeoutSeconds: 600, drainSeconds: 1 });
     const child = spawn('node', [MAIN, 'serve', '--home', home.home], {
-      env: { ...process.env, ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -37,7 +37,7 @@ export interface TestServer extends TestHome {
 /** Start the real server (in this process) with logs written to a file the test can read. */
 export async function startServer(home?: TestHome, env: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<TestServer> {
   const h = home ?? (await makeHome());
-  const config = loadConfig(h.home, { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: '127.0.0.1:0', ...env });
+  const config = loadConfig(h.home, { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: '127.0.0.1:0', ESTUARY_OPS_LISTEN: '127.0.0.1:0', ...env });
   const logFile = join(h.home, 'server.log');
   const { createWriteStream } = await import('node:fs');
   const runtime = await createRuntime(config, createLogger('info', createWriteStream(logFile)), options);

@@ -48,7 +48,7 @@ export async function startUpstream(profiles: UpstreamProfiles | ((home: TestHom
   });
   const port = await portBelowEphemeralRange();
   const logFile = join(h.home, 'upstream.log');
-  const server = serveProcess({ home: h.home, logFile, env: { ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off' } });
+  const server = serveProcess({ home: h.home, logFile, env: { ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off' } });
   const up: Upstream = {
     ...h,
     port,

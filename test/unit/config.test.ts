@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { localCaConfig } from '../../src/ca/registry.js';
-import { adminBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
+import { adminBaseUrl, opsBaseUrl, ConfigError, DEFAULT_CONFIG_YAML, estBaseUrl, parseListen, validateConfig, type Config } from '../../src/cli/config.js';
 import { sqlitePath } from '../helpers/home.js';
 
 const HOME = '/srv/estuary';
@@ -37,6 +37,7 @@ describe('validateConfig defaults', () => {
       crl: { listen: { host: '127.0.0.1', port: 8080 }, publicUrl: undefined, validityHours: 24, omitExpired: false, deltaValidityHours: undefined },
       ocsp: { publicUrl: undefined, signer: 'delegated', validityMinutes: 60 },
       admin: { listen: { host: '127.0.0.1', port: 8444 }, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 },
+      ops: { listen: { host: '127.0.0.1', port: 9090 } },
       log: { level: 'info' },
       limits: { requestTimeoutSeconds: 30, handshakeTimeoutSeconds: 10, maxConnectionsPerClient: 64, drainSeconds: 10 },
     } satisfies Config);
@@ -87,6 +88,18 @@ describe('validateConfig defaults', () => {
     expect(() => validateConfig(withCa({ ocsp: { validityMinutes: 0 } }), HOME)).toThrow(/^ocsp.validityMinutes: /);
   });
 
+  it('reads the operations listener, "off", the env override and names bad fields', () => {
+    expect(validateConfig(withCa({ ops: { listen: '0.0.0.0:9191' } }), HOME).ops).toEqual({ listen: { host: '0.0.0.0', port: 9191 } });
+    expect(validateConfig(withCa({ ops: { listen: 'off' } }), HOME).ops.listen).toBeUndefined();
+    expect(validateConfig(MINIMAL, HOME, { ESTUARY_OPS_LISTEN: 'off' }).ops.listen).toBeUndefined();
+    expect(validateConfig(withCa({ ops: { listen: 'off' } }), HOME, { ESTUARY_OPS_LISTEN: '127.0.0.1:0' }).ops.listen).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(() => validateConfig(MINIMAL, HOME, { ESTUARY_OPS_LISTEN: 'x' })).toThrow(/^ESTUARY_OPS_LISTEN: /);
+    expect(() => validateConfig(withCa({ ops: { listen: 'x' } }), HOME)).toThrow(/^ops.listen: /);
+    expect(() => validateConfig(withCa({ ops: { port: 9090 } }), HOME)).toThrow(/^ops.port: unknown setting/);
+    expect(opsBaseUrl({ host: '0.0.0.0', port: 9090 })).toBe('http://localhost:9090');
+    expect(opsBaseUrl({ host: '::1', port: 0 }, 9191)).toBe('http://[::1]:9191');
+  });
+
   it('reads the Web RA settings, "off", the env override and names bad fields', () => {
     const c = validateConfig(withCa({ admin: { listen: '0.0.0.0:9444', sessionIdleMinutes: 5, sessionAbsoluteHours: 2 } }), HOME);
     expect(c.admin).toEqual({ listen: { host: '0.0.0.0', port: 9444 }, sessionIdleMinutes: 5, sessionAbsoluteHours: 2 });
@@ -128,7 +141,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, log, limits, keyFilePermissions)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, ops, log, limits, keyFilePermissions)');
   });
 
   it('an unknown key in a section', () => {

@@ -158,7 +158,7 @@ describe('est connector: estuary serve', () => {
     writeFileSync(join(home.home, 'upstream-root.pem'), toPem('CERTIFICATE', root()));
     setCaConnector(home.home, 'corp', { type: 'est', url: 'https://127.0.0.1:9', trustAnchors: ['upstream-root.pem'], auth: { basic: { user: 'ra', passwordEnv: 'ESTUARY_TEST_UNSET_PASSWORD' } } });
     const run = await estuary(['serve', '--home', home.home], {
-      env: { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: '127.0.0.1:0' },
+      env: { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: '127.0.0.1:0', ESTUARY_OPS_LISTEN: '127.0.0.1:0' },
       timeoutMs: 60_000,
     });
     expect(run.code).toBe(2);
