@@ -1,0 +1,68 @@
+/**
+ * One worker of `serve --workers N`: today's serve path (its own runtime, store connection, writer
+ * thread and CA keys) on listening sockets the cluster primary shares among the workers. It tells
+ * the primary when it listens or why it could not start, answers ops requests, and drains on SIGTERM
+ * (which the primary sends each worker when it is told to stop) or SIGINT.
+ */
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { MetricsJson, OpsSource } from '../ops/ops-source.js';
+import { answerOpsRequests } from './cluster-ops.js';
+import type { Config } from './config.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { drainer, logListening, serviceUrls, type ServiceUrls } from './serve-lifecycle.js';
+
+/** Worker → primary. */
+export type WorkerMessage =
+  | { type: 'estuary:listening'; urls: ServiceUrls }
+  | { type: 'estuary:failed'; message: string };
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  const t = (m as { type?: unknown } | null)?.type;
+  return t === 'estuary:listening' || t === 'estuary:failed';
+}
+
+/**
+ * Until the runtime exposes its own OpsSource: ready when the store answers a query; the metrics
+ * are this process's prom-client defaults (CPU, memory, event loop lag), summed by the primary.
+ */
+export function workerOpsSource(runtime: Runtime): OpsSource {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    async ready() {
+      try {
+        await runtime.store.countPendingRequests({});
+        return [{ name: 'store', ok: true }];
+      } catch (err) {
+        return [{ name: 'store', ok: false, detail: (err as Error).message }];
+      }
+    },
+    metricsJson: () => registry.getMetricsAsJSON() as Promise<MetricsJson>,
+  };
+}
+
+function send(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+export async function serveWorker(config: Config): Promise<void> {
+  let runtime: Runtime;
+  try {
+    runtime = await createRuntime(config);
+    await runtime.listen();
+  } catch (err) {
+    // The primary prints this once and stops every worker: a bad config or a port in use is not retried.
+    await send({ type: 'estuary:failed', message: (err as Error).message });
+    process.exit(2);
+  }
+  logListening(runtime);
+  answerOpsRequests(workerOpsSource(runtime));
+  const stop = drainer(config, runtime);
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // A primary that dies makes Node exit this worker at once (node:cluster's own 'disconnect' handler).
+  await send({ type: 'estuary:listening', urls: serviceUrls(runtime) });
+}
