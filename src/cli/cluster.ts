@@ -71,7 +71,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
       if (!isWorkerMessage(m)) return;
       if (m.type === 'estuary:failed') {
         if (phase === 'starting') startupFailed(m.message);
-        else logger.error({ worker: worker.id, pid: worker.process.pid, reason: m.message }, 'a replacement worker could not start');
+        else logger.error({ worker: worker.id, workerPid: worker.process.pid, reason: m.message }, 'a replacement worker could not start');
         return;
       }
       listening.set(worker.id, m.urls);
@@ -81,7 +81,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
         check();
       } else {
         if (urls && !same(urls, m.urls)) logger.error({ worker: worker.id, urls: m.urls, expected: urls }, 'a replacement worker listens on other addresses (port 0 with no worker left holding it?)');
-        logger.info({ worker: worker.id, pid: worker.process.pid }, 'replacement worker listening');
+        logger.info({ worker: worker.id, workerPid: worker.process.pid }, 'replacement worker listening');
       }
     });
   });
@@ -100,7 +100,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
       queued--;
       restarts.push(now());
       const w = cluster.fork();
-      logger.warn({ worker: w.id, pid: w.process.pid }, 'worker replaced');
+      logger.warn({ worker: w.id, workerPid: w.process.pid }, 'worker replaced');
       scheduleRestart();
     }, delayMs);
   }
@@ -112,10 +112,10 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
       return;
     }
     if (phase === 'stopping') {
-      if (code !== 0 && ready) logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, 'worker did not exit cleanly');
+      if (code !== 0 && ready) logger.warn({ worker: worker.id, workerPid: worker.process.pid, code, signal }, 'worker did not exit cleanly');
       return;
     }
-    logger.error({ worker: worker.id, pid: worker.process.pid, code, signal }, 'worker died; replacing it');
+    logger.error({ worker: worker.id, workerPid: worker.process.pid, code, signal }, 'worker died; replacing it');
     queued++;
     scheduleRestart();
   });
@@ -139,7 +139,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
     // A worker stuck past its own drain deadline (drainSeconds + 5 s) is killed.
     const deadline = setTimeout(() => {
       for (const w of live()) {
-        logger.error({ worker: w.id, pid: w.process.pid }, 'worker did not stop after the drain deadline; killing it');
+        logger.error({ worker: w.id, workerPid: w.process.pid }, 'worker did not stop after the drain deadline; killing it');
         w.process.kill('SIGKILL');
       }
       exitCode = 1;
@@ -171,7 +171,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
   if (stopping) return; // a signal arrived during startup
   phase = 'running';
   ready = true;
-  logger.info({ workers: count, pids: live().map((w) => w.process.pid), estUrl: urls!.est }, 'all workers listening');
+  logger.info({ workers: count, workerPids: live().map((w) => w.process.pid), estUrl: urls!.est }, 'all workers listening');
   announce(urls!);
   process.stdout.write(`${count} workers (pids ${live().map((w) => w.process.pid).join(', ')}), primary pid ${process.pid}\n`);
   await o.onReady?.(clusterOpsSource({ workers: live, expected: () => count }));
