@@ -24,7 +24,7 @@ export type OpsReply =
 export interface WorkerChannel {
   readonly id: number;
   readonly process: { readonly pid?: number | undefined };
-  send(message: OpsRequest): boolean;
+  send(message: OpsRequest, callback: (error: Error | null) => void): boolean;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   off(event: 'message', listener: (message: unknown) => void): unknown;
 }
@@ -55,11 +55,12 @@ function ask(worker: WorkerChannel, op: OpsRequest['op'], id: number, timeoutMs:
     };
     const timer = setTimeout(() => done({ type: 'estuary:ops-reply', id, ok: false, error: `did not answer within ${timeoutMs} ms` }), timeoutMs);
     worker.on('message', listen);
+    const failed = (err: Error): void => done({ type: 'estuary:ops-reply', id, ok: false, error: `cannot ask it (${err.message})` });
     try {
       // false is back-pressure, not failure: the message is queued and the timer still runs
-      worker.send({ type: 'estuary:ops', id, op });
+      worker.send({ type: 'estuary:ops', id, op }, (err) => err && failed(err));
     } catch (err) {
-      done({ type: 'estuary:ops-reply', id, ok: false, error: `IPC channel closed (${(err as Error).message})` });
+      failed(err as Error);
     }
   });
 }
