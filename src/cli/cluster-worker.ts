@@ -26,8 +26,15 @@ export function isWorkerMessage(m: unknown): m is WorkerMessage {
  * are this process's prom-client defaults (CPU, memory, event loop lag), summed by the primary.
  */
 export function workerOpsSource(runtime: Runtime): OpsSource {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // made at the first scrape: the default collectors (event loop delay, GC) cost nothing until asked for
+  let registry: Registry | undefined;
+  const metrics = (): Registry => {
+    if (!registry) {
+      registry = new Registry();
+      collectDefaultMetrics({ register: registry });
+    }
+    return registry;
+  };
   return {
     async ready() {
       try {
@@ -37,7 +44,7 @@ export function workerOpsSource(runtime: Runtime): OpsSource {
         return [{ name: 'store', ok: false, detail: (err as Error).message }];
       }
     },
-    metricsJson: () => registry.getMetricsAsJSON() as Promise<MetricsJson>,
+    metricsJson: () => metrics().getMetricsAsJSON() as Promise<MetricsJson>,
   };
 }
 

@@ -8,6 +8,8 @@
  *   minute; past MAX_RESTARTS_PER_MINUTE the restart waits for the minute to pass, logged as an error;
  * - SIGTERM/SIGINT: every worker drains (limits.drainSeconds) and exits, then the primary exits 0;
  * - SIGHUP is passed to every worker (TLS certificate and CA reload).
+ * The Web RA runs in one worker only (another takes it over when that one dies): its sessions and
+ * sign-in lockouts are kept in process memory, and a browser's next connection may go to any worker.
  * Port 0 gives all workers the same port (node:cluster keys a shared socket by address, port and the
  * order of listen calls), as long as one worker holds it: use fixed ports outside tests.
  */
@@ -47,7 +49,8 @@ export interface PrimaryOptions {
   onReady?: (ops: OpsSource) => void | Promise<void>;
 }
 
-const same = (a: ServiceUrls, b: ServiceUrls): boolean => a.est === b.est && a.admin === b.admin && a.crl === b.crl;
+/** EST and CRL addresses must be the same in every worker (the Web RA runs in one). */
+const same = (a: ServiceUrls, b: ServiceUrls): boolean => a.est === b.est && a.crl === b.crl;
 
 export async function servePrimary(config: Config, count: number, o: PrimaryOptions = {}): Promise<void> {
   const logger = o.logger ?? createLogger(config.log.level);
@@ -59,6 +62,14 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
   let ready = false;
   let restartTimer: NodeJS.Timeout | undefined;
   let urls: ServiceUrls | undefined;
+  // The worker (cluster id) that runs the Web RA, when admin.listen is on.
+  let adminWorker: number | undefined;
+  const fork = (): Worker => {
+    const admin = config.admin.listen !== undefined && (adminWorker === undefined || !live().some((w) => w.id === adminWorker));
+    const w = cluster.fork(admin ? {} : { ESTUARY_ADMIN_LISTEN: 'off' });
+    if (admin) adminWorker = w.id;
+    return w;
+  };
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
   let startupFailed: (message: string) => void = () => {};
@@ -78,9 +89,12 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
       if (phase === 'starting') {
         if (urls && !same(urls, m.urls)) startupFailed(`the workers listen on different addresses (${urls.est} and ${m.urls.est})`);
         urls ??= m.urls;
+        if (m.urls.admin) urls.admin = m.urls.admin;
         check();
       } else {
-        if (urls && !same(urls, m.urls)) logger.error({ worker: worker.id, urls: m.urls, expected: urls }, 'a replacement worker listens on other addresses (port 0 with no worker left holding it?)');
+        if (urls && (!same(urls, m.urls) || (m.urls.admin && m.urls.admin !== urls.admin))) {
+          logger.error({ worker: worker.id, urls: m.urls, expected: urls }, 'a replacement worker listens on other addresses (port 0 with no worker left holding it?)');
+        }
         logger.info({ worker: worker.id, workerPid: worker.process.pid }, 'replacement worker listening');
       }
     });
@@ -99,7 +113,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
       if (phase !== 'running') return;
       queued--;
       restarts.push(now());
-      const w = cluster.fork();
+      const w = fork();
       logger.warn({ worker: w.id, workerPid: w.process.pid }, 'worker replaced');
       scheduleRestart();
     }, delayMs);
@@ -159,7 +173,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
   });
 
   logger.info({ workers: count }, 'starting workers');
-  for (let i = 0; i < count; i++) cluster.fork();
+  for (let i = 0; i < count; i++) fork();
   try {
     await started;
   } catch (err) {
@@ -171,7 +185,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
   if (stopping) return; // a signal arrived during startup
   phase = 'running';
   ready = true;
-  logger.info({ workers: count, workerPids: live().map((w) => w.process.pid), estUrl: urls!.est }, 'all workers listening');
+  logger.info({ workers: count, workerPids: live().map((w) => w.process.pid), estUrl: urls!.est, ...(adminWorker === undefined ? {} : { adminWorker }) }, 'all workers listening');
   announce(urls!);
   process.stdout.write(`${count} workers (pids ${live().map((w) => w.process.pid).join(', ')}), primary pid ${process.pid}\n`);
   await o.onReady?.(clusterOpsSource({ workers: live, expected: () => count }));

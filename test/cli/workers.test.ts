@@ -17,6 +17,7 @@ import { certificateFields } from '../../src/pki/certificate.js';
 import { parseCrl } from '../../src/pki/crl-reader.js';
 import { parseCertsOnly } from '../../src/pki/signed-data.js';
 import { estuary, MAIN } from '../helpers/cli.js';
+import { estRequest } from '../helpers/est-http.js';
 import { makeHome, type TestHome } from '../helpers/home.js';
 
 const ENROLLMENTS = 200;
@@ -119,7 +120,7 @@ describe('estuary serve --workers 2 (SQLite)', () => {
   beforeAll(async () => {
     home = await makeHome();
     authorization = `Basic ${Buffer.from(`${home.summary.estAccount.email}:${home.summary.estAccount.password}`).toString('base64')}`;
-    const s = serveWorkers(home.home);
+    const s = serveWorkers(home.home, { ESTUARY_ADMIN_LISTEN: '127.0.0.1:0' });
     await s.started;
     server = s;
   }, 120_000);
@@ -155,6 +156,16 @@ describe('estuary serve --workers 2 (SQLite)', () => {
     expect(server.output()).not.toMatch(/SQLITE_BUSY|database is locked/);
   }, 180_000);
 
+  it('runs the Web RA in one worker only (its sessions are per process)', async () => {
+    const admin = /Web RA listening on (https:\/\/\S+)/.exec(server.output());
+    expect(admin, server.output()).not.toBeNull();
+    const api = await estRequest(`${admin![1]}api/openapi.json`, { ca: home.rootPem });
+    expect(api.status).toBe(200);
+    const running = perPid(server.output(), 'Web RA listening');
+    expect(running.size).toBe(1);
+    expect(server.pids).toContain([...running.keys()][0]);
+  });
+
   it('lists a revocation on the CRL whichever worker answers', async () => {
     const r = await enroll(server.est, home.rootPem, authorization, pool[0]!);
     expect(r.status).toBe(200);
@@ -176,8 +187,10 @@ describe('estuary serve --workers 2 (SQLite)', () => {
     expect(server.child.exitCode).toBeNull();
   }, 60_000);
 
-  it('replaces a worker killed with SIGKILL, and keeps answering', async () => {
-    const [victim, survivor] = server.pids as [number, number];
+  it('replaces a worker killed with SIGKILL, and keeps answering; the Web RA moves to the replacement', async () => {
+    // the victim is the worker that runs the Web RA
+    const victim = [...perPid(server.output(), 'Web RA listening').keys()][0]!;
+    const survivor = server.pids.find((p) => p !== victim)!;
     process.kill(victim, 'SIGKILL');
     await until('a replacement worker listening', server.output, () => /"msg":"replacement worker listening"/.test(server.output()));
     const logged = (msg: string): Record<string, unknown> => JSON.parse(server.output().split('\n').find((l) => l.includes(`"msg":"${msg}"`))!) as Record<string, unknown>;
@@ -186,6 +199,7 @@ describe('estuary serve --workers 2 (SQLite)', () => {
     expect(newPid).not.toBe(victim);
     expect(logged('worker replaced').workerPid).toBe(newPid);
     server.pids = [survivor, newPid];
+    await until('the Web RA in the replacement', server.output, () => perPid(server.output(), 'Web RA listening').has(newPid));
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => enroll(server.est, home.rootPem, authorization, pool[i]!)));
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
   }, 120_000);
