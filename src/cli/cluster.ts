@@ -150,7 +150,7 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
     }));
     // SIGTERM, not an IPC message: a worker still starting has no handler yet and simply ends.
     for (const w of workers) w.process.kill('SIGTERM');
-    // A worker stuck past its own drain deadline (drainSeconds + 5 s) is killed.
+    // A worker still running 5 s after its own last resort (drainSeconds + 5 s) is killed.
     const deadline = setTimeout(() => {
       for (const w of live()) {
         logger.error({ worker: w.id, workerPid: w.process.pid }, 'worker did not stop after the drain deadline; killing it');
