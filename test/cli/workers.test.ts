@@ -6,6 +6,9 @@
  * on every worker before all exit 0, and a startup error stopping everything with that error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
@@ -18,6 +21,7 @@ import { parseCrl } from '../../src/pki/crl-reader.js';
 import { parseCertsOnly } from '../../src/pki/signed-data.js';
 import { estuary, MAIN } from '../helpers/cli.js';
 import { estRequest } from '../helpers/est-http.js';
+import { opensslIn } from '../helpers/openssl.js';
 import { makeHome, type TestHome } from '../helpers/home.js';
 
 const ENROLLMENTS = 200;
@@ -109,6 +113,16 @@ function perPid(output: string, msg: string): Map<number, number> {
   return counts;
 }
 
+/** The CRL number, read by openssl (an independent reader). */
+async function crlNumber(der: Buffer): Promise<bigint> {
+  const dir = mkdtempSync(join(tmpdir(), 'estuary-crl-'));
+  writeFileSync(join(dir, 'c.crl'), der);
+  const r = await opensslIn(dir, ['crl', '-inform', 'DER', '-in', 'c.crl', '-noout', '-crlnumber']);
+  const m = /crlNumber=(?:0x)?([0-9A-Fa-f]+)/.exec(r.out);
+  if (r.code !== 0 || !m) throw new Error(`openssl crl: ${r.out}`);
+  return BigInt(`0x${m[1]}`);
+}
+
 const norm = (serial: string): string => serial.toLowerCase().replace(/^0+/, '');
 
 describe('estuary serve --workers 2 (SQLite)', () => {
@@ -170,13 +184,23 @@ describe('estuary serve --workers 2 (SQLite)', () => {
     const r = await enroll(server.est, home.rootPem, authorization, pool[0]!);
     expect(r.status).toBe(200);
     // both workers have signed a CRL before the revocation (their caches are warm)
-    for (let i = 0; i < 4; i++) expect(parseCrl(await fetchCrl(`${server.crl}/default.crl`)).revoked.size).toBe(0);
+    const before: bigint[] = [];
+    for (let i = 0; i < 4; i++) {
+      const der = await fetchCrl(`${server.crl}/default.crl`);
+      expect(parseCrl(der).revoked.size).toBe(0);
+      before.push(await crlNumber(der));
+    }
     const revoked = await estuary(['cert', 'revoke', r.serial!, '--reason', 'keyCompromise', '--home', home.home]);
     expect(revoked.code, revoked.stderr).toBe(0);
     // each worker notices the change through the shared database and signs a new CRL of its own
     for (let i = 0; i < 6; i++) {
-      const crl = parseCrl(await fetchCrl(`${server.crl}/default.crl`));
-      expect([...crl.revoked.keys()].map(norm)).toEqual([norm(r.serial!)]);
+      const der = await fetchCrl(`${server.crl}/default.crl`);
+      expect([...parseCrl(der).revoked.keys()].map(norm)).toEqual([norm(r.serial!)]);
+      // RFC 5280 §5.2.3: CRL numbers never go back, whichever worker signed. Not strictly greater:
+      // the number is the signing second in ms (+1 within one process), so two workers signing in
+      // the same second give the same number, until the CRL is signed once for all (in the store).
+      const n = await crlNumber(der);
+      for (const b of before) expect(n >= b, `CRL number ${n} after ${b}`).toBe(true);
     }
   }, 60_000);
 
