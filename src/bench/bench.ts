@@ -21,6 +21,7 @@ import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type Engine, type RunResult, type RunSpec } from './driver.js';
 import { perCore, ratio, summarize, textReport, verdict, workersLabel, workersOverOne, type Measured, type Summary } from './report.js';
 import { resetTreePeakRss, treeCpuSeconds, treeMemoryKb } from './process-tree.js';
+import { startWorkersServers, type WorkersServer } from './workers-scenario.js';
 import { hsmForBench, type HsmServer } from './hsm-scenario.js';
 import { establishedTo, prepareRaHome, withRa, type RaHome } from './upstream-scenario.js';
 import {
@@ -161,7 +162,7 @@ interface Bench {
   /** The server whose issuing key is in SoftHSM2, when enroll-hsm-keepalive runs. */
   hsm?: HsmServer;
   /** `serve --workers N` servers (N > 1) on the same home, each on cores 0..N-1. */
-  clusters: Map<number, { server: ServerProcess; port: number; cores: number[] | undefined }>;
+  clusters: Map<number, WorkersServer>;
 }
 
 /** Where a scenario's load goes: the server the drivers talk to, and the upstream behind it, if any (its CPU counts too). */
@@ -362,16 +363,9 @@ async function main(): Promise<void> {
     if (!verifyCsrSignature(first)) throw new Error('the generated CSR does not verify');
     log(`${bodies.length} distinct P-256 CSRs generated in ${Date.now() - t0} ms`);
     log(await sanityCheck(`https://127.0.0.1:${port}${EST}`, rootPem, authorization, bodies[0]!));
-    for (const n of o.workers.filter((w) => w > 1)) {
-      // serve --workers N on the same home, on cores 0..N-1: with fewer spare cores the drivers share them
-      const onCores = taskset ? Array.from({ length: Math.min(n, cores) }, (_, i) => i) : undefined;
-      const p = await freePort();
-      const srv = await startServer({ mainJs, home, port: p, core: onCores, workers: n, cpuProfDir: o.cpuProf });
-      clusters.set(n, { server: srv, port: p, cores: onCores });
-      log(`server --workers ${n}: primary pid ${srv.pid} on https://127.0.0.1:${p}${EST} (${onCores ? `taskset -c ${onCores.join(',')}` : 'not pinned'}` +
-        `${onCores && onCores.some((c) => loadCores.includes(c)) ? ', shared with the drivers' : ''})`);
-      log(await sanityCheck(`https://127.0.0.1:${p}${EST}`, rootPem, authorization, bodies[0]!));
-    }
+    await startWorkersServers({
+      mainJs, home, workers: o.workers, cores, taskset, loadCores, cpuProf: o.cpuProf, rootPem, authorization, sanityCsr: bodies[0]!, log,
+    }, clusters);
 
     for (let i = 0; i < driverCount; i++) drivers.push(spawnDriver(...pinnedArgv(loadCores.length ? loadCores[i % loadCores.length] : undefined, [process.execPath, self, '--as-driver'])));
     for (const d of drivers) d.send({ type: 'init', bodies });
