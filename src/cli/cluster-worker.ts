@@ -8,7 +8,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { MetricsJson, OpsSource } from '../ops/ops-source.js';
 import { answerOpsRequests } from './cluster-ops.js';
 import type { Config } from './config.js';
-import { createRuntime, type Runtime } from './runtime.js';
+import { atomicGatheredStdout } from './log-destination.js';
+import { createLogger, createRuntime, type Runtime } from './runtime.js';
 import { drainer, logListening, serviceUrls, type ServiceUrls } from './serve-lifecycle.js';
 
 /** Worker → primary. */
@@ -58,7 +59,8 @@ function send(message: WorkerMessage): Promise<void> {
 export async function serveWorker(config: Config): Promise<void> {
   let runtime: Runtime;
   try {
-    runtime = await createRuntime(config);
+    // every worker writes to the primary's standard output: whole lines per write (no interleaving)
+    runtime = await createRuntime(config, createLogger(config.log.level, atomicGatheredStdout()));
     await runtime.listen();
   } catch (err) {
     // The primary prints this once and stops every worker: a bad config or a port in use is not retried.

@@ -20,6 +20,7 @@ import type { OpsSource } from '../ops/ops-source.js';
 import { clusterOpsSource } from './cluster-ops.js';
 import { isWorkerMessage } from './cluster-worker.js';
 import { ConfigError, type Config } from './config.js';
+import { atomicGatheredStdout } from './log-destination.js';
 import { createLogger } from './runtime.js';
 import { announce, type ServiceUrls } from './serve-lifecycle.js';
 
@@ -53,7 +54,7 @@ export interface PrimaryOptions {
 const same = (a: ServiceUrls, b: ServiceUrls): boolean => a.est === b.est && a.crl === b.crl;
 
 export async function servePrimary(config: Config, count: number, o: PrimaryOptions = {}): Promise<void> {
-  const logger = o.logger ?? createLogger(config.log.level);
+  const logger = o.logger ?? createLogger(config.log.level, atomicGatheredStdout());
   const now = o.now ?? Date.now;
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   const listening = new Map<number, ServiceUrls>();
