@@ -19,12 +19,14 @@ import { parseArgs } from 'node:util';
 import { decodeBase64Body } from '../pki/base64.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type Engine, type RunResult, type RunSpec } from './driver.js';
-import { ratio, summarize, textReport, verdict, type Measured, type Summary } from './report.js';
+import { perCore, ratio, summarize, textReport, verdict, workersLabel, workersOverOne, type Measured, type Summary } from './report.js';
+import { resetTreePeakRss, treeCpuSeconds, treeMemoryKb } from './process-tree.js';
+import { startWorkersServers, type WorkersServer } from './workers-scenario.js';
 import { hsmForBench, type HsmServer } from './hsm-scenario.js';
 import { establishedTo, prepareRaHome, withRa, type RaHome } from './upstream-scenario.js';
 import {
-  coreTimes, coreUse, cpuCount, cpuSeconds, csrPool, freePort, initHome, memoryKb, newestCpuProfile, pinnedArgv, pinPid,
-  median, monotonicUs, percentile, resetPeakRss, sanityCheck, startServer, summarizeCpuProfile, tasksetAvailable, f, type InitJson, type ServerProcess,
+  coreTimes, coreUse, cpuCount, cpuSeconds, csrPool, freePort, initHome, newestCpuProfile, pinnedArgv, pinPid,
+  median, monotonicUs, percentile, sanityCheck, startServer, summarizeCpuProfile, tasksetAvailable, f, type InitJson, type ServerProcess,
 } from './harness.js';
 import { fullHandshakes, nativeLoadError } from './native-load.js';
 
@@ -62,6 +64,8 @@ interface Options {
   raCore: number | undefined;
   /** enroll-hsm-keepalive: the PKCS#11 signer's session pool; undefined: the signer's default. */
   hsmSessions: number | undefined;
+  /** `serve --workers N` for each N: the direct scenarios run against each, alternating within a run. */
+  workers: number[];
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -81,6 +85,8 @@ const USAGE = `usage: npm run bench -- [options]
   --ra-pool N       enroll-ra-keepalive: the RA's connections to the upstream (maxConnections; default 8)
   --ra-core N       enroll-ra-keepalive: pin the RA to core N (default: the server's core, with the upstream)
   --hsm-sessions N  enroll-hsm-keepalive: PKCS#11 sessions of the token signer (cas.default.pkcs11.sessions; default 2)
+  --workers LIST    the direct scenarios against \`serve --workers N\` for each N (e.g. 1,2; default 1), alternating
+                    within each run; N workers run on cores 0..N-1 and their CPU (primary + workers) is the server CPU
   --json            print the results as JSON`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -102,7 +108,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
       scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -133,6 +139,7 @@ function parseOptions(argv: string[]): Options {
     raPool: values['ra-pool'] === undefined ? undefined : positive('ra-pool', values['ra-pool'], 8),
     raCore: values['ra-core'] === undefined ? undefined : core('ra-core', values['ra-core']),
     hsmSessions: values['hsm-sessions'] === undefined ? undefined : positive('hsm-sessions', values['hsm-sessions'], 2),
+    workers: [...new Set((values.workers ?? '1').split(',').map((w) => positive('workers', w.trim(), 1)))],
   };
 }
 
@@ -154,6 +161,8 @@ interface Bench {
   ra?: { home: RaHome; mainJs: string; sanityCsr: Buffer };
   /** The server whose issuing key is in SoftHSM2, when enroll-hsm-keepalive runs. */
   hsm?: HsmServer;
+  /** `serve --workers N` servers (N > 1) on the same home, each on cores 0..N-1. */
+  clusters: Map<number, WorkersServer>;
 }
 
 /** Where a scenario's load goes: the server the drivers talk to, and the upstream behind it, if any (its CPU counts too). */
@@ -165,16 +174,18 @@ interface Target {
   upstream?: { server: ServerProcess; port: number };
   /** The front server is on another core than the server core (--ra-core): its CPU is not part of that core's use. */
   frontElsewhere?: boolean;
+  /** The cores of a `--workers` server; undefined: the server core. */
+  serverCores?: number[];
 }
 
 async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promise<Measured> {
   const { options: o, drivers } = b;
   const { server, upstream } = t;
   // VmHWM is reset so that each scenario reports its own peak; VmRSS is polled as well.
-  const peakReset = resetPeakRss(server.pid);
-  let rssPeakKb = memoryKb(server.pid)?.rss ?? 0;
+  const peakReset = resetTreePeakRss(server.pid);
+  let rssPeakKb = treeMemoryKb(server.pid)?.rss ?? 0;
   const poll = setInterval(() => {
-    rssPeakKb = Math.max(rssPeakKb, memoryKb(server.pid)?.rss ?? 0);
+    rssPeakKb = Math.max(rssPeakKb, treeMemoryKb(server.pid)?.rss ?? 0);
   }, 100);
   const measureStart = wallNow() + o.warmup * 1000 + 100;
   const measureEnd = measureStart + o.duration * 1000;
@@ -192,7 +203,7 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
   });
   const snapshot = () => ({
     at: wallNow(), mono: monotonicUs(), cores: coreTimes(),
-    server: cpuSeconds(server.pid) ?? NaN, upstream: upstream ? cpuSeconds(upstream.server.pid) ?? NaN : 0,
+    server: treeCpuSeconds(server.pid) ?? NaN, upstream: upstream ? cpuSeconds(upstream.server.pid) ?? NaN : 0,
     drivers: active.map((d) => cpuSeconds(d.child.pid!) ?? NaN),
     upstreamConnections: upstream ? establishedTo(upstream.port) : NaN,
   });
@@ -203,7 +214,7 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
   const results: RunResult[] = [];
   for (const d of active) results.push((await expectFrom(d, 'result')).result);
   clearInterval(poll);
-  const mem = memoryKb(server.pid);
+  const mem = treeMemoryKb(server.pid);
   rssPeakKb = Math.max(rssPeakKb, mem?.rss ?? 0, peakReset ? mem?.hwm ?? 0 : 0);
 
   const windowS = (after.at - before.at) / 1000;
@@ -224,14 +235,18 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
   const firstError = results.find((r) => r.firstError)?.firstError;
   const tls = fullHandshakes(s.name, results) ?? {};
   const cores = coreUse(before.cores, after.cores);
-  const serverCore = b.serverCore === undefined ? undefined : cores[b.serverCore];
+  // a --workers server: its cores' busy and iowait time summed (so "other" stays busy time not the server's)
+  const serverCores = t.serverCores ?? (b.serverCore === undefined ? [] : [b.serverCore]);
+  const serverCore = serverCores.length === 0 ? undefined : {
+    busy: serverCores.reduce((n, c) => n + (cores[c]?.busy ?? NaN), 0), iowait: serverCores.reduce((n, c) => n + (cores[c]?.iowait ?? NaN), 0),
+  };
   const m = {
     scenario: s.name, run, requestsPerSecond: ok / o.duration, p50Ms: percentile(all, 0.5), p99Ms: percentile(all, 0.99), ok,
     errors: results.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}), ...tls,
     serverPeakRssMb: rssPeakKb / 1024, serverCpuPercent: serverCpu, requestsPerServerCpuSecond: (100 * ok) / o.duration / serverCpu, driverCpuPercent: driverCpu,
     coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCoreCpu,
     serverCoreIowaitPercent: serverCore?.iowait ?? NaN, driverCoreBusyPercent: median(b.loadCores.map((c) => cores[c]?.busy ?? NaN)),
-    windowMonotonicUs: [before.mono, after.mono] as [number, number],
+    windowMonotonicUs: [before.mono, after.mono] as [number, number], serverCores: Math.max(1, serverCores.length),
     ...(upstream ? {
       ra: {
         raCpuPercent: frontCpu, upstreamCpuPercent: upstreamCpu, requestsPerRaCpuSecond: (100 * ok) / o.duration / frontCpu,
@@ -241,12 +256,18 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
       },
     } : {}),
   };
-  return { ...m, bottleneck: verdict(m) };
+  return { ...m, bottleneck: verdict(perCore(m)) };
 }
 
 /** One run of a scenario: against the server, or through an RA started for the run (its connector's counts are known when it stops). */
-async function measure(b: Bench, s: Scenario, run: number): Promise<Measured> {
+async function measure(b: Bench, s: Scenario, run: number, workers = 1): Promise<Measured> {
   const direct: Target = { server: b.server, port: b.port, authorization: b.authorization, rootPem: b.rootPem };
+  const cluster = b.clusters.get(workers);
+  if (cluster) {
+    if (s.via !== 'direct') throw new Error(`${s.name}: --workers applies to the direct scenarios only`);
+    const m = await runScenario(b, s, run, { ...direct, server: cluster.server, port: cluster.port, ...(cluster.cores ? { serverCores: cluster.cores } : {}) });
+    return { ...m, scenario: workersLabel(s.name, workers) };
+  }
   if (s.via === 'direct') return runScenario(b, s, run, direct);
   if (s.via === 'hsm') {
     if (!b.hsm) throw new Error(`${s.name}: the SoftHSM2 home was not prepared`);
@@ -308,6 +329,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'estuary-bench-'));
   const home = join(tmp, 'home');
   let server: ServerProcess | undefined;
+  const clusters: Bench['clusters'] = new Map();
   let hsm: HsmServer | undefined;
   let hsmSkipped: string | undefined;
   let hsmServerExit: string | undefined;
@@ -316,6 +338,8 @@ async function main(): Promise<void> {
     for (const d of drivers) if (d.child.exitCode === null && d.child.connected) d.send({ type: 'exit' });
     if (hsm) hsmServerExit = await hsm.server.stop();
     hsm = undefined;
+    for (const c of clusters.values()) await c.server.stop();
+    clusters.clear();
     const exit = server ? await server.stop() : undefined;
     server = undefined;
     rmSync(tmp, { recursive: true, force: true });
@@ -339,6 +363,9 @@ async function main(): Promise<void> {
     if (!verifyCsrSignature(first)) throw new Error('the generated CSR does not verify');
     log(`${bodies.length} distinct P-256 CSRs generated in ${Date.now() - t0} ms`);
     log(await sanityCheck(`https://127.0.0.1:${port}${EST}`, rootPem, authorization, bodies[0]!));
+    await startWorkersServers({
+      mainJs, home, workers: o.workers, cores, taskset, loadCores, cpuProf: o.cpuProf, rootPem, authorization, sanityCsr: bodies[0]!, log,
+    }, clusters);
 
     for (let i = 0; i < driverCount; i++) drivers.push(spawnDriver(...pinnedArgv(loadCores.length ? loadCores[i % loadCores.length] : undefined, [process.execPath, self, '--as-driver'])));
     for (const d of drivers) d.send({ type: 'init', bodies });
@@ -358,14 +385,16 @@ async function main(): Promise<void> {
     }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
-      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}),
+      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}), clusters,
     };
-    const measured = new Map<string, Measured[]>(o.scenarios.map((s) => [s.name, []]));
+    // every direct scenario against each --workers count, alternating within a run
+    const plan = o.scenarios.flatMap((s) => (s.via === 'direct' ? o.workers : [1]).map((n) => ({ s, n, label: workersLabel(s.name, n) })));
+    const measured = new Map<string, Measured[]>(plan.map((p) => [p.label, []]));
     for (let run = 1; run <= o.runs; run++) {
-      for (const s of o.scenarios) {
-        const m = await measure(bench, s, run);
-        measured.get(s.name)!.push(m);
-        log(`run ${run}/${o.runs} ${s.name.padEnd(19)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
+      for (const { s, n, label } of plan) {
+        const m = await measure(bench, s, run, n);
+        measured.get(label)!.push(m);
+        log(`run ${run}/${o.runs} ${label.padEnd(19)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
           `server CPU ${f(m.serverCpuPercent, 0)}% (+${f(m.serverCoreIowaitPercent, 0)}% iowait)  driver CPU ${f(m.driverCpuPercent, 0)}%  ` +
           `cores busy ${m.coreBusyPercent.map((c) => f(c, 0) + '%').join('/')}  RSS ${f(m.serverPeakRssMb)} MiB` +
           `${m.handshakes === undefined ? '' : `  TLS handshakes ${m.handshakes} (${m.resumed} resumed)`}  → ${m.bottleneck}`);
@@ -377,7 +406,7 @@ async function main(): Promise<void> {
         await sleep(500); // let closed connections settle between scenarios
       }
     }
-    const summaries: Summary[] = o.scenarios.map((s) => summarize(s.name, s.what, measured.get(s.name)!));
+    const summaries: Summary[] = plan.map((p) => summarize(p.label, p.n === 1 ? p.s.what : `${p.s.what}, serve --workers ${p.n}`, measured.get(p.label)!));
     const by = (name: string): Summary | undefined => summaries.find((x) => x.scenario === name);
     const newconn = ratio(by('enroll-newconn'), by('cacerts-newconn'));
     const raOverDirect = ratio(by('enroll-ra-keepalive'), by('enroll-keepalive'));
@@ -408,6 +437,7 @@ async function main(): Promise<void> {
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
         enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu,
+        workersOverOne: workersOverOne(summaries),
         enrollHsmOverSoftwarePercent: hsmOverSoftware?.rate, enrollHsmOverSoftwarePerServerCpuPercent: hsmOverSoftware?.perCpu, ...(hsmSkipped ? { hsmSkipped } : {}),
         ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile,
       }, null, 2) + '\n');

@@ -43,10 +43,10 @@ export function pinPid(pid: number, core: number): boolean {
   return r.status === 0;
 }
 
-/** argv that runs `argv` on `core` (taskset exec's the program, so the pid is the program's). */
-export function pinnedArgv(core: number | undefined, argv: string[]): [string, string[]] {
+/** argv that runs `argv` on `core` or on a list of cores (taskset exec's the program, so the pid is the program's). */
+export function pinnedArgv(core: number | readonly number[] | undefined, argv: string[]): [string, string[]] {
   if (core === undefined) return [argv[0]!, argv.slice(1)];
-  return ['taskset', ['-c', String(core), ...argv]];
+  return ['taskset', ['-c', typeof core === 'number' ? String(core) : core.join(','), ...argv]];
 }
 
 // ---- the Estuary home and server ----
@@ -84,7 +84,10 @@ export interface StartServerOptions {
   mainJs: string;
   home: string;
   port: number;
-  core: number | undefined;
+  /** One core, or several (a `--workers` server: its workers inherit the affinity). */
+  core: number | readonly number[] | undefined;
+  /** `serve --workers N` when above 1. */
+  workers?: number;
   cpuProfDir?: string;
   /** Added to the server's environment (e.g. SOFTHSM2_CONF for a token made for the bench). */
   env?: Record<string, string>;
@@ -99,7 +102,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerProcess>
   const log = (): string => readFileSync(logFile).subarray(from).toString('utf8');
   const fd = openSync(logFile, 'a');
   const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
-  const [cmd, args] = pinnedArgv(o.core, [process.execPath, ...nodeArgs, o.mainJs, 'serve', '--home', o.home]);
+  const [cmd, args] = pinnedArgv(o.core, [process.execPath, ...nodeArgs, o.mainJs, 'serve', '--home', o.home,
+    ...(o.workers && o.workers > 1 ? ['--workers', String(o.workers)] : [])]);
   const child = spawn(cmd, args, {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, ...o.env, ESTUARY_EST_LISTEN: `127.0.0.1:${o.port}`, ESTUARY_CRL_LISTEN: 'off', ESTUARY_ADMIN_LISTEN: o.adminPort === undefined ? 'off' : `127.0.0.1:${o.adminPort}`, ESTUARY_OPS_LISTEN: 'off' },

@@ -56,6 +56,28 @@ export interface Measured {
   windowMonotonicUs: [number, number];
   bottleneck: string;
   ra?: ThroughRa;
+  /** Cores the server runs on: above 1 for `serve --workers N`, whose CPU and core figures are summed over them. */
+  serverCores?: number;
+}
+
+/** The name of a scenario measured against `serve --workers N`. */
+export function workersLabel(name: string, workers: number): string {
+  return workers === 1 ? name : `${name} (${workers} workers)`;
+}
+
+/** CPU and core figures per server core, for the verdict: a 2-worker server at 180% is saturated. */
+export function perCore<T extends Pick<Measured, 'serverCpuPercent' | 'serverCoreOtherPercent' | 'serverCoreIowaitPercent'> & { serverCores?: number }>(m: T): T {
+  const k = m.serverCores ?? 1;
+  return { ...m, serverCpuPercent: m.serverCpuPercent / k, serverCoreOtherPercent: m.serverCoreOtherPercent / k, serverCoreIowaitPercent: m.serverCoreIowaitPercent / k };
+}
+
+/** Each `X (N workers)` summary against X: rate and requests per server CPU-second, in percent. */
+export function workersOverOne(summaries: Summary[]): { scenario: string; workers: number; ratePercent: number; perServerCpuPercent: number }[] {
+  return summaries.flatMap((s) => {
+    const m = /^(.*) \((\d+) workers\)$/.exec(s.scenario);
+    const q = m ? ratio(s, summaries.find((x) => x.scenario === m[1])) : undefined;
+    return m && q ? [{ scenario: m[1]!, workers: Number(m[2]), ratePercent: q.rate, perServerCpuPercent: q.perCpu }] : [];
+  });
 }
 
 /**
@@ -111,7 +133,7 @@ export function summarize(name: string, description: string, runs: Measured[]): 
     errors: runs.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
     ...(counted ? { handshakes: runs.reduce((n, r) => n + r.handshakes!, 0), resumed: runs.reduce((n, r) => n + r.resumed!, 0) } : {}),
     serverPeakRssMb: Math.max(...runs.map((r) => r.serverPeakRssMb)),
-    bottleneck: verdict(medians), ...(ra ? { ra } : {}), runs,
+    bottleneck: verdict(perCore({ ...medians, serverCores: runs[0]?.serverCores ?? 1 })), ...(ra ? { ra } : {}), runs,
   };
 }
 
@@ -190,6 +212,15 @@ export function textReport(r: TextReport): string {
     for (const s of throughRa) {
       const q = ratio(s, direct);
       if (q) out.push(`${s.scenario} / enroll-keepalive = ${f(q.rate)}% of the direct rate, ${f(q.perCpu)}% per server CPU-second (RA + upstream)`);
+    }
+  }
+  const workers = workersOverOne(r.summaries);
+  if (workers.length > 0) {
+    out.push('', '"(N workers)": `serve --workers N` on cores 0..N-1 (the drivers share them); server CPU = primary + workers, % of one core;',
+      'core 0 iowait/other are summed over its cores; target: no more than 10% lost per server CPU-second');
+    for (const w of workers) {
+      out.push(`${w.scenario} (${w.workers} workers) / ${w.scenario} = ${f(w.ratePercent)}% of the one-process rate, ${f(w.perServerCpuPercent)}% per server CPU-second` +
+        `${w.perServerCpuPercent >= 90 ? '' : ' (more than 10% lost)'}`);
     }
   }
   const hsm = ratio(by('enroll-hsm-keepalive'), by('enroll-keepalive'));

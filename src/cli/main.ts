@@ -11,6 +11,7 @@ import { registerAccountCommands } from './account-commands.js';
 import { registerCaCommands } from './ca-commands.js';
 import { registerCertCommands } from './cert-commands.js';
 import { registerClientCommands } from './client-commands.js';
+import { parseWorkers } from './cluster.js';
 import { registerDbCommands } from './db-commands.js';
 import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
 import { CliError, homeDir, print, printJson, type HomeOption } from './context.js';
@@ -88,7 +89,11 @@ export function buildProgram(): Command {
     .command('serve')
     .description('run the EST service (SIGTERM drains in-flight requests and exits 0)')
     .option('--home <dir>', 'data directory (default $ESTUARY_HOME or ./data)')
-    .action(async (opts: HomeOption) => serve(loadConfig(homeDir(opts))));
+    .option('--workers <n>', 'server processes sharing the listeners: a number, or auto (one per core); default 1')
+    .action(async (opts: HomeOption & { workers?: string }) => {
+      const workers = parseWorkers(opts.workers);
+      await serve(loadConfig(homeDir(opts)), workers);
+    });
 
   program
     .command('start')

@@ -32,10 +32,10 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
 import { watchCaConfig } from './ca-reload.js';
-import { gatheredStdout } from './log-destination.js';
+import { gatheredStdout, type LogDestination } from './log-destination.js';
 import { adminBaseUrl, ConfigError, estBaseUrl, opsBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
 
-export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: Config['log']['level'], destination?: NodeJS.WritableStream | LogDestination): Logger {
   return pino(
     {
       level,
