@@ -52,7 +52,7 @@ async function until(what: string, output: () => string, test: () => boolean): P
 function serveWorkers(home: string, env: Record<string, string> = {}): Cluster & { started: Promise<void> } {
   const child = spawn(process.execPath, [MAIN, 'serve', '--home', home, '--workers', '2'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: 'off', ...env },
+    env: { ...process.env, ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: 'off', ESTUARY_OPS_LISTEN: 'off', ...env },
   });
   children.push(child);
   let out = '';
@@ -134,7 +134,7 @@ describe('estuary serve --workers 2 (SQLite)', () => {
   beforeAll(async () => {
     home = await makeHome();
     authorization = `Basic ${Buffer.from(`${home.summary.estAccount.email}:${home.summary.estAccount.password}`).toString('base64')}`;
-    const s = serveWorkers(home.home, { ESTUARY_ADMIN_LISTEN: '127.0.0.1:0' });
+    const s = serveWorkers(home.home, { ESTUARY_ADMIN_LISTEN: '127.0.0.1:0', ESTUARY_OPS_LISTEN: '127.0.0.1:0' });
     await s.started;
     server = s;
   }, 120_000);
@@ -170,7 +170,27 @@ describe('estuary serve --workers 2 (SQLite)', () => {
     expect(server.output()).not.toMatch(/SQLITE_BUSY|database is locked/);
   }, 180_000);
 
-  it('runs the Web RA in one worker only (its sessions are per process)', async () => {
+  it('answers /readyz and /metrics for every worker from the primary\'s operations listener', async () => {
+    const ops = /Health and metrics on (http:\/\/\S+?)\/healthz/.exec(server.output())?.[1];
+    expect(ops, server.output()).toBeDefined();
+    const get = async (path: string): Promise<{ status: number; text: string }> => {
+      const r = await fetch(`${ops}${path}`);
+      return { status: r.status, text: await r.text() };
+    };
+    expect((await get('/healthz')).status).toBe(200);
+    const ready = await get('/readyz');
+    expect(ready.status, ready.text).toBe(200);
+    const checks = (JSON.parse(ready.text) as { checks: Array<{ name: string; ok: boolean }> }).checks;
+    expect(checks.find((c) => c.name === 'workers')?.ok).toBe(true);
+    for (const pid of server.pids) expect(checks.some((c) => c.name.includes(`pid ${pid}`) && c.name.endsWith(': store') && c.ok), `worker ${pid}'s store check`).toBe(true);
+    // the load above, summed over both workers
+    const metrics = (await get('/metrics')).text;
+    const enrolled = metrics.split('\n').filter((l) => l.startsWith('estuary_requests_total{') && l.includes('operation="simpleenroll"') && l.includes('status="200"'))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    expect(enrolled).toBeGreaterThanOrEqual(ENROLLMENTS);
+  });
+
+  it('runs the Web RA in one worker only', async () => {
     const admin = /Web RA listening on (https:\/\/\S+)/.exec(server.output());
     expect(admin, server.output()).not.toBeNull();
     const api = await estRequest(`${admin![1]}api/openapi.json`, { ca: home.rootPem });
