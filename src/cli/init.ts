@@ -11,9 +11,11 @@ import { encodeName } from '../pki/names.js';
 import { toPem } from '../pki/base64.js';
 import { defaultProfile } from '../ra/default-profile.js';
 import { generatePassword, hashPassword } from '../ra/password.js';
+import { describeDatabase } from '../store/database-config.js';
 import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
 import { localCaConfig } from '../ca/registry.js';
-import { CONFIG_FILE, DEFAULT_CONFIG_YAML, estBaseUrl, loadConfig } from './config.js';
+import { CONFIG_FILE, DEFAULT_CONFIG_YAML, estBaseUrl, loadConfig, type Config } from './config.js';
 
 export interface InitOptions {
   home: string;
@@ -30,6 +32,19 @@ export interface InitOptions {
   caName?: string;
   /** The rest of every subject after the CN (default "O=Estuary"), e.g. "O=Example Corp, C=DE". */
   subject?: string;
+  /**
+   * A PostgreSQL database (postgres://…) instead of the embedded SQLite file: written to estuary.yaml
+   * (which is then 0600 if the URL holds a password) and given the accounts and profile. It must
+   * hold no Estuary accounts yet: further instances copy the first one's home instead.
+   */
+  databaseUrl?: string;
+}
+
+/** The default estuary.yaml with its database section set to PostgreSQL at `url`. */
+export function postgresConfigYaml(url: string): string {
+  const sqlite = '  type: sqlite\n  path: estuary.db\n';
+  if (!DEFAULT_CONFIG_YAML.includes(sqlite)) throw new Error('the default estuary.yaml has no SQLite database section to replace');
+  return DEFAULT_CONFIG_YAML.replace(sqlite, `  type: postgres\n  url: ${JSON.stringify(url)}\n`);
 }
 
 export interface InitSummary {
@@ -87,55 +102,69 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
   mkdirSync(join(o.home, 'tls'), { recursive: true, mode: 0o700 });
   chmodSync(o.home, 0o700);
 
-  writeFile(join(o.home, CONFIG_FILE), DEFAULT_CONFIG_YAML);
-  const config = loadConfig(o.home, {});
-  const caConfig = localCaConfig(config.cas.default, 'default');
-
-  const names = {
-    rootName: `CN=${o.caName ?? 'Estuary'} Root CA, ${o.subject ?? 'O=Estuary'}`,
-    issuingName: `CN=${o.caName ?? 'Estuary'} Issuing CA, ${o.subject ?? 'O=Estuary'}`,
-  };
-  let root: { der: Buffer };
-  let issuing: KeyAndCert;
-  let rootKeyFile: string;
-  if (o.rootToken) {
-    try {
-      ({ root, issuing } = await tokenRootHierarchy(o.rootToken, o.algorithm, names, now));
-    } catch (err) {
-      rmSync(o.home, { recursive: true, force: true }); // no half-made home
-      throw err;
-    }
-    rootKeyFile = o.rootToken.uri;
-  } else {
-    const made = createCaHierarchy({ algorithm: o.algorithm, ...names, now, random: randomBytes });
-    ({ root, issuing } = made);
-    // the server loads only the issuing CA's key; the root key signs new issuing CAs (estuary ca create, or offline with openssl)
-    rootKeyFile = join(o.offlineRoot ?? join(o.home, 'ca'), 'root-key.pem');
-    if (o.offlineRoot) {
-      mkdirSync(o.offlineRoot, { recursive: true, mode: 0o700 });
-      if (existsSync(rootKeyFile)) throw new InitRefusedError(`${rootKeyFile} exists already; choose an empty directory for the offline root key`);
-    }
-    writeFile(rootKeyFile, keyPem(made.root.key), SECRET);
-  }
-  writeFile(join(o.home, 'ca', 'root.pem'), toPem('CERTIFICATE', root.der));
-  writeFile(caConfig.certificate, toPem('CERTIFICATE', issuing.der));
-  writeFile(caConfig.key, keyPem(issuing.key), SECRET);
-
-  const hosts = o.hosts && o.hosts.length > 0 ? o.hosts : ['localhost', '127.0.0.1', '::1'];
-  const tls = createTlsServerCertificate({ issuer: issuing, hosts, algorithm: 'ec-p256', days: 397, now, random: randomBytes, ...(o.subject ? { organization: o.subject } : {}) });
-  writeFile(config.tls.certificate, toPem('CERTIFICATE', tls.der) + toPem('CERTIFICATE', issuing.der));
-  writeFile(config.tls.key, keyPem(tls.key), SECRET);
-
-  const estAccount = { email: 'est@estuary.local', password: generatePassword() };
-  const adminAccount = { email: 'admin@estuary.local', password: generatePassword() };
-  const store = await openStore(config.database);
+  if (o.databaseUrl) writeFile(join(o.home, CONFIG_FILE), postgresConfigYaml(o.databaseUrl), new URL(o.databaseUrl).password ? SECRET : undefined);
+  else writeFile(join(o.home, CONFIG_FILE), DEFAULT_CONFIG_YAML);
+  let config: Config;
+  let store: Store;
   try {
+    config = loadConfig(o.home, {});
+    // The database first: a PostgreSQL one that cannot be reached or is already in use stops init before any key is made.
+    store = await openStore(config.database);
+  } catch (err) {
+    rmSync(o.home, { recursive: true, force: true }); // no half-made home
+    throw err;
+  }
+  if ((await store.listAccounts()).length > 0) {
+    await store.close();
+    rmSync(o.home, { recursive: true, force: true });
+    throw new InitRefusedError(`the database ${describeDatabase(config.database)} already holds Estuary accounts: start further instances with a copy of the first instance's home instead of a new one`);
+  }
+  try {
+    const caConfig = localCaConfig(config.cas.default, 'default');
+
+    const names = {
+      rootName: `CN=${o.caName ?? 'Estuary'} Root CA, ${o.subject ?? 'O=Estuary'}`,
+      issuingName: `CN=${o.caName ?? 'Estuary'} Issuing CA, ${o.subject ?? 'O=Estuary'}`,
+    };
+    let root: { der: Buffer };
+    let issuing: KeyAndCert;
+    let rootKeyFile: string;
+    if (o.rootToken) {
+      try {
+        ({ root, issuing } = await tokenRootHierarchy(o.rootToken, o.algorithm, names, now));
+      } catch (err) {
+        rmSync(o.home, { recursive: true, force: true }); // no half-made home
+        throw err;
+      }
+      rootKeyFile = o.rootToken.uri;
+    } else {
+      const made = createCaHierarchy({ algorithm: o.algorithm, ...names, now, random: randomBytes });
+      ({ root, issuing } = made);
+      // the server loads only the issuing CA's key; the root key signs new issuing CAs (estuary ca create, or offline with openssl)
+      rootKeyFile = join(o.offlineRoot ?? join(o.home, 'ca'), 'root-key.pem');
+      if (o.offlineRoot) {
+        mkdirSync(o.offlineRoot, { recursive: true, mode: 0o700 });
+        if (existsSync(rootKeyFile)) throw new InitRefusedError(`${rootKeyFile} exists already; choose an empty directory for the offline root key`);
+      }
+      writeFile(rootKeyFile, keyPem(made.root.key), SECRET);
+    }
+    writeFile(join(o.home, 'ca', 'root.pem'), toPem('CERTIFICATE', root.der));
+    writeFile(caConfig.certificate, toPem('CERTIFICATE', issuing.der));
+    writeFile(caConfig.key, keyPem(issuing.key), SECRET);
+
+    const hosts = o.hosts && o.hosts.length > 0 ? o.hosts : ['localhost', '127.0.0.1', '::1'];
+    const tls = createTlsServerCertificate({ issuer: issuing, hosts, algorithm: 'ec-p256', days: 397, now, random: randomBytes, ...(o.subject ? { organization: o.subject } : {}) });
+    writeFile(config.tls.certificate, toPem('CERTIFICATE', tls.der) + toPem('CERTIFICATE', issuing.der));
+    writeFile(config.tls.key, keyPem(tls.key), SECRET);
+
+    const estAccount = { email: 'est@estuary.local', password: generatePassword() };
+    const adminAccount = { email: 'admin@estuary.local', password: generatePassword() };
     await store.createAccount({ email: estAccount.email, passwordHash: await hashPassword(estAccount.password), role: 'est' });
     await store.createAccount({ email: adminAccount.email, passwordHash: await hashPassword(adminAccount.password), role: 'admin' });
     await store.createProfile(defaultProfile(config.est.defaultProfile, 'default'));
     await store.appendAudit({ actor: 'cli', action: 'init', profile: null, outcome: 'success', serial: null, detail: `home ${o.home}` });
+    return { estUrl: estBaseUrl(config), rootKeyFile, rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
   } finally {
     await store.close();
   }
-  return { estUrl: estBaseUrl(config), rootKeyFile, rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
 }

@@ -13,6 +13,8 @@ import { registerCertCommands } from './cert-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { parseWorkers } from './cluster.js';
 import { registerDbCommands } from './db-commands.js';
+import { DatabaseConfigError } from '../store/database-config.js';
+import { StoreConflictError, StoreUnavailableError } from '../store/store.js';
 import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
 import { CliError, homeDir, print, printJson, type HomeOption } from './context.js';
 import { initHome, InitRefusedError, type InitSummary } from './init.js';
@@ -31,13 +33,14 @@ function printSummary(s: InitSummary, home: string): void {
   print('The passwords are shown only now; change them with "estuary account passwd".');
 }
 
-async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string; offlineRoot?: string; rootPkcs11?: string; module?: string; pinFile?: string; pinEnv?: string; dns?: string[]; ip?: string[]; caName?: string; subject?: string }): Promise<void> {
+async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; keyAlgorithm: string; offlineRoot?: string; rootPkcs11?: string; module?: string; pinFile?: string; pinEnv?: string; dns?: string[]; ip?: string[]; caName?: string; subject?: string; databaseUrl?: string }): Promise<void> {
   if (!(KEY_ALGORITHMS as readonly string[]).includes(opts.keyAlgorithm)) {
     throw new CliError(`--key-algorithm: expected one of ${KEY_ALGORITHMS.join(', ')}, got "${opts.keyAlgorithm}"`);
   }
   const home = homeDir(opts);
   const hosts = hostList(opts.dns, opts.ip);
   const subject = subjectTail(opts.subject);
+  const databaseUrl = opts.databaseUrl ?? process.env.ESTUARY_DATABASE_URL;
   if (opts.caName !== undefined && (opts.caName.trim() === '' || /[,=+\\]/.test(opts.caName))) throw new CliError('--ca-name: a plain name (no , = + or \\)');
   let rootToken: { uri: string; module: string; pin: string } | undefined;
   if (opts.rootPkcs11) {
@@ -56,6 +59,7 @@ async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; key
   const summary = await initHome({
     home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm, ...(opts.offlineRoot ? { offlineRoot: opts.offlineRoot } : {}), ...(rootToken ? { rootToken } : {}),
     ...(hosts.length > 0 ? { hosts } : {}), ...(opts.caName ? { caName: opts.caName } : {}), ...(subject ? { subject } : {}),
+    ...(databaseUrl ? { databaseUrl } : {}),
   });
   if (opts.json) printJson(summary);
   else printSummary(summary, home);
@@ -82,6 +86,7 @@ export function buildProgram(): Command {
     .option('--ip <address>', 'an IP address of the server for its TLS certificate (repeatable)', (v: string, p: string[]) => [...p, v], [])
     .option('--ca-name <name>', 'the CAs are "<name> Root CA" and "<name> Issuing CA" (default Estuary)')
     .option('--subject <rdns>', 'the subjects after the CN, e.g. "O=Example Corp, C=DE" (default "O=Estuary")')
+    .option('--database-url <url>', 'a PostgreSQL database (postgres://user@host:port/db, default $ESTUARY_DATABASE_URL) instead of the embedded SQLite file; it must not hold Estuary accounts yet')
     .option('--json', 'print one JSON object {estUrl, rootFingerprintSha256, estAccount, adminAccount}')
     .action(runInit);
 
@@ -134,9 +139,15 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err instanceof CliError ? err.exitCode : 2;
       return;
     }
-    if ((err as { name?: string }).name === 'StoreConflictError') {
-      process.stderr.write(`estuary: ${(err as Error).message}\n`);
+    if (err instanceof StoreConflictError || err instanceof DatabaseConfigError) {
+      process.stderr.write(`estuary: ${err.message}\n`);
       process.exitCode = 2;
+      return;
+    }
+    if (err instanceof StoreUnavailableError) {
+      // e.g. PostgreSQL not reachable: the message names the server and database, never the password
+      process.stderr.write(`estuary: ${err.message}\n`);
+      process.exitCode = 3;
       return;
     }
     throw err;
