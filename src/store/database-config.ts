@@ -13,7 +13,7 @@
  * The password is read when the store opens (postgresPassword), never kept in the Config, never
  * logged; describeDatabase gives a loggable name.
  */
-import { readFileSync } from 'node:fs';
+import { readSecret } from '../ca/connectors/config-fields.js';
 
 export interface SqliteDatabaseConfig {
   type: 'sqlite';
@@ -113,16 +113,11 @@ export function parseDatabaseConfig(db: Obj, resolve: (p: string) => string, env
 
 /** The password from passwordFile or passwordEnv (undefined: in the URL, or none). */
 export function postgresPassword(db: PostgresDatabaseConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (db.passwordEnv !== undefined) {
-    const v = env[db.passwordEnv];
-    if (v === undefined || v === '') throw new DatabaseConfigError(`database.passwordEnv: the environment variable ${db.passwordEnv} is not set`);
-    return v;
-  }
-  if (db.passwordFile === undefined) return undefined;
+  if (db.passwordEnv === undefined && db.passwordFile === undefined) return undefined;
   try {
-    return readFileSync(db.passwordFile, 'utf8').replace(/\r?\n$/, ''); // a trailing newline is not part of the password
+    return readSecret({ file: db.passwordFile, env: db.passwordEnv }, 'database.passwordFile', 'database.passwordEnv', env);
   } catch (err) {
-    throw new DatabaseConfigError(`database.passwordFile: cannot read ${db.passwordFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new DatabaseConfigError((err as Error).message);
   }
 }
 
