@@ -85,12 +85,12 @@ export function perCore<T extends Pick<Measured, 'serverCpuPercent' | 'serverCor
 }
 
 /** Each `X (N workers)` summary against X: rate and requests per server CPU-second, in percent. */
-export function workersOverOne(summaries: Summary[]): { scenario: string; workers: number; ratePercent: number; perServerCpuPercent: number }[] {
+export function workersOverOne(summaries: Summary[]): { scenario: string; label: string; workers: number; ratePercent: number; perServerCpuPercent: number }[] {
   return summaries.flatMap((s) => {
     const m = /^(.*) \((?:(\w+), )?(\d+) workers\)$/.exec(s.scenario);
     const base = m ? (m[2] ? `${m[1]} (${m[2]})` : m[1]!) : undefined;
     const q = m ? ratio(s, summaries.find((x) => x.scenario === base)) : undefined;
-    return m && q ? [{ scenario: base!, workers: Number(m[3]), ratePercent: q.rate, perServerCpuPercent: q.perCpu }] : [];
+    return m && q ? [{ scenario: base!, label: s.scenario, workers: Number(m[3]), ratePercent: q.rate, perServerCpuPercent: q.perCpu }] : [];
   });
 }
 
@@ -98,16 +98,25 @@ export function workersOverOne(summaries: Summary[]): { scenario: string; worker
  * Each `X (postgres[, N workers])` against the same X on SQLite, in percent: rate, per Estuary CPU-second,
  * and per CPU-second of Estuary + database (SQLite's database work is inside Estuary's process).
  */
-export function storesOverSqlite(summaries: Summary[]): { scenario: string; sqlite: string; ratePercent: number; perServerCpuPercent: number; perServerAndDatabaseCpuPercent: number }[] {
+export function storesOverSqlite(summaries: Summary[]): {
+  scenario: string; sqlite: string; ratePercent: number; perServerCpuPercent: number; perServerAndDatabaseCpuPercent: number;
+  /** The median of the ratios of each run's two measurements (taken one after the other), robust to load that changes between runs. */
+  pairedRatePercent: number; pairedPerServerAndDatabaseCpuPercent: number;
+}[] {
   return summaries.flatMap((s) => {
     const m = /^(.*) \(postgres(?:, (\d+) workers)?\)$/.exec(s.scenario);
     if (!m || !s.database) return [];
     const sqlite = m[2] ? `${m[1]} (${m[2]} workers)` : m[1]!;
     const b = summaries.find((x) => x.scenario === sqlite);
     const q = ratio(s, b);
+    const pairs = s.runs.flatMap((r) => {
+      const o = b?.runs.find((x) => x.run === r.run);
+      return o && r.database ? [{ rate: (100 * r.requestsPerSecond) / o.requestsPerSecond, perCpu: (100 * r.database.requestsPerServerAndDatabaseCpuSecond) / o.requestsPerServerCpuSecond }] : [];
+    });
     return q && b ? [{
       scenario: s.scenario, sqlite, ratePercent: q.rate, perServerCpuPercent: q.perCpu,
       perServerAndDatabaseCpuPercent: (100 * s.database.requestsPerServerAndDatabaseCpuSecond) / b.requestsPerServerCpuSecond,
+      pairedRatePercent: median(pairs.map((p) => p.rate)), pairedPerServerAndDatabaseCpuPercent: median(pairs.map((p) => p.perCpu)),
     }] : [];
   });
 }
@@ -258,7 +267,7 @@ export function textReport(r: TextReport): string {
     out.push('', '"(N workers)": `serve --workers N` on cores 0..N-1 (the drivers share them); server CPU = primary + workers, % of one core;',
       'core 0 iowait/other are summed over its cores; target: no more than 10% lost per server CPU-second');
     for (const w of workers) {
-      out.push(`${w.scenario} (${w.workers} workers) / ${w.scenario} = ${f(w.ratePercent)}% of the one-process rate, ${f(w.perServerCpuPercent)}% per server CPU-second` +
+      out.push(`${w.label} / ${w.scenario} = ${f(w.ratePercent)}% of the one-process rate, ${f(w.perServerCpuPercent)}% per server CPU-second` +
         `${w.perServerCpuPercent >= 90 ? '' : ' (more than 10% lost)'}`);
     }
   }
@@ -277,7 +286,8 @@ export function textReport(r: TextReport): string {
     ]));
     for (const x of stores) {
       out.push(`${x.scenario} / ${x.sqlite} = ${f(x.ratePercent)}% of the SQLite rate${x.ratePercent >= 80 ? '' : ' (below the 80% target)'}, ` +
-        `${f(x.perServerCpuPercent)}% per Estuary CPU-second, ${f(x.perServerAndDatabaseCpuPercent)}% per (Estuary + database) CPU-second`);
+        `${f(x.perServerCpuPercent)}% per Estuary CPU-second, ${f(x.perServerAndDatabaseCpuPercent)}% per (Estuary + database) CPU-second` +
+        `${x.pairedRatePercent === x.ratePercent ? '' : `; median of the runs' own ratios: ${f(x.pairedRatePercent)}% of the rate, ${f(x.pairedPerServerAndDatabaseCpuPercent)}% per (Estuary + database) CPU-second`}`);
     }
   }
   const hsm = ratio(by('enroll-hsm-keepalive'), by('enroll-keepalive'));
