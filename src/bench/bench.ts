@@ -84,7 +84,7 @@ const USAGE = `usage: npm run bench -- [options]
   --csr-pool N      distinct pre-generated P-256 CSRs (default 256)
   --verify-tls      drivers verify the server certificate (default: verified once at start, then skipped)
   --cpu-prof DIR    run the server under node --cpu-prof, keep the profile in DIR, print its top self time
-                    (and the RA's in DIR/ra, of its last run)
+                    (and the RA's in DIR/ra, of its last run; the PostgreSQL-store server's in DIR/postgres)
   --ra-pool N       enroll-ra-keepalive: the RA's connections to the upstream (maxConnections; default 8)
   --ra-core N       enroll-ra-keepalive: pin the RA to core N (default: the server's core, with the upstream)
   --hsm-sessions N  enroll-hsm-keepalive: PKCS#11 sessions of the token signer (cas.default.pkcs11.sessions; default 2)
@@ -460,6 +460,7 @@ async function main(): Promise<void> {
     let profile: ReturnType<typeof summarizeCpuProfile> & { file: string } | undefined;
     let raProfile: typeof profile;
     let hsmProfile: typeof profile;
+    let postgresProfile: typeof profile;
     if (o.cpuProf) {
       const file = newestCpuProfile(o.cpuProf);
       const windows = [...measured.values()].flat().map((m) => m.windowMonotonicUs);
@@ -469,6 +470,9 @@ async function main(): Promise<void> {
       if (raFile) raProfile = { file: raFile, ...summarizeCpuProfile(raFile, windows) };
       const hsmFile = hsmSkipped || !o.scenarios.some((s) => s.via === 'hsm') ? undefined : newestCpuProfile(join(o.cpuProf, 'hsm'));
       if (hsmFile) hsmProfile = { file: hsmFile, ...summarizeCpuProfile(hsmFile, windows) };
+      // the one-process server on PostgreSQL
+      const pgFile = o.stores.includes('postgres') ? newestCpuProfile(join(o.cpuProf, 'postgres')) : undefined;
+      if (pgFile) postgresProfile = { file: pgFile, ...summarizeCpuProfile(pgFile, windows) };
     }
 
     if (o.json) {
@@ -483,7 +487,7 @@ async function main(): Promise<void> {
         enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu,
         workersOverOne: workersOverOne(summaries), storesOverSqlite: storesOverSqlite(summaries), ...(postgresExit ? { postgresServerExit: postgresExit } : {}),
         enrollHsmOverSoftwarePercent: hsmOverSoftware?.rate, enrollHsmOverSoftwarePerServerCpuPercent: hsmOverSoftware?.perCpu, ...(hsmSkipped ? { hsmSkipped } : {}),
-        ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile,
+        ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile, postgresCpuProfile: postgresProfile,
       }, null, 2) + '\n');
       return;
     }
@@ -497,6 +501,7 @@ async function main(): Promise<void> {
       ...(profile ? { profile } : {}),
       ...(raProfile ? { raProfile } : {}),
       ...(hsmProfile ? { hsmProfile } : {}),
+      ...(postgresProfile ? { postgresProfile } : {}),
       ...(hsmSkipped ? { hsmSkipped } : {}),
       ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}),
     }));

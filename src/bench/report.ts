@@ -195,6 +195,8 @@ export interface TextReport {
   raProfile?: Profile;
   /** The SoftHSM2 server's (enroll-hsm-keepalive). */
   hsmProfile?: Profile;
+  /** The one-process server on PostgreSQL (--stores postgres). */
+  postgresProfile?: Profile;
   /** Why enroll-hsm-keepalive was skipped (SoftHSM2 missing). */
   hsmSkipped?: string;
   hsmSessions?: number;
@@ -301,5 +303,6 @@ export function textReport(r: TextReport): string {
   if (r.profile) out.push(...profileLines('server', r.profile));
   if (r.raProfile) out.push(...profileLines('RA', r.raProfile));
   if (r.hsmProfile) out.push(...profileLines('SoftHSM2 server', r.hsmProfile));
+  if (r.postgresProfile) out.push(...profileLines('PostgreSQL-store server', r.postgresProfile));
   return out.join('\n') + '\n';
 }
