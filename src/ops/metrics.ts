@@ -10,7 +10,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { registerEstRequestMetrics, type EstRequestRecorder } from './est-request-metrics.js';
-import type { Store } from '../store/store.js';
+import { reportsPool, type Store } from '../store/store.js';
 import { withTimeLimit, type Readiness } from './readiness.js';
 
 export { DURATION_BUCKETS, MAX_PROFILE_LABELS, OTHER, UNKNOWN, type EstRequestRecorder } from './est-request-metrics.js';
@@ -28,17 +28,6 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
-/**
- * Optional capability of a store with a connection pool (PostgreSQL): its use now, for
- * estuary_store_pool_connections. A store without it has no such samples.
- */
-export interface PoolReporting {
-  poolUsage(): { total: number; idle: number; waiting: number };
-}
-
-export function reportsPool(store: object): store is PoolReporting {
-  return typeof (store as Partial<PoolReporting>).poolUsage === 'function';
-}
 
 export interface RuntimeMetrics {
   registry: Registry;
@@ -86,8 +75,8 @@ export function createMetrics(o: MetricsOptions): RuntimeMetrics {
     name: 'estuary_store_pool_connections', help: 'The store\'s connection pool: connections open (total), idle, and requests waiting for one',
     labelNames: ['state'] as const, registers: [registry], aggregator: 'sum',
     collect() {
-      if (!reportsPool(o.store)) return;
-      const u = o.store.poolUsage();
+      const u = reportsPool(o.store) ? o.store.poolStats() : undefined;
+      if (!u) return;
       this.set({ state: 'total' }, u.total);
       this.set({ state: 'idle' }, u.idle);
       this.set({ state: 'waiting' }, u.waiting);

@@ -8,7 +8,7 @@
  * Cached objects are shared by every caller and frozen, so nobody can change them by accident.
  */
 import type { Account, Profile } from '../ra/model.js';
-import { StoreUnavailableError, type Store, type StoreChange } from './store.js';
+import { reportsPool, StoreUnavailableError, type Store, type StoreChange } from './store.js';
 
 /** A read-through cache of one kind of record, keyed by its label or lower-cased email. */
 class RecordCache<T extends object> {
@@ -61,6 +61,11 @@ class CachedStore implements Store {
 
   get changes(): Store['changes'] {
     return this.store.changes;
+  }
+
+  /** The wrapped store's pool, when it has one (PoolReporting). */
+  poolStats(): { total: number; idle: number; waiting: number } | undefined {
+    return reportsPool(this.store) ? this.store.poolStats() : undefined;
   }
 
   private drop(change: StoreChange): void {

@@ -333,3 +333,16 @@ export interface StoreChanges {
    */
   poll?(): void;
 }
+
+/**
+ * Optional capability of a store with a connection pool (PostgreSQL): its use now, for
+ * estuary_store_pool_connections. A store without it has no such samples.
+ */
+export interface PoolReporting {
+  /** undefined: no pool behind this store after all (a cache in front of a store without one). */
+  poolStats(): { total: number; idle: number; waiting: number } | undefined;
+}
+
+export function reportsPool(store: object): store is PoolReporting {
+  return typeof (store as Partial<PoolReporting>).poolStats === 'function';
+}

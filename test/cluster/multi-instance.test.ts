@@ -166,8 +166,10 @@ afterAll(async () => {
 });
 
 describe('two instances on one PostgreSQL database behind HAProxy (TCP pass-through)', () => {
-  it('both instances are ready on their ops listeners', async () => {
+  it('both instances are ready on their ops listeners, and report their database pool', async () => {
     for (const i of [a, b]) expect((await get(`http://127.0.0.1:${i.ops}/readyz`)).status).toBe(200);
+    // the PostgreSQL pool is reported through the profile/account cache in front of the store
+    expect((await get(`http://127.0.0.1:${a.ops}/metrics`)).body.toString()).toMatch(/^estuary_store_pool_connections\{state="total"\} [1-9]/m);
   });
 
   it('enrolls and reenrolls with curl + openssl through HAProxy, on both instances', async () => {

@@ -75,10 +75,10 @@ describe('EST request metrics', () => {
 });
 
 describe('store pool use', () => {
-  it('is reported for a store with a pool (poolUsage), and absent for one without', async () => {
+  it('is reported for a store with a pool (poolStats), and absent for one without', async () => {
     expect(await metrics().registry.metrics()).not.toMatch(/^estuary_store_pool_connections\{/m);
     // the SQLite store as it is, with the capability a pooled store adds
-    const pooled = Object.assign(Object.create(store) as Store, { poolUsage: () => ({ total: 4, idle: 3, waiting: 0 }) });
+    const pooled = Object.assign(Object.create(store) as Store, { poolStats: () => ({ total: 4, idle: 3, waiting: 0 }) });
     const readiness = createReadiness({ store: pooled, cas: new Map(), now: () => performance.now() });
     const text = await createMetrics({ store: pooled, readiness, defaultProfile: 'default', operations: [], processMetrics: false }).registry.metrics();
     expect(sampleValue(text, 'estuary_store_pool_connections', { state: 'total' })).toBe(4);
