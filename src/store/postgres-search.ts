@@ -1,8 +1,8 @@
 /**
  * WHERE clauses of the PostgreSQL store's searches, built from code-chosen column names with
  * every value bound as a positional parameter. Substrings use ILIKE with the input's wildcards
- * escaped (the default escape character is the backslash); a pg_trgm GIN index on the searched
- * columns serves these predicates unchanged when it is added.
+ * escaped (the default escape character is the backslash); the pg_trgm GIN indexes on subject,
+ * sans and serial (migration 'Web RA at real size') serve these predicates.
  */
 import { likePattern, serialText } from './sqlite-search.js';
 import type { AuditFilter, CertificateFilter, CertificateSearch, PendingFilter } from './store.js';
