@@ -31,7 +31,11 @@ export const webRaAtRealSize = (channel: string): PostgresMigration => ({
       END IF;
     END $do$;
 
-    CREATE INDEX certificates_profile_status_created ON certificates (profile, status, created_at DESC, seq DESC);
+    -- not_after is a key column at the end, so 'valid' and 'expired' (status and not_after) are judged
+    -- on the index entries as the scan walks them newest first, before any row is read
+    CREATE INDEX certificates_profile_status_created ON certificates (profile, status, created_at DESC, seq DESC, not_after);
+    DROP INDEX certificates_status_created;
+    CREATE INDEX certificates_status_created ON certificates (status, created_at DESC, seq DESC, not_after);
     CREATE INDEX certificates_status_not_after ON certificates (status, not_after, serial);
     CREATE INDEX audit_events_action ON audit_events (action, at DESC, id DESC);
     CREATE INDEX audit_events_profile ON audit_events (profile, at DESC, id DESC);
