@@ -55,9 +55,11 @@ export class PostgresReads {
     const cap = search.countLimit === undefined ? undefined : page(search.countLimit, 0, 'countLimit');
     const now = search.now ?? this.now();
 
-    const pageWhere = certificateWhere(search, now);
+    // newest first within a status alone: walk (status, created_at, seq, not_after) (postgres-search.ts)
+    const statusLeads = order === 'issued' && search.status !== undefined && search.profile === undefined;
+    const pageWhere = certificateWhere(search, now, statusLeads);
     if (cursor) pageWhere.add(afterCursor(pageWhere, cursor));
-    const orderBy = order === 'expiry' ? 'not_after ASC, serial ASC' : 'created_at DESC, seq DESC';
+    const orderBy = order === 'expiry' ? 'not_after ASC, serial ASC' : `${statusLeads ? 'status, ' : ''}created_at DESC, seq DESC`;
     const limitAt = pageWhere.bind(limit);
     const offsetAt = pageWhere.bind(offset);
     const p = pageWhere.where();
