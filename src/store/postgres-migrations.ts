@@ -7,11 +7,12 @@
  * wait for it, then see it recorded and apply nothing.
  *
  * Types: timestamps timestamptz, DER bytea, lists and policies jsonb, SANs as their JSON text
- * (searched as text; a pg_trgm GIN index on subject, sans and serial can be added later without
- * changing any query), CRL numbers numeric. Emails are stored lower-cased, so their UNIQUE
+ * (searched as text; pg_trgm GIN indexes on subject, sans and serial serve the substring searches),
+ * CRL numbers numeric. Emails are stored lower-cased, so their UNIQUE
  * constraint is case-insensitive. `seq` gives certificates their insertion order (SQLite's rowid).
  */
 import type { PoolClient } from 'pg';
+import { webRaAtRealSize } from './postgres-migration-real-size.js';
 import { StoreUnavailableError } from './store.js';
 
 export interface PostgresMigration {
@@ -320,6 +321,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       END $fn$;
     `,
   },
+  webRaAtRealSize(CHANGE_CHANNEL),
 ];
 
 /**

@@ -1,8 +1,8 @@
 /**
  * WHERE clauses of the PostgreSQL store's searches, built from code-chosen column names with
  * every value bound as a positional parameter. Substrings use ILIKE with the input's wildcards
- * escaped (the default escape character is the backslash); a pg_trgm GIN index on the searched
- * columns serves these predicates unchanged when it is added.
+ * escaped (the default escape character is the backslash); the pg_trgm GIN indexes on subject,
+ * sans and serial (migration 'Web RA at real size') serve these predicates.
  */
 import { likePattern, serialText } from './sqlite-search.js';
 import type { AuditFilter, CertificateFilter, CertificateSearch, PendingFilter } from './store.js';
@@ -35,8 +35,16 @@ export class Conditions {
   }
 }
 
-export function certificateWhere(s: CertificateSearch, now: Date): Conditions {
+/**
+ * `statusLeads`: the status is written `status = ANY('{…}')`, which the planner does not fold into a
+ * constant, so a page ordered by (status, created_at DESC, seq DESC) can only come from an index
+ * that starts with status. Without it the planner may walk the whole newest-first index and filter,
+ * expecting matches to be spread evenly: they are not for `expired` (the newest are never expired),
+ * measured at 1,000,000 certificates as ~450 ms against ~70 ms.
+ */
+export function certificateWhere(s: CertificateSearch, now: Date, statusLeads = false): Conditions {
   const c = new Conditions();
+  const status = (value: 'valid' | 'revoked') => (statusLeads ? `status = ANY('{${value}}'::text[])` : `status = '${value}'`);
   if (s.q !== undefined && s.q !== '') {
     const serial = serialText(s.q);
     const any = [c.contains('subject', s.q), c.contains('sans', s.q)];
@@ -51,13 +59,13 @@ export function certificateWhere(s: CertificateSearch, now: Date): Conditions {
     case undefined:
       break;
     case 'revoked':
-      c.add(`status = 'revoked'`);
+      c.add(status('revoked'));
       break;
     case 'valid':
-      c.add(`status = 'valid' AND not_after >= ${c.bind(now)}`);
+      c.add(`${status('valid')} AND not_after >= ${c.bind(now)}`);
       break;
     case 'expired':
-      c.add(`status = 'valid' AND not_after < ${c.bind(now)}`);
+      c.add(`${status('valid')} AND not_after < ${c.bind(now)}`);
       break;
   }
   if (s.notAfterFrom) c.add(`not_after >= ${c.bind(s.notAfterFrom)}`);

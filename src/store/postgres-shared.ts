@@ -48,8 +48,12 @@ export class PostgresSharedState {
   }
 
   async touchSession(id: string, at: Date): Promise<boolean> {
-    const { rowCount } = await this.c.query('touchSession', 'UPDATE web_sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1', [id, at]);
-    return rowCount > 0;
+    // every session write is told, a touch too (store.ts)
+    const { rows } = await this.c.query('touchSession', `WITH d AS (UPDATE web_sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1 RETURNING id)
+      SELECT ${this.c.notify(sessionChange)} FROM d`, [id, at]);
+    if (rows.length === 0) return false;
+    this.c.emit({ kind: 'session', id });
+    return true;
   }
 
   async deleteSession(id: string): Promise<void> {
@@ -62,7 +66,7 @@ export class PostgresSharedState {
   }
 
   async purgeSessions(at: Date, idleMs: number): Promise<number> {
-    return this.deleted('purgeSessions', `expires_at < $1 OR last_seen_at < $1 - make_interval(secs => $2::bigint / 1000.0)`, [at, idleMs]);
+    return this.deleted('purgeSessions', `expires_at <= $1 OR last_seen_at <= $1 - make_interval(secs => $2::bigint / 1000.0)`, [at, idleMs]);
   }
 
   private async deleted(what: string, where: string, values: unknown[]): Promise<number> {
@@ -75,9 +79,11 @@ export class PostgresSharedState {
   async recordFailure(key: string, limit: FailureLimit, at: Date): Promise<FailureLock | undefined> {
     const { rows } = await this.c.query<{ locked_at: Date; locked_until: Date }>('recordFailure',
       'SELECT * FROM estuary_record_failure($1, $2, $3, $4, $5, $6)', [encodeKey(key), at, limit.windowMs, limit.maxFailures, limit.lockMs, this.c.origin]);
+    // every failure is told (the function notifies other instances), counted or not: a key
+    // failing elsewhere is a suspect here too (ra/throttle.ts)
+    this.c.emit({ kind: 'lock', key });
     const row = rows[0];
     if (!row) return undefined;
-    this.c.emit({ kind: 'lock', key });
     return { lockedAt: row.locked_at, lockedUntil: row.locked_until };
   }
 
@@ -95,7 +101,8 @@ export class PostgresSharedState {
   }
 
   async acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`lease ttlMs must be positive, got ${ttlMs}`);
+    // ttl 0 releases: the lease then ends at `at`, and a lease is free once its end <= at
+    if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new RangeError(`lease ttlMs must be zero or positive, got ${ttlMs}`);
     const { rowCount } = await this.c.query('acquireLease', `INSERT INTO leases AS l (name, holder, expires_at)
       VALUES ($1, $2, $3::timestamptz + make_interval(secs => $4::bigint / 1000.0))
       ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at

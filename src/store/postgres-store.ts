@@ -19,7 +19,8 @@ import {
   ACCOUNT_COLUMNS, CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
   toCertificate, toPending, toProfile, type AccountRow, type AuditRow, type CertificateRow, type PendingRow, type ProfileRow,
 } from './postgres-rows.js';
-import { auditWhere, certificateFilterWhere, certificateWhere, pendingWhere, type Conditions } from './postgres-search.js';
+import { auditWhere, pendingWhere } from './postgres-search.js';
+import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
@@ -73,6 +74,7 @@ export class PostgresStore implements Store {
   private readonly now: () => Date;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly shared: PostgresSharedState;
+  private readonly reads: PostgresReads;
   private readonly batcher: WriteBatcher;
   private closed = false;
 
@@ -88,6 +90,7 @@ export class PostgresStore implements Store {
     this.changes = hub;
     this.now = options.now ?? (() => new Date());
     this.batcher = new WriteBatcher(batchRunner(pool, origin), where, options.groupCommit ?? Math.min(4, Math.max(1, (options.poolSize ?? 10) - 1)));
+    this.reads = new PostgresReads((what, text, values) => this.query(what, text, values), this.now);
     this.shared = new PostgresSharedState({
       query: (what, text, values) => this.query(what, text, values),
       origin,
@@ -236,43 +239,20 @@ export class PostgresStore implements Store {
     return rows[0] && toCertificate(rows[0]);
   }
 
-  /** A page of certificates matching `c`, in the given order. */
-  private certificatePage(what: string, c: Conditions, order: string, limit: number | undefined, offset: number | undefined) {
-    const { sql, values } = c.where();
-    const paging = [page(limit, DEFAULT_LIMIT, 'limit'), page(offset, 0, 'offset')];
-    return this.query<CertificateRow>(what, `SELECT ${CERTIFICATE_COLUMNS} FROM certificates${sql} ORDER BY ${order}
-      LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [...values, ...paging]);
+  listCertificates(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
+    return this.reads.listCertificates(filter);
   }
 
-  async listCertificates(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
-    const { rows } = await this.certificatePage('listCertificates', certificateFilterWhere(filter), 'created_at DESC, seq DESC', filter.limit, filter.offset);
-    return rows.map(toCertificate);
+  searchCertificates(search: CertificateSearch = {}): Promise<Page<CertificateRecord>> {
+    return this.reads.searchCertificates(search);
   }
 
-  async searchCertificates(search: CertificateSearch = {}): Promise<Page<CertificateRecord>> {
-    const c = certificateWhere(search, search.now ?? this.now());
-    const order = search.order === 'expiry' ? 'not_after ASC, serial ASC' : 'created_at DESC, seq DESC';
-    const { sql, values } = c.where();
-    const [items, count] = await Promise.all([
-      this.certificatePage('searchCertificates', c, order, search.limit, search.offset),
-      this.query<{ n: number }>('searchCertificates', `SELECT COUNT(*)::int AS n FROM certificates${sql}`, values),
-    ]);
-    return { items: items.rows.map(toCertificate), total: count.rows[0]!.n };
+  countCertificates(now: Date): Promise<CertificateCounts> {
+    return this.reads.countCertificates(now);
   }
 
-  async countCertificates(now: Date): Promise<CertificateCounts> {
-    const { rows } = await this.query<CertificateCounts>('countCertificates', `SELECT
-        COUNT(*) FILTER (WHERE status = 'valid' AND not_after >= $1)::int AS valid,
-        COUNT(*) FILTER (WHERE status = 'revoked')::int AS revoked,
-        COUNT(*) FILTER (WHERE status = 'valid' AND not_after < $1)::int AS expired
-      FROM certificates`, [now]);
-    const r = rows[0]!;
-    return { valid: r.valid, revoked: r.revoked, expired: r.expired };
-  }
-
-  async issuedPerDay(since: Date): Promise<DayCount[]> {
-    return (await this.query<DayCount>('issuedPerDay', `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*)::int AS count
-      FROM certificates WHERE created_at >= $1 GROUP BY 1 ORDER BY 1`, [since])).rows;
+  issuedPerDay(since: Date): Promise<DayCount[]> {
+    return this.reads.issuedPerDay(since);
   }
 
   async revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean> {

@@ -10,6 +10,26 @@ import { newCertificate, newEvent, storeContract } from './store-contract.js';
 
 const distStore = fileURLToPath(new URL('../../dist/store/postgres-store.js', import.meta.url));
 let contractDb: TestDatabase | undefined;
+const CHILD_APP = 'estuary-contract-child';
+
+/** The URL the crash case's child opens: its connections carry their own application_name. */
+function childUrl(url: string): string {
+  const u = new URL(url);
+  u.searchParams.set('application_name', CHILD_APP);
+  return u.toString();
+}
+
+/** Waits until the killed child's connections are gone: each ends once its last statement ran (and committed) and it reads EOF. */
+async function childGone(db: TestDatabase): Promise<void> {
+  await withConnection(db.url, async (client) => {
+    for (;;) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [db.name, CHILD_APP]);
+      if (rows[0]!.n === 0) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+}
 storeContract(
   'PostgresStore',
   async () => {
@@ -22,7 +42,8 @@ storeContract(
   },
   {
     openAgain: async () => openPostgresStore(contractDb!.url),
-    child: () => ({ module: distStore, export: 'openPostgresStore', args: [contractDb!.url] }),
+    child: () => ({ module: distStore, export: 'openPostgresStore', args: [childUrl(contractDb!.url)] }),
+    settled: () => childGone(contractDb!),
   },
 );
 

@@ -26,6 +26,13 @@ export interface StoreContractOptions {
   /** Opens a second instance on the database the last open() made, as another process or server would. */
   openAgain: () => Promise<Store>;
   child: () => ChildStoreSpec;
+  /**
+   * Waits until the database finished what the killed child left in flight. A database server runs
+   * a statement to its end after its client died (PostgreSQL commits it, then finds the socket
+   * closed), so without this the checks below could read the certificates before such a commit
+   * and the audit events after it. An embedded database dies with the process: nothing to wait for.
+   */
+  settled?: () => Promise<void>;
 }
 
 interface Told {
@@ -201,6 +208,7 @@ export function storeAtomicContract(name: string, open: () => Promise<Store>, cl
           void exited.then((how) => reject(new Error(`the child exited before it was killed (${String(how)}): ${stderr}`)));
         });
         expect(await exited).toBe('SIGKILL');
+        await options.settled?.();
       }
 
       /** Every write the child was told of is there, and changes and their events match one to one. */
