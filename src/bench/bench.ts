@@ -29,6 +29,7 @@ import {
   median, monotonicUs, percentile, sanityCheck, startServer, summarizeCpuProfile, tasksetAvailable, f, type InitJson, type ServerProcess,
 } from './harness.js';
 import { fullHandshakes, nativeLoadError } from './native-load.js';
+import { compareLabel, compareMainJs, compareRows, compareText, startCompareServer, type CompareServer } from './compare-scenario.js';
 
 const EST = '/.well-known/est';
 /**
@@ -66,6 +67,8 @@ interface Options {
   hsmSessions: number | undefined;
   /** `serve --workers N` for each N: the direct scenarios run against each, alternating within a run. */
   workers: number[];
+  /** Another build's root (its dist/cli/main.js): the direct scenarios against its server too, alternating. */
+  compare: string | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -87,6 +90,9 @@ const USAGE = `usage: npm run bench -- [options]
   --hsm-sessions N  enroll-hsm-keepalive: PKCS#11 sessions of the token signer (cas.default.pkcs11.sessions; default 2)
   --workers LIST    the direct scenarios against \`serve --workers N\` for each N (e.g. 1,2; default 1), alternating
                     within each run; N workers run on cores 0..N-1 and their CPU (primary + workers) is the server CPU
+  --compare DIR     the direct scenarios also against the server of the build in DIR (DIR/dist/cli/main.js, its own
+                    home made by its own init), alternating with this build in every run; rows "X (compare)" and
+                    this build / that build per server CPU-second (medians and run by run)
   --json            print the results as JSON`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -108,7 +114,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
       scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, workers: { type: 'string' }, compare: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -140,6 +146,7 @@ function parseOptions(argv: string[]): Options {
     raCore: values['ra-core'] === undefined ? undefined : core('ra-core', values['ra-core']),
     hsmSessions: values['hsm-sessions'] === undefined ? undefined : positive('hsm-sessions', values['hsm-sessions'], 2),
     workers: [...new Set((values.workers ?? '1').split(',').map((w) => positive('workers', w.trim(), 1)))],
+    compare: values.compare === undefined ? undefined : (compareMainJs(values.compare), resolve(values.compare)),
   };
 }
 
@@ -163,6 +170,8 @@ interface Bench {
   hsm?: HsmServer;
   /** `serve --workers N` servers (N > 1) on the same home, each on cores 0..N-1. */
   clusters: Map<number, WorkersServer>;
+  /** --compare: the other build's server. */
+  compare?: CompareServer;
 }
 
 /** Where a scenario's load goes: the server the drivers talk to, and the upstream behind it, if any (its CPU counts too). */
@@ -260,8 +269,14 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
 }
 
 /** One run of a scenario: against the server, or through an RA started for the run (its connector's counts are known when it stops). */
-async function measure(b: Bench, s: Scenario, run: number, workers = 1): Promise<Measured> {
+async function measure(b: Bench, s: Scenario, run: number, workers = 1, compare = false): Promise<Measured> {
   const direct: Target = { server: b.server, port: b.port, authorization: b.authorization, rootPem: b.rootPem };
+  if (compare) {
+    if (!b.compare || s.via !== 'direct') throw new Error(`${s.name}: --compare applies to the direct scenarios only`);
+    const c = b.compare;
+    const m = await runScenario(b, s, run, { server: c.server, port: c.port, authorization: c.authorization, rootPem: c.rootPem });
+    return { ...m, scenario: compareLabel(s.name, true) };
+  }
   const cluster = b.clusters.get(workers);
   if (cluster) {
     if (s.via !== 'direct') throw new Error(`${s.name}: --workers applies to the direct scenarios only`);
@@ -331,6 +346,7 @@ async function main(): Promise<void> {
   let server: ServerProcess | undefined;
   const clusters: Bench['clusters'] = new Map();
   let hsm: HsmServer | undefined;
+  let compare: CompareServer | undefined;
   let hsmSkipped: string | undefined;
   let hsmServerExit: string | undefined;
   const drivers: Driver[] = [];
@@ -340,6 +356,8 @@ async function main(): Promise<void> {
     hsm = undefined;
     for (const c of clusters.values()) await c.server.stop();
     clusters.clear();
+    if (compare) await compare.server.stop();
+    compare = undefined;
     const exit = server ? await server.stop() : undefined;
     server = undefined;
     rmSync(tmp, { recursive: true, force: true });
@@ -366,6 +384,12 @@ async function main(): Promise<void> {
     await startWorkersServers({
       mainJs, home, workers: o.workers, cores, taskset, loadCores, cpuProf: o.cpuProf, rootPem, authorization, sanityCsr: bodies[0]!, log,
     }, clusters);
+    if (o.compare) {
+      compare = await startCompareServer({
+        dir: o.compare, home: join(tmp, 'compare-home'), core: serverCore, cpuProf: o.cpuProf ? join(o.cpuProf, 'compare') : undefined,
+        sanityCsr: bodies[0]!, readRootPem: (h) => readFileSync(join(h, 'ca', 'root.pem'), 'utf8'), log,
+      });
+    }
 
     for (let i = 0; i < driverCount; i++) drivers.push(spawnDriver(...pinnedArgv(loadCores.length ? loadCores[i % loadCores.length] : undefined, [process.execPath, self, '--as-driver'])));
     for (const d of drivers) d.send({ type: 'init', bodies });
@@ -385,14 +409,18 @@ async function main(): Promise<void> {
     }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
-      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}), clusters,
+      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}), clusters, ...(compare ? { compare } : {}),
     };
     // every direct scenario against each --workers count, alternating within a run
-    const plan = o.scenarios.flatMap((s) => (s.via === 'direct' ? o.workers : [1]).map((n) => ({ s, n, label: workersLabel(s.name, n) })));
+    // --compare: each direct scenario also against the other build, right after this build's
+    const plan = o.scenarios.flatMap((s) => (s.via === 'direct' ? o.workers : [1]).flatMap((n) => [
+      { s, n, cmp: false, label: workersLabel(s.name, n) },
+      ...(compare && s.via === 'direct' && n === 1 ? [{ s, n, cmp: true, label: compareLabel(s.name, true) }] : []),
+    ]));
     const measured = new Map<string, Measured[]>(plan.map((p) => [p.label, []]));
     for (let run = 1; run <= o.runs; run++) {
-      for (const { s, n, label } of plan) {
-        const m = await measure(bench, s, run, n);
+      for (const { s, n, cmp, label } of plan) {
+        const m = await measure(bench, s, run, n, cmp);
         measured.get(label)!.push(m);
         log(`run ${run}/${o.runs} ${label.padEnd(19)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
           `server CPU ${f(m.serverCpuPercent, 0)}% (+${f(m.serverCoreIowaitPercent, 0)}% iowait)  driver CPU ${f(m.driverCpuPercent, 0)}%  ` +
@@ -406,7 +434,8 @@ async function main(): Promise<void> {
         await sleep(500); // let closed connections settle between scenarios
       }
     }
-    const summaries: Summary[] = plan.map((p) => summarize(p.label, p.n === 1 ? p.s.what : `${p.s.what}, serve --workers ${p.n}`, measured.get(p.label)!));
+    const summaries: Summary[] = plan.map((p) => summarize(p.label, p.cmp ? `${p.s.what}, the build in ${o.compare}` : p.n === 1 ? p.s.what : `${p.s.what}, serve --workers ${p.n}`, measured.get(p.label)!));
+    const compared = compareRows(summaries, measured);
     const by = (name: string): Summary | undefined => summaries.find((x) => x.scenario === name);
     const newconn = ratio(by('enroll-newconn'), by('cacerts-newconn'));
     const raOverDirect = ratio(by('enroll-ra-keepalive'), by('enroll-keepalive'));
@@ -437,7 +466,7 @@ async function main(): Promise<void> {
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
         enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu,
-        workersOverOne: workersOverOne(summaries),
+        workersOverOne: workersOverOne(summaries), ...(o.compare ? { compare: { dir: o.compare, thisOverThat: compared } } : {}),
         enrollHsmOverSoftwarePercent: hsmOverSoftware?.rate, enrollHsmOverSoftwarePerServerCpuPercent: hsmOverSoftware?.perCpu, ...(hsmSkipped ? { hsmSkipped } : {}),
         ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile,
       }, null, 2) + '\n');
@@ -454,7 +483,7 @@ async function main(): Promise<void> {
       ...(hsmProfile ? { hsmProfile } : {}),
       ...(hsmSkipped ? { hsmSkipped } : {}),
       ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}),
-    }));
+    }) + (o.compare ? compareText(o.compare, compared).join('\n') + '\n' : ''));
   } finally {
     await cleanup();
   }
