@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util';
 import { decodeBase64Body } from '../pki/base64.js';
 import { parseCsr, verifyCsrSignature } from '../pki/csr.js';
 import { expectFrom, runDriver, spawnDriver, wallNow, type Driver, type Engine, type RunResult, type RunSpec } from './driver.js';
-import { perCore, ratio, summarize, textReport, verdict, workersLabel, workersOverOne, type Measured, type Summary } from './report.js';
+import { perCore, ratio, storesOverSqlite, summarize, textReport, verdict, workersLabel, workersOverOne, type Measured, type Summary } from './report.js';
+import { cpuOf, parseStores, startPostgresServers, stopPostgresServers, windowCpuSeconds, type BenchDatabase, type StoreKind, type StoreServers } from './stores-scenario.js';
 import { resetTreePeakRss, treeCpuSeconds, treeMemoryKb } from './process-tree.js';
 import { startWorkersServers, type WorkersServer } from './workers-scenario.js';
 import { hsmForBench, type HsmServer } from './hsm-scenario.js';
@@ -67,6 +68,8 @@ interface Options {
   hsmSessions: number | undefined;
   /** `serve --workers N` for each N: the direct scenarios run against each, alternating within a run. */
   workers: number[];
+  /** The direct scenarios against a server on each store, alternating within a run (stores-scenario.ts). */
+  stores: StoreKind[];
   /** Another build's root (its dist/cli/main.js): the direct scenarios against its server too, alternating. */
   compare: string | undefined;
 }
@@ -84,12 +87,15 @@ const USAGE = `usage: npm run bench -- [options]
   --csr-pool N      distinct pre-generated P-256 CSRs (default 256)
   --verify-tls      drivers verify the server certificate (default: verified once at start, then skipped)
   --cpu-prof DIR    run the server under node --cpu-prof, keep the profile in DIR, print its top self time
-                    (and the RA's in DIR/ra, of its last run)
+                    (and the RA's in DIR/ra, of its last run; the PostgreSQL-store server's in DIR/postgres)
   --ra-pool N       enroll-ra-keepalive: the RA's connections to the upstream (maxConnections; default 8)
   --ra-core N       enroll-ra-keepalive: pin the RA to core N (default: the server's core, with the upstream)
   --hsm-sessions N  enroll-hsm-keepalive: PKCS#11 sessions of the token signer (cas.default.pkcs11.sessions; default 2)
   --workers LIST    the direct scenarios against \`serve --workers N\` for each N (e.g. 1,2; default 1), alternating
                     within each run; N workers run on cores 0..N-1 and their CPU (primary + workers) is the server CPU
+  --stores LIST     the direct scenarios against a server on each store (sqlite, postgres; default sqlite), alternating
+                    within each run; postgres: a database made for the run on $ESTUARY_BENCH_PG_URL's server (default
+                    postgres://postgres@127.0.0.1:5432/test), dropped at the end; its backends' CPU is reported as database CPU
   --compare DIR     the direct scenarios also against the server of the build in DIR (DIR/dist/cli/main.js, its own
                     home made by its own init), alternating with this build in every run; rows "X (compare)" and
                     this build / that build per server CPU-second (medians and run by run)
@@ -114,7 +120,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
       scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, workers: { type: 'string' }, compare: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, workers: { type: 'string' }, stores: { type: 'string' }, compare: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -146,6 +152,7 @@ function parseOptions(argv: string[]): Options {
     raCore: values['ra-core'] === undefined ? undefined : core('ra-core', values['ra-core']),
     hsmSessions: values['hsm-sessions'] === undefined ? undefined : positive('hsm-sessions', values['hsm-sessions'], 2),
     workers: [...new Set((values.workers ?? '1').split(',').map((w) => positive('workers', w.trim(), 1)))],
+    stores: parseStores(values.stores),
     compare: values.compare === undefined ? undefined : (compareMainJs(values.compare), resolve(values.compare)),
   };
 }
@@ -170,6 +177,8 @@ interface Bench {
   hsm?: HsmServer;
   /** `serve --workers N` servers (N > 1) on the same home, each on cores 0..N-1. */
   clusters: Map<number, WorkersServer>;
+  /** The server(s) on PostgreSQL, with `--stores postgres`. */
+  postgres?: StoreServers;
   /** --compare: the other build's server. */
   compare?: CompareServer;
 }
@@ -185,6 +194,8 @@ interface Target {
   frontElsewhere?: boolean;
   /** The cores of a `--workers` server; undefined: the server core. */
   serverCores?: number[];
+  /** On PostgreSQL: the database whose backends' CPU is counted as database CPU. */
+  database?: BenchDatabase;
 }
 
 async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promise<Measured> {
@@ -216,10 +227,16 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
     drivers: active.map((d) => cpuSeconds(d.child.pid!) ?? NaN),
     upstreamConnections: upstream ? establishedTo(upstream.port) : NaN,
   });
+  // the database's backends are listed ahead of the window and read with the snapshots; those that connect during it are added
+  const dbPids = t.database ? (await sleep(Math.max(0, measureStart - wallNow() - 100)), await t.database.pids()) : [];
   await sleep(Math.max(0, measureStart - wallNow()));
+  const dbBefore = cpuOf(dbPids);
   const before = snapshot();
   await sleep(Math.max(0, measureEnd - wallNow()));
   const after = snapshot();
+  const dbAfter = cpuOf(dbPids);
+  const dbNow = t.database ? await t.database.pids() : [];
+  const dbCpuS = windowCpuSeconds(dbBefore, dbAfter, cpuOf(dbNow.filter((p) => !dbPids.includes(p))));
   const results: RunResult[] = [];
   for (const d of active) results.push((await expectFrom(d, 'result')).result);
   clearInterval(poll);
@@ -256,6 +273,12 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
     coreBusyPercent: cores.map((c) => c.busy), serverCoreOtherPercent: (serverCore?.busy ?? NaN) - serverCoreCpu,
     serverCoreIowaitPercent: serverCore?.iowait ?? NaN, driverCoreBusyPercent: median(b.loadCores.map((c) => cores[c]?.busy ?? NaN)),
     windowMonotonicUs: [before.mono, after.mono] as [number, number], serverCores: Math.max(1, serverCores.length),
+    ...(t.database ? {
+      database: {
+        databaseCpuPercent: (100 * dbCpuS) / windowS, backends: dbNow.length,
+        requestsPerServerAndDatabaseCpuSecond: (100 * ok) / o.duration / (serverCpu + (100 * dbCpuS) / windowS),
+      },
+    } : {}),
     ...(upstream ? {
       ra: {
         raCpuPercent: frontCpu, upstreamCpuPercent: upstreamCpu, requestsPerRaCpuSecond: (100 * ok) / o.duration / frontCpu,
@@ -269,21 +292,29 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
 }
 
 /** One run of a scenario: against the server, or through an RA started for the run (its connector's counts are known when it stops). */
-async function measure(b: Bench, s: Scenario, run: number, workers = 1, compare = false): Promise<Measured> {
-  const direct: Target = { server: b.server, port: b.port, authorization: b.authorization, rootPem: b.rootPem };
+async function measure(b: Bench, s: Scenario, run: number, workers = 1, store: StoreKind = 'sqlite', compare = false): Promise<Measured> {
+  let direct: Target = { server: b.server, port: b.port, authorization: b.authorization, rootPem: b.rootPem };
   if (compare) {
     if (!b.compare || s.via !== 'direct') throw new Error(`${s.name}: --compare applies to the direct scenarios only`);
     const c = b.compare;
     const m = await runScenario(b, s, run, { server: c.server, port: c.port, authorization: c.authorization, rootPem: c.rootPem });
     return { ...m, scenario: compareLabel(s.name, true) };
   }
-  const cluster = b.clusters.get(workers);
+  let clusters = b.clusters;
+  if (store === 'postgres') {
+    const pg = b.postgres;
+    if (!pg) throw new Error(`${s.name}: the PostgreSQL server was not started`);
+    if (s.via !== 'direct') throw new Error(`${s.name}: --stores applies to the direct scenarios only`);
+    direct = { server: pg.server, port: pg.port, authorization: pg.authorization, rootPem: pg.rootPem, database: pg.database };
+    clusters = pg.clusters;
+  }
+  const cluster = clusters.get(workers);
   if (cluster) {
     if (s.via !== 'direct') throw new Error(`${s.name}: --workers applies to the direct scenarios only`);
     const m = await runScenario(b, s, run, { ...direct, server: cluster.server, port: cluster.port, ...(cluster.cores ? { serverCores: cluster.cores } : {}) });
-    return { ...m, scenario: workersLabel(s.name, workers) };
+    return { ...m, scenario: workersLabel(s.name, workers, store) };
   }
-  if (s.via === 'direct') return runScenario(b, s, run, direct);
+  if (s.via === 'direct') return { ...(await runScenario(b, s, run, direct)), scenario: workersLabel(s.name, 1, store) };
   if (s.via === 'hsm') {
     if (!b.hsm) throw new Error(`${s.name}: the SoftHSM2 home was not prepared`);
     return runScenario(b, s, run, { server: b.hsm.server, port: b.hsm.port, authorization: b.hsm.home.authorization, rootPem: b.hsm.home.rootPem });
@@ -345,6 +376,8 @@ async function main(): Promise<void> {
   const home = join(tmp, 'home');
   let server: ServerProcess | undefined;
   const clusters: Bench['clusters'] = new Map();
+  const postgresMade: Parameters<typeof stopPostgresServers>[0] = { clusters: new Map() };
+  let postgresExit: string | undefined;
   let hsm: HsmServer | undefined;
   let compare: CompareServer | undefined;
   let hsmSkipped: string | undefined;
@@ -358,6 +391,7 @@ async function main(): Promise<void> {
     clusters.clear();
     if (compare) await compare.server.stop();
     compare = undefined;
+    postgresExit = (await stopPostgresServers(postgresMade)) ?? postgresExit;
     const exit = server ? await server.stop() : undefined;
     server = undefined;
     rmSync(tmp, { recursive: true, force: true });
@@ -390,6 +424,9 @@ async function main(): Promise<void> {
         sanityCsr: bodies[0]!, readRootPem: (h) => readFileSync(join(h, 'ca', 'root.pem'), 'utf8'), log,
       });
     }
+    const postgres = o.stores.includes('postgres') ? await startPostgresServers({
+      mainJs, home: join(tmp, 'home-postgres'), core: serverCore, workers: o.workers, cores, taskset, loadCores, cpuProf: o.cpuProf, sanityCsr: bodies[0]!, log, made: postgresMade,
+    }) : undefined;
 
     for (let i = 0; i < driverCount; i++) drivers.push(spawnDriver(...pinnedArgv(loadCores.length ? loadCores[i % loadCores.length] : undefined, [process.execPath, self, '--as-driver'])));
     for (const d of drivers) d.send({ type: 'init', bodies });
@@ -409,18 +446,19 @@ async function main(): Promise<void> {
     }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
-      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}), clusters, ...(compare ? { compare } : {}),
+      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}), clusters, ...(postgres ? { postgres } : {}), ...(compare ? { compare } : {}),
     };
     // every direct scenario against each --workers count, alternating within a run
-    // --compare: each direct scenario also against the other build, right after this build's
-    const plan = o.scenarios.flatMap((s) => (s.via === 'direct' ? o.workers : [1]).flatMap((n) => [
-      { s, n, cmp: false, label: workersLabel(s.name, n) },
-      ...(compare && s.via === 'direct' && n === 1 ? [{ s, n, cmp: true, label: compareLabel(s.name, true) }] : []),
-    ]));
+    // ... and on each --stores store; --compare: then against the other build, right after this build's
+    const plan = o.scenarios.flatMap((s) => (s.via === 'direct' ? o.stores : ['sqlite' as const]).flatMap((store) =>
+      (s.via === 'direct' ? o.workers : [1]).flatMap((n) => [
+        { s, n, store, cmp: false, label: workersLabel(s.name, n, store) },
+        ...(compare && s.via === 'direct' && n === 1 && store === 'sqlite' ? [{ s, n, store, cmp: true, label: compareLabel(s.name, true) }] : []),
+      ])));
     const measured = new Map<string, Measured[]>(plan.map((p) => [p.label, []]));
     for (let run = 1; run <= o.runs; run++) {
-      for (const { s, n, cmp, label } of plan) {
-        const m = await measure(bench, s, run, n, cmp);
+      for (const { s, n, store, cmp, label } of plan) {
+        const m = await measure(bench, s, run, n, store, cmp);
         measured.get(label)!.push(m);
         log(`run ${run}/${o.runs} ${label.padEnd(19)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
           `server CPU ${f(m.serverCpuPercent, 0)}% (+${f(m.serverCoreIowaitPercent, 0)}% iowait)  driver CPU ${f(m.driverCpuPercent, 0)}%  ` +
@@ -430,11 +468,16 @@ async function main(): Promise<void> {
           log(`  RA CPU ${f(m.ra.raCpuPercent, 0)}%  upstream CPU ${f(m.ra.upstreamCpuPercent, 0)}%  forwarded ${m.ra.upstreamRequests}  ` +
             `upstream TLS handshakes ${m.ra.upstreamHandshakes} (${f(m.ra.handshakesPerThousand, 2)} per 1,000)  open at end of window ${m.ra.upstreamConnectionsOpen}`);
         }
+        if (m.database) {
+          log(`  database CPU ${f(m.database.databaseCpuPercent, 0)}% (${m.database.backends} backends)  ` +
+            `${f(m.database.requestsPerServerAndDatabaseCpuSecond, 0)} req per (Estuary + database) CPU-second`);
+        }
         if (m.firstError) log(`  first error: ${m.firstError}`);
         await sleep(500); // let closed connections settle between scenarios
       }
     }
-    const summaries: Summary[] = plan.map((p) => summarize(p.label, p.cmp ? `${p.s.what}, the build in ${o.compare}` : p.n === 1 ? p.s.what : `${p.s.what}, serve --workers ${p.n}`, measured.get(p.label)!));
+    const summaries: Summary[] = plan.map((p) => summarize(p.label, p.cmp ? `${p.s.what}, the build in ${o.compare}` :
+      [p.s.what, ...(p.n === 1 ? [] : [`serve --workers ${p.n}`]), ...(p.store === 'sqlite' ? [] : [`store ${p.store}`])].join(', '), measured.get(p.label)!));
     const compared = compareRows(summaries, measured);
     const by = (name: string): Summary | undefined => summaries.find((x) => x.scenario === name);
     const newconn = ratio(by('enroll-newconn'), by('cacerts-newconn'));
@@ -445,6 +488,7 @@ async function main(): Promise<void> {
     let profile: ReturnType<typeof summarizeCpuProfile> & { file: string } | undefined;
     let raProfile: typeof profile;
     let hsmProfile: typeof profile;
+    let postgresProfile: typeof profile;
     if (o.cpuProf) {
       const file = newestCpuProfile(o.cpuProf);
       const windows = [...measured.values()].flat().map((m) => m.windowMonotonicUs);
@@ -454,6 +498,9 @@ async function main(): Promise<void> {
       if (raFile) raProfile = { file: raFile, ...summarizeCpuProfile(raFile, windows) };
       const hsmFile = hsmSkipped || !o.scenarios.some((s) => s.via === 'hsm') ? undefined : newestCpuProfile(join(o.cpuProf, 'hsm'));
       if (hsmFile) hsmProfile = { file: hsmFile, ...summarizeCpuProfile(hsmFile, windows) };
+      // the one-process server on PostgreSQL
+      const pgFile = o.stores.includes('postgres') ? newestCpuProfile(join(o.cpuProf, 'postgres')) : undefined;
+      if (pgFile) postgresProfile = { file: pgFile, ...summarizeCpuProfile(pgFile, windows) };
     }
 
     if (o.json) {
@@ -461,14 +508,14 @@ async function main(): Promise<void> {
         config: {
           concurrency: o.concurrency, durationS: o.duration, warmupS: o.warmup, runs: o.runs, drivers: driverCount, driver: o.engine,
           ...(nativeMissing ? { driverFallback: nativeMissing } : {}), csrPool: o.csrPool, verifyTls: o.verifyTls, ...(o.raPool ? { raPool: o.raPool } : {}), ...(o.raCore !== undefined ? { raCore: o.raCore } : {}),
-          ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}),
+          ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}), stores: o.stores,
         },
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
         enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu,
-        workersOverOne: workersOverOne(summaries), ...(o.compare ? { compare: { dir: o.compare, thisOverThat: compared } } : {}),
+        workersOverOne: workersOverOne(summaries), ...(o.compare ? { compare: { dir: o.compare, thisOverThat: compared } } : {}), storesOverSqlite: storesOverSqlite(summaries), ...(postgresExit ? { postgresServerExit: postgresExit } : {}),
         enrollHsmOverSoftwarePercent: hsmOverSoftware?.rate, enrollHsmOverSoftwarePerServerCpuPercent: hsmOverSoftware?.perCpu, ...(hsmSkipped ? { hsmSkipped } : {}),
-        ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile,
+        ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile, postgresCpuProfile: postgresProfile,
       }, null, 2) + '\n');
       return;
     }
@@ -477,10 +524,12 @@ async function main(): Promise<void> {
       setting: `concurrency ${o.concurrency}, ${o.duration} s measured after ${o.warmup} s warm-up, ${o.runs === 1 ? '1 run' : `median of ${o.runs} runs`}; ` +
         `${driverCount} ${o.engine} driver process(es)${nativeMissing ? ' (native driver missing!)' : ''}; server ${pinning.server}` +
         `${ra ? (o.raCore === undefined ? ' (the RA too)' : `, the RA on core ${o.raCore}`) : ''}, drivers ${pinning.drivers}; ${process.version}`,
-      loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}${hsmServerExit ? `, the SoftHSM2 server with ${hsmServerExit}` : ''}`,
+      loadLine: `load from ${driverCount} ${o.engine} driver process(es); server stopped with ${serverExit}${hsmServerExit ? `, the SoftHSM2 server with ${hsmServerExit}` : ''}` +
+        `${postgresExit ? `, the PostgreSQL server with ${postgresExit}` : ''}`,
       ...(profile ? { profile } : {}),
       ...(raProfile ? { raProfile } : {}),
       ...(hsmProfile ? { hsmProfile } : {}),
+      ...(postgresProfile ? { postgresProfile } : {}),
       ...(hsmSkipped ? { hsmSkipped } : {}),
       ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}),
     }) + (o.compare ? compareText(o.compare, compared).join('\n') + '\n' : ''));

@@ -51,8 +51,9 @@ export function pinnedArgv(core: number | readonly number[] | undefined, argv: s
 
 // ---- the Estuary home and server ----
 
-export function initHome(mainJs: string, home: string): InitJson {
-  const r = spawnSync(process.execPath, [mainJs, 'init', '--home', home, '--json'], { encoding: 'utf8' });
+/** `estuary init` into `home`; `args` are added (e.g. `--database-url postgres://...`). */
+export function initHome(mainJs: string, home: string, args: string[] = []): InitJson {
+  const r = spawnSync(process.execPath, [mainJs, 'init', '--home', home, '--json', ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`estuary init failed (exit ${r.status}): ${r.stderr || r.stdout}`);
   // Every driver connection comes from 127.0.0.1: no per-client connection cap for the bench.
   const config = join(home, 'estuary.yaml');

@@ -56,13 +56,26 @@ export interface Measured {
   windowMonotonicUs: [number, number];
   bottleneck: string;
   ra?: ThroughRa;
+  /** On PostgreSQL: the backends' CPU; serverCpuPercent stays Estuary's alone. */
+  database?: DatabaseCpu;
   /** Cores the server runs on: above 1 for `serve --workers N`, whose CPU and core figures are summed over them. */
   serverCores?: number;
 }
 
-/** The name of a scenario measured against `serve --workers N`. */
-export function workersLabel(name: string, workers: number): string {
-  return workers === 1 ? name : `${name} (${workers} workers)`;
+/** The name of a scenario measured against `serve --workers N` and/or on a store other than SQLite. */
+export function workersLabel(name: string, workers: number, store = 'sqlite'): string {
+  const parts = [...(store === 'sqlite' ? [] : [store]), ...(workers === 1 ? [] : [`${workers} workers`])];
+  return parts.length ? `${name} (${parts.join(', ')})` : name;
+}
+
+/** The database's share of a scenario on PostgreSQL: its backends' CPU over the window (stores-scenario.ts). */
+export interface DatabaseCpu {
+  /** user+system CPU of the backends connected to the bench database, % of one core. */
+  databaseCpuPercent: number;
+  /** req/s ÷ (Estuary CPU + database CPU). */
+  requestsPerServerAndDatabaseCpuSecond: number;
+  /** Backends connected at the end of the window. */
+  backends: number;
 }
 
 /** CPU and core figures per server core, for the verdict: a 2-worker server at 180% is saturated. */
@@ -72,11 +85,39 @@ export function perCore<T extends Pick<Measured, 'serverCpuPercent' | 'serverCor
 }
 
 /** Each `X (N workers)` summary against X: rate and requests per server CPU-second, in percent. */
-export function workersOverOne(summaries: Summary[]): { scenario: string; workers: number; ratePercent: number; perServerCpuPercent: number }[] {
+export function workersOverOne(summaries: Summary[]): { scenario: string; label: string; workers: number; ratePercent: number; perServerCpuPercent: number }[] {
   return summaries.flatMap((s) => {
-    const m = /^(.*) \((\d+) workers\)$/.exec(s.scenario);
-    const q = m ? ratio(s, summaries.find((x) => x.scenario === m[1])) : undefined;
-    return m && q ? [{ scenario: m[1]!, workers: Number(m[2]), ratePercent: q.rate, perServerCpuPercent: q.perCpu }] : [];
+    const m = /^(.*) \((?:(\w+), )?(\d+) workers\)$/.exec(s.scenario);
+    const base = m ? (m[2] ? `${m[1]} (${m[2]})` : m[1]!) : undefined;
+    const q = m ? ratio(s, summaries.find((x) => x.scenario === base)) : undefined;
+    return m && q ? [{ scenario: base!, label: s.scenario, workers: Number(m[3]), ratePercent: q.rate, perServerCpuPercent: q.perCpu }] : [];
+  });
+}
+
+/**
+ * Each `X (postgres[, N workers])` against the same X on SQLite, in percent: rate, per Estuary CPU-second,
+ * and per CPU-second of Estuary + database (SQLite's database work is inside Estuary's process).
+ */
+export function storesOverSqlite(summaries: Summary[]): {
+  scenario: string; sqlite: string; ratePercent: number; perServerCpuPercent: number; perServerAndDatabaseCpuPercent: number;
+  /** The median of the ratios of each run's two measurements (taken one after the other), robust to load that changes between runs. */
+  pairedRatePercent: number; pairedPerServerAndDatabaseCpuPercent: number;
+}[] {
+  return summaries.flatMap((s) => {
+    const m = /^(.*) \(postgres(?:, (\d+) workers)?\)$/.exec(s.scenario);
+    if (!m || !s.database) return [];
+    const sqlite = m[2] ? `${m[1]} (${m[2]} workers)` : m[1]!;
+    const b = summaries.find((x) => x.scenario === sqlite);
+    const q = ratio(s, b);
+    const pairs = s.runs.flatMap((r) => {
+      const o = b?.runs.find((x) => x.run === r.run);
+      return o && r.database ? [{ rate: (100 * r.requestsPerSecond) / o.requestsPerSecond, perCpu: (100 * r.database.requestsPerServerAndDatabaseCpuSecond) / o.requestsPerServerCpuSecond }] : [];
+    });
+    return q && b ? [{
+      scenario: s.scenario, sqlite, ratePercent: q.rate, perServerCpuPercent: q.perCpu,
+      perServerAndDatabaseCpuPercent: (100 * s.database.requestsPerServerAndDatabaseCpuSecond) / b.requestsPerServerCpuSecond,
+      pairedRatePercent: median(pairs.map((p) => p.rate)), pairedPerServerAndDatabaseCpuPercent: median(pairs.map((p) => p.perCpu)),
+    }] : [];
   });
 }
 
@@ -104,6 +145,8 @@ const MEDIAN_KEYS: MedianKey[] = ['requestsPerSecond', 'p50Ms', 'p99Ms', 'server
 const RA_KEYS: (keyof ThroughRa)[] = ['raCpuPercent', 'upstreamCpuPercent', 'requestsPerRaCpuSecond', 'requestsPerUpstreamCpuSecond',
   'upstreamRequests', 'upstreamHandshakes', 'handshakesPerThousand', 'upstreamConnectionsOpen'];
 
+const DATABASE_KEYS: (keyof DatabaseCpu)[] = ['databaseCpuPercent', 'requestsPerServerAndDatabaseCpuSecond', 'backends'];
+
 /** Medians over the runs; errors are summed (warm-up included), peak RSS is the maximum. */
 export type Summary = Record<MedianKey, number> & {
   scenario: string;
@@ -118,6 +161,8 @@ export type Summary = Record<MedianKey, number> & {
   bottleneck: string;
   /** Medians over the runs of the RA's numbers. */
   ra?: ThroughRa;
+  /** Medians over the runs of the database's numbers (PostgreSQL). */
+  database?: DatabaseCpu;
   runs: Measured[];
 };
 
@@ -128,8 +173,11 @@ export function summarize(name: string, description: string, runs: Measured[]): 
   const ra = runs.every((r) => r.ra !== undefined) && runs.length > 0
     ? Object.fromEntries(RA_KEYS.map((k) => [k, median(runs.map((r) => r.ra![k]))])) as unknown as ThroughRa
     : undefined;
+  const database = runs.length > 0 && runs.every((r) => r.database !== undefined)
+    ? Object.fromEntries(DATABASE_KEYS.map((k) => [k, median(runs.map((r) => r.database![k]))])) as unknown as DatabaseCpu
+    : undefined;
   return {
-    scenario: name, description, ...medians,
+    scenario: name, description, ...medians, ...(database ? { database } : {}),
     errors: runs.reduce((n, r) => n + r.errors, 0), ...(firstError ? { firstError } : {}),
     ...(counted ? { handshakes: runs.reduce((n, r) => n + r.handshakes!, 0), resumed: runs.reduce((n, r) => n + r.resumed!, 0) } : {}),
     serverPeakRssMb: Math.max(...runs.map((r) => r.serverPeakRssMb)),
@@ -147,6 +195,8 @@ export interface TextReport {
   raProfile?: Profile;
   /** The SoftHSM2 server's (enroll-hsm-keepalive). */
   hsmProfile?: Profile;
+  /** The one-process server on PostgreSQL (--stores postgres). */
+  postgresProfile?: Profile;
   /** Why enroll-hsm-keepalive was skipped (SoftHSM2 missing). */
   hsmSkipped?: string;
   hsmSessions?: number;
@@ -219,8 +269,27 @@ export function textReport(r: TextReport): string {
     out.push('', '"(N workers)": `serve --workers N` on cores 0..N-1 (the drivers share them); server CPU = primary + workers, % of one core;',
       'core 0 iowait/other are summed over its cores; target: no more than 10% lost per server CPU-second');
     for (const w of workers) {
-      out.push(`${w.scenario} (${w.workers} workers) / ${w.scenario} = ${f(w.ratePercent)}% of the one-process rate, ${f(w.perServerCpuPercent)}% per server CPU-second` +
+      out.push(`${w.label} / ${w.scenario} = ${f(w.ratePercent)}% of the one-process rate, ${f(w.perServerCpuPercent)}% per server CPU-second` +
         `${w.perServerCpuPercent >= 90 ? '' : ' (more than 10% lost)'}`);
+    }
+  }
+  const stores = storesOverSqlite(r.summaries);
+  if (stores.length > 0) {
+    out.push('', '"(postgres)": the same scenario against a server whose store is PostgreSQL (a database made for the run), alternating with',
+      'SQLite within each run; Estuary CPU = the server\'s alone; database CPU = the PostgreSQL backends connected to that database',
+      '(/proc/<pid>/stat over the window; not pinned, they run on any core); on SQLite the database work is in Estuary\'s CPU', '');
+    out.push(table([
+      ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'Estuary CPU', 'req/Estuary-CPU-s', 'database CPU', 'req/(Estuary+database)-CPU-s', 'backends'],
+      ...r.summaries.filter((s) => s.database || stores.some((x) => x.sqlite === s.scenario)).map((s) => [
+        s.scenario, f(s.requestsPerSecond), f(s.p50Ms, 2), f(s.p99Ms, 2), `${f(s.serverCpuPercent, 0)}%`, f(s.requestsPerServerCpuSecond, 0),
+        s.database ? `${f(s.database.databaseCpuPercent, 0)}%` : '(in-process)', f(s.database ? s.database.requestsPerServerAndDatabaseCpuSecond : s.requestsPerServerCpuSecond, 0),
+        s.database ? f(s.database.backends, 0) : '-',
+      ]),
+    ]));
+    for (const x of stores) {
+      out.push(`${x.scenario} / ${x.sqlite} = ${f(x.ratePercent)}% of the SQLite rate${x.ratePercent >= 80 ? '' : ' (below the 80% target)'}, ` +
+        `${f(x.perServerCpuPercent)}% per Estuary CPU-second, ${f(x.perServerAndDatabaseCpuPercent)}% per (Estuary + database) CPU-second` +
+        `${x.pairedRatePercent === x.ratePercent ? '' : `; median of the runs' own ratios: ${f(x.pairedRatePercent)}% of the rate, ${f(x.pairedPerServerAndDatabaseCpuPercent)}% per (Estuary + database) CPU-second`}`);
     }
   }
   const hsm = ratio(by('enroll-hsm-keepalive'), by('enroll-keepalive'));
@@ -234,5 +303,6 @@ export function textReport(r: TextReport): string {
   if (r.profile) out.push(...profileLines('server', r.profile));
   if (r.raProfile) out.push(...profileLines('RA', r.raProfile));
   if (r.hsmProfile) out.push(...profileLines('SoftHSM2 server', r.hsmProfile));
+  if (r.postgresProfile) out.push(...profileLines('PostgreSQL-store server', r.postgresProfile));
   return out.join('\n') + '\n';
 }

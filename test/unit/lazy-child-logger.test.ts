@@ -19,7 +19,7 @@ it('makes no pino child until something is logged, then logs with the bindings',
   const { lines, logger } = collected();
   let children = 0;
   const child = logger.child.bind(logger);
-  logger.child = ((b: pino.Bindings, o?: pino.ChildLoggerOptions) => (children++, child(b, o))) as typeof logger.child;
+  logger.child = ((b: pino.Bindings, o?: pino.ChildLoggerOptions) => (children++, child(b, o))) as unknown as typeof logger.child;
   const lazy = lazyChildLogger(logger, { reqId: 'req-7' }, {});
   expect(lazy).toBeInstanceOf(LazyChildLogger);
   expect(lazy.level).toBe('info');
@@ -38,7 +38,7 @@ it('under Fastify: a request that logs nothing makes no child; one that logs car
   const { lines, logger } = collected();
   let children = 0;
   const child = logger.child.bind(logger);
-  logger.child = ((b: pino.Bindings, o?: pino.ChildLoggerOptions) => (children++, child(b, o))) as typeof logger.child;
+  logger.child = ((b: pino.Bindings, o?: pino.ChildLoggerOptions) => (children++, child(b, o))) as unknown as typeof logger.child;
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), childLoggerFactory: lazyChildLogger });
   app.get('/quiet', async () => 'ok');
   app.get('/loud', async (request) => {
