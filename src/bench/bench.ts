@@ -30,6 +30,7 @@ import {
   median, monotonicUs, percentile, sanityCheck, startServer, summarizeCpuProfile, tasksetAvailable, f, type InitJson, type ServerProcess,
 } from './harness.js';
 import { fullHandshakes, nativeLoadError } from './native-load.js';
+import { compareLabel, compareMainJs, compareRows, compareText, startCompareServer, type CompareServer } from './compare-scenario.js';
 
 const EST = '/.well-known/est';
 /**
@@ -69,6 +70,8 @@ interface Options {
   workers: number[];
   /** The direct scenarios against a server on each store, alternating within a run (stores-scenario.ts). */
   stores: StoreKind[];
+  /** Another build's root (its dist/cli/main.js): the direct scenarios against its server too, alternating. */
+  compare: string | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -93,6 +96,9 @@ const USAGE = `usage: npm run bench -- [options]
   --stores LIST     the direct scenarios against a server on each store (sqlite, postgres; default sqlite), alternating
                     within each run; postgres: a database made for the run on $ESTUARY_BENCH_PG_URL's server (default
                     postgres://postgres@127.0.0.1:5432/test), dropped at the end; its backends' CPU is reported as database CPU
+  --compare DIR     the direct scenarios also against the server of the build in DIR (DIR/dist/cli/main.js, its own
+                    home made by its own init), alternating with this build in every run; rows "X (compare)" and
+                    this build / that build per server CPU-second (medians and run by run)
   --json            print the results as JSON`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -114,7 +120,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' },
       scenarios: { type: 'string' }, drivers: { type: 'string' }, driver: { type: 'string' }, 'csr-pool': { type: 'string' }, 'verify-tls': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, workers: { type: 'string' }, stores: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'cpu-prof': { type: 'string' }, json: { type: 'boolean' }, 'ra-pool': { type: 'string' }, 'ra-core': { type: 'string' }, 'hsm-sessions': { type: 'string' }, workers: { type: 'string' }, stores: { type: 'string' }, compare: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -147,6 +153,7 @@ function parseOptions(argv: string[]): Options {
     hsmSessions: values['hsm-sessions'] === undefined ? undefined : positive('hsm-sessions', values['hsm-sessions'], 2),
     workers: [...new Set((values.workers ?? '1').split(',').map((w) => positive('workers', w.trim(), 1)))],
     stores: parseStores(values.stores),
+    compare: values.compare === undefined ? undefined : (compareMainJs(values.compare), resolve(values.compare)),
   };
 }
 
@@ -172,6 +179,8 @@ interface Bench {
   clusters: Map<number, WorkersServer>;
   /** The server(s) on PostgreSQL, with `--stores postgres`. */
   postgres?: StoreServers;
+  /** --compare: the other build's server. */
+  compare?: CompareServer;
 }
 
 /** Where a scenario's load goes: the server the drivers talk to, and the upstream behind it, if any (its CPU counts too). */
@@ -283,8 +292,14 @@ async function runScenario(b: Bench, s: Scenario, run: number, t: Target): Promi
 }
 
 /** One run of a scenario: against the server, or through an RA started for the run (its connector's counts are known when it stops). */
-async function measure(b: Bench, s: Scenario, run: number, workers = 1, store: StoreKind = 'sqlite'): Promise<Measured> {
+async function measure(b: Bench, s: Scenario, run: number, workers = 1, store: StoreKind = 'sqlite', compare = false): Promise<Measured> {
   let direct: Target = { server: b.server, port: b.port, authorization: b.authorization, rootPem: b.rootPem };
+  if (compare) {
+    if (!b.compare || s.via !== 'direct') throw new Error(`${s.name}: --compare applies to the direct scenarios only`);
+    const c = b.compare;
+    const m = await runScenario(b, s, run, { server: c.server, port: c.port, authorization: c.authorization, rootPem: c.rootPem });
+    return { ...m, scenario: compareLabel(s.name, true) };
+  }
   let clusters = b.clusters;
   if (store === 'postgres') {
     const pg = b.postgres;
@@ -364,6 +379,7 @@ async function main(): Promise<void> {
   const postgresMade: Parameters<typeof stopPostgresServers>[0] = { clusters: new Map() };
   let postgresExit: string | undefined;
   let hsm: HsmServer | undefined;
+  let compare: CompareServer | undefined;
   let hsmSkipped: string | undefined;
   let hsmServerExit: string | undefined;
   const drivers: Driver[] = [];
@@ -373,6 +389,8 @@ async function main(): Promise<void> {
     hsm = undefined;
     for (const c of clusters.values()) await c.server.stop();
     clusters.clear();
+    if (compare) await compare.server.stop();
+    compare = undefined;
     postgresExit = (await stopPostgresServers(postgresMade)) ?? postgresExit;
     const exit = server ? await server.stop() : undefined;
     server = undefined;
@@ -400,6 +418,12 @@ async function main(): Promise<void> {
     await startWorkersServers({
       mainJs, home, workers: o.workers, cores, taskset, loadCores, cpuProf: o.cpuProf, rootPem, authorization, sanityCsr: bodies[0]!, log,
     }, clusters);
+    if (o.compare) {
+      compare = await startCompareServer({
+        dir: o.compare, home: join(tmp, 'compare-home'), core: serverCore, cpuProf: o.cpuProf ? join(o.cpuProf, 'compare') : undefined,
+        sanityCsr: bodies[0]!, readRootPem: (h) => readFileSync(join(h, 'ca', 'root.pem'), 'utf8'), log,
+      });
+    }
     const postgres = o.stores.includes('postgres') ? await startPostgresServers({
       mainJs, home: join(tmp, 'home-postgres'), core: serverCore, workers: o.workers, cores, taskset, loadCores, cpuProf: o.cpuProf, sanityCsr: bodies[0]!, log, made: postgresMade,
     }) : undefined;
@@ -422,16 +446,19 @@ async function main(): Promise<void> {
     }
     const bench: Bench = {
       options: o, server, port, drivers, driverCores: Math.max(1, Math.min(driverCount, loadCores.length || 1)), authorization, rootPem,
-      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}), clusters, ...(postgres ? { postgres } : {}),
+      serverCore, loadCores, ...(ra ? { ra } : {}), ...(hsm ? { hsm } : {}), clusters, ...(postgres ? { postgres } : {}), ...(compare ? { compare } : {}),
     };
     // every direct scenario against each --workers count, alternating within a run
-    // ... and on each --stores store
+    // ... and on each --stores store; --compare: then against the other build, right after this build's
     const plan = o.scenarios.flatMap((s) => (s.via === 'direct' ? o.stores : ['sqlite' as const]).flatMap((store) =>
-      (s.via === 'direct' ? o.workers : [1]).map((n) => ({ s, n, store, label: workersLabel(s.name, n, store) }))));
+      (s.via === 'direct' ? o.workers : [1]).flatMap((n) => [
+        { s, n, store, cmp: false, label: workersLabel(s.name, n, store) },
+        ...(compare && s.via === 'direct' && n === 1 && store === 'sqlite' ? [{ s, n, store, cmp: true, label: compareLabel(s.name, true) }] : []),
+      ])));
     const measured = new Map<string, Measured[]>(plan.map((p) => [p.label, []]));
     for (let run = 1; run <= o.runs; run++) {
-      for (const { s, n, store, label } of plan) {
-        const m = await measure(bench, s, run, n, store);
+      for (const { s, n, store, cmp, label } of plan) {
+        const m = await measure(bench, s, run, n, store, cmp);
         measured.get(label)!.push(m);
         log(`run ${run}/${o.runs} ${label.padEnd(19)} ${f(m.requestsPerSecond)} req/s  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms  errors ${m.errors}  ` +
           `server CPU ${f(m.serverCpuPercent, 0)}% (+${f(m.serverCoreIowaitPercent, 0)}% iowait)  driver CPU ${f(m.driverCpuPercent, 0)}%  ` +
@@ -449,8 +476,9 @@ async function main(): Promise<void> {
         await sleep(500); // let closed connections settle between scenarios
       }
     }
-    const summaries: Summary[] = plan.map((p) => summarize(p.label,
+    const summaries: Summary[] = plan.map((p) => summarize(p.label, p.cmp ? `${p.s.what}, the build in ${o.compare}` :
       [p.s.what, ...(p.n === 1 ? [] : [`serve --workers ${p.n}`]), ...(p.store === 'sqlite' ? [] : [`store ${p.store}`])].join(', '), measured.get(p.label)!));
+    const compared = compareRows(summaries, measured);
     const by = (name: string): Summary | undefined => summaries.find((x) => x.scenario === name);
     const newconn = ratio(by('enroll-newconn'), by('cacerts-newconn'));
     const raOverDirect = ratio(by('enroll-ra-keepalive'), by('enroll-keepalive'));
@@ -485,7 +513,7 @@ async function main(): Promise<void> {
         pinning, coreBusyBeforePercent: busyBefore, node: process.version, serverExit, scenarios: summaries,
         enrollNewconnOverCacertsNewconnPercent: newconn?.rate, enrollNewconnOverCacertsNewconnPerServerCpuPercent: newconn?.perCpu,
         enrollRaOverDirectPercent: raOverDirect?.rate, enrollRaOverDirectPerServerCpuPercent: raOverDirect?.perCpu,
-        workersOverOne: workersOverOne(summaries), storesOverSqlite: storesOverSqlite(summaries), ...(postgresExit ? { postgresServerExit: postgresExit } : {}),
+        workersOverOne: workersOverOne(summaries), ...(o.compare ? { compare: { dir: o.compare, thisOverThat: compared } } : {}), storesOverSqlite: storesOverSqlite(summaries), ...(postgresExit ? { postgresServerExit: postgresExit } : {}),
         enrollHsmOverSoftwarePercent: hsmOverSoftware?.rate, enrollHsmOverSoftwarePerServerCpuPercent: hsmOverSoftware?.perCpu, ...(hsmSkipped ? { hsmSkipped } : {}),
         ...(hsmServerExit ? { hsmServerExit } : {}), cpuProfile: profile, raCpuProfile: raProfile, hsmCpuProfile: hsmProfile, postgresCpuProfile: postgresProfile,
       }, null, 2) + '\n');
@@ -504,7 +532,7 @@ async function main(): Promise<void> {
       ...(postgresProfile ? { postgresProfile } : {}),
       ...(hsmSkipped ? { hsmSkipped } : {}),
       ...(o.hsmSessions ? { hsmSessions: o.hsmSessions } : {}),
-    }));
+    }) + (o.compare ? compareText(o.compare, compared).join('\n') + '\n' : ''));
   } finally {
     await cleanup();
   }

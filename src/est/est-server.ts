@@ -19,6 +19,7 @@ import { fullcmcEndpoint } from './unsupported.js';
 import { classifyRequest, proxyMode } from './proxied-request.js';
 import type { ProxySettings } from './proxy-trust.js';
 import { sendText } from './wire.js';
+import { lazyChildLogger } from '../http/lazy-child-logger.js';
 
 export const EST_PREFIX = '/.well-known/est';
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -104,6 +105,8 @@ export async function createEstServer(options: EstServerOptions) {
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
+    // Requests are not logged: the per-request child logger is made only if a request logs (an error).
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: MAX_BODY_BYTES,
     exposeHeadRoutes: false,
     return503OnClosing: true,

@@ -2,7 +2,7 @@
  * Name policy: which subjects and subjectAltNames a profile issues, and which names an EST
  * account may ask for. Pure functions; each refusal names the rule that refused.
  */
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { dnsNameProblem } from '../pki/name-syntax.js';
 import { attributeTypeOid, nameAttributes, nameRdnCount, type GeneralName, type NameAttribute } from '../pki/names.js';
@@ -154,7 +154,8 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]
  */
 export function cnAsHost(cn: string): { kind: 'dns' | 'ip'; value: string } | undefined {
   const t = cn.trim().replace(/\.$/, '');
-  if (isIP(t)) return { kind: 'ip', value: t };
+  // isIP's IPv6 expression is long: only text with a colon can be an IPv6 address (the same answer, cheaper).
+  if (t.includes(':') ? isIPv6(t) : isIPv4(t)) return { kind: 'ip', value: t };
   const ascii = /^[\x00-\x7f]*$/.test(t) ? t : domainToASCII(t);
   return ascii && HOSTNAME.test(ascii) ? { kind: 'dns', value: ascii } : undefined;
 }
