@@ -11,7 +11,8 @@
  */
 import type pg from 'pg';
 import { CERTIFICATE_COLUMNS, page, toCertificate, type CertificateRow } from './postgres-rows.js';
-import { certificateFilterWhere, certificateWhere, type Conditions, type TextSample } from './postgres-search.js';
+import { certificateFilterWhere, certificateWhere, type Conditions, type TextColumn, type TextSample } from './postgres-search.js';
+import { pgTrigramsOf } from './pg-trigrams.js';
 import { sampleRarity } from './trigram-rarity.js';
 import { decodeCursor, encodeCursor, type CertificateCursor } from './sqlite-search.js';
 import type { CertificateCounts, CertificateFilter, CertificateSearch, DayCount, Page } from './store.js';
@@ -52,7 +53,8 @@ export class PostgresReads {
       const percent = size && size.n > SAMPLE_ROWS ? (100 * SAMPLE_ROWS) / size.n : 100;
       const { rows } = await this.query<{ serial: string; subject: string; sans: string }>('searchCertificates',
         `SELECT serial, subject, sans FROM certificates TABLESAMPLE SYSTEM ($1) LIMIT ${2 * SAMPLE_ROWS}`, [percent]);
-      return { rarity: sampleRarity(rows.map((r) => [r.serial, r.subject, r.sans])), rows: rows.length };
+      const column = (name: TextColumn) => sampleRarity(rows.map((r) => [r[name]]), pgTrigramsOf);
+      return { rarity: { subject: column('subject'), sans: column('sans'), serial: column('serial') }, rows: rows.length };
     })();
     this.sample = taking.catch((e: unknown) => {
       this.sample = undefined;

@@ -10,7 +10,8 @@
  * (measured at 1,000,000 certificates: ~290 ms against ~12 ms).
  */
 import { likePattern, serialText } from './sqlite-search.js';
-import { rarestTrigrams, trigramsOf, type TrigramRarity } from './trigram-rarity.js';
+import { pgPatternTrigrams } from './pg-trigrams.js';
+import { rarestFirst, type TrigramRarity } from './trigram-rarity.js';
 import type { AuditFilter, CertificateFilter, CertificateSearch, PendingFilter } from './store.js';
 
 export interface Where {
@@ -37,8 +38,8 @@ export class Conditions {
   }
 
   /** `contains`, through the text's rarest trigrams when some of its trigrams are common (see the top of the file). */
-  substring(column: string, text: string, sample: TextSample | undefined): string {
-    const picked = sample && commonIn(text, sample) ? rarestTrigrams(text, sample.rarity, PICKED_TRIGRAMS, pgTrgmFinds) : undefined;
+  substring(column: TextColumn, text: string, sample: TextSample | undefined): string {
+    const picked = sample && rarePieces(text, sample.rarity[column], sample.rows);
     if (!picked || picked.length === 0) return this.contains(column, text);
     const rare = picked.map((t) => `${column} ILIKE ${this.bind(likePattern(t))}`);
     return `(${rare.join(' AND ')} AND (${column} || '') ILIKE ${this.bind(likePattern(text))})`;
@@ -49,9 +50,15 @@ export class Conditions {
   }
 }
 
-/** The trigram rarity over a sample of `rows` certificates (trigram-rarity.ts). */
+export type TextColumn = 'subject' | 'sans' | 'serial';
+
+/**
+ * The trigram rarity in each text column over a sample of `rows` certificates (trigram-rarity.ts):
+ * each column has its own index, and a trigram rare in one can be common in another (the octets
+ * of IP addresses are in sans alone).
+ */
 export interface TextSample {
-  rarity: TrigramRarity;
+  rarity: Record<TextColumn, TrigramRarity>;
   rows: number;
 }
 
@@ -60,24 +67,20 @@ const PICKED_TRIGRAMS = 2;
 /** A trigram in more than this share of the sample makes a text common enough to search by its rarest trigrams. */
 const COMMON_SHARE = 0.05;
 
-function commonIn(text: string, sample: TextSample): boolean {
-  const limit = sample.rows * COMMON_SHARE;
-  return sample.rows > 0 && (trigramsOf(text)?.some((t) => sample.rarity(t) > limit) ?? false);
-}
-
 /**
- * Whether pg_trgm takes a trigram from `%piece%`: it splits the pattern into words (runs of
- * letters and digits), padding a word with two blanks before and one after where the piece
- * itself ends it (not where the wildcard does); a word yields trigrams when that makes three
- * characters. A piece without one would make the index scan all of itself.
+ * The pieces of `text` whose patterns carry its rarest pg_trgm trigrams in a column, when some of
+ * its trigrams are common there and the rarest is not (else undefined: the whole text is asked
+ * for, all of its trigrams narrowing together).
  */
-export function pgTrgmFinds(piece: string): boolean {
-  for (const m of piece.matchAll(/[a-z0-9]+/gi)) {
-    const before = m.index! > 0 ? 2 : 0;
-    const after = m.index! + m[0].length < piece.length ? 1 : 0;
-    if (m[0].length + before + after >= 3) return true;
-  }
-  return false;
+function rarePieces(text: string, rarity: TrigramRarity, rows: number): string[] | undefined {
+  if (rows === 0 || !/^[\x20-\x7e]*$/.test(text)) return undefined;
+  const common = (t: string) => rarity(t) > rows * COMMON_SHARE;
+  const trigrams = pgPatternTrigrams(text);
+  if (!trigrams.some((t) => common(t.trigram))) return undefined;
+  const piece = new Map(trigrams.map((t) => [t.trigram, t.piece]));
+  const picked = rarestFirst(trigrams.map((t) => t.trigram), rarity, PICKED_TRIGRAMS);
+  if (picked.length === 0 || common(picked[0]!)) return undefined;
+  return [...new Set(picked.map((t) => piece.get(t)!))];
 }
 
 /**

@@ -20,25 +20,29 @@ export function trigramsOf(text: string): string[] | undefined {
 /** How common a trigram is among the certificates (a sample's document count is enough). */
 export type TrigramRarity = (trigram: string) => number;
 
-/** The rarity from sampled rows' texts: for each trigram, how many rows have it in any of their texts. */
-export function sampleRarity(rows: ReadonlyArray<ReadonlyArray<string>>): TrigramRarity {
+/**
+ * The rarity from sampled rows' texts: for each trigram, how many rows have it in any of their
+ * texts; `trigrams` is how the store's index splits a text (default: every three characters).
+ */
+export function sampleRarity(rows: ReadonlyArray<ReadonlyArray<string>>, trigrams: (text: string) => Iterable<string> = (t) => trigramsOf(t) ?? []): TrigramRarity {
   const df = new Map<string, number>();
   for (const texts of rows) {
     const seen = new Set<string>();
-    for (const text of texts) for (const t of trigramsOf(text) ?? []) seen.add(t);
+    for (const text of texts) for (const t of trigrams(text)) seen.add(t);
     for (const t of seen) df.set(t, (df.get(t) ?? 0) + 1);
   }
   return (t) => df.get(t) ?? 0;
 }
 
-/**
- * A text's trigrams, rarest first (ties in text order), keeping those `accept` takes, at most
- * `count`; undefined when the text is not plain ASCII.
- */
-export function rarestTrigrams(text: string, rarity: TrigramRarity, count: number, accept: (t: string) => boolean = () => true): string[] | undefined {
+/** Trigrams rarest first (ties in the given order), at most `count`. */
+export function rarestFirst(trigrams: readonly string[], rarity: TrigramRarity, count: number): string[] {
+  return trigrams.map((t, i) => ({ t, n: rarity(t), i })).sort((x, y) => x.n - y.n || x.i - y.i).slice(0, count).map((x) => x.t);
+}
+
+/** A text's trigrams, rarest first, at most `count`; undefined when the text is not plain ASCII. */
+export function rarestTrigrams(text: string, rarity: TrigramRarity, count: number): string[] | undefined {
   const trigrams = trigramsOf(text);
-  if (!trigrams) return undefined;
-  return trigrams.map((t, i) => ({ t, n: rarity(t), i })).filter((x) => accept(x.t)).sort((x, y) => x.n - y.n || x.i - y.i).slice(0, count).map((x) => x.t);
+  return trigrams && rarestFirst(trigrams, rarity, count);
 }
 
 /** Sample positions spread over [lo, hi] (a stride with an offset inside each step, so a regular pattern in the keys is not hit). */
