@@ -7,7 +7,8 @@
  * events, accounts, held requests), runs VACUUM ANALYZE as autovacuum would, then times each Web RA
  * scenario as the store calls its API handler makes (src/admin/api-*.ts): `--calls` sequential
  * calls per scenario, each with a different argument; median and p95. Drops the database at the
- * end unless `--keep`. The HTTP layer is left out: this measures what the store adds.
+ * end unless `--keep`; `--database NAME` runs on a database an earlier `--keep` run left (no fill,
+ * kept). The HTTP layer is left out: this measures what the store adds.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -108,17 +109,20 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { dataset: { type: 'string' }, calls: { type: 'string' }, 'admin-url': { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { dataset: { type: 'string' }, calls: { type: 'string' }, 'admin-url': { type: 'string' }, keep: { type: 'boolean' }, database: { type: 'string' }, json: { type: 'boolean' } },
   });
   const size = datasetSize(values.dataset ?? '1m');
   const calls = Number(values.calls ?? 30);
   const adminUrl = values['admin-url'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const name = `estuary_bench_${randomBytes(4).toString('hex')}`;
+  const reuse = values.database;
+  if (reuse !== undefined && !/^estuary_bench_[0-9a-f]{8}$/.test(reuse)) throw new Error(`--database ${reuse}: not a database this bench made`);
+  const name = reuse ?? `estuary_bench_${randomBytes(4).toString('hex')}`;
+  const keep = values.keep || reuse !== undefined;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  if (!reuse) await admin.query(`CREATE DATABASE ${name}`);
   let store: PostgresStore | undefined;
   try {
     store = await openPostgresStore(url.toString(), { statementTimeoutMs: 600_000 });
@@ -126,8 +130,9 @@ async function main(): Promise<void> {
     const client = new pg.Client({ connectionString: url.toString() });
     await client.connect();
     try {
-      log(`filling ${name}: ${size.certificates.toLocaleString('en')} certificates`);
-      await fill(client, size, now);
+      if (reuse) log(`on ${name} as filled`);
+      else log(`filling ${name}: ${size.certificates.toLocaleString('en')} certificates`);
+      if (!reuse) await fill(client, size, now);
     } finally {
       await client.end();
     }
@@ -150,7 +155,7 @@ async function main(): Promise<void> {
     if (values.json) process.stdout.write(JSON.stringify({ dataset: size, calls, results }, null, 2) + '\n');
   } finally {
     await store?.close().catch(() => undefined);
-    if (!values.keep) {
+    if (!keep) {
       await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
       await admin.query(`DROP DATABASE IF EXISTS ${name}`);
     } else log(`kept database ${name}`);

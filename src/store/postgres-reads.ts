@@ -11,7 +11,9 @@
  */
 import type pg from 'pg';
 import { CERTIFICATE_COLUMNS, page, toCertificate, type CertificateRow } from './postgres-rows.js';
-import { certificateFilterWhere, certificateWhere, type Conditions } from './postgres-search.js';
+import { certificateFilterWhere, certificateWhere, type Conditions, type TextColumn, type TextSample } from './postgres-search.js';
+import { pgTrigramsOf } from './pg-trigrams.js';
+import { sampleRarity } from './trigram-rarity.js';
 import { decodeCursor, encodeCursor, type CertificateCursor } from './sqlite-search.js';
 import type { CertificateCounts, CertificateFilter, CertificateSearch, DayCount, Page } from './store.js';
 import type { CertificateRecord } from '../ra/model.js';
@@ -21,6 +23,9 @@ export type ReadQuery = <R extends pg.QueryResultRow>(what: string, text: string
 
 const DEFAULT_LIMIT = 100;
 const DAY_MS = 86_400_000;
+/** Rows sampled for the trigram rarity, taken on the first text search and again every SAMPLE_EVERY text searches. */
+const SAMPLE_ROWS = 2000;
+const SAMPLE_EVERY = 1000;
 
 type Row = CertificateRow & { seq: string };
 
@@ -31,7 +36,32 @@ function afterCursor(c: Conditions, cursor: CertificateCursor): string {
 }
 
 export class PostgresReads {
+  private sample: Promise<TextSample> | undefined;
+  private searches = 0;
+
   constructor(private readonly query: ReadQuery, private readonly now: () => Date) {}
+
+  /**
+   * How common each trigram is among the certificates (postgres-search.ts): about SAMPLE_ROWS rows
+   * from pages spread over the table (TABLESAMPLE SYSTEM reads only those pages).
+   */
+  private textSample(): Promise<TextSample> {
+    if (this.sample && this.searches++ % SAMPLE_EVERY !== 0) return this.sample;
+    this.searches = 1;
+    const taking = (async () => {
+      const { rows: [size] } = await this.query<{ n: number }>('searchCertificates', `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'certificates'::regclass`, []);
+      const percent = size && size.n > SAMPLE_ROWS ? (100 * SAMPLE_ROWS) / size.n : 100;
+      const { rows } = await this.query<{ serial: string; subject: string; sans: string }>('searchCertificates',
+        `SELECT serial, subject, sans FROM certificates TABLESAMPLE SYSTEM ($1) LIMIT ${2 * SAMPLE_ROWS}`, [percent]);
+      const column = (name: TextColumn) => sampleRarity(rows.map((r) => [r[name]]), pgTrigramsOf);
+      return { rarity: { subject: column('subject'), sans: column('sans'), serial: column('serial') }, rows: rows.length };
+    })();
+    this.sample = taking.catch((e: unknown) => {
+      this.sample = undefined;
+      throw e;
+    });
+    return this.sample;
+  }
 
   async listCertificates(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
     const c = certificateFilterWhere(filter);
@@ -57,14 +87,16 @@ export class PostgresReads {
 
     // newest first within a status alone: walk (status, created_at, seq, not_after) (postgres-search.ts)
     const statusLeads = order === 'issued' && search.status !== undefined && search.profile === undefined;
-    const pageWhere = certificateWhere(search, now, statusLeads);
+    const text = [search.q, search.subject, search.san, search.serial].some((t) => t !== undefined && t.length >= 3);
+    const sample = text ? await this.textSample() : undefined;
+    const pageWhere = certificateWhere(search, now, statusLeads, sample);
     if (cursor) pageWhere.add(afterCursor(pageWhere, cursor));
     const orderBy = order === 'expiry' ? 'not_after ASC, serial ASC' : `${statusLeads ? 'status, ' : ''}created_at DESC, seq DESC`;
     const limitAt = pageWhere.bind(limit);
     const offsetAt = pageWhere.bind(offset);
     const p = pageWhere.where();
 
-    const countWhere = certificateWhere(search, now);
+    const countWhere = certificateWhere(search, now, false, sample);
     const capAt = cap === undefined ? undefined : countWhere.bind(cap + 1);
     const w = countWhere.where();
     const countSql = capAt === undefined

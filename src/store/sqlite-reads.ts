@@ -9,7 +9,8 @@
  * read from counters kept by triggers; lists page by keyset cursors on composite indexes.
  */
 import type Database from 'better-sqlite3';
-import { afterCursor, auditWhere, certificateWhere, decodeCursor, encodeCursor, equalityFilter, pendingWhere, trigramsOf, type CertificateCursor, type TrigramRarity } from './sqlite-search.js';
+import { afterCursor, auditWhere, certificateWhere, decodeCursor, encodeCursor, equalityFilter, pendingWhere, type CertificateCursor } from './sqlite-search.js';
+import { sampleKeys, sampleRarity, type TrigramRarity } from './trigram-rarity.js';
 import { iso, page, toAudit, toCertificate, toPending, type AuditRow, type CertificateRow, type Params, type PendingRow } from './sqlite-rows.js';
 import type { AuditFilter, CertificateCounts, CertificateFilter, CertificateSearch, DayCount, Page, PendingFilter } from './store.js';
 import type { AuditEvent, CertificateRecord, PendingRequest } from '../ra/model.js';
@@ -64,17 +65,11 @@ export class SqliteReads implements ReadCalls {
     if (this.sample && this.searches++ % SAMPLE_EVERY !== 0) return this.sample;
     // rows spread over the whole table (the newest alone share too much, e.g. consecutive device numbers)
     const span = this.prepared('SELECT MIN(rowid) AS lo, MAX(rowid) AS hi FROM certificates').get() as { lo: number | null; hi: number | null };
-    const lo = span.lo ?? 0;
-    const step = Math.max(1, ((span.hi ?? 0) - lo + 1) / SAMPLE_ROWS);
-    const ids = Array.from({ length: SAMPLE_ROWS }, (_, i) => lo + Math.floor(i * step + (i * 7919) % step));
+    const ids = sampleKeys(span.lo ?? 0, span.hi ?? 0, SAMPLE_ROWS);
     const rows = this.prepared('SELECT serial, subject, sans FROM certificates WHERE rowid IN (SELECT value FROM json_each(@ids))')
       .all({ ids: JSON.stringify(ids) }) as Array<{ serial: string; subject: string; sans: string }>;
-    const df = new Map<string, number>();
-    for (const r of rows) {
-      for (const t of new Set([...(trigramsOf(r.serial) ?? []), ...(trigramsOf(r.subject) ?? []), ...(trigramsOf(r.sans) ?? [])])) df.set(t, (df.get(t) ?? 0) + 1);
-    }
     this.searches = 1;
-    return (this.sample = (t) => df.get(t) ?? 0);
+    return (this.sample = sampleRarity(rows.map((r) => [r.serial, r.subject, r.sans])));
   }
 
   searchCertificates(search: CertificateSearch, now: Date): Page<CertificateRecord> {

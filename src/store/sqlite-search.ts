@@ -1,9 +1,12 @@
 /**
  * WHERE clauses of the store's searches, built from code-chosen column names with every value
  * bound as a parameter. Portable SQL (LOWER, LIKE … ESCAPE, SUBSTR on ISO text) where it can be;
- * substring search goes through SQLite's FTS5 trigram index (PostgreSQL: pg_trgm).
+ * substring search goes through SQLite's FTS5 trigram index (PostgreSQL: pg_trgm). The trigram
+ * index (certificates_fts) finds substrings of three characters or more (TRIGRAM); a shorter text
+ * falls back to a LIKE over the rows the other conditions leave.
  */
 import type { Params } from './sqlite-rows.js';
+import { rarestTrigrams, TRIGRAM, type TrigramRarity } from './trigram-rarity.js';
 import { StoreQueryError, type AuditFilter, type CertificateSearch, type PendingFilter } from './store.js';
 
 export interface Where {
@@ -50,25 +53,8 @@ function ftsString(text: string): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
-/**
- * The trigram index (certificates_fts) finds substrings of three characters or more; a shorter
- * text falls back to a LIKE over the rows the other conditions leave.
- */
-const TRIGRAM = 3;
 /** How many of a text's trigrams the index is asked for (the rarest): enough to leave few candidates. */
 const PICKED_TRIGRAMS = 4;
-
-/** A text's distinct trigrams as the trigram tokenizer folds them, when all of them are plain ASCII (else undefined). */
-export function trigramsOf(text: string): string[] | undefined {
-  if (!/^[\x20-\x7e]*$/.test(text)) return undefined;
-  const lower = text.toLowerCase();
-  const out = new Set<string>();
-  for (let i = 0; i + TRIGRAM <= lower.length; i++) out.add(lower.slice(i, i + TRIGRAM));
-  return [...out];
-}
-
-/** How common a trigram is among the certificates (a sample's document count is enough), to ask the index for the rarest. */
-export type TrigramRarity = (trigram: string) => number;
 
 /**
  * The FTS5 query for `text` in `columns`: its rarest trigrams ANDed, a superset of the rows that
@@ -77,10 +63,9 @@ export type TrigramRarity = (trigram: string) => number;
  * shared domain name is in every row): measured at 1,000,000 certificates, ~0.5 s against ~5 ms.
  */
 function ftsQuery(columns: string, text: string, rarity: TrigramRarity | undefined): string {
-  const trigrams = trigramsOf(text);
-  if (!trigrams || !rarity) return `${columns} : ${ftsString(text)}`;
-  const picked = trigrams.map((t, i) => ({ t, n: rarity(t), i })).sort((x, y) => x.n - y.n || x.i - y.i).slice(0, PICKED_TRIGRAMS);
-  return `${columns} : (${picked.map((p) => ftsString(p.t)).join(' AND ')})`;
+  const picked = rarity ? rarestTrigrams(text, rarity, PICKED_TRIGRAMS) : undefined;
+  if (!picked) return `${columns} : ${ftsString(text)}`;
+  return `${columns} : (${picked.map(ftsString).join(' AND ')})`;
 }
 
 /**
