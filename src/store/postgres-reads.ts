@@ -10,11 +10,11 @@
  * the dashboard's totals and per-day counts come from counters kept by a trigger.
  */
 import type pg from 'pg';
-import { CERTIFICATE_COLUMNS, page, toCertificate, type CertificateRow } from './postgres-rows.js';
+import { CERTIFICATE_COLUMNS, toCertificate, type CertificateRow } from './postgres-rows.js';
 import { certificateFilterWhere, certificateWhere, type Conditions, type TextColumn, type TextSample } from './postgres-search.js';
 import { pgTrigramsOf } from './pg-trigrams.js';
 import { sampleRarity } from './trigram-rarity.js';
-import { decodeCursor, encodeCursor, type CertificateCursor } from './sqlite-search.js';
+import { decodeCursor, encodeCursor, page, type CertificateCursor } from './store-paging.js';
 import type { CertificateCounts, CertificateFilter, CertificateSearch, DayCount, Page } from './store.js';
 import type { CertificateRecord } from '../ra/model.js';
 

@@ -111,12 +111,6 @@ export function decodeKey(stored: string): string {
   return stored.replace(/\\([\\0])/g, (_m, c: string) => (c === '0' ? '\0' : '\\'));
 }
 
-export function page(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
-  return value;
-}
-
 export function toAccount(r: AccountRow): Account {
   return {
     id: r.id,

@@ -16,9 +16,10 @@ import { ChangeHub } from './change-hub.js';
 import { ChangeListener } from './postgres-listener.js';
 import { CHANGE_CHANNEL, migratePostgres } from './postgres-migrations.js';
 import {
-  ACCOUNT_COLUMNS, CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, page, profileValues, toAccount, toAudit,
+  ACCOUNT_COLUMNS, CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, profileValues, toAccount, toAudit,
   toCertificate, toPending, toProfile, type AccountRow, type AuditRow, type CertificateRow, type PendingRow, type ProfileRow,
 } from './postgres-rows.js';
+import { page } from './store-paging.js';
 import { auditWhere, pendingWhere } from './postgres-search.js';
 import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';

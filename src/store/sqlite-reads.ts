@@ -9,9 +9,10 @@
  * read from counters kept by triggers; lists page by keyset cursors on composite indexes.
  */
 import type Database from 'better-sqlite3';
-import { afterCursor, auditWhere, certificateWhere, decodeCursor, encodeCursor, equalityFilter, pendingWhere, type CertificateCursor } from './sqlite-search.js';
+import { afterCursor, auditWhere, certificateWhere, equalityFilter, pendingWhere } from './sqlite-search.js';
+import { decodeCursor, encodeCursor, page, type CertificateCursor } from './store-paging.js';
 import { sampleKeys, sampleRarity, type TrigramRarity } from './trigram-rarity.js';
-import { iso, page, toAudit, toCertificate, toPending, type AuditRow, type CertificateRow, type Params, type PendingRow } from './sqlite-rows.js';
+import { iso, toAudit, toCertificate, toPending, type AuditRow, type CertificateRow, type Params, type PendingRow } from './sqlite-rows.js';
 import type { AuditFilter, CertificateCounts, CertificateFilter, CertificateSearch, DayCount, Page, PendingFilter } from './store.js';
 import type { AuditEvent, CertificateRecord, PendingRequest } from '../ra/model.js';
 

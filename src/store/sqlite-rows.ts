@@ -57,12 +57,6 @@ export function iso(date: Date): string {
   return date.toISOString();
 }
 
-export function page(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
-  return value;
-}
-
 export function toAccount(r: AccountRow): Account {
   return {
     id: r.id,
