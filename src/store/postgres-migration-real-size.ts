@@ -4,8 +4,7 @@
  */
 import type { PostgresMigration } from './postgres-migrations.js';
 
-/** The migration, sending failure notices on `channel` (CHANGE_CHANNEL; passed in, the two modules would import each other). */
-export const webRaAtRealSize = (channel: string): PostgresMigration => ({
+export const WEB_RA_AT_REAL_SIZE: PostgresMigration = {
   // The Web RA at real size (the SQLite migration of the same name is its twin):
   // - substring search (ILIKE '%x%' on subject, sans, serial) served by pg_trgm GIN indexes. pg_trgm
   //   ships in postgresql-contrib and is a trusted extension (the database owner may create it);
@@ -79,40 +78,5 @@ export const webRaAtRealSize = (channel: string): PostgresMigration => ({
       REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION estuary_count_certificates();
     CREATE TRIGGER certificate_counts_delete AFTER DELETE ON certificates
       REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION estuary_count_certificates();
-
-    -- every failure is told to the other instances, counted or not (a key failing elsewhere is a
-    -- suspect here too: ra/throttle.ts); the rest as in 'atomic composites'
-    CREATE OR REPLACE FUNCTION estuary_record_failure(p_key text, p_at timestamptz, p_window_ms bigint, p_max integer, p_lock_ms bigint,
-        p_origin text) RETURNS TABLE (locked_at timestamptz, locked_until timestamptz) LANGUAGE plpgsql AS $fn$
-    #variable_conflict use_column
-    DECLARE
-      r auth_failures%ROWTYPE;
-      recent timestamptz[];
-    BEGIN
-      PERFORM pg_notify('${channel}', jsonb_build_object('o', p_origin, 'c', jsonb_build_object('kind', 'lock', 'key', p_key))::text);
-      IF random() < 0.001 THEN
-        DELETE FROM auth_failures WHERE key IN (SELECT f.key FROM auth_failures f
-          WHERE (f.locked_until IS NULL OR f.locked_until <= p_at)
-            AND (cardinality(f.failures) = 0 OR f.failures[cardinality(f.failures)] <= p_at - make_interval(secs => p_window_ms / 1000.0))
-          FOR UPDATE SKIP LOCKED);
-      END IF;
-      LOOP
-        INSERT INTO auth_failures (key) VALUES (p_key) ON CONFLICT (key) DO NOTHING;
-        SELECT * INTO r FROM auth_failures f WHERE f.key = p_key FOR UPDATE;
-        EXIT WHEN FOUND;
-      END LOOP;
-      IF r.locked_until IS NOT NULL AND r.locked_until > p_at THEN
-        RETURN;
-      END IF;
-      recent := ARRAY(SELECT t FROM unnest(r.failures) AS t WHERE p_at - t < make_interval(secs => p_window_ms / 1000.0) ORDER BY t)
-        || p_at;
-      IF cardinality(recent) < p_max THEN
-        UPDATE auth_failures f SET failures = recent WHERE f.key = p_key;
-        RETURN;
-      END IF;
-      UPDATE auth_failures f SET failures = '{}', locked_at = p_at, locked_until = p_at + make_interval(secs => p_lock_ms / 1000.0)
-        WHERE f.key = p_key;
-      RETURN QUERY SELECT p_at, p_at + make_interval(secs => p_lock_ms / 1000.0);
-    END $fn$;
   `,
-});
+};

@@ -12,7 +12,7 @@
  * constraint is case-insensitive. `seq` gives certificates their insertion order (SQLite's rowid).
  */
 import type { PoolClient } from 'pg';
-import { webRaAtRealSize } from './postgres-migration-real-size.js';
+import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
 import { StoreUnavailableError } from './store.js';
 
 export interface PostgresMigration {
@@ -286,6 +286,8 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
 
       -- recordFailure: the failures inside the sliding window, counted under the key's row lock;
       -- a lock in force counts nothing; reaching the limit sets a lock and starts the count again.
+      -- Every failure is told to the other instances, counted or not (a key failing elsewhere is
+      -- a suspect there too: ra/throttle.ts).
       CREATE FUNCTION estuary_record_failure(p_key text, p_at timestamptz, p_window_ms bigint, p_max integer, p_lock_ms bigint,
           p_origin text) RETURNS TABLE (locked_at timestamptz, locked_until timestamptz) LANGUAGE plpgsql AS $fn$
       #variable_conflict use_column
@@ -293,6 +295,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         r auth_failures%ROWTYPE;
         recent timestamptz[];
       BEGIN
+        PERFORM pg_notify('${CHANGE_CHANNEL}', jsonb_build_object('o', p_origin, 'c', jsonb_build_object('kind', 'lock', 'key', p_key))::text);
         -- now and then, forget keys with nothing left to count (addresses that failed once long ago)
         IF random() < 0.001 THEN
           DELETE FROM auth_failures WHERE key IN (SELECT f.key FROM auth_failures f
@@ -316,12 +319,11 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         END IF;
         UPDATE auth_failures f SET failures = '{}', locked_at = p_at, locked_until = p_at + make_interval(secs => p_lock_ms / 1000.0)
           WHERE f.key = p_key;
-        PERFORM pg_notify('${CHANGE_CHANNEL}', jsonb_build_object('o', p_origin, 'c', jsonb_build_object('kind', 'lock', 'key', p_key))::text);
         RETURN QUERY SELECT p_at, p_at + make_interval(secs => p_lock_ms / 1000.0);
       END $fn$;
     `,
   },
-  webRaAtRealSize(CHANGE_CHANNEL),
+  WEB_RA_AT_REAL_SIZE,
 ];
 
 /**
