@@ -17,7 +17,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { createOpsServer } from '../ops/ops-server.js';
+import { createOpsServer, OpsListenError } from '../ops/ops-server.js';
 import type { OpsSource } from '../ops/ops-source.js';
 import { clusterOpsSource } from './cluster-ops.js';
 import { isWorkerMessage } from './cluster-worker.js';
@@ -48,8 +48,6 @@ export function restartDelay(recent: number[], now: number, limit = MAX_RESTARTS
 export interface PrimaryOptions {
   logger?: Logger;
   now?: () => number;
-  /** Called once every worker listens, with the OpsSource that asks them (for the operations listener). */
-  onReady?: (ops: OpsSource) => void | Promise<void>;
 }
 
 /** EST and CRL addresses must be the same in every worker (the Web RA runs in one). */
@@ -191,10 +189,17 @@ export async function servePrimary(config: Config, count: number, o: PrimaryOpti
   ready = true;
   logger.info({ workers: count, workerPids: live().map((w) => w.process.pid), estUrl: urls!.est, ...(adminWorker === undefined ? {} : { adminWorker }) }, 'all workers listening');
   const ops = clusterOpsSource({ workers: live, expected: () => count });
-  const opsUrl = await listenOps(config, ops, logger);
+  let opsUrl: string | undefined;
+  try {
+    opsUrl = await listenOps(config, ops, logger);
+  } catch (err) {
+    // e.g. ops.listen in use: stop the workers too, so the process exits with the error
+    stopping = stopAll('the operations listener could not start');
+    await stopping;
+    throw err;
+  }
   announce({ ...urls!, ops: opsUrl });
   process.stdout.write(`${count} workers (pids ${live().map((w) => w.process.pid).join(', ')}), primary pid ${process.pid}\n`);
-  await o.onReady?.(ops);
 }
 
 /** The operations listener of the whole cluster, in the primary: every worker's checks, the merged metrics. */
@@ -209,9 +214,15 @@ async function listenOps(config: Config, ops: OpsSource, logger: Logger): Promis
     },
     logger,
   });
-  const port = await server.listen(address);
+  let port: number;
+  try {
+    port = await server.listen(address);
+  } catch (err) {
+    // as for a single process (runtime.ts): the setting to change, in one line
+    if (err instanceof OpsListenError) throw new ConfigError(err.message);
+    throw err;
+  }
   const url = opsBaseUrl(address, port);
   logger.info({ opsUrl: url }, 'operations listener (/healthz, /readyz, /metrics) listening for every worker');
-  process.once('exit', () => void server.close());
   return url;
 }

@@ -279,6 +279,20 @@ describe('estuary serve --workers: startup', () => {
     }
   }, 120_000);
 
+  it('stops every worker and exits 2 naming ops.listen when the primary\'s operations listener cannot bind', async () => {
+    const home = await makeHome();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const s = serveWorkers(home.home, { ESTUARY_OPS_LISTEN: `127.0.0.1:${port}` });
+      expect(await s.exited).toBe(2);
+      expect(s.output()).toMatch(new RegExp(`^estuary: ops\\.listen: 127\\.0\\.0\\.1:${port} is already in use`, 'm'));
+    } finally {
+      blocker.close();
+    }
+  }, 120_000);
+
   it('refuses a --workers value that is not a count or auto', async () => {
     const home = await makeHome();
     const r = await estuary(['serve', '--home', home.home, '--workers', 'many']);
