@@ -11,6 +11,7 @@ import { loadConfig } from './config.js';
 import { CliError, homeDir, print, printJson, type HomeOption } from './context.js';
 import { migrateSqliteToPostgres } from './db-migrate.js';
 import { readSecret } from '../ca/connectors/config-fields.js';
+import { postgresUrl } from '../store/database-config.js';
 
 /** The tables whose row counts a backup (and a migration) reports. */
 export const DATA_TABLES = ['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events'] as const;
@@ -82,6 +83,7 @@ export function registerDbCommands(program: Command): void {
       const config = loadConfig(homeDir({ ...opts, ...(opts.from ? { home: opts.from } : {}) }));
       if (config.database.type !== 'sqlite') throw new CliError(`--from: that home's database is ${config.database.type}, not SQLite`);
       if (opts.passwordFile !== undefined && opts.passwordEnv !== undefined) throw new CliError('give one of --password-file and --password-env');
+      const to = postgresUrl(opts.to, '--to'); // a postgres:// URL naming a host and a database
       let password: string | undefined;
       try {
         password = opts.passwordFile !== undefined || opts.passwordEnv !== undefined
@@ -89,7 +91,7 @@ export function registerDbCommands(program: Command): void {
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      const summary = await migrateSqliteToPostgres(config.database.path, opts.to, {
+      const summary = await migrateSqliteToPostgres(config.database.path, to, {
         ...(password !== undefined ? { password } : {}),
         ...(opts.json ? {} : { progress: (table: string, done: number, total: number) => { if (done % 50_000 === 0) print(`  ${table}: ${done} of ${total}`); } }),
       });

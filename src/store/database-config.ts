@@ -61,7 +61,7 @@ function integer(obj: Obj, key: string, fallback: number, min: number, max: numb
 }
 
 /** A postgres URL, checked; the message names `field` and never shows the password. */
-function postgresUrl(value: string, field: string): string {
+export function postgresUrl(value: string, field: string): string {
   let u: URL;
   try {
     u = new URL(value);

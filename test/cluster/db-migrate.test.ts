@@ -96,6 +96,15 @@ describe('estuary db migrate', () => {
     }
   });
 
+  it('refuses a --to that is not a postgres:// URL, in one line', async () => {
+    const bad = await estuary(['db', 'migrate', '--from', home.home, '--to', 'notaurl']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('estuary: --to: expected a postgres://user@host:port/database URL\n');
+    const other = await estuary(['db', 'migrate', '--from', home.home, '--to', 'mysql://db.example.net/estuary']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toBe('estuary: --to: expected a postgres:// or postgresql:// URL, got a mysql: URL\n');
+  });
+
   it('refuses a target that already holds data, and changes nothing', async () => {
     const again = await estuary(['db', 'migrate', '--from', home.home, '--to', db.url]);
     expect(again.code).toBe(2);
