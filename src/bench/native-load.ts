@@ -1,18 +1,18 @@
 /**
- * The bench's native load engine (native/load-driver.cc as build/Release/estuary_load.node, built
- * by `npm ci` from binding.gyp): `concurrency` closed-loop clients on one epoll thread that make a
+ * The bench's native load engine (native/load-driver/load-driver.cc as estuary_load.node, built by
+ * `npm run build:load`, which `npm run bench` and `npm test` run when it is missing; npm ci does not): `concurrency` closed-loop clients on one epoll thread that make a
  * FULL TLS handshake for every new connection (no session cache, no tickets, never a resumed
  * session) for ~0.4 ms of CPU each, where Node's https client spends 1 ms or more, so that one
  * driver core can load the server with new connections. The addon blocks its thread for the whole
  * run: it is for driver processes only.
  *
  * `ESTUARY_LOAD_LEGACY_EC=off` turns off the addon's legacy EC key decoding (OpenSSL 3.0's
- * provider decoders cost ~0.1 ms per certificate; see native/load-driver.cc), for A/B checks.
+ * provider decoders cost ~0.1 ms per certificate; see native/load-driver/load-driver.cc), for A/B checks.
  */
 import { createRequire } from 'node:module';
 import type { RunResult, RunSpec } from './driver.js';
 
-/** The addon's spec (see the header of native/load-driver.cc). */
+/** The addon's spec (see the header of native/load-driver/load-driver.cc). */
 export interface NativeLoadSpec {
   host: string;
   port: number;
@@ -42,9 +42,9 @@ interface Addon {
 function load(): { addon: Addon } | { addon?: undefined; reason: string } {
   try {
     // src/bench/ and dist/bench/ are both two levels below the repository root that holds build/.
-    return { addon: createRequire(import.meta.url)('../../build/Release/estuary_load.node') as Addon };
+    return { addon: createRequire(import.meta.url)('../../native/load-driver/build/Release/estuary_load.node') as Addon };
   } catch (err) {
-    return { reason: `build/Release/estuary_load.node did not load: ${(err as Error).message.split('\n')[0]}` };
+    return { reason: `native/load-driver/build/Release/estuary_load.node did not load (npm run build:load builds it): ${(err as Error).message.split('\n')[0]}` };
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The bench's native load engine (native/load-driver.cc through src/bench/native-load.ts) against a
+ * The bench's native load engine (native/load-driver/load-driver.cc through src/bench/native-load.ts) against a
  * real node:https server: every new connection is a full TLS handshake (the server's own count of
  * non-resumed `secureConnection` events equals the driver's connections), keep-alive stays within
  * `concurrency` connections, responses framed by Content-Length, chunked or close are read whole,
@@ -128,7 +128,7 @@ function run(over: Partial<RunSpec>, ms = 600, bodies: Buffer[] = [], legacyEcDe
   return nativeRunLoad(spec, bodies, { legacyEcDecode });
 }
 
-it('the native load addon is loaded (npm ci builds it from binding.gyp)', () => {
+it('the native load addon is loaded (npm test builds it with npm run build:load)', () => {
   expect(nativeLoadError() ?? 'loaded').toBe('loaded');
 });
 
