@@ -65,8 +65,8 @@ export interface Config {
 export const CONFIG_FILE = 'estuary.yaml';
 
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ConfigError';
   }
 }

@@ -38,6 +38,20 @@ export interface InitOptions {
    * hold no Estuary accounts yet: further instances copy the first one's home instead.
    */
   databaseUrl?: string;
+  /**
+   * The environment the server will run with: the EST URL printed is the one it will listen on
+   * (ESTUARY_EST_LISTEN and the rest override estuary.yaml). Default: none.
+   */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The configuration as `serve` will see it with `env`; the file's own when env holds a setting that does not parse (serve will say so). */
+function shownConfig(home: string, env: NodeJS.ProcessEnv, fallback: Config): Config {
+  try {
+    return loadConfig(home, env);
+  } catch {
+    return fallback;
+  }
 }
 
 /** The default estuary.yaml with its database section set to PostgreSQL at `url`. */
@@ -163,7 +177,7 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
     await store.createAccount({ email: adminAccount.email, passwordHash: await hashPassword(adminAccount.password), role: 'admin' });
     await store.createProfile(defaultProfile(config.est.defaultProfile, 'default'));
     await store.appendAudit({ actor: 'cli', action: 'init', profile: null, outcome: 'success', serial: null, detail: `home ${o.home}` });
-    return { estUrl: estBaseUrl(config), rootKeyFile, rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
+    return { estUrl: estBaseUrl(shownConfig(o.home, o.env ?? {}, config)), rootKeyFile, rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
   } finally {
     await store.close();
   }

@@ -22,6 +22,7 @@ import { registerProfileCommands } from './profile-commands.js';
 import { registerRequestCommands } from './request-commands.js';
 import { hostList, registerTlsCommands, subjectTail } from './tls-commands.js';
 import { serve } from './serve.js';
+import { ESTUARY_VERSION } from '../version.js';
 
 function printSummary(s: InitSummary, home: string): void {
   print(`Estuary home created in ${home}`);
@@ -60,6 +61,7 @@ async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; key
     home, force: Boolean(opts.force), algorithm: opts.keyAlgorithm as KeyAlgorithm, ...(opts.offlineRoot ? { offlineRoot: opts.offlineRoot } : {}), ...(rootToken ? { rootToken } : {}),
     ...(hosts.length > 0 ? { hosts } : {}), ...(opts.caName ? { caName: opts.caName } : {}), ...(subject ? { subject } : {}),
     ...(databaseUrl ? { databaseUrl } : {}),
+    env: process.env,
   });
   if (opts.json) printJson(summary);
   else printSummary(summary, home);
@@ -68,6 +70,7 @@ async function runInit(opts: HomeOption & { json?: boolean; force?: boolean; key
 export function buildProgram(): Command {
   const program = new Command('estuary')
     .description('EST (RFC 7030) enrollment server, registration authority and built-in CA')
+    .version(ESTUARY_VERSION, '-V, --version', 'print the version of Estuary')
     .showHelpAfterError()
     .exitOverride();
 

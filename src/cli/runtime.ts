@@ -19,6 +19,7 @@ import { TrustedProxies } from '../est/proxy-trust.js';
 import { createMetrics } from '../ops/metrics.js';
 import type { OpsSource } from '../ops/ops-source.js';
 import { createOpsServer, OpsListenError, type OpsServer } from '../ops/ops-server.js';
+import { bindListener } from './listen-errors.js';
 import { createReadiness } from '../ops/readiness.js';
 import { guardConnections, tlsContextOptions, type ConnectionGuard, type ListenerLimits } from '../http/listener-limits.js';
 import { pemBlocks } from '../pki/base64.js';
@@ -248,13 +249,16 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     opsServer,
     logger,
     async listen(address = config.est.listen) {
-      await est.listen({ host: address.host, port: address.port });
+      await bindListener(() => est.listen({ host: address.host, port: address.port }), address, { setting: 'est.listen', env: 'ESTUARY_EST_LISTEN' });
       const crlAddress = config.crl.listen;
       if (crlAddress) {
-        await new Promise<void>((resolve, reject) => {
-          crlServer.once('error', reject);
-          crlServer.listen(crlAddress.port, crlAddress.host, () => resolve());
-        });
+        await bindListener(
+          () => new Promise<void>((resolve, reject) => {
+            crlServer.once('error', reject);
+            crlServer.listen(crlAddress.port, crlAddress.host, () => resolve());
+          }),
+          crlAddress, { setting: 'crl.listen', env: 'ESTUARY_CRL_LISTEN', canBeOff: true },
+        );
         const a = crlServer.address();
         crlPort = typeof a === 'object' && a ? a.port : crlAddress.port;
       }
@@ -262,7 +266,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       port = typeof bound === 'object' && bound ? bound.port : address.port;
       const adminAddress = config.admin.listen;
       if (admin && adminAddress) {
-        await admin.listen({ host: adminAddress.host, port: adminAddress.port });
+        await bindListener(() => admin.listen({ host: adminAddress.host, port: adminAddress.port }), adminAddress, { setting: 'admin.listen', env: 'ESTUARY_ADMIN_LISTEN', canBeOff: true });
         const a = admin.server.address();
         adminPort = typeof a === 'object' && a ? a.port : adminAddress.port;
       }

@@ -297,7 +297,7 @@ export class EstClient {
     for (;;) {
       const headers: Record<string, string> = { ...extraHeaders };
       // Only reached on a verified TLS session (or under --insecure, by the user's choice).
-      if (withBasic && this.basic) headers.authorization = 'Basic ' + Buffer.from(`${this.basic.user}:${this.basic.password}`, 'utf8').toString('base64');
+      if (withBasic && this.basic) headers.Authorization = 'Basic ' + Buffer.from(`${this.basic.user}:${this.basic.password}`, 'utf8').toString('base64');
       const res = await this.connection.request({ method, path: `${this.prefix}/${what}`, headers, ...(body ? { body } : {}), what });
       // RFC 7617: answer one Basic challenge with credentials not sent yet.
       if (res.status === 401 && !withBasic && this.basic && /(^|[\s,])basic(\s|$)/i.test(String(res.headers['www-authenticate'] ?? ''))) {

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions, SecureVersion, TLSSocket } from 'node:tls';
 import { classifyError, EstClientError } from './errors.js';
 import { mayAuthenticate, tlsTrustOptions, type Trust } from './trust.js';
+import { ESTUARY_VERSION } from '../version.js';
 
 /** What a request body may depend on: the TLS session of the connection that carries it. */
 export interface ConnectionInfo {
@@ -183,7 +184,7 @@ export class HttpConnection {
         path: r.path,
         method: r.method,
         agent: this.agent,
-        headers: { 'user-agent': 'estuary-client', ...(r.headers ?? {}) },
+        headers: { 'User-Agent': `estuary-client/${ESTUARY_VERSION}`, ...(r.headers ?? {}) },
       });
       const timer = setTimeout(() => {
         req.destroy(Object.assign(new Error(`no answer within ${Math.round(this.timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }));
@@ -212,8 +213,8 @@ export class HttpConnection {
               throw err;
             }
             const payload = typeof built.body === 'string' ? Buffer.from(built.body, 'latin1') : built.body;
-            req.setHeader('content-type', built.contentType);
-            req.setHeader('content-length', payload.length);
+            req.setHeader('Content-Type', built.contentType);
+            req.setHeader('Content-Length', payload.length);
             req.end(payload);
           })
           .catch((err: Error) => req.destroy(err));

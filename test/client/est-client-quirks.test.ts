@@ -4,6 +4,7 @@
  * connections closed or reset by the server, Basic challenges, bootstrap without credentials.
  */
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EstClient, type CsrFactory, type EstClientOptions, type WaitingInfo } from '../../src/client/est-client.js';
 import { EstClientError, EXIT_CODES } from '../../src/client/errors.js';
@@ -70,6 +71,22 @@ async function issueFor(csrBody: Buffer, cn = 'CN=issued'): Promise<Buffer> {
   });
   return Buffer.from(cert.rawData);
 }
+
+describe('what the client sends', () => {
+  it('header names in canonical case (some deployed servers compare bytes) and a versioned User-Agent', async () => {
+    const c = client();
+    const before = q.requests.length;
+    await c.enroll(factory().csr);
+    const sent = q.requests.slice(before).filter((r) => r.operation === 'simpleenroll');
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+    expect(sent.length).toBeGreaterThan(0);
+    for (const r of sent) {
+      const names = r.rawHeaderNames.filter((n) => ['user-agent', 'content-type', 'content-length', 'authorization'].includes(n.toLowerCase()));
+      expect(names.sort()).toEqual(['Authorization', 'Content-Length', 'Content-Type', 'User-Agent']);
+      expect(r.headers['user-agent']).toBe(`estuary-client/${version}`);
+    }
+  });
+});
 
 const TOLERATED: Array<[string, Quirks]> = [
   ['base64 wrapped at 76 with CRLF', { crlfWrap: true }],

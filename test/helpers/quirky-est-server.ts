@@ -56,6 +56,8 @@ export interface RecordedRequest {
   operation: Operation | undefined;
   label: string | undefined;
   headers: IncomingHttpHeaders;
+  /** The header names exactly as the client sent them (their case). */
+  rawHeaderNames: string[];
   /** An Authorization header was present (whatever its value). */
   authorization: boolean;
   basicUser: string | undefined;
@@ -166,6 +168,7 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
       operation,
       label: operation ? m?.[1] : undefined,
       headers: req.headers,
+      rawHeaderNames: req.rawHeaders.filter((_, i) => i % 2 === 0),
       authorization: req.headers.authorization !== undefined,
       basicUser: basic?.user,
       clientCert: chain[0] ? { subject: new X509Certificate(chain[0]).subject.replace(/\n/g, ', '), authorized: socket.authorized, der: chain[0] } : undefined,
