@@ -29,6 +29,11 @@ export interface Account {
   allowedProfiles: string[];
   /** The last unlock: failed-attempt locks set before it no longer count (null: never unlocked). */
   unlockedAt: Date | null;
+  /**
+   * EST accounts: the holder may sign in to the Web RA to see only the certificates requested with
+   * this account, download them, revoke one (key compromise) and change the password.
+   */
+  selfService: boolean;
   createdAt: Date;
   updatedAt: Date;
 }

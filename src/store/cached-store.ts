@@ -122,6 +122,7 @@ class CachedStore implements Store {
   setAccountDisabled: Store['setAccountDisabled'] = (e, d) => this.store.setAccountDisabled(e, d);
   setAccountAllowedNames: Store['setAccountAllowedNames'] = (e, n) => this.store.setAccountAllowedNames(e, n);
   setAccountAllowedProfiles: Store['setAccountAllowedProfiles'] = (e, l) => this.store.setAccountAllowedProfiles(e, l);
+  setAccountSelfService: Store['setAccountSelfService'] = (e, on) => this.store.setAccountSelfService(e, on);
   unlockAccount: Store['unlockAccount'] = (e, at) => this.store.unlockAccount(e, at);
   createProfile: Store['createProfile'] = (p) => this.store.createProfile(p);
   updateProfile: Store['updateProfile'] = (p) => this.store.updateProfile(p);

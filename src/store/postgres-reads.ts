@@ -86,7 +86,7 @@ export class PostgresReads {
     const now = search.now ?? this.now();
 
     // newest first within a status alone: walk (status, created_at, seq, not_after) (postgres-search.ts)
-    const statusLeads = order === 'issued' && search.status !== undefined && search.profile === undefined;
+    const statusLeads = order === 'issued' && search.status !== undefined && search.profile === undefined && search.requester === undefined;
     const text = [search.q, search.subject, search.san, search.serial].some((t) => t !== undefined && t.length >= 3);
     const sample = text ? await this.textSample() : undefined;
     const pageWhere = certificateWhere(search, now, statusLeads, sample);

@@ -11,7 +11,7 @@ import {
 } from '../ra/model.js';
 
 export interface AccountRow {
-  id: number; email: string; password_hash: string; role: string; disabled: boolean; allowed_names: string[]; allowed_profiles: string[];
+  id: number; email: string; password_hash: string; role: string; disabled: boolean; allowed_names: string[]; allowed_profiles: string[]; self_service: boolean;
   unlocked_at: Date | null; created_at: Date; updated_at: Date;
 }
 export interface ProfileRow {
@@ -36,7 +36,7 @@ export interface AuditRow {
 }
 
 /** Named (prepared) statements list their columns: a later migration adding one must not break running instances. */
-export const ACCOUNT_COLUMNS = 'id, email, password_hash, role, disabled, allowed_names, allowed_profiles, unlocked_at, created_at, updated_at';
+export const ACCOUNT_COLUMNS = 'id, email, password_hash, role, disabled, allowed_names, allowed_profiles, self_service, unlocked_at, created_at, updated_at';
 
 export const CERTIFICATE_COLUMNS = `serial, profile, ca, subject, sans, not_before, not_after, der, requester, renews, status,
   revoked_at, revocation_reason, created_at`;
@@ -121,6 +121,7 @@ export function toAccount(r: AccountRow): Account {
     allowedNames: r.allowed_names,
     allowedProfiles: r.allowed_profiles,
     unlockedAt: r.unlocked_at,
+    selfService: r.self_service,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -105,6 +105,7 @@ export function certificateWhere(s: CertificateSearch, now: Date, statusLeads = 
   if (s.san) c.add(c.substring('sans', s.san, sample));
   if (s.serial && serialText(s.serial)) c.add(c.substring('serial', serialText(s.serial), sample));
   if (s.profile !== undefined) c.add(`profile = ${c.bind(s.profile)}`);
+  if (s.requester !== undefined) c.add(`requester = ${c.bind(s.requester)}`);
   switch (s.status) {
     case undefined:
       break;

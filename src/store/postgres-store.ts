@@ -180,6 +180,10 @@ export class PostgresStore implements Store {
     return this.updateAccount('setAccountAllowedProfiles', 'allowed_profiles = $2::jsonb, updated_at = $3', email, [json(labels), this.now()]);
   }
 
+  setAccountSelfService(email: string, enabled: boolean): Promise<boolean> {
+    return this.updateAccount('setAccountSelfService', 'self_service = $2, updated_at = $3', email, [enabled, this.now()]);
+  }
+
   unlockAccount(email: string, at: Date): Promise<boolean> {
     return this.updateAccount('unlockAccount', 'unlocked_at = $2', email, [at]);
   }

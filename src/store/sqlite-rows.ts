@@ -5,7 +5,7 @@ import { type Account, type AccountRole, type AuditEvent, type AuthMechanism, ty
 export type Params = Record<string, unknown>;
 
 export interface AccountRow {
-  id: number; email: string; password_hash: string; role: string; disabled: number; allowed_names: string; allowed_profiles: string; unlocked_at: string | null;
+  id: number; email: string; password_hash: string; role: string; disabled: number; allowed_names: string; allowed_profiles: string; unlocked_at: string | null; self_service: number;
   created_at: string; updated_at: string;
 }
 export interface ProfileRow {
@@ -67,6 +67,7 @@ export function toAccount(r: AccountRow): Account {
     allowedNames: JSON.parse(r.allowed_names) as string[],
     allowedProfiles: JSON.parse(r.allowed_profiles) as string[],
     unlockedAt: r.unlocked_at ? new Date(r.unlocked_at) : null,
+    selfService: r.self_service === 1,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };

@@ -100,15 +100,18 @@ export function certificateWhere(s: CertificateSearch, now: string, rarity?: Tri
   // keeps a column's condition out of index selection, it is still checked on every row):
   // a text match drives from the trigram index's rowids; else newest-first walks
   // (profile, status, created_at, not_after) or (status, created_at, not_after) in order, judging
-  // not_after from the index; soonest-expiry and an expiry window walk (status, not_after, created_at).
+  // not_after from the index; soonest-expiry and an expiry window walk (status, not_after, created_at);
+  // one requester's certificates (a self-service account's own) walk (requester, created_at).
   const text = match.length > 0;
   const newest = s.order !== 'expiry';
-  const key = text ? '+' : '';
+  const own = s.requester !== undefined && !text;
+  const key = text || own ? '+' : '';
   // a bounded window of expiry (expiring within N days) is a short range of (status, not_after, created_at), whatever the order
   const window = s.notAfterFrom !== undefined && s.notAfterTo !== undefined;
-  const expiry = text || (newest && !window) ? '+not_after' : 'not_after';
+  const expiry = text || own || (newest && !window) ? '+not_after' : 'not_after';
   if (text) c.add(`rowid IN (SELECT rowid FROM certificates_fts WHERE certificates_fts MATCH ${c.bind(match.join(' AND '))})`);
   if (s.profile !== undefined) c.add(`${key}profile = ${c.bind(s.profile)}`);
+  if (s.requester !== undefined) c.add(`${text ? '+' : ''}requester = ${c.bind(s.requester)}`);
   switch (s.status) {
     case undefined:
       break;

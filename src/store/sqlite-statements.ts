@@ -18,6 +18,7 @@ export function prepareStatements(db: Database.Database) {
     setDisabled: p('UPDATE accounts SET disabled = @disabled, updated_at = @now WHERE email = @email'),
     setAllowedNames: p('UPDATE accounts SET allowed_names = @names, updated_at = @now WHERE email = @email'),
     setAllowedProfiles: p('UPDATE accounts SET allowed_profiles = @labels, updated_at = @now WHERE email = @email'),
+    setSelfService: p('UPDATE accounts SET self_service = @enabled, updated_at = @now WHERE email = @email'),
     unlockAccount: p('UPDATE accounts SET unlocked_at = @at WHERE email = @email'),
     insertProfile: p(`INSERT INTO profiles (${PROFILE_COLUMNS}) VALUES (@label, @enabled, @ca, @auth, @client_trust_anchors,
       @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @approval,

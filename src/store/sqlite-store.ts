@@ -177,6 +177,11 @@ export class SqliteStore implements Store {
     return this.write('setAccountAllowedProfiles', () => this.stmt.setAllowedProfiles.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
   }
 
+  async setAccountSelfService(email: string, enabled: boolean): Promise<boolean> {
+    const params = { email: email.toLowerCase(), enabled: enabled ? 1 : 0, now: iso(this.now()) };
+    return this.write('setAccountSelfService', () => this.stmt.setSelfService.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));
+  }
+
   async unlockAccount(email: string, at: Date): Promise<boolean> {
     const params = { email: email.toLowerCase(), at: iso(at) };
     return this.write('unlockAccount', () => this.stmt.unlockAccount.run(params).changes > 0, undefined, (done) => this.accountChanged(done, params.email));

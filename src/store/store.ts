@@ -55,6 +55,8 @@ export interface CertificateSearch {
   /** Hex, colons and case ignored. */
   serial?: string;
   profile?: string;
+  /** Exactly this requester (account email or client certificate subject), e.g. a self-service account's own. */
+  requester?: string;
   /** `valid`: not revoked and notAfter ≥ now; `expired`: not revoked and notAfter < now. */
   status?: CertificateStatus | 'expired';
   /** notAfter within [notAfterFrom, notAfterTo]. */
@@ -166,6 +168,8 @@ export interface Store {
   setAccountDisabled(email: string, disabled: boolean): Promise<boolean>;
   setAccountAllowedNames(email: string, names: string[]): Promise<boolean>;
   setAccountAllowedProfiles(email: string, labels: string[]): Promise<boolean>;
+  /** Self-service sign-in for an EST account (Account.selfService); false when no such account. */
+  setAccountSelfService(email: string, enabled: boolean): Promise<boolean>;
   /** Lift failed-attempt locks set before `at` (throttle.ts); false when no such account exists. */
   unlockAccount(email: string, at: Date): Promise<boolean>;
 

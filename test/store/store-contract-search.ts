@@ -43,6 +43,30 @@ export function storeSearchContract(name: string, open: () => Promise<Store>, cl
       expect(await store.setAccountAllowedProfiles('none@example.com', ['iot'])).toBe(false);
     });
 
+    it('self-service: the flag round-trips (off by default), and a search for one requester finds only its certificates, newest first', async () => {
+      const holder = await store.createAccount({ email: 'holder@example.com', passwordHash: 'h', role: 'est' });
+      expect(holder.selfService).toBe(false);
+      expect(await store.setAccountSelfService('HOLDER@example.com', true)).toBe(true);
+      expect((await store.getAccount('holder@example.com'))?.selfService).toBe(true);
+      expect((await store.listAccounts()).find((a) => a.email === 'holder@example.com')?.selfService).toBe(true);
+      expect(await store.setAccountSelfService('nobody@example.com', true)).toBe(false);
+      const t = Date.parse('2025-06-01T00:00:00Z');
+      const mine = [0, 1, 2].map((i) => newCertificate({ requester: 'holder@example.com', subject: `CN=mine-${i}`, notBefore: new Date(t + i * 1000) }));
+      const other = newCertificate({ requester: 'other@example.com', subject: 'CN=mine-but-not' });
+      for (const [i, cert] of [...mine, other].entries()) {
+        await store.recordIssuance(cert, newEvent());
+        if (i < 3) await new Promise((r) => setTimeout(r, 5)); // distinct issue times: newest first is well defined
+      }
+      const page = await store.searchCertificates({ requester: 'holder@example.com', countLimit: 100 });
+      expect(page.items.map((c) => c.subject)).toEqual(['CN=mine-2', 'CN=mine-1', 'CN=mine-0']);
+      expect(page.total).toBe(3);
+      expect((await store.searchCertificates({ requester: 'holder@example.com', q: 'mine' })).items).toHaveLength(3);
+      expect((await store.searchCertificates({ requester: 'holder@example.com', status: 'valid', now: new Date(t) })).total).toBe(3);
+      expect((await store.searchCertificates({ requester: 'nobody@example.com' })).items).toEqual([]);
+      expect(await store.setAccountSelfService('holder@example.com', false)).toBe(true);
+      expect((await store.getAccount('holder@example.com'))?.selfService).toBe(false);
+    });
+
     it('searches certificates by subject, SAN and serial substrings, case-insensitively, with a total', async () => {
       const a = newCertificate({ subject: 'CN=Sensor-17, O=Plant North', sans: ['DNS:sensor-17.plant.example', 'IP:10.1.2.3'], profile: 'iot' });
       const b = newCertificate({ subject: 'CN=gateway, O=Plant South', sans: ['DNS:gw.example'], profile: 'iot' });

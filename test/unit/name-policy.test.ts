@@ -10,7 +10,7 @@ function profile(policy: Partial<NamePolicy>): Profile {
 }
 
 const account = (allowedNames: string[]): Account => ({
-  id: 1, email: 'a@example.com', passwordHash: 'x', role: 'est', disabled: false, allowedNames, allowedProfiles: [], unlockedAt: null, createdAt: new Date(0), updatedAt: new Date(0),
+  id: 1, email: 'a@example.com', passwordHash: 'x', role: 'est', disabled: false, allowedNames, allowedProfiles: [], unlockedAt: null, selfService: false, createdAt: new Date(0), updatedAt: new Date(0),
 });
 
 describe('globMatches', () => {
