@@ -19,6 +19,7 @@ import { certificateRoutes } from './api-certificates.js';
 import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
 import { requestRoutes } from './api-requests.js';
+import { selfRoutes } from './api-self.js';
 import { sessionRoutes } from './api-session.js';
 import { authorize } from './guard.js';
 import { buildOpenApi } from './openapi.js';
@@ -44,7 +45,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
+  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...selfRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {

@@ -65,6 +65,7 @@ interface CreateBody {
   email: string;
   role: AccountRole;
   password?: string;
+  selfService?: boolean;
   allowedNames?: string[];
   allowedProfiles?: string[];
 }
@@ -78,20 +79,22 @@ const create: ApiRoute<unknown, unknown, CreateBody> = {
     const email = body.email.trim().toLowerCase();
     if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
     checkNameGlobs(body.allowedNames);
+    if (body.selfService && body.role !== 'est') throw problem.field('selfService', 'self-service is for EST accounts (Web RA roles sign in anyway)');
     if (await ctx.store.getAccount(email)) throw problem.conflict(`an account with email ${email} already exists`);
     checkPassword(body.password, email);
     const password = body.password ?? generatePassword();
     const created = await ctx.store.createAccount({ email, passwordHash: await hashPassword(password), role: body.role });
     if (body.allowedNames?.length) await ctx.store.setAccountAllowedNames(email, body.allowedNames);
     if (body.allowedProfiles?.length) await ctx.store.setAccountAllowedProfiles(email, body.allowedProfiles);
-    await audit(ctx, actor, 'account.add', `${created.email} (${created.role})`);
+    if (body.selfService) await ctx.store.setAccountSelfService(email, true);
+    await audit(ctx, actor, 'account.add', `${created.email} (${created.role}${body.selfService ? ', self-service' : ''})`);
     reply.code(201).header('location', `/api/accounts/${encodeURIComponent(email)}`);
     return { email: created.email, role: created.role, ...(body.password === undefined ? { password } : {}) };
   },
 };
 
-const patch: ApiRoute<{ email: string }, unknown, { disabled?: boolean; allowedNames?: string[]; allowedProfiles?: string[] }> = {
-  method: 'PATCH', url: '/api/accounts/:email', operationId: 'updateAccount', tag: 'accounts', summary: 'Disable or enable an account, or restrict its names and profiles',
+const patch: ApiRoute<{ email: string }, unknown, { disabled?: boolean; allowedNames?: string[]; allowedProfiles?: string[]; selfService?: boolean }> = {
+  method: 'PATCH', url: '/api/accounts/:email', operationId: 'updateAccount', tag: 'accounts', summary: 'Disable or enable an account, restrict its names and profiles, or turn self-service on or off',
   access: ADMIN_ONLY, schema: { params: emailParams, body: AccountPatch },
   responses: { 200: { description: 'the account as saved', schema: AccountSchema }, ...problemResponses(400, 401, 403, 404) },
   async handler({ params, body, actor, session }, ctx) {
@@ -99,6 +102,12 @@ const patch: ApiRoute<{ email: string }, unknown, { disabled?: boolean; allowedN
     if (body.disabled === true && account.email === session!.email) throw problem.field('disabled', 'you cannot disable the account you are signed in with');
     if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
     checkNameGlobs(body.allowedNames);
+    if (body.selfService === true && account.role !== 'est') throw problem.field('selfService', 'self-service is for EST accounts (Web RA roles sign in anyway)');
+    if (body.selfService !== undefined && body.selfService !== account.selfService) {
+      await ctx.store.setAccountSelfService(account.email, body.selfService);
+      if (!body.selfService) await ctx.sessions.destroyFor(account.email);
+      await audit(ctx, actor, body.selfService ? 'account.self-service.on' : 'account.self-service.off', account.email);
+    }
     if (body.disabled !== undefined && body.disabled !== account.disabled) {
       await ctx.store.setAccountDisabled(account.email, body.disabled);
       if (body.disabled) await ctx.sessions.destroyFor(account.email);

@@ -1,15 +1,16 @@
 /**
- * Sign-in and sign-out. Only admin, officer and auditor accounts sign in; EST accounts, unknown
+ * Sign-in and sign-out. Admin, officer and auditor accounts sign in, and EST accounts with
+ * self-service (to their own certificates only); other EST accounts, unknown
  * emails, disabled accounts and wrong passwords all get the same 401 after the same scrypt work.
  * Failures are throttled per (client address, email) and per client address (sign-in-throttle.ts); every sign-in,
  * failure and lockout is an audit event.
  */
 import { HashGateFullError } from '../ra/hash-gate.js';
 import { verifyPassword, dummyPasswordHash } from '../ra/password.js';
-import { ADMIN_ROLES, type AdminRole } from '../ra/model.js';
+import { ADMIN_ROLES, type SessionRole } from '../ra/model.js';
 import { sessionCookie, sessionInfo, cookieValue, SESSION_COOKIE } from './guard.js';
 import { problem, ProblemError } from './problem.js';
-import { ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
+import { ANY_ACCOUNT, type AdminContext, type ApiRoute } from './route.js';
 import { problemResponses, SessionInfo, SignIn } from './schemas.js';
 
 async function audit(ctx: AdminContext, actor: string, action: string, outcome: string, detail: string): Promise<void> {
@@ -21,7 +22,7 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
   url: '/api/session',
   operationId: 'signIn',
   tag: 'session',
-  summary: 'Sign in with an admin, officer or auditor account',
+  summary: 'Sign in with an admin, officer or auditor account, or an EST account with self-service',
   description: 'Sets the HttpOnly session cookie. After 5 failures for one email from one client address (or 20 from one address on any emails) within 15 minutes, that email from that address (or the whole address) is locked for 15 minutes (429 with Retry-After); an admin can unlock an account early.',
   access: 'public',
   schema: { body: SignIn },
@@ -36,7 +37,8 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
       throw new ProblemError('locked', 'too many failed sign-ins; try again later', { retryAfterSeconds: lock.retryAfterSeconds });
     }
     const role = account?.role;
-    const usable = account && !account.disabled && (ADMIN_ROLES as readonly string[]).includes(role!);
+    // EST accounts sign in only with self-service on (their own certificates, api-self.ts)
+    const usable = account && !account.disabled && ((ADMIN_ROLES as readonly string[]).includes(role!) || (role === 'est' && account.selfService));
     // Hash even when the account cannot sign in, so timing does not tell which emails exist.
     const hash = usable ? account.passwordHash : await dummyPasswordHash();
     let verified: boolean;
@@ -57,7 +59,7 @@ const signIn: ApiRoute<unknown, unknown, { email: string; password: string }> = 
       throw problem.unauthenticated('wrong email or password');
     }
     await ctx.throttle.succeed(email, address);
-    const { session, cookie } = await ctx.sessions.create(account!.email, account!.role as AdminRole);
+    const { session, cookie } = await ctx.sessions.create(account!.email, account!.role as SessionRole);
     await audit(ctx, session.email, 'session.signin', 'success', `${session.role}, from ${address}`);
     reply.header('set-cookie', sessionCookie(cookie));
     return sessionInfo(session, ctx.sessions);
@@ -70,7 +72,7 @@ const current: ApiRoute = {
   operationId: 'getSession',
   tag: 'session',
   summary: 'The signed-in account, its role and CSRF token',
-  access: ANY_ROLE,
+  access: ANY_ACCOUNT,
   schema: {},
   responses: { 200: { description: 'the session', schema: SessionInfo }, ...problemResponses(401) },
   async handler({ session }, ctx) {
@@ -84,7 +86,7 @@ const signOut: ApiRoute = {
   operationId: 'signOut',
   tag: 'session',
   summary: 'Sign out',
-  access: ANY_ROLE,
+  access: ANY_ACCOUNT,
   schema: {},
   responses: { 204: { description: 'signed out; the cookie is cleared' }, ...problemResponses(401, 403) },
   async handler({ session, request, reply }, ctx) {

@@ -40,7 +40,8 @@ export async function authorize(ctx: AdminContext, request: FastifyRequest, repl
   }
   const session = found.session;
   const account = await ctx.store.getAccount(session.email);
-  if (!account || account.disabled || !isAdminRole(account.role)) {
+  const selfService = account?.role === 'est' && account.selfService;
+  if (!account || account.disabled || !(isAdminRole(account.role) || selfService)) {
     await ctx.sessions.end(session);
     reply.header('set-cookie', sessionCookie('', true));
     throw problem.unauthenticated('this account can no longer sign in');
@@ -52,6 +53,8 @@ export async function authorize(ctx: AdminContext, request: FastifyRequest, repl
       throw new ProblemError('csrf', 'CSRF token missing or wrong: send the csrfToken of your session as X-CSRF-Token');
     }
   }
+  if (access === 'account') return session;
+  if (session.role === 'est') throw problem.forbidden('a self-service account sees only its own certificates (the /api/self/ calls)');
   if (access !== 'signed-in' && !access.includes(session.role)) {
     throw problem.forbidden(`the ${session.role} role may not do this (needed: ${access.join(' or ')})`);
   }

@@ -13,9 +13,13 @@ import type { Session, SessionManager } from './sessions.js';
 import type { HashGate } from '../ra/hash-gate.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 
-/** `public`: no session; `signed-in`: any Web RA role; otherwise the roles that may. */
-export type Access = 'public' | 'signed-in' | readonly AdminRole[];
+/**
+ * `public`: no session; `account`: any signed-in account, self-service EST accounts included (routes
+ * that serve the caller's own data only); `signed-in`: any Web RA role; otherwise the roles that may.
+ */
+export type Access = 'public' | 'account' | 'signed-in' | readonly AdminRole[];
 
+export const ANY_ACCOUNT: Access = 'account';
 export const ANY_ROLE: Access = 'signed-in';
 export const ADMIN_ONLY: readonly AdminRole[] = ['admin'];
 export const OFFICERS: readonly AdminRole[] = ['admin', 'officer'];

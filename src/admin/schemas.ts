@@ -47,7 +47,7 @@ export const Problem = named('Problem', obj({
 // ── session ───────────────────────────────────────────────────────────────────────────────────
 export const SignIn = named('SignIn', obj({ email: str({ minLength: 1, maxLength: 254 }), password: str({ minLength: 1, maxLength: 1024 }) }, ['email', 'password']));
 export const SessionInfo = named('Session', obj({
-  email: str(), role: { enum: ADMIN_ROLES },
+  email: str(), role: { enum: [...ADMIN_ROLES, 'est'], description: 'est: an EST account signed in for self-service (its own certificates only)' },
   csrfToken: str({ description: 'send it as X-CSRF-Token on every POST, PUT, PATCH and DELETE' }),
   idleTimeoutSeconds: { type: 'integer' }, expiresAt: dateTime('absolute end of the session'),
 }, ['email', 'role', 'csrfToken', 'idleTimeoutSeconds', 'expiresAt']));
@@ -208,21 +208,26 @@ export const CaCertificateImport = named('CaCertificateImport', obj({
 }, ['certificate']));
 
 // ── accounts ──────────────────────────────────────────────────────────────────────────────────
+const selfService = { type: 'boolean', description: 'EST accounts: the holder may sign in to the Web RA to see, download and revoke (key compromise) its own certificates and change its password' };
 export const Account = named('Account', obj({
   email: str(), role: { enum: ACCOUNT_ROLES }, disabled: { type: 'boolean' },
-  allowedNames: strings(), allowedProfiles: strings(), createdAt: dateTime(), updatedAt: dateTime(),
-}, ['email', 'role', 'disabled', 'allowedNames', 'allowedProfiles', 'createdAt', 'updatedAt']));
+  allowedNames: strings(), allowedProfiles: strings(), selfService,
+  createdAt: dateTime(), updatedAt: dateTime(),
+}, ['email', 'role', 'disabled', 'allowedNames', 'allowedProfiles', 'selfService', 'createdAt', 'updatedAt']));
 const password = str({ minLength: 8, maxLength: 1024, writeOnly: true });
 const allowedNames = strings({ minLength: 1 }, 200);
 const allowedProfiles = { type: 'array', maxItems: 200, uniqueItems: true, items: str({ pattern: LABEL_PATTERN }) };
 export const AccountCreate = named('AccountCreate', obj({
   email: email(), role: { enum: ACCOUNT_ROLES }, password: { ...password, description: 'generated and returned once when left out' },
-  allowedNames, allowedProfiles,
+  allowedNames, allowedProfiles, selfService,
 }, ['email', 'role']));
 export const AccountCreated = named('AccountCreated', obj({ email: str(), role: { enum: ACCOUNT_ROLES }, password: str({ description: 'only when generated' }) }, ['email', 'role']));
-export const AccountPatch = named('AccountPatch', obj({ disabled: { type: 'boolean' }, allowedNames, allowedProfiles }, [], { minProperties: 1 }));
+export const AccountPatch = named('AccountPatch', obj({ disabled: { type: 'boolean' }, allowedNames, allowedProfiles, selfService }, [], { minProperties: 1 }));
 export const PasswordReset = named('PasswordReset', obj({ password: { ...password, description: 'generated and returned once when left out' } }));
 export const PasswordResult = named('PasswordResult', obj({ email: str(), password: str({ description: 'only when generated' }) }, ['email']));
+export const PasswordChange = named('PasswordChange', obj({
+  currentPassword: str({ minLength: 1, maxLength: 1024, writeOnly: true }), newPassword: password,
+}, ['currentPassword', 'newPassword']));
 export const AccountProfiles = named('AccountProfiles', obj({ profiles: allowedProfiles }, ['profiles'], { description: 'the profiles an EST account may use; empty: every profile that allows it' }));
 
 // ── requests ──────────────────────────────────────────────────────────────────────────────────
@@ -286,6 +291,11 @@ export const idParams = obj({ id: int(1, Number.MAX_SAFE_INTEGER) }, ['id']);
 export const serialParams = obj({ serial: str({ pattern: '^[0-9A-Fa-f:]{1,100}$', description: 'hex, colons allowed' }) }, ['serial']);
 
 export const requestQuery = obj({ status: { enum: ['pending', 'approved', 'rejected', 'issued', 'all'], default: 'pending' }, profile: str({ maxLength: 64 }), ...paging });
+export const ownCertificateQuery = obj({
+  q: str({ maxLength: 200, description: 'substring of the subject, a SAN or the serial' }), status: certStatus,
+  after: str({ maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'the `next` of the previous page' }),
+  ...paging,
+});
 export const certificateQuery = obj({
   q: str({ maxLength: 200, description: 'substring of the subject, a SAN or the serial' }), subject: str({ maxLength: 200 }), san: str({ maxLength: 200 }),
   serial: str({ maxLength: 100 }), profile: str({ maxLength: 64 }), status: certStatus,

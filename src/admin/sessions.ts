@@ -7,14 +7,14 @@
  * every instance at its next request.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AdminRole } from '../ra/model.js';
+import type { SessionRole } from '../ra/model.js';
 import type { Store, WebSession } from '../store/store.js';
 
 export interface Session {
   /** The store's id: SHA-256 (hex) of the cookie value. */
   id: string;
   email: string;
-  role: AdminRole;
+  role: SessionRole;
   csrfToken: string;
   createdAt: number;
   lastSeenAt: number;
@@ -65,7 +65,7 @@ export class SessionManager {
   }
 
   /** A new session; the cookie value is returned once and never stored. */
-  async create(email: string, role: AdminRole): Promise<{ session: Session; cookie: string }> {
+  async create(email: string, role: SessionRole): Promise<{ session: Session; cookie: string }> {
     const now = this.o.now();
     const cookie = this.random(32).toString('base64url');
     const session: Session = {

@@ -36,6 +36,7 @@ export function accountView(a: Account) {
     disabled: a.disabled,
     allowedNames: a.allowedNames,
     allowedProfiles: a.allowedProfiles,
+    selfService: a.selfService,
     createdAt: a.createdAt.toISOString(),
     updatedAt: a.updatedAt.toISOString(),
   };

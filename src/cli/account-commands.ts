@@ -27,17 +27,20 @@ export function registerAccountCommands(program: Command): void {
     .option('--role <role>', 'est (HTTP Basic on EST), or a Web RA role: admin (everything), officer (approve, reject, revoke) or auditor (read only)', 'est')
     .option('--password-file <file>', 'file holding the password')
     .option('--allowed-names <list>', 'names this account may request, e.g. sensor-17,sensor-17.*.example.com,email:*@example.com (* within one label; bare: CN, DNS, IP; prefixes dns:, ip:, email:, uri:, cn:)')
+    .option('--self-service', 'est accounts: the holder may sign in to the Web RA to see, download and revoke its own certificates and change its password')
     .option('--json', 'print a JSON object')
     .option('--home <dir>', 'data directory')
-    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; json?: boolean }) => {
+    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; selfService?: boolean; json?: boolean }) => {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
       if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
+      if (opts.selfService && opts.role !== 'est') throw new CliError('--self-service: for est accounts (Web RA roles sign in anyway)');
       const names = opts.allowedNames !== undefined ? nameGlobs(opts.allowedNames) : undefined;
       const { password, generated } = readAccountPassword(opts, email);
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
         if (names !== undefined) await store.setAccountAllowedNames(created.email, names);
-        await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role})` });
+        if (opts.selfService) await store.setAccountSelfService(created.email, true);
+        await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role}${opts.selfService ? ', self-service' : ''})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
         else {
           print(`account ${created.email} (${created.role}) created`);
@@ -55,7 +58,7 @@ export function registerAccountCommands(program: Command): void {
       await withStore(opts, async (store) => {
         const accounts = await store.listAccounts();
         if (opts.json) printJson(accounts.map(({ passwordHash: _omit, ...a }) => a));
-        else printTable(['EMAIL', 'ROLE', 'STATUS', 'CREATED', 'NAMES'], accounts.map((a) => [a.email, a.role, a.disabled ? 'disabled' : 'active', a.createdAt.toISOString(), a.allowedNames.join(',') || '*']));
+        else printTable(['EMAIL', 'ROLE', 'STATUS', 'SELF-SERVICE', 'CREATED', 'NAMES'], accounts.map((a) => [a.email, a.role, a.disabled ? 'disabled' : 'active', a.selfService ? 'yes' : '-', a.createdAt.toISOString(), a.allowedNames.join(',') || '*']));
       });
     });
 
@@ -86,6 +89,23 @@ export function registerAccountCommands(program: Command): void {
         if (!(await store.setAccountAllowedNames(email.toLowerCase(), list))) throw new CliError(`no account ${email}`);
         await store.appendAudit({ actor: 'cli', action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
         print(list.length ? `account ${email.toLowerCase()} may request: ${list.join(', ')}` : `account ${email.toLowerCase()} may request any name its profiles allow`);
+      });
+    });
+
+  account
+    .command('self-service <email> <on|off>')
+    .description('let an EST account\'s holder sign in to the Web RA for its own certificates and password (on), or no longer (off: its sessions end)')
+    .option('--home <dir>', 'data directory')
+    .action(async (email: string, state: string, opts: HomeOption) => {
+      if (state !== 'on' && state !== 'off') throw new CliError(`expected on or off, got "${state}"`);
+      await withStore(opts, async (store) => {
+        const found = await store.getAccount(email);
+        if (!found) throw new CliError(`no account ${email}`);
+        if (found.role !== 'est') throw new CliError(`${found.email} is a ${found.role} account: self-service is for est accounts (Web RA roles sign in anyway)`);
+        await store.setAccountSelfService(found.email, state === 'on');
+        if (state === 'off') await store.deleteSessionsOf(found.email);
+        await store.appendAudit({ actor: 'cli', action: `account.self-service.${state}`, profile: null, outcome: 'success', serial: null, detail: found.email });
+        print(`self-service ${state} for ${found.email}`);
       });
     });
 

@@ -12,6 +12,8 @@ export const ACCOUNT_ROLES: readonly AccountRole[] = ['est', 'admin', 'officer',
 /** The roles that sign in to the Web RA; `est` accounts authenticate only on EST. */
 export type AdminRole = Exclude<AccountRole, 'est'>;
 export const ADMIN_ROLES: readonly AdminRole[] = ['admin', 'officer', 'auditor'];
+/** Who holds a Web RA session: a Web RA role, or an EST account with self-service (Account.selfService). */
+export type SessionRole = AdminRole | 'est';
 
 export interface Account {
   id: number;

@@ -5,8 +5,8 @@
  * (ra/model.ts).
  */
 import type {
-  Account, AdminRole, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
-  NewPendingRequest, NewProfile, PendingRequest, PendingStatus, Profile, RevokedCertificate,
+  Account, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
+  NewPendingRequest, NewProfile, PendingRequest, PendingStatus, Profile, RevokedCertificate, SessionRole,
 } from '../ra/model.js';
 
 
@@ -281,7 +281,7 @@ export interface Store {
 export interface WebSession {
   id: string;
   email: string;
-  role: AdminRole;
+  role: SessionRole;
   csrfToken: string;
   createdAt: Date;
   lastSeenAt: Date;
