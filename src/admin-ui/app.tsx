@@ -10,6 +10,8 @@ import { CertificateDetailScreen } from './screens/certificate-detail';
 import { CaConnectorsScreen } from './screens/ca-connectors';
 import { CertificatesScreen } from './screens/certificates';
 import { DashboardScreen } from './screens/dashboard';
+import { MyCertificatesScreen } from './screens/my-certificates';
+import { PasswordScreen } from './screens/password';
 import { ProfileEditScreen } from './screens/profile-edit';
 import { ProfilesScreen } from './screens/profiles';
 import { RequestsScreen } from './screens/requests';
@@ -26,7 +28,19 @@ const NAV: ReadonlyArray<{ href: string; label: string; testId: string; roles?: 
   { href: '/certificates', label: 'Certificates', testId: 'nav-certificates' },
   { href: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { href: '/cas', label: 'CA connectors', testId: 'nav-cas', roles: ['admin', 'officer'] },
+  { href: '/password', label: 'My password', testId: 'nav-password' },
 ];
+
+/** An EST account signed in for self-service sees its own certificates and its password only. */
+const SELF_NAV: typeof NAV = [
+  { href: '/', label: 'My certificates', testId: 'nav-my-certificates' },
+  { href: '/password', label: 'My password', testId: 'nav-password' },
+];
+
+function SelfRoute({ path }: { path: string }): ComponentChildren {
+  if (path === '/password') return <PasswordScreen />;
+  return <MyCertificatesScreen />;
+}
 
 function Route({ path }: { path: string }): ComponentChildren {
   let m: Record<string, string> | undefined;
@@ -40,6 +54,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if ((m = match('/certificates/:serial', path))) return <CertificateDetailScreen key={m.serial} serial={m.serial!} />;
   if (path === '/audit') return <AuditScreen />;
   if (path === '/cas') return <CaConnectorsScreen />;
+  if (path === '/password') return <PasswordScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>
@@ -115,7 +130,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         </a>
         <div class="user" data-testid="current-user">
           <span class="user-email">{session.email}</span>
-          <Badge status={session.role} />
+          <Badge status={session.role} label={session.role === 'est' ? 'self-service' : session.role} />
           <button type="button" class="secondary small" onClick={onSignOut} data-testid="sign-out">
             Sign out
           </button>
@@ -124,7 +139,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
       <div class="layout">
         <nav id="main-nav" aria-label="Main" class={menuOpen ? 'sidenav open' : 'sidenav'}>
           <ul>
-            {NAV.filter((n) => !n.roles || n.roles.includes(session.role)).map((n) => (
+            {(session.role === 'est' ? SELF_NAV : NAV).filter((n) => !n.roles || n.roles.includes(session.role)).map((n) => (
               <li key={n.href}>
                 <a href={n.href} data-testid={n.testId} aria-current={isActive(n.href, path) ? 'page' : undefined}>
                   {n.label}
@@ -134,7 +149,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           </ul>
         </nav>
         <main id="main" tabIndex={-1}>
-          <Route path={path} />
+          {session.role === 'est' ? <SelfRoute path={path} /> : <Route path={path} />}
         </main>
       </div>
     </SessionContext.Provider>

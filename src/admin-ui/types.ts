@@ -1,10 +1,11 @@
 /** The Web RA JSON API as the UI sees it (see /api/openapi.json; dates are ISO strings). */
 
 // Shapes the API passes through unchanged are the domain model's own definitions.
-import type { AccountRole, AdminRole, NewProfile } from '../ra/model';
+import type { AccountRole, NewProfile, SessionRole } from '../ra/model';
 
 export type { AccountRole, AuthMechanism, ClientBinding, ClientBindingMode, KeyAlgorithmRule, NamePolicy, SanType } from '../ra/model';
-export type Role = AdminRole;
+/** Web RA roles, and `est` for an EST account signed in for self-service. */
+export type Role = SessionRole;
 
 export interface Session {
   email: string;
@@ -112,6 +113,8 @@ export interface Account {
   disabled: boolean;
   allowedNames: string[];
   allowedProfiles: string[];
+  /** EST accounts: the holder may sign in here for its own certificates and password. */
+  selfService: boolean;
   createdAt: string;
 }
 

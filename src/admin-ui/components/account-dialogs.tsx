@@ -5,7 +5,7 @@ import { useLoad, useSubmit } from '../hooks';
 import { announce } from '../status';
 import type { Account, AccountRole, FieldError, Profile } from '../types';
 import { Dialog, DialogActions, DoneActions } from './dialog';
-import { CheckboxGroup, FormErrors, SelectField, TextField, type SubmitEvent } from './fields';
+import { CheckboxField, CheckboxGroup, FormErrors, SelectField, TextField, type SubmitEvent } from './fields';
 import { ListField } from './list-field';
 import { OneTimePassword, PasswordChoice, type PasswordChoiceValue } from './password-choice';
 
@@ -32,13 +32,14 @@ function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged:
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<AccountRole>('est');
   const [pw, setPw] = useState<PasswordChoiceValue>({ mode: 'generate', password: '' });
+  const [selfService, setSelfService] = useState(false);
   const { busy, error: errors, run } = useSubmit<FieldError[]>([], (err) => fieldErrorsOf(err, 'email'));
   const [created, setCreated] = useState<{ email: string; password?: string }>();
 
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
-      const body = { email: email.trim(), role, ...(pw.mode === 'set' ? { password: pw.password } : {}) };
+      const body = { email: email.trim(), role, ...(pw.mode === 'set' ? { password: pw.password } : {}), ...(role === 'est' && selfService ? { selfService } : {}) };
       const result = await api.post<{ email: string; role: AccountRole; password?: string }>('/api/accounts', body);
       announce(`Account ${result.email} created`);
       setCreated(result);
@@ -55,7 +56,7 @@ function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged:
         </>
       ) : (
         <form onSubmit={submit} data-testid="account-form" noValidate>
-          <FormErrors errors={errors} known={['email', 'role', 'password']} />
+          <FormErrors errors={errors} known={['email', 'role', 'password', 'selfService']} />
           <TextField label="Email address" name="email" type="email" value={email} onInput={setEmail} errors={errors} required autoComplete="off" spellcheck={false} />
           <SelectField<AccountRole>
             label="Role"
@@ -70,6 +71,15 @@ function CreateAccount({ onClose, onChanged }: { onClose: () => void; onChanged:
               { value: 'admin', label: 'Admin (everything)' },
             ]}
           />
+          {role === 'est' ? (
+            <CheckboxField
+              label="Self-service: the holder may sign in here to see, download and revoke its own certificates and change its password"
+              name="selfService"
+              checked={selfService}
+              onChange={setSelfService}
+              errors={errors}
+            />
+          ) : null}
           <PasswordChoice value={pw} onChange={setPw} errors={errors} />
           <DialogActions testId="account-create" busy={busy} onCancel={onClose}>
             {busy ? 'Creating…' : 'Create account'}

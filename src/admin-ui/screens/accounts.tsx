@@ -32,6 +32,16 @@ export function AccountsScreen() {
     }
   };
 
+  const selfService = async (a: Account) => {
+    try {
+      await api.patch(`/api/accounts/${encodeURIComponent(a.email)}`, { selfService: !a.selfService });
+      announce(`Self-service ${a.selfService ? 'turned off' : 'turned on'} for ${a.email}`);
+      reload();
+    } catch (e) {
+      announce(`Could not change ${a.email}: ${describeError(e)}`, 'error');
+    }
+  };
+
   const unlock = async (a: Account) => {
     try {
       await api.post(`/api/accounts/${encodeURIComponent(a.email)}/unlock`);
@@ -75,7 +85,10 @@ export function AccountsScreen() {
                   {a.email}
                 </th>
                 <td>{a.role}</td>
-                <td>{a.disabled ? <Badge status="disabled" label="Disabled" /> : <Badge status="enabled" label="Active" />}</td>
+                <td>
+                  {a.disabled ? <Badge status="disabled" label="Disabled" /> : <Badge status="enabled" label="Active" />}
+                  {a.selfService ? <> <Badge status="self-service" label="Self-service" /></> : null}
+                </td>
                 <td>{a.role === 'est' ? (a.allowedProfiles.length ? a.allowedProfiles.join(', ') : <span class="muted">any</span>) : <span class="muted">—</span>}</td>
                 <td>{a.role === 'est' ? (a.allowedNames.length ? <code>{a.allowedNames.join(', ')}</code> : <span class="muted">any the profile allows</span>) : <span class="muted">—</span>}</td>
                 <td>{formatDate(a.createdAt)}</td>
@@ -93,6 +106,11 @@ export function AccountsScreen() {
                     {a.role === 'est' ? (
                       <button type="button" class="secondary small" onClick={() => setAction({ kind: 'restrict', account: a })} aria-label={`Restrict ${a.email}`}>
                         Restrict
+                      </button>
+                    ) : null}
+                    {a.role === 'est' ? (
+                      <button type="button" class="secondary small" onClick={() => selfService(a)} aria-label={`${a.selfService ? 'Turn off' : 'Turn on'} self-service for ${a.email}`} data-testid={`self-service-${a.email}`}>
+                        {a.selfService ? 'No self-service' : 'Allow self-service'}
                       </button>
                     ) : null}
                   </td>
