@@ -47,7 +47,7 @@ function parameters(route: ApiRoute, components: Components): Json[] {
 }
 
 function operation(route: ApiRoute, components: Components): Json {
-  const roles = route.access === 'public' ? [] : route.access === 'signed-in' ? ADMIN_ROLES : route.access;
+  const roles = route.access === 'public' ? [] : route.access === 'signed-in' ? ADMIN_ROLES : route.access === 'account' ? [...ADMIN_ROLES, 'est'] : route.access;
   const security = route.access === 'public' ? [] : [isStateChanging(route.method) ? { sessionCookie: [], csrfToken: [] } : { sessionCookie: [] }];
   const responses = Object.fromEntries(Object.entries(route.responses).map(([code, r]) => [code, {
     description: r.description,
@@ -81,7 +81,7 @@ export function buildOpenApi(routes: readonly ApiRoute[], version: string): Json
       version,
       description: 'The JSON API of the Estuary Web RA (the web UI uses it too). Sign in with POST /api/session; '
         + 'send the returned csrfToken as X-CSRF-Token on every POST, PUT, PATCH and DELETE. Errors are application/problem+json (RFC 9457). '
-        + 'x-roles lists the roles that may call an operation: admin (everything), officer (approve, reject, revoke, read), auditor (read).',
+        + 'x-roles lists the roles that may call an operation: admin (everything), officer (approve, reject, revoke, read), auditor (read); est: an EST account signed in for self-service (its own certificates and password).',
     },
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     servers: [{ url: '/' }],
