@@ -117,6 +117,7 @@ const profileSettings = {
   allowedAccounts: { type: 'array', maxItems: 1000, items: email(), description: 'EST accounts allowed on the profile; empty: every EST account' },
   csrAttrs: strings({}, 20),
   approval: { enum: ['auto', 'manual'], description: 'manual: requests wait (202) for an officer' },
+  approvals: { enum: [1, 2], description: 'officers who must approve a held request: 2 is four-eyes (two different officers; the first approval is recorded, the request stays pending until the second; one rejection is final)' },
   retryAfterSeconds: int(LIMITS.retryAfterSeconds.min, LIMITS.retryAfterSeconds.max),
   pendingTtlHours: int(LIMITS.pendingTtlHours.min, LIMITS.pendingTtlHours.max),
   popLinking: { enum: ['off', 'optional', 'required'], description: 'RFC 7030 §3.5 proof-of-possession linking' },

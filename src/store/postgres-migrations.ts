@@ -13,6 +13,8 @@
  */
 import type { PoolClient } from 'pg';
 import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
+import { POSTGRES_PROFILE_APPROVALS } from './profile-approvals-migration.js';
+import { POSTGRES_REQUEST_DETAIL } from './request-detail-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 export interface PostgresMigration {
@@ -324,6 +326,8 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   WEB_RA_AT_REAL_SIZE,
+  POSTGRES_REQUEST_DETAIL,
+  POSTGRES_PROFILE_APPROVALS,
 ];
 
 /**

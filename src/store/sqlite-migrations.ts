@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { SQLITE_PROFILE_APPROVALS } from './profile-approvals-migration.js';
+import { SQLITE_REQUEST_DETAIL } from './request-detail-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 /**
@@ -316,6 +318,8 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       END;
     `,
   },
+  SQLITE_REQUEST_DETAIL,
+  SQLITE_PROFILE_APPROVALS,
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */
