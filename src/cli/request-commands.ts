@@ -78,8 +78,14 @@ export function registerRequestCommands(program: Command): void {
         const n = requestId(id);
         await withStore(opts, async (store) => {
           const outcome = await decideRequest(store, { id: n, decision, officer: opts.officer, reason: opts.reason ?? null, now: new Date() });
-          if (outcome.kind !== 'decided') throw new CliError(decisionRefusal(outcome));
-          print(`request ${n} ${decision}`);
+          switch (outcome.kind) {
+            case 'decided':
+              return print(`request ${n} ${decision}`);
+            case 'first-approval':
+              return print(`request ${n}: first approval recorded by ${opts.officer}; it stays pending until another officer approves it (four-eyes)`);
+            default:
+              throw new CliError(decisionRefusal(outcome));
+          }
         });
       });
   }
