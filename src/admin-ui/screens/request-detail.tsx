@@ -14,7 +14,7 @@ import { can, useLoad } from '../hooks';
 import { MECHANISMS } from '../profile-labels';
 import { useSession } from '../session';
 import type { DecodedCsr, PendingRequestDetail } from '../types';
-import { ApprovalProgress, DecisionDialog, RequestWarnings } from './requests';
+import { ApprovalProgress, DecisionDialog, gaveFirstApproval, RequestWarnings } from './requests';
 
 function Fact({ label, children, testId }: { label: string; children: ComponentChildren; testId?: string }) {
   return (
@@ -100,9 +100,15 @@ export function RequestDetailScreen({ id }: { id: string }) {
               <h2 id="request-summary">Request</h2>
               {mayDecide && open ? (
                 <div class="card-actions">
-                  <button type="button" class="primary" onClick={() => setDeciding('approve')} data-testid="approve">
-                    {r.approvalsRequired === 2 && !r.firstApproval ? 'Approve (first of two)' : 'Approve'}
-                  </button>
+                  {gaveFirstApproval(r, session.email) ? (
+                    <span class="muted" data-testid="awaiting-second">
+                      You gave the first approval; another officer gives the second.
+                    </span>
+                  ) : (
+                    <button type="button" class="primary" onClick={() => setDeciding('approve')} data-testid="approve">
+                      {r.approvalsRequired === 2 && !r.firstApproval ? 'Approve (first of two)' : 'Approve'}
+                    </button>
+                  )}
                   <button type="button" class="secondary danger" onClick={() => setDeciding('reject')} data-testid="reject">
                     Reject
                   </button>

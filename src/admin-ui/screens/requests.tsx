@@ -108,9 +108,15 @@ export function RequestsScreen() {
                   <td class="actions">
                     {r.status === 'pending' && !r.expired ? (
                       <>
-                        <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
-                          Approve
-                        </button>
+                        {gaveFirstApproval(r, session.email) ? (
+                          <span class="muted small-text block" data-testid="awaiting-second">
+                            awaiting another officer
+                          </span>
+                        ) : (
+                          <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
+                            Approve
+                          </button>
+                        )}
                         <button type="button" class="secondary small danger" onClick={() => setDeciding({ request: r, decision: 'reject' })} aria-label={`Reject request ${r.id} for ${r.subject}`} data-testid="reject">
                           Reject
                         </button>
@@ -156,6 +162,11 @@ export function RequestWarnings({ warnings, compact = false }: { warnings: Reque
       </div>
     </div>
   );
+}
+
+/** Four-eyes: this officer gave the first approval, so the second must come from someone else. */
+export function gaveFirstApproval(r: PendingRequest, email: string): boolean {
+  return r.approvalsRequired === 2 && r.firstApproval?.by.toLowerCase() === email.toLowerCase();
 }
 
 /** Four-eyes: how many of the two approvals a pending request has. */
