@@ -185,6 +185,25 @@ describe('four-eyes approval', () => {
   });
 });
 
+describe('four-eyes approval from the CLI', () => {
+  it('`estuary request approve` records the first approval, refuses the same officer again, and approves with another', async () => {
+    expect((await admin.put('/api/profiles/four', { approvals: 2 })).status).toBe(200);
+    await csr('hatch', 'CN = hatch-8');
+    expect(await enroll('four', 'hatch')).toBe('202');
+    const id = String(await heldId('CN=hatch-8', 'four'));
+    const home = ['--home', s.home];
+    const first = await estuary(['request', 'approve', id, '--officer', 'carol@example.com', ...home]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(`request ${id}: first approval recorded by carol@example.com; it stays pending until another officer approves it (four-eyes)`);
+    const again = await estuary(['request', 'approve', id, '--officer', 'carol@example.com', ...home]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(`request ${id} needs a second approval by another officer than carol@example.com (four-eyes)`);
+    expect(await enroll('four', 'hatch')).toBe('202');
+    expect((await estuary(['request', 'approve', id, '--officer', 'dave@example.com', ...home])).stdout).toMatch(`request ${id} approved`);
+    expect(await enroll('four', 'hatch')).toBe('200');
+  }, 60_000);
+});
+
 describe('self-approval', () => {
   it('nobody approves a request for a certificate naming them, with or without four-eyes; another officer can', async () => {
     await csr('own', 'CN = alice@example.com', '-addext "subjectAltName=email:alice@example.com"');
