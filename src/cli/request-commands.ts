@@ -15,6 +15,7 @@ function view(r: PendingRequest, now: Date): Record<string, unknown> {
     createdAt: r.createdAt.toISOString(),
     expiresAt: r.expiresAt.toISOString(),
     decidedAt: r.decidedAt?.toISOString() ?? null,
+    firstApproval: r.firstApproval ? { by: r.firstApproval.by, at: r.firstApproval.at.toISOString() } : null,
   };
 }
 
