@@ -36,10 +36,14 @@ export function approveStatement(id: number, officer: string, required: Approval
 const OVERLAP_LIMIT = 200;
 
 /** $1 subjects, $2 key ids. */
-export const OVERLAPPING_REQUESTS_SQL = `SELECT * FROM pending_requests WHERE status IN ('pending', 'approved')
-  AND (subject = ANY($1::text[]) OR key_id = ANY($2::text[])) ORDER BY id DESC LIMIT ${OVERLAP_LIMIT}`;
+// One branch per index; rows found by both are listed once by the caller.
+export const OVERLAPPING_REQUESTS_SQL = `SELECT * FROM pending_requests WHERE subject = ANY($1::text[]) AND status IN ('pending', 'approved')
+  UNION ALL SELECT * FROM pending_requests WHERE key_id = ANY($2::text[]) AND status IN ('pending', 'approved')
+  ORDER BY id DESC LIMIT ${OVERLAP_LIMIT}`;
 
 /** $1 subjects, $2 key ids, $3 now. */
-export const OVERLAPPING_CERTIFICATES_SQL = `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE status = 'valid' AND not_after >= $3::timestamptz
-  AND (subject = ANY($1::text[]) OR serial IN (SELECT serial FROM pending_requests WHERE key_id = ANY($2::text[]) AND status = 'issued'))
+export const OVERLAPPING_CERTIFICATES_SQL = `SELECT ${CERTIFICATE_COLUMNS} FROM certificates
+    WHERE subject = ANY($1::text[]) AND status = 'valid' AND not_after >= $3::timestamptz
+  UNION ALL SELECT ${CERTIFICATE_COLUMNS} FROM certificates
+    WHERE serial IN (SELECT serial FROM pending_requests WHERE key_id = ANY($2::text[]) AND status = 'issued') AND status = 'valid' AND not_after >= $3::timestamptz
   ORDER BY created_at DESC LIMIT ${OVERLAP_LIMIT}`;

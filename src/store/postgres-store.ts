@@ -24,6 +24,7 @@ import { auditWhere, pendingWhere } from './postgres-search.js';
 import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
 import { approveStatement, OVERLAPPING_CERTIFICATES_SQL, OVERLAPPING_REQUESTS_SQL } from './postgres-request-approvals.js';
+import { distinct } from './distinct.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
@@ -372,7 +373,7 @@ export class PostgresStore implements Store {
       this.query<PendingRow>('findRequestOverlaps', OVERLAPPING_REQUESTS_SQL, [subjects, keyIds]),
       this.query<CertificateRow>('findRequestOverlaps', OVERLAPPING_CERTIFICATES_SQL, [subjects, keyIds, now]),
     ]);
-    return { requests: requests.rows.map(toPending), certificates: certificates.rows.map(toCertificate) };
+    return { requests: distinct(requests.rows.map(toPending), (r) => r.id), certificates: distinct(certificates.rows.map(toCertificate), (c) => c.serial) };
   }
 
   async appendAudit(event: NewAuditEvent): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ApprovalsRequired, CertificateRecord, PendingRequest } from '../ra/model.js';
+import { distinct } from './distinct.js';
 import { auditParams, iso, toCertificate, toPending, type CertificateRow, type PendingRow } from './sqlite-rows.js';
 import { INSERT_AUDIT_SQL } from './sqlite-writer-protocol.js';
 import type { ApprovalEvents, ApprovalResult, RequestOverlaps } from './store.js';
@@ -50,11 +51,20 @@ export class SqliteRequestApprovals {
     const params = { ...named('s', subjects), ...named('k', keyIds), now: iso(now), limit: OVERLAP_LIMIT };
     const s = inList('s', subjects);
     const k = inList('k', keyIds);
+    // One branch per index (an OR across two would scan by status); `+` keeps the planner off the
+    // status and expiry indexes, which at real size match most certificates.
     const requests = this.db.prepare<[Record<string, unknown>], PendingRow>(`SELECT * FROM pending_requests
-      WHERE status IN ('pending', 'approved') AND (subject IN (${s}) OR key_id IN (${k})) ORDER BY id DESC LIMIT @limit`).all(params);
+        WHERE subject IN (${s}) AND status IN ('pending', 'approved')
+      UNION ALL SELECT * FROM pending_requests WHERE key_id IN (${k}) AND status IN ('pending', 'approved')
+      ORDER BY id DESC LIMIT @limit`).all(params);
     const certificates = this.db.prepare<[Record<string, unknown>], CertificateRow>(`SELECT * FROM certificates
-      WHERE status = 'valid' AND not_after >= @now AND (subject IN (${s}) OR serial IN (SELECT serial FROM pending_requests
-        WHERE key_id IN (${k}) AND status = 'issued')) ORDER BY created_at DESC LIMIT @limit`).all(params);
-    return { requests: requests.map(toPending) as PendingRequest[], certificates: certificates.map(toCertificate) as CertificateRecord[] };
+        WHERE subject IN (${s}) AND +status = 'valid' AND +not_after >= @now
+      UNION ALL SELECT * FROM certificates WHERE serial IN (SELECT serial FROM pending_requests WHERE key_id IN (${k}) AND status = 'issued')
+        AND +status = 'valid' AND +not_after >= @now
+      ORDER BY created_at DESC LIMIT @limit`).all(params);
+    return {
+      requests: distinct(requests.map(toPending), (r) => r.id) as PendingRequest[],
+      certificates: distinct(certificates.map(toCertificate), (c) => c.serial) as CertificateRecord[],
+    };
   }
 }

@@ -104,6 +104,10 @@ export function storeRequestsContract(name: string, open: () => Promise<Store>, 
       const found = await store.findRequestOverlaps(['CN=pump-1'], ['22'.repeat(32)], now);
       expect(found.requests.map((r) => r.id).sort((a, b) => a - b)).toEqual([same.id, sameKey.id]);
       expect(found.certificates.map((c) => c.serial).sort()).toEqual([bySubject.serial, byKey.serial].sort());
+      // found by subject and by key: listed once
+      const both = await store.findRequestOverlaps(['CN=pump-1', 'CN=old-name'], ['11'.repeat(32), '22'.repeat(32)], now);
+      expect(both.requests.map((r) => r.id).sort((a, b) => a - b)).toEqual([same.id, sameKey.id]);
+      expect(both.certificates.map((c) => c.serial).sort()).toEqual([bySubject.serial, byKey.serial].sort());
       expect(await store.findRequestOverlaps([], [], now)).toEqual({ requests: [], certificates: [] });
     });
   });
