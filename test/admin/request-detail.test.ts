@@ -195,6 +195,8 @@ describe('four-eyes approval from the CLI', () => {
     const first = await estuary(['request', 'approve', id, '--officer', 'carol@example.com', ...home]);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(`request ${id}: first approval recorded by carol@example.com; it stays pending until another officer approves it (four-eyes)`);
+    const shown = JSON.parse((await estuary(['request', 'show', id, '--json', ...home])).stdout);
+    expect(shown).toMatchObject({ status: 'pending', firstApproval: { by: 'carol@example.com' }, authMethod: 'basic', clientAddress: '127.0.0.1', warnings: [] });
     const again = await estuary(['request', 'approve', id, '--officer', 'carol@example.com', ...home]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(`request ${id} needs a second approval by another officer than carol@example.com (four-eyes)`);
