@@ -1,6 +1,7 @@
 /**
  * Requests in detail and four-eyes approval in a real browser (Debian's Chromium, headless,
- * playwright-core) against the real server over real TLS: two requests for the same subject held
+ * playwright-core) against the real server over real TLS: four-eyes turned on in the profile form,
+ * two requests for the same subject held
  * on a four-eyes profile, the list and detail warnings, the decoded CSR and where the request came
  * from, the first approval by one officer (recorded, still pending; the same officer is offered
  * no second), and the second by another officer, after which the client's re-send is issued.
@@ -45,7 +46,8 @@ beforeAll(async () => {
   s = await startServer();
   const admin = await signedIn(s, s.summary.adminAccount.email, s.summary.adminAccount.password);
   for (const email of ['alice@example.com', 'bob@example.com']) passwords[email] = await addAccount(admin, email, 'officer');
-  const created = await admin.post('/api/profiles', { label: 'four', approval: 'manual', approvals: 2, retryAfterSeconds: 5 });
+  passwords[s.summary.adminAccount.email] = s.summary.adminAccount.password;
+  const created = await admin.post('/api/profiles', { label: 'four', approval: 'manual', retryAfterSeconds: 5 });
   expect(created.status, created.text).toBe(201);
   held = await makeCsr({ name: 'CN=boiler-3.plant.example', dns: ['boiler-3.plant.example'] });
   expect(await hold(held)).toBe(202);
@@ -63,6 +65,16 @@ afterAll(async () => {
 
 describe.sequential('request detail and four-eyes approval, in Chromium', { timeout: BOUNDS.stepMs }, () => {
   let alice: Page;
+
+  it('an admin turns on four-eyes approval in the profile form', async () => {
+    const page = await officerPage(s.summary.adminAccount.email, '/profiles/four');
+    const form = page.getByTestId('profile-form');
+    await form.getByLabel('Approvals needed', { exact: true }).selectOption('2');
+    await shots.take(page, 'profile-four-eyes');
+    await page.getByTestId('profile-save').click();
+    await expectStatus(page, /Profile four saved/);
+    expect((await s.runtime.store.getProfile('four'))?.approvals).toBe(2);
+  });
 
   it('lists both requests with a same-subject warning and four-eyes progress; the detail decodes the CSR and says where it came from', async () => {
     alice = await officerPage('alice@example.com', '/requests');
