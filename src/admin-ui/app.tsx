@@ -14,6 +14,7 @@ import { MyCertificatesScreen } from './screens/my-certificates';
 import { PasswordScreen } from './screens/password';
 import { ProfileEditScreen } from './screens/profile-edit';
 import { ProfilesScreen } from './screens/profiles';
+import { RequestDetailScreen } from './screens/request-detail';
 import { RequestsScreen } from './screens/requests';
 import { Logo, SignIn } from './screens/sign-in';
 import { SessionContext } from './session';
@@ -50,6 +51,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if ((m = match('/profiles/:label', path))) return <ProfileEditScreen key={m.label} label={m.label!} />;
   if (path === '/accounts') return <AccountsScreen />;
   if (path === '/requests') return <RequestsScreen />;
+  if ((m = match('/requests/:id', path))) return <RequestDetailScreen key={m.id} id={m.id!} />;
   if (path === '/certificates') return <CertificatesScreen />;
   if ((m = match('/certificates/:serial', path))) return <CertificateDetailScreen key={m.serial} serial={m.serial!} />;
   if (path === '/audit') return <AuditScreen />;

@@ -1,7 +1,7 @@
 /** The Web RA JSON API as the UI sees it (see /api/openapi.json; dates are ISO strings). */
 
 // Shapes the API passes through unchanged are the domain model's own definitions.
-import type { AccountRole, NewProfile, SessionRole } from '../ra/model';
+import type { AccountRole, AuthMechanism, NewProfile, SessionRole } from '../ra/model';
 
 export type { AccountRole, AuthMechanism, ClientBinding, ClientBindingMode, KeyAlgorithmRule, NamePolicy, SanType } from '../ra/model';
 /** Web RA roles, and `est` for an EST account signed in for self-service. */
@@ -137,6 +137,38 @@ export interface PendingRequest {
   ageSeconds: number;
   /** Pending past expiresAt: it can no longer be approved. */
   expired?: boolean;
+  operation: string;
+  /** 2: four-eyes, two different officers approve. */
+  approvalsRequired: 1 | 2;
+  firstApproval: { by: string; at: string } | null;
+  /** Another request or a valid certificate with the same subject or key. */
+  warnings: RequestWarning[];
+}
+
+export interface RequestWarning {
+  kind: 'pending-subject' | 'pending-key' | 'valid-subject' | 'valid-key';
+  message: string;
+  requestId?: number;
+  serial?: string;
+}
+
+export interface DecodedCsr {
+  subject?: string;
+  sans?: string[];
+  key?: { algorithm: string; bits: number; curve: string | null; description: string };
+  signatureAlgorithm?: string;
+  extensions?: Array<{ oid: string; name: string; values: string[] }>;
+  attributes?: string[];
+  challengePassword?: boolean;
+  error: string | null;
+}
+
+export interface PendingRequestDetail extends PendingRequest {
+  clientAddress: string | null;
+  authMethod: AuthMechanism | null;
+  clientCertificate: { subject: string; issuer: string; serial: string; fingerprintSha256: string } | null;
+  account: string | null;
+  csr: DecodedCsr;
 }
 
 export type CertStatus = 'valid' | 'revoked' | 'expired';

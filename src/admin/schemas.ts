@@ -117,6 +117,7 @@ const profileSettings = {
   allowedAccounts: { type: 'array', maxItems: 1000, items: email(), description: 'EST accounts allowed on the profile; empty: every EST account' },
   csrAttrs: strings({}, 20),
   approval: { enum: ['auto', 'manual'], description: 'manual: requests wait (202) for an officer' },
+  approvals: { enum: [1, 2], description: 'officers who must approve a held request: 2 is four-eyes (two different officers; the first approval is recorded, the request stays pending until the second; one rejection is final)' },
   retryAfterSeconds: int(LIMITS.retryAfterSeconds.min, LIMITS.retryAfterSeconds.max),
   pendingTtlHours: int(LIMITS.pendingTtlHours.min, LIMITS.pendingTtlHours.max),
   popLinking: { enum: ['off', 'optional', 'required'], description: 'RFC 7030 §3.5 proof-of-possession linking' },
@@ -232,12 +233,41 @@ export const AccountProfiles = named('AccountProfiles', obj({ profiles: allowedP
 
 // ── requests ──────────────────────────────────────────────────────────────────────────────────
 const requestStatus = { enum: ['pending', 'approved', 'rejected', 'issued'] };
-export const PendingRequest = named('PendingRequest', obj({
-  id: { type: 'integer' }, profile: str(), operation: str(), requester: str(), subject: str(), sans: strings(), keyDescription: str(),
-  status: requestStatus, reason: nullable(str()), createdAt: dateTime(), expiresAt: dateTime(), decidedBy: nullable(str()),
+export const RequestWarning = named('RequestWarning', obj({
+  kind: { enum: ['pending-subject', 'pending-key', 'valid-subject', 'valid-key'], description: 'another request (pending, or approved and not collected) or a valid certificate with the same subject or key' },
+  message: str(), requestId: { type: 'integer', description: 'the other request' }, serial: str({ description: 'the valid certificate' }),
+}, ['kind', 'message']));
+const pendingRequestProps = {
+  id: { type: 'integer' }, profile: str(), operation: str(), requester: str({ description: 'the EST account, or the client certificate\'s subject' }), subject: str(), sans: strings(), keyDescription: str(),
+  status: requestStatus, reason: nullable(str()), createdAt: dateTime(), expiresAt: dateTime('when the hold expires undecided'), decidedBy: nullable(str()),
   decidedAt: nullable(dateTime()), serial: nullable(str()), ageSeconds: { type: 'integer' },
   expired: { type: 'boolean', description: 'pending past expiresAt: it can no longer be approved' },
-}, ['id', 'profile', 'requester', 'subject', 'sans', 'keyDescription', 'status', 'createdAt', 'expiresAt', 'ageSeconds']));
+  approvalsRequired: { enum: [1, 2], description: 'the profile\'s approvals: 2 is four-eyes' },
+  firstApproval: nullable(obj({ by: str(), at: dateTime() }, ['by', 'at'], { description: 'four-eyes: the first approval, while the request waits for a second officer' })),
+  warnings: { type: 'array', items: RequestWarning, description: 'pending requests only; empty when nothing overlaps' },
+};
+const pendingRequestRequired = ['id', 'profile', 'requester', 'subject', 'sans', 'keyDescription', 'status', 'createdAt', 'expiresAt', 'ageSeconds', 'approvalsRequired', 'firstApproval', 'warnings'];
+export const PendingRequest = named('PendingRequest', obj(pendingRequestProps, pendingRequestRequired));
+export const DecodedCsr = named('DecodedCsr', obj({
+  subject: str(), sans: strings(),
+  key: obj({ algorithm: { enum: ['ec', 'rsa', 'ed25519'] }, bits: { type: 'integer' }, curve: nullable(str()), description: str() }, ['algorithm', 'bits', 'curve', 'description']),
+  signatureAlgorithm: str(),
+  extensions: { type: 'array', items: obj({ oid: str(), name: str(), values: strings() }, ['oid', 'name', 'values']), description: 'every extension requested (extensionRequest), decoded where known' },
+  attributes: strings({}, 100),
+  challengePassword: { type: 'boolean', description: 'a challengePassword attribute is present (its value is never shown)' },
+  error: nullable(str({ description: 'set when the stored CSR cannot be decoded; the other fields are then absent' })),
+}, ['error'], { description: 'the CSR as the client sent it (RFC 2986)' }));
+export const ClientCertificateSummary = named('ClientCertificateSummary', obj({
+  subject: str(), issuer: str(), serial: str({ description: 'lower-case hex' }), fingerprintSha256: str(),
+}, ['subject', 'issuer', 'serial', 'fingerprintSha256']));
+export const PendingRequestDetail = named('PendingRequestDetail', obj({
+  ...pendingRequestProps,
+  clientAddress: nullable(str({ description: 'the client\'s address (from the socket, or as a trusted proxy reports it)' })),
+  authMethod: nullable({ enum: AUTH_MECHANISMS, description: 'the authentication the request passed; null for requests held before it was recorded' }),
+  clientCertificate: nullable(ClientCertificateSummary),
+  account: nullable(str({ description: 'the EST account, when HTTP Basic authenticated the request' })),
+  csr: DecodedCsr,
+}, [...pendingRequestRequired, 'clientAddress', 'authMethod', 'clientCertificate', 'account', 'csr']));
 export const Approval = named('Approval', obj({ reason: str({ maxLength: 1000, description: 'a note for the audit log' }) }));
 export const Rejection = named('Rejection', obj({ reason: str({ minLength: 1, maxLength: 1000, description: 'shown to the client' }) }, ['reason']));
 

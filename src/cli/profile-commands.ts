@@ -25,6 +25,7 @@ function profileOptions(cmd: Command): Command {
     .option('--accounts <list>', 'EST account emails allowed on this profile (empty: every EST account)')
     .option('--csr-attrs <list>', 'attributes announced by /csrattrs, e.g. challengePassword')
     .option('--approval <mode>', 'auto, or manual: requests wait (202) for an officer')
+    .option('--approvals <n>', '1, or 2 for four-eyes: two different officers must approve a held request')
     .option('--retry-after <seconds>', 'Retry-After of a 202 under manual approval')
     .option('--pending-ttl-hours <n>', 'a held request expires after this many hours')
     .option('--subject-allowed <list>', 'subject attributes that may appear, e.g. CN,O,OU (empty: any)')
@@ -88,6 +89,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     allowedAccounts: p.allowedAccounts,
     csrAttrs: p.csrAttrs,
     approval: p.approval,
+    approvals: p.approvals,
     retryAfterSeconds: p.retryAfterSeconds,
     pendingTtlHours: p.pendingTtlHours,
     popLinking: p.popLinking,

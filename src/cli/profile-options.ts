@@ -22,6 +22,7 @@ export interface ProfileFlags {
   accounts?: string;
   csrAttrs?: string;
   approval?: string;
+  approvals?: string;
   retryAfter?: string;
   pendingTtlHours?: string;
   popLinking?: string;
@@ -126,7 +127,7 @@ function applyDeviceRevocation(base: DeviceRevocation, f: ProfileFlags): DeviceR
 /** The flag that sets a profile field, for error messages (src/ra/profile-validation.ts names fields). */
 const FLAG_OF_FIELD: Record<string, string> = {
   ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validityDays: '--validity-days', keyAlgorithms: '--key-algorithms',
-  keyUsage: '--key-usage', extendedKeyUsage: '--eku', allowedAccounts: '--accounts', csrAttrs: '--csr-attrs', approval: '--approval',
+  keyUsage: '--key-usage', extendedKeyUsage: '--eku', allowedAccounts: '--accounts', csrAttrs: '--csr-attrs', approval: '--approval', approvals: '--approvals',
   retryAfterSeconds: '--retry-after', pendingTtlHours: '--pending-ttl-hours', popLinking: '--pop-linking',
   'renewal.supersede': '--renewal-supersede', 'renewal.once': '--renewal-once', 'renewal.windowPercent': '--renewal-window',
   'namePolicy.sanTypes': '--san-types', 'namePolicy.sanRequired': '--san-required', 'namePolicy.maxSans': '--max-sans',
@@ -222,6 +223,7 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.accounts !== undefined) p.allowedAccounts = splitList(f.accounts).map((a) => a.toLowerCase());
   if (f.csrAttrs !== undefined) p.csrAttrs = splitList(f.csrAttrs);
   if (f.approval !== undefined) p.approval = f.approval as NewProfile['approval'];
+  if (f.approvals !== undefined) p.approvals = integerFlag('--approvals', f.approvals) as NewProfile['approvals'];
   p.namePolicy = applyNamePolicy(p.namePolicy, f);
   p.deviceRevocation = applyDeviceRevocation(dropRemovedAnchorCrls(p, base).deviceRevocation, f);
   if (f.popLinking !== undefined) p.popLinking = f.popLinking as NewProfile['popLinking'];

@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { PendingRequest, PendingStatus } from '../ra/model.js';
 import { decideRequest, decisionRefusal } from '../ra/request-decisions.js';
+import { requestWarnings } from '../ra/request-overlaps.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 
 const STATUSES: readonly PendingStatus[] = ['pending', 'approved', 'rejected', 'issued'];
@@ -15,6 +16,7 @@ function view(r: PendingRequest, now: Date): Record<string, unknown> {
     createdAt: r.createdAt.toISOString(),
     expiresAt: r.expiresAt.toISOString(),
     decidedAt: r.decidedAt?.toISOString() ?? null,
+    firstApproval: r.firstApproval ? { by: r.firstApproval.by, at: r.firstApproval.at.toISOString() } : null,
   };
 }
 
@@ -54,14 +56,16 @@ export function registerRequestCommands(program: Command): void {
 
   request
     .command('show <id>')
-    .description('show one held request')
+    .description('show one held request, with warnings when the same subject or key is pending or valid')
     .option('--json', 'print JSON')
     .option('--home <dir>', 'data directory')
     .action(async (id: string, opts: HomeOption & { json?: boolean }) => {
       await withStore(opts, async (store) => {
         const r = await store.getPendingRequest(requestId(id));
         if (!r) throw new CliError(`no request ${id}`);
-        const v = view(r, new Date());
+        const now = new Date();
+        const warnings = (await requestWarnings(store, [r], now)).get(r.id) ?? [];
+        const v = { ...view(r, now), warnings: warnings.map((w) => w.message) };
         if (opts.json) return printJson(v);
         for (const [k, val] of Object.entries(v)) printField(k, val);
       });
@@ -78,8 +82,14 @@ export function registerRequestCommands(program: Command): void {
         const n = requestId(id);
         await withStore(opts, async (store) => {
           const outcome = await decideRequest(store, { id: n, decision, officer: opts.officer, reason: opts.reason ?? null, now: new Date() });
-          if (outcome.kind !== 'decided') throw new CliError(decisionRefusal(outcome));
-          print(`request ${n} ${decision}`);
+          switch (outcome.kind) {
+            case 'decided':
+              return print(`request ${n} ${decision}`);
+            case 'first-approval':
+              return print(`request ${n}: first approval recorded by ${opts.officer}; it stays pending until another officer approves it (four-eyes)`);
+            default:
+              throw new CliError(decisionRefusal(outcome));
+          }
         });
       });
   }

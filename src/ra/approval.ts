@@ -8,6 +8,7 @@ import type { Profile } from './model.js';
 import { RaError } from './errors.js';
 import { describeKey } from './profile-policy.js';
 import type { IssueNames } from './request-names.js';
+import type { RequestOrigin } from './request-origin.js';
 
 export interface ApprovalDeps {
   store: Store;
@@ -27,7 +28,7 @@ export type ApprovalOutcome =
  * same request, identified by requester and public key, until an officer decides.
  */
 export async function holdForApproval(
-  d: ApprovalDeps, operation: string, p: Profile, requester: string, csr: ParsedCsr, names: IssueNames,
+  d: ApprovalDeps, operation: string, p: Profile, requester: string, csr: ParsedCsr, names: IssueNames, origin: RequestOrigin,
 ): Promise<ApprovalOutcome> {
   const keyId = createHash('sha256').update(csr.spki).digest('hex');
   const now = d.now();
@@ -40,7 +41,7 @@ export async function holdForApproval(
     }
     const created = await d.store.createPendingRequest({
       profile: p.label, operation, requester, keyId, csr: csr.der, subject: nameToString(names.subject), sans: names.names.map(generalNameToString),
-      keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000),
+      keyDescription: describeKey(csr.key), createdAt: now, expiresAt: new Date(now.getTime() + p.pendingTtlHours * 3_600_000), ...origin,
     }, (r) => ({ actor: requester, action: operation, profile: p.label, outcome: 'pending', serial: null, detail: `request ${r.id} held for approval` }));
     d.logger.info({ op: operation, profile: p.label, actor: requester, request: created.id }, 'request held for approval');
     return pending;

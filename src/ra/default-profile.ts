@@ -17,6 +17,7 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     approval: 'auto',
     retryAfterSeconds: 60,
     pendingTtlHours: 72,
+    approvals: 1,
     // RFC 7030 §3.5: a challengePassword, when present, must be this session's channel binding.
     popLinking: 'optional',
     namePolicy: structuredClone(EMPTY_NAME_POLICY),

@@ -16,6 +16,7 @@ import type { EnrollOperation, EnrollOutcome, EnrollRequest } from './enrollment
 import { RaError } from './errors.js';
 import { admitApproved, admitRequest, issuanceTemplate, parseRequestCsr, type AdmittedRequest, type PolicyDeps } from './issuance-template.js';
 import { encryptedKey, recipientFor } from './key-return.js';
+import { requestOrigin } from './request-origin.js';
 import type { GeneratedKey } from './server-keygen.js';
 
 export interface PipelineDeps {
@@ -113,7 +114,8 @@ export async function runEnrollPipeline(d: PipelineDeps, req: EnrollRequest, p: 
   // 3. approval
   let approvedRequestId: number | undefined;
   if (p.approval === 'manual') {
-    const held = await holdForApproval(d.approval, req.operation, p, principal.actor, admitted.csr, admitted.names);
+    const origin = requestOrigin(p, principal, req.operation === 'simplereenroll', req.credentials);
+    const held = await holdForApproval(d.approval, req.operation, p, principal.actor, admitted.csr, admitted.names, origin);
     if (held.kind === 'pending') return held;
     approvedRequestId = held.id;
     admitted = admitApproved(p, principal, admitted, held.csr);

@@ -6,6 +6,8 @@
 
 export type AuthMechanism = 'basic' | 'tls-client-cert' | 'basic+tls-client-cert';
 export const AUTH_MECHANISMS: readonly AuthMechanism[] = ['basic', 'tls-client-cert', 'basic+tls-client-cert'];
+/** A stored mechanism name read back (null: none recorded, or one this version does not know). */
+export const authMethodOf = (text: string | null): AuthMechanism | null => (AUTH_MECHANISMS as readonly (string | null)[]).includes(text) ? text as AuthMechanism : null;
 
 export type AccountRole = 'est' | 'admin' | 'officer' | 'auditor';
 export const ACCOUNT_ROLES: readonly AccountRole[] = ['est', 'admin', 'officer', 'auditor'];
@@ -162,6 +164,11 @@ export interface Profile {
   /** A held request not decided within this time expires. */
   pendingTtlHours: number;
   /**
+   * Officers who must approve a held request: 1, or 2 (four-eyes: two different officers; the
+   * first approval is recorded and the request stays pending until the second).
+   */
+  approvals: ApprovalsRequired;
+  /**
    * RFC 7030 §3.5 proof-of-possession linking: the CSR's challengePassword carries the TLS channel
    * binding. `optional`: checked when present; `required`: must be present.
    */
@@ -189,6 +196,24 @@ export type NewProfile = Omit<Profile, 'createdAt' | 'updatedAt'>;
 
 export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'issued';
 
+export type ApprovalsRequired = 1 | 2;
+
+/** The TLS client certificate a held request came with, as the officer sees it. */
+export interface ClientCertificateSummary {
+  subject: string;
+  issuer: string;
+  /** Lower-case hex. */
+  serial: string;
+  /** SHA-256 of the DER, lower-case hex with colons. */
+  fingerprintSha256: string;
+}
+
+/** The first of two approvals on a four-eyes profile. */
+export interface FirstApproval {
+  by: string;
+  at: Date;
+}
+
 /** An enrollment held for an officer; the client re-sends the same CSR to collect the result. */
 export interface PendingRequest {
   id: number;
@@ -208,9 +233,19 @@ export interface PendingRequest {
   decidedBy: string | null;
   decidedAt: Date | null;
   serial: string | null;
+  /** The client's network address (from the socket, or as a trusted proxy reports it); null when not recorded. */
+  clientAddress: string | null;
+  /** The authentication the request passed; null for requests held before it was recorded. */
+  authMethod: AuthMechanism | null;
+  /** The TLS client certificate that authenticated it, if one did. */
+  clientCertificate: ClientCertificateSummary | null;
+  /** Four-eyes profiles: the first approval, while the request waits for the second. */
+  firstApproval: FirstApproval | null;
 }
 
-export type NewPendingRequest = Omit<PendingRequest, 'id' | 'status' | 'reason' | 'decidedBy' | 'decidedAt' | 'serial'>;
+type RecordedOrigin = 'clientAddress' | 'authMethod' | 'clientCertificate';
+export type NewPendingRequest = Omit<PendingRequest, 'id' | 'status' | 'reason' | 'decidedBy' | 'decidedAt' | 'serial' | 'firstApproval' | RecordedOrigin>
+  & Partial<Pick<PendingRequest, RecordedOrigin>>;
 
 export type CertificateStatus = 'valid' | 'revoked';
 

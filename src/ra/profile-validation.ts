@@ -107,6 +107,7 @@ export function validateProfile(p: NewProfile, rules: ProfileRules): FieldError[
   const badAttr = p.csrAttrs.find((a) => !resolveOid(a));
   if (badAttr !== undefined) add('csrAttrs', `unknown attribute "${badAttr}" (use a name like challengePassword or a dotted OID)`);
   if (p.approval !== 'auto' && p.approval !== 'manual') add('approval', `expected auto or manual, got "${String(p.approval)}"`);
+  if (p.approvals !== 1 && p.approvals !== 2) add('approvals', `expected 1 or 2 (four-eyes), got "${String(p.approvals)}"`);
   add('retryAfterSeconds', integerIn(p.retryAfterSeconds, LIMITS.retryAfterSeconds));
   add('pendingTtlHours', integerIn(p.pendingTtlHours, LIMITS.pendingTtlHours));
   if (p.popLinking !== 'off' && p.popLinking !== 'optional' && p.popLinking !== 'required') {

@@ -146,6 +146,8 @@ class CachedStore implements Store {
   countPendingRequests: Store['countPendingRequests'] = (f) => this.store.countPendingRequests(f);
   decidePendingRequest: Store['decidePendingRequest'] = (id, d, o, r, at, e) => this.store.decidePendingRequest(id, d, o, r, at, e);
   markPendingIssued: Store['markPendingIssued'] = (id, s) => this.store.markPendingIssued(id, s);
+  approvePendingRequest: Store['approvePendingRequest'] = (id, o, n, r, at, e) => this.store.approvePendingRequest(id, o, n, r, at, e);
+  findRequestOverlaps: Store['findRequestOverlaps'] = (s, k, now) => this.store.findRequestOverlaps(s, k, now);
   appendAudit: Store['appendAudit'] = (e) => this.store.appendAudit(e);
   listAudit: Store['listAudit'] = (f) => this.store.listAudit(f);
   countAudit: Store['countAudit'] = (f) => this.store.countAudit(f);

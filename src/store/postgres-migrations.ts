@@ -14,6 +14,8 @@
 import type { PoolClient } from 'pg';
 import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
 import { POSTGRES_SELF_SERVICE } from './self-service-migration.js';
+import { POSTGRES_PROFILE_APPROVALS } from './profile-approvals-migration.js';
+import { POSTGRES_REQUEST_DETAIL } from './request-detail-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 export interface PostgresMigration {
@@ -326,6 +328,8 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   },
   WEB_RA_AT_REAL_SIZE,
   POSTGRES_SELF_SERVICE,
+  POSTGRES_REQUEST_DETAIL,
+  POSTGRES_PROFILE_APPROVALS,
 ];
 
 /**

@@ -5,7 +5,7 @@
  */
 import { StoreConflictError, StoreUnavailableError } from './store.js';
 import {
-  type Account, type AccountRole, type AuditEvent, type AuthMechanism, type CertificateRecord, type CertificateStatus, type DeviceRevocation,
+  type Account, type AccountRole, type AuditEvent, type AuthMechanism, type ClientCertificateSummary, authMethodOf, type CertificateRecord, type CertificateStatus, type DeviceRevocation,
   type NamePolicy, type NewAuditEvent, type NewProfile, type PendingRequest, type PendingStatus, type Profile, type RenewalPolicy,
   DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY,
 } from '../ra/model.js';
@@ -18,13 +18,15 @@ export interface ProfileRow {
   label: string; enabled: boolean; ca: string; auth: string; client_trust_anchors: string[]; validity_days: number;
   key_algorithms: Profile['keyAlgorithms']; key_usage: Profile['keyUsage']; extended_key_usage: string[]; allowed_accounts: string[];
   csr_attrs: string[]; approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string;
-  name_policy: Partial<NamePolicy>; device_revocation: Partial<DeviceRevocation>; renewal: Partial<RenewalPolicy>;
+  name_policy: Partial<NamePolicy>; device_revocation: Partial<DeviceRevocation>; renewal: Partial<RenewalPolicy>; approvals: number;
   created_at: Date; updated_at: Date;
 }
 export interface PendingRow {
   id: number; profile: string; operation: string; requester: string; key_id: string; csr: Buffer; subject: string; sans: string[];
   key_description: string; status: string; reason: string | null; created_at: Date; expires_at: Date;
   decided_by: string | null; decided_at: Date | null; serial: string | null;
+  client_address: string | null; auth_method: string | null; client_certificate: ClientCertificateSummary | null;
+  first_approved_by: string | null; first_approved_at: Date | null;
 }
 export interface CertificateRow {
   serial: string; profile: string; ca: string; subject: string; sans: string; not_before: Date; not_after: Date;
@@ -43,7 +45,7 @@ export const CERTIFICATE_COLUMNS = `serial, profile, ca, subject, sans, not_befo
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
   extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy,
-  device_revocation, renewal, created_at, updated_at`;
+  device_revocation, renewal, approvals, created_at, updated_at`;
 
 /** SQLSTATE the store's own functions raise for a refused composite (not approved, renewed once). */
 export const CONFLICT_STATE = 'ES409';
@@ -147,18 +149,19 @@ export function toProfile(r: ProfileRow): Profile {
     namePolicy: { ...EMPTY_NAME_POLICY, ...r.name_policy },
     deviceRevocation: { ...DEFAULT_DEVICE_REVOCATION, ...r.device_revocation },
     renewal: { ...DEFAULT_RENEWAL, ...r.renewal },
+    approvals: r.approvals === 2 ? 2 : 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
 
-/** $1..$18 of the profile statements, in PROFILE_COLUMNS order (JSON values as text). */
+/** $1..$19 of the profile statements, in PROFILE_COLUMNS order (JSON values as text). */
 export function profileValues(p: NewProfile): unknown[] {
   const j = json;
   return [
     p.label, p.enabled, p.ca, p.auth, j(p.clientTrustAnchors), p.validityDays, j(p.keyAlgorithms), j(p.keyUsage),
     j(p.extendedKeyUsage), j(p.allowedAccounts), j(p.csrAttrs), p.approval, p.retryAfterSeconds, p.pendingTtlHours,
-    p.popLinking, j(p.namePolicy), j(p.deviceRevocation), j(p.renewal),
+    p.popLinking, j(p.namePolicy), j(p.deviceRevocation), j(p.renewal), p.approvals,
   ];
 }
 
@@ -180,6 +183,10 @@ export function toPending(r: PendingRow): PendingRequest {
     decidedBy: r.decided_by,
     decidedAt: r.decided_at,
     serial: r.serial,
+    clientAddress: r.client_address,
+    authMethod: authMethodOf(r.auth_method),
+    clientCertificate: r.client_certificate,
+    firstApproval: r.first_approved_by && r.first_approved_at ? { by: r.first_approved_by, at: r.first_approved_at } : null,
   };
 }
 

@@ -23,15 +23,17 @@ import { page } from './store-paging.js';
 import { auditWhere, pendingWhere } from './postgres-search.js';
 import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
+import { approveStatement, OVERLAPPING_CERTIFICATES_SQL, OVERLAPPING_REQUESTS_SQL } from './postgres-request-approvals.js';
+import { distinct } from './distinct.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
-  StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
-  type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor,
+  StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
+  type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor,
   type Store, type StoreChange, type StoredCrl, type WebSession,
 } from './store.js';
 import type {
-  Account, AuditEvent, CertificateRecord, NewAccount, NewAuditEvent, NewCertificate, NewPendingRequest, NewProfile, PendingRequest, Profile,
+  Account, ApprovalsRequired, AuditEvent, CertificateRecord, NewAccount, NewAuditEvent, NewCertificate, NewPendingRequest, NewProfile, PendingRequest, Profile,
   RevokedCertificate,
 } from '../ra/model.js';
 
@@ -189,21 +191,25 @@ export class PostgresStore implements Store {
   }
 
   async createProfile(profile: NewProfile): Promise<Profile> {
-    const placeholders = Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(', ');
+    const values = profileValues(profile);
+    const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
+    const now = `$${values.length + 1}`;
     const { rows } = await this.query<ProfileRow>('createProfile', `WITH i AS (INSERT INTO profiles (${PROFILE_COLUMNS})
-      VALUES (${placeholders}, $19, $19) RETURNING ${PROFILE_COLUMNS})
+      VALUES (${placeholders}, ${now}, ${now}) RETURNING ${PROFILE_COLUMNS})
       SELECT i.*, ${this.notify(`jsonb_build_object('kind', 'profile', 'label', i.label)`)} FROM i`,
-    [...profileValues(profile), this.now()], `a profile labelled ${profile.label} already exists`);
+    [...values, this.now()], `a profile labelled ${profile.label} already exists`);
     this.changes.emit({ kind: 'profile', label: profile.label });
     return toProfile(rows[0]!);
   }
 
   updateProfile(profile: NewProfile): Promise<boolean> {
-    const columns = PROFILE_COLUMNS.split(',').map((c) => c.trim()).slice(1, 18);
+    const values = profileValues(profile);
+    // every setting after the label, in PROFILE_COLUMNS order (created_at and updated_at come last)
+    const columns = PROFILE_COLUMNS.split(',').map((c) => c.trim()).slice(1, values.length);
     const set = columns.map((c, i) => `${c} = $${i + 2}`).join(', ');
-    return this.changed('updateProfile', `WITH u AS (UPDATE profiles SET ${set}, updated_at = $19 WHERE label = $1 RETURNING label)
+    return this.changed('updateProfile', `WITH u AS (UPDATE profiles SET ${set}, updated_at = $${values.length + 1} WHERE label = $1 RETURNING label)
       SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', u.label)`)} FROM u`,
-    [...profileValues(profile), this.now()], { kind: 'profile', label: profile.label });
+    [...values, this.now()], { kind: 'profile', label: profile.label });
   }
 
   async getProfile(label: string): Promise<Profile | undefined> {
@@ -305,13 +311,18 @@ export class PostgresStore implements Store {
       // The id first, so the audit event can name it and commit in the request's statement.
       const { rows: ids } = await this.raw<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('pending_requests', 'id')) AS id`, []);
       const id = Number(ids[0]!.id);
-      const held: PendingRequest = { ...r, id, status: 'pending', reason: null, decidedBy: null, decidedAt: null, serial: null };
+      const held: PendingRequest = {
+        clientAddress: null, authMethod: null, clientCertificate: null, ...r,
+        id, status: 'pending', reason: null, decidedBy: null, decidedAt: null, serial: null, firstApproval: null,
+      };
       const e = event?.(held);
-      const audit = e ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(12)} FROM p)` : '';
+      const audit = e ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(15)} FROM p)` : '';
       const { rows } = await this.raw<PendingRow>(`WITH p AS (INSERT INTO pending_requests (id, profile, operation,
-          requester, key_id, csr, subject, sans, key_description, status, created_at, expires_at)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, 'pending', $10, $11) RETURNING *)${audit} SELECT * FROM p`,
+          requester, key_id, csr, subject, sans, key_description, status, created_at, expires_at, client_address, auth_method,
+          client_certificate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, 'pending', $10, $11, $12, $13, $14::jsonb)
+          RETURNING *)${audit} SELECT * FROM p`,
       [id, r.profile, r.operation, r.requester, r.keyId, r.csr, r.subject, json(r.sans), r.keyDescription, r.createdAt, r.expiresAt,
+        held.clientAddress, held.authMethod, held.clientCertificate ? json(held.clientCertificate) : null,
         ...(e ? auditValues(e, this.now()) : [])]);
       return toPending(rows[0]!);
     });
@@ -353,6 +364,20 @@ export class PostgresStore implements Store {
     const { rowCount } = await this.query('markPendingIssued', `UPDATE pending_requests SET status = 'issued', serial = $2
       WHERE id = $1 AND status = 'approved'`, [id, serial]);
     return rowCount > 0;
+  }
+
+  async approvePendingRequest(id: number, officer: string, required: ApprovalsRequired, reason: string | null, at: Date, events?: ApprovalEvents): Promise<ApprovalResult | undefined> {
+    const { text, values } = approveStatement(id, officer, required, reason, at, this.now(), events);
+    const { rows } = await this.query<{ status: string }>('approvePendingRequest', text, values);
+    return rows[0] && (rows[0].status === 'approved' ? 'approved' : 'first-approval');
+  }
+
+  async findRequestOverlaps(subjects: string[], keyIds: string[], now: Date): Promise<RequestOverlaps> {
+    const [requests, certificates] = await Promise.all([
+      this.query<PendingRow>('findRequestOverlaps', OVERLAPPING_REQUESTS_SQL, [subjects, keyIds]),
+      this.query<CertificateRow>('findRequestOverlaps', OVERLAPPING_CERTIFICATES_SQL, [subjects, keyIds, now]),
+    ]);
+    return { requests: distinct(requests.rows.map(toPending), (r) => r.id), certificates: distinct(certificates.rows.map(toCertificate), (c) => c.serial) };
   }
 
   async appendAudit(event: NewAuditEvent): Promise<void> {

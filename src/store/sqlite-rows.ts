@@ -1,6 +1,6 @@
 /** Row shapes of the SQLite schema and their conversion to and from the Store's types. */
 import { StoreConflictError, StoreUnavailableError } from './store.js';
-import { type Account, type AccountRole, type AuditEvent, type AuthMechanism, type CertificateRecord, type CertificateStatus, type DeviceRevocation, type NewAuditEvent, type NewProfile, DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NamePolicy, type RenewalPolicy, type PendingRequest, type PendingStatus, type Profile } from '../ra/model.js';
+import { type Account, type AccountRole, type AuditEvent, type AuthMechanism, authMethodOf, type ClientCertificateSummary, type CertificateRecord, type CertificateStatus, type DeviceRevocation, type NewAuditEvent, type NewProfile, DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NamePolicy, type RenewalPolicy, type PendingRequest, type PendingStatus, type Profile } from '../ra/model.js';
 
 export type Params = Record<string, unknown>;
 
@@ -12,13 +12,15 @@ export interface ProfileRow {
   label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
   approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string; name_policy: string;
-  device_revocation: string; renewal: string;
+  device_revocation: string; renewal: string; approvals: number;
   created_at: string; updated_at: string;
 }
 export interface PendingRow {
   id: number; profile: string; operation: string; requester: string; key_id: string; csr: Buffer; subject: string; sans: string;
   key_description: string; status: string; reason: string | null; created_at: string; expires_at: string;
   decided_by: string | null; decided_at: string | null; serial: string | null;
+  client_address: string | null; auth_method: string | null; client_certificate: string | null;
+  first_approved_by: string | null; first_approved_at: string | null;
 }
 export interface CertificateRow {
   serial: string; profile: string; ca: string; subject: string; sans: string; not_before: string; not_after: string;
@@ -93,6 +95,7 @@ export function toProfile(r: ProfileRow): Profile {
     namePolicy: { ...EMPTY_NAME_POLICY, ...(JSON.parse(r.name_policy) as Partial<NamePolicy>) },
     deviceRevocation: { ...DEFAULT_DEVICE_REVOCATION, ...(JSON.parse(r.device_revocation) as Partial<DeviceRevocation>) },
     renewal: { ...DEFAULT_RENEWAL, ...(JSON.parse(r.renewal) as Partial<RenewalPolicy>) },
+    approvals: r.approvals === 2 ? 2 : 1,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -118,6 +121,7 @@ export function profileParams(p: NewProfile, now: string): Params {
     name_policy: JSON.stringify(p.namePolicy),
     device_revocation: JSON.stringify(p.deviceRevocation),
     renewal: JSON.stringify(p.renewal),
+    approvals: p.approvals,
     now,
   };
 }
@@ -140,6 +144,10 @@ export function toPending(r: PendingRow): PendingRequest {
     decidedBy: r.decided_by,
     decidedAt: r.decided_at === null ? null : new Date(r.decided_at),
     serial: r.serial,
+    clientAddress: r.client_address,
+    authMethod: authMethodOf(r.auth_method),
+    clientCertificate: r.client_certificate === null ? null : JSON.parse(r.client_certificate) as ClientCertificateSummary,
+    firstApproval: r.first_approved_by && r.first_approved_at ? { by: r.first_approved_by, at: new Date(r.first_approved_at) } : null,
   };
 }
 

@@ -30,10 +30,11 @@ import {
   toProfile,
   type Params,
 } from './sqlite-rows.js';
-import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
+import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
-import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
+import { SqliteRequestApprovals } from './sqlite-request-approvals.js';
+import { type Account, type ApprovalsRequired, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
 type Counted<T> = [result: T, before: number, after: number];
 
@@ -307,6 +308,8 @@ export class SqliteStore implements Store {
     const params = {
       profile: r.profile, operation: r.operation, requester: r.requester, key_id: r.keyId, csr: r.csr, subject: r.subject,
       sans: JSON.stringify(r.sans), key_description: r.keyDescription, created_at: iso(r.createdAt), expires_at: iso(r.expiresAt),
+      client_address: r.clientAddress ?? null, auth_method: r.authMethod ?? null,
+      client_certificate: r.clientCertificate ? JSON.stringify(r.clientCertificate) : null,
     };
     return this.write('createPendingRequest', () => {
       const held = toPending(this.stmt.insertPending.get(params)!);
@@ -343,6 +346,19 @@ export class SqliteStore implements Store {
 
   async markPendingIssued(id: number, serial: string): Promise<boolean> {
     return this.write('markPendingIssued', () => this.stmt.issuedPending.run({ id, serial }).changes > 0);
+  }
+
+  private approvals: SqliteRequestApprovals | undefined;
+  private get requestApprovals(): SqliteRequestApprovals {
+    return (this.approvals ??= new SqliteRequestApprovals(this.db));
+  }
+
+  async approvePendingRequest(id: number, officer: string, required: ApprovalsRequired, reason: string | null, at: Date, events?: ApprovalEvents): Promise<ApprovalResult | undefined> {
+    return this.write('approvePendingRequest', () => this.requestApprovals.approveInTransaction(id, officer, required, reason, at, this.now(), events));
+  }
+
+  async findRequestOverlaps(subjects: string[], keyIds: string[], now: Date): Promise<RequestOverlaps> {
+    return this.run('findRequestOverlaps', () => this.requestApprovals.overlaps(subjects, keyIds, now));
   }
 
   async appendAudit(event: NewAuditEvent): Promise<void> {

@@ -5,7 +5,7 @@
  * (ra/model.ts).
  */
 import type {
-  Account, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
+  Account, ApprovalsRequired, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
   NewPendingRequest, NewProfile, PendingRequest, PendingStatus, Profile, RevokedCertificate, SessionRole,
 } from '../ra/model.js';
 
@@ -29,6 +29,20 @@ export interface IssuanceLinks {
    */
   approvedRequestId?: number;
 }
+/** What approving a held request did: approved it, or recorded the first of two approvals. */
+export type ApprovalResult = 'approved' | 'first-approval';
+
+/** The audit event for each outcome of approvePendingRequest. */
+export interface ApprovalEvents {
+  first: NewAuditEvent;
+  approved: NewAuditEvent;
+}
+
+export interface RequestOverlaps {
+  requests: PendingRequest[];
+  certificates: CertificateRecord[];
+}
+
 /** Where a page of revoked certificates ends: the next page starts after it in CRL order. */
 export type RevokedCursor = Pick<RevokedCertificate, 'revokedAt' | 'serial'>;
 
@@ -224,6 +238,19 @@ export interface Store {
   decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean>;
   /** Record that an approved request was issued; false when it was not approved. */
   markPendingIssued(id: number, serial: string): Promise<boolean>;
+  /**
+   * Approve a request that is still pending, with the audit event of what it did, in one
+   * transaction. `required` 2 (four-eyes): the first approval is recorded and the request stays
+   * pending; a second one by another officer approves it. undefined (and no event) when the
+   * request is not pending, or when `officer` gave its first approval.
+   */
+  approvePendingRequest(id: number, officer: string, required: ApprovalsRequired, reason: string | null, at: Date, events?: ApprovalEvents): Promise<ApprovalResult | undefined>;
+  /**
+   * Other requests not yet issued nor refused (pending or approved) and valid certificates (not
+   * revoked, notAfter ≥ now) with one of these subjects or keys (the SHA-256 of the SubjectPublicKeyInfo,
+   * hex); a certificate is found by key when a held request with that key was issued. At most 200 of each.
+   */
+  findRequestOverlaps(subjects: string[], keyIds: string[], now: Date): Promise<RequestOverlaps>;
 
   appendAudit(event: NewAuditEvent): Promise<void>;
   /** Newest first. */

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreConflictError, StoreUnavailableError, type Store } from '../../src/store/store.js';
 import { DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NewAuditEvent, type NewCertificate, type NewProfile } from '../../src/ra/model.js';
+import { storeRequestsContract } from './store-contract-requests.js';
 import { storeSearchContract } from './store-contract-search.js';
 import { storeAtomicContract, type StoreContractOptions } from './store-contract-atomic.js';
 
@@ -54,6 +55,7 @@ export function fullProfile(label: string): NewProfile {
     approval: 'manual',
     retryAfterSeconds: 17,
     pendingTtlHours: 5,
+    approvals: 2,
     popLinking: 'required',
     renewal: { supersede: true, once: false, windowPercent: 33 },
     namePolicy: {
@@ -179,7 +181,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         const replacement: NewProfile = {
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
           validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
-          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, popLinking: 'off', namePolicy: EMPTY_NAME_POLICY,
+          extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, approvals: 1, popLinking: 'off', namePolicy: EMPTY_NAME_POLICY,
           deviceRevocation: { whenUnavailable: 'refuse', crlUrls: {} }, renewal: DEFAULT_RENEWAL,
         };
         expect(await store.updateProfile(replacement)).toBe(true);
@@ -489,4 +491,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeSearchContract(name, open, cleanup);
   storeAtomicContract(name, open, cleanup, options);
   storeSharedStateContract(name, open, cleanup);
+  storeRequestsContract(name, open, cleanup);
 }

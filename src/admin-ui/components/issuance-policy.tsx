@@ -162,6 +162,18 @@ export function IssuancePolicy(props: PolicyProps) {
         <NumberField label="Held requests expire after" name="pendingTtlHours" unit="hours" min={1} value={value.pendingTtlHours} onInput={(v) => set('pendingTtlHours', v)} errors={errors} />
       </div>
       <SelectField
+        label="Approvals needed"
+        name="approvals"
+        value={value.approvals === 2 ? '2' : '1'}
+        onChange={(v) => set('approvals', v === '2' ? 2 : 1)}
+        errors={errors}
+        options={[
+          { value: '1', label: 'One officer' },
+          { value: '2', label: 'Two different officers (four-eyes)' },
+        ]}
+        hint="Under manual approval. With four-eyes the first approval is recorded and the request stays pending until a second officer approves; one rejection is final. Nobody approves their own request."
+      />
+      <SelectField
         label="Proof-of-possession linking"
         name="popLinking"
         value={value.popLinking}

@@ -20,7 +20,7 @@ import type { CaConnector, FieldError, Profile, ProfileInput } from '../types';
 /** The fields this form shows; other server errors are listed at the top. */
 const KNOWN_FIELDS = [
   'label', 'enabled', 'ca', 'auth', 'clientTrustAnchors', 'validityDays', 'keyAlgorithms', 'keyUsage', 'extendedKeyUsage',
-  'approval', 'retryAfterSeconds', 'pendingTtlHours', 'popLinking', 'namePolicy', 'csrAttrs', 'renewal',
+  'approval', 'approvals', 'retryAfterSeconds', 'pendingTtlHours', 'popLinking', 'namePolicy', 'csrAttrs', 'renewal',
 ];
 
 /** A new profile starts from the defaults `estuary profile add` and the API use. */
@@ -43,6 +43,7 @@ function toInput(p: ProfileInput): ProfileInput {
     allowedAccounts: p.allowedAccounts,
     csrAttrs: p.csrAttrs,
     approval: p.approval,
+    approvals: p.approvals,
     retryAfterSeconds: p.retryAfterSeconds,
     pendingTtlHours: p.pendingTtlHours,
     popLinking: p.popLinking,

@@ -1,4 +1,4 @@
-/** Held enrollment requests (RFC 7030 §4.2.3): approve or reject with a reason. */
+/** Held enrollment requests (RFC 7030 §4.2.3): approve or reject with a reason; four-eyes profiles take two approvals. */
 import { useState } from 'preact/hooks';
 import { api, describeError, query } from '../api';
 import { Badge } from '../components/badge';
@@ -11,7 +11,7 @@ import { formatAge, formatDateTime } from '../format';
 import { can, useLoad, useSubmit } from '../hooks';
 import { useSession } from '../session';
 import { announce } from '../status';
-import type { Page, PendingRequest, Profile } from '../types';
+import type { Page, PendingRequest, Profile, RequestWarning } from '../types';
 
 type StatusFilter = 'pending' | 'approved' | 'rejected' | 'issued' | 'all';
 
@@ -73,7 +73,9 @@ export function RequestsScreen() {
             {items.map((r) => (
               <tr key={r.id} data-testid={`request-row-${r.id}`} data-subject={r.subject}>
                 <th scope="row" class="break-anywhere">
-                  <span class="subject">{r.subject || '(empty subject)'}</span>
+                  <a class="subject" href={`/requests/${r.id}`} data-testid="request-link">
+                    {r.subject || '(empty subject)'}
+                  </a>
                   {r.sans.length ? (
                     <ul class="plain-list sans" aria-label="Subject alternative names">
                       {r.sans.map((s) => (
@@ -84,6 +86,7 @@ export function RequestsScreen() {
                     <span class="muted small-text block">no SANs</span>
                   )}
                   <span class="muted small-text block">request #{r.id}</span>
+                  <RequestWarnings warnings={r.warnings} compact />
                 </th>
                 <td>{r.requester}</td>
                 <td>{r.profile}</td>
@@ -93,6 +96,7 @@ export function RequestsScreen() {
                 </td>
                 <td>
                   {r.expired ? <Badge status="expired" label="expired" /> : <Badge status={r.status} />}
+                  <ApprovalProgress request={r} />
                   {r.reason ? <span class="muted small-text block">{r.reason}</span> : null}
                   {r.serial ? (
                     <a class="small-text block" href={`/certificates/${encodeURIComponent(r.serial)}`}>
@@ -104,9 +108,15 @@ export function RequestsScreen() {
                   <td class="actions">
                     {r.status === 'pending' && !r.expired ? (
                       <>
-                        <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
-                          Approve
-                        </button>
+                        {gaveFirstApproval(r, session.email) ? (
+                          <span class="muted small-text block" data-testid="awaiting-second">
+                            awaiting another officer
+                          </span>
+                        ) : (
+                          <button type="button" class="primary small" onClick={() => setDeciding({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id} for ${r.subject}`} data-testid="approve">
+                            Approve
+                          </button>
+                        )}
                         <button type="button" class="secondary small danger" onClick={() => setDeciding({ request: r, decision: 'reject' })} aria-label={`Reject request ${r.id} for ${r.subject}`} data-testid="reject">
                           Reject
                         </button>
@@ -135,11 +145,46 @@ export function RequestsScreen() {
   );
 }
 
-function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 'reject'; onClose: () => void; onDone: () => void }) {
+/** "Same subject or key" warnings; `compact`: one line each, for the list. */
+export function RequestWarnings({ warnings, compact = false }: { warnings: RequestWarning[]; compact?: boolean }) {
+  if (warnings.length === 0) return null;
+  return (
+    <div class={`notice warning${compact ? ' compact' : ''}`} role="note" data-testid="request-warnings">
+      <div>
+        {compact ? null : <strong class="block">Check before approving</strong>}
+        <ul class="plain-list">
+          {warnings.map((w) => (
+            <li key={`${w.kind}-${w.requestId ?? w.serial}`} data-kind={w.kind}>
+              {w.serial ? <a href={`/certificates/${encodeURIComponent(w.serial)}`}>{w.message}</a> : w.requestId ? <a href={`/requests/${w.requestId}`}>{w.message}</a> : w.message}
+            </li>
+          ))}
+        </ul>
+      </div>
+    </div>
+  );
+}
+
+/** Four-eyes: this officer gave the first approval, so the second must come from someone else. */
+export function gaveFirstApproval(r: PendingRequest, email: string): boolean {
+  return r.approvalsRequired === 2 && r.firstApproval?.by.toLowerCase() === email.toLowerCase();
+}
+
+/** Four-eyes: how many of the two approvals a pending request has. */
+export function ApprovalProgress({ request }: { request: PendingRequest }) {
+  if (request.approvalsRequired !== 2 || request.status !== 'pending') return null;
+  return (
+    <span class="small-text block" data-testid="approval-progress">
+      {request.firstApproval ? `1 of 2 approvals (${request.firstApproval.by})` : '0 of 2 approvals'}
+    </span>
+  );
+}
+
+export function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 'reject'; onClose: () => void; onDone: () => void }) {
   const { request, decision } = props;
   const [reason, setReason] = useState('');
   const { busy, error, setError, run } = useSubmit<string | undefined>(undefined, describeError);
   const approve = decision === 'approve';
+  const firstOfTwo = request.approvalsRequired === 2 && !request.firstApproval;
 
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
@@ -148,8 +193,12 @@ function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 
       return;
     }
     await run(async () => {
-      await api.post(`/api/requests/${request.id}/${decision}`, reason.trim() ? { reason: reason.trim() } : {});
-      announce(approve ? `Request ${request.id} approved; the client gets its certificate on its next re-send` : `Request ${request.id} rejected`);
+      const after = await api.post<PendingRequest>(`/api/requests/${request.id}/${decision}`, reason.trim() ? { reason: reason.trim() } : {});
+      announce(
+        !approve ? `Request ${request.id} rejected`
+          : after.status === 'pending' ? `First approval of request ${request.id} recorded; it waits for a second officer`
+            : `Request ${request.id} approved; the client gets its certificate on its next re-send`,
+      );
       props.onDone();
     });
   };
@@ -168,7 +217,14 @@ function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 
           <dd>{request.profile}</dd>
           <dt>Key</dt>
           <dd>{request.keyDescription}</dd>
+          {request.approvalsRequired === 2 ? (
+            <>
+              <dt>Approvals</dt>
+              <dd>{request.firstApproval ? `Approved by ${request.firstApproval.by}; this approval is the second` : 'Four-eyes: this approval is the first of two'}</dd>
+            </>
+          ) : null}
         </dl>
+        {approve ? <RequestWarnings warnings={request.warnings} /> : null}
         <TextAreaField
           label={approve ? 'Note (optional)' : 'Reason'}
           name="reason"
@@ -180,7 +236,7 @@ function DecisionDialog(props: { request: PendingRequest; decision: 'approve' | 
           errors={error ? [{ field: 'reason', message: error }] : []}
         />
         <DialogActions testId="decision-confirm" busy={busy} onCancel={props.onClose} class={approve ? 'primary' : 'primary danger'}>
-          {approve ? 'Approve and issue' : 'Reject request'}
+          {!approve ? 'Reject request' : firstOfTwo ? 'Record first approval' : 'Approve and issue'}
         </DialogActions>
       </form>
     </Dialog>
