@@ -14,6 +14,7 @@ import { ProfileEditScreen } from './screens/profile-edit';
 import { ProfilesScreen } from './screens/profiles';
 import { RequestsScreen } from './screens/requests';
 import { Logo, SignIn } from './screens/sign-in';
+import { OwnAccountScreen } from './screens/own-account';
 import { SessionContext } from './session';
 import { announce, clearStatus, useStatusMessage } from './status';
 import type { Role, Session } from './types';
@@ -40,6 +41,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if ((m = match('/certificates/:serial', path))) return <CertificateDetailScreen key={m.serial} serial={m.serial!} />;
   if (path === '/audit') return <AuditScreen />;
   if (path === '/cas') return <CaConnectorsScreen />;
+  if (path === '/account') return <OwnAccountScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>
@@ -114,7 +116,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <span class="brand-sub">Web RA</span>
         </a>
         <div class="user" data-testid="current-user">
-          <span class="user-email">{session.email}</span>
+          <a href="/account" class="user-email" data-testid="own-account" title="Your account and two-step sign-in">
+            {session.email}
+          </a>
           <Badge status={session.role} />
           <button type="button" class="secondary small" onClick={onSignOut} data-testid="sign-out">
             Sign out

@@ -113,6 +113,8 @@ export interface Account {
   allowedNames: string[];
   allowedProfiles: string[];
   createdAt: string;
+  /** A confirmed second factor (TOTP). */
+  mfa?: boolean;
 }
 
 export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'issued';
