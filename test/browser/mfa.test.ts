@@ -91,6 +91,7 @@ describe.sequential('two-step sign-in in Chromium', { timeout: BOUNDS.stepMs }, 
     await shots.take(page, 'recovery-codes');
     await dialog.getByTestId('mfa-done').click();
     await expectStatus(page, /Two-step sign-in is on/);
+    await page.reload(); // /account is a page of its own (a link or a reload lands on it)
     await expect.poll(() => textOf(page.getByTestId('own-mfa-state')), { timeout: BOUNDS.expectMs }).toMatch(/^On since .*10 of 10 recovery codes left\.$/);
     expect(await page.content()).not.toContain(adminSecret);
   });
