@@ -28,7 +28,7 @@ async function usableAccount(ctx: AdminContext, email: string): Promise<Account>
 const signInCode: ApiRoute<unknown, unknown, { code: string }> = {
   method: 'POST', url: '/api/session/code', operationId: 'signInCode', tag: 'session',
   summary: 'Second sign-in step: the authenticator code or a recovery code',
-  description: 'After POST /api/session answered 202 with `next: code`. A TOTP code is accepted once (a code already used, or older than the last one used, is refused); a recovery code once. Wrong codes count as failed sign-ins (the same locks as wrong passwords, 429 with Retry-After). Sets the session cookie.',
+  description: 'After POST /api/session answered 202 with `next: code`. A TOTP code is accepted once (a code already used, or older than the last one used, is refused); a recovery code once. Wrong codes count as failed sign-ins (the same locks as wrong passwords, 429 with Retry-After), and 10 wrong codes for one account from any addresses within 15 minutes lock its code step for 15 minutes (unlocking the account lifts it). Sets the session cookie.',
   access: 'public', schema: { body: SecondFactorCode },
   responses: { 200: { description: 'signed in', schema: SessionInfo }, ...problemResponses(400, 401, 429) },
   async handler({ body, request, reply }, ctx) {
@@ -40,10 +40,17 @@ const signInCode: ApiRoute<unknown, unknown, { code: string }> = {
       await audit(ctx, account.email, 'session.signin', 'locked', `second step refused: ${lock.scope === 'email' ? `this email from ${address}` : `address ${address}`} is locked for ${lock.retryAfterSeconds} s`);
       throw new ProblemError('locked', 'too many failed sign-ins; try again later', { retryAfterSeconds: lock.retryAfterSeconds });
     }
+    const codeLock = await ctx.throttle.codeLockedSeconds(account.email, account.unlockedAt);
+    if (codeLock > 0) {
+      await audit(ctx, account.email, 'session.signin', 'locked', `second step refused from ${address}: the account's code step is locked for ${codeLock} s`);
+      throw new ProblemError('locked', 'too many wrong codes for this account; try again later', { retryAfterSeconds: codeLock });
+    }
     const check = await checkCode(ctx, account.email, body.code);
     if (!check.ok) {
       await audit(ctx, account.email, 'session.signin', 'unauthenticated', `second factor: ${check.why}, from ${address}`);
       await recordFailure(ctx, account.email, address);
+      const locked = await ctx.throttle.failCode(account.email);
+      if (locked > 0) await audit(ctx, account.email, 'session.lockout', 'locked', `the code step of ${account.email} locked for ${locked} s on every address after repeated wrong codes`);
       throw problem.unauthenticated(check.why === 'code already used' ? 'this code was already used; wait for the next one' : 'wrong code');
     }
     await completeChallenge(ctx, challenge);

@@ -61,6 +61,7 @@ export async function beginEnrolment(ctx: AdminContext, email: string): Promise<
   if (!(await ctx.store.beginMfaEnrolment(email, secret, ctx.now()))) {
     throw problem.conflict('this account already has a second factor; an admin can reset it');
   }
+  await ctx.store.appendAudit({ actor: email, action: 'account.mfa.start', profile: null, outcome: 'success', serial: null, detail: `${email}: TOTP enrolment started, waiting for its first code` });
   const uri = otpauthUri({ secret, issuer: TOTP_ISSUER, account: email });
   const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
   return { secret, uri, qrCode: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };

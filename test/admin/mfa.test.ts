@@ -84,6 +84,7 @@ describe('enrolment from one\'s own account', () => {
     const listed = await admin.get('/api/accounts');
     expect(listed.json.items.find((a: { email: string }) => a.email === 'ann@example.com').mfa).toBe(true);
     expect((await admin.get('/api/accounts/ann@example.com')).text).not.toContain(secret);
+    expect((await admin.get('/api/audit?action=account.mfa.start&actor=ann%40example.com')).json.items).toHaveLength(1);
     expect((await admin.get('/api/audit?action=account.mfa.enrol')).json.items[0]).toMatchObject({ actor: 'ann@example.com', outcome: 'success' });
     expect(readFileSync(s.logFile, 'utf8')).not.toContain(secret);
   });
@@ -155,6 +156,26 @@ describe('sign-in with a second factor', () => {
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
     expect((await new AdminClient(s, '127.0.0.3').post('/api/session', { email: 'dan@example.com', password })).status).toBe(429);
     expect((await admin.get('/api/audit?action=session.lockout&actor=dan%40example.com')).json.items).toHaveLength(1);
+  });
+
+  it('locks an account\'s code step after 10 wrong codes from any addresses; an admin\'s unlock lifts it', async () => {
+    const { password, secret } = await enrolled('ida@example.com');
+    clock += 30_000;
+    const bad = String((Number(code(secret)) + 3) % 1_000_000).padStart(6, '0');
+    for (const [address, tries] of [['127.0.0.11', 4], ['127.0.0.12', 4], ['127.0.0.13', 2]] as const) {
+      const c = new AdminClient(s, address); // below the 5 per email and address
+      expect((await passwordStep(c, 'ida@example.com', password)).status).toBe(202);
+      for (let i = 0; i < tries; i++) expect((await c.post('/api/session/code', { code: bad })).status).toBe(401);
+    }
+    const elsewhere = new AdminClient(s, '127.0.0.14');
+    expect((await passwordStep(elsewhere, 'ida@example.com', password)).status).toBe(202);
+    const locked = await elsewhere.post('/api/session/code', { code: code(secret) });
+    expect(locked.status).toBe(429);
+    expect(locked.json.detail).toBe('too many wrong codes for this account; try again later');
+    expect((await admin.get('/api/audit?action=session.lockout&actor=ida%40example.com')).json.items[0].detail)
+      .toMatch(/^the code step of ida@example.com locked for 900 s on every address/);
+    expect((await admin.post('/api/accounts/ida@example.com/unlock')).status).toBe(200);
+    expect((await elsewhere.post('/api/session/code', { code: code(secret) })).status).toBe(200);
   });
 
   it('refuses a missing, made-up or expired sign-in step, and completes a step once', async () => {
