@@ -6,7 +6,7 @@
 import { ADMIN_ROLES, type Account, type AdminRole } from '../ra/model.js';
 import { openSession, recordFailure } from './api-session.js';
 import {
-  beginEnrolment, challengeCookie, checkCode, completeChallenge, confirmEnrolment, currentChallenge,
+  beginEnrolment, challengeCookie, checkCode, completeChallenge, confirmEnrolment, currentChallenge, replaceRecoveryCodes, requireCurrentCode,
 } from './mfa.js';
 import { MfaConfirmed, MfaEnrolment, MfaPolicy, MfaStatus, SecondFactorCode, SignedInWithEnrolment, TotpCode } from './mfa-schemas.js';
 import { problem, ProblemError } from './problem.js';
@@ -119,6 +119,33 @@ const confirm: ApiRoute<unknown, unknown, { code: string }> = {
   },
 };
 
+const recoveryCodes: ApiRoute<unknown, unknown, { code: string }> = {
+  method: 'POST', url: '/api/mfa/recovery-codes', operationId: 'newRecoveryCodes', tag: 'mfa', summary: 'Replace one\'s recovery codes',
+  description: 'With a current code of the authenticator app: 10 new recovery codes, shown this once; the old ones no longer work.',
+  access: ANY_ROLE, schema: { body: TotpCode }, responses: { 200: { description: 'the new codes', schema: MfaConfirmed }, ...problemResponses(400, 401, 403, 409, 429) },
+  async handler({ session, body }, ctx) {
+    const account = await usableAccount(ctx, session!.email);
+    await requireCurrentCode(ctx, account, body.code);
+    const codes = await replaceRecoveryCodes(ctx, account.email);
+    await audit(ctx, account.email, 'account.mfa.recovery-codes', 'success', `${account.email}: ${codes.length} new recovery codes, the old ones void`);
+    return { recoveryCodes: codes };
+  },
+};
+
+const disable: ApiRoute<unknown, unknown, { code: string }> = {
+  method: 'POST', url: '/api/mfa/disable', operationId: 'disableMfa', tag: 'mfa', summary: 'Turn off one\'s second factor',
+  description: 'With a current code of the authenticator app. 409 when the account\'s role requires a second factor (an admin can reset it instead).',
+  access: ANY_ROLE, schema: { body: TotpCode }, responses: { 204: { description: 'turned off' }, ...problemResponses(400, 401, 403, 409, 429) },
+  async handler({ session, body, reply }, ctx) {
+    const account = await usableAccount(ctx, session!.email);
+    if ((await ctx.store.getMfaRequiredRoles()).includes(session!.role)) throw problem.conflict(`the ${session!.role} role requires a second factor; an admin can reset it`);
+    await requireCurrentCode(ctx, account, body.code);
+    await ctx.store.resetMfa(account.email);
+    await audit(ctx, account.email, 'account.mfa.disable', 'success', `${account.email}: second factor turned off by its owner`);
+    return reply.code(204).send();
+  },
+};
+
 const policy: ApiRoute = {
   method: 'GET', url: '/api/mfa/policy', operationId: 'getMfaPolicy', tag: 'mfa', summary: 'The roles that require a second factor',
   access: ANY_ROLE, schema: {}, responses: { 200: { description: 'the policy', schema: MfaPolicy }, ...problemResponses(401) },
@@ -154,4 +181,4 @@ const reset: ApiRoute<{ email: string }> = {
   },
 };
 
-export const mfaRoutes: ApiRoute[] = [signInCode, signInEnrol, signInEnrolConfirm, status, enrol, confirm, policy, setPolicy, reset];
+export const mfaRoutes: ApiRoute[] = [signInCode, signInEnrol, signInEnrolConfirm, status, enrol, confirm, recoveryCodes, disable, policy, setPolicy, reset];

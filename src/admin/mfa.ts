@@ -85,6 +85,31 @@ export async function confirmEnrolment(ctx: AdminContext, email: string, code: s
   return codes;
 }
 
+/**
+ * A current TOTP code (not a recovery code) for a change to one's own second factor, from a signed-in
+ * session: accepted once, counted against the account's code lock when wrong (a stolen session cannot
+ * guess its way to turning the factor off). 400 naming `code`, 409 without a factor, 429 when locked.
+ */
+export async function requireCurrentCode(ctx: AdminContext, account: Account, code: string): Promise<void> {
+  const mfa = await ctx.store.getMfa(account.email);
+  if (!mfa?.confirmedAt) throw problem.conflict('this account has no second factor');
+  const locked = await ctx.throttle.codeLockedSeconds(account.email, account.unlockedAt);
+  if (locked > 0) throw new ProblemError('locked', 'too many wrong codes for this account; try again later', { retryAfterSeconds: locked });
+  const step = matchTotp(mfa.secret, code, ctx.now().getTime());
+  if (step === undefined) {
+    await ctx.throttle.failCode(account.email);
+    throw problem.field('code', 'is not the current code of your authenticator app');
+  }
+  if (!(await ctx.store.useMfaStep(account.email, step))) throw problem.field('code', 'was already used; wait for the next one');
+}
+
+/** Ten new recovery codes for a confirmed second factor, replacing the old ones (shown once). */
+export async function replaceRecoveryCodes(ctx: AdminContext, email: string): Promise<string[]> {
+  const codes = generateRecoveryCodes();
+  if (!(await ctx.store.replaceRecoveryCodes(email, codes.map((c) => recoveryCodeHash(email, c))))) throw problem.conflict('this account has no second factor');
+  return codes;
+}
+
 export type CodeCheck = { ok: true; used: 'totp' | 'recovery code' } | { ok: false; why: string };
 
 /** Checks a sign-in's second factor: a current TOTP code not used before, or an unused recovery code. */

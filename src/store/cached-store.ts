@@ -166,6 +166,7 @@ class CachedStore implements Store {
   confirmMfa: Store['confirmMfa'] = (e, s, step, h, at) => this.store.confirmMfa(e, s, step, h, at);
   useMfaStep: Store['useMfaStep'] = (e, step) => this.store.useMfaStep(e, step);
   useRecoveryCode: Store['useRecoveryCode'] = (e, h, at) => this.store.useRecoveryCode(e, h, at);
+  replaceRecoveryCodes: Store['replaceRecoveryCodes'] = (e, h) => this.store.replaceRecoveryCodes(e, h);
   resetMfa: Store['resetMfa'] = (e) => this.store.resetMfa(e);
   getMfaRequiredRoles: Store['getMfaRequiredRoles'] = () => this.store.getMfaRequiredRoles();
   setMfaRequiredRoles: Store['setMfaRequiredRoles'] = (r) => this.store.setMfaRequiredRoles(r);

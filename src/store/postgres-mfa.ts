@@ -72,6 +72,15 @@ export class PostgresMfa {
     return rowCount > 0;
   }
 
+  async replaceRecoveryCodes(email: string, hashes: string[]): Promise<boolean> {
+    const { rows } = await this.query<{ n: number }>('replaceRecoveryCodes', `WITH m AS (
+        SELECT email FROM account_mfa WHERE email = $1 AND confirmed_at IS NOT NULL FOR UPDATE
+      ), d AS (DELETE FROM mfa_recovery_codes c USING m WHERE c.email = m.email),
+      i AS (INSERT INTO mfa_recovery_codes (email, code_hash, used_at) SELECT m.email, h, NULL FROM m, unnest($2::text[]) AS h)
+      SELECT COUNT(*)::int AS n FROM m`, [email.toLowerCase(), hashes]);
+    return rows[0]!.n > 0;
+  }
+
   async resetMfa(email: string): Promise<boolean> {
     const { rowCount } = await this.query('resetMfa', `WITH c AS (DELETE FROM mfa_recovery_codes WHERE email = $1)
       DELETE FROM account_mfa WHERE email = $1`, [email.toLowerCase()]);

@@ -392,6 +392,7 @@ export class PostgresStore implements Store {
   confirmMfa(email: string, secret: string, step: number, hashes: string[], at: Date): Promise<boolean> { return this.mfa.confirmMfa(email, secret, step, hashes, at); }
   useMfaStep(email: string, step: number): Promise<boolean> { return this.mfa.useMfaStep(email, step); }
   useRecoveryCode(email: string, hash: string, at: Date): Promise<boolean> { return this.mfa.useRecoveryCode(email, hash, at); }
+  replaceRecoveryCodes(email: string, hashes: string[]): Promise<boolean> { return this.mfa.replaceRecoveryCodes(email, hashes); }
   resetMfa(email: string): Promise<boolean> { return this.mfa.resetMfa(email); }
   getMfaRequiredRoles(): Promise<AdminRole[]> { return this.mfa.getMfaRequiredRoles(); }
   setMfaRequiredRoles(roles: readonly AdminRole[]): Promise<void> { return this.mfa.setMfaRequiredRoles(roles); }

@@ -35,6 +35,7 @@ export class SqliteMfa {
   private readonly s;
   private readonly confirm: (email: string, secret: string, step: number, hashes: string[], at: string) => boolean;
   private readonly reset: (email: string) => boolean;
+  private readonly replaceCodes: (email: string, hashes: string[]) => boolean;
   private readonly setRoles: (roles: readonly AdminRole[]) => void;
 
   constructor(db: Database.Database) {
@@ -54,6 +55,7 @@ export class SqliteMfa {
       useCode: p(`UPDATE mfa_recovery_codes SET used_at = @at WHERE email = @email AND code_hash = @hash AND used_at IS NULL
         AND EXISTS (SELECT 1 FROM account_mfa m WHERE m.email = @email AND m.confirmed_at IS NOT NULL)`),
       drop: p('DELETE FROM account_mfa WHERE email = @email'),
+      confirmed: p<{ n: number }>('SELECT COUNT(*) AS n FROM account_mfa WHERE email = @email AND confirmed_at IS NOT NULL'),
       roles: db.prepare<[], string>('SELECT role FROM mfa_required_roles').pluck(),
       clearRoles: db.prepare('DELETE FROM mfa_required_roles'),
       addRole: p('INSERT INTO mfa_required_roles (role) VALUES (@role)'),
@@ -65,6 +67,12 @@ export class SqliteMfa {
     };
     this.confirm = db.transaction((email: string, secret: string, step: number, hashes: string[], at: string): boolean => {
       if (this.s.confirm.run({ email, secret, step, at }).changes === 0) return false;
+      this.s.dropCodes.run({ email });
+      for (const hash of hashes) this.s.addCode.run({ email, hash });
+      return true;
+    }).immediate;
+    this.replaceCodes = db.transaction((email: string, hashes: string[]): boolean => {
+      if (this.s.confirmed.get({ email })!.n === 0) return false;
       this.s.dropCodes.run({ email });
       for (const hash of hashes) this.s.addCode.run({ email, hash });
       return true;
@@ -102,6 +110,10 @@ export class SqliteMfa {
 
   useRecoveryCode(email: string, hash: string, at: Date): boolean {
     return this.s.useCode.run({ email: email.toLowerCase(), hash, at: iso(at) }).changes > 0;
+  }
+
+  replaceRecoveryCodes(email: string, hashes: string[]): boolean {
+    return this.replaceCodes(email.toLowerCase(), hashes);
   }
 
   resetMfa(email: string): boolean {

@@ -396,6 +396,7 @@ export class SqliteStore implements Store {
   async confirmMfa(email: string, secret: string, step: number, hashes: string[], at: Date): Promise<boolean> { return this.run('confirmMfa', () => this.mfa.confirmMfa(email, secret, step, hashes, at)); }
   async useMfaStep(email: string, step: number): Promise<boolean> { return this.run('useMfaStep', () => this.mfa.useMfaStep(email, step)); }
   async useRecoveryCode(email: string, hash: string, at: Date): Promise<boolean> { return this.run('useRecoveryCode', () => this.mfa.useRecoveryCode(email, hash, at)); }
+  async replaceRecoveryCodes(email: string, hashes: string[]): Promise<boolean> { return this.run('replaceRecoveryCodes', () => this.mfa.replaceRecoveryCodes(email, hashes)); }
   async resetMfa(email: string): Promise<boolean> { return this.run('resetMfa', () => this.mfa.resetMfa(email)); }
   async getMfaRequiredRoles(): Promise<AdminRole[]> { return this.run('getMfaRequiredRoles', () => this.mfa.getMfaRequiredRoles()); }
   async setMfaRequiredRoles(roles: readonly AdminRole[]): Promise<void> { this.run('setMfaRequiredRoles', () => this.mfa.setMfaRequiredRoles(roles)); }

@@ -276,6 +276,8 @@ export interface Store {
   useMfaStep(email: string, step: number): Promise<boolean>;
   /** Use a recovery code (by its hash) of a confirmed second factor: true the first time only. */
   useRecoveryCode(email: string, codeHash: string, at: Date): Promise<boolean>;
+  /** Replace the recovery codes of a confirmed second factor with these hashes, atomically; false when it has none. */
+  replaceRecoveryCodes(email: string, recoveryCodeHashes: string[]): Promise<boolean>;
   /** Remove the second factor and its recovery codes; false when there was none. */
   resetMfa(email: string): Promise<boolean>;
   /** The Web RA roles whose accounts must have a second factor. */

@@ -201,6 +201,37 @@ describe('sign-in with a second factor', () => {
   });
 });
 
+describe('one\'s own second factor, signed in', () => {
+  it('replaces the recovery codes and turns the factor off, each with a current code (not a recovery code), audited', async () => {
+    const { c, password, secret, recovery } = await enrolled('joe@example.com');
+    clock += 30_000;
+    expect((await c.post('/api/mfa/recovery-codes', { code: recovery[0] })).status).toBe(400);
+    const wrong = await c.post('/api/mfa/recovery-codes', { code: String((Number(code(secret)) + 5) % 1_000_000).padStart(6, '0') });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.errors[0]).toEqual({ field: 'code', message: 'is not the current code of your authenticator app' });
+    const fresh = await c.post('/api/mfa/recovery-codes', { code: code(secret) });
+    expect(fresh.status, fresh.text).toBe(200);
+    expect(fresh.json.recoveryCodes).toHaveLength(10);
+    expect(fresh.json.recoveryCodes).not.toContain(recovery[0]);
+    expect((await c.post('/api/mfa/recovery-codes', { code: code(secret) })).json.errors[0].message).toBe('was already used; wait for the next one');
+    const old = new AdminClient(s);
+    await passwordStep(old, 'joe@example.com', password);
+    expect((await old.post('/api/session/code', { code: recovery[1] })).status).toBe(401); // the old codes are void
+    expect((await old.post('/api/session/code', { code: fresh.json.recoveryCodes[0] })).status).toBe(200);
+
+    // the role requires it: turning off is refused; when it does not: with a current code
+    expect((await admin.put('/api/mfa/policy', { requiredRoles: ['officer'] })).status).toBe(200);
+    clock += 30_000;
+    expect((await c.post('/api/mfa/disable', { code: code(secret) })).status).toBe(409);
+    expect((await admin.put('/api/mfa/policy', { requiredRoles: [] })).status).toBe(200);
+    expect((await c.post('/api/mfa/disable', { code: code(secret) })).status).toBe(204);
+    expect((await c.get('/api/mfa')).json.enrolled).toBe(false);
+    expect((await new AdminClient(s).signIn('joe@example.com', password)).status).toBe(200);
+    const actions = (await admin.get('/api/audit?actor=joe%40example.com')).json.items.map((e: { action: string }) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(['account.mfa.recovery-codes', 'account.mfa.disable']));
+  });
+});
+
 describe('required per role, and reset', () => {
   it('an admin requires it for a role: such an account enrols at its next sign-in before it gets a session', async () => {
     const password = await addAccount(admin, 'fay@example.com', 'auditor');

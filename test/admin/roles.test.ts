@@ -159,6 +159,18 @@ const ACTIONS: Action[] = [
       return { path: '/api/mfa/confirm', body: { code: totp(base32Decode(MATRIX_SECRET), Date.now()) } };
     },
   },
+  ...(['recovery-codes', 'disable'] as const).map((verb): Action => ({
+    // each signed-in account has a confirmed factor with the known secret; the call brings a current code
+    name: `second factor ${verb}`, method: 'POST', allowed: READERS,
+    prepare: async () => {
+      for (const { email } of logins.values()) {
+        await s.runtime.store.resetMfa(email);
+        await s.runtime.store.beginMfaEnrolment(email, MATRIX_SECRET, new Date());
+        await s.runtime.store.confirmMfa(email, MATRIX_SECRET, 1, [], new Date());
+      }
+      return { path: `/api/mfa/${verb}`, body: { code: totp(base32Decode(MATRIX_SECRET), Date.now()) } };
+    },
+  })),
   { name: 'second factor policy', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/mfa/policy' }) },
   { name: 'second factor policy update', method: 'PUT', allowed: ADMIN, prepare: async () => ({ path: '/api/mfa/policy', body: { requiredRoles: [] } }) },
   {

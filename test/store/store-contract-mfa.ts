@@ -59,7 +59,7 @@ export function storeMfaContract(name: string, open: () => Promise<Store>, clean
       expect(await store.useMfaStep('bob@example.com', STEP + 2)).toBe(false);
     });
 
-    it('uses each recovery code once, only its own account\'s, and reset removes the factor and its codes', async () => {
+    it('uses each recovery code once, only its own account\'s, replaces them, and reset removes the factor and its codes', async () => {
       await store.beginMfaEnrolment('cat@example.com', 'SECRET', T0);
       expect(await store.useRecoveryCode('cat@example.com', hash('r1'), T0)).toBe(false);
       await store.confirmMfa('cat@example.com', 'SECRET', STEP, [hash('r1'), hash('r2')], T0);
@@ -69,6 +69,16 @@ export function storeMfaContract(name: string, open: () => Promise<Store>, clean
       expect(await store.useRecoveryCode('cat@example.com', hash('r1'), at(1000))).toBe(true);
       expect(await store.useRecoveryCode('CAT@example.com', hash('r1'), at(2000))).toBe(false);
       expect((await store.getMfa('cat@example.com'))?.recoveryCodesLeft).toBe(1);
+
+      // new codes replace the old ones, used or not; only for a confirmed factor
+      expect(await store.replaceRecoveryCodes('Cat@example.com', [hash('r3'), hash('r4'), hash('r5')])).toBe(true);
+      expect((await store.getMfa('cat@example.com'))?.recoveryCodesLeft).toBe(3);
+      expect(await store.useRecoveryCode('cat@example.com', hash('r2'), T0)).toBe(false);
+      expect(await store.useRecoveryCode('cat@example.com', hash('r4'), T0)).toBe(true);
+      expect(await store.replaceRecoveryCodes('nobody@example.com', [hash('x')])).toBe(false);
+      await store.beginMfaEnrolment('fay@example.com', 'WAITING', T0);
+      expect(await store.replaceRecoveryCodes('fay@example.com', [hash('x')])).toBe(false);
+      expect((await store.getMfa('fay@example.com'))?.recoveryCodesLeft).toBe(0);
 
       expect(await store.resetMfa('cat@example.com')).toBe(true);
       expect(await store.getMfa('cat@example.com')).toBeUndefined();
