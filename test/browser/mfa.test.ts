@@ -111,6 +111,19 @@ describe.sequential('two-step sign-in in Chromium', { timeout: BOUNDS.stepMs }, 
     await page.getByTestId('sign-in-code-submit').click();
     await signedInAs(page, s.summary.adminAccount.email);
     await shots.take(page, 'signed-in-after-code');
+
+    // new recovery codes from the account page, with the next code
+    clock += 30_000;
+    await page.getByTestId('own-account').click();
+    await page.getByTestId('mfa-new-codes').click();
+    const dialog = page.getByTestId('mfa-change-dialog');
+    await dialog.getByLabel('Code', { exact: true }).fill(code(adminSecret));
+    await page.getByTestId('mfa-change-confirm').click();
+    await dialog.getByTestId('mfa-recovery-list').waitFor();
+    expect(await dialog.getByTestId('mfa-recovery-list').locator('li').count()).toBe(10);
+    await shots.take(page, 'new-recovery-codes');
+    await page.getByTestId('dialog-done').click();
+    await page.getByTestId('nav-dashboard').click();
   });
 
   it('the admin requires it for officers; an officer sets it up at its next sign-in before anything else', async () => {
