@@ -1,5 +1,5 @@
 /**
- * `estuary account mfa-reset` and the MFA column of `estuary account list`, run as the built
+ * `estuary account mfa-reset`, `mfa-policy` and the MFA column of `estuary account list`, run as the built
  * command against a real home (its SQLite file), with the second factor enrolled through the store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,23 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await store?.close();
+});
+
+describe('estuary account mfa-policy', () => {
+  it('shows and sets the roles that require a second factor, audited; refuses an unknown role', async () => {
+    expect((await estuary(['account', 'mfa-policy', '--home', h.home])).stdout).toBe('a second factor is optional for every role\n');
+    const set = await estuary(['account', 'mfa-policy', '--require', 'officer,admin', '--home', h.home]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toBe('a second factor is required for: admin, officer\n');
+    expect(await store.getMfaRequiredRoles()).toEqual(['admin', 'officer']);
+    const bad = await estuary(['account', 'mfa-policy', '--require', 'est', '--home', h.home]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--require: expected roles among admin, officer, auditor \(or none\), got "est"/);
+    expect((await estuary(['account', 'mfa-policy', '--require', 'none', '--home', h.home])).stdout).toBe('a second factor is optional for every role\n');
+    expect((await store.listAudit({ action: 'mfa.policy' })).map((e) => e.detail)).toEqual([
+      'second factor required for: (no role) (was: admin, officer)', 'second factor required for: admin, officer (was: (no role))',
+    ]);
+  });
 });
 
 describe('estuary account mfa-reset', () => {
