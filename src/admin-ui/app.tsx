@@ -17,6 +17,7 @@ import { ProfilesScreen } from './screens/profiles';
 import { RequestDetailScreen } from './screens/request-detail';
 import { RequestsScreen } from './screens/requests';
 import { Logo, SignIn } from './screens/sign-in';
+import { OwnAccountScreen } from './screens/own-account';
 import { SessionContext } from './session';
 import { announce, clearStatus, useStatusMessage } from './status';
 import type { Role, Session } from './types';
@@ -57,6 +58,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if (path === '/audit') return <AuditScreen />;
   if (path === '/cas') return <CaConnectorsScreen />;
   if (path === '/password') return <PasswordScreen />;
+  if (path === '/account') return <OwnAccountScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>
@@ -131,7 +133,13 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <span class="brand-sub">Web RA</span>
         </a>
         <div class="user" data-testid="current-user">
-          <span class="user-email">{session.email}</span>
+          {session.role === 'est' ? (
+            <span class="user-email">{session.email}</span>
+          ) : (
+            <a href="/account" class="user-email" data-testid="own-account" title="Your account and two-step sign-in">
+              {session.email}
+            </a>
+          )}
           <Badge status={session.role} label={session.role === 'est' ? 'self-service' : session.role} />
           <button type="button" class="secondary small" onClick={onSignOut} data-testid="sign-out">
             Sign out

@@ -116,6 +116,8 @@ export interface Account {
   /** EST accounts: the holder may sign in here for its own certificates and password. */
   selfService: boolean;
   createdAt: string;
+  /** A confirmed second factor (TOTP). */
+  mfa?: boolean;
 }
 
 export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'issued';

@@ -11,6 +11,7 @@ import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-s
 import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http/listener-limits.js';
 import type { Store } from '../store/store.js';
 import { accountRoutes } from './api-accounts.js';
+import { mfaRoutes } from './api-mfa.js';
 import { auditRoutes } from './api-audit.js';
 import { caLifecycleRoutes } from './api-ca-lifecycle.js';
 import { caRoutes } from './api-cas.js';
@@ -45,7 +46,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...selfRoutes, openApiRoute,
+  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...mfaRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...selfRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {

@@ -41,7 +41,9 @@ const list: ApiRoute = {
   method: 'GET', url: '/api/accounts', operationId: 'listAccounts', tag: 'accounts', summary: 'Every account, EST and Web RA',
   access: ANY_ROLE, schema: {}, responses: { 200: { description: 'accounts', schema: itemsOf(AccountSchema) }, ...problemResponses(401) },
   async handler(_call, ctx) {
-    return { items: (await ctx.store.listAccounts()).map(accountView) };
+    const [accounts, mfa] = await Promise.all([ctx.store.listAccounts(), ctx.store.listMfaEnrolled()]);
+    const enrolled = new Set(mfa);
+    return { items: accounts.map((a) => ({ ...accountView(a), mfa: enrolled.has(a.email) })) };
   },
 };
 
@@ -49,7 +51,8 @@ const get: ApiRoute<{ email: string }> = {
   method: 'GET', url: '/api/accounts/:email', operationId: 'getAccount', tag: 'accounts', summary: 'One account',
   access: ANY_ROLE, schema: { params: emailParams }, responses: { 200: { description: 'the account', schema: AccountSchema }, ...problemResponses(401, 404) },
   async handler({ params }, ctx) {
-    return accountView(await mustExist(ctx.store, params.email));
+    const account = await mustExist(ctx.store, params.email);
+    return { ...accountView(account), mfa: Boolean((await ctx.store.getMfa(account.email))?.confirmedAt) };
   },
 };
 

@@ -18,7 +18,7 @@ export function schemaName(schema: object): string | undefined {
   return NAMES.get(schema);
 }
 
-function named<T extends object>(name: string, schema: T): T {
+export function named<T extends object>(name: string, schema: T): T {
   NAMES.set(schema, name);
   return schema;
 }
@@ -214,6 +214,7 @@ export const Account = named('Account', obj({
   email: str(), role: { enum: ACCOUNT_ROLES }, disabled: { type: 'boolean' },
   allowedNames: strings(), allowedProfiles: strings(), selfService,
   createdAt: dateTime(), updatedAt: dateTime(),
+  mfa: { type: 'boolean', description: 'has a confirmed second factor (TOTP); in the list and the single account' },
 }, ['email', 'role', 'disabled', 'allowedNames', 'allowedProfiles', 'selfService', 'createdAt', 'updatedAt']));
 const password = str({ minLength: 8, maxLength: 1024, writeOnly: true });
 const allowedNames = strings({ minLength: 1 }, 200);

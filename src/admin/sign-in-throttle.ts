@@ -21,6 +21,11 @@ export interface ThrottleOptions {
   store: Store;
   /** Keys remembered here beyond this many drop the oldest (memory bound). */
   maxKeys?: number;
+  /**
+   * Wrong second-factor codes for one account from any addresses before its code step is locked
+   * (default 10): someone who has the password cannot spread guesses over many addresses.
+   */
+  maxCodeFailuresPerAccount?: number;
 }
 
 export const DEFAULT_THROTTLE = { maxFailuresPerEmail: 5, maxFailuresPerAddress: 20, windowMs: 15 * 60_000, lockMs: 15 * 60_000 } as const;
@@ -34,6 +39,7 @@ export interface Lock {
 
 const pairKey = (email: string, address: string): string => `p:${address}\0${email}`;
 const addressKey = (address: string): string => `a:${address}`;
+const codeKey = (email: string): string => `m:${email}`;
 
 export class SignInThrottle {
   private readonly throttle: FailureThrottle;
@@ -64,6 +70,17 @@ export class SignInThrottle {
   /** An address with recent failures: its password checks wait behind everyone else's. */
   suspect(address: string): boolean {
     return this.throttle.hasRecentFailures(addressKey(address), this.o.windowMs);
+  }
+
+  /** Seconds the account's second step stays locked after wrong codes from any addresses (0: not locked); void before `unlockedAt`. */
+  async codeLockedSeconds(email: string, unlockedAt?: Date | null): Promise<number> {
+    return this.throttle.lockedSeconds(codeKey(email), unlockedAt);
+  }
+
+  /** Records a wrong second-factor code for the account, whatever the address; the lock it set off, in seconds (0: none). */
+  async failCode(email: string): Promise<number> {
+    const { windowMs, lockMs } = this.o;
+    return this.throttle.fail(codeKey(email), { maxFailures: this.o.maxCodeFailuresPerAccount ?? 10, windowMs, lockMs });
   }
 
   async succeed(email: string, address: string): Promise<void> {

@@ -1,10 +1,11 @@
-/** `estuary account add|list|passwd|restrict|unlock|disable|enable`. */
+/** `estuary account add|list|passwd|restrict|unlock|disable|enable|mfa-reset`. */
 import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
+import { registerAccountMfaCommands } from './mfa-commands.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -57,8 +58,9 @@ export function registerAccountCommands(program: Command): void {
     .action(async (opts: HomeOption & { json?: boolean }) => {
       await withStore(opts, async (store) => {
         const accounts = await store.listAccounts();
-        if (opts.json) printJson(accounts.map(({ passwordHash: _omit, ...a }) => a));
-        else printTable(['EMAIL', 'ROLE', 'STATUS', 'SELF-SERVICE', 'CREATED', 'NAMES'], accounts.map((a) => [a.email, a.role, a.disabled ? 'disabled' : 'active', a.selfService ? 'yes' : '-', a.createdAt.toISOString(), a.allowedNames.join(',') || '*']));
+        const mfa = new Set(await store.listMfaEnrolled());
+        if (opts.json) printJson(accounts.map(({ passwordHash: _omit, ...a }) => ({ ...a, mfa: mfa.has(a.email) })));
+        else printTable(['EMAIL', 'ROLE', 'STATUS', 'MFA', 'SELF-SERVICE', 'CREATED', 'NAMES'], accounts.map((a) => [a.email, a.role, a.disabled ? 'disabled' : 'active', a.role === 'est' ? '-' : mfa.has(a.email) ? 'totp' : 'none', a.selfService ? 'yes' : '-', a.createdAt.toISOString(), a.allowedNames.join(',') || '*']));
       });
     });
 
@@ -120,6 +122,8 @@ export function registerAccountCommands(program: Command): void {
         print(`account ${email.toLowerCase()} unlocked`);
       });
     });
+
+  registerAccountMfaCommands(account);
 
   for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
     account

@@ -163,6 +163,19 @@ class CachedStore implements Store {
   acquireLease: Store['acquireLease'] = (n, h, at, ttl) => this.store.acquireLease(n, h, at, ttl);
   getCrl: Store['getCrl'] = (ca, kind) => this.store.getCrl(ca, kind);
   putCrl: Store['putCrl'] = (crl) => this.store.putCrl(crl);
+  getMfa: Store['getMfa'] = (e) => this.store.getMfa(e);
+  listMfaEnrolled: Store['listMfaEnrolled'] = () => this.store.listMfaEnrolled();
+  beginMfaEnrolment: Store['beginMfaEnrolment'] = (e, s, at) => this.store.beginMfaEnrolment(e, s, at);
+  confirmMfa: Store['confirmMfa'] = (e, s, step, h, at) => this.store.confirmMfa(e, s, step, h, at);
+  useMfaStep: Store['useMfaStep'] = (e, step) => this.store.useMfaStep(e, step);
+  useRecoveryCode: Store['useRecoveryCode'] = (e, h, at) => this.store.useRecoveryCode(e, h, at);
+  replaceRecoveryCodes: Store['replaceRecoveryCodes'] = (e, h) => this.store.replaceRecoveryCodes(e, h);
+  resetMfa: Store['resetMfa'] = (e) => this.store.resetMfa(e);
+  getMfaRequiredRoles: Store['getMfaRequiredRoles'] = () => this.store.getMfaRequiredRoles();
+  setMfaRequiredRoles: Store['setMfaRequiredRoles'] = (r) => this.store.setMfaRequiredRoles(r);
+  createSignInChallenge: Store['createSignInChallenge'] = (c) => this.store.createSignInChallenge(c);
+  getSignInChallenge: Store['getSignInChallenge'] = (id) => this.store.getSignInChallenge(id);
+  deleteSignInChallenge: Store['deleteSignInChallenge'] = (id, at) => this.store.deleteSignInChallenge(id, at);
 }
 
 /** The store with profiles and accounts cached in front of it (see the file comment). */

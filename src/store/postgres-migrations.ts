@@ -12,6 +12,7 @@
  * constraint is case-insensitive. `seq` gives certificates their insertion order (SQLite's rowid).
  */
 import type { PoolClient } from 'pg';
+import { POSTGRES_MFA_MIGRATION } from './mfa-migration.js';
 import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
 import { POSTGRES_SELF_SERVICE } from './self-service-migration.js';
 import { POSTGRES_PROFILE_APPROVALS } from './profile-approvals-migration.js';
@@ -330,6 +331,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   POSTGRES_SELF_SERVICE,
   POSTGRES_REQUEST_DETAIL,
   POSTGRES_PROFILE_APPROVALS,
+  POSTGRES_MFA_MIGRATION,
 ];
 
 /**

@@ -25,13 +25,15 @@ import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
 import { approveStatement, OVERLAPPING_CERTIFICATES_SQL, OVERLAPPING_REQUESTS_SQL } from './postgres-request-approvals.js';
 import { distinct } from './distinct.js';
+import { PostgresMfa } from './postgres-mfa.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
   StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
   type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor,
-  type Store, type StoreChange, type StoredCrl, type WebSession,
+  type Store, type StoreChange, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge,
 } from './store.js';
+import type { AdminRole } from '../ra/model.js';
 import type {
   Account, ApprovalsRequired, AuditEvent, CertificateRecord, NewAccount, NewAuditEvent, NewCertificate, NewPendingRequest, NewProfile, PendingRequest, Profile,
   RevokedCertificate,
@@ -410,6 +412,22 @@ export class PostgresStore implements Store {
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.shared.acquireLease(name, holder, at, ttlMs); }
   getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.shared.getCrl(ca, kind); }
   putCrl(crl: StoredCrl): Promise<boolean> { return this.shared.putCrl(crl); }
+
+  // ---- second factor (postgres-mfa.ts) ----
+  private readonly mfa = new PostgresMfa((what, text, values) => this.query(what, text, values));
+  getMfa(email: string): Promise<AccountMfa | undefined> { return this.mfa.getMfa(email); }
+  listMfaEnrolled(): Promise<string[]> { return this.mfa.listMfaEnrolled(); }
+  beginMfaEnrolment(email: string, secret: string, at: Date): Promise<boolean> { return this.mfa.beginMfaEnrolment(email, secret, at); }
+  confirmMfa(email: string, secret: string, step: number, hashes: string[], at: Date): Promise<boolean> { return this.mfa.confirmMfa(email, secret, step, hashes, at); }
+  useMfaStep(email: string, step: number): Promise<boolean> { return this.mfa.useMfaStep(email, step); }
+  useRecoveryCode(email: string, hash: string, at: Date): Promise<boolean> { return this.mfa.useRecoveryCode(email, hash, at); }
+  replaceRecoveryCodes(email: string, hashes: string[]): Promise<boolean> { return this.mfa.replaceRecoveryCodes(email, hashes); }
+  resetMfa(email: string): Promise<boolean> { return this.mfa.resetMfa(email); }
+  getMfaRequiredRoles(): Promise<AdminRole[]> { return this.mfa.getMfaRequiredRoles(); }
+  setMfaRequiredRoles(roles: readonly AdminRole[]): Promise<void> { return this.mfa.setMfaRequiredRoles(roles); }
+  createSignInChallenge(c: SignInChallenge): Promise<void> { return this.mfa.createSignInChallenge(c); }
+  getSignInChallenge(id: string): Promise<SignInChallenge | undefined> { return this.mfa.getSignInChallenge(id); }
+  deleteSignInChallenge(id: string, at: Date): Promise<boolean> { return this.mfa.deleteSignInChallenge(id, at); }
 
   /** Resolves when a pooled connection answers (readiness checks); StoreUnavailableError otherwise. */
   async ping(): Promise<void> {

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { SQLITE_SELF_SERVICE } from './self-service-migration.js';
 import { SQLITE_PROFILE_APPROVALS } from './profile-approvals-migration.js';
 import { SQLITE_REQUEST_DETAIL } from './request-detail-migration.js';
+import { SQLITE_MFA_MIGRATION } from './mfa-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 /**
@@ -322,6 +323,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   SQLITE_SELF_SERVICE,
   SQLITE_REQUEST_DETAIL,
   SQLITE_PROFILE_APPROVALS,
+  SQLITE_MFA_MIGRATION,
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

@@ -30,10 +30,12 @@ import {
   toProfile,
   type Params,
 } from './sqlite-rows.js';
-import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
+import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
 import { SqliteRequestApprovals } from './sqlite-request-approvals.js';
+import { SqliteMfa } from './sqlite-mfa.js';
+import type { AdminRole } from '../ra/model.js';
 import { type Account, type ApprovalsRequired, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
 type Counted<T> = [result: T, before: number, after: number];
@@ -403,6 +405,25 @@ export class SqliteStore implements Store {
   async acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.run('acquireLease', () => this.shared.acquireLease(name, holder, at, ttlMs)); }
   async getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.run('getCrl', () => this.shared.getCrl(ca, kind)); }
   async putCrl(crl: StoredCrl): Promise<boolean> { return this.run('putCrl', () => this.shared.putCrl(crl)); }
+
+  // ---- second factor (sqlite-mfa.ts) ----
+  private mfaState: SqliteMfa | undefined;
+  private get mfa(): SqliteMfa {
+    return (this.mfaState ??= new SqliteMfa(this.db));
+  }
+  async getMfa(email: string): Promise<AccountMfa | undefined> { return this.run('getMfa', () => this.mfa.getMfa(email)); }
+  async listMfaEnrolled(): Promise<string[]> { return this.run('listMfaEnrolled', () => this.mfa.listMfaEnrolled()); }
+  async beginMfaEnrolment(email: string, secret: string, at: Date): Promise<boolean> { return this.run('beginMfaEnrolment', () => this.mfa.beginMfaEnrolment(email, secret, at)); }
+  async confirmMfa(email: string, secret: string, step: number, hashes: string[], at: Date): Promise<boolean> { return this.run('confirmMfa', () => this.mfa.confirmMfa(email, secret, step, hashes, at)); }
+  async useMfaStep(email: string, step: number): Promise<boolean> { return this.run('useMfaStep', () => this.mfa.useMfaStep(email, step)); }
+  async useRecoveryCode(email: string, hash: string, at: Date): Promise<boolean> { return this.run('useRecoveryCode', () => this.mfa.useRecoveryCode(email, hash, at)); }
+  async replaceRecoveryCodes(email: string, hashes: string[]): Promise<boolean> { return this.run('replaceRecoveryCodes', () => this.mfa.replaceRecoveryCodes(email, hashes)); }
+  async resetMfa(email: string): Promise<boolean> { return this.run('resetMfa', () => this.mfa.resetMfa(email)); }
+  async getMfaRequiredRoles(): Promise<AdminRole[]> { return this.run('getMfaRequiredRoles', () => this.mfa.getMfaRequiredRoles()); }
+  async setMfaRequiredRoles(roles: readonly AdminRole[]): Promise<void> { this.run('setMfaRequiredRoles', () => this.mfa.setMfaRequiredRoles(roles)); }
+  async createSignInChallenge(c: SignInChallenge): Promise<void> { this.run('createSignInChallenge', () => this.mfa.createSignInChallenge(c), 'a sign-in challenge with this id already exists'); }
+  async getSignInChallenge(id: string): Promise<SignInChallenge | undefined> { return this.run('getSignInChallenge', () => this.mfa.getSignInChallenge(id)); }
+  async deleteSignInChallenge(id: string, at: Date): Promise<boolean> { return this.run('deleteSignInChallenge', () => this.mfa.deleteSignInChallenge(id, at)); }
 
   async close(): Promise<void> {
     if (this.closed) return;

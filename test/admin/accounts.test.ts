@@ -21,7 +21,7 @@ describe('accounts', () => {
     expect(res.status).toBe(200);
     expect(res.json.items.map((a: { email: string; role: string }) => [a.email, a.role])).toEqual([['est@estuary.local', 'est'], ['admin@estuary.local', 'admin']]);
     expect(res.text).not.toMatch(/scrypt|passwordHash/);
-    expect(res.json.items[0]).toEqual({ email: 'est@estuary.local', role: 'est', disabled: false, allowedNames: [], allowedProfiles: [], selfService: false, createdAt: expect.any(String), updatedAt: expect.any(String) });
+    expect(res.json.items[0]).toEqual({ email: 'est@estuary.local', role: 'est', disabled: false, allowedNames: [], allowedProfiles: [], selfService: false, createdAt: expect.any(String), updatedAt: expect.any(String), mfa: false });
   });
 
   it('creates an EST account with a generated password shown once; it enrolls at once', async () => {

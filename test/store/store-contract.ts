@@ -12,6 +12,7 @@ import { storeAtomicContract, type StoreContractOptions } from './store-contract
 
 export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atomic.js';
 import { storeSharedStateContract } from './store-contract-shared.js';
+import { storeMfaContract } from './store-contract-mfa.js';
 
 let serialCounter = 0;
 
@@ -492,4 +493,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeAtomicContract(name, open, cleanup, options);
   storeSharedStateContract(name, open, cleanup);
   storeRequestsContract(name, open, cleanup);
+  storeMfaContract(name, open, cleanup);
 }

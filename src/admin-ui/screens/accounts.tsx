@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, describeError } from '../api';
 import { AccountDialog, type AccountAction } from '../components/account-dialogs';
 import { Badge } from '../components/badge';
+import { MfaPolicyCard, MfaResetDialog } from '../components/mfa-admin';
 import { SelectField } from '../components/fields';
 import { DataTable } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
@@ -20,6 +21,7 @@ export function AccountsScreen() {
   const { data, error, loading, reload } = useLoad(() => api.get<{ items: Account[] }>('/api/accounts'), 'accounts');
   const [filter, setFilter] = useState<RoleFilter>('est');
   const [action, setAction] = useState<AccountAction | null>(null);
+  const [mfaReset, setMfaReset] = useState<Account | null>(null);
   const items = (data?.items ?? []).filter((a) => filter === 'all' || (filter === 'est' ? a.role === 'est' : a.role !== 'est'));
 
   const toggle = async (a: Account) => {
@@ -73,12 +75,13 @@ export function AccountsScreen() {
           ]}
         />
       </div>
+      {filter !== 'est' ? <MfaPolicyCard mayWrite={mayWrite} /> : null}
       <LoadError error={error} onRetry={reload} />
       <Loading show={loading && !data} />
       {data && items.length === 0 ? <Empty>No accounts to show.</Empty> : null}
       {items.length ? (
         <div class="table-wrap card flush">
-          <DataTable columns={['Email', 'Role', 'Status', 'Profiles', 'Allowed names', 'Created']} actions={mayWrite} testId="accounts-table">
+          <DataTable columns={['Email', 'Role', 'Status', 'MFA', 'Profiles', 'Allowed names', 'Created']} actions={mayWrite} testId="accounts-table">
             {items.map((a) => (
               <tr key={a.email} data-testid={`account-row-${a.email}`}>
                 <th scope="row" class="break-anywhere">
@@ -89,6 +92,7 @@ export function AccountsScreen() {
                   {a.disabled ? <Badge status="disabled" label="Disabled" /> : <Badge status="enabled" label="Active" />}
                   {a.selfService ? <> <Badge status="self-service" label="Self-service" /></> : null}
                 </td>
+                <td data-testid="account-mfa">{a.role === 'est' ? <span class="muted">—</span> : a.mfa ? <Badge status="enabled" label="On" /> : <span class="muted">off</span>}</td>
                 <td>{a.role === 'est' ? (a.allowedProfiles.length ? a.allowedProfiles.join(', ') : <span class="muted">any</span>) : <span class="muted">—</span>}</td>
                 <td>{a.role === 'est' ? (a.allowedNames.length ? <code>{a.allowedNames.join(', ')}</code> : <span class="muted">any the profile allows</span>) : <span class="muted">—</span>}</td>
                 <td>{formatDate(a.createdAt)}</td>
@@ -103,6 +107,11 @@ export function AccountsScreen() {
                     <button type="button" class="secondary small" onClick={() => unlock(a)} aria-label={`Unlock ${a.email} after failed sign-ins`}>
                       Unlock
                     </button>
+                    {a.mfa ? (
+                      <button type="button" class="secondary small" onClick={() => setMfaReset(a)} aria-label={`Reset the second factor of ${a.email}`} data-testid="account-mfa-reset">
+                        Reset MFA
+                      </button>
+                    ) : null}
                     {a.role === 'est' ? (
                       <button type="button" class="secondary small" onClick={() => setAction({ kind: 'restrict', account: a })} aria-label={`Restrict ${a.email}`}>
                         Restrict
@@ -120,6 +129,7 @@ export function AccountsScreen() {
           </DataTable>
         </div>
       ) : null}
+      {mfaReset ? <MfaResetDialog account={mfaReset} onClose={() => setMfaReset(null)} onChanged={reload} /> : null}
       {action ? (
         <AccountDialog
           action={action}
