@@ -46,7 +46,7 @@ export async function revokeCertificate(store: Store, r: RevokeRequest): Promise
   const notice = r.publishesCrl && !r.publishesCrl(c.ca) ? upstreamRevocationNotice(c.ca) : undefined;
   const event = { actor: r.actor, action: 'cert.revoke', profile: c.profile, outcome: 'success', serial: r.serial, detail: notice ? `${r.reason}; ${notice}` : r.reason };
   if (!(await store.revokeCertificate(r.serial, r.reason, r.now, event))) return { kind: 'already-revoked', certificate: c };
-  return { kind: 'revoked', certificate: { ...c, status: 'revoked', revokedAt: r.now, revocationReason: r.reason }, notice };
+  return { kind: 'revoked', certificate: { ...c, status: 'revoked', revokedAt: r.now, revocationReason: r.reason, revokedBy: r.actor }, notice };
 }
 
 export interface ReleaseRequest {
