@@ -15,7 +15,7 @@ import { certificateView } from './views.js';
 /** At most this many certificates in one export (a million-row fleet exports by profile or status). */
 export const EXPORT_LIMIT = 100_000;
 /** Certificates read from the store per page. */
-const EXPORT_PAGE = 1000;
+const EXPORT_PAGE = 250;
 
 export const EXPORT_COLUMNS = [
   'serial', 'subject', 'sans', 'profile', 'ca', 'status', 'issued', 'notBefore', 'notAfter', 'requester',
@@ -43,13 +43,13 @@ function csvRow(c: CertificateRecord, now: Date): string {
   return `${EXPORT_COLUMNS.map((k) => csvField(cells[k])).join(',')}\r\n`;
 }
 
-/** The matching certificates, a page at a time, at most `limit`. */
-async function* certificates(search: CertificateSearch, read: (s: CertificateSearch) => Promise<{ items: CertificateRecord[]; next?: string }>, limit: number): AsyncGenerator<CertificateRecord> {
+/** The matching certificates, a page at a time (one chunk of the answer each), at most `limit`. */
+async function* pages(search: CertificateSearch, read: (s: CertificateSearch) => Promise<{ items: CertificateRecord[]; next?: string }>, limit: number): AsyncGenerator<CertificateRecord[]> {
   let after: string | undefined;
   let sent = 0;
   while (sent < limit) {
     const page = await read({ ...search, limit: Math.min(EXPORT_PAGE, limit - sent), countLimit: 0, ...(after ? { after } : {}) });
-    for (const c of page.items) yield c;
+    if (page.items.length > 0) yield page.items;
     sent += page.items.length;
     if (!page.next) return;
     after = page.next;
@@ -79,18 +79,21 @@ const exportRoute: ApiRoute<unknown, ExportQuery> = {
     // whether more than the limit match: a count bounded by the limit, once
     const first = await ctx.store.searchCertificates({ ...search, limit: 1, countLimit: EXPORT_LIMIT });
     const truncated = first.totalIsLowerBound === true;
-    const rows = certificates(search, (s) => ctx.store.searchCertificates(s), EXPORT_LIMIT);
+    const rows = pages(search, (s) => ctx.store.searchCertificates(s), EXPORT_LIMIT);
     const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
     async function* body(): AsyncGenerator<string> {
       if (query.format === 'json') {
-        let n = 0;
+        let first = true;
         yield '[';
-        for await (const c of rows) yield `${n++ === 0 ? '' : ','}\n${JSON.stringify(certificateView(c, now))}`;
+        for await (const page of rows) {
+          yield `${first ? '' : ','}\n${page.map((c) => JSON.stringify(certificateView(c, now))).join(',\n')}`;
+          first = false;
+        }
         yield '\n]\n';
         return;
       }
       yield `${EXPORT_COLUMNS.join(',')}\r\n`;
-      for await (const c of rows) yield csvRow(c, now);
+      for await (const page of rows) yield page.map((c) => csvRow(c, now)).join('');
     }
     const json = query.format === 'json';
     return reply
