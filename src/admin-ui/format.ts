@@ -24,7 +24,28 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(hours / 24)} days`;
 }
 
-/** Days from now until an ISO date (negative when past). */
+/**
+ * Calendar days from today until an ISO date, in the browser's time zone: 0 today, 1 tomorrow
+ * (however few hours away), negative when past.
+ */
+export function calendarDaysUntil(iso: string, now = Date.now()): number {
+  const midnight = (t: number) => {
+    const d = new Date(t);
+    return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  };
+  // rounded: a day across a daylight-saving change is 23 or 25 hours long
+  return Math.round((midnight(new Date(iso).getTime()) - midnight(now)) / 86_400_000);
+}
+
+/** "today", "tomorrow", "in 5 days"; "expired" when past. */
+export function inCalendarDays(iso: string, now = Date.now()): string {
+  if (new Date(iso).getTime() < now) return 'expired';
+  const n = calendarDaysUntil(iso, now);
+  if (n <= 0) return 'today';
+  return n === 1 ? 'tomorrow' : `in ${n} days`;
+}
+
+/** Whole 24-hour days from now until an ISO date (negative when past). */
 export function daysUntil(iso: string, now = Date.now()): number {
   return Math.floor((new Date(iso).getTime() - now) / 86_400_000);
 }

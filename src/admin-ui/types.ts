@@ -29,10 +29,22 @@ export interface FieldError {
   message: string;
 }
 
+/** A CA connector's card on the dashboard. */
+export interface CaStatus {
+  id: string;
+  typeLabel: string;
+  healthy: boolean;
+  url: string | null;
+  problem: string | null;
+  notAfter: string | null;
+  issuesCrls: boolean;
+}
+
 export interface Dashboard {
-  counts: { valid: number; revoked: number; expired: number; pendingRequests: number };
+  counts: { valid: number; renewed: number; revoked: number; expired: number; pendingRequests: number };
+  cas: CaStatus[];
   issuedPerDay: Array<{ day: string; count: number }>;
-  expiringSoon: Array<{ serial: string; subject: string; profile: string; notAfter: string }>;
+  expiringSoon: Array<{ serial: string; subject: string; profile: string; notAfter: string; renewedBy: string | null }>;
 }
 
 export interface ConnectorHealth {
@@ -186,8 +198,14 @@ export interface Certificate {
   status: CertStatus;
   requester: string;
   renews: string | null;
+  /** The latest certificate that renews this one. */
+  renewedBy: string | null;
   revokedAt: string | null;
   revocationReason: string | null;
+  /** Who revoked it; null when superseded on renewal or not recorded. */
+  revokedBy: string | null;
+  /** When it was issued. */
+  createdAt: string;
 }
 
 export interface CertificateFields {
@@ -212,6 +230,8 @@ export interface CertificateDetail extends Certificate {
   caPublishesCrl: boolean;
   /** An upstream CA's certificate: revoking here records it only; the upstream must revoke it. */
   revocationNotice: string | null;
+  /** The held request it fulfilled and who approved it; null: issued without approval. */
+  approval: { requestId: number; requestedAt: string; approvedBy: string[]; approvedAt: string | null } | null;
 }
 
 export interface AuditEvent {

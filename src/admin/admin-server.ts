@@ -17,6 +17,7 @@ import { caLifecycleRoutes } from './api-ca-lifecycle.js';
 import { caRoutes } from './api-cas.js';
 import type { CaLifecycle } from './ca-lifecycle.js';
 import { certificateRoutes } from './api-certificates.js';
+import { certificateExportRoutes } from './api-certificate-export.js';
 import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
 import { requestRoutes } from './api-requests.js';
@@ -46,7 +47,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...mfaRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...selfRoutes, openApiRoute,
+  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...mfaRoutes, ...requestRoutes, ...certificateRoutes, ...certificateExportRoutes, ...auditRoutes, ...selfRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {

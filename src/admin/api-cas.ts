@@ -27,13 +27,13 @@ function healthView(h: ConnectorHealth) {
 }
 
 /** The built-in CA is always there; a remote CA reports its own. */
-const healthOf = (c: CaConnector): ConnectorHealth => (reportsHealth(c.backend) ? c.backend.health() : { healthy: true });
+export const healthOf = (c: CaConnector): ConnectorHealth => (reportsHealth(c.backend) ? c.backend.health() : { healthy: true });
 
 /** How long the list waits for an upstream that is fetching its certificates (it may hang until its own timeout). */
 export const CHAIN_WAIT_MS = 5_000;
 
 /** The connector's chain, or an error when it fails or does not come within `ms` (the fetch goes on). */
-async function chainWithin(c: CaConnector, ms: number): Promise<readonly Buffer[]> {
+export async function chainWithin(c: CaConnector, ms: number): Promise<readonly Buffer[]> {
   const fetching = c.backend.chain();
   fetching.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;

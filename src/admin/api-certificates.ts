@@ -8,13 +8,13 @@ import { issuesCrls } from '../ca/ca-backend.js';
 import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import type { CrlReason } from '../pki/crl.js';
-import { revokeCertificate, upstreamRevocationNotice } from '../ra/revocation.js';
+import { releaseHold, revokeCertificate, upstreamRevocationNotice } from '../ra/revocation.js';
 import type { CertificateSearch } from '../store/store.js';
 import type { CertificateRecord } from '../ra/model.js';
 import { problem } from './problem.js';
 import { ANY_ROLE, OFFICERS, type AdminContext, type ApiRoute } from './route.js';
 import { Certificate, certificatePageOf, certificateQuery, CertificateDetail, problemResponses, Revocation, serialParams } from './schemas.js';
-import { certificateDetail, certificateView } from './views.js';
+import { approvalView, certificateDetail, certificateView } from './views.js';
 
 const DAY_MS = 86_400_000;
 /**
@@ -23,7 +23,8 @@ const DAY_MS = 86_400_000;
  */
 export const COUNT_LIMIT = 10_000;
 
-interface CertificateQuery {
+/** The list's filters (the export takes the same). */
+export interface CertificateFilters {
   q?: string;
   subject?: string;
   san?: string;
@@ -31,9 +32,27 @@ interface CertificateQuery {
   profile?: string;
   status?: 'valid' | 'revoked' | 'expired';
   expiresWithinDays?: number;
+  order?: 'issued' | 'expiry';
+}
+
+interface CertificateQuery extends CertificateFilters {
   after?: string;
   offset: number;
   limit: number;
+}
+
+/** The store search for the list's filters at `now` (no paging). */
+export function searchOf(query: CertificateFilters, now: Date): CertificateSearch {
+  const search: CertificateSearch = { now, order: query.order ?? 'issued' };
+  for (const k of ['q', 'subject', 'san', 'serial', 'profile', 'status'] as const) {
+    const v = query[k]?.trim();
+    if (v) (search as Record<string, unknown>)[k] = v;
+  }
+  if (query.expiresWithinDays !== undefined) {
+    search.notAfterFrom = now;
+    search.notAfterTo = new Date(now.getTime() + query.expiresWithinDays * DAY_MS);
+  }
+  return search;
 }
 
 /** A configured connector whose CA keeps its own revocation list (an upstream CA): no CRL here lists its certificates. */
@@ -42,10 +61,14 @@ function upstreamOnly(ctx: AdminContext, caId: string): boolean {
   return ca !== undefined && !issuesCrls(ca.backend);
 }
 
-/** The detail view, with what revoking it means where it was issued. */
-function detail(ctx: AdminContext, c: CertificateRecord, now: Date) {
+/** The detail view, with what revoking it means where it was issued, and who approved it when it was held. */
+async function detail(ctx: AdminContext, c: CertificateRecord, now: Date) {
   const ca = ctx.cas.find((x) => x.id === c.ca);
-  return { ...certificateDetail(c, now), caPublishesCrl: ca !== undefined && issuesCrls(ca.backend), revocationNotice: upstreamOnly(ctx, c.ca) ? upstreamRevocationNotice(c.ca) : null };
+  const request = await ctx.store.findRequestFor(c.serial);
+  return {
+    ...certificateDetail(c, now), caPublishesCrl: ca !== undefined && issuesCrls(ca.backend), revocationNotice: upstreamOnly(ctx, c.ca) ? upstreamRevocationNotice(c.ca) : null,
+    approval: request ? approvalView(request) : null,
+  };
 }
 
 async function mustExist(ctx: AdminContext, serial: string): Promise<CertificateRecord> {
@@ -56,7 +79,7 @@ async function mustExist(ctx: AdminContext, serial: string): Promise<Certificate
 
 const list: ApiRoute<unknown, CertificateQuery> = {
   method: 'GET', url: '/api/certificates', operationId: 'searchCertificates', tag: 'certificates',
-  summary: 'Search issued certificates, newest first',
+  summary: 'Search issued certificates, newest issued or soonest expiry first',
   description: 'Every filter given must match. expiresWithinDays: not yet expired and notAfter within that many days. ' +
     `q, subject, san and serial match substrings, case-insensitively. The total is counted up to ${COUNT_LIMIT.toLocaleString('en')} ` +
     '(totalIsLowerBound: more match). Page with offset, or with after = the previous page\'s next (any depth at the same cost).',
@@ -64,15 +87,7 @@ const list: ApiRoute<unknown, CertificateQuery> = {
   responses: { 200: { description: 'a page of certificates', schema: certificatePageOf(Certificate) }, ...problemResponses(400, 401, 503) },
   async handler({ query }, ctx) {
     const now = ctx.now();
-    const search: CertificateSearch = { now, offset: query.offset, limit: query.limit, countLimit: COUNT_LIMIT, ...(query.after ? { after: query.after } : {}) };
-    for (const k of ['q', 'subject', 'san', 'serial', 'profile', 'status'] as const) {
-      const v = query[k]?.trim();
-      if (v) (search as Record<string, unknown>)[k] = v;
-    }
-    if (query.expiresWithinDays !== undefined) {
-      search.notAfterFrom = now;
-      search.notAfterTo = new Date(now.getTime() + query.expiresWithinDays * DAY_MS);
-    }
+    const search: CertificateSearch = { ...searchOf(query, now), offset: query.offset, limit: query.limit, countLimit: COUNT_LIMIT, ...(query.after ? { after: query.after } : {}) };
     const { items, total, totalIsLowerBound, next } = await ctx.store.searchCertificates(search);
     return {
       items: items.map((c) => certificateView(c, now)), total, totalIsLowerBound: totalIsLowerBound === true, next: next ?? null,
@@ -126,4 +141,30 @@ const revoke: ApiRoute<{ serial: string }, unknown, { reason: CrlReason }> = {
   },
 };
 
-export const certificateRoutes: ApiRoute[] = [list, get, download('pem'), download('chain.pem'), revoke];
+const release: ApiRoute<{ serial: string }> = {
+  method: 'POST', url: '/api/certificates/:serial/release', operationId: 'releaseCertificateHold', tag: 'certificates',
+  summary: 'Release a certificate from hold (revoked with reason certificateHold): valid again, and off the CA\'s next CRL',
+  description: 'RFC 5280 §5.3.1: only certificateHold can be undone; any other revocation is final (409). The next complete CRL no longer lists it; '
+    + 'with delta CRLs on, the next delta CRL lists it with reason removeFromCRL until the complete CRL is re-signed. Audited as cert.release.',
+  access: OFFICERS, schema: { params: serialParams },
+  responses: { 200: { description: 'released: valid again', schema: CertificateDetail }, ...problemResponses(400, 401, 403, 404, 409) },
+  async handler({ params, actor }, ctx) {
+    const now = ctx.now();
+    const outcome = await releaseHold(ctx.store, { serial: normalizeSerial(params.serial), actor, now });
+    switch (outcome.kind) {
+      case 'released':
+        ctx.logger.info({ serial: outcome.certificate.serial, actor }, 'certificate released from hold');
+        return detail(ctx, outcome.certificate, now);
+      case 'not-found':
+        throw problem.notFound(`no certificate with serial ${params.serial}`);
+      case 'not-on-hold': {
+        const c = outcome.certificate;
+        throw problem.conflict(c.status === 'revoked'
+          ? `certificate ${c.serial} is revoked (${c.revocationReason}), which cannot be undone: only certificateHold can be released`
+          : `certificate ${c.serial} is not on hold`);
+      }
+    }
+  },
+};
+
+export const certificateRoutes: ApiRoute[] = [list, get, download('pem'), download('chain.pem'), revoke, release];

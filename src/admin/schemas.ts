@@ -276,7 +276,10 @@ export const Rejection = named('Rejection', obj({ reason: str({ minLength: 1, ma
 const certStatus = { enum: ['valid', 'revoked', 'expired'] };
 const certificateProps = {
   serial: str({ description: 'lower-case hex' }), profile: str(), ca: str(), subject: str(), sans: strings(), notBefore: dateTime(), notAfter: dateTime(),
-  status: certStatus, requester: str(), renews: nullable(str()), revokedAt: nullable(dateTime()), revocationReason: nullable(str()), createdAt: dateTime(),
+  status: certStatus, requester: str(), renews: nullable(str()), revokedAt: nullable(dateTime()), revocationReason: nullable(str()),
+  revokedBy: nullable(str({ description: 'who revoked it (Web RA account, API token, cli); null when revoked as superseded on renewal (see renewedBy) or before this was recorded' })),
+  renewedBy: nullable(str({ description: 'serial of the latest certificate that renews this one (its successor)' })),
+  createdAt: dateTime('when it was issued'),
 };
 export const Certificate = named('Certificate', obj(certificateProps, Object.keys(certificateProps)));
 export const CertificateFields = named('CertificateFields', obj({
@@ -288,18 +291,33 @@ const revocationProps = {
   caPublishesCrl: { type: 'boolean', description: 'this server publishes the CRL of the certificate\'s CA (/crl/<ca>.crl); false for an upstream CA' },
   revocationNotice: nullable(str({ description: 'for an upstream CA: a revocation is recorded here only, and the upstream CA must revoke the certificate itself (EST has no revocation operation)' })),
 };
-export const CertificateDetail = named('CertificateDetail', obj({ ...certificateProps, fields: CertificateFields, pem: str(), ...revocationProps }, [...Object.keys(certificateProps), 'fields', 'pem', ...Object.keys(revocationProps)]));
+const approvalProps = {
+  approval: nullable(obj({
+    requestId: { type: 'integer' }, requestedAt: dateTime(), approvedBy: strings({}, 10), approvedAt: nullable(dateTime()),
+  }, ['requestId', 'requestedAt', 'approvedBy', 'approvedAt'], { description: 'the held request this certificate fulfilled and the officer(s) who approved it; null: issued without approval' })),
+};
+export const CertificateDetail = named('CertificateDetail', obj({ ...certificateProps, fields: CertificateFields, pem: str(), ...revocationProps, ...approvalProps },
+  [...Object.keys(certificateProps), 'fields', 'pem', ...Object.keys(revocationProps), ...Object.keys(approvalProps)]));
 export const Revocation = named('Revocation', obj({ reason: { enum: Object.keys(CRL_REASONS), description: 'RFC 5280 §5.3.1 reason' } }, ['reason']));
 
 // ── audit and dashboard ───────────────────────────────────────────────────────────────────────
 export const AuditEvent = named('AuditEvent', obj({
   id: { type: 'integer' }, at: dateTime(), actor: str(), action: str(), profile: nullable(str()), outcome: str(), serial: nullable(str()), detail: nullable(str()),
 }, ['id', 'at', 'actor', 'action', 'profile', 'outcome', 'serial', 'detail']));
+export const CaStatus = named('CaStatus', obj({
+  id: str(), typeLabel: str(), healthy: { type: 'boolean' }, url: nullable(str()), problem: nullable(str({ description: 'the last failure, when unhealthy' })),
+  notAfter: nullable(dateTime('the CA certificate\'s end (null: not known yet)')), issuesCrls: { type: 'boolean' },
+}, ['id', 'typeLabel', 'healthy', 'url', 'problem', 'notAfter', 'issuesCrls']));
 export const Dashboard = named('Dashboard', obj({
-  counts: obj({ valid: { type: 'integer' }, revoked: { type: 'integer' }, expired: { type: 'integer' }, pendingRequests: { type: 'integer' } }, ['valid', 'revoked', 'expired', 'pendingRequests']),
+  counts: obj({
+    valid: { type: 'integer', description: 'not revoked, not expired and not renewed' },
+    renewed: { type: 'integer', description: 'not revoked and not expired, but renewed by a successor (counted there as valid)' },
+    revoked: { type: 'integer' }, expired: { type: 'integer' }, pendingRequests: { type: 'integer' },
+  }, ['valid', 'renewed', 'revoked', 'expired', 'pendingRequests']),
+  cas: { type: 'array', items: CaStatus, description: 'every CA connector, healthy or not, as /readyz sees it' },
   issuedPerDay: { type: 'array', minItems: 30, maxItems: 30, items: obj({ day: str({ format: 'date' }), count: { type: 'integer' } }, ['day', 'count']), description: 'oldest first, today last (UTC days)' },
-  expiringSoon: { type: 'array', maxItems: 20, items: obj({ serial: str(), subject: str(), profile: str(), notAfter: dateTime() }, ['serial', 'subject', 'profile', 'notAfter']), description: 'valid certificates expiring in the next 30 days, soonest first' },
-}, ['counts', 'issuedPerDay', 'expiringSoon']));
+  expiringSoon: { type: 'array', maxItems: 20, items: obj({ serial: str(), subject: str(), profile: str(), notAfter: dateTime(), renewedBy: nullable(str({ description: 'already renewed by this successor' })) }, ['serial', 'subject', 'profile', 'notAfter', 'renewedBy']), description: 'valid certificates expiring in the next 30 days, soonest first' },
+}, ['counts', 'cas', 'issuedPerDay', 'expiringSoon']));
 
 // ── lists, parameters, queries ────────────────────────────────────────────────────────────────
 export const itemsOf = (items: object) => obj({ items: { type: 'array', items } }, ['items']);
@@ -330,6 +348,7 @@ export const ownCertificateQuery = obj({
 export const certificateQuery = obj({
   q: str({ maxLength: 200, description: 'substring of the subject, a SAN or the serial' }), subject: str({ maxLength: 200 }), san: str({ maxLength: 200 }),
   serial: str({ maxLength: 100 }), profile: str({ maxLength: 64 }), status: certStatus,
+  order: { enum: ['issued', 'expiry'], default: 'issued', description: 'issued: newest issued first; expiry: soonest notAfter first' },
   expiresWithinDays: int(0, 3650, { description: 'valid until at most this many days from now (and not yet expired)' }),
   after: str({ maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'the `next` of the previous page (same filters): keyset paging, cheap at any depth; offset is then ignored' }),
   ...paging,

@@ -63,6 +63,11 @@ export function requestView(r: PendingRequest, now: Date) {
   };
 }
 
+/** The held request a certificate fulfilled, as its detail shows it: who approved it and when. */
+export function approvalView(r: PendingRequest) {
+  return { requestId: r.id, requestedAt: r.createdAt.toISOString(), approvedBy: r.decidedBy ? [r.decidedBy] : [], approvedAt: isoOrNull(r.decidedAt) };
+}
+
 /** `expired`: not revoked, and past notAfter. */
 export function certificateStatus(c: CertificateRecord, now: Date): 'valid' | 'revoked' | 'expired' {
   if (c.status === 'revoked') return 'revoked';
@@ -82,8 +87,10 @@ export function certificateRecordView(c: CertificateRecord) {
     status: c.status,
     revokedAt: isoOrNull(c.revokedAt),
     revocationReason: c.revocationReason,
+    revokedBy: c.revokedBy,
     requester: c.requester,
     renews: c.renews,
+    renewedBy: c.renewedBy,
     createdAt: c.createdAt.toISOString(),
   };
 }

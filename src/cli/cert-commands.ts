@@ -1,4 +1,4 @@
-/** `estuary cert list|show`. */
+/** `estuary cert list|show|revoke|release`. */
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { certificateRecordView } from '../admin/views.js';
@@ -6,7 +6,7 @@ import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import { CRL_REASONS, isCrlReason, type CrlReason } from '../pki/crl.js';
 import { connectorAdmin } from '../ca/registry.js';
-import { revokeCertificate } from '../ra/revocation.js';
+import { releaseHold, revokeCertificate } from '../ra/revocation.js';
 import type { CertificateStatus } from '../ra/model.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 
@@ -59,7 +59,7 @@ export function registerCertCommands(program: Command): void {
   cert
     .command('revoke <serial>')
     .description('revoke a certificate: it can no longer authenticate or be renewed, and the next CRL lists it')
-    .requiredOption('--reason <reason>', `RFC 5280 reason: ${Object.keys(CRL_REASONS).join(', ')}`)
+    .requiredOption('--reason <reason>', `RFC 5280 reason: ${Object.keys(CRL_REASONS).join(', ')} (only certificateHold can be undone, with cert release)`)
     .option('--home <dir>', 'data directory')
     .action(async (serial: string, opts: HomeOption & { reason: string }) => {
       if (!isCrlReason(opts.reason)) throw new CliError(`--reason: expected one of ${Object.keys(CRL_REASONS).join(', ')}, got "${opts.reason}"`);
@@ -75,6 +75,27 @@ export function registerCertCommands(program: Command): void {
         if (outcome.kind === 'already-revoked') throw new CliError(`certificate ${normalized} is already revoked`);
         const c = outcome.certificate;
         print(`certificate ${normalized} (${c.subject}) revoked: ${opts.reason}${outcome.notice ? `; ${outcome.notice}` : ''}`);
+      });
+    });
+
+  cert
+    .command('release <serial>')
+    .description('release a certificate from hold (revoked with reason certificateHold): valid again, and the next CRL no longer lists it')
+    .option('--home <dir>', 'data directory')
+    .action(async (serial: string, opts: HomeOption) => {
+      const normalized = normalizeSerial(serial);
+      await withStore(opts, async (store) => {
+        const outcome = await releaseHold(store, { serial: normalized, actor: 'cli', now: new Date() });
+        switch (outcome.kind) {
+          case 'not-found':
+            throw new CliError(`no certificate with serial ${serial}`);
+          case 'not-on-hold': {
+            const c = outcome.certificate;
+            throw new CliError(`certificate ${normalized} is not on hold (${c.status === 'revoked' ? `revoked: ${c.revocationReason}, which cannot be undone` : 'not revoked'})`);
+          }
+          case 'released':
+            print(`certificate ${normalized} (${outcome.certificate.subject}) released from hold: valid again, and off the CA's next CRL`);
+        }
       });
     });
 }

@@ -4,7 +4,7 @@ import { explicit, seq, seqOf, smallInteger, TAG, time, tlv, unsignedInteger } f
 import { authorityKeyIdentifierValue, extension, signedObject, signWith, type SignatureScheme, type TbsSigner } from './certificate.js';
 import { OID } from './oids.js';
 
-/** RFC 5280 §5.3.1 CRLReason; removeFromCRL (8) is a delta-CRL matter and not offered. */
+/** RFC 5280 §5.3.1 CRLReason a certificate may be revoked with; removeFromCRL (8) is a delta-CRL matter (REMOVE_FROM_CRL). */
 export const CRL_REASONS = {
   unspecified: 0,
   keyCompromise: 1,
@@ -23,10 +23,17 @@ export function isCrlReason(name: string): name is CrlReason {
   return Object.hasOwn(CRL_REASONS, name);
 }
 
+/**
+ * RFC 5280 §5.3.1 removeFromCRL (8): "only found in delta CRLs", for a certificate the base CRL
+ * lists that is no longer revoked (its hold released). Never a revocation reason.
+ */
+export const REMOVE_FROM_CRL = 'removeFromCRL';
+const REMOVE_FROM_CRL_CODE = 8;
+
 export interface RevokedEntry {
   serialHex: string;
   revokedAt: Date;
-  reason: CrlReason;
+  reason: CrlReason | typeof REMOVE_FROM_CRL;
 }
 
 export interface CrlInput {
@@ -55,8 +62,9 @@ export function bigintBytes(n: bigint): Buffer {
 const SLICE = 4096;
 
 /** crlEntryExtensions with the reason code, made once per reason (RFC 5280 §5.3.1). */
-const REASON_EXTENSIONS = new Map<CrlReason, Buffer>(
-  (Object.keys(CRL_REASONS) as CrlReason[]).map((r) => [r, seq(extension(OID.cRLReason, false, tlv(TAG.ENUMERATED, Buffer.from([CRL_REASONS[r]]))))]),
+const REASON_EXTENSIONS = new Map<RevokedEntry['reason'], Buffer>(
+  [...(Object.entries(CRL_REASONS) as Array<[CrlReason, number]>), [REMOVE_FROM_CRL, REMOVE_FROM_CRL_CODE] as const]
+    .map(([r, code]) => [r, seq(extension(OID.cRLReason, false, tlv(TAG.ENUMERATED, Buffer.from([code]))))]),
 );
 
 /** Room for one entry: a serial of up to MAX_SERIAL octets, a 15-character time, the reason extension. */

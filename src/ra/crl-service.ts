@@ -8,7 +8,8 @@
  * while a CRL is being signed wait for that one signature instead of starting their own.
  *
  * With delta CRLs on (RFC 5280 §5.2.4), the complete CRL is re-signed on its schedule only, and
- * the delta CRL lists what was revoked since, re-signed on every change.
+ * the delta CRL lists what was revoked since, re-signed on every change; a certificate the complete
+ * CRL lists whose hold was released since is in the delta with reason removeFromCRL (§5.3.1).
  *
  * Several instances share one CRL through the store (crl-publication.ts): a CRL is signed by one
  * instance at a time and every instance serves the one published. The stamp a CRL is published
@@ -18,7 +19,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { issuesCrls, type CaBackend, type CrlIssuer } from '../ca/ca-backend.js';
 import { normalizeSerial } from '../pki/certificate.js';
-import { isCrlReason, type RevokedEntry } from '../pki/crl.js';
+import { isCrlReason, REMOVE_FROM_CRL, type RevokedEntry } from '../pki/crl.js';
 import { parseCrl } from '../pki/crl-reader.js';
 import type { RevocationSummary, Store } from '../store/store.js';
 import { createCrlPublication, type PublishedCrl } from './crl-publication.js';
@@ -105,7 +106,7 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
   /** The stamp is `<revoked set>|<signer and settings>`. */
   const summaryOf = async (caId: string): Promise<{ summary: RevocationSummary; stamp: string }> => {
     const summary = await o.store.revocationSummary(caId);
-    return { summary, stamp: `${summary.count}/${summary.latest?.toISOString() ?? ''}|${await tagOf(o.cas.get(caId)!)}` };
+    return { summary, stamp: `${summary.count}/${summary.latest?.toISOString() ?? ''}/${summary.released}|${await tagOf(o.cas.get(caId)!)}` };
   };
   const signerPart = (stamp: string): string => stamp.slice(stamp.indexOf('|') + 1);
 
@@ -208,8 +209,12 @@ export function createCrlService(o: CrlServiceOptions): CrlService {
           // RFC 5280 §5.2.4: the certificates revoked since the complete CRL it names.
           const listed = serialsOf(base);
           const added = (await revokedFor(caId, now.summary, thisUpdate)).filter((r) => !listed.has(normalizeSerial(r.serialHex)));
+          // RFC 5280 §5.3.1 removeFromCRL: listed by the base, not revoked any more (a hold released)
+          const stillRevoked = new Set((await revokedSets.get(caId, now.summary)).map((r) => normalizeSerial(r.serial)));
+          const removed: RevokedEntry[] = [...listed].filter((s) => !stillRevoked.has(s)).sort()
+            .map((serialHex) => ({ serialHex, revokedAt: thisUpdate, reason: REMOVE_FROM_CRL }));
           const nextUpdate = new Date(thisUpdate.getTime() + deltaMs);
-          const { der, number } = await ca.issueCrl({ revoked: added, thisUpdate, nextUpdate, deltaOf: base.number, ...(after !== undefined ? { after } : {}) });
+          const { der, number } = await ca.issueCrl({ revoked: [...added, ...removed], thisUpdate, nextUpdate, deltaOf: base.number, ...(after !== undefined ? { after } : {}) });
           return { der, number, stamp, thisUpdate, nextUpdate, refreshAt: thisUpdate.getTime() + deltaMs / 2 };
         });
         deltas.set(caId, got);

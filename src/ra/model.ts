@@ -267,10 +267,14 @@ export interface CertificateRecord {
   status: CertificateStatus;
   revokedAt: Date | null;
   revocationReason: string | null;
+  /** Who revoked it (the revocation's audit actor); null when valid, or revoked as superseded on renewal. */
+  revokedBy: string | null;
+  /** Serial of the latest certificate that renews this one (its successor), if any. */
+  renewedBy: string | null;
   createdAt: Date;
 }
 
-export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
+export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'revokedBy' | 'renewedBy' | 'createdAt'>;
 
 export interface RevokedCertificate {
   serial: string;

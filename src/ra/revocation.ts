@@ -46,5 +46,33 @@ export async function revokeCertificate(store: Store, r: RevokeRequest): Promise
   const notice = r.publishesCrl && !r.publishesCrl(c.ca) ? upstreamRevocationNotice(c.ca) : undefined;
   const event = { actor: r.actor, action: 'cert.revoke', profile: c.profile, outcome: 'success', serial: r.serial, detail: notice ? `${r.reason}; ${notice}` : r.reason };
   if (!(await store.revokeCertificate(r.serial, r.reason, r.now, event))) return { kind: 'already-revoked', certificate: c };
-  return { kind: 'revoked', certificate: { ...c, status: 'revoked', revokedAt: r.now, revocationReason: r.reason }, notice };
+  return { kind: 'revoked', certificate: { ...c, status: 'revoked', revokedAt: r.now, revocationReason: r.reason, revokedBy: r.actor }, notice };
+}
+
+export interface ReleaseRequest {
+  /** Canonical serial (pki/certificate.ts normalizeSerial). */
+  serial: string;
+  /** Who releases it, for the audit log. */
+  actor: string;
+  now: Date;
+}
+
+export type ReleaseOutcome =
+  | { kind: 'released'; certificate: CertificateRecord }
+  | { kind: 'not-found'; serial: string }
+  /** Not revoked, or revoked for a reason that cannot be undone (only certificateHold can). */
+  | { kind: 'not-on-hold'; certificate: CertificateRecord };
+
+/**
+ * Release a certificate from hold (RFC 5280 §5.3.1 certificateHold): valid again, in no CRL from
+ * the next one on (a delta CRL lists it with removeFromCRL while the complete CRL still does).
+ * Any other revocation is final.
+ */
+export async function releaseHold(store: Store, r: ReleaseRequest): Promise<ReleaseOutcome> {
+  const c = await store.getCertificate(r.serial);
+  if (!c) return { kind: 'not-found', serial: r.serial };
+  if (c.status !== 'revoked' || c.revocationReason !== 'certificateHold') return { kind: 'not-on-hold', certificate: c };
+  const event = { actor: r.actor, action: 'cert.release', profile: c.profile, outcome: 'success', serial: r.serial, detail: `hold of ${c.revokedAt?.toISOString() ?? 'unknown time'} released` };
+  if (!(await store.releaseHold(r.serial, event))) return { kind: 'not-on-hold', certificate: c };
+  return { kind: 'released', certificate: { ...c, status: 'valid', revokedAt: null, revocationReason: null, revokedBy: null } };
 }

@@ -1,6 +1,7 @@
 /**
- * Each CA's revoked certificates, kept in memory between CRL signings. Revocation only ever adds
- * to the set, so after the first full read (a page at a time, the event loop free in between) a
+ * Each CA's revoked certificates, kept in memory between CRL signings. Revocation adds to the set
+ * and only a released hold takes from it (counted in the summary's `released`: the set is then read
+ * again in full). So after the first full read (a page at a time, the event loop free in between) a
  * change is picked up by reading the entries revoked since shortly before the latest one known,
  * and the result is trusted only when its size equals the store's count; otherwise (another
  * process revoked with an older time, a certificate row was deleted) the set is read again in full.
@@ -22,6 +23,8 @@ export interface RevokedSets {
 interface Known {
   entries: RevokedCertificate[];
   serials: Set<string>;
+  /** The summary's release count when read. */
+  released: number;
 }
 
 const byTimeThenSerial = (a: RevokedCertificate, b: RevokedCertificate): number =>
@@ -47,22 +50,22 @@ export function createRevokedSets(store: Store): RevokedSets {
     }
   };
 
-  const full = async (caId: string): Promise<Known> => {
+  const full = async (caId: string, released: number): Promise<Known> => {
     const serials = new Set<string>();
     const entries = await readFrom(caId, undefined, serials);
-    const k = { entries, serials };
+    const k = { entries, serials, released };
     known.set(caId, k);
     return k;
   };
 
   const update = async (caId: string, summary: RevocationSummary): Promise<readonly RevokedCertificate[]> => {
     const k = known.get(caId);
-    if (!k || summary.count < k.entries.length) return (await full(caId)).entries;
+    if (!k || summary.count < k.entries.length || summary.released !== k.released) return (await full(caId, summary.released)).entries;
     if (summary.count === k.entries.length) return k.entries;
     const latest = k.entries.length > 0 ? k.entries[k.entries.length - 1]!.revokedAt.getTime() : 0;
     const since = new Date(Math.max(0, latest - SKEW_MS));
     const fresh = (await readFrom(caId, { revokedAt: since, serial: '' })).filter((r) => !k.serials.has(r.serial));
-    if (k.entries.length + fresh.length !== summary.count) return (await full(caId)).entries;
+    if (k.entries.length + fresh.length !== summary.count) return (await full(caId, summary.released)).entries;
     // The new entries sort into the tail that starts at `since`: re-sort only that tail.
     let cut = k.entries.length;
     while (cut > 0 && k.entries[cut - 1]!.revokedAt.getTime() >= since.getTime()) cut--;

@@ -135,6 +135,7 @@ class CachedStore implements Store {
   countCertificates: Store['countCertificates'] = (n) => this.store.countCertificates(n);
   issuedPerDay: Store['issuedPerDay'] = (s) => this.store.issuedPerDay(s);
   revokeCertificate: Store['revokeCertificate'] = (s, r, at, e) => this.store.revokeCertificate(s, r, at, e);
+  releaseHold: Store['releaseHold'] = (s, e) => this.store.releaseHold(s, e);
   isRevoked: Store['isRevoked'] = (s) => this.store.isRevoked(s);
   listRevoked: Store['listRevoked'] = (ca) => this.store.listRevoked(ca);
   listRevokedPage: Store['listRevokedPage'] = (ca, after, limit) => this.store.listRevokedPage(ca, after, limit);
@@ -145,6 +146,7 @@ class CachedStore implements Store {
   listPendingRequests: Store['listPendingRequests'] = (f) => this.store.listPendingRequests(f);
   countPendingRequests: Store['countPendingRequests'] = (f) => this.store.countPendingRequests(f);
   decidePendingRequest: Store['decidePendingRequest'] = (id, d, o, r, at, e) => this.store.decidePendingRequest(id, d, o, r, at, e);
+  findRequestFor: Store['findRequestFor'] = (s) => this.store.findRequestFor(s);
   markPendingIssued: Store['markPendingIssued'] = (id, s) => this.store.markPendingIssued(id, s);
   approvePendingRequest: Store['approvePendingRequest'] = (id, o, n, r, at, e) => this.store.approvePendingRequest(id, o, n, r, at, e);
   findRequestOverlaps: Store['findRequestOverlaps'] = (s, k, now) => this.store.findRequestOverlaps(s, k, now);

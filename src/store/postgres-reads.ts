@@ -125,12 +125,13 @@ export class PostgresReads {
    * revoked, past notAfter at `now`) counted over the (status, not_after) index.
    */
   async countCertificates(now: Date): Promise<CertificateCounts> {
-    const { rows } = await this.query<{ unrevoked: number; revoked: number; expired: number }>('countCertificates', `SELECT
+    const { rows } = await this.query<{ unrevoked: number; revoked: number; expired: number; renewed: number }>('countCertificates', `SELECT
         COALESCE((SELECT SUM(n) FROM certificate_counts WHERE status = 'valid'), 0)::int AS unrevoked,
         COALESCE((SELECT SUM(n) FROM certificate_counts WHERE status = 'revoked'), 0)::int AS revoked,
-        (SELECT COUNT(*) FROM certificates WHERE status = 'valid' AND not_after < $1)::int AS expired`, [now]);
+        (SELECT COUNT(*) FROM certificates WHERE status = 'valid' AND not_after < $1)::int AS expired,
+        (SELECT COUNT(*) FROM certificates WHERE status = 'valid' AND renewed_by IS NOT NULL AND not_after >= $1)::int AS renewed`, [now]);
     const r = rows[0]!;
-    return { valid: r.unrevoked - r.expired, revoked: r.revoked, expired: r.expired };
+    return { valid: r.unrevoked - r.expired - r.renewed, renewed: r.renewed, revoked: r.revoked, expired: r.expired };
   }
 
   /**

@@ -31,7 +31,7 @@ export interface PendingRow {
 export interface CertificateRow {
   serial: string; profile: string; ca: string; subject: string; sans: string; not_before: Date; not_after: Date;
   der: Buffer; requester: string; renews: string | null; status: string; revoked_at: Date | null;
-  revocation_reason: string | null; created_at: Date;
+  revocation_reason: string | null; revoked_by: string | null; renewed_by: string | null; created_at: Date;
 }
 export interface AuditRow {
   id: string; at: Date; actor: string; action: string; profile: string | null; outcome: string; serial: string | null; detail: string | null;
@@ -41,7 +41,7 @@ export interface AuditRow {
 export const ACCOUNT_COLUMNS = 'id, email, password_hash, role, disabled, allowed_names, allowed_profiles, self_service, unlocked_at, created_at, updated_at';
 
 export const CERTIFICATE_COLUMNS = `serial, profile, ca, subject, sans, not_before, not_after, der, requester, renews, status,
-  revoked_at, revocation_reason, created_at`;
+  revoked_at, revocation_reason, revoked_by, renewed_by, created_at`;
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
   extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy,
@@ -205,6 +205,8 @@ export function toCertificate(r: CertificateRow): CertificateRecord {
     status: r.status as CertificateStatus,
     revokedAt: r.revoked_at,
     revocationReason: r.revocation_reason,
+    revokedBy: r.revoked_by ?? null,
+    renewedBy: r.renewed_by ?? null,
     createdAt: r.created_at,
   };
 }

@@ -269,14 +269,32 @@ export class PostgresStore implements Store {
   }
 
   async revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean> {
-    const audit = event ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(4)} FROM r)` : '';
+    const audit = event ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(5)} FROM r)` : '';
     const { rows } = await this.query<{ ca: string }>('revokeCertificate', `WITH r AS (UPDATE certificates
-        SET status = 'revoked', revoked_at = $2, revocation_reason = $3 WHERE serial = $1 AND status = 'valid' RETURNING ca, serial)${audit}
+        SET status = 'revoked', revoked_at = $2, revocation_reason = $3, revoked_by = $4 WHERE serial = $1 AND status = 'valid' RETURNING ca, serial)${audit}
       SELECT r.ca, ${this.notify(`jsonb_build_object('kind', 'revocation', 'ca', r.ca, 'serial', r.serial)`)} FROM r`,
-    [serial, at, reason, ...(event ? auditValues(event, this.now()) : [])]);
+    [serial, at, reason, event?.actor ?? null, ...(event ? auditValues(event, this.now()) : [])]);
     if (!rows[0]) return false;
     this.changes.emit({ kind: 'revocation', ca: rows[0].ca, serial });
     return true;
+  }
+
+  async releaseHold(serial: string, event?: NewAuditEvent): Promise<boolean> {
+    const audit = event ? `, a AS (${INSERT_AUDIT} SELECT ${auditParams(2)} FROM r)` : '';
+    // RFC 5280 §5.3.1: only a certificateHold can be undone
+    const { rows } = await this.query<{ ca: string }>('releaseHold', `WITH r AS (UPDATE certificates
+        SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, revoked_by = NULL
+        WHERE serial = $1 AND status = 'revoked' AND revocation_reason = 'certificateHold' RETURNING ca, serial)${audit}
+      SELECT r.ca, ${this.notify(`jsonb_build_object('kind', 'revocation', 'ca', r.ca, 'serial', r.serial)`)} FROM r`,
+    [serial, ...(event ? auditValues(event, this.now()) : [])]);
+    if (!rows[0]) return false;
+    this.changes.emit({ kind: 'revocation', ca: rows[0].ca, serial });
+    return true;
+  }
+
+  async findRequestFor(serial: string): Promise<PendingRequest | undefined> {
+    const { rows } = await this.query<PendingRow>('findRequestFor', 'SELECT * FROM pending_requests WHERE serial = $1 ORDER BY id DESC LIMIT 1', [serial]);
+    return rows[0] && toPending(rows[0]);
   }
 
   async isRevoked(serial: string): Promise<boolean> {
@@ -304,8 +322,9 @@ export class PostgresStore implements Store {
   }
 
   async revocationSummary(ca: string): Promise<RevocationSummary> {
-    const { rows } = await this.query<{ count: string; latest: Date | null }>('revocationSummary', 'SELECT revoked AS count, latest FROM revocation_counts WHERE ca = $1', [ca]);
-    return { count: Number(rows[0]?.count ?? 0), latest: rows[0]?.latest ?? null };
+    const { rows } = await this.query<{ count: string; latest: Date | null; released: string }>('revocationSummary',
+      'SELECT revoked AS count, latest, released FROM revocation_counts WHERE ca = $1', [ca]);
+    return { count: Number(rows[0]?.count ?? 0), latest: rows[0]?.latest ?? null, released: Number(rows[0]?.released ?? 0) };
   }
 
   createPendingRequest(r: NewPendingRequest, event?: (held: PendingRequest) => NewAuditEvent): Promise<PendingRequest> {

@@ -128,14 +128,17 @@ export class SqliteReads implements ReadCalls {
 
   /**
    * Valid and revoked from the counters kept by triggers (certificate_totals); expired (not
-   * revoked, past notAfter at `now`) counted over the (status, not_after) index.
+   * revoked, past notAfter at `now`) counted over the (status, not_after) index; renewed (still
+   * valid, with a successor) over the partial index certificates_renewed_away.
    */
   countCertificates(now: Date): CertificateCounts {
     const row = this.prepared(`SELECT
         COALESCE((SELECT n FROM certificate_totals WHERE status = 'valid'), 0) AS unrevoked,
         COALESCE((SELECT n FROM certificate_totals WHERE status = 'revoked'), 0) AS revoked,
-        (SELECT COUNT(*) FROM certificates WHERE status = 'valid' AND not_after < @now) AS expired`).get({ now: iso(now) }) as { unrevoked: number; revoked: number; expired: number };
-    return { valid: row.unrevoked - row.expired, revoked: row.revoked, expired: row.expired };
+        (SELECT COUNT(*) FROM certificates WHERE status = 'valid' AND not_after < @now) AS expired,
+        (SELECT COUNT(*) FROM certificates WHERE status = 'valid' AND renewed_by IS NOT NULL AND not_after >= @now) AS renewed`)
+      .get({ now: iso(now) }) as { unrevoked: number; revoked: number; expired: number; renewed: number };
+    return { valid: row.unrevoked - row.expired - row.renewed, renewed: row.renewed, revoked: row.revoked, expired: row.expired };
   }
 
   /**

@@ -25,7 +25,7 @@ export interface PendingRow {
 export interface CertificateRow {
   serial: string; profile: string; ca: string; subject: string; sans: string; not_before: string; not_after: string;
   der: Buffer; requester: string; renews: string | null; status: string; revoked_at: string | null;
-  revocation_reason: string | null; created_at: string;
+  revocation_reason: string | null; revoked_by: string | null; renewed_by: string | null; created_at: string;
 }
 export interface AuditRow {
   id: number; at: string; actor: string; action: string; profile: string | null; outcome: string; serial: string | null; detail: string | null;
@@ -166,6 +166,8 @@ export function toCertificate(r: CertificateRow): CertificateRecord {
     status: r.status as CertificateStatus,
     revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at),
     revocationReason: r.revocation_reason,
+    revokedBy: r.revoked_by ?? null,
+    renewedBy: r.renewed_by ?? null,
     createdAt: new Date(r.created_at),
   };
 }

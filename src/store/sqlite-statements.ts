@@ -48,7 +48,7 @@ export function prepareStatements(db: Database.Database) {
     revokedPage: p<{ serial: string; revoked_at: string; revocation_reason: string; not_after: string }>(`SELECT serial, revoked_at,
       revocation_reason, not_after FROM certificates WHERE ca = @ca AND status = 'revoked'
       AND (revoked_at > @at OR (revoked_at = @at AND serial > @serial)) ORDER BY revoked_at, serial LIMIT @limit`),
-    revocationSummary: p<{ count: number; latest: string | null }>(`SELECT revoked AS count, latest
+    revocationSummary: p<{ count: number; latest: string | null; released: number }>(`SELECT revoked AS count, latest, released
       FROM revocation_counts WHERE ca = @ca`),
   };
 }

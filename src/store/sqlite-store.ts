@@ -17,7 +17,7 @@ import { SqliteWriter } from './sqlite-writer.js';
 import { SqliteReader } from './sqlite-reader.js';
 import { SqliteReads, type ReadCalls, type ReadName } from './sqlite-reads.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
-import { CHANGE_COUNTER_SQL, FIND_RENEWAL_SQL, type WriteOp, type WriteValue } from './sqlite-writer-protocol.js';
+import { CHANGE_COUNTER_SQL, FIND_RENEWAL_SQL, FIND_REQUEST_FOR_SQL, type WriteOp, type WriteValue } from './sqlite-writer-protocol.js';
 import { SqliteChangeTracker } from './sqlite-changes.js';
 import {
   auditParams,
@@ -29,6 +29,7 @@ import {
   toPending,
   toProfile,
   type Params,
+  type PendingRow,
 } from './sqlite-rows.js';
 import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge } from './store.js';
 import { ChangeHub } from './change-hub.js';
@@ -271,13 +272,26 @@ export class SqliteStore implements Store {
   }
 
   async revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean> {
-    const revocation = { serial, reason, at: iso(at) };
+    const revocation = { serial, reason, at: iso(at), actor: event?.actor ?? null };
     const audit = event && auditParams(event, iso(this.now()));
     // On the writer thread: the revocation and its event in one durable transaction, off the event loop.
     const ca = await this.enqueue({ kind: 'revoke', what: 'revokeCertificate', conflict: 'duplicate audit event', revocation, ...(audit ? { audit } : {}) });
     if (typeof ca !== 'string') return false;
     this.changes.emit({ kind: 'revocation', ca, serial });
     return true;
+  }
+
+  async releaseHold(serial: string, event?: NewAuditEvent): Promise<boolean> {
+    const audit = event && auditParams(event, iso(this.now()));
+    const ca = await this.enqueue({ kind: 'release', what: 'releaseHold', conflict: 'duplicate audit event', release: { serial }, ...(audit ? { audit } : {}) });
+    if (typeof ca !== 'string') return false;
+    this.changes.emit({ kind: 'revocation', ca, serial });
+    return true;
+  }
+
+  async findRequestFor(serial: string): Promise<PendingRequest | undefined> {
+    const row = this.run('findRequestFor', () => this.prepared(FIND_REQUEST_FOR_SQL).get({ serial }) as PendingRow | undefined);
+    return row && toPending(row);
   }
 
   async isRevoked(serial: string): Promise<boolean> {
@@ -300,7 +314,7 @@ export class SqliteStore implements Store {
   async revocationSummary(ca: string): Promise<RevocationSummary> {
     return this.run('revocationSummary', () => {
       const row = this.stmt.revocationSummary.get({ ca });
-      return { count: row?.count ?? 0, latest: row?.latest ? new Date(row.latest) : null };
+      return { count: row?.count ?? 0, latest: row?.latest ? new Date(row.latest) : null, released: row?.released ?? 0 };
     });
   }
 

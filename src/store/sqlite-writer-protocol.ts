@@ -14,6 +14,8 @@ export type WriteOp =
   | { kind: 'audit'; what: string; conflict: string; audit: Params }
   /** Revoke a valid certificate and record `audit` with it; the value is the certificate's CA, null when nothing was revoked. */
   | { kind: 'revoke'; what: string; conflict: string; revocation: Params; audit?: Params }
+  /** Release a certificate from hold (valid again) and record `audit` with it; the value is its CA, null when it was not on hold. */
+  | { kind: 'release'; what: string; conflict: string; release: Params; audit?: Params }
   /** Decide a request that is still pending and record `audit` with it; the value is whether it was. */
   | { kind: 'decide'; what: string; conflict: string; decision: Params; audit?: Params };
 
@@ -51,8 +53,12 @@ export const INSERT_CERTIFICATE_SQL = `INSERT INTO certificates (serial, profile
 export const SUPERSEDE_SQL = `UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = 'superseded'
   WHERE serial = @serial AND status = 'valid' RETURNING ca`;
 
-export const REVOKE_SQL = `UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason
-  WHERE serial = @serial AND status = 'valid' RETURNING ca`;
+export const REVOKE_SQL = `UPDATE certificates SET status = 'revoked', revoked_at = @at, revocation_reason = @reason,
+  revoked_by = @actor WHERE serial = @serial AND status = 'valid' RETURNING ca`;
+
+/** RFC 5280 §5.3.1: only a certificateHold can be undone; the certificate is valid again. */
+export const RELEASE_HOLD_SQL = `UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, revoked_by = NULL
+  WHERE serial = @serial AND status = 'revoked' AND revocation_reason = 'certificateHold' RETURNING ca`;
 
 export const DECIDE_PENDING_SQL = `UPDATE pending_requests SET status = @status, reason = @reason, decided_by = @officer,
   decided_at = @at WHERE id = @id AND status = 'pending'`;
@@ -60,6 +66,9 @@ export const DECIDE_PENDING_SQL = `UPDATE pending_requests SET status = @status,
 export const CHANGE_COUNTER_SQL = 'SELECT n FROM change_counter WHERE id = 1';
 
 export const MARK_PENDING_ISSUED_SQL = `UPDATE pending_requests SET status = 'issued', serial = @serial WHERE id = @id AND status = 'approved'`;
+
+/** The request an issued certificate fulfilled (index pending_requests_serial). */
+export const FIND_REQUEST_FOR_SQL = 'SELECT * FROM pending_requests WHERE serial = @serial ORDER BY id DESC LIMIT 1';
 
 export const FIND_RENEWAL_SQL = 'SELECT serial FROM certificates WHERE renews = @serial LIMIT 1';
 

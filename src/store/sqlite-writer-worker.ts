@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { mapSqliteError } from './sqlite-rows.js';
 import {
-  CHANGE_COUNTER_SQL, DECIDE_PENDING_SQL, FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, MARK_PENDING_ISSUED_SQL, REVOKE_SQL, SUPERSEDE_SQL, toWire,
+  CHANGE_COUNTER_SQL, DECIDE_PENDING_SQL, FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, MARK_PENDING_ISSUED_SQL, RELEASE_HOLD_SQL, REVOKE_SQL, SUPERSEDE_SQL, toWire,
   type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriteValue, type WriterInit,
 } from './sqlite-writer-protocol.js';
 import { StoreConflictError, StoreUnavailableError } from './store.js';
@@ -23,6 +23,7 @@ const supersede = db.prepare<[Record<string, unknown>], { ca: string }>(SUPERSED
 const findRenewal = db.prepare(FIND_RENEWAL_SQL);
 const markPendingIssued = db.prepare(MARK_PENDING_ISSUED_SQL);
 const revoke = db.prepare<[Record<string, unknown>], { ca: string }>(REVOKE_SQL);
+const release = db.prepare<[Record<string, unknown>], { ca: string }>(RELEASE_HOLD_SQL);
 const decide = db.prepare(DECIDE_PENDING_SQL);
 const changeCounter = db.prepare<[], number>(CHANGE_COUNTER_SQL).pluck();
 
@@ -53,6 +54,11 @@ function apply(w: WriteOp): WriteValue {
       return undefined;
     case 'revoke': {
       const row = revoke.get(w.revocation);
+      if (row && w.audit) insertAudit.run(w.audit);
+      return row ? row.ca : null;
+    }
+    case 'release': {
+      const row = release.get(w.release);
       if (row && w.audit) insertAudit.run(w.audit);
       return row ? row.ca : null;
     }

@@ -46,10 +46,15 @@ export interface RequestOverlaps {
 /** Where a page of revoked certificates ends: the next page starts after it in CRL order. */
 export type RevokedCursor = Pick<RevokedCertificate, 'revokedAt' | 'serial'>;
 
-/** Enough to tell whether a CA's revoked set changed (revocation only ever adds to it). */
+/**
+ * Enough to tell whether a CA's revoked set changed: revocation adds to it, and only a hold
+ * released (certificateHold, RFC 5280 §5.3.1) takes from it, which `released` counts.
+ */
 export interface RevocationSummary {
   count: number;
   latest: Date | null;
+  /** How many holds of this CA were ever released. */
+  released: number;
 }
 
 export interface CertificateFilter {
@@ -104,9 +109,14 @@ export interface Page<T> {
   next?: string;
 }
 
-/** Certificates by status at a point in time (`expired`: not revoked, past notAfter). */
+/**
+ * Certificates by status at a point in time (`expired`: not revoked, past notAfter). `valid`: not
+ * revoked, not expired and not renewed; `renewed`: not revoked and not expired, but a successor
+ * renews it (the device now uses the successor), so a renewal is not counted as valid twice.
+ */
 export interface CertificateCounts {
   valid: number;
+  renewed: number;
   revoked: number;
   expired: number;
 }
@@ -214,9 +224,16 @@ export interface Store {
   issuedPerDay(since: Date): Promise<DayCount[]>;
   /**
    * Revoke a valid certificate, with its audit event when given, in one transaction; false (and
-   * no event) when no such certificate exists or it is already revoked.
+   * no event) when no such certificate exists or it is already revoked. The event's actor is
+   * stored as the certificate's revokedBy.
    */
   revokeCertificate(serial: string, reason: string, at: Date, event?: NewAuditEvent): Promise<boolean>;
+  /**
+   * Release a certificate from hold (revoked with reason certificateHold, RFC 5280 §5.3.1): valid
+   * again, off the revoked set (its CA's summary counts the release), with its audit event when
+   * given, in one transaction; false (and no event) when no such certificate is on hold.
+   */
+  releaseHold(serial: string, event?: NewAuditEvent): Promise<boolean>;
   isRevoked(serial: string): Promise<boolean>;
   /** The revoked certificates of one CA, oldest revocation first (for its CRL). */
   listRevoked(ca: string): Promise<RevokedCertificate[]>;
@@ -236,6 +253,8 @@ export interface Store {
   countPendingRequests(filter?: PendingFilter): Promise<number>;
   /** Approve or reject a request that is still pending, with its audit event when given, in one transaction; false (and no event) otherwise. */
   decidePendingRequest(id: number, decision: 'approved' | 'rejected', officer: string, reason: string | null, at: Date, event?: NewAuditEvent): Promise<boolean>;
+  /** The request an issued certificate fulfilled (held, approved, issued), if it was held. */
+  findRequestFor(serial: string): Promise<PendingRequest | undefined>;
   /** Record that an approved request was issued; false when it was not approved. */
   markPendingIssued(id: number, serial: string): Promise<boolean>;
   /**

@@ -57,19 +57,19 @@ describe('dashboard', () => {
     expect((await admin.post(`/api/certificates/${revoked.serial}/revoke`, { reason: 'superseded' })).status).toBe(200);
 
     const d = (await admin.get('/api/dashboard')).json;
-    expect(d.counts).toEqual({ valid: 3, revoked: 1, expired: 0, pendingRequests: 1 }); // 2 from the audit test, 1 short-lived
+    expect(d.counts).toEqual({ valid: 3, renewed: 0, revoked: 1, expired: 0, pendingRequests: 1 }); // 2 from the audit test, 1 short-lived
     expect(d.issuedPerDay).toHaveLength(30);
     const today = new Date(clock).toISOString().slice(0, 10);
     expect(d.issuedPerDay[29]).toEqual({ day: today, count: 4 });
     expect(d.issuedPerDay[0].day).toBe(new Date(clock - 29 * DAY).toISOString().slice(0, 10));
     expect(d.issuedPerDay.slice(0, 29).every((x: { count: number }) => x.count === 0)).toBe(true);
-    expect(d.expiringSoon).toEqual([{ serial: short.serial, subject: 'CN=short-lived', profile: 'short', notAfter: expect.any(String) }]);
+    expect(d.expiringSoon).toEqual([{ serial: short.serial, subject: 'CN=short-lived', profile: 'short', notAfter: expect.any(String), renewedBy: null }]);
 
     clock += 11 * DAY; // the short-lived certificate has expired by then (and so has the session)
     expect((await admin.get('/api/dashboard')).status).toBe(401);
     admin = await signedIn(s, s.summary.adminAccount.email, s.summary.adminAccount.password);
     const later = (await admin.get('/api/dashboard')).json;
-    expect(later.counts).toEqual({ valid: 2, revoked: 1, expired: 1, pendingRequests: 1 });
+    expect(later.counts).toEqual({ valid: 2, renewed: 0, revoked: 1, expired: 1, pendingRequests: 1 });
     expect(later.expiringSoon).toEqual([]);
     expect(later.issuedPerDay[29 - 11]).toEqual({ day: today, count: 4 });
     expect((await admin.get('/api/certificates?status=expired')).json.items.map((c: { serial: string; status: string }) => [c.serial, c.status])).toEqual([[short.serial, 'expired']]);

@@ -212,6 +212,19 @@ const ACTIONS: Action[] = [
       unchanged: async (n: number) => expect(await s.runtime.store.isRevoked(serials.get(n)!)).toBe(false),
     } satisfies Action;
   })(),
+  { name: 'certificate export', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/certificates/export?status=valid&format=json' }) },
+  (() => {
+    const serials = new Map<number, string>();
+    return {
+      name: 'certificate hold release', method: 'POST', allowed: OFFICER_ACTIONS,
+      prepare: async (n: number) => {
+        serials.set(n, await issued());
+        expect(await s.runtime.store.revokeCertificate(serials.get(n)!, 'certificateHold', new Date())).toBe(true);
+        return { path: `/api/certificates/${serials.get(n)}/release`, body: {} };
+      },
+      unchanged: async (n: number) => expect(await s.runtime.store.isRevoked(serials.get(n)!)).toBe(true),
+    } satisfies Action;
+  })(),
   { name: 'audit', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/audit?limit=5' }) },
   // every signed-in account, its own certificates only (the rest of /api/self: self-service.test.ts)
   { name: 'own certificates', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/self/certificates' }) },
@@ -275,7 +288,7 @@ describe('the role matrix', () => {
         .replace(/^\/api\/cas\/pending\/[^/]+\/csr\.pem$/, '/api/cas/pending/{id}/csr.pem')
         .replace(/^\/api\/accounts\/[^/]+/, '/api/accounts/{email}')
         .replace(/^\/api\/requests\/\d+/, '/api/requests/{id}')
-        .replace(/^\/api\/certificates\/[0-9a-f]+/, '/api/certificates/{serial}');
+        .replace(/^\/api\/certificates\/[0-9a-f]+(?=\/|$)/, '/api/certificates/{serial}');
       tried.add(`${a.method} ${template}`);
     }
     expect([...tried].sort()).toEqual(documented.sort());

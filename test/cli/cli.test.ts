@@ -239,6 +239,33 @@ describe('management while the server runs', () => {
     expect(JSON.parse(audit.stdout).map((c: { serial: string }) => c.serial)).toContain(serial);
   });
 
+  it('cert release: a certificateHold is undone (valid again, off the published CRL); other revocations are final', async () => {
+    const res = await enroll();
+    expect(res.status).toBe(200);
+    const serial = JSON.parse((await estuary(['cert', 'list', '--home', home, '--json'])).stdout)[0].serial as string;
+    const crlBase = /CRLs published at (http:\/\/\S+)\/<ca>\.crl/.exec(server.output())![1]!;
+    const crlText = async (): Promise<string> => {
+      const crl = Buffer.from(await (await fetch(`${crlBase}/default.crl`)).arrayBuffer());
+      return (await new Promise<string>((resolve, reject) => {
+        const p = execFile('openssl', ['crl', '-inform', 'DER', '-noout', '-text'], { encoding: 'utf8' }, (err, out) => (err ? reject(err) : resolve(out)));
+        p.stdin!.end(crl);
+      })).toLowerCase();
+    };
+    expect((await estuary(['cert', 'release', serial, '--home', home])).stderr).toMatch(/is not on hold \(not revoked\)/);
+    expect((await estuary(['cert', 'revoke', serial, '--reason', 'certificateHold', '--home', home])).code).toBe(0);
+    expect(await crlText()).toContain(`serial number: ${serial}`);
+    const released = await estuary(['cert', 'release', serial, '--home', home]);
+    expect(released.code, released.stderr).toBe(0);
+    expect(released.stdout).toMatch(/released from hold: valid again/);
+    const shown = JSON.parse((await estuary(['cert', 'show', serial, '--json', '--home', home])).stdout);
+    expect(shown).toMatchObject({ status: 'valid', revokedAt: null, revocationReason: null, revokedBy: null });
+    expect(await crlText()).not.toContain(`serial number: ${serial}`);
+    const revoked = JSON.parse((await estuary(['cert', 'list', '--status', 'revoked', '--home', home, '--json'])).stdout)[0].serial as string;
+    const final = await estuary(['cert', 'release', revoked, '--home', home]);
+    expect(final.code).toBe(2);
+    expect(final.stderr).toMatch(/revoked: keyCompromise, which cannot be undone/);
+  });
+
   it('manual approval: profile --approval manual, request list, approve and reject', async () => {
     const add = await estuary(['profile', 'add', 'held', '--approval', 'manual', '--retry-after', '5', '--home', home]);
     expect(add.code, add.stderr).toBe(0);

@@ -57,7 +57,7 @@ describe('SqliteStore Web RA reads (SQLite specifics)', () => {
     expect(await serials({ q: 'site-9.example' })).toEqual(['0f0e0d0c0b', 'a1b2c3d4e5']);
     expect(await serials({ san: '10.9.0' })).toEqual(['a1b2c3d4e5']);
     expect(await serials({ serial: '8BB9' })).toEqual(['77aa88bb99']);
-    expect(await store.countCertificates(now)).toEqual({ valid: 1, revoked: 1, expired: 1 });
+    expect(await store.countCertificates(now)).toEqual({ valid: 1, renewed: 0, revoked: 1, expired: 1 });
     expect(await store.issuedPerDay(new Date('2026-06-14T00:00:00.000Z'))).toEqual([{ day: '2026-06-14', count: 2 }, { day: '2026-06-15', count: 1 }]);
     expect(await store.issuedPerDay(new Date('2026-06-14T08:30:00.000Z'))).toEqual([{ day: '2026-06-14', count: 1 }, { day: '2026-06-15', count: 1 }]);
     // and kept up to date by the triggers from then on

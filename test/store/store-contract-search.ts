@@ -106,8 +106,8 @@ export function storeSearchContract(name: string, open: () => Promise<Store>, cl
       const window = { notAfterFrom: now, notAfterTo: new Date(now.getTime() + 30 * DAY) };
       expect(await serials({ ...window, status: 'valid', order: 'expiry' })).toEqual([soon.serial, later.serial]);
       expect(await serials({ ...window, order: 'expiry' })).toEqual([soon.serial, revoked.serial, later.serial]);
-      expect(await store.countCertificates(now)).toEqual({ valid: 3, revoked: 1, expired: 1 });
-      expect(await store.countCertificates(new Date(now.getTime() + 15 * DAY))).toEqual({ valid: 2, revoked: 1, expired: 2 });
+      expect(await store.countCertificates(now)).toEqual({ valid: 3, renewed: 0, revoked: 1, expired: 1 });
+      expect(await store.countCertificates(new Date(now.getTime() + 15 * DAY))).toEqual({ valid: 2, renewed: 0, revoked: 1, expired: 2 });
     });
 
     it('pages certificate searches: offset, limit and the total of all matches', async () => {
@@ -204,10 +204,10 @@ export function storeSearchContract(name: string, open: () => Promise<Store>, cl
       const expired = newCertificate({ notAfter: new Date(now.getTime() - DAY) });
       const valid = [newCertificate({ notAfter: new Date(now.getTime() + DAY) }), newCertificate({ notAfter: new Date(now.getTime() + 2 * DAY) })];
       for (const cert of [expired, ...valid]) await store.recordIssuance(cert, newEvent());
-      expect(await store.countCertificates(now)).toEqual({ valid: 2, revoked: 0, expired: 1 });
+      expect(await store.countCertificates(now)).toEqual({ valid: 2, renewed: 0, revoked: 0, expired: 1 });
       await store.revokeCertificate(valid[0]!.serial, 'keyCompromise', now);
       await store.revokeCertificate(expired.serial, 'superseded', now);
-      expect(await store.countCertificates(now)).toEqual({ valid: 1, revoked: 2, expired: 0 });
+      expect(await store.countCertificates(now)).toEqual({ valid: 1, renewed: 0, revoked: 2, expired: 0 });
       const today = (await store.getCertificate(expired.serial))!.createdAt.toISOString().slice(0, 10);
       const days = await store.issuedPerDay(new Date(`${today}T00:00:00.000Z`));
       expect(days.reduce((n, d) => n + d.count, 0)).toBe(3);

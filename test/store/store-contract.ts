@@ -13,6 +13,7 @@ import { storeAtomicContract, type StoreContractOptions } from './store-contract
 export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atomic.js';
 import { storeSharedStateContract } from './store-contract-shared.js';
 import { storeMfaContract } from './store-contract-mfa.js';
+import { storeHistoryContract } from './store-contract-history.js';
 
 let serialCounter = 0;
 
@@ -354,7 +355,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         const [a, b, c, other] = [newCertificate(), newCertificate(), newCertificate(), newCertificate({ ca: 'other-ca' })];
         for (const cert of [a, b, c, other]) await store.recordIssuance(cert, newEvent());
         expect(await store.listRevoked('default')).toEqual([]);
-        expect(await store.revocationSummary('default')).toEqual({ count: 0, latest: null });
+        expect(await store.revocationSummary('default')).toEqual({ count: 0, latest: null, released: 0 });
         await store.revokeCertificate(b.serial, 'superseded', new Date('2025-06-02T00:00:00Z'));
         await store.revokeCertificate(a.serial, 'keyCompromise', new Date('2025-06-03T00:00:00Z'));
         await store.revokeCertificate(other.serial, 'keyCompromise', new Date('2025-06-01T00:00:00Z'));
@@ -362,12 +363,12 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
           { serial: b.serial, revokedAt: new Date('2025-06-02T00:00:00Z'), reason: 'superseded', notAfter: b.notAfter },
           { serial: a.serial, revokedAt: new Date('2025-06-03T00:00:00Z'), reason: 'keyCompromise', notAfter: a.notAfter },
         ]);
-        expect(await store.revocationSummary('default')).toEqual({ count: 2, latest: new Date('2025-06-03T00:00:00Z') });
-        expect(await store.revocationSummary('other-ca')).toEqual({ count: 1, latest: new Date('2025-06-01T00:00:00Z') });
+        expect(await store.revocationSummary('default')).toEqual({ count: 2, latest: new Date('2025-06-03T00:00:00Z'), released: 0 });
+        expect(await store.revocationSummary('other-ca')).toEqual({ count: 1, latest: new Date('2025-06-01T00:00:00Z'), released: 0 });
         await store.revokeCertificate(c.serial, 'superseded', new Date('2025-06-02T00:00:00Z')); // same time as b: serial order
         const all = await store.listRevoked('default');
         expect(all).toHaveLength(3);
-        expect(await store.revocationSummary('default')).toEqual({ count: 3, latest: new Date('2025-06-03T00:00:00Z') });
+        expect(await store.revocationSummary('default')).toEqual({ count: 3, latest: new Date('2025-06-03T00:00:00Z'), released: 0 });
         const first = await store.listRevokedPage('default', undefined, 2);
         expect(first).toEqual(all.slice(0, 2));
         expect(await store.listRevokedPage('default', first[1], 2)).toEqual(all.slice(2));
@@ -494,4 +495,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeSharedStateContract(name, open, cleanup);
   storeRequestsContract(name, open, cleanup);
   storeMfaContract(name, open, cleanup);
+  storeHistoryContract(name, open, cleanup);
 }

@@ -1,4 +1,7 @@
-/** One certificate: decoded fields, PEM and chain download, revocation with an RFC 5280 reason. */
+/**
+ * One certificate: decoded fields, PEM and chain download, its history (renews, renewed by, who
+ * approved and who revoked it), revocation with an RFC 5280 reason, and release of a hold.
+ */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, describeError } from '../api';
@@ -119,6 +122,7 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
   const session = useSession();
   const { data, error, loading, reload } = useLoad(() => api.get<CertificateDetail>(`/api/certificates/${encodeURIComponent(serial)}`), serial);
   const [revoking, setRevoking] = useState(false);
+  const [releasing, setReleasing] = useState(false);
   const base = `/api/certificates/${encodeURIComponent(serial)}`;
   return (
     <>
@@ -146,6 +150,11 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
                     Revoke…
                   </button>
                 ) : null}
+                {can(session.role, 'certificates.revoke') && data.status === 'revoked' && data.revocationReason === 'certificateHold' ? (
+                  <button type="button" class="primary" onClick={() => setReleasing(true)} data-testid="release-hold">
+                    Release hold…
+                  </button>
+                ) : null}
               </div>
             </div>
             <dl class="facts">
@@ -154,6 +163,7 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
                   <Badge status={data.status} />
                 </span>
                 {data.revokedAt ? ` on ${formatDateTime(data.revokedAt)}${data.revocationReason ? ` (${data.revocationReason})` : ''}` : null}
+                {data.status === 'revoked' && data.revocationReason === 'certificateHold' ? <span class="muted"> — on hold: it can be released</span> : null}
                 {data.status === 'revoked' && data.revocationNotice ? (
                   <p class="notice info" data-testid="revocation-notice">
                     Revocation {data.revocationNotice}.
@@ -176,12 +186,37 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
                 <a href="/cas">{data.ca}</a>
                 {data.caPublishesCrl ? null : <span class="muted"> (no CRL published by this server)</span>}
               </Fact>
+              <Fact label="Issued">{formatDateTime(data.createdAt)}</Fact>
               <Fact label="Requested by">{data.requester}</Fact>
+              <Fact label="Approved by">
+                <span data-testid="certificate-approval">
+                  {data.approval ? (
+                    <>
+                      {data.approval.approvedBy.join(', ') || 'unknown'}
+                      {data.approval.approvedAt ? ` on ${formatDateTime(data.approval.approvedAt)}` : ''} <span class="muted">(held request #{data.approval.requestId})</span>
+                    </>
+                  ) : (
+                    <span class="muted">issued without approval</span>
+                  )}
+                </span>
+              </Fact>
+              {data.status === 'revoked' ? (
+                <Fact label="Revoked by">
+                  <span data-testid="certificate-revoked-by">
+                    {data.revokedBy ?? (data.revocationReason === 'superseded' && data.renewedBy ? 'superseded on renewal' : <span class="muted">not recorded</span>)}
+                  </span>
+                </Fact>
+              ) : null}
               {data.renews ? (
                 <Fact label="Renews">
-                  <a href={`/certificates/${encodeURIComponent(data.renews)}`}>
-                    <code class="serial">{data.renews}</code>
-                  </a>
+                  <SerialLink serial={data.renews} />
+                </Fact>
+              ) : null}
+              {data.renewedBy ? (
+                <Fact label="Renewed by">
+                  <span data-testid="certificate-renewed-by">
+                    <SerialLink serial={data.renewedBy} />
+                  </span>
                 </Fact>
               ) : null}
             </dl>
@@ -201,6 +236,16 @@ export function CertificateDetailScreen({ serial }: { serial: string }) {
               {data.pem}
             </pre>
           </section>
+          {releasing ? (
+            <ReleaseDialog
+              cert={data}
+              onClose={() => setReleasing(false)}
+              onDone={() => {
+                setReleasing(false);
+                reload();
+              }}
+            />
+          ) : null}
           {revoking ? (
             <RevokeDialog
               cert={data}
@@ -232,7 +277,8 @@ function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onD
     <Dialog title="Revoke certificate" onClose={props.onClose} testId="revoke-dialog">
       <form onSubmit={submit} noValidate>
         <p>
-          Revoke <strong>{props.cert.subject || props.cert.serial}</strong> (serial <code class="serial">{props.cert.serial}</code>)? This cannot be undone.
+          Revoke <strong>{props.cert.subject || props.cert.serial}</strong> (serial <code class="serial">{props.cert.serial}</code>)?{' '}
+          {reason === 'certificateHold' ? 'A hold can be released later: the certificate is then valid again.' : 'This cannot be undone.'}
         </p>
         {props.cert.revocationNotice ? (
           <p class="notice info" data-testid="revoke-upstream-note">
@@ -250,6 +296,45 @@ function RevokeDialog(props: { cert: CertificateDetail; onClose: () => void; onD
         />
         <DialogActions testId="revoke-confirm" busy={busy} onCancel={props.onClose} class="primary danger">
           Revoke certificate
+        </DialogActions>
+      </form>
+    </Dialog>
+  );
+}
+
+function SerialLink({ serial }: { serial: string }) {
+  return (
+    <a href={`/certificates/${encodeURIComponent(serial)}`}>
+      <code class="serial">{serial}</code>
+    </a>
+  );
+}
+
+/** RFC 5280 §5.3.1: a certificateHold is the one revocation that can be undone. */
+function ReleaseDialog(props: { cert: CertificateDetail; onClose: () => void; onDone: () => void }) {
+  const { busy, error, run } = useSubmit<string | undefined>(undefined, describeError);
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    await run(async () => {
+      await api.post<CertificateDetail>(`/api/certificates/${encodeURIComponent(props.cert.serial)}/release`, {});
+      announce(`Certificate ${props.cert.serial} released from hold: valid again${props.cert.caPublishesCrl ? ', and off the next CRL' : ''}`);
+      props.onDone();
+    });
+  };
+  return (
+    <Dialog title="Release hold" onClose={props.onClose} testId="release-dialog">
+      <form onSubmit={submit} noValidate>
+        <p>
+          Release <strong>{props.cert.subject || props.cert.serial}</strong> (serial <code class="serial">{props.cert.serial}</code>) from hold? It becomes valid again: it can
+          authenticate and renew, {props.cert.caPublishesCrl ? 'and the next CRL no longer lists it.' : 'here (its upstream CA keeps its own CRL).'}
+        </p>
+        {error ? (
+          <p class="notice error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <DialogActions testId="release-confirm" busy={busy} onCancel={props.onClose} class="primary">
+          Release hold
         </DialogActions>
       </form>
     </Dialog>

@@ -1,15 +1,18 @@
-/** Certificates: search and filters (kept in the URL, so Back returns to the same list), paging. */
+/**
+ * Certificates: search, filters and order (kept in the URL, so Back returns to the same list),
+ * paging, and the filtered list downloaded as CSV or JSON (the server streams it).
+ */
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
 import { SelectField, TextField } from '../components/fields';
 import { FilterForm, PagedResults, ProfileFilter, useUrlFilters } from '../components/list-screen';
 import { PageHeader } from '../components/page';
-import { formatDate } from '../format';
+import { formatDate, formatDateTime } from '../format';
 import { useLoad } from '../hooks';
 import type { Certificate, Page, Profile } from '../types';
 
 const LIMIT = 25;
-const FILTERS = ['q', 'subject', 'san', 'serial', 'profile', 'status', 'expiresWithinDays'] as const;
+const FILTERS = ['q', 'subject', 'san', 'serial', 'profile', 'status', 'expiresWithinDays', 'order'] as const;
 
 let lastList = '/certificates';
 
@@ -27,7 +30,16 @@ export function CertificatesScreen() {
 
   return (
     <>
-      <PageHeader title="Certificates" />
+      <PageHeader title="Certificates">
+        <span class="export-links" data-testid="certificate-export">
+          <a class="button secondary" href={`/api/certificates/export${query({ ...applied, format: 'csv' })}`} download data-testid="export-csv">
+            Export CSV
+          </a>
+          <a class="button secondary" href={`/api/certificates/export${query({ ...applied, format: 'json' })}`} download data-testid="export-json">
+            Export JSON
+          </a>
+        </span>
+      </PageHeader>
       <FilterForm label="Find certificates" testId="certificate-search" submitLabel="Search" anyFilter={anyFilter} onSubmit={() => go(draft, 0)} onClear={clear}>
         <TextField label="Search" name="q" type="search" value={draft.q} onInput={set('q')} placeholder="Subject, SAN or serial" class="span-2" />
         <TextField label="Subject" name="subject" value={draft.subject} onInput={set('subject')} />
@@ -59,12 +71,22 @@ export function CertificatesScreen() {
             { value: '365', label: '1 year' },
           ]}
         />
+        <SelectField
+          label="Order"
+          name="order"
+          value={draft.order}
+          onChange={set('order')}
+          options={[
+            { value: '', label: 'Newest issued first' },
+            { value: 'expiry', label: 'Soonest expiry first' },
+          ]}
+        />
       </FilterForm>
       <PagedResults
         loaded={loaded}
         empty={anyFilter ? 'No certificate matches these filters.' : 'No certificates issued yet.'}
         testId="certificates-table"
-        columns={['Subject', 'SANs', 'Serial', 'Profile', 'Expires', 'Status']}
+        columns={['Subject', 'SANs', 'Serial', 'Profile', applied.order === 'expiry' ? 'Issued' : 'Issued ↓', 'Requester', applied.order === 'expiry' ? 'Expires ↑' : 'Expires', 'Status']}
         limit={LIMIT}
         what="certificates"
         onPage={(o) => go(applied, o)}
@@ -78,9 +100,12 @@ export function CertificatesScreen() {
               <code class="serial">{c.serial}</code>
             </td>
             <td>{c.profile}</td>
+            <td title={formatDateTime(c.createdAt)}>{formatDate(c.createdAt)}</td>
+            <td class="break-anywhere">{c.requester}</td>
             <td>{formatDate(c.notAfter)}</td>
             <td>
               <Badge status={c.status} />
+              {c.renewedBy ? <span class="muted"> renewed</span> : null}
             </td>
           </tr>
         )}

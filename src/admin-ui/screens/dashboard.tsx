@@ -1,14 +1,15 @@
-/** Counts by status, issuance per day for 30 days, certificates expiring in the next 30 days. */
+/** Counts by status, CA connector status, issuance per day for 30 days, certificates expiring in the next 30 days. */
 import { api } from '../api';
 import { BarChart } from '../components/bar-chart';
 import { DataTable } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
-import { daysUntil, formatDate } from '../format';
+import { formatDate, inCalendarDays } from '../format';
 import { useLoad } from '../hooks';
-import type { Dashboard } from '../types';
+import type { CaStatus, Dashboard } from '../types';
 
 const CARDS: ReadonlyArray<{ key: keyof Dashboard['counts']; label: string; href: string }> = [
   { key: 'valid', label: 'Valid certificates', href: '/certificates?status=valid' },
+  { key: 'renewed', label: 'Renewed, still valid', href: '/certificates?status=valid' },
   { key: 'revoked', label: 'Revoked', href: '/certificates?status=revoked' },
   { key: 'expired', label: 'Expired', href: '/certificates?status=expired' },
   { key: 'pendingRequests', label: 'Pending requests', href: '/requests' },
@@ -38,6 +39,14 @@ export function DashboardScreen() {
               ))}
             </ul>
           </section>
+          <section aria-labelledby="cas-title">
+            <h2 id="cas-title">Certificate authorities</h2>
+            <ul class="ca-cards" data-testid="dashboard-cas">
+              {data.cas.map((c) => (
+                <CaCard key={c.id} ca={c} />
+              ))}
+            </ul>
+          </section>
           <div class="dash-grid">
             <section class="card" aria-labelledby="issuance-title">
               <h2 id="issuance-title">Issued per day, last 30 days</h2>
@@ -57,7 +66,15 @@ export function DashboardScreen() {
                         </th>
                         <td>{c.profile}</td>
                         <td>
-                          {formatDate(c.notAfter)} <span class="muted">({inDays(daysUntil(c.notAfter))})</span>
+                          {formatDate(c.notAfter)} <span class="muted">({inCalendarDays(c.notAfter)})</span>
+                          {c.renewedBy ? (
+                            <>
+                              {' '}
+                              <a class="tag" href={`/certificates/${encodeURIComponent(c.renewedBy)}`} title="already renewed by this certificate">
+                                renewed
+                              </a>
+                            </>
+                          ) : null}
                         </td>
                       </tr>
                     ))}
@@ -75,7 +92,25 @@ export function DashboardScreen() {
   );
 }
 
-function inDays(n: number): string {
-  if (n <= 0) return 'today';
-  return n === 1 ? 'in 1 day' : `in ${n} days`;
+/** A CA connector: healthy or not (as /readyz sees it), where it is reached, when its certificate ends. */
+function CaCard({ ca }: { ca: CaStatus }) {
+  return (
+    <li class={`ca-card ${ca.healthy ? 'ca-up' : 'ca-down'}`} data-testid={`ca-card-${ca.id}`}>
+      <a href="/cas">
+        <span class="ca-card-head">
+          <strong>{ca.id}</strong>
+          <span class={`badge ${ca.healthy ? 'badge-valid' : 'badge-revoked'}`} data-testid={`ca-health-${ca.id}`}>
+            {ca.healthy ? 'Healthy' : 'Unhealthy'}
+          </span>
+        </span>
+        <span class="muted">
+          {ca.typeLabel}
+          {ca.issuesCrls ? ' · publishes CRLs' : ''}
+        </span>
+        {ca.url ? <span class="break-anywhere muted">{ca.url}</span> : null}
+        <span>{ca.notAfter ? `CA certificate valid until ${formatDate(ca.notAfter)} (${inCalendarDays(ca.notAfter)})` : 'CA certificate not known yet'}</span>
+        {ca.problem ? <span class="ca-problem">{ca.problem}</span> : null}
+      </a>
+    </li>
+  );
 }
