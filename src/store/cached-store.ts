@@ -160,6 +160,12 @@ class CachedStore implements Store {
   acquireLease: Store['acquireLease'] = (n, h, at, ttl) => this.store.acquireLease(n, h, at, ttl);
   getCrl: Store['getCrl'] = (ca, kind) => this.store.getCrl(ca, kind);
   putCrl: Store['putCrl'] = (crl) => this.store.putCrl(crl);
+  createApiToken: Store['createApiToken'] = (t) => this.store.createApiToken(t);
+  findApiToken: Store['findApiToken'] = (h) => this.store.findApiToken(h);
+  getApiToken: Store['getApiToken'] = (id) => this.store.getApiToken(id);
+  listApiTokens: Store['listApiTokens'] = () => this.store.listApiTokens();
+  touchApiToken: Store['touchApiToken'] = (id, at) => this.store.touchApiToken(id, at);
+  revokeApiToken: Store['revokeApiToken'] = (id, by, at) => this.store.revokeApiToken(id, by, at);
 }
 
 /** The store with profiles and accounts cached in front of it (see the file comment). */

@@ -12,6 +12,7 @@
  * constraint is case-insensitive. `seq` gives certificates their insertion order (SQLite's rowid).
  */
 import type { PoolClient } from 'pg';
+import { POSTGRES_API_TOKENS } from './api-tokens-migration.js';
 import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
 import { StoreUnavailableError } from './store.js';
 
@@ -324,6 +325,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   WEB_RA_AT_REAL_SIZE,
+  POSTGRES_API_TOKENS,
 ];
 
 /**

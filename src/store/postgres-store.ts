@@ -23,12 +23,13 @@ import { page } from './store-paging.js';
 import { auditWhere, pendingWhere } from './postgres-search.js';
 import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
+import { PostgresApiTokens } from './postgres-api-tokens.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
   StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
   type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor,
-  type Store, type StoreChange, type StoredCrl, type WebSession,
+  type Store, type StoreChange, type StoredCrl, type WebSession, type ApiToken, type NewApiToken,
 } from './store.js';
 import type {
   Account, AuditEvent, CertificateRecord, NewAccount, NewAuditEvent, NewCertificate, NewPendingRequest, NewProfile, PendingRequest, Profile,
@@ -381,6 +382,13 @@ export class PostgresStore implements Store {
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.shared.acquireLease(name, holder, at, ttlMs); }
   getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.shared.getCrl(ca, kind); }
   putCrl(crl: StoredCrl): Promise<boolean> { return this.shared.putCrl(crl); }
+  private readonly tokens = new PostgresApiTokens((what, text, values, conflict) => this.query(what, text, values, conflict));
+  createApiToken(t: NewApiToken): Promise<ApiToken> { return this.tokens.create(t); }
+  findApiToken(secretHash: string): Promise<ApiToken | undefined> { return this.tokens.find(secretHash); }
+  getApiToken(id: number): Promise<ApiToken | undefined> { return this.tokens.get(id); }
+  listApiTokens(): Promise<ApiToken[]> { return this.tokens.list(); }
+  touchApiToken(id: number, at: Date): Promise<boolean> { return this.tokens.touch(id, at); }
+  revokeApiToken(id: number, by: string, at: Date): Promise<boolean> { return this.tokens.revoke(id, by, at); }
 
   /** Resolves when a pooled connection answers (readiness checks); StoreUnavailableError otherwise. */
   async ping(): Promise<void> {

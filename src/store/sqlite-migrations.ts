@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { SQLITE_API_TOKENS } from './api-tokens-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 /**
@@ -316,6 +317,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       END;
     `,
   },
+  SQLITE_API_TOKENS,
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

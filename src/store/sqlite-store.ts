@@ -30,9 +30,10 @@ import {
   toProfile,
   type Params,
 } from './sqlite-rows.js';
-import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
+import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type ApiToken, type NewApiToken } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
+import { SqliteApiTokens } from './sqlite-api-tokens.js';
 import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
 type Counted<T> = [result: T, before: number, after: number];
@@ -382,6 +383,18 @@ export class SqliteStore implements Store {
   async acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.run('acquireLease', () => this.shared.acquireLease(name, holder, at, ttlMs)); }
   async getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.run('getCrl', () => this.shared.getCrl(ca, kind)); }
   async putCrl(crl: StoredCrl): Promise<boolean> { return this.run('putCrl', () => this.shared.putCrl(crl)); }
+
+  // ---- API tokens (sqlite-api-tokens.ts) ----
+  private apiTokens: SqliteApiTokens | undefined;
+  private get tokens(): SqliteApiTokens {
+    return (this.apiTokens ??= new SqliteApiTokens(this.db));
+  }
+  async createApiToken(t: NewApiToken): Promise<ApiToken> { return this.run('createApiToken', () => this.tokens.create(t), `a token named ${t.name} already exists`); }
+  async findApiToken(secretHash: string): Promise<ApiToken | undefined> { return this.run('findApiToken', () => this.tokens.find(secretHash)); }
+  async getApiToken(id: number): Promise<ApiToken | undefined> { return this.run('getApiToken', () => this.tokens.get(id)); }
+  async listApiTokens(): Promise<ApiToken[]> { return this.run('listApiTokens', () => this.tokens.list()); }
+  async touchApiToken(id: number, at: Date): Promise<boolean> { return this.run('touchApiToken', () => this.tokens.touch(id, at)); }
+  async revokeApiToken(id: number, by: string, at: Date): Promise<boolean> { return this.run('revokeApiToken', () => this.tokens.revoke(id, by, at)); }
 
   async close(): Promise<void> {
     if (this.closed) return;
