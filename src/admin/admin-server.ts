@@ -20,6 +20,8 @@ import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
 import { requestRoutes } from './api-requests.js';
 import { sessionRoutes } from './api-session.js';
+import { isTokenPrincipal, type TokenPrincipal } from './api-tokens-auth.js';
+import { tokenRoutes } from './api-tokens.js';
 import { authorize } from './guard.js';
 import { buildOpenApi } from './openapi.js';
 import { adminErrorHandler, problem } from './problem.js';
@@ -44,7 +46,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
+  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...tokenRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {
@@ -152,7 +154,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     return payload;
   });
 
-  const sessions = new WeakMap<FastifyRequest, Session>();
+  const principals = new WeakMap<FastifyRequest, Session | TokenPrincipal>();
   for (const route of API_ROUTES) {
     app.route({
       method: route.method,
@@ -160,8 +162,8 @@ export async function createAdminServer(o: AdminServerOptions) {
       schema: route.schema,
       // Who may call comes first: an anonymous caller gets 401 whatever the input.
       onRequest: async (request, reply) => {
-        const session = await authorize(ctx, request, reply, route.access);
-        if (session) sessions.set(request, session);
+        const principal = await authorize(ctx, request, reply, route.access);
+        if (principal) principals.set(request, principal);
       },
       preValidation: async (request) => {
         coerce(request.params, route.schema.params);
@@ -169,8 +171,12 @@ export async function createAdminServer(o: AdminServerOptions) {
         if (route.schema.body && request.body === undefined) request.body = {};
       },
       handler: async (request, reply) => {
-        const session = sessions.get(request);
-        return route.handler({ request, reply, params: request.params, query: request.query, body: request.body, session, actor: session?.email ?? 'anonymous' }, ctx);
+        const principal = principals.get(request);
+        const token = isTokenPrincipal(principal) ? principal : undefined;
+        const session = token ? undefined : (principal as Session | undefined);
+        return route.handler({
+          request, reply, params: request.params, query: request.query, body: request.body, session, ...(token ? { token } : {}), actor: token?.actor ?? session?.email ?? 'anonymous',
+        }, ctx);
       },
     });
   }

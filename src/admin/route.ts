@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { AdminRole } from '../ra/model.js';
 import type { CaLifecycle } from './ca-lifecycle.js';
 import type { Session, SessionManager } from './sessions.js';
+import type { TokenPrincipal } from './api-tokens-auth.js';
 import type { HashGate } from '../ra/hash-gate.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 
@@ -53,9 +54,11 @@ export interface ApiCall<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-  /** Set on every route that is not public. */
+  /** Set on every route that is not public, unless the caller used an API token. */
   session: Session | undefined;
-  /** The signed-in account's email, for the audit log ('anonymous' on public routes). */
+  /** Set when the caller used an API token (Authorization: Bearer) instead of a session. */
+  token?: TokenPrincipal;
+  /** The signed-in account's email or `token:<name>`, for the audit log ('anonymous' on public routes). */
   actor: string;
 }
 

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintApiToken } from '../../src/admin/api-tokens-secret.js';
 import { loadConfig } from '../../src/cli/config.js';
 import type { AdminRole } from '../../src/ra/model.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
@@ -176,6 +177,23 @@ const ACTIONS: Action[] = [
     } satisfies Action;
   })(),
   { name: 'audit', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/audit?limit=5' }) },
+  { name: 'token list', method: 'GET', allowed: ADMIN, prepare: async () => ({ path: '/api/tokens' }) },
+  {
+    name: 'token create', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => ({ path: '/api/tokens', body: { name: `matrix-${n}`, role: 'auditor' } }),
+    unchanged: async (n) => expect((await s.runtime.store.listApiTokens()).find((t) => t.name === `matrix-${n}`)).toBeUndefined(),
+  },
+  (() => {
+    const ids = new Map<number, number>();
+    return {
+      name: 'token revoke', method: 'DELETE', allowed: ADMIN,
+      prepare: async (n: number) => {
+        ids.set(n, (await s.runtime.store.createApiToken(mintApiToken({ name: `revoke-${n}`, role: 'auditor', expiresInDays: 1, createdBy: 'test', now: new Date() }).record)).id);
+        return { path: `/api/tokens/${ids.get(n)}` };
+      },
+      unchanged: async (n: number) => expect((await s.runtime.store.getApiToken(ids.get(n)!))!.revokedAt).toBeNull(),
+    } satisfies Action;
+  })(),
   { name: 'sign out', method: 'DELETE', allowed: READERS, prepare: async () => ({ path: '/api/session' }) },
 ];
 
@@ -233,6 +251,7 @@ describe('the role matrix', () => {
         .replace(/^\/api\/cas\/pending\/[^/]+\/csr\.pem$/, '/api/cas/pending/{id}/csr.pem')
         .replace(/^\/api\/accounts\/[^/]+/, '/api/accounts/{email}')
         .replace(/^\/api\/requests\/\d+/, '/api/requests/{id}')
+        .replace(/^\/api\/tokens\/\d+$/, '/api/tokens/{id}')
         .replace(/^\/api\/certificates\/[0-9a-f]+/, '/api/certificates/{serial}');
       tried.add(`${a.method} ${template}`);
     }
