@@ -22,7 +22,7 @@ export const ApiTokenSchema = named('ApiToken', {
     hint: { type: 'string', description: 'the first characters of the secret, to recognise a leaked token' },
     role: { enum: ADMIN_ROLES },
     status: { enum: ['active', 'expired', 'revoked'] },
-    createdBy: { type: 'string', description: 'the admin, token:<name>, or cli:<user>' },
+    createdBy: { type: 'string', description: 'the admin, token:<name>, or cli (estuary token create)' },
     createdAt: dateTime, expiresAt: dateTime,
     lastUsedAt: { ...nullableDate, description: 'updated at most once a minute' },
     revokedAt: nullableDate, revokedBy: { anyOf: [{ type: 'string' }, { type: 'null' }] },

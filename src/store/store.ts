@@ -306,7 +306,7 @@ export interface ApiToken {
   /** The secret's first characters (e.g. `est_Ab3x`), to recognise a leaked token. */
   hint: string;
   role: AdminRole;
-  /** The admin's email (Web RA), `token:<name>` (another token) or `cli:<user>`. */
+  /** The admin's email (Web RA), `token:<name>` (another token) or the CLI's actor. */
   createdBy: string;
   createdAt: Date;
   expiresAt: Date;
