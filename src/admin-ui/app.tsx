@@ -5,6 +5,7 @@ import { api, describeError, setSession, setUnauthenticatedHandler } from './api
 import { Badge } from './components/badge';
 import { match, navigate, useLocation } from './router';
 import { AccountsScreen } from './screens/accounts';
+import { ApiTokensScreen } from './screens/api-tokens';
 import { AuditScreen } from './screens/audit';
 import { CertificateDetailScreen } from './screens/certificate-detail';
 import { CaConnectorsScreen } from './screens/ca-connectors';
@@ -26,6 +27,7 @@ const NAV: ReadonlyArray<{ href: string; label: string; testId: string; roles?: 
   { href: '/certificates', label: 'Certificates', testId: 'nav-certificates' },
   { href: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { href: '/cas', label: 'CA connectors', testId: 'nav-cas', roles: ['admin', 'officer'] },
+  { href: '/tokens', label: 'API tokens', testId: 'nav-tokens', roles: ['admin'] },
 ];
 
 function Route({ path }: { path: string }): ComponentChildren {
@@ -40,6 +42,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if ((m = match('/certificates/:serial', path))) return <CertificateDetailScreen key={m.serial} serial={m.serial!} />;
   if (path === '/audit') return <AuditScreen />;
   if (path === '/cas') return <CaConnectorsScreen />;
+  if (path === '/tokens') return <ApiTokensScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>
