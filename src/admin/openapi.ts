@@ -55,6 +55,7 @@ function operation(route: ApiRoute, components: Components): Json {
   const responses = Object.fromEntries(Object.entries(route.responses).map(([code, r]) => [code, {
     description: r.description,
     ...(code === '429' ? { headers: { 'Retry-After': { description: 'seconds until sign-in is possible again', schema: { type: 'integer' } } } } : {}),
+    ...(code === '401' && !sessionOnly ? { headers: { 'WWW-Authenticate': { description: 'for an API token: Bearer realm="estuary", error="invalid_token" (RFC 6750 §3)', schema: { type: 'string' } } } } : {}),
     ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: components.use(r.schema) } } } : {}),
   }]));
   return {

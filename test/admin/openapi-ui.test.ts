@@ -79,6 +79,7 @@ describe('OpenAPI', () => {
     expect(doc.paths['/api/profiles']!.get!.security).toEqual([{ sessionCookie: [] }, { bearerToken: [] }]);
     expect(doc.paths['/api/session']!.delete!.security).toEqual([{ sessionCookie: [], csrfToken: [] }]);
     expect(doc.paths['/api/tokens']!.post!['x-roles']).toEqual(['admin']);
+    expect(doc.paths['/api/tokens']!.get!.responses['401']).toMatchObject({ headers: { 'WWW-Authenticate': { schema: { type: 'string' } } } });
     const query = doc.paths['/api/certificates']!.get!.parameters.filter((p) => p.in === 'query').map((p) => p.name);
     expect(query).toEqual(['q', 'subject', 'san', 'serial', 'profile', 'status', 'expiresWithinDays', 'after', 'offset', 'limit']);
   });
