@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { ADMIN_ROLES, type AdminRole } from '../ra/model.js';
 import { StoreConflictError, type ApiToken, type Store } from '../store/store.js';
-import { DEFAULT_TOKEN_DAYS, mintApiToken, tokenDaysProblem, tokenNameProblem, tokenStatus } from '../admin/api-tokens-secret.js';
+import { DEFAULT_TOKEN_DAYS, mintApiToken, TOKEN_FORMAT, tokenDaysProblem, tokenHash, tokenNameProblem, tokenStatus } from '../admin/api-tokens-secret.js';
 import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
 
 const ACTOR = 'cli';
@@ -16,8 +16,13 @@ function tokenJson(t: ApiToken, now: Date) {
   return { ...rest, status: tokenStatus(t, now) };
 }
 
-/** A token by id (digits) or by the name of a token not revoked. */
+/** A token by id (digits), by its secret (a leaked `est_…` found somewhere), or by the name of a token not revoked. */
 async function findToken(store: Store, ref: string): Promise<ApiToken> {
+  if (TOKEN_FORMAT.test(ref)) {
+    const bySecret = await store.findApiToken(tokenHash(ref));
+    if (bySecret) return bySecret;
+    throw new CliError('no API token has this secret');
+  }
   if (/^\d+$/.test(ref)) {
     const byId = await store.getApiToken(Number(ref));
     if (byId) return byId;
@@ -84,7 +89,7 @@ export function registerTokenCommands(program: Command): void {
 
   token
     .command('revoke <token>')
-    .description('revoke an API token (by id, or by the name of a token not revoked); a running server refuses it from its next use')
+    .description('revoke an API token (by id, by the name of a token not revoked, or by its secret, e.g. one found leaked); a running server refuses it from its next use')
     .option('--home <dir>', 'data directory')
     .action(async (ref: string, opts: HomeOption) => {
       await withStore(opts, async (store) => {

@@ -5,6 +5,7 @@
  * state change made with a token is audited with the actor token:<name>.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintApiToken } from '../../src/admin/api-tokens-secret.js';
 import { startServer, type TestServer } from '../helpers/home.js';
@@ -157,6 +158,10 @@ describe('API tokens', () => {
     expect((await s.runtime.store.listAudit({ action: 'token.revoke' }))[0]).toMatchObject({ actor: s.summary.adminAccount.email });
     // the name is free again once revoked
     await createToken('to-revoke', 'auditor');
+    // no secret reaches the server log
+    const log = readFileSync(s.logFile, 'utf8');
+    expect(log).not.toContain(secret.slice(4));
+    expect(log).not.toContain(old.secret.slice(4));
   });
 
   it('let an admin token manage tokens, never beyond its own expiry; no session API for tokens', async () => {

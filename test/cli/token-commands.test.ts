@@ -66,9 +66,15 @@ describe('estuary token', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
-    expect((await estuary(['token', 'create', 'twice', '--role', 'auditor', '--home', s.home])).code).toBe(0);
+    const twice = await estuary(['token', 'create', 'twice', '--role', 'auditor', '--home', s.home]);
+    expect(twice.code).toBe(0);
     const again = await estuary(['token', 'create', 'twice', '--role', 'auditor', '--home', s.home]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/an API token named twice already exists/);
+    // a leaked secret names the token to revoke, whatever its name
+    const leaked = /^secret: (est_\S+)$/m.exec(twice.stdout)![1]!;
+    const byLeak = await estuary(['token', 'revoke', leaked, '--home', s.home]);
+    expect(byLeak.code, byLeak.stderr).toBe(0);
+    expect(byLeak.stdout).toMatch(/API token twice \(id \d+\) revoked/);
   });
 });
