@@ -20,6 +20,7 @@ import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
 import { requestRoutes } from './api-requests.js';
 import { sessionRoutes } from './api-session.js';
+import { certificateSessionRoutes, clientCertificateRequest } from './api-session-certificate.js';
 import { isTokenPrincipal, type TokenPrincipal } from './api-tokens-auth.js';
 import { tokenRoutes } from './api-tokens.js';
 import { authorize } from './guard.js';
@@ -29,6 +30,7 @@ import type { AdminContext, ApiRoute, CaConnector } from './route.js';
 import { SessionManager, type Session } from './sessions.js';
 import { DEFAULT_THROTTLE, SignInThrottle, type ThrottleOptions } from './sign-in-throttle.js';
 import { HashGate } from '../ra/hash-gate.js';
+import { parseAnchors } from '../ra/client-cert.js';
 import { registerUi } from './static-ui.js';
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -46,7 +48,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...tokenRoutes, openApiRoute,
+  ...sessionRoutes, ...certificateSessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...tokenRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {
@@ -78,6 +80,8 @@ export interface AdminServerOptions {
   limits?: ListenerLimits;
   /** Bounds the full password hashes of sign-ins (shared with EST at the composition root). */
   gate?: HashGate;
+  /** CA certificates (PEM) whose client certificates may sign in; the listener then asks for one (api-session-certificate.ts). */
+  clientCertificateAnchors?: readonly string[];
 }
 
 /** Query strings and path parameters arrive as text: numbers and booleans the schema asks for are converted (bodies never are). */
@@ -119,6 +123,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     sessions: new SessionManager({ store: o.store, idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),
     throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, store: o.store, now: () => now().getTime() }),
     gate: o.gate ?? new HashGate(),
+    clientCertificateAnchors: parseAnchors(o.clientCertificateAnchors ?? []),
   };
   const app = Fastify({
     loggerInstance: o.logger.child({ listener: 'admin' }),
@@ -128,7 +133,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     forceCloseConnections: 'idle',
     requestTimeout: limits.requestTimeoutMs,
     clientErrorHandler: clientErrorHandler(limits.requestTimeoutMs),
-    https: httpsServerOptions(o.tls, limits),
+    https: { ...httpsServerOptions(o.tls, limits), ...clientCertificateRequest(o.clientCertificateAnchors) },
     // Bodies are validated as sent: no coercion, and an unknown property is an error, not dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, discriminator: true } },
   });

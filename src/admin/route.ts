@@ -2,6 +2,7 @@
  * One Web RA API route: its method and path, who may call it, the JSON schemas of its input
  * (fastify validates against them; the OpenAPI document is built from them) and its handler.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CaBackend } from '../ca/ca-backend.js';
@@ -45,6 +46,8 @@ export interface AdminContext {
   throttle: SignInThrottle;
   /** Bounds the full password hashes of sign-ins (ra/hash-gate.ts). */
   gate: HashGate;
+  /** CA certificates whose client certificates may sign in (admin.clientCertificateCa); empty: password only. */
+  clientCertificateAnchors: readonly X509Certificate[];
   logger: Logger;
 }
 

@@ -31,6 +31,7 @@ import { HashGate } from '../ra/hash-gate.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
+import { loadAdminClientCa } from './admin-client-ca.js';
 import { watchCaConfig } from './ca-reload.js';
 import { gatheredStdout, type LogDestination } from './log-destination.js';
 import { adminBaseUrl, ConfigError, estBaseUrl, opsBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
@@ -195,6 +196,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
+        ...(config.admin.clientCertificateCa ? { clientCertificateAnchors: loadAdminClientCa(config.admin.clientCertificateCa) } : {}),
         estBehindProxy: config.est.proxy !== undefined,
         limits,
         gate,
