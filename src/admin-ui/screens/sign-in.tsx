@@ -1,6 +1,7 @@
 /** Sign-in with an admin-side account (admin, officer or auditor). */
 import { useState } from 'preact/hooks';
 import { ApiError, api, describeError } from '../api';
+import { CertificateSignIn } from '../components/certificate-sign-in';
 import { TextField, type SubmitEvent } from '../components/fields';
 import { usePageTitle } from '../hooks';
 import type { Session } from '../types';
@@ -49,6 +50,7 @@ export function SignIn({ onSignedIn, expired }: { onSignedIn: (session: Session)
         <button type="submit" class="primary wide" disabled={busy} data-testid="sign-in-submit">
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        <CertificateSignIn onSignedIn={onSignedIn} />
         <p class="hint">Operators, officers and auditors sign in here. EST device accounts cannot.</p>
       </form>
     </main>
