@@ -4,6 +4,7 @@
  * another CA, an expired one, one naming an EST account or no account, and no certificate at all
  * are refused with 401 and audited; password sign-in still works on the same listener.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.runtime.close();
 });
+
+/** The CA names the listener sends in its CertificateRequest, as `openssl s_client` prints them. */
+function acceptableCaNames(): Promise<string> {
+  return new Promise((resolve) => {
+    const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${s.adminPort}`, '-servername', 'localhost'], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout) => {
+      resolve(/Acceptable client certificate CA names\n([^-]*?)(?:\n[A-Z][a-z]|\n---)/.exec(stdout)?.[1] ?? '');
+    });
+    child.stdin?.end();
+  });
+}
 
 function signInWith(clientCert?: { cert: string; key: string }) {
   return estRequest(`${s.adminBase}/api/session/certificate`, { method: 'POST', ca: s.rootPem, headers: { accept: 'application/json' }, ...(clientCert ? { clientCert } : {}) });
@@ -75,6 +86,14 @@ describe('sign-in with a client certificate', () => {
     }
     const refused = await s.runtime.store.listAudit({ action: 'session.signin' });
     expect(refused.filter((e) => e.outcome === 'unauthenticated' && /client certificate/.test(e.detail ?? ''))).toHaveLength(cases.length - 1);
+  });
+
+  it('asks for certificates of the operators\' CA, also after the server certificate is reloaded', async () => {
+    expect(await acceptableCaNames()).toContain('CN = Operators CA, O = Example');
+    s.runtime.reloadTls();
+    expect(await acceptableCaNames()).toContain('CN = Operators CA, O = Example');
+    const res = await signInWith(await emailCert(operators, s.summary.adminAccount.email));
+    expect(res.status, res.text).toBe(200);
   });
 
   it('leaves password sign-in as it was on the same listener', async () => {
