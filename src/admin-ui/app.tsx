@@ -5,6 +5,7 @@ import { api, describeError, setSession, setUnauthenticatedHandler } from './api
 import { Badge } from './components/badge';
 import { match, navigate, useLocation } from './router';
 import { AccountsScreen } from './screens/accounts';
+import { ApiTokensScreen } from './screens/api-tokens';
 import { AuditScreen } from './screens/audit';
 import { CertificateDetailScreen } from './screens/certificate-detail';
 import { CaConnectorsScreen } from './screens/ca-connectors';
@@ -30,6 +31,7 @@ const NAV: ReadonlyArray<{ href: string; label: string; testId: string; roles?: 
   { href: '/certificates', label: 'Certificates', testId: 'nav-certificates' },
   { href: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { href: '/cas', label: 'CA connectors', testId: 'nav-cas', roles: ['admin', 'officer'] },
+  { href: '/tokens', label: 'API tokens', testId: 'nav-tokens', roles: ['admin'] },
   { href: '/password', label: 'My password', testId: 'nav-password' },
 ];
 
@@ -59,6 +61,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if (path === '/cas') return <CaConnectorsScreen />;
   if (path === '/password') return <PasswordScreen />;
   if (path === '/account') return <OwnAccountScreen />;
+  if (path === '/tokens') return <ApiTokensScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>

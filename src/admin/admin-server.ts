@@ -23,6 +23,9 @@ import { profileRoutes } from './api-profiles.js';
 import { requestRoutes } from './api-requests.js';
 import { selfRoutes } from './api-self.js';
 import { sessionRoutes } from './api-session.js';
+import { certificateSessionRoutes, clientCertificateRequest } from './api-session-certificate.js';
+import { isTokenPrincipal, type TokenPrincipal } from './api-tokens-auth.js';
+import { tokenRoutes } from './api-tokens.js';
 import { authorize } from './guard.js';
 import { buildOpenApi } from './openapi.js';
 import { adminErrorHandler, problem } from './problem.js';
@@ -30,6 +33,7 @@ import type { AdminContext, ApiRoute, CaConnector } from './route.js';
 import { SessionManager, type Session } from './sessions.js';
 import { DEFAULT_THROTTLE, SignInThrottle, type ThrottleOptions } from './sign-in-throttle.js';
 import { HashGate } from '../ra/hash-gate.js';
+import { parseAnchors } from '../ra/client-cert.js';
 import { registerUi } from './static-ui.js';
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -47,7 +51,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...mfaRoutes, ...requestRoutes, ...certificateRoutes, ...certificateExportRoutes, ...auditRoutes, ...selfRoutes, openApiRoute,
+  ...sessionRoutes, ...certificateSessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...mfaRoutes, ...requestRoutes, ...certificateRoutes, ...certificateExportRoutes, ...auditRoutes, ...tokenRoutes, ...selfRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {
@@ -79,6 +83,8 @@ export interface AdminServerOptions {
   limits?: ListenerLimits;
   /** Bounds the full password hashes of sign-ins (shared with EST at the composition root). */
   gate?: HashGate;
+  /** CA certificates (PEM) whose client certificates may sign in; the listener then asks for one (api-session-certificate.ts). */
+  clientCertificateAnchors?: readonly string[];
 }
 
 /** Query strings and path parameters arrive as text: numbers and booleans the schema asks for are converted (bodies never are). */
@@ -120,6 +126,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     sessions: new SessionManager({ store: o.store, idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),
     throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, store: o.store, now: () => now().getTime() }),
     gate: o.gate ?? new HashGate(),
+    clientCertificateAnchors: parseAnchors(o.clientCertificateAnchors ?? []),
   };
   const app = Fastify({
     loggerInstance: o.logger.child({ listener: 'admin' }),
@@ -129,7 +136,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     forceCloseConnections: 'idle',
     requestTimeout: limits.requestTimeoutMs,
     clientErrorHandler: clientErrorHandler(limits.requestTimeoutMs),
-    https: httpsServerOptions(o.tls, limits),
+    https: { ...httpsServerOptions(o.tls, limits), ...clientCertificateRequest(o.clientCertificateAnchors) },
     // Bodies are validated as sent: no coercion, and an unknown property is an error, not dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, discriminator: true } },
   });
@@ -155,7 +162,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     return payload;
   });
 
-  const sessions = new WeakMap<FastifyRequest, Session>();
+  const principals = new WeakMap<FastifyRequest, Session | TokenPrincipal>();
   for (const route of API_ROUTES) {
     app.route({
       method: route.method,
@@ -163,8 +170,8 @@ export async function createAdminServer(o: AdminServerOptions) {
       schema: route.schema,
       // Who may call comes first: an anonymous caller gets 401 whatever the input.
       onRequest: async (request, reply) => {
-        const session = await authorize(ctx, request, reply, route.access);
-        if (session) sessions.set(request, session);
+        const principal = await authorize(ctx, request, reply, route.access);
+        if (principal) principals.set(request, principal);
       },
       preValidation: async (request) => {
         coerce(request.params, route.schema.params);
@@ -172,8 +179,12 @@ export async function createAdminServer(o: AdminServerOptions) {
         if (route.schema.body && request.body === undefined) request.body = {};
       },
       handler: async (request, reply) => {
-        const session = sessions.get(request);
-        return route.handler({ request, reply, params: request.params, query: request.query, body: request.body, session, actor: session?.email ?? 'anonymous' }, ctx);
+        const principal = principals.get(request);
+        const token = isTokenPrincipal(principal) ? principal : undefined;
+        const session = token ? undefined : (principal as Session | undefined);
+        return route.handler({
+          request, reply, params: request.params, query: request.query, body: request.body, session, ...(token ? { token } : {}), actor: token?.actor ?? session?.email ?? 'anonymous',
+        }, ctx);
       },
     });
   }

@@ -102,7 +102,7 @@ const patch: ApiRoute<{ email: string }, unknown, { disabled?: boolean; allowedN
   responses: { 200: { description: 'the account as saved', schema: AccountSchema }, ...problemResponses(400, 401, 403, 404) },
   async handler({ params, body, actor, session }, ctx) {
     const account = await mustExist(ctx.store, params.email);
-    if (body.disabled === true && account.email === session!.email) throw problem.field('disabled', 'you cannot disable the account you are signed in with');
+    if (body.disabled === true && account.email === session?.email) throw problem.field('disabled', 'you cannot disable the account you are signed in with');
     if (body.allowedProfiles?.length) await checkProfiles(ctx.store, body.allowedProfiles, 'allowedProfiles');
     checkNameGlobs(body.allowedNames);
     if (body.selfService === true && account.role !== 'est') throw problem.field('selfService', 'self-service is for EST accounts (Web RA roles sign in anyway)');

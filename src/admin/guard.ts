@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_ROLES, type AdminRole } from '../ra/model.js';
+import { bearerPrincipal, hasBearer, type TokenPrincipal } from './api-tokens-auth.js';
 import { problem, ProblemError } from './problem.js';
 import { isStateChanging, type Access, type AdminContext } from './route.js';
 import { SessionManager, type Session } from './sessions.js';
@@ -29,9 +30,11 @@ export function sessionCookie(value: string, clear = false): string {
 
 const isAdminRole = (role: string): role is AdminRole => (ADMIN_ROLES as readonly string[]).includes(role);
 
-/** Resolves the caller's session and enforces the route's access rule; returns the session (undefined on public routes). */
-export async function authorize(ctx: AdminContext, request: FastifyRequest, reply: FastifyReply, access: Access): Promise<Session | undefined> {
+/** Resolves the caller's session (or API token) and enforces the route's access rule; returns it (undefined on public routes). */
+export async function authorize(ctx: AdminContext, request: FastifyRequest, reply: FastifyReply, access: Access): Promise<Session | TokenPrincipal | undefined> {
   if (access === 'public') return undefined;
+  // RFC 6750 §2.1: an API token instead of the cookie; no CSRF token (api-tokens-auth.ts).
+  if (hasBearer(request)) return bearerPrincipal(ctx, request, reply, access);
   const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
   const found = await ctx.sessions.lookup(id);
   if (found.kind !== 'active') {

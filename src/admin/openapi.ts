@@ -48,10 +48,14 @@ function parameters(route: ApiRoute, components: Components): Json[] {
 
 function operation(route: ApiRoute, components: Components): Json {
   const roles = route.access === 'public' ? [] : route.access === 'signed-in' ? ADMIN_ROLES : route.access === 'account' ? [...ADMIN_ROLES, 'est'] : route.access;
-  const security = route.access === 'public' ? [] : [isStateChanging(route.method) ? { sessionCookie: [], csrfToken: [] } : { sessionCookie: [] }];
+  // Either scheme: the session cookie (with the CSRF token on state changes) or an API token; /api/session is for sessions only.
+  const cookie = isStateChanging(route.method) ? { sessionCookie: [], csrfToken: [] } : { sessionCookie: [] };
+  const sessionOnly = route.url === '/api/session' || route.url.startsWith('/api/session/');
+  const security = route.access === 'public' ? [] : sessionOnly ? [cookie] : [cookie, { bearerToken: [] }];
   const responses = Object.fromEntries(Object.entries(route.responses).map(([code, r]) => [code, {
     description: r.description,
     ...(code === '429' ? { headers: { 'Retry-After': { description: 'seconds until sign-in is possible again', schema: { type: 'integer' } } } } : {}),
+    ...(code === '401' && !sessionOnly ? { headers: { 'WWW-Authenticate': { description: 'for an API token: Bearer realm="estuary", error="invalid_token" (RFC 6750 §3)', schema: { type: 'string' } } } } : {}),
     ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: components.use(r.schema) } } } : {}),
   }]));
   return {
@@ -81,7 +85,9 @@ export function buildOpenApi(routes: readonly ApiRoute[], version: string): Json
       version,
       description: 'The JSON API of the Estuary Web RA (the web UI uses it too). Sign in with POST /api/session; '
         + 'send the returned csrfToken as X-CSRF-Token on every POST, PUT, PATCH and DELETE. Errors are application/problem+json (RFC 9457). '
-        + 'x-roles lists the roles that may call an operation: admin (everything), officer (approve, reject, revoke, read), auditor (read); est: an EST account signed in for self-service (its own certificates and password).',
+        + 'x-roles lists the roles that may call an operation: admin (everything), officer (approve, reject, revoke, read), auditor (read); est: an EST account signed in for self-service (its own certificates and password). '
+        + 'Scripts use an API token instead (POST /api/tokens, or estuary token create): Authorization: Bearer est_..., no cookie and no CSRF token; '
+        + 'the token\'s role applies as above, and an expired, revoked or unknown token is a 401 with WWW-Authenticate: Bearer.',
     },
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     servers: [{ url: '/' }],
@@ -92,6 +98,7 @@ export function buildOpenApi(routes: readonly ApiRoute[], version: string): Json
       securitySchemes: {
         sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'set by POST /api/session' },
         csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'the csrfToken of the session' },
+        bearerToken: { type: 'http', scheme: 'bearer', bearerFormat: 'est_ followed by 43 base64url characters', description: 'an API token (RFC 6750), with the role it was created with; no CSRF token needed' },
       },
     },
   };

@@ -2,6 +2,7 @@
  * One Web RA API route: its method and path, who may call it, the JSON schemas of its input
  * (fastify validates against them; the OpenAPI document is built from them) and its handler.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CaBackend } from '../ca/ca-backend.js';
@@ -10,6 +11,7 @@ import type { Store } from '../store/store.js';
 import type { AdminRole } from '../ra/model.js';
 import type { CaLifecycle } from './ca-lifecycle.js';
 import type { Session, SessionManager } from './sessions.js';
+import type { TokenPrincipal } from './api-tokens-auth.js';
 import type { HashGate } from '../ra/hash-gate.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 
@@ -48,6 +50,8 @@ export interface AdminContext {
   throttle: SignInThrottle;
   /** Bounds the full password hashes of sign-ins (ra/hash-gate.ts). */
   gate: HashGate;
+  /** CA certificates whose client certificates may sign in (admin.clientCertificateCa); empty: password only. */
+  clientCertificateAnchors: readonly X509Certificate[];
   logger: Logger;
 }
 
@@ -57,9 +61,11 @@ export interface ApiCall<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-  /** Set on every route that is not public. */
+  /** Set on every route that is not public, unless the caller used an API token. */
   session: Session | undefined;
-  /** The signed-in account's email, for the audit log ('anonymous' on public routes). */
+  /** Set when the caller used an API token (Authorization: Bearer) instead of a session. */
+  token?: TokenPrincipal;
+  /** The signed-in account's email or `token:<name>`, for the audit log ('anonymous' on public routes). */
   actor: string;
 }
 

@@ -54,7 +54,11 @@ export interface Config {
   /** The OCSP responder (RFC 6960) on the CRL listener at /ocsp/<ca>. */
   ocsp: { publicUrl: string | undefined; signer: 'delegated' | 'ca'; validityMinutes: number };
   /** The Web RA (UI and JSON API) on its own HTTPS listener; listen undefined: off. */
-  admin: { listen: ListenAddress | undefined; sessionIdleMinutes: number; sessionAbsoluteHours: number };
+  admin: {
+    listen: ListenAddress | undefined; sessionIdleMinutes: number; sessionAbsoluteHours: number;
+    /** PEM bundle of the CA(s) whose client certificates may sign in (admin/api-session-certificate.ts); unset: password only. */
+    clientCertificateCa?: string;
+  };
   /** The operations listener (plain HTTP: /healthz, /readyz, /metrics); listen undefined: off. */
   ops: { listen: ListenAddress | undefined };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -196,7 +200,8 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const ocspValidityMinutes = integerSetting(ocsp, 'validityMinutes', 'ocsp', 60, 1, 7 * 24 * 60);
 
   const admin = section(root, 'admin', 'admin');
-  onlyKeys(admin, ['listen', 'sessionIdleMinutes', 'sessionAbsoluteHours'], 'admin');
+  onlyKeys(admin, ['listen', 'sessionIdleMinutes', 'sessionAbsoluteHours', 'clientCertificateCa'], 'admin');
+  const clientCertificateCa = admin.clientCertificateCa === undefined ? undefined : resolve(str(admin, 'clientCertificateCa', 'admin'));
   const adminListenText = env.ESTUARY_ADMIN_LISTEN || str(admin, 'listen', 'admin', '127.0.0.1:8444');
   const adminListen = adminListenText === 'off' ? undefined : parseListen(adminListenText, env.ESTUARY_ADMIN_LISTEN ? 'ESTUARY_ADMIN_LISTEN' : 'admin.listen');
   const sessionIdleMinutes = integerSetting(admin, 'sessionIdleMinutes', 'admin', 30, 1, 24 * 60);
@@ -224,7 +229,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     cas,
     crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours, omitExpired, deltaValidityHours },
     ocsp: { publicUrl: ocspPublicUrl?.replace(/\/+$/, ''), signer: ocspSigner, validityMinutes: ocspValidityMinutes },
-    admin: { listen: adminListen, sessionIdleMinutes, sessionAbsoluteHours },
+    admin: { listen: adminListen, sessionIdleMinutes, sessionAbsoluteHours, ...(clientCertificateCa ? { clientCertificateCa } : {}) },
     ops: { listen: opsListen },
     log: { level: level as Config['log']['level'] },
     limits: {
@@ -385,6 +390,7 @@ admin:
   listen: 127.0.0.1:8444           # "off" disables; env ESTUARY_ADMIN_LISTEN=host:port overrides
   sessionIdleMinutes: 30           # a session ends after this long without a request
   sessionAbsoluteHours: 12         # and this long after sign-in, whatever happens
+  # clientCertificateCa: operators-ca.pem   # also sign in with a client certificate issued under this CA bundle (its email = the account)
 
 # The operations listener, plain HTTP for load balancers and Prometheus (keep it on a private
 # address): GET /healthz (200 while the process runs), /readyz (200, or 503 with a JSON body naming

@@ -14,7 +14,7 @@ import { readSecret } from '../ca/connectors/config-fields.js';
 import { postgresUrl } from '../store/database-config.js';
 
 /** The tables whose row counts a backup (and a migration) reports. */
-export const DATA_TABLES = ['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events'] as const;
+export const DATA_TABLES = ['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events', 'api_tokens'] as const;
 
 export interface BackupSummary {
   file: string;

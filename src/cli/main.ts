@@ -8,6 +8,7 @@ import { Pkcs11SetupError } from '../ca/signers/pkcs11-signer.js';
 import { Pkcs11UriError } from '../ca/signers/pkcs11-uri.js';
 import { EstClientError, EXIT_CODES } from '../client/errors.js';
 import { registerAccountCommands } from './account-commands.js';
+import { registerTokenCommands } from './token-commands.js';
 import { registerCaCommands } from './ca-commands.js';
 import { registerCertCommands } from './cert-commands.js';
 import { registerClientCommands } from './client-commands.js';
@@ -114,6 +115,7 @@ export function buildProgram(): Command {
     });
 
   registerAccountCommands(program);
+  registerTokenCommands(program);
   registerProfileCommands(program);
   registerCaCommands(program);
   registerCertCommands(program);

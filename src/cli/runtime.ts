@@ -32,6 +32,8 @@ import { HashGate } from '../ra/hash-gate.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
+import { loadAdminClientCa } from './admin-client-ca.js';
+import { clientCertificateRequest } from '../admin/api-session-certificate.js';
 import { watchCaConfig } from './ca-reload.js';
 import { gatheredStdout, type LogDestination } from './log-destination.js';
 import { adminBaseUrl, ConfigError, estBaseUrl, opsBaseUrl, urlHost, type CaConfig, type Config } from './config.js';
@@ -182,6 +184,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     open: (id, c) => openCa(id, c, config.crl.publicUrl, config.ocsp, logger),
     changed: () => service.casChanged(),
   });
+  const adminClientCa = config.admin.listen && config.admin.clientCertificateCa ? loadAdminClientCa(config.admin.clientCertificateCa) : undefined;
   const admin = config.admin.listen
     ? await createAdminServer({
         store,
@@ -196,6 +199,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionIdleMinutes: config.admin.sessionIdleMinutes,
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
+        ...(adminClientCa ? { clientCertificateAnchors: adminClientCa } : {}),
         estBehindProxy: config.est.proxy !== undefined,
         limits,
         gate,
@@ -219,7 +223,8 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     const privateKey = createPrivateKey(key);
     if (!new X509Certificate(cert).checkPrivateKey(privateKey)) throw new ConfigError(`${config.tls.key} is not the key of ${config.tls.certificate}; the server keeps its certificate`);
     const context = tlsContextOptions({ key, cert });
-    for (const server of [est.server, admin?.server]) (server as TlsServer | undefined)?.setSecureContext(context);
+    (est.server as TlsServer).setSecureContext(context);
+    (admin?.server as TlsServer | undefined)?.setSecureContext({ ...context, ...clientCertificateRequest(adminClientCa) });
     keyPackageSigner.key = privateKey;
     keyPackageSigner.certificates = pemBlocks(cert.toString('utf8'));
     logger.info({ certificate: config.tls.certificate, notAfter: new Date(new X509Certificate(cert).validTo).toISOString() }, 'server certificate reloaded');

@@ -178,6 +178,12 @@ class CachedStore implements Store {
   createSignInChallenge: Store['createSignInChallenge'] = (c) => this.store.createSignInChallenge(c);
   getSignInChallenge: Store['getSignInChallenge'] = (id) => this.store.getSignInChallenge(id);
   deleteSignInChallenge: Store['deleteSignInChallenge'] = (id, at) => this.store.deleteSignInChallenge(id, at);
+  createApiToken: Store['createApiToken'] = (t) => this.store.createApiToken(t);
+  findApiToken: Store['findApiToken'] = (h) => this.store.findApiToken(h);
+  getApiToken: Store['getApiToken'] = (id) => this.store.getApiToken(id);
+  listApiTokens: Store['listApiTokens'] = () => this.store.listApiTokens();
+  touchApiToken: Store['touchApiToken'] = (id, at) => this.store.touchApiToken(id, at);
+  revokeApiToken: Store['revokeApiToken'] = (id, by, at) => this.store.revokeApiToken(id, by, at);
 }
 
 /** The store with profiles and accounts cached in front of it (see the file comment). */

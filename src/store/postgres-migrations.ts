@@ -14,6 +14,7 @@
 import type { PoolClient } from 'pg';
 import { POSTGRES_MFA_MIGRATION } from './mfa-migration.js';
 import { POSTGRES_CERTIFICATE_HISTORY } from './certificate-history-migration.js';
+import { POSTGRES_API_TOKENS } from './api-tokens-migration.js';
 import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
 import { POSTGRES_SELF_SERVICE } from './self-service-migration.js';
 import { POSTGRES_PROFILE_APPROVALS } from './profile-approvals-migration.js';
@@ -334,6 +335,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   POSTGRES_PROFILE_APPROVALS,
   POSTGRES_MFA_MIGRATION,
   POSTGRES_CERTIFICATE_HISTORY,
+  POSTGRES_API_TOKENS,
 ];
 
 /**

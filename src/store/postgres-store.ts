@@ -26,12 +26,13 @@ import { PostgresSharedState } from './postgres-shared.js';
 import { approveStatement, OVERLAPPING_CERTIFICATES_SQL, OVERLAPPING_REQUESTS_SQL } from './postgres-request-approvals.js';
 import { distinct } from './distinct.js';
 import { PostgresMfa } from './postgres-mfa.js';
+import { PostgresApiTokens } from './postgres-api-tokens.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
   StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
   type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor,
-  type Store, type StoreChange, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge,
+  type Store, type StoreChange, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge, type ApiToken, type NewApiToken,
 } from './store.js';
 import type { AdminRole } from '../ra/model.js';
 import type {
@@ -431,6 +432,13 @@ export class PostgresStore implements Store {
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.shared.acquireLease(name, holder, at, ttlMs); }
   getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.shared.getCrl(ca, kind); }
   putCrl(crl: StoredCrl): Promise<boolean> { return this.shared.putCrl(crl); }
+  private readonly tokens = new PostgresApiTokens((what, text, values, conflict) => this.query(what, text, values, conflict));
+  createApiToken(t: NewApiToken): Promise<ApiToken> { return this.tokens.create(t); }
+  findApiToken(secretHash: string): Promise<ApiToken | undefined> { return this.tokens.find(secretHash); }
+  getApiToken(id: number): Promise<ApiToken | undefined> { return this.tokens.get(id); }
+  listApiTokens(): Promise<ApiToken[]> { return this.tokens.list(); }
+  touchApiToken(id: number, at: Date): Promise<boolean> { return this.tokens.touch(id, at); }
+  revokeApiToken(id: number, by: string, at: Date): Promise<boolean> { return this.tokens.revoke(id, by, at); }
 
   // ---- second factor (postgres-mfa.ts) ----
   private readonly mfa = new PostgresMfa((what, text, values) => this.query(what, text, values));

@@ -4,6 +4,7 @@ import { SQLITE_PROFILE_APPROVALS } from './profile-approvals-migration.js';
 import { SQLITE_REQUEST_DETAIL } from './request-detail-migration.js';
 import { SQLITE_MFA_MIGRATION } from './mfa-migration.js';
 import { SQLITE_CERTIFICATE_HISTORY } from './certificate-history-migration.js';
+import { SQLITE_API_TOKENS } from './api-tokens-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 /**
@@ -326,6 +327,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   SQLITE_PROFILE_APPROVALS,
   SQLITE_MFA_MIGRATION,
   SQLITE_CERTIFICATE_HISTORY,
+  SQLITE_API_TOKENS,
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

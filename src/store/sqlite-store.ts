@@ -31,11 +31,12 @@ import {
   type Params,
   type PendingRow,
 } from './sqlite-rows.js';
-import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge } from './store.js';
+import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge, type ApiToken, type NewApiToken } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
 import { SqliteRequestApprovals } from './sqlite-request-approvals.js';
 import { SqliteMfa } from './sqlite-mfa.js';
+import { SqliteApiTokens } from './sqlite-api-tokens.js';
 import type { AdminRole } from '../ra/model.js';
 import { type Account, type ApprovalsRequired, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
@@ -438,6 +439,17 @@ export class SqliteStore implements Store {
   async createSignInChallenge(c: SignInChallenge): Promise<void> { this.run('createSignInChallenge', () => this.mfa.createSignInChallenge(c), 'a sign-in challenge with this id already exists'); }
   async getSignInChallenge(id: string): Promise<SignInChallenge | undefined> { return this.run('getSignInChallenge', () => this.mfa.getSignInChallenge(id)); }
   async deleteSignInChallenge(id: string, at: Date): Promise<boolean> { return this.run('deleteSignInChallenge', () => this.mfa.deleteSignInChallenge(id, at)); }
+  // ---- API tokens (sqlite-api-tokens.ts) ----
+  private apiTokens: SqliteApiTokens | undefined;
+  private get tokens(): SqliteApiTokens {
+    return (this.apiTokens ??= new SqliteApiTokens(this.db));
+  }
+  async createApiToken(t: NewApiToken): Promise<ApiToken> { return this.run('createApiToken', () => this.tokens.create(t), `a token named ${t.name} already exists`); }
+  async findApiToken(secretHash: string): Promise<ApiToken | undefined> { return this.run('findApiToken', () => this.tokens.find(secretHash)); }
+  async getApiToken(id: number): Promise<ApiToken | undefined> { return this.run('getApiToken', () => this.tokens.get(id)); }
+  async listApiTokens(): Promise<ApiToken[]> { return this.run('listApiTokens', () => this.tokens.list()); }
+  async touchApiToken(id: number, at: Date): Promise<boolean> { return this.run('touchApiToken', () => this.tokens.touch(id, at)); }
+  async revokeApiToken(id: number, by: string, at: Date): Promise<boolean> { return this.run('revokeApiToken', () => this.tokens.revoke(id, by, at)); }
 
   async close(): Promise<void> {
     if (this.closed) return;

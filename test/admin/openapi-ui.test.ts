@@ -42,7 +42,10 @@ describe('OpenAPI', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     doc = JSON.parse(res.text) as Doc;
     expect(doc.openapi).toBe('3.1.0');
-    expect(doc.components.securitySchemes).toMatchObject({ sessionCookie: { type: 'apiKey', in: 'cookie', name: 'estuary_session' }, csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token' } });
+    expect(doc.components.securitySchemes).toMatchObject({
+      sessionCookie: { type: 'apiKey', in: 'cookie', name: 'estuary_session' }, csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token' },
+      bearerToken: { type: 'http', scheme: 'bearer' },
+    });
   });
 
   it('has every route, once, with its path parameters, body schema and roles', () => {
@@ -54,7 +57,7 @@ describe('OpenAPI', () => {
       'POST /api/profiles', 'PUT /api/profiles/{label}', 'GET /api/accounts', 'POST /api/accounts', 'PATCH /api/accounts/{email}',
       'POST /api/accounts/{email}/password', 'POST /api/accounts/{email}/unlock', 'PUT /api/accounts/{email}/profiles', 'GET /api/requests', 'POST /api/requests/{id}/approve',
       'POST /api/requests/{id}/reject', 'GET /api/certificates', 'GET /api/certificates/{serial}', 'GET /api/certificates/{serial}/pem',
-      'GET /api/certificates/{serial}/chain.pem', 'POST /api/certificates/{serial}/revoke', 'GET /api/audit', 'GET /api/openapi.json',
+      'GET /api/certificates/{serial}/chain.pem', 'POST /api/certificates/{serial}/revoke', 'GET /api/audit', 'GET /api/openapi.json', 'GET /api/tokens', 'POST /api/tokens', 'DELETE /api/tokens/{id}',
     ]) expect(documented).toContain(expected);
     const ids = new Set<string>();
     for (const [path, ops] of Object.entries(doc.paths)) {
@@ -64,14 +67,19 @@ describe('OpenAPI', () => {
         const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
         expect(op.parameters.filter((p) => p.in === 'path').map((p) => p.name), `${method} ${path}`).toEqual(inPath);
         expect(Object.keys(op.responses).length).toBeGreaterThan(0);
-        if (['post', 'put', 'patch'].includes(method) && !['/api/accounts/{email}/password', '/api/accounts/{email}/unlock', '/api/cas/{id}/test', '/api/self/certificates/{serial}/revoke', '/api/mfa', '/api/session/enrolment', '/api/certificates/{serial}/release'].includes(path)) expect(op.requestBody, `${method} ${path}`).toBeDefined();
+        if (['post', 'put', 'patch'].includes(method) && !['/api/accounts/{email}/password', '/api/accounts/{email}/unlock', '/api/cas/{id}/test', '/api/self/certificates/{serial}/revoke', '/api/mfa', '/api/session/enrolment', '/api/certificates/{serial}/release', '/api/session/certificate'].includes(path)) expect(op.requestBody, `${method} ${path}`).toBeDefined();
       }
     }
     expect(doc.paths['/api/profiles']!.post!['x-roles']).toEqual(['admin']);
     expect(doc.paths['/api/certificates/{serial}/revoke']!.post!['x-roles']).toEqual(['admin', 'officer']);
     expect(doc.paths['/api/audit']!.get!['x-roles']).toEqual(['admin', 'officer', 'auditor']);
     expect(doc.paths['/api/session']!.post!.security).toEqual([]);
-    expect(doc.paths['/api/profiles']!.post!.security).toEqual([{ sessionCookie: [], csrfToken: [] }]);
+    // either the cookie session (with the CSRF token on state changes) or an API token; the session API takes only the cookie
+    expect(doc.paths['/api/profiles']!.post!.security).toEqual([{ sessionCookie: [], csrfToken: [] }, { bearerToken: [] }]);
+    expect(doc.paths['/api/profiles']!.get!.security).toEqual([{ sessionCookie: [] }, { bearerToken: [] }]);
+    expect(doc.paths['/api/session']!.delete!.security).toEqual([{ sessionCookie: [], csrfToken: [] }]);
+    expect(doc.paths['/api/tokens']!.post!['x-roles']).toEqual(['admin']);
+    expect(doc.paths['/api/tokens']!.get!.responses['401']).toMatchObject({ headers: { 'WWW-Authenticate': { schema: { type: 'string' } } } });
     const query = doc.paths['/api/certificates']!.get!.parameters.filter((p) => p.in === 'query').map((p) => p.name);
     expect(query).toEqual(['q', 'subject', 'san', 'serial', 'profile', 'status', 'order', 'expiresWithinDays', 'after', 'offset', 'limit']);
   });

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintApiToken } from '../../src/admin/api-tokens-secret.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { certificateFields } from '../../src/pki/certificate.js';
 import { openPostgresStore } from '../../src/store/postgres-store.js';
@@ -20,6 +21,7 @@ let home: TestHome;
 let db: TestDatabase;
 const serials: string[] = [];
 let counts: Record<string, number>;
+let token: ReturnType<typeof mintApiToken>;
 
 const basic = () => ({ user: home.summary.estAccount.email, password: home.summary.estAccount.password });
 
@@ -39,9 +41,11 @@ beforeAll(async () => {
     profile: 'default', operation: 'simpleenroll', requester: 'est@estuary.local', keyId: 'ab'.repeat(32), csr: csr.der, subject: 'CN=held', sans: [],
     keyDescription: 'EC P-256', createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000),
   });
+  token = mintApiToken({ name: 'migrated-bot', role: 'auditor', expiresInDays: 30, createdBy: 'admin@estuary.local', now });
+  await s.runtime.store.createApiToken(token.record);
   await s.runtime.close();
   const sqlite = new Database(sqlitePath(loadConfig(home.home)), { readonly: true });
-  counts = Object.fromEntries(['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events'].map((t) => [t, (sqlite.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
+  counts = Object.fromEntries(['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events', 'api_tokens'].map((t) => [t, (sqlite.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
   sqlite.close();
   db = await createTestDatabase();
 }, 180_000);
@@ -76,6 +80,11 @@ describe('estuary db migrate', () => {
       const next = await store.createPendingRequest({ ...held[0]!, keyId: 'cd'.repeat(32) });
       expect(next.id).toBeGreaterThan(held[0]!.id);
       expect((await store.listProfiles()).map((p) => p.label)).toContain('default');
+      // API tokens keep working: the same hash, and new ids continue after the copied ones
+      const migrated = await store.findApiToken(token.record.secretHash);
+      expect(migrated).toMatchObject({ name: 'migrated-bot', role: 'auditor', expiresAt: token.record.expiresAt, revokedAt: null });
+      const later = await store.createApiToken(mintApiToken({ name: 'after', role: 'admin', expiresInDays: 1, createdBy: 'test', now: new Date() }).record);
+      expect(later.id).toBeGreaterThan(migrated!.id);
     } finally {
       await store.close();
     }

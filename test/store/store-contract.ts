@@ -14,6 +14,7 @@ export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atom
 import { storeSharedStateContract } from './store-contract-shared.js';
 import { storeMfaContract } from './store-contract-mfa.js';
 import { storeHistoryContract } from './store-contract-history.js';
+import { storeApiTokenContract } from './store-contract-tokens.js';
 
 let serialCounter = 0;
 
@@ -496,4 +497,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeRequestsContract(name, open, cleanup);
   storeMfaContract(name, open, cleanup);
   storeHistoryContract(name, open, cleanup);
+  storeApiTokenContract(name, open, cleanup);
 }

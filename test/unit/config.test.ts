@@ -113,6 +113,10 @@ describe('validateConfig defaults', () => {
     expect(() => validateConfig(withCa({ admin: { sessionIdleMinutes: 0 } }), HOME)).toThrow(/^admin.sessionIdleMinutes: expected an integer from 1 to 1440/);
     expect(() => validateConfig(withCa({ admin: { sessionAbsoluteHours: 'long' } }), HOME)).toThrow(/^admin.sessionAbsoluteHours: /);
     expect(() => validateConfig(withCa({ admin: { theme: 'dark' } }), HOME)).toThrow(/^admin.theme: unknown setting/);
+    // sign-in with a client certificate: the CA bundle, relative to the home
+    expect(validateConfig(withCa({ admin: { clientCertificateCa: 'operators-ca.pem' } }), HOME).admin.clientCertificateCa).toBe('/srv/estuary/operators-ca.pem');
+    expect(validateConfig(withCa({ admin: { clientCertificateCa: '/etc/pki/ops.pem' } }), HOME).admin.clientCertificateCa).toBe('/etc/pki/ops.pem');
+    expect(() => validateConfig(withCa({ admin: { clientCertificateCa: '' } }), HOME)).toThrow(/^admin.clientCertificateCa: expected a non-empty string/);
   });
 
   it('accepts the shipped default configuration file', () => {

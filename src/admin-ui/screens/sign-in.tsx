@@ -1,6 +1,7 @@
 /** Sign-in with an admin-side account (admin, officer or auditor); a second step when it has a second factor. */
 import { useState } from 'preact/hooks';
 import { ApiError, api, describeError } from '../api';
+import { CertificateSignIn } from '../components/certificate-sign-in';
 import { TextField, type SubmitEvent } from '../components/fields';
 import { usePageTitle } from '../hooks';
 import type { Session } from '../types';
@@ -65,7 +66,8 @@ export function SignIn({ onSignedIn, expired }: { onSignedIn: (session: Session)
             <button type="submit" class="primary wide" disabled={busy} data-testid="sign-in-submit">
               {busy ? 'Signing in…' : 'Sign in'}
             </button>
-            <p class="hint">Operators, officers and auditors sign in here. EST device accounts cannot.</p>
+            <CertificateSignIn onSignedIn={onSignedIn} />
+            <p class="hint">Operators, officers and auditors sign in here, and EST account holders with self-service.</p>
           </form>
         )}
       </div>
