@@ -1,10 +1,11 @@
-/** `estuary account add|list|passwd|restrict|unlock|disable|enable`. */
+/** `estuary account add|list|passwd|restrict|unlock|delete|disable|enable`. */
 import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
+import { planAccountRemoval } from '../ra/lifecycle.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -98,6 +99,25 @@ export function registerAccountCommands(program: Command): void {
         if (!(await store.unlockAccount(email.toLowerCase(), new Date()))) throw new CliError(`no account ${email}`);
         await store.appendAudit({ actor: 'cli', action: 'account.unlock', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`account ${email.toLowerCase()} unlocked`);
+      });
+    });
+
+  account
+    .command('delete <email>')
+    .description('delete an account; the certificates it obtained stay valid and revocable. Without --yes, says what happens and changes nothing')
+    .option('--yes', 'do it')
+    .option('--home <dir>', 'data directory')
+    .action(async (email: string, opts: HomeOption & { yes?: boolean }) => {
+      await withStore(opts, async (store) => {
+        const accounts = await store.listAccounts();
+        const target = accounts.find((a) => a.email === email.toLowerCase());
+        if (!target) throw new CliError(`no account ${email}`);
+        const plan = planAccountRemoval(target, accounts, undefined);
+        if (plan.action === 'refused') throw new CliError(plan.reason);
+        if (!opts.yes) throw new CliError(`${plan.consequence}\nNothing changed: run again with --yes to delete it.`);
+        if (!(await store.deleteAccount(target.email))) throw new CliError(`no account ${email}`);
+        await store.appendAudit({ actor: 'cli', action: 'account.delete', profile: null, outcome: 'success', serial: null, detail: `${target.email} (${target.role})` });
+        print(`account ${target.email} deleted`);
       });
     });
 

@@ -196,6 +196,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         sessionAbsoluteHours: config.admin.sessionAbsoluteHours,
         uiDir: defaultUiDir(),
         estBehindProxy: config.est.proxy !== undefined,
+        defaultProfile: config.est.defaultProfile,
         limits,
         gate,
         ...options.admin,

@@ -27,7 +27,7 @@ import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js'
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
   StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
-  type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor,
+  type FailureLimit, type FailureLock, type IssuanceLinks, type ProfileDeletion, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor,
   type Store, type StoreChange, type StoredCrl, type WebSession,
 } from './store.js';
 import type {
@@ -187,7 +187,7 @@ export class PostgresStore implements Store {
   async createProfile(profile: NewProfile): Promise<Profile> {
     const placeholders = Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(', ');
     const { rows } = await this.query<ProfileRow>('createProfile', `WITH i AS (INSERT INTO profiles (${PROFILE_COLUMNS})
-      VALUES (${placeholders}, $19, $19) RETURNING ${PROFILE_COLUMNS})
+      VALUES (${placeholders}, $20, $20, $19, NULL) RETURNING ${PROFILE_COLUMNS})
       SELECT i.*, ${this.notify(`jsonb_build_object('kind', 'profile', 'label', i.label)`)} FROM i`,
     [...profileValues(profile), this.now()], `a profile labelled ${profile.label} already exists`);
     this.changes.emit({ kind: 'profile', label: profile.label });
@@ -195,11 +195,37 @@ export class PostgresStore implements Store {
   }
 
   updateProfile(profile: NewProfile): Promise<boolean> {
-    const columns = PROFILE_COLUMNS.split(',').map((c) => c.trim()).slice(1, 18);
-    const set = columns.map((c, i) => `${c} = $${i + 2}`).join(', ');
-    return this.changed('updateProfile', `WITH u AS (UPDATE profiles SET ${set}, updated_at = $19 WHERE label = $1 RETURNING label)
+    // a retired profile stays disabled, whatever is written
+    const columns = PROFILE_COLUMNS.split(',').map((c) => c.trim()).slice(2, 18);
+    const set = ['enabled = CASE WHEN retired_at IS NULL THEN $2 ELSE false END', ...columns.map((c, i) => `${c} = $${i + 3}`)].join(', ');
+    return this.changed('updateProfile', `WITH u AS (UPDATE profiles SET ${set}, validity_seconds = $19, updated_at = $20 WHERE label = $1 RETURNING label)
       SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', u.label)`)} FROM u`,
     [...profileValues(profile), this.now()], { kind: 'profile', label: profile.label });
+  }
+
+  async deleteProfile(label: string): Promise<ProfileDeletion> {
+    const { rows } = await this.query<{ present: boolean; deleted: number; notified: number }>('deleteProfile', `WITH d AS (DELETE FROM profiles WHERE label = $1
+        AND NOT EXISTS (SELECT 1 FROM certificates WHERE profile = $1) AND NOT EXISTS (SELECT 1 FROM pending_requests WHERE profile = $1) RETURNING label),
+      n AS (SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', d.label)`)} FROM d)
+      SELECT EXISTS (SELECT 1 FROM profiles WHERE label = $1) AS present, (SELECT COUNT(*) FROM d)::int AS deleted, (SELECT COUNT(*) FROM n)::int AS notified`, [label]);
+    const r = rows[0]!;
+    if (!r.present) return 'missing';
+    if (r.deleted === 0) return 'in-use';
+    this.changes.emit({ kind: 'profile', label });
+    return 'deleted';
+  }
+
+  retireProfile(label: string, at: Date): Promise<boolean> {
+    return this.changed('retireProfile', `WITH u AS (UPDATE profiles SET retired_at = $2, enabled = false, updated_at = $2 WHERE label = $1 AND retired_at IS NULL RETURNING label)
+      SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', u.label)`)} FROM u`, [label, at], { kind: 'profile', label });
+  }
+
+  async deleteAccount(email: string): Promise<boolean> {
+    const key = email.toLowerCase();
+    const done = await this.changed('deleteAccount', `WITH d AS (DELETE FROM accounts WHERE email = $1 RETURNING email)
+      SELECT ${this.notify(`jsonb_build_object('kind', 'account', 'email', d.email)`)} FROM d`, [key], { kind: 'account', email: key });
+    if (done) await this.deleteSessionsOf(key);
+    return done;
   }
 
   async getProfile(label: string): Promise<Profile | undefined> {

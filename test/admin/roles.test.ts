@@ -106,7 +106,7 @@ const ACTIONS: Action[] = [
   {
     name: 'profile update', method: 'PUT', allowed: ADMIN,
     prepare: async (n) => ({ path: '/api/profiles/default', body: { validityDays: 100 + n } }),
-    unchanged: async (n) => expect((await s.runtime.store.getProfile('default'))!.validityDays).not.toBe(100 + n),
+    unchanged: async (n) => expect((await s.runtime.store.getProfile('default'))!.validitySeconds).not.toBe((100 + n) * 86_400),
   },
   { name: 'account list', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/accounts' }) },
   { name: 'account', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/accounts/est@estuary.local' }) },

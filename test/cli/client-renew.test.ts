@@ -299,7 +299,7 @@ describe('one-shot', () => {
     const expired = await issueTemplate(oldCa, {
       subject: encodeName('CN=expired.renew.example, O=Example'), spki,
       subjectAltName: encodeGeneralNames([{ type: 'dns', value: 'expired.renew.example' }]),
-      validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.serverAuth],
+      validitySeconds: 1 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.serverAuth],
     });
     writeFileSync(join(dir, 'web.pem'), toPem('CERTIFICATE', expired.der));
     writeFileSync(join(dir, 'web.key'), privateKeyPem(key.privateKey), { mode: 0o600 });

@@ -32,7 +32,7 @@ const backdatingCa = createLocalCa({ id: 'backdating', key: issuing.key, chain: 
 
 async function issue(subject: Buffer, publicKey: KeyObject, san: Buffer | undefined, seconds: number, by = ca): Promise<Buffer> {
   const spki = (publicKey.type === 'public' ? publicKey : createPublicKey(publicKey)).export({ type: 'spki', format: 'der' });
-  return (await issueTemplate(by, { subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] })).der;
+  return (await issueTemplate(by, { subject, spki, subjectAltName: san, validitySeconds: seconds, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] })).der;
 }
 
 interface TestRenewer extends Renewer {

@@ -125,7 +125,7 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     expect(await superseded).toEqual({ kind: 'revocation', ca: renewed.ca, serial: renewed.serial });
 
     const profile = nextChange(a, (c) => c.kind === 'profile');
-    expect(await b.updateProfile({ ...(await a.getProfile('iot'))!, validityDays: 7 })).toBe(true);
+    expect(await b.updateProfile({ ...(await a.getProfile('iot'))!, validitySeconds: 7 * 86_400 })).toBe(true);
     expect(await profile).toEqual({ kind: 'profile', label: 'iot' });
 
     const crl = nextChange(a, (c) => c.kind === 'crl');

@@ -184,7 +184,7 @@ describe('SqliteStore (SQLite specifics)', () => {
     await cli.createAccount({ email: 'device@example.com', passwordHash: 'h', role: 'est' });
     await cli.createProfile(fullProfile('iot'));
     expect(await server.getAccount('device@example.com')).toBeDefined();
-    expect((await server.getProfile('iot'))?.validityDays).toBe(397);
+    expect((await server.getProfile('iot'))?.validitySeconds).toBe(397 * 86_400);
 
     const cert = newCertificate();
     await server.recordIssuance(cert, newEvent({ serial: cert.serial }));
@@ -193,8 +193,8 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await server.isRevoked(cert.serial)).toBe(true);
     expect(await server.revokeCertificate(cert.serial, 'keyCompromise', new Date())).toBe(false);
 
-    await cli.updateProfile({ ...fullProfile('iot'), validityDays: 7 });
-    expect((await server.getProfile('iot'))?.validityDays).toBe(7);
+    await cli.updateProfile({ ...fullProfile('iot'), validitySeconds: 7 * 86_400 });
+    expect((await server.getProfile('iot'))?.validitySeconds).toBe(7 * 86_400);
     await Promise.all([server.appendAudit(newEvent({ actor: 'server' })), cli.appendAudit(newEvent({ actor: 'cli' }))]);
     expect((await server.listAudit({ actor: 'cli' })).length).toBe(1);
     expect((await cli.listAudit({ actor: 'server' })).length).toBe(1);

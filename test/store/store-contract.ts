@@ -45,7 +45,7 @@ export function fullProfile(label: string): NewProfile {
       '-----BEGIN CERTIFICATE-----\nMIIBfake1\n-----END CERTIFICATE-----\n',
       '-----BEGIN CERTIFICATE-----\nMIIBfake2 "quoted" \\ back\n-----END CERTIFICATE-----\n',
     ],
-    validityDays: 397,
+    validitySeconds: 397 * 86_400,
     keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }, { type: 'rsa', minBits: 3072 }, { type: 'ed25519' }],
     keyUsage: ['digitalSignature', 'keyEncipherment', 'keyAgreement'],
     extendedKeyUsage: ['clientAuth', '1.3.6.1.5.5.7.3.2', 'serverAuth'],
@@ -178,7 +178,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         const created = await store.createProfile(fullProfile('p'));
         const replacement: NewProfile = {
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
-          validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
+          validitySeconds: 30 * 86_400, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
           extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, popLinking: 'off', namePolicy: EMPTY_NAME_POLICY,
           deviceRevocation: { whenUnavailable: 'refuse', crlUrls: {} }, renewal: DEFAULT_RENEWAL,
         };
