@@ -11,6 +11,7 @@ import { storeAtomicContract, type StoreContractOptions } from './store-contract
 
 export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atomic.js';
 import { storeSharedStateContract } from './store-contract-shared.js';
+import { storeLifecycleContract } from './store-contract-lifecycle.js';
 
 let serialCounter = 0;
 
@@ -155,7 +156,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         expect(created).toMatchObject(input);
         expect(created.createdAt).toBeInstanceOf(Date);
         const read = await store.getProfile('iot');
-        expect(read).toEqual({ ...input, createdAt: created.createdAt, updatedAt: created.updatedAt });
+        expect(read).toEqual({ ...input, retiredAt: null, createdAt: created.createdAt, updatedAt: created.updatedAt });
         expect(await store.getProfile('nope')).toBeUndefined();
       });
 
@@ -489,4 +490,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeSearchContract(name, open, cleanup);
   storeAtomicContract(name, open, cleanup, options);
   storeSharedStateContract(name, open, cleanup);
+  storeLifecycleContract(name, open, cleanup);
 }
