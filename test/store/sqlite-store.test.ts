@@ -178,6 +178,25 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await store.listAudit()).toHaveLength(1);
   });
 
+  it('profile lifecycle migration: a database of the schema before it keeps its profiles, their validity now in seconds; a row with days only (an older instance\'s) reads in days', async () => {
+    const first = openStore();
+    await first.createProfile({ ...fullProfile('old'), validitySeconds: 30 * 86_400 });
+    await first.close();
+    const db = new Database(file);
+    db.exec('ALTER TABLE profiles DROP COLUMN validity_seconds; ALTER TABLE profiles DROP COLUMN retired_at');
+    db.pragma(`user_version = ${SQLITE_MIGRATIONS.length - 1}`);
+    db.close();
+    const migrated = openStore();
+    expect(await migrated.getProfile('old')).toMatchObject({ validitySeconds: 30 * 86_400, retiredAt: null });
+    await migrated.updateProfile({ ...fullProfile('old'), validitySeconds: 8 * 3600 });
+    const raw = new Database(file);
+    // older readers see whole days, at least one
+    expect(raw.prepare("SELECT validity_days, validity_seconds FROM profiles WHERE label = 'old'").get()).toEqual({ validity_days: 1, validity_seconds: 28_800 });
+    raw.prepare("UPDATE profiles SET validity_seconds = NULL, validity_days = 7 WHERE label = 'old'").run();
+    raw.close();
+    expect((await migrated.getProfile('old'))?.validitySeconds).toBe(7 * 86_400);
+  });
+
   it('shares one file between two open stores (server and CLI), both ways', async () => {
     const server = openStore();
     const cli = openStore();
