@@ -243,7 +243,7 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
           {value.allowedAccounts.length
             ? `Only these EST accounts may use this profile: ${value.allowedAccounts.join(', ')}.`
             : 'Every EST account may use this profile.'}{' '}
-          Restrict accounts on the <a href="/accounts">EST accounts</a> screen.
+          Restrict accounts on the <a href="/accounts">accounts</a> screen.
         </p>
       </section>
       {!readOnly ? (
