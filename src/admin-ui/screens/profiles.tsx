@@ -5,7 +5,6 @@ import { Badge } from '../components/badge';
 import { CopyButton } from '../components/copy-button';
 import { DataTable } from '../components/list-screen';
 import { Empty, LoadError, Loading, PageHeader } from '../components/page';
-import { formatDateTime } from '../format';
 import { can, useLoad } from '../hooks';
 import { mechanismLabel } from '../profile-labels';
 import { useSession } from '../session';
@@ -36,7 +35,7 @@ export function ProfilesScreen() {
       {data && items.length === 0 ? <Empty>No certification profiles yet.</Empty> : null}
       {items.length ? (
         <div class="table-wrap card flush">
-          <DataTable columns={['Label', 'EST', 'Authentication', 'CA connector', 'Validity', 'Approval', 'EST URL', 'Updated']} actions={mayWrite} testId="profiles-table">
+          <DataTable columns={['Label', 'EST', 'Authentication', 'CA connector', 'Validity', 'Approval', 'EST URL']} actions={mayWrite} testId="profiles-table">
             {items.map((p) => (
               <tr key={p.label} data-testid={`profile-row-${p.label}`}>
                 <th scope="row">
@@ -44,8 +43,9 @@ export function ProfilesScreen() {
                   {p.default ? (
                     <>
                       {' '}
-                      <Badge status="default" label="Default" />
-                      <div class="hint">also served on the unlabeled EST path</div>
+                      <span title="Also served on the unlabeled EST path (est.defaultProfile)">
+                        <Badge status="default" label="Default" />
+                      </span>
                     </>
                   ) : null}
                 </th>
@@ -61,7 +61,6 @@ export function ProfilesScreen() {
                   <code data-testid="est-url">{p.estUrl}</code>
                   <CopyButton value={p.estUrl} what={`EST URL of ${p.label}`} />
                 </td>
-                <td>{formatDateTime(p.updatedAt)}</td>
                 {mayWrite ? (
                   <td class="actions">
                     <button type="button" class="secondary small" onClick={() => setAction({ kind: 'clone', profile: p })} aria-label={`Clone ${p.label}`}>
