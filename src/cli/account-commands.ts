@@ -28,16 +28,22 @@ export function registerAccountCommands(program: Command): void {
     .option('--role <role>', 'est (HTTP Basic on EST), or a Web RA role: admin (everything), officer (approve, reject, revoke) or auditor (read only)', 'est')
     .option('--password-file <file>', 'file holding the password')
     .option('--allowed-names <list>', 'names this account may request, e.g. sensor-17,sensor-17.*.example.com,email:*@example.com (* within one label; bare: CN, DNS, IP; prefixes dns:, ip:, email:, uri:, cn:)')
+    .option('--allowed-profiles <list>', 'EST accounts: the profiles (labels) this account may use (default: every profile that allows it)')
     .option('--json', 'print a JSON object')
     .option('--home <dir>', 'data directory')
-    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; json?: boolean }) => {
+    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; allowedProfiles?: string; json?: boolean }) => {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
       if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
       const names = opts.allowedNames !== undefined ? nameGlobs(opts.allowedNames) : undefined;
       const { password, generated } = readAccountPassword(opts, email);
+      const labels = opts.allowedProfiles !== undefined ? splitList(opts.allowedProfiles) : [];
       await withStore(opts, async (store) => {
+        const known = new Set((await store.listProfiles()).filter((p) => !p.retiredAt).map((p) => p.label));
+        const unknown = labels.filter((l) => !known.has(l));
+        if (unknown.length) throw new CliError(`--allowed-profiles: no profile in service labelled ${unknown.map((l) => `"${l}"`).join(', ')}`);
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
         if (names !== undefined) await store.setAccountAllowedNames(created.email, names);
+        if (labels.length) await store.setAccountAllowedProfiles(created.email, labels);
         await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
         else {

@@ -101,6 +101,15 @@ describe('clone and delete', () => {
 });
 
 describe('account delete', () => {
+  it('account add --allowed-profiles restricts a new EST account to profiles in service', async () => {
+    const ok = await run('account', 'add', 'fleet@example.com', '--allowed-profiles', 'default,shift', '--allowed-names', 'sensor-*');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await withHomeStore((s) => s.getAccount('fleet@example.com'))).toMatchObject({ allowedProfiles: ['default', 'shift'], allowedNames: ['sensor-*'] });
+    const retired = await run('account', 'add', 'fleet2@example.com', '--allowed-profiles', 'shift-c');
+    expect(retired.code).toBe(2);
+    expect(retired.stderr).toMatch(/--allowed-profiles: no profile in service labelled "shift-c"/);
+  });
+
   it('deletes an EST account with --yes, saying its certificates stay; refuses the last enabled admin', async () => {
     const email = h.summary.estAccount.email;
     const ask = await run('account', 'delete', email);
