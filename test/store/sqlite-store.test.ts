@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
-import { auditParams, iso } from '../../src/store/sqlite-rows.js';
+import { auditParams, iso, profileParams } from '../../src/store/sqlite-rows.js';
+import { PROFILE_LIFECYCLE_SQLITE } from '../../src/store/profile-lifecycle-migration.js';
 import { COALESCE_BATCH, eventLoopBusy, SMALL_BATCH, SqliteWriter } from '../../src/store/sqlite-writer.js';
 import type { WriteOp } from '../../src/store/sqlite-writer-protocol.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
@@ -178,13 +179,17 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await store.listAudit()).toHaveLength(1);
   });
 
-  it('profile lifecycle migration: a database of the schema before it keeps its profiles, their validity now in seconds; a row with days only (an older instance\'s) reads in days', async () => {
-    const first = openStore();
-    await first.createProfile({ ...fullProfile('old'), validitySeconds: 30 * 86_400 });
-    await first.close();
+  it('profile lifecycle migration: a profile of the schema before it keeps its validity, now in seconds; a row with days only (an older instance\'s) reads in days', async () => {
+    // the schema just before the migration, whatever the migrations after it
+    const mine = SQLITE_MIGRATIONS.indexOf(PROFILE_LIFECYCLE_SQLITE);
     const db = new Database(file);
-    db.exec('ALTER TABLE profiles DROP COLUMN validity_seconds; ALTER TABLE profiles DROP COLUMN retired_at');
-    db.pragma(`user_version = ${SQLITE_MIGRATIONS.length - 1}`);
+    for (const m of SQLITE_MIGRATIONS.slice(0, mine)) db.exec(m.sql);
+    db.pragma(`user_version = ${mine}`);
+    const old = profileParams({ ...fullProfile('old'), validitySeconds: 30 * 86_400 }, iso(new Date()));
+    const columns = ['label', 'enabled', 'ca', 'auth', 'client_trust_anchors', 'validity_days', 'key_algorithms', 'key_usage', 'extended_key_usage', 'allowed_accounts',
+      'csr_attrs', 'approval', 'retry_after_seconds', 'pending_ttl_hours', 'pop_linking', 'name_policy', 'device_revocation', 'renewal'];
+    db.prepare(`INSERT INTO profiles (${columns.join(', ')}, created_at, updated_at) VALUES (${columns.map((c) => `@${c}`).join(', ')}, @now, @now)`)
+      .run(Object.fromEntries([...columns, 'now'].map((c) => [c, old[c]])));
     db.close();
     const migrated = openStore();
     expect(await migrated.getProfile('old')).toMatchObject({ validitySeconds: 30 * 86_400, retiredAt: null });
