@@ -164,7 +164,7 @@ async function accountRemoval(ctx: AdminContext, email: string, actor: string) {
   const accounts = await ctx.store.listAccounts();
   const target = accounts.find((a) => a.email === email.toLowerCase());
   if (!target) throw problem.notFound(`no account ${email.toLowerCase()}`);
-  return { target, plan: planAccountRemoval(target, accounts, actor) };
+  return { target, plan: planAccountRemoval(target, accounts, actor, await ctx.store.listProfiles()) };
 }
 
 const removal: ApiRoute<{ email: string }> = {

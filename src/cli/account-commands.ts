@@ -118,7 +118,7 @@ export function registerAccountCommands(program: Command): void {
         const accounts = await store.listAccounts();
         const target = accounts.find((a) => a.email === email.toLowerCase());
         if (!target) throw new CliError(`no account ${email}`);
-        const plan = planAccountRemoval(target, accounts, undefined);
+        const plan = planAccountRemoval(target, accounts, undefined, await store.listProfiles());
         if (plan.action === 'refused') throw new CliError(plan.reason);
         if (!opts.yes) throw new CliError(`${plan.consequence}\nNothing changed: run again with --yes to delete it.`);
         if (!(await store.deleteAccount(target.email))) throw new CliError(`no account ${email}`);

@@ -61,8 +61,12 @@ export function planProfileRemoval(p: Profile, use: ProfileUse, defaultLabel: st
 
 export type AccountRemoval = { action: 'delete'; consequence: string } | { action: 'refused'; reason: string };
 
-/** What deleting the account would do, or why it cannot be deleted; `actor`: who asks (an email, or undefined for the CLI). */
-export function planAccountRemoval(a: Account, accounts: readonly Account[], actor: string | undefined): AccountRemoval {
+/**
+ * What deleting the account would do, or why it cannot be deleted; `actor`: who asks (an email, or
+ * undefined for the CLI). Profiles that name the account in their allowed accounts keep it there
+ * (taking it out of a list of one would open the profile to every EST account): the text says so.
+ */
+export function planAccountRemoval(a: Account, accounts: readonly Account[], actor: string | undefined, profiles: readonly Profile[] = []): AccountRemoval {
   if (actor !== undefined && a.email === actor.toLowerCase()) return { action: 'refused', reason: 'you cannot delete the account you are signed in with' };
   if (a.role === 'admin' && !accounts.some((o) => o.role === 'admin' && !o.disabled && o.email !== a.email)) {
     return { action: 'refused', reason: `${a.email} is the last enabled admin account: create or enable another admin first` };
@@ -70,8 +74,15 @@ export function planAccountRemoval(a: Account, accounts: readonly Account[], act
   const consequence = a.role === 'est'
     ? `EST account ${a.email} is deleted: it can no longer enroll or renew with its password. The certificates it obtained stay valid, listed and revocable; `
       + 'a renewal of one of them with HTTP Basic is refused (the account that obtained it no longer exists).'
+      + namedIn(a.email, profiles)
     : `Web RA account ${a.email} (${a.role}) is deleted and signed out everywhere. What it did stays in the audit log; certificates it approved or revoked are unchanged.`;
   return { action: 'delete', consequence };
+}
+
+function namedIn(email: string, profiles: readonly Profile[]): string {
+  const labels = profiles.filter((p) => p.allowedAccounts.includes(email)).map((p) => `"${p.label}"`);
+  if (labels.length === 0) return '';
+  return ` It stays named in the allowed accounts of profile${labels.length === 1 ? '' : 's'} ${labels.join(', ')}: an account made later with this email could use ${labels.length === 1 ? 'it' : 'them'}.`;
 }
 
 /**

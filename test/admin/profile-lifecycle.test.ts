@@ -149,7 +149,7 @@ describe('accounts', () => {
     const created = await admin.post('/api/accounts', { email: 'device-7@example.com', role: 'est', password: 'device-7-password-long', allowedProfiles: ['hours-d'], allowedNames: ['sensor-7.*.example.com'] });
     expect(created.status, created.text).toBe(201);
     expect((await admin.get('/api/accounts/device-7@example.com')).json).toMatchObject({ allowedProfiles: ['hours-d'], allowedNames: ['sensor-7.*.example.com'] });
-    await admin.put('/api/profiles/hours-d', { enabled: true });
+    await admin.put('/api/profiles/hours-d', { enabled: true, allowedAccounts: ['device-7@example.com'] });
     const basic = { user: 'device-7@example.com', password: 'device-7-password-long' };
     const e = await enroll(s, { label: 'hours-d', cn: 'sensor-7.a.example.com', basic });
     expect(e.status, e.text).toBe(200);
@@ -157,6 +157,7 @@ describe('accounts', () => {
     const plan = (await admin.get('/api/accounts/device-7@example.com/removal')).json;
     expect(plan.action).toBe('delete');
     expect(plan.consequence).toMatch(/certificates it obtained stay valid, listed and revocable/);
+    expect(plan.consequence).toMatch(/It stays named in the allowed accounts of profile "hours-d": an account made later with this email could use it\./);
     const res = await admin.delete('/api/accounts/Device-7@example.com');
     expect(res.status, res.text).toBe(200);
     expect((await admin.get('/api/accounts/device-7@example.com')).status).toBe(404);
