@@ -23,6 +23,7 @@ import { page } from './store-paging.js';
 import { auditWhere, pendingWhere } from './postgres-search.js';
 import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
+import { PostgresLifecycle } from './postgres-lifecycle.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
@@ -75,6 +76,7 @@ export class PostgresStore implements Store {
   private readonly now: () => Date;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly shared: PostgresSharedState;
+  private readonly lifecycle: PostgresLifecycle;
   private readonly reads: PostgresReads;
   private readonly batcher: WriteBatcher;
   private closed = false;
@@ -92,12 +94,14 @@ export class PostgresStore implements Store {
     this.now = options.now ?? (() => new Date());
     this.batcher = new WriteBatcher(batchRunner(pool, origin), where, options.groupCommit ?? Math.min(4, Math.max(1, (options.poolSize ?? 10) - 1)));
     this.reads = new PostgresReads((what, text, values) => this.query(what, text, values), this.now);
-    this.shared = new PostgresSharedState({
-      query: (what, text, values) => this.query(what, text, values),
+    const context = {
+      query: <R extends pg.QueryResultRow>(what: string, text: string, values: unknown[]) => this.query<R>(what, text, values),
       origin,
-      notify: (change) => this.notify(change),
-      emit: (change) => this.changes.emit(change),
-    });
+      notify: (change: string) => this.notify(change),
+      emit: (change: StoreChange) => this.changes.emit(change),
+    };
+    this.shared = new PostgresSharedState(context);
+    this.lifecycle = new PostgresLifecycle(context);
   }
 
   /** SQL sending `change` (jsonb) on the change channel; the origin is our own UUID, safe as a literal. */
@@ -203,30 +207,9 @@ export class PostgresStore implements Store {
     [...profileValues(profile), this.now()], { kind: 'profile', label: profile.label });
   }
 
-  async deleteProfile(label: string): Promise<ProfileDeletion> {
-    const { rows } = await this.query<{ present: boolean; deleted: number; notified: number }>('deleteProfile', `WITH d AS (DELETE FROM profiles WHERE label = $1
-        AND NOT EXISTS (SELECT 1 FROM certificates WHERE profile = $1) AND NOT EXISTS (SELECT 1 FROM pending_requests WHERE profile = $1) RETURNING label),
-      n AS (SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', d.label)`)} FROM d)
-      SELECT EXISTS (SELECT 1 FROM profiles WHERE label = $1) AS present, (SELECT COUNT(*) FROM d)::int AS deleted, (SELECT COUNT(*) FROM n)::int AS notified`, [label]);
-    const r = rows[0]!;
-    if (!r.present) return 'missing';
-    if (r.deleted === 0) return 'in-use';
-    this.changes.emit({ kind: 'profile', label });
-    return 'deleted';
-  }
-
-  retireProfile(label: string, at: Date): Promise<boolean> {
-    return this.changed('retireProfile', `WITH u AS (UPDATE profiles SET retired_at = $2, enabled = false, updated_at = $2 WHERE label = $1 AND retired_at IS NULL RETURNING label)
-      SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', u.label)`)} FROM u`, [label, at], { kind: 'profile', label });
-  }
-
-  async deleteAccount(email: string): Promise<boolean> {
-    const key = email.toLowerCase();
-    const done = await this.changed('deleteAccount', `WITH d AS (DELETE FROM accounts WHERE email = $1 RETURNING email)
-      SELECT ${this.notify(`jsonb_build_object('kind', 'account', 'email', d.email)`)} FROM d`, [key], { kind: 'account', email: key });
-    if (done) await this.deleteSessionsOf(key);
-    return done;
-  }
+  deleteProfile(label: string): Promise<ProfileDeletion> { return this.lifecycle.deleteProfile(label); }
+  retireProfile(label: string, at: Date): Promise<boolean> { return this.lifecycle.retireProfile(label, at); }
+  deleteAccount(email: string): Promise<boolean> { return this.lifecycle.deleteAccount(email, (e) => this.deleteSessionsOf(e)); }
 
   async getProfile(label: string): Promise<Profile | undefined> {
     const { rows } = await this.query<ProfileRow>('getProfile', `SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = $1`, [label], undefined, 'estuary_get_profile');

@@ -34,7 +34,6 @@ export function prepareStatements(db: Database.Database) {
     // only a profile nothing refers to: no certificate, no request (held or decided)
     deleteProfile: p(`DELETE FROM profiles WHERE label = @label
       AND NOT EXISTS (SELECT 1 FROM certificates WHERE profile = @label) AND NOT EXISTS (SELECT 1 FROM pending_requests WHERE profile = @label)`),
-    profileInUse: p<{ n: number }>(`SELECT (SELECT COUNT(*) FROM certificates WHERE profile = @label) + (SELECT COUNT(*) FROM pending_requests WHERE profile = @label) AS n`),
     retireProfile: p('UPDATE profiles SET retired_at = @at, enabled = 0, updated_at = @at WHERE label = @label AND retired_at IS NULL'),
     deleteAccount: p('DELETE FROM accounts WHERE email = @email'),
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
