@@ -10,7 +10,7 @@ import { DEFAULT_CLIENT_BINDING, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type Client
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
 import { itemsOf, labelParams, problemResponses, Profile as ProfileSchema, ProfileClone, ProfileCreate, ProfileRemovalPlan, ProfileRemoved, ProfileUpdate } from './schemas.js';
-import { cloneProfile, planProfileRemoval, profileUse, removeProfile } from '../ra/lifecycle.js';
+import { cloneProfile, describeUse, planProfileRemoval, profileUse, removeProfile } from '../ra/lifecycle.js';
 import { DAY_SECONDS, parseValidity, VALIDITY_HINT } from '../ra/validity.js';
 import { profileView } from './views.js';
 
@@ -175,7 +175,7 @@ const remove: ApiRoute<{ label: string }> = {
     if (plan.action === 'refused') throw problem.conflict(plan.reason);
     const outcome = await removeProfile(ctx.store, params.label, plan.action, ctx.now());
     if (outcome === 'missing') throw problem.notFound(`no profile "${params.label}" in service`);
-    const detail = `${plan.use.certificates} certificates (${plan.use.validCertificates} valid)`;
+    const detail = describeUse(plan.use);
     await ctx.store.appendAudit({ actor, action: outcome === 'deleted' ? 'profile.delete' : 'profile.retire', profile: params.label, outcome: 'success', serial: null, detail });
     const consequence = plan.action === 'delete' && outcome === 'retired'
       ? `Profile "${params.label}" came to be used while it was being deleted, so it was retired instead: it stops enrolling; its certificates stay valid and revocable.`

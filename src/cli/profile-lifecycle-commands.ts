@@ -1,6 +1,6 @@
 /** `estuary profile clone|delete`: new profiles from existing ones, and removing one (src/ra/lifecycle.ts). */
 import type { Command } from 'commander';
-import { cloneProfile, planProfileRemoval, profileUse, removeProfile } from '../ra/lifecycle.js';
+import { cloneProfile, describeUse, planProfileRemoval, profileUse, removeProfile } from '../ra/lifecycle.js';
 import type { Profile } from '../ra/model.js';
 import { newLabelError } from '../ra/profile-validation.js';
 import type { Config } from './config.js';
@@ -45,7 +45,7 @@ export function registerProfileLifecycleCommands(profile: Command, show: Show): 
         const outcome = await removeProfile(store, label, plan.action, now);
         if (outcome === 'missing') throw new CliError(`no profile "${label}" in service any more`);
         const action = outcome === 'deleted' ? 'profile.delete' : 'profile.retire';
-        const detail = `${plan.use.certificates} certificates (${plan.use.validCertificates} valid)`;
+        const detail = describeUse(plan.use);
         await store.appendAudit({ actor: 'cli', action, profile: label, outcome: 'success', serial: null, detail });
         if (opts.json) printJson({ label, outcome, certificates: plan.use.certificates, validCertificates: plan.use.validCertificates });
         else print(outcome === 'deleted' ? `profile ${label} deleted` : `profile ${label} retired: ${plan.use.validCertificates} valid certificates stay valid and revocable`);

@@ -35,6 +35,9 @@ export async function profileUse(store: Store, label: string, now: Date): Promis
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
+/** For the audit log: "3 certificates (2 valid)". */
+export const describeUse = (use: ProfileUse): string => `${plural(use.certificates, 'certificate')} (${use.validCertificates} valid)`;
+
 /** What removing the profile would do, or why it cannot be removed. */
 export function planProfileRemoval(p: Profile, use: ProfileUse, defaultLabel: string): ProfileRemoval {
   const refuse = (reason: string): ProfileRemoval => ({ action: 'refused', use, reason });

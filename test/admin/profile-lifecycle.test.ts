@@ -104,7 +104,7 @@ describe('delete or retire', () => {
     expect(plan.consequence).toMatch(/retired, not deleted: it stops enrolling .* its certificates stay valid, listed and revocable/);
     const res = await admin.delete('/api/profiles/hours-c');
     expect(res.json).toMatchObject({ label: 'hours-c', outcome: 'retired' });
-    expect(await lastAudit('profile.retire')).toMatchObject({ profile: 'hours-c', detail: '1 certificates (1 valid)' });
+    expect(await lastAudit('profile.retire')).toMatchObject({ profile: 'hours-c', detail: '1 certificate (1 valid)' });
 
     const p = (await admin.get('/api/profiles/hours-c')).json;
     expect(p).toMatchObject({ enabled: false });
