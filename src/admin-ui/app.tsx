@@ -26,7 +26,7 @@ import type { Role, Session } from './types';
 const NAV: ReadonlyArray<{ href: string; label: string; testId: string; roles?: readonly Role[] }> = [
   { href: '/', label: 'Dashboard', testId: 'nav-dashboard' },
   { href: '/profiles', label: 'Certification profiles', testId: 'nav-profiles' },
-  { href: '/accounts', label: 'EST accounts', testId: 'nav-accounts' },
+  { href: '/accounts', label: 'Accounts', testId: 'nav-accounts' },
   { href: '/requests', label: 'Pending requests', testId: 'nav-requests' },
   { href: '/certificates', label: 'Certificates', testId: 'nav-certificates' },
   { href: '/audit', label: 'Audit log', testId: 'nav-audit' },

@@ -107,16 +107,44 @@ export interface TrustAnchorInfo {
   notAfter: string;
 }
 
-/** What the UI sends: the store's profile without timestamps. */
-export type ProfileInput = NewProfile;
+/** The profile the form edits: the store's profile without timestamps, and its validity as text ("8h"). */
+export type ProfileInput = NewProfile & { validity?: string };
 
 export interface Profile extends ProfileInput {
+  /** e.g. 30d, 8h, 90m. */
+  validity: string;
+  /** The default profile (est.defaultProfile). */
+  default: boolean;
+  /** Set when retired: it no longer enrolls; its certificates stay valid and revocable. */
+  retiredAt: string | null;
   estUrl: string;
   /** Set when the EST listener is behind a TLS-terminating proxy: what that means for PoP linking. */
   popLinkingNote?: string;
   trustAnchors: TrustAnchorInfo[];
   createdAt: string;
   updatedAt: string;
+}
+
+export interface ProfileUse {
+  certificates: number;
+  validCertificates: number;
+  openRequests: number;
+  requests: number;
+}
+
+/** GET /api/profiles/:label/removal */
+export interface ProfileRemovalPlan {
+  action: 'delete' | 'retire' | 'refused';
+  consequence?: string;
+  reason?: string;
+  use: ProfileUse;
+}
+
+/** GET /api/accounts/:email/removal */
+export interface AccountRemovalPlan {
+  action: 'delete' | 'refused';
+  consequence?: string;
+  reason?: string;
 }
 
 export interface Account {

@@ -72,6 +72,8 @@ export interface AdminServerOptions {
   estUrl(label: string): string;
   /** The EST listener takes client certificates from a TLS-terminating proxy (est.proxy); profile views say what that means. */
   estBehindProxy?: boolean;
+  /** The label the unlabeled EST path serves (est.defaultProfile): marked in lists, never removed. Default `default`. */
+  defaultProfile?: string;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
   sessionIdleMinutes: number;
@@ -121,6 +123,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     caLifecycle: o.caLifecycle,
     estUrl: o.estUrl,
     estBehindProxy: o.estBehindProxy ?? false,
+    defaultProfile: o.defaultProfile ?? 'default',
     now,
     logger: o.logger,
     sessions: new SessionManager({ store: o.store, idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),

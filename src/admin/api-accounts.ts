@@ -11,9 +11,10 @@ import type { Account, AccountRole } from '../ra/model.js';
 import { problem } from './problem.js';
 import { ADMIN_ONLY, ANY_ROLE, type AdminContext, type ApiRoute } from './route.js';
 import {
-  Account as AccountSchema, AccountCreate, AccountCreated, AccountPatch, AccountProfiles, emailParams, itemsOf, PasswordReset, PasswordResult, problemResponses,
+  Account as AccountSchema, AccountCreate, AccountRemovalPlan, AccountCreated, AccountPatch, AccountProfiles, emailParams, itemsOf, PasswordReset, PasswordResult, problemResponses,
 } from './schemas.js';
 import { accountView } from './views.js';
+import { planAccountRemoval } from '../ra/lifecycle.js';
 
 async function mustExist(store: Store, email: string): Promise<Account> {
   const account = await store.getAccount(email.toLowerCase());
@@ -171,4 +172,33 @@ const profiles: ApiRoute<{ email: string }, unknown, { profiles: string[] }> = {
   },
 };
 
-export const accountRoutes: ApiRoute[] = [list, get, create, patch, password, unlock, profiles];
+async function accountRemoval(ctx: AdminContext, email: string, actor: string) {
+  const accounts = await ctx.store.listAccounts();
+  const target = accounts.find((a) => a.email === email.toLowerCase());
+  if (!target) throw problem.notFound(`no account ${email.toLowerCase()}`);
+  return { target, plan: planAccountRemoval(target, accounts, actor, await ctx.store.listProfiles()) };
+}
+
+const removal: ApiRoute<{ email: string }> = {
+  method: 'GET', url: '/api/accounts/:email/removal', operationId: 'accountRemovalPlan', tag: 'accounts', summary: 'What deleting this account would do',
+  access: ANY_ROLE, schema: { params: emailParams }, responses: { 200: { description: 'the plan', schema: AccountRemovalPlan }, ...problemResponses(401, 404) },
+  handler: async ({ params, actor }, ctx) => (await accountRemoval(ctx, params.email, actor)).plan,
+};
+
+const remove: ApiRoute<{ email: string }> = {
+  method: 'DELETE', url: '/api/accounts/:email', operationId: 'deleteAccount', tag: 'accounts', summary: 'Delete an account',
+  description: 'The certificates it obtained stay valid, listed and revocable; its Web RA sessions end. Your own account and the last enabled admin are refused (409).',
+  access: ADMIN_ONLY, schema: { params: emailParams },
+  responses: { 200: { description: 'deleted', schema: AccountRemovalPlan }, ...problemResponses(401, 403, 404, 409) },
+  async handler({ params, actor }, ctx) {
+    const { target, plan } = await accountRemoval(ctx, params.email, actor);
+    if (plan.action === 'refused') throw problem.conflict(plan.reason);
+    if (!(await ctx.store.deleteAccount(target.email))) throw problem.notFound(`no account ${target.email}`);
+    await ctx.store.resetMfa(target.email); // a new account with this email must not inherit the second factor
+    await ctx.sessions.destroyFor(target.email);
+    await audit(ctx, actor, 'account.delete', `${target.email} (${target.role})`);
+    return plan;
+  },
+};
+
+export const accountRoutes: ApiRoute[] = [list, get, create, patch, password, unlock, profiles, removal, remove];

@@ -45,6 +45,8 @@ export interface AdminContext {
   estUrl(label: string): string;
   /** The EST listener takes client certificates from a TLS-terminating proxy (est.proxy). */
   estBehindProxy: boolean;
+  /** est.defaultProfile: the label the unlabeled EST path serves. */
+  defaultProfile: string;
   now: () => Date;
   sessions: SessionManager;
   throttle: SignInThrottle;

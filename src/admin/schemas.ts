@@ -8,6 +8,7 @@ import { KEY_ALGORITHMS } from '../ca/ca-setup.js';
 import { CRL_REASONS } from '../pki/crl.js';
 import { CA_ID_PATTERN } from './ca-lifecycle.js';
 import { EC_CURVES, KEY_USAGES, LIMITS } from '../ra/profile-validation.js';
+import { VALIDITY_HINT } from '../ra/validity.js';
 import { NAME_CAP_RANGE } from '../ra/name-policy.js';
 import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS, CLIENT_BINDING_MODES } from '../ra/model.js';
 
@@ -110,7 +111,8 @@ const profileSettings = {
   ca: str({ maxLength: 64, description: 'id of the CA connector (GET /api/cas)' }),
   auth: { enum: AUTH_MECHANISMS, description: 'basic: an EST account\'s email and password; tls-client-cert: a client certificate validated against clientTrustAnchors; basic+tls-client-cert: both, certificate first' },
   clientTrustAnchors: { type: 'array', maxItems: 50, items: str({ maxLength: 65_536 }), description: 'PEM certificates of the device CA; a PEM bundle is split into one entry per certificate' },
-  validityDays: int(LIMITS.validityDays.min, LIMITS.validityDays.max),
+  validity: str({ maxLength: 32, description: `validity of issued certificates: ${VALIDITY_HINT}; clamped to the CA's own` }),
+  validityDays: int(LIMITS.validityDays.min, LIMITS.validityDays.max, { description: 'validity in whole days (as validity "Nd"); a profile whose validity is not whole days reads as a fraction' }),
   keyAlgorithms: { type: 'array', maxItems: 10, items: KeyAlgorithmRule },
   keyUsage: { type: 'array', items: { enum: KEY_USAGES }, uniqueItems: true },
   extendedKeyUsage: strings({}, 20),
@@ -127,15 +129,38 @@ const profileSettings = {
 };
 /** Read-only properties a client may send back unchanged; they are ignored. */
 const profileReadOnly = {
+  validitySeconds: { type: 'integer', readOnly: true }, retiredAt: { readOnly: true }, default: { type: 'boolean', readOnly: true },
   estUrl: str({ readOnly: true }), popLinkingNote: str({ readOnly: true }), trustAnchors: { type: 'array', readOnly: true }, createdAt: str({ readOnly: true }), updatedAt: str({ readOnly: true }),
 };
 export const Profile = named('Profile', obj({
   label: str(), ...profileSettings,
+  validityDays: { type: 'number', description: 'validity in days, a fraction when it is not whole days (validity and validitySeconds are exact)' },
+  validitySeconds: { type: 'integer', readOnly: true, description: 'validity of issued certificates in seconds' },
+  retiredAt: nullable(dateTime('when the profile was retired: it no longer enrolls and cannot be enabled again; its certificates stay valid and revocable')),
+  default: { type: 'boolean', readOnly: true, description: 'the default profile (est.defaultProfile), served on the unlabeled EST path' },
   estUrl: str({ readOnly: true, description: 'the URL EST clients use' }),
   popLinkingNote: str({ readOnly: true, description: 'present when the EST listener is behind a TLS-terminating proxy (est.proxy): what that means for popLinking' }),
   trustAnchors: { type: 'array', items: TrustAnchor, readOnly: true, description: 'clientTrustAnchors described' },
   createdAt: dateTime(), updatedAt: dateTime(),
-}, ['label', ...Object.keys(profileSettings), 'estUrl', 'trustAnchors', 'createdAt', 'updatedAt']));
+}, ['label', ...Object.keys(profileSettings), 'validitySeconds', 'retiredAt', 'default', 'estUrl', 'trustAnchors', 'createdAt', 'updatedAt']));
+export const ProfileClone = named('ProfileClone', obj({
+  label: str({ pattern: LABEL_PATTERN, description: 'the new profile\'s label' }),
+  enabled: { type: 'boolean', description: 'enable EST on the clone at once (default false: review it first)' },
+}, ['label']));
+const ProfileUseSchema = obj({
+  certificates: { type: 'integer' }, validCertificates: { type: 'integer', description: 'not revoked, not expired' },
+  openRequests: { type: 'integer', description: 'pending or approved, not yet collected' }, requests: { type: 'integer' },
+}, ['certificates', 'validCertificates', 'openRequests', 'requests']);
+export const ProfileRemovalPlan = named('ProfileRemovalPlan', obj({
+  action: { enum: ['delete', 'retire', 'refused'], description: 'delete: never issued, removed for good; retire: kept for its certificates, stops enrolling; refused: see reason' },
+  consequence: str({ description: 'what happens, to show before confirming' }), reason: str({ description: 'why it cannot be removed' }), use: ProfileUseSchema,
+}, ['action', 'use']));
+export const ProfileRemoved = named('ProfileRemoved', obj({
+  label: str(), outcome: { enum: ['deleted', 'retired'] }, consequence: str(), use: ProfileUseSchema,
+}, ['label', 'outcome', 'consequence', 'use']));
+export const AccountRemovalPlan = named('AccountRemovalPlan', obj({
+  action: { enum: ['delete', 'refused'] }, consequence: str({ description: 'what happens, to show before confirming' }), reason: str(),
+}, ['action']));
 export const ProfileCreate = named('ProfileCreate', obj({ label: str({ pattern: LABEL_PATTERN }), ...profileSettings, ...profileReadOnly }, ['label'], {
   description: 'settings left out take the defaults of `estuary profile add`',
 }));

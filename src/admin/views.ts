@@ -4,6 +4,7 @@ import { toPem } from '../pki/base64.js';
 import { certificateExtensions } from '../pki/extensions.js';
 import { OID, oidName } from '../pki/oids.js';
 import { describeTrustAnchor } from '../ra/profile-validation.js';
+import { DAY_SECONDS, formatValidity } from '../ra/validity.js';
 import { popLinkingThroughProxy } from '../ra/pop-linking.js';
 import type { Account, AuditEvent, CertificateRecord, PendingRequest, Profile } from '../ra/model.js';
 
@@ -15,6 +16,9 @@ export function profileView(p: Profile, estUrl: string, behindProxy = false) {
   const popNote = behindProxy ? popLinkingThroughProxy(p.popLinking) : undefined;
   return {
     ...settings,
+    validity: formatValidity(p.validitySeconds),
+    validityDays: p.validitySeconds / DAY_SECONDS,
+    retiredAt: p.retiredAt?.toISOString() ?? null,
     estUrl,
     ...(popNote ? { popLinkingNote: popNote } : {}),
     trustAnchors: p.clientTrustAnchors.map((pem) => {

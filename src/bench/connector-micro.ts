@@ -47,7 +47,7 @@ const requests: IssueRequest[] = Array.from({ length: 256 }, (_, i) => {
     operation: 'enroll', csr, requestId: `micro-${i}`, requester: 'bench',
     template: {
       subject: Buffer.from(slice(csr, subject!)), spki: Buffer.from(slice(csr, spki!)),
-      subjectAltName: seq(tlv(0x82, Buffer.from(`${cn}.bench.invalid`, 'latin1'))), validityDays: 30, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
+      subjectAltName: seq(tlv(0x82, Buffer.from(`${cn}.bench.invalid`, 'latin1'))), validitySeconds: 30 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
     },
   };
 });

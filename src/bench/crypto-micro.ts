@@ -78,7 +78,7 @@ const { issuing } = createCaHierarchy({ algorithm: curve === 'P-256' ? 'ec-p256'
 const scheme = signatureSchemeFor(issuing.key);
 const ca = createLocalCa({ id: 'micro', signer: softwareSigner(issuing.key, nativeCrypto), chain: [issuing.der], now: () => new Date(), random: randomBytes });
 const tbs = randomBytes(420); // about the size of an end-entity TBSCertificate
-const template = { subject: parsed[0]!.subject, spki: parsed[0]!.spki, subjectAltName: undefined, validityDays: 30, keyUsage: ['digitalSignature' as const], extendedKeyUsage: [] };
+const template = { subject: parsed[0]!.subject, spki: parsed[0]!.spki, subjectAltName: undefined, validitySeconds: 30 * 86_400, keyUsage: ['digitalSignature' as const], extendedKeyUsage: [] };
 const request = { operation: 'enroll' as const, csr: pool[0]!, template, requestId: 'micro', requester: 'micro' };
 
 const rows: Array<[string, number]> = [

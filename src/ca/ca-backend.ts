@@ -18,7 +18,7 @@ export interface IssuanceTemplate {
   spki: Buffer;
   /** subjectAltName extnValue (GeneralNames DER), when the certificate carries one. */
   subjectAltName: Buffer | undefined;
-  validityDays: number;
+  validitySeconds: number;
   keyUsage: readonly KeyUsageBit[];
   /** Dotted OIDs. */
   extendedKeyUsage: readonly string[];

@@ -34,7 +34,11 @@ export interface LocalCaOptions {
   links?: Buffer[];
   now: () => Date;
   random: (bytes: number) => Buffer;
-  /** Backdating of notBefore to tolerate client clock skew, in seconds. */
+  /**
+   * Backdating of notBefore to tolerate client clock skew, in seconds (default 300); at most a
+   * tenth of a certificate's validity, so a short-lived certificate's life on paper stays close to
+   * its profile's (a renewal agent renewing at 2/3 of a 2-minute life would otherwise be due at once).
+   */
   backdateSeconds?: number;
   /** URL of this CA's CRL, put in issued certificates' CRL distribution points when set. */
   crlUrl?: string;
@@ -216,8 +220,9 @@ export function createLocalCa(options: LocalCaOptions): CaBackend & CrlIssuer & 
     async issue({ template: request }: IssueRequest): Promise<IssueResult> {
       const now = options.now();
       const { signer, fields: issuerFields, aki, notAfter: caNotAfter, cdp } = active(now);
-      const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
-      let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + request.validityDays * 86_400_000);
+      const backdate = Math.min(backdateMs, Math.floor(request.validitySeconds / 10) * 1000);
+      const notBefore = new Date(Math.floor((now.getTime() - backdate) / 1000) * 1000);
+      let notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + request.validitySeconds * 1000);
       // RFC 5280 §6: a certificate cannot outlive its issuer usefully; clamp to the CA's notAfter.
       if (notAfter > caNotAfter) notAfter = caNotAfter;
       const serial = randomSerial(random);

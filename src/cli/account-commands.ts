@@ -1,4 +1,4 @@
-/** `estuary account add|list|passwd|restrict|unlock|disable|enable|mfa-reset`. */
+/** `estuary account add|list|passwd|restrict|unlock|delete|disable|enable|self-service|mfa-reset|mfa-policy`. */
 import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
@@ -6,6 +6,7 @@ import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
 import { registerAccountMfaCommands } from './mfa-commands.js';
+import { planAccountRemoval } from '../ra/lifecycle.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -28,18 +29,24 @@ export function registerAccountCommands(program: Command): void {
     .option('--role <role>', 'est (HTTP Basic on EST), or a Web RA role: admin (everything), officer (approve, reject, revoke) or auditor (read only)', 'est')
     .option('--password-file <file>', 'file holding the password')
     .option('--allowed-names <list>', 'names this account may request, e.g. sensor-17,sensor-17.*.example.com,email:*@example.com (* within one label; bare: CN, DNS, IP; prefixes dns:, ip:, email:, uri:, cn:)')
+    .option('--allowed-profiles <list>', 'EST accounts: the profiles (labels) this account may use (default: every profile that allows it)')
     .option('--self-service', 'est accounts: the holder may sign in to the Web RA to see, download and revoke its own certificates and change its password')
     .option('--json', 'print a JSON object')
     .option('--home <dir>', 'data directory')
-    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; selfService?: boolean; json?: boolean }) => {
+    .action(async (email: string, opts: HomeOption & { role: string; passwordFile?: string; allowedNames?: string; allowedProfiles?: string; selfService?: boolean; json?: boolean }) => {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
       if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
       if (opts.selfService && opts.role !== 'est') throw new CliError('--self-service: for est accounts (Web RA roles sign in anyway)');
       const names = opts.allowedNames !== undefined ? nameGlobs(opts.allowedNames) : undefined;
       const { password, generated } = readAccountPassword(opts, email);
+      const labels = opts.allowedProfiles !== undefined ? splitList(opts.allowedProfiles) : [];
       await withStore(opts, async (store) => {
+        const known = new Set((await store.listProfiles()).filter((p) => !p.retiredAt).map((p) => p.label));
+        const unknown = labels.filter((l) => !known.has(l));
+        if (unknown.length) throw new CliError(`--allowed-profiles: no profile in service labelled ${unknown.map((l) => `"${l}"`).join(', ')}`);
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
         if (names !== undefined) await store.setAccountAllowedNames(created.email, names);
+        if (labels.length) await store.setAccountAllowedProfiles(created.email, labels);
         if (opts.selfService) await store.setAccountSelfService(created.email, true);
         await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role}${opts.selfService ? ', self-service' : ''})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
@@ -120,6 +127,26 @@ export function registerAccountCommands(program: Command): void {
         if (!(await store.unlockAccount(email.toLowerCase(), new Date()))) throw new CliError(`no account ${email}`);
         await store.appendAudit({ actor: 'cli', action: 'account.unlock', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`account ${email.toLowerCase()} unlocked`);
+      });
+    });
+
+  account
+    .command('delete <email>')
+    .description('delete an account; the certificates it obtained stay valid and revocable. Without --yes, says what happens and changes nothing')
+    .option('--yes', 'do it')
+    .option('--home <dir>', 'data directory')
+    .action(async (email: string, opts: HomeOption & { yes?: boolean }) => {
+      await withStore(opts, async (store) => {
+        const accounts = await store.listAccounts();
+        const target = accounts.find((a) => a.email === email.toLowerCase());
+        if (!target) throw new CliError(`no account ${email}`);
+        const plan = planAccountRemoval(target, accounts, undefined, await store.listProfiles());
+        if (plan.action === 'refused') throw new CliError(plan.reason);
+        if (!opts.yes) throw new CliError(`${plan.consequence}\nNothing changed: run again with --yes to delete it.`);
+        if (!(await store.deleteAccount(target.email))) throw new CliError(`no account ${email}`);
+        await store.resetMfa(target.email); // a new account with this email must not inherit the second factor
+        await store.appendAudit({ actor: 'cli', action: 'account.delete', profile: null, outcome: 'success', serial: null, detail: `${target.email} (${target.role})` });
+        print(`account ${target.email} deleted`);
       });
     });
 

@@ -7,6 +7,8 @@ import { popLinkingThroughProxy } from '../ra/pop-linking.js';
 import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 import { applyProfileFlags, formatKeyAlgorithms, type ProfileFlags } from './profile-options.js';
+import { registerProfileLifecycleCommands } from './profile-lifecycle-commands.js';
+import { formatValidity } from '../ra/validity.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -18,7 +20,8 @@ function profileOptions(cmd: Command): Command {
     .option('--auth <mechanism>', 'basic | tls-client-cert | basic+tls-client-cert')
     .option('--trust-anchors <file>', 'PEM bundle of the device CA that TLS client certificates must chain to')
     .option('--clear-trust-anchors', 'remove all client trust anchors')
-    .option('--validity-days <n>', 'validity of issued certificates')
+    .option('--validity <duration>', 'validity of issued certificates: 30d, 8h, 90m, 1d12h (1m to 3650d; clamped to the CA\'s own)')
+    .option('--validity-days <n>', 'validity of issued certificates in whole days (as --validity Nd)')
     .option('--key-algorithms <list>', 'allowed keys, e.g. ec:P-256/P-384,rsa:2048,ed25519 (RSA bounds: rsa:2048-4096:e=3)')
     .option('--key-usage <list>', 'key usage of issued certificates, e.g. digitalSignature,keyEncipherment')
     .option('--eku <list>', 'extended key usage of issued certificates, e.g. serverAuth,clientAuth')
@@ -82,7 +85,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     auth: p.auth,
     estUrls: profileUrls(config, p.label),
     clientTrustAnchors: p.clientTrustAnchors.map(anchorSummary),
-    validityDays: p.validityDays,
+    validity: formatValidity(p.validitySeconds),
     keyAlgorithms: formatKeyAlgorithms(p.keyAlgorithms),
     keyUsage: p.keyUsage,
     extendedKeyUsage: p.extendedKeyUsage,
@@ -98,6 +101,7 @@ function profileView(config: Config, p: Profile): Record<string, unknown> {
     ...(p.auth === 'basic' ? {} : { clientNameBinding: describeClientBinding(p) }),
     renewal: p.renewal,
     deviceRevocation: p.deviceRevocation,
+    ...(p.retiredAt ? { retiredAt: p.retiredAt.toISOString() } : {}),
     updatedAt: p.updatedAt.toISOString(),
   };
 }
@@ -147,6 +151,7 @@ export function registerProfileCommands(program: Command): void {
       await withStore(opts, async (store, config) => {
         const current = await store.getProfile(label);
         if (!current) throw new CliError(`no profile "${label}"`);
+        if (current.retiredAt) throw new CliError(`profile "${label}" is retired and cannot be changed; clone it (estuary profile clone ${label} NEW) to issue under new settings`);
         const next = applyProfileFlags(current, opts, Object.keys(config.cas));
         await store.updateProfile(next);
         await store.appendAudit({ actor: 'cli', action: 'profile.set', profile: label, outcome: 'success', serial: null, detail: null });
@@ -167,6 +172,8 @@ export function registerProfileCommands(program: Command): void {
       });
     });
 
+  registerProfileLifecycleCommands(profile, (config, p, json) => printProfile(config, p, json));
+
   profile
     .command('list')
     .description('list profiles')
@@ -175,8 +182,10 @@ export function registerProfileCommands(program: Command): void {
     .action(async (opts: HomeOption & { json?: boolean }) => {
       await withStore(opts, async (store, config) => {
         const all = await store.listProfiles();
-        if (opts.json) return printJson(all.map((p) => profileView(config, p)));
-        printTable(['LABEL', 'EST', 'AUTH', 'CA', 'URL'], all.map((p) => [p.label, p.enabled ? 'enabled' : 'disabled', p.auth, p.ca, profileUrls(config, p.label)[0]!]));
+        if (opts.json) return printJson(all.map((p) => ({ ...profileView(config, p), default: p.label === config.est.defaultProfile })));
+        const status = (p: Profile): string => (p.retiredAt ? 'retired' : p.enabled ? 'enabled' : 'disabled');
+        const label = (p: Profile): string => (p.label === config.est.defaultProfile ? `${p.label} (default)` : p.label);
+        printTable(['LABEL', 'EST', 'AUTH', 'CA', 'VALIDITY', 'URL'], all.map((p) => [label(p), status(p), p.auth, p.ca, formatValidity(p.validitySeconds), profileUrls(config, p.label)[0]!]));
       });
     });
 }

@@ -7,6 +7,7 @@ import { normalizeFingerprint } from '../ra/name-policy.js';
 import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
 import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../ra/model.js';
 import { CliError, splitList } from './context.js';
+import { DAY_SECONDS, parseValidity, VALIDITY_HINT } from '../ra/validity.js';
 
 export interface ProfileFlags {
   enable?: boolean;
@@ -16,6 +17,7 @@ export interface ProfileFlags {
   trustAnchors?: string;
   clearTrustAnchors?: boolean;
   validityDays?: string;
+  validity?: string;
   keyAlgorithms?: string;
   keyUsage?: string;
   eku?: string;
@@ -126,7 +128,7 @@ function applyDeviceRevocation(base: DeviceRevocation, f: ProfileFlags): DeviceR
 
 /** The flag that sets a profile field, for error messages (src/ra/profile-validation.ts names fields). */
 const FLAG_OF_FIELD: Record<string, string> = {
-  ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validityDays: '--validity-days', keyAlgorithms: '--key-algorithms',
+  ca: '--ca', auth: '--auth', clientTrustAnchors: '--trust-anchors', validity: '--validity', keyAlgorithms: '--key-algorithms',
   keyUsage: '--key-usage', extendedKeyUsage: '--eku', allowedAccounts: '--accounts', csrAttrs: '--csr-attrs', approval: '--approval', approvals: '--approvals',
   retryAfterSeconds: '--retry-after', pendingTtlHours: '--pending-ttl-hours', popLinking: '--pop-linking',
   'renewal.supersede': '--renewal-supersede', 'renewal.once': '--renewal-once', 'renewal.windowPercent': '--renewal-window',
@@ -216,7 +218,13 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.auth !== undefined) p.auth = f.auth as AuthMechanism;
   if (f.clearTrustAnchors) p.clientTrustAnchors = [];
   if (f.trustAnchors !== undefined) p.clientTrustAnchors = readTrustAnchors(f.trustAnchors);
-  if (f.validityDays !== undefined) p.validityDays = integerFlag('--validity-days', f.validityDays);
+  if (f.validity !== undefined && f.validityDays !== undefined) throw new CliError('--validity and --validity-days: give the validity once');
+  if (f.validityDays !== undefined) p.validitySeconds = integerFlag('--validity-days', f.validityDays) * DAY_SECONDS;
+  if (f.validity !== undefined) {
+    const seconds = parseValidity(f.validity);
+    if (seconds === undefined) throw new CliError(`--validity: expected ${VALIDITY_HINT}, got "${f.validity}"`);
+    p.validitySeconds = seconds;
+  }
   if (f.keyAlgorithms !== undefined) p.keyAlgorithms = parseKeyAlgorithms(f.keyAlgorithms);
   if (f.keyUsage !== undefined) p.keyUsage = splitList(f.keyUsage) as KeyUsageName[];
   if (f.eku !== undefined) p.extendedKeyUsage = splitList(f.eku);

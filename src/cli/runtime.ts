@@ -201,6 +201,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
         uiDir: defaultUiDir(),
         ...(adminClientCa ? { clientCertificateAnchors: adminClientCa } : {}),
         estBehindProxy: config.est.proxy !== undefined,
+        defaultProfile: config.est.defaultProfile,
         limits,
         gate,
         ...options.admin,

@@ -8,7 +8,7 @@ export function defaultProfile(label: string, ca: string): NewProfile {
     ca,
     auth: 'basic',
     clientTrustAnchors: [],
-    validityDays: 365,
+    validitySeconds: 365 * 86_400,
     keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }, { type: 'rsa', minBits: 2048 }, { type: 'ed25519' }],
     keyUsage: ['digitalSignature', 'keyEncipherment'],
     extendedKeyUsage: ['serverAuth', 'clientAuth'],

@@ -100,7 +100,7 @@ export function issuanceTemplate(
     subject: names.subject,
     spki: key.spki,
     subjectAltName: names.subjectAltName,
-    validityDays: p.validityDays,
+    validitySeconds: p.validitySeconds,
     keyUsage,
     extendedKeyUsage: extendedKeyUsageOids(p),
   };

@@ -148,7 +148,8 @@ export interface Profile {
   auth: AuthMechanism;
   /** PEM certificates that TLS client certificates must chain to (the device CA bundle). */
   clientTrustAnchors: string[];
-  validityDays: number;
+  /** Validity of issued certificates in seconds (ra/validity.ts: given as 30d, 8h, 90m); clamped to the CA's own. */
+  validitySeconds: number;
   keyAlgorithms: KeyAlgorithmRule[];
   keyUsage: KeyUsageName[];
   /** Extended key usage names (pki/oids.ts EKU names) or dotted OIDs. */
@@ -176,6 +177,11 @@ export interface Profile {
   namePolicy: NamePolicy;
   deviceRevocation: DeviceRevocation;
   renewal: RenewalPolicy;
+  /**
+   * When the profile was retired (absent or null: in service). A retired profile no longer enrolls (it is
+   * disabled and cannot be enabled again); it stays for the certificates it issued.
+   */
+  retiredAt?: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -192,7 +198,7 @@ export interface RenewalPolicy {
 
 export const DEFAULT_RENEWAL: RenewalPolicy = { supersede: false, once: false, windowPercent: 0 };
 
-export type NewProfile = Omit<Profile, 'createdAt' | 'updatedAt'>;
+export type NewProfile = Omit<Profile, 'createdAt' | 'updatedAt' | 'retiredAt'>;
 
 export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'issued';
 

@@ -9,6 +9,7 @@ import { resolveOid } from '../pki/oids.js';
 import { AUTH_MECHANISMS, type KeyAlgorithmRule, type KeyUsageName, type NewProfile } from './model.js';
 import { deviceRevocationErrors } from './device-revocation.js';
 import { namePolicyErrors } from './name-policy.js';
+import { validityError } from './validity.js';
 
 export interface FieldError {
   /** The profile property, dotted below the top level (e.g. `namePolicy.ipRanges`, `keyAlgorithms.1`). */
@@ -34,6 +35,7 @@ export function newLabelError(label: string): string | undefined {
 export const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
 export const EC_CURVES = ['P-256', 'P-384', 'P-521'] as const;
 export const LIMITS = {
+  /** Whole days, as `validityDays` (API) and `--validity-days` take them; `validity` is ra/validity.ts. */
   validityDays: { min: 1, max: 3650 },
   retryAfterSeconds: { min: 1, max: 86_400 },
   pendingTtlHours: { min: 1, max: 24 * 90 },
@@ -93,7 +95,7 @@ export function validateProfile(p: NewProfile, rules: ProfileRules): FieldError[
   if ((p.auth === 'tls-client-cert' || p.auth === 'basic+tls-client-cert') && p.clientTrustAnchors.length === 0) {
     add('clientTrustAnchors', 'a TLS client authentication mechanism needs at least one trust anchor (the device CA certificate)');
   }
-  add('validityDays', integerIn(p.validityDays, LIMITS.validityDays));
+  add('validity', validityError(p.validitySeconds));
   if (p.keyAlgorithms.length === 0) add('keyAlgorithms', 'at least one algorithm is required');
   p.keyAlgorithms.forEach((rule, i) => add(`keyAlgorithms.${i}`, keyRuleError(rule)));
   const badUsage = p.keyUsage.find((u) => !KEY_USAGES.includes(u));

@@ -127,6 +127,9 @@ class CachedStore implements Store {
   createProfile: Store['createProfile'] = (p) => this.store.createProfile(p);
   updateProfile: Store['updateProfile'] = (p) => this.store.updateProfile(p);
   listProfiles: Store['listProfiles'] = () => this.store.listProfiles();
+  deleteProfile: Store['deleteProfile'] = (l) => this.store.deleteProfile(l);
+  retireProfile: Store['retireProfile'] = (l, at) => this.store.retireProfile(l, at);
+  deleteAccount: Store['deleteAccount'] = (e) => this.store.deleteAccount(e);
   recordIssuance: Store['recordIssuance'] = (c, e, l) => this.store.recordIssuance(c, e, l);
   findRenewal: Store['findRenewal'] = (s) => this.store.findRenewal(s);
   getCertificate: Store['getCertificate'] = (s) => this.store.getCertificate(s);

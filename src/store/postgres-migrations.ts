@@ -19,6 +19,7 @@ import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
 import { POSTGRES_SELF_SERVICE } from './self-service-migration.js';
 import { POSTGRES_PROFILE_APPROVALS } from './profile-approvals-migration.js';
 import { POSTGRES_REQUEST_DETAIL } from './request-detail-migration.js';
+import { PROFILE_LIFECYCLE_POSTGRES } from './profile-lifecycle-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 export interface PostgresMigration {
@@ -336,6 +337,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   POSTGRES_MFA_MIGRATION,
   POSTGRES_CERTIFICATE_HISTORY,
   POSTGRES_API_TOKENS,
+  PROFILE_LIFECYCLE_POSTGRES,
 ];
 
 /**

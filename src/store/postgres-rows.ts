@@ -4,6 +4,7 @@
  * bytea as Buffer and jsonb parsed; bigint (int8) and numeric arrive as strings.
  */
 import { StoreConflictError, StoreUnavailableError } from './store.js';
+import { DAY_SECONDS, wholeDaysOf } from '../ra/validity.js';
 import {
   type Account, type AccountRole, type AuditEvent, type AuthMechanism, type ClientCertificateSummary, authMethodOf, type CertificateRecord, type CertificateStatus, type DeviceRevocation,
   type NamePolicy, type NewAuditEvent, type NewProfile, type PendingRequest, type PendingStatus, type Profile, type RenewalPolicy,
@@ -15,7 +16,7 @@ export interface AccountRow {
   unlocked_at: Date | null; created_at: Date; updated_at: Date;
 }
 export interface ProfileRow {
-  label: string; enabled: boolean; ca: string; auth: string; client_trust_anchors: string[]; validity_days: number;
+  label: string; enabled: boolean; ca: string; auth: string; client_trust_anchors: string[]; validity_days: number; validity_seconds: number | null; retired_at: Date | null;
   key_algorithms: Profile['keyAlgorithms']; key_usage: Profile['keyUsage']; extended_key_usage: string[]; allowed_accounts: string[];
   csr_attrs: string[]; approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string;
   name_policy: Partial<NamePolicy>; device_revocation: Partial<DeviceRevocation>; renewal: Partial<RenewalPolicy>; approvals: number;
@@ -45,7 +46,7 @@ export const CERTIFICATE_COLUMNS = `serial, profile, ca, subject, sans, not_befo
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
   extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy,
-  device_revocation, renewal, approvals, created_at, updated_at`;
+  device_revocation, renewal, approvals, created_at, updated_at, validity_seconds, retired_at`;
 
 /** SQLSTATE the store's own functions raise for a refused composite (not approved, renewed once). */
 export const CONFLICT_STATE = 'ES409';
@@ -136,7 +137,8 @@ export function toProfile(r: ProfileRow): Profile {
     ca: r.ca,
     auth: r.auth as AuthMechanism,
     clientTrustAnchors: r.client_trust_anchors,
-    validityDays: r.validity_days,
+    // a row an older instance wrote has days only
+    validitySeconds: r.validity_seconds ?? r.validity_days * DAY_SECONDS,
     keyAlgorithms: r.key_algorithms,
     keyUsage: r.key_usage,
     extendedKeyUsage: r.extended_key_usage,
@@ -150,18 +152,19 @@ export function toProfile(r: ProfileRow): Profile {
     deviceRevocation: { ...DEFAULT_DEVICE_REVOCATION, ...r.device_revocation },
     renewal: { ...DEFAULT_RENEWAL, ...r.renewal },
     approvals: r.approvals === 2 ? 2 : 1,
+    retiredAt: r.retired_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
 
-/** $1..$19 of the profile statements, in PROFILE_COLUMNS order (JSON values as text). */
+/** $1..$20 of the profile statements: the first 18 PROFILE_COLUMNS in order, then approvals and validity_seconds (JSON values as text). */
 export function profileValues(p: NewProfile): unknown[] {
   const j = json;
   return [
-    p.label, p.enabled, p.ca, p.auth, j(p.clientTrustAnchors), p.validityDays, j(p.keyAlgorithms), j(p.keyUsage),
+    p.label, p.enabled, p.ca, p.auth, j(p.clientTrustAnchors), wholeDaysOf(p.validitySeconds), j(p.keyAlgorithms), j(p.keyUsage),
     j(p.extendedKeyUsage), j(p.allowedAccounts), j(p.csrAttrs), p.approval, p.retryAfterSeconds, p.pendingTtlHours,
-    p.popLinking, j(p.namePolicy), j(p.deviceRevocation), j(p.renewal), p.approvals,
+    p.popLinking, j(p.namePolicy), j(p.deviceRevocation), j(p.renewal), p.approvals, p.validitySeconds,
   ];
 }
 

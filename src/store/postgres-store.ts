@@ -27,11 +27,12 @@ import { approveStatement, OVERLAPPING_CERTIFICATES_SQL, OVERLAPPING_REQUESTS_SQ
 import { distinct } from './distinct.js';
 import { PostgresMfa } from './postgres-mfa.js';
 import { PostgresApiTokens } from './postgres-api-tokens.js';
+import { PostgresLifecycle } from './postgres-lifecycle.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
   StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type CrlKind, type DayCount,
-  type FailureLimit, type FailureLock, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor,
+  type FailureLimit, type FailureLock, type IssuanceLinks, type ProfileDeletion, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor,
   type Store, type StoreChange, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge, type ApiToken, type NewApiToken,
 } from './store.js';
 import type { AdminRole } from '../ra/model.js';
@@ -80,6 +81,7 @@ export class PostgresStore implements Store {
   private readonly now: () => Date;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly shared: PostgresSharedState;
+  private readonly lifecycle: PostgresLifecycle;
   private readonly reads: PostgresReads;
   private readonly batcher: WriteBatcher;
   private closed = false;
@@ -97,12 +99,14 @@ export class PostgresStore implements Store {
     this.now = options.now ?? (() => new Date());
     this.batcher = new WriteBatcher(batchRunner(pool, origin), where, options.groupCommit ?? Math.min(4, Math.max(1, (options.poolSize ?? 10) - 1)));
     this.reads = new PostgresReads((what, text, values) => this.query(what, text, values), this.now);
-    this.shared = new PostgresSharedState({
-      query: (what, text, values) => this.query(what, text, values),
+    const context = {
+      query: <R extends pg.QueryResultRow>(what: string, text: string, values: unknown[]) => this.query<R>(what, text, values),
       origin,
-      notify: (change) => this.notify(change),
-      emit: (change) => this.changes.emit(change),
-    });
+      notify: (change: string) => this.notify(change),
+      emit: (change: StoreChange) => this.changes.emit(change),
+    };
+    this.shared = new PostgresSharedState(context);
+    this.lifecycle = new PostgresLifecycle(context);
   }
 
   /** SQL sending `change` (jsonb) on the change channel; the origin is our own UUID, safe as a literal. */
@@ -195,10 +199,10 @@ export class PostgresStore implements Store {
 
   async createProfile(profile: NewProfile): Promise<Profile> {
     const values = profileValues(profile);
-    const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
-    const now = `$${values.length + 1}`;
+    // $1..$19: label … renewal, approvals; $20 validity_seconds; $21 now (created_at, updated_at)
+    const placeholders = values.slice(0, 19).map((_, i) => `$${i + 1}`).join(', ');
     const { rows } = await this.query<ProfileRow>('createProfile', `WITH i AS (INSERT INTO profiles (${PROFILE_COLUMNS})
-      VALUES (${placeholders}, ${now}, ${now}) RETURNING ${PROFILE_COLUMNS})
+      VALUES (${placeholders}, $21, $21, $20, NULL) RETURNING ${PROFILE_COLUMNS})
       SELECT i.*, ${this.notify(`jsonb_build_object('kind', 'profile', 'label', i.label)`)} FROM i`,
     [...values, this.now()], `a profile labelled ${profile.label} already exists`);
     this.changes.emit({ kind: 'profile', label: profile.label });
@@ -207,13 +211,17 @@ export class PostgresStore implements Store {
 
   updateProfile(profile: NewProfile): Promise<boolean> {
     const values = profileValues(profile);
-    // every setting after the label, in PROFILE_COLUMNS order (created_at and updated_at come last)
-    const columns = PROFILE_COLUMNS.split(',').map((c) => c.trim()).slice(1, values.length);
-    const set = columns.map((c, i) => `${c} = $${i + 2}`).join(', ');
-    return this.changed('updateProfile', `WITH u AS (UPDATE profiles SET ${set}, updated_at = $${values.length + 1} WHERE label = $1 RETURNING label)
+    // a retired profile stays disabled, whatever is written; $3..$18 the settings after label and enabled, in PROFILE_COLUMNS order
+    const columns = PROFILE_COLUMNS.split(',').map((c) => c.trim()).slice(2, 18);
+    const set = ['enabled = CASE WHEN retired_at IS NULL THEN $2 ELSE false END', ...columns.map((c, i) => `${c} = $${i + 3}`)].join(', ');
+    return this.changed('updateProfile', `WITH u AS (UPDATE profiles SET ${set}, approvals = $19, validity_seconds = $20, updated_at = $21 WHERE label = $1 RETURNING label)
       SELECT ${this.notify(`jsonb_build_object('kind', 'profile', 'label', u.label)`)} FROM u`,
     [...values, this.now()], { kind: 'profile', label: profile.label });
   }
+
+  deleteProfile(label: string): Promise<ProfileDeletion> { return this.lifecycle.deleteProfile(label); }
+  retireProfile(label: string, at: Date): Promise<boolean> { return this.lifecycle.retireProfile(label, at); }
+  deleteAccount(email: string): Promise<boolean> { return this.lifecycle.deleteAccount(email, (e) => this.deleteSessionsOf(e)); }
 
   async getProfile(label: string): Promise<Profile | undefined> {
     const { rows } = await this.query<ProfileRow>('getProfile', `SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = $1`, [label], undefined, 'estuary_get_profile');

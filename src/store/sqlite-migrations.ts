@@ -6,6 +6,7 @@ import { SQLITE_MFA_MIGRATION } from './mfa-migration.js';
 import { SQLITE_CERTIFICATE_HISTORY } from './certificate-history-migration.js';
 import { SQLITE_API_TOKENS } from './api-tokens-migration.js';
 import { StoreUnavailableError } from './store.js';
+import { PROFILE_LIFECYCLE_SQLITE } from './profile-lifecycle-migration.js';
 
 /**
  * Ordered schema migrations for the SQLite store. `PRAGMA user_version` holds how many of
@@ -328,6 +329,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   SQLITE_MFA_MIGRATION,
   SQLITE_CERTIFICATE_HISTORY,
   SQLITE_API_TOKENS,
+  PROFILE_LIFECYCLE_SQLITE,
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

@@ -1,5 +1,6 @@
 /** Row shapes of the SQLite schema and their conversion to and from the Store's types. */
 import { StoreConflictError, StoreUnavailableError } from './store.js';
+import { DAY_SECONDS, wholeDaysOf } from '../ra/validity.js';
 import { type Account, type AccountRole, type AuditEvent, type AuthMechanism, authMethodOf, type ClientCertificateSummary, type CertificateRecord, type CertificateStatus, type DeviceRevocation, type NewAuditEvent, type NewProfile, DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NamePolicy, type RenewalPolicy, type PendingRequest, type PendingStatus, type Profile } from '../ra/model.js';
 
 export type Params = Record<string, unknown>;
@@ -9,7 +10,7 @@ export interface AccountRow {
   created_at: string; updated_at: string;
 }
 export interface ProfileRow {
-  label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number;
+  label: string; enabled: number; ca: string; auth: string; client_trust_anchors: string; validity_days: number; validity_seconds: number | null; retired_at: string | null;
   key_algorithms: string; key_usage: string; extended_key_usage: string; allowed_accounts: string; csr_attrs: string;
   approval: string; retry_after_seconds: number; pending_ttl_hours: number; pop_linking: string; name_policy: string;
   device_revocation: string; renewal: string; approvals: number;
@@ -82,7 +83,8 @@ export function toProfile(r: ProfileRow): Profile {
     ca: r.ca,
     auth: r.auth as AuthMechanism,
     clientTrustAnchors: JSON.parse(r.client_trust_anchors) as Profile['clientTrustAnchors'],
-    validityDays: r.validity_days,
+    // a row an older instance wrote has days only
+    validitySeconds: r.validity_seconds ?? Math.round(r.validity_days * DAY_SECONDS),
     keyAlgorithms: JSON.parse(r.key_algorithms) as Profile['keyAlgorithms'],
     keyUsage: JSON.parse(r.key_usage) as Profile['keyUsage'],
     extendedKeyUsage: JSON.parse(r.extended_key_usage) as string[],
@@ -96,6 +98,7 @@ export function toProfile(r: ProfileRow): Profile {
     deviceRevocation: { ...DEFAULT_DEVICE_REVOCATION, ...(JSON.parse(r.device_revocation) as Partial<DeviceRevocation>) },
     renewal: { ...DEFAULT_RENEWAL, ...(JSON.parse(r.renewal) as Partial<RenewalPolicy>) },
     approvals: r.approvals === 2 ? 2 : 1,
+    retiredAt: r.retired_at ? new Date(r.retired_at) : null,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -108,7 +111,8 @@ export function profileParams(p: NewProfile, now: string): Params {
     ca: p.ca,
     auth: p.auth,
     client_trust_anchors: JSON.stringify(p.clientTrustAnchors),
-    validity_days: p.validityDays,
+    validity_days: wholeDaysOf(p.validitySeconds),
+    validity_seconds: p.validitySeconds,
     key_algorithms: JSON.stringify(p.keyAlgorithms),
     key_usage: JSON.stringify(p.keyUsage),
     extended_key_usage: JSON.stringify(p.extendedKeyUsage),

@@ -5,7 +5,7 @@ import type { AccountRow, CertificateRow, Params, PendingRow, ProfileRow } from 
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
   extended_key_usage, allowed_accounts, csr_attrs, approval, retry_after_seconds, pending_ttl_hours, pop_linking, name_policy, device_revocation, renewal,
-  approvals, created_at, updated_at`;
+  approvals, created_at, updated_at, validity_seconds, retired_at`;
 
 export function prepareStatements(db: Database.Database) {
   const p = <R = unknown>(sql: string) => db.prepare<[Params?], R>(sql);
@@ -22,15 +22,21 @@ export function prepareStatements(db: Database.Database) {
     unlockAccount: p('UPDATE accounts SET unlocked_at = @at WHERE email = @email'),
     insertProfile: p(`INSERT INTO profiles (${PROFILE_COLUMNS}) VALUES (@label, @enabled, @ca, @auth, @client_trust_anchors,
       @validity_days, @key_algorithms, @key_usage, @extended_key_usage, @allowed_accounts, @csr_attrs, @approval,
-      @retry_after_seconds, @pending_ttl_hours, @pop_linking, @name_policy, @device_revocation, @renewal, @approvals, @now, @now)`),
-    updateProfile: p(`UPDATE profiles SET enabled = @enabled, ca = @ca, auth = @auth, client_trust_anchors = @client_trust_anchors,
-      validity_days = @validity_days, key_algorithms = @key_algorithms, key_usage = @key_usage,
+      @retry_after_seconds, @pending_ttl_hours, @pop_linking, @name_policy, @device_revocation, @renewal, @approvals, @now, @now, @validity_seconds, NULL)`),
+    // a retired profile stays disabled, whatever is written
+    updateProfile: p(`UPDATE profiles SET enabled = CASE WHEN retired_at IS NULL THEN @enabled ELSE 0 END, ca = @ca, auth = @auth, client_trust_anchors = @client_trust_anchors,
+      validity_days = @validity_days, validity_seconds = @validity_seconds, key_algorithms = @key_algorithms, key_usage = @key_usage,
       extended_key_usage = @extended_key_usage, allowed_accounts = @allowed_accounts, csr_attrs = @csr_attrs,
       approval = @approval, retry_after_seconds = @retry_after_seconds, pending_ttl_hours = @pending_ttl_hours,
       pop_linking = @pop_linking, name_policy = @name_policy, device_revocation = @device_revocation, renewal = @renewal, approvals = @approvals,
       updated_at = @now WHERE label = @label`),
     getProfile: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE label = @label`),
     listProfiles: p<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles ORDER BY label`),
+    // only a profile nothing refers to: no certificate, no request (held or decided)
+    deleteProfile: p(`DELETE FROM profiles WHERE label = @label
+      AND NOT EXISTS (SELECT 1 FROM certificates WHERE profile = @label) AND NOT EXISTS (SELECT 1 FROM pending_requests WHERE profile = @label)`),
+    retireProfile: p('UPDATE profiles SET retired_at = @at, enabled = 0, updated_at = @at WHERE label = @label AND retired_at IS NULL'),
+    deleteAccount: p('DELETE FROM accounts WHERE email = @email'),
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     insertPending: p<PendingRow>(`INSERT INTO pending_requests (profile, operation, requester, key_id, csr, subject, sans,
       key_description, status, created_at, expires_at, client_address, auth_method, client_certificate) VALUES (@profile,

@@ -31,7 +31,7 @@ import {
   type Params,
   type PendingRow,
 } from './sqlite-rows.js';
-import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge, type ApiToken, type NewApiToken } from './store.js';
+import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type ProfileDeletion, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge, type ApiToken, type NewApiToken } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
 import { SqliteRequestApprovals } from './sqlite-request-approvals.js';
@@ -200,7 +200,7 @@ export class SqliteStore implements Store {
     const now = this.now();
     const params = profileParams(profile, iso(now));
     this.write('createProfile', () => this.stmt.insertProfile.run(params), `a profile labelled ${profile.label} already exists`, () => ({ kind: 'profile', label: profile.label }));
-    return { ...structuredClone(profile), createdAt: new Date(now), updatedAt: new Date(now) };
+    return { ...structuredClone(profile), retiredAt: null, createdAt: new Date(now), updatedAt: new Date(now) };
   }
 
   async updateProfile(profile: NewProfile): Promise<boolean> {
@@ -215,6 +215,24 @@ export class SqliteStore implements Store {
 
   async listProfiles(): Promise<Profile[]> {
     return this.run('listProfiles', () => this.stmt.listProfiles.all()).map(toProfile);
+  }
+
+  async deleteProfile(label: string): Promise<ProfileDeletion> {
+    return this.write('deleteProfile', (): ProfileDeletion => {
+      if (!this.stmt.getProfile.get({ label })) return 'missing';
+      return this.stmt.deleteProfile.run({ label }).changes > 0 ? 'deleted' : 'in-use';
+    }, undefined, (r) => (r === 'deleted' ? { kind: 'profile', label } : undefined));
+  }
+
+  async retireProfile(label: string, at: Date): Promise<boolean> {
+    return this.write('retireProfile', () => this.stmt.retireProfile.run({ label, at: iso(at) }).changes > 0, undefined, (done) => (done ? { kind: 'profile', label } : undefined));
+  }
+
+  async deleteAccount(email: string): Promise<boolean> {
+    const key = email.toLowerCase();
+    const done = this.write('deleteAccount', () => this.stmt.deleteAccount.run({ email: key }).changes > 0, undefined, (d) => this.accountChanged(d, key));
+    if (done) await this.deleteSessionsOf(key);
+    return done;
   }
 
   async recordIssuance(certificate: NewCertificate, event: NewAuditEvent, links: IssuanceLinks = {}): Promise<void> {

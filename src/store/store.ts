@@ -10,6 +10,8 @@ import type {
 } from '../ra/model.js';
 
 
+export type ProfileDeletion = 'deleted' | 'in-use' | 'missing';
+
 /** Done in the issuance's transaction when it renews a certificate (`renews` set). */
 export interface RenewalRecord {
   /** Revoke the renewed certificate as superseded at this time, with this audit event. */
@@ -203,6 +205,19 @@ export interface Store {
   updateProfile(profile: NewProfile): Promise<boolean>;
   getProfile(label: string): Promise<Profile | undefined>;
   listProfiles(): Promise<Profile[]>;
+  /**
+   * Delete a profile no certificate and no request (of any status) refers to: `deleted`; else
+   * `in-use` and nothing changes (retire it instead); `missing` when no such label exists. The
+   * check and the delete are one transaction.
+   */
+  deleteProfile(label: string): Promise<ProfileDeletion>;
+  /**
+   * Retire a profile: disabled for good (updateProfile cannot enable it again), kept for the
+   * certificates it issued. False when no such profile exists or it is already retired.
+   */
+  retireProfile(label: string, at: Date): Promise<boolean>;
+  /** Delete an account (email case ignored) and end its Web RA sessions; false when no such account exists. */
+  deleteAccount(email: string): Promise<boolean>;
 
   /**
    * Commit an issued certificate together with its audit event, atomically and durably

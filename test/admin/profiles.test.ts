@@ -185,7 +185,7 @@ describe('changing', () => {
     expect(rename.status).toBe(400);
     expect(rename.json.errors).toEqual([{ field: 'label', message: 'the label of a profile cannot change' }]);
     const audit = await admin.get('/api/audit?action=profile.update&profile=full');
-    expect(audit.json.items[0]).toMatchObject({ actor: 'admin@estuary.local', detail: 'changed: validityDays, popLinking' });
+    expect(audit.json.items[0]).toMatchObject({ actor: 'admin@estuary.local', detail: 'changed: validitySeconds, popLinking' });
   });
 
   it('sets the client binding, wildcards and caps; a partial binding keeps the rest; rules name the field', async () => {

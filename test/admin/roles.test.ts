@@ -3,6 +3,7 @@
  * read), auditor (read), anonymous (nothing but the OpenAPI document). A table drives it: each
  * row prepares a fresh target, so an allowed call really succeeds and a refused one changes nothing.
  */
+import { defaultProfile } from '../../src/ra/default-profile.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,9 +110,38 @@ const ACTIONS: Action[] = [
   {
     name: 'profile update', method: 'PUT', allowed: ADMIN,
     prepare: async (n) => ({ path: '/api/profiles/default', body: { validityDays: 100 + n } }),
-    unchanged: async (n) => expect((await s.runtime.store.getProfile('default'))!.validityDays).not.toBe(100 + n),
+    unchanged: async (n) => expect((await s.runtime.store.getProfile('default'))!.validitySeconds).not.toBe((100 + n) * 86_400),
+  },
+  {
+    name: 'profile clone', method: 'POST', allowed: ADMIN,
+    prepare: async (n) => ({ path: '/api/profiles/default/clone', body: { label: `clone-${n}` } }),
+    unchanged: async (n) => expect(await s.runtime.store.getProfile(`clone-${n}`)).toBeUndefined(),
+  },
+  {
+    name: 'profile removal plan', method: 'GET', allowed: READERS,
+    prepare: async () => ({ path: '/api/profiles/default/removal' }),
+  },
+  {
+    name: 'profile delete', method: 'DELETE', allowed: ADMIN,
+    prepare: async (n) => {
+      await s.runtime.store.createProfile({ ...defaultProfile(`gone-${n}`, 'default') });
+      return { path: `/api/profiles/gone-${n}` };
+    },
+    unchanged: async (n) => expect(await s.runtime.store.getProfile(`gone-${n}`)).toBeDefined(),
   },
   { name: 'account list', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/accounts' }) },
+  {
+    name: 'account removal plan', method: 'GET', allowed: READERS,
+    prepare: async () => ({ path: '/api/accounts/est@estuary.local/removal' }),
+  },
+  {
+    name: 'account delete', method: 'DELETE', allowed: ADMIN,
+    prepare: async (n) => {
+      await s.runtime.store.createAccount({ email: `del-${n}@example.com`, passwordHash: 'h', role: 'est' });
+      return { path: `/api/accounts/del-${n}@example.com` };
+    },
+    unchanged: async (n) => expect(await s.runtime.store.getAccount(`del-${n}@example.com`)).toBeDefined(),
+  },
   { name: 'account', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/accounts/est@estuary.local' }) },
   {
     name: 'account create', method: 'POST', allowed: ADMIN,
@@ -301,6 +331,7 @@ describe('the role matrix', () => {
       const { path } = await a.prepare(++seq);
       const template = path.split('?')[0]!
         .replace(/^\/api\/profiles\/[^/]+$/, '/api/profiles/{label}')
+        .replace(/^\/api\/profiles\/[^/]+\/(clone|removal)$/, '/api/profiles/{label}/$1')
         .replace(/^\/api\/cas\/[^/]+\/test$/, '/api/cas/{id}/test')
         .replace(/^\/api\/cas\/[^/]+\/certificate$/, '/api/cas/{id}/certificate')
         .replace(/^\/api\/cas\/pending\/[^/]+\/csr\.pem$/, '/api/cas/pending/{id}/csr.pem')

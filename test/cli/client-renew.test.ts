@@ -1,10 +1,11 @@
 /**
  * The renew agent end to end: `estuary client renew` (dist/cli/main.js in child processes) against
- * Estuary's own server (in this process) over real TLS, on profiles whose certificates live seconds.
+ * Estuary's own server (in this process) over real TLS, on short-lived profiles made as an operator
+ * would (`estuary profile add short --validity 5m`, `tiny --validity 2m`).
  *
- * Estuary's local CA backdates notBefore by 300 s, so a 30-second certificate has a 330-second
- * lifetime on paper: a percentage renewAt would make it due at once. The entries here use a
- * duration before expiry ("24s"), which the schedule measures from notAfter.
+ * Estuary's local CA backdates notBefore by a tenth of a short validity (at most 300 s): a 5-minute
+ * certificate lives 330 s on paper, a 2-minute one 132 s, and the entries renew at a percentage of
+ * that life ("11%": some seconds after issuance), as they would at 66% in production.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
@@ -18,7 +19,7 @@ import { generateKey, privateKeyPem } from '../../src/client/keys.js';
 import { toPem } from '../../src/pki/base64.js';
 import { encodeGeneralNames, encodeName } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
-import { estuaryClient as cli, MAIN } from '../helpers/cli.js';
+import { estuary, estuaryClient as cli, MAIN } from '../helpers/cli.js';
 import { startServer, tempDir, type TestServer } from '../helpers/home.js';
 import { issueTemplate } from '../helpers/issue-template.js';
 
@@ -103,8 +104,8 @@ let passwordFile: string;
 let user: string;
 const agents: Agent[] = [];
 
-const SHORT_SECONDS = 30;
-const TINY_SECONDS = 8;
+const SHORT_SECONDS = 300;
+const TINY_SECONDS = 120;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const serialOf = (pem: string | Buffer): string => new X509Certificate(pem).serialNumber.toLowerCase().replace(/^0+/, '');
 const spkiOf = (pem: string | Buffer): Buffer => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
@@ -147,7 +148,7 @@ function writeConfig(dir: string, o: EntryOpts = {}, retry = ''): string {
     `    cert: ${name}.pem`,
     `    key: ${name}.key`,
     `    chain: ${name}-chain.pem`,
-    `    renewAt: "${o.renewAt ?? '24s'}"`,
+    `    renewAt: "${o.renewAt ?? '11%'}"`,
     ...(o.extra ? o.extra.split('\n').map((l) => `    ${l}`) : []),
     '',
   ].join('\n');
@@ -165,10 +166,11 @@ beforeAll(async () => {
   user = s.summary.estAccount.email;
   passwordFile = join(root, 'est.pass');
   writeFileSync(passwordFile, s.summary.estAccount.password + '\n', { mode: 0o600 });
-  const p = (await s.runtime.store.getProfile('default'))!;
-  // Fractional validityDays: certificates that live seconds.
-  await s.runtime.store.createProfile({ ...p, label: 'short', validityDays: SHORT_SECONDS / 86_400 });
-  await s.runtime.store.createProfile({ ...p, label: 'tiny', validityDays: TINY_SECONDS / 86_400 });
+  // real short-lived profiles, made with the CLI as an operator would
+  for (const args of [['short', '--validity', '5m'], ['tiny', '--validity', '2m'], ['windowed', '--validity', '2m', '--renewal-window', '85']]) {
+    const r = await estuary(['profile', 'add', ...args, '--home', s.home]);
+    expect(r.code, r.stderr).toBe(0);
+  }
 });
 
 afterAll(async () => {
@@ -177,16 +179,26 @@ afterAll(async () => {
 });
 
 describe('one-shot', () => {
-  it('the store keeps a fractional validityDays (seconds-lived certificates)', async () => {
-    expect((await s.runtime.store.getProfile('short'))!.validityDays).toBe(SHORT_SECONDS / 86_400);
-    expect((await s.runtime.store.getProfile('tiny'))!.validityDays).toBe(TINY_SECONDS / 86_400);
+  it('the profiles keep their validity exactly (5m, 2m), and the CA issues for it: notAfter 5 minutes after issuance, notBefore backdated by a tenth', async () => {
+    expect((await s.runtime.store.getProfile('short'))!.validitySeconds).toBe(SHORT_SECONDS);
+    expect((await s.runtime.store.getProfile('tiny'))!.validitySeconds).toBe(TINY_SECONDS);
+    const shown = await estuary(['profile', 'show', 'tiny', '--json', '--home', s.home]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ validity: '2m' });
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    const x = new X509Certificate(await enroll(workDir('lifetime'), 'web', 'short', 'life.renew.example'));
+    const after = Date.now();
+    const notBefore = new Date(x.validFrom).getTime();
+    const notAfter = new Date(x.validTo).getTime();
+    expect(notAfter).toBeGreaterThanOrEqual(before + SHORT_SECONDS * 1000);
+    expect(notAfter).toBeLessThanOrEqual(after + SHORT_SECONDS * 1000);
+    expect(notAfter - notBefore).toBe(SHORT_SECONDS * 1100);
   });
 
   it('leaves a certificate alone before its renewal point, then renews it once due: same names, same key, files replaced atomically, linked in the store, postRenew run', async () => {
     const dir = workDir('oneshot');
     const first = await enroll(dir, 'web', 'short', 'web.renew.example');
     const x = new X509Certificate(first);
-    // 30 s of validity after issuance (notBefore is backdated by the CA)
+    // 5 minutes of validity after issuance (notBefore is backdated by the CA)
     expect(new Date(x.validTo).getTime() - Date.now()).toBeLessThanOrEqual(SHORT_SECONDS * 1000);
     const config = writeConfig(dir, {
       extra: 'postRenew: echo "$ESTUARY_ENTRY|$ESTUARY_CERT|$ESTUARY_KEY|$ESTUARY_CHAIN" > marker; cp "$ESTUARY_CERT" seen.pem',
@@ -199,8 +211,10 @@ describe('one-shot', () => {
     const notDue = JSON.parse(early.stdout);
     expect(notDue.failed).toBe(false);
     expect(notDue.entries).toEqual([expect.objectContaining({ name: 'web', status: 'skipped-not-due' })]);
-    // 24 s before notAfter
-    expect(new Date(notDue.entries[0].renewAt).getTime()).toBe(new Date(x.validTo).getTime() - 24_000);
+    // 11% of the certificate's life on paper (330 s): some seconds after issuance, not at once
+    const notBefore = new Date(x.validFrom).getTime();
+    expect(new Date(notDue.entries[0].renewAt).getTime()).toBe(notBefore + Math.round((new Date(x.validTo).getTime() - notBefore) * 0.11));
+    expect(new Date(notDue.entries[0].renewAt).getTime()).toBeGreaterThan(Date.now());
     expect(readFileSync(certFile, 'utf8')).toBe(first);
     expect(statSync(certFile).ino).toBe(inode);
     expect(readdirSync(dir)).not.toContain('marker');
@@ -234,6 +248,31 @@ describe('one-shot', () => {
     expect(readFileSync(join(dir, 'marker'), 'utf8').trim()).toBe(`web|${certFile}|${join(dir, 'web.key')}|${join(dir, 'web-chain.pem')}`);
     expect(readFileSync(join(dir, 'seen.pem'), 'utf8')).toBe(renewed);
     expect(logLines(due.stderr).map((l) => l.event)).toEqual(['renew', 'renewed', 'post-renew']);
+  });
+
+  it('renewal.windowPercent on a 2-minute profile: a renewal before the last 85% of the life is refused saying when; the agent renewing at 15% renews as the window opens', async () => {
+    const dir = workDir('window');
+    const first = await enroll(dir, 'web', 'windowed', 'window.renew.example');
+    const x = new X509Certificate(first);
+    const [from, to] = [new Date(x.validFrom).getTime(), new Date(x.validTo).getTime()];
+    const opens = to - (to - from) * 0.85; // 19.8 s into the 132-s life: 7.8 s after issuance
+    const config = writeConfig(dir, { label: 'windowed', renewAt: '15%' });
+    const early = await cli(['renew', '--config', config, '--force', '--json']);
+    expect(early.code).toBe(1);
+    const refused = JSON.parse(early.stdout).entries[0];
+    expect(refused).toMatchObject({ status: 'failed' });
+    expect(refused.reason).toContain(`renews a certificate only within the last 85% of its life; this one can be renewed from ${new Date(opens).toISOString()}`);
+    expect(readFileSync(join(dir, 'web.pem'), 'utf8')).toBe(first);
+
+    const notDue = JSON.parse((await cli(['renew', '--config', config, '--json'])).stdout).entries[0];
+    expect(notDue.status).toBe('skipped-not-due');
+    const due = new Date(notDue.renewAt).getTime();
+    expect(Math.abs(due - opens)).toBeLessThanOrEqual(1);
+    await sleep(Math.max(0, due - Date.now() + 200));
+    const r = await cli(['renew', '--config', config, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).entries[0]).toMatchObject({ status: 'renewed' });
+    expect((await s.runtime.store.getCertificate(serialOf(readFileSync(join(dir, 'web.pem')))))?.renews).toBe(serialOf(first));
   });
 
   it('rekey: a new key (mode 0600) and a certificate for it', async () => {
@@ -299,7 +338,7 @@ describe('one-shot', () => {
     const expired = await issueTemplate(oldCa, {
       subject: encodeName('CN=expired.renew.example, O=Example'), spki,
       subjectAltName: encodeGeneralNames([{ type: 'dns', value: 'expired.renew.example' }]),
-      validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.serverAuth],
+      validitySeconds: 1 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.serverAuth],
     });
     writeFileSync(join(dir, 'web.pem'), toPem('CERTIFICATE', expired.der));
     writeFileSync(join(dir, 'web.key'), privateKeyPem(key.privateKey), { mode: 0o600 });
@@ -393,9 +432,8 @@ describe('server down', () => {
     const dir = workDir('down');
     const first = await enroll(dir, 'web', 'short', 'down.renew.example');
     const port = await freePort();
-    // due one second after issuance: every attempt below is a real renewal attempt
-    const config = writeConfig(dir, { serverUrl: `https://127.0.0.1:${port}`, renewAt: '29s' }, 'retry: { initialSeconds: 1, maxSeconds: 4, jitter: full }');
-    await sleep(Math.max(0, new Date(new X509Certificate(first).validTo).getTime() - 29_000 - Date.now() + 100));
+    // due at 1% of the life, before issuance (the backdate is 10%): every attempt below is a real renewal attempt
+    const config = writeConfig(dir, { serverUrl: `https://127.0.0.1:${port}`, renewAt: '1%' }, 'retry: { initialSeconds: 1, maxSeconds: 4, jitter: full }');
 
     const once = await cli(['renew', '--config', config, '--json']);
     expect(once.code).toBe(1);
@@ -448,11 +486,11 @@ describe('server down', () => {
 });
 
 describe('daemon', () => {
-  it('renews a seconds-lived certificate on its own, again and again, logs JSON lines, and exits 0 promptly on SIGTERM', async () => {
+  it('renews a 2-minute certificate on its own at its fraction of the life, again and again, logs JSON lines, and exits 0 promptly on SIGTERM', async () => {
     const dir = workDir('daemon');
     const first = await enroll(dir, 'web', 'tiny', 'daemon.renew.example');
-    // 8-second certificates renewed 6 s before expiry: every ~2 s
-    const config = writeConfig(dir, { label: 'tiny', renewAt: '6s', extra: 'postRenew: echo renewed >> hook.log' });
+    // 2-minute certificates (132 s on paper) renewed at 11% of their life: ~2.5 s after each issuance
+    const config = writeConfig(dir, { label: 'tiny', renewAt: '11%', extra: 'postRenew: echo renewed >> hook.log' });
     const agent = startAgent(['--config', config, '--daemon']);
     agents.push(agent);
     await agent.waitFor((l) => l.filter((x) => x.event === 'renewed').length >= 2, 15_000, 'two renewals');
@@ -470,7 +508,7 @@ describe('daemon', () => {
     const sleeps = json.filter((l) => l.event === 'sleep');
     const renewals = json.filter((l) => l.event === 'renewed');
     // a sleep between each two renewals; on a loaded machine the first certificate may already be
-    // due when the agent starts (it lives 8 s, due after 2 s), so the first renewal comes at once
+    // due when the agent starts (due 2.5 s after issuance), so the first renewal comes at once
     expect(sleeps.length).toBeGreaterThanOrEqual(renewals.length - 1);
     // it slept until the renewal point, not in a tight loop: at least ~1 s between renewals
     const gap = new Date(renewals[1]!.time).getTime() - new Date(renewals[0]!.time).getTime();
@@ -478,6 +516,11 @@ describe('daemon', () => {
     expect(json.some((l) => l.event === 'due-at-once')).toBe(false);
     expect(json.at(-1)).toMatchObject({ event: 'stopped' });
     expect(readFileSync(join(dir, 'hook.log'), 'utf8').trim().split('\n').length).toBe(renewals.length);
+    // the last certificate's renewal point is 11% of its own life
+    const last = new X509Certificate(readFileSync(join(dir, 'web.pem')));
+    const [from, to] = [new Date(last.validFrom).getTime(), new Date(last.validTo).getTime()];
+    expect(to - from).toBe(TINY_SECONDS * 1100);
+    expect(new Date(renewals.at(-1)!.renewAt as string).getTime()).toBe(from + Math.round((to - from) * 0.11));
 
     // a chain of renewals in the store: each renews the one before
     let serial = serialOf(readFileSync(join(dir, 'web.pem'), 'utf8'));

@@ -27,12 +27,16 @@ let clock: number | undefined; // undefined: the real time
 const caNow = (): Date => new Date(clock ?? Date.now());
 const { root, issuing } = createCaHierarchy({ algorithm: 'ec-p256', rootName: 'CN=Renew Test Root', issuingName: 'CN=Renew Test CA', now: new Date(Date.now() - 86_400_000), random: randomBytes });
 const ca = createLocalCa({ id: 'renew', key: issuing.key, chain: [issuing.der, root.der], now: caNow, random: randomBytes, backdateSeconds: 0 });
-/** Backdates notBefore by 5 minutes, as Estuary's server does by default. */
-const backdatingCa = createLocalCa({ id: 'backdating', key: issuing.key, chain: [issuing.der, root.der], now: caNow, random: randomBytes, backdateSeconds: 300 });
+/**
+ * Backdates notBefore by 5 minutes whatever the validity, as some CAs do (Estuary's own backdates a
+ * short certificate by a tenth of its validity at most): its clock runs 5 minutes behind and the
+ * validity asked is 5 minutes longer.
+ */
+const backdatingCa = createLocalCa({ id: 'backdating', key: issuing.key, chain: [issuing.der, root.der], now: () => new Date(caNow().getTime() - 300_000), random: randomBytes, backdateSeconds: 0 });
 
 async function issue(subject: Buffer, publicKey: KeyObject, san: Buffer | undefined, seconds: number, by = ca): Promise<Buffer> {
   const spki = (publicKey.type === 'public' ? publicKey : createPublicKey(publicKey)).export({ type: 'spki', format: 'der' });
-  return (await issueTemplate(by, { subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] })).der;
+  return (await issueTemplate(by, { subject, spki, subjectAltName: san, validitySeconds: seconds, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] })).der;
 }
 
 interface TestRenewer extends Renewer {
@@ -317,7 +321,7 @@ describe('renew agent, daemon', () => {
     const log = collectingLogger();
     // 60 s of validity after a 300 s backdate: two thirds of the lifetime passed 60 s before issuance
     const renewer: Renewer = {
-      renew: async (_e, c) => ({ certificate: await issue(certificateFields(c.certDer).subject, c.privateKey, undefined, 60, backdatingCa), chain: [] }),
+      renew: async (_e, c) => ({ certificate: await issue(certificateFields(c.certDer).subject, c.privateKey, undefined, 300 + 60, backdatingCa), chain: [] }),
       enroll: () => Promise.reject(new Error('not expected')),
     };
     await runRenewals({

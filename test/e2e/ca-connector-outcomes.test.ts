@@ -76,7 +76,7 @@ describe('CA connector outcomes through the RA', () => {
     expect(req!.operation).toBe('enroll');
     expect(req!.csr.equals(csr.der)).toBe(true);
     expect(req!.template.spki.equals(parseCsr(csr.der).spki)).toBe(true);
-    expect(req!.template.validityDays).toBe(365);
+    expect(req!.template.validitySeconds).toBe(365 * 86_400);
     expect(req!.requester).toBe(basic.user);
     expect(req!.requestId).not.toBe(ca.requests[1]!.requestId);
   });

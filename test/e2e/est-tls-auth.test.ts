@@ -167,7 +167,7 @@ describe('simplereenroll', () => {
       random: randomBytes,
     });
     const csr = await makeCsr({ name: 'CN=expired-device' });
-    const issued = await issueTemplate(ca, { subject: (await import('../../src/pki/csr.js')).parseCsr(csr.der).subject, spki: (await import('../../src/pki/csr.js')).parseCsr(csr.der).spki, subjectAltName: undefined, validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: ['1.3.6.1.5.5.7.3.2'] });
+    const issued = await issueTemplate(ca, { subject: (await import('../../src/pki/csr.js')).parseCsr(csr.der).subject, spki: (await import('../../src/pki/csr.js')).parseCsr(csr.der).spki, subjectAltName: undefined, validitySeconds: 1 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: ['1.3.6.1.5.5.7.3.2'] });
     await s.runtime.store.recordIssuance(
       { serial: issued.serialHex, profile: 'default', ca: 'default', subject: 'CN=expired-device', sans: [], notBefore: issued.notBefore, notAfter: issued.notAfter, der: issued.der, requester: 'test', renews: null },
       { actor: 'test', action: 'simpleenroll', profile: 'default', outcome: 'success', serial: issued.serialHex, detail: null },

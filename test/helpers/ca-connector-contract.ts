@@ -41,7 +41,7 @@ export function templateFor(csr: TestCsr | Buffer, spki?: Buffer): IssuanceTempl
   const parsed = parseCsr(Buffer.isBuffer(csr) ? csr : csr.der);
   return {
     subject: parsed.subject, spki: spki ?? parsed.spki, subjectAltName: parsed.requestedExtensions.get(OID.subjectAltName),
-    validityDays: 30, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth],
+    validitySeconds: 30 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth],
   };
 }
 

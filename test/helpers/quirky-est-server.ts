@@ -129,7 +129,7 @@ export async function startQuirkyServer(opts: QuirkyServerOptions = {}): Promise
   let nextConnection = 1;
 
   const issueFor = async (subject: Buffer, spki: Buffer, san: Buffer | undefined, seconds = validitySeconds, by = ca): Promise<Buffer> => {
-    const cert = await issueTemplate(by, { subject, spki, subjectAltName: san, validityDays: seconds / 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] });
+    const cert = await issueTemplate(by, { subject, spki, subjectAltName: san, validitySeconds: seconds, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] });
     issued.push(cert.der);
     return cert.der;
   };

@@ -69,23 +69,23 @@ describe('withCache', () => {
   });
 
   it('drops a record changed through it at once, and one changed by another process on the next turn', async () => {
-    expect((await server.getProfile('iot'))!.validityDays).toBe(397);
-    await server.updateProfile({ ...fullProfile('iot'), validityDays: 30 });
-    expect((await server.getProfile('iot'))!.validityDays).toBe(30);
+    expect((await server.getProfile('iot'))!.validitySeconds).toBe(397 * 86_400);
+    await server.updateProfile({ ...fullProfile('iot'), validitySeconds: 30 * 86_400 });
+    expect((await server.getProfile('iot'))!.validitySeconds).toBe(30 * 86_400);
     await server.setAccountDisabled('DEV@example.com', true);
     expect((await server.getAccount('dev@example.com'))!.disabled).toBe(true);
 
     await cli.setAccountPassword('dev@example.com', 'h2');
-    await cli.updateProfile({ ...fullProfile('iot'), validityDays: 7 });
+    await cli.updateProfile({ ...fullProfile('iot'), validitySeconds: 7 * 86_400 });
     await nextTurn();
     expect((await server.getAccount('dev@example.com'))!.passwordHash).toBe('h2');
-    expect((await server.getProfile('iot'))!.validityDays).toBe(7);
+    expect((await server.getProfile('iot'))!.validitySeconds).toBe(7 * 86_400);
   });
 
   it('does not keep a record read before a change that landed while the read was under way', async () => {
     const reading = server.getProfile('iot'); // the row is read now; the promise settles later
-    await server.updateProfile({ ...fullProfile('iot'), validityDays: 5 });
-    expect((await reading)!.validityDays).toBe(397);
-    expect((await server.getProfile('iot'))!.validityDays).toBe(5);
+    await server.updateProfile({ ...fullProfile('iot'), validitySeconds: 5 * 86_400 });
+    expect((await reading)!.validitySeconds).toBe(397 * 86_400);
+    expect((await server.getProfile('iot'))!.validitySeconds).toBe(5 * 86_400);
   });
 });

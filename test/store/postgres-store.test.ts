@@ -6,7 +6,9 @@ import { openPostgresStore, postgresConfig, type PostgresStore, type PostgresSto
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-migrations.js';
 import { StoreConflictError, StoreUnavailableError, type StoreChange } from '../../src/store/store.js';
 import { createTestDatabase, databaseUrl, withConnection, type TestDatabase } from '../helpers/postgres.js';
-import { newCertificate, newEvent, storeContract } from './store-contract.js';
+import { fullProfile, newCertificate, newEvent, storeContract } from './store-contract.js';
+import { PROFILE_LIFECYCLE_POSTGRES } from '../../src/store/profile-lifecycle-migration.js';
+import { PROFILE_COLUMNS, profileValues } from '../../src/store/postgres-rows.js';
 
 const distStore = fileURLToPath(new URL('../../dist/store/postgres-store.js', import.meta.url));
 let contractDb: TestDatabase | undefined;
@@ -94,6 +96,27 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     expect(await withConnection(db.url, async (c) => (await c.query('SELECT COUNT(*)::int AS n FROM schema_migrations')).rows[0].n)).toBe(POSTGRES_MIGRATIONS.length);
   });
 
+  it('profile lifecycle migration: a profile of the schema before it keeps its validity, now in seconds; a row with days only (an older instance\'s) reads in days', async () => {
+    const mine = POSTGRES_MIGRATIONS.indexOf(PROFILE_LIFECYCLE_POSTGRES);
+    await withConnection(db.url, async (c) => {
+      await c.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const [i, m] of POSTGRES_MIGRATIONS.slice(0, mine).entries()) {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [i + 1, m.name]);
+      }
+      const v = profileValues({ ...fullProfile('old'), validitySeconds: 30 * 86_400 }).slice(0, 18);
+      await c.query(`INSERT INTO profiles (${PROFILE_COLUMNS.split(',').slice(0, 18).join(',')}, created_at, updated_at)
+        VALUES (${v.map((_, i) => `$${i + 1}`).join(', ')}, now(), now())`, v);
+    });
+    const store = await open();
+    expect(await store.getProfile('old')).toMatchObject({ validitySeconds: 30 * 86_400, retiredAt: null });
+    await store.updateProfile({ ...fullProfile('old'), validitySeconds: 8 * 3600 });
+    const row = await withConnection(db.url, async (c) => (await c.query("SELECT validity_days, validity_seconds FROM profiles WHERE label = 'old'")).rows[0]);
+    expect(row).toEqual({ validity_days: 1, validity_seconds: 28_800 });
+    await withConnection(db.url, (c) => c.query("UPDATE profiles SET validity_seconds = NULL, validity_days = 7 WHERE label = 'old'"));
+    expect((await store.getProfile('old'))?.validitySeconds).toBe(7 * 86_400);
+  });
+
   it('refuses a database migrated by a newer Estuary', async () => {
     await (await open()).close();
     await withConnection(db.url, (c) => c.query(`INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')`));
@@ -125,7 +148,7 @@ describe('PostgresStore (PostgreSQL specifics)', () => {
     expect(await superseded).toEqual({ kind: 'revocation', ca: renewed.ca, serial: renewed.serial });
 
     const profile = nextChange(a, (c) => c.kind === 'profile');
-    expect(await b.updateProfile({ ...(await a.getProfile('iot'))!, validityDays: 7 })).toBe(true);
+    expect(await b.updateProfile({ ...(await a.getProfile('iot'))!, validitySeconds: 7 * 86_400 })).toBe(true);
     expect(await profile).toEqual({ kind: 'profile', label: 'iot' });
 
     const crl = nextChange(a, (c) => c.kind === 'crl');

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
-import { auditParams, iso } from '../../src/store/sqlite-rows.js';
+import { auditParams, iso, profileParams } from '../../src/store/sqlite-rows.js';
+import { PROFILE_LIFECYCLE_SQLITE } from '../../src/store/profile-lifecycle-migration.js';
 import { COALESCE_BATCH, eventLoopBusy, SMALL_BATCH, SqliteWriter } from '../../src/store/sqlite-writer.js';
 import type { WriteOp } from '../../src/store/sqlite-writer-protocol.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
@@ -178,13 +179,36 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await store.listAudit()).toHaveLength(1);
   });
 
+  it('profile lifecycle migration: a profile of the schema before it keeps its validity, now in seconds; a row with days only (an older instance\'s) reads in days', async () => {
+    // the schema just before the migration, whatever the migrations after it
+    const mine = SQLITE_MIGRATIONS.indexOf(PROFILE_LIFECYCLE_SQLITE);
+    const db = new Database(file);
+    for (const m of SQLITE_MIGRATIONS.slice(0, mine)) db.exec(m.sql);
+    db.pragma(`user_version = ${mine}`);
+    const old = profileParams({ ...fullProfile('old'), validitySeconds: 30 * 86_400 }, iso(new Date()));
+    const columns = ['label', 'enabled', 'ca', 'auth', 'client_trust_anchors', 'validity_days', 'key_algorithms', 'key_usage', 'extended_key_usage', 'allowed_accounts',
+      'csr_attrs', 'approval', 'retry_after_seconds', 'pending_ttl_hours', 'pop_linking', 'name_policy', 'device_revocation', 'renewal'];
+    db.prepare(`INSERT INTO profiles (${columns.join(', ')}, created_at, updated_at) VALUES (${columns.map((c) => `@${c}`).join(', ')}, @now, @now)`)
+      .run(Object.fromEntries([...columns, 'now'].map((c) => [c, old[c]])));
+    db.close();
+    const migrated = openStore();
+    expect(await migrated.getProfile('old')).toMatchObject({ validitySeconds: 30 * 86_400, retiredAt: null });
+    await migrated.updateProfile({ ...fullProfile('old'), validitySeconds: 8 * 3600 });
+    const raw = new Database(file);
+    // older readers see whole days, at least one
+    expect(raw.prepare("SELECT validity_days, validity_seconds FROM profiles WHERE label = 'old'").get()).toEqual({ validity_days: 1, validity_seconds: 28_800 });
+    raw.prepare("UPDATE profiles SET validity_seconds = NULL, validity_days = 7 WHERE label = 'old'").run();
+    raw.close();
+    expect((await migrated.getProfile('old'))?.validitySeconds).toBe(7 * 86_400);
+  });
+
   it('shares one file between two open stores (server and CLI), both ways', async () => {
     const server = openStore();
     const cli = openStore();
     await cli.createAccount({ email: 'device@example.com', passwordHash: 'h', role: 'est' });
     await cli.createProfile(fullProfile('iot'));
     expect(await server.getAccount('device@example.com')).toBeDefined();
-    expect((await server.getProfile('iot'))?.validityDays).toBe(397);
+    expect((await server.getProfile('iot'))?.validitySeconds).toBe(397 * 86_400);
 
     const cert = newCertificate();
     await server.recordIssuance(cert, newEvent({ serial: cert.serial }));
@@ -193,8 +217,8 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect(await server.isRevoked(cert.serial)).toBe(true);
     expect(await server.revokeCertificate(cert.serial, 'keyCompromise', new Date())).toBe(false);
 
-    await cli.updateProfile({ ...fullProfile('iot'), validityDays: 7 });
-    expect((await server.getProfile('iot'))?.validityDays).toBe(7);
+    await cli.updateProfile({ ...fullProfile('iot'), validitySeconds: 7 * 86_400 });
+    expect((await server.getProfile('iot'))?.validitySeconds).toBe(7 * 86_400);
     await Promise.all([server.appendAudit(newEvent({ actor: 'server' })), cli.appendAudit(newEvent({ actor: 'cli' }))]);
     expect((await server.listAudit({ actor: 'cli' })).length).toBe(1);
     expect((await cli.listAudit({ actor: 'server' })).length).toBe(1);

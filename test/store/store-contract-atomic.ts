@@ -142,7 +142,7 @@ export function storeAtomicContract(name: string, open: () => Promise<Store>, cl
         const changes = recorder(store);
         await store.createProfile(fullProfile('iot'));
         expect(await changes.waitFor((c) => c.kind === 'profile' && c.label === 'iot')).toBeDefined();
-        await store.updateProfile({ ...fullProfile('iot'), validityDays: 3 });
+        await store.updateProfile({ ...fullProfile('iot'), validitySeconds: 3 * 86_400 });
         changes.seen.length = 0;
         await store.createAccount({ email: 'Dev@Example.com', passwordHash: 'h', role: 'est' });
         expect(await changes.waitFor((c) => c.kind === 'account' && c.email === 'dev@example.com')).toBeDefined();

@@ -15,6 +15,7 @@ import { storeSharedStateContract } from './store-contract-shared.js';
 import { storeMfaContract } from './store-contract-mfa.js';
 import { storeHistoryContract } from './store-contract-history.js';
 import { storeApiTokenContract } from './store-contract-tokens.js';
+import { storeLifecycleContract } from './store-contract-lifecycle.js';
 
 let serialCounter = 0;
 
@@ -49,7 +50,7 @@ export function fullProfile(label: string): NewProfile {
       '-----BEGIN CERTIFICATE-----\nMIIBfake1\n-----END CERTIFICATE-----\n',
       '-----BEGIN CERTIFICATE-----\nMIIBfake2 "quoted" \\ back\n-----END CERTIFICATE-----\n',
     ],
-    validityDays: 397,
+    validitySeconds: 397 * 86_400,
     keyAlgorithms: [{ type: 'ec', curves: ['P-256', 'P-384'] }, { type: 'rsa', minBits: 3072 }, { type: 'ed25519' }],
     keyUsage: ['digitalSignature', 'keyEncipherment', 'keyAgreement'],
     extendedKeyUsage: ['clientAuth', '1.3.6.1.5.5.7.3.2', 'serverAuth'],
@@ -160,7 +161,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         expect(created).toMatchObject(input);
         expect(created.createdAt).toBeInstanceOf(Date);
         const read = await store.getProfile('iot');
-        expect(read).toEqual({ ...input, createdAt: created.createdAt, updatedAt: created.updatedAt });
+        expect(read).toEqual({ ...input, retiredAt: null, createdAt: created.createdAt, updatedAt: created.updatedAt });
         expect(await store.getProfile('nope')).toBeUndefined();
       });
 
@@ -183,7 +184,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         const created = await store.createProfile(fullProfile('p'));
         const replacement: NewProfile = {
           label: 'p', enabled: true, ca: 'default', auth: 'tls-client-cert', clientTrustAnchors: ['PEM'],
-          validityDays: 30, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
+          validitySeconds: 30 * 86_400, keyAlgorithms: [{ type: 'rsa', minBits: 2048 }], keyUsage: ['digitalSignature'],
           extendedKeyUsage: [], allowedAccounts: ['x@example.com'], csrAttrs: [], approval: 'auto', retryAfterSeconds: 60, pendingTtlHours: 72, approvals: 1, popLinking: 'off', namePolicy: EMPTY_NAME_POLICY,
           deviceRevocation: { whenUnavailable: 'refuse', crlUrls: {} }, renewal: DEFAULT_RENEWAL,
         };
@@ -498,4 +499,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeMfaContract(name, open, cleanup);
   storeHistoryContract(name, open, cleanup);
   storeApiTokenContract(name, open, cleanup);
+  storeLifecycleContract(name, open, cleanup);
 }

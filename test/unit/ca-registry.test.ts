@@ -93,7 +93,7 @@ describe('connector registry', () => {
       expect((await ca.chain()).map((c) => c.equals(issuing.der) || c.equals(root.der))).toEqual([true, true]);
       const { der } = await issueTemplate(ca, {
         subject: Buffer.from('3000', 'hex'), spki: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }),
-        subjectAltName: Buffer.from('300d820b7265672e6578616d706c65', 'hex'), validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
+        subjectAltName: Buffer.from('300d820b7265672e6578616d706c65', 'hex'), validitySeconds: 1 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
       });
       const cert = new X509Certificate(der);
       expect(cert.verify(new X509Certificate(issuing.der).publicKey)).toBe(true);

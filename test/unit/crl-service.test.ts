@@ -38,7 +38,7 @@ describe('CRL service', () => {
     now = new Date('2026-01-01T00:59:00Z');
     expect((await crls.current('default'))!.equals(first)).toBe(true); // within the first half: cached
 
-    const issued = await issueTemplate(ca, { subject: Buffer.from([0x30, 0x00]) /* empty; the SAN names it */, spki: Buffer.from(new X509Certificate(issuing.der).publicKey.export({ type: 'spki', format: 'der' })), subjectAltName: Buffer.from([0x30, 0x03, 0x82, 0x01, 0x61]), validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [] });
+    const issued = await issueTemplate(ca, { subject: Buffer.from([0x30, 0x00]) /* empty; the SAN names it */, spki: Buffer.from(new X509Certificate(issuing.der).publicKey.export({ type: 'spki', format: 'der' })), subjectAltName: Buffer.from([0x30, 0x03, 0x82, 0x01, 0x61]), validitySeconds: 1 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [] });
     await store.recordIssuance(
       { serial: issued.serialHex, profile: 'p', ca: 'default', subject: '', sans: ['DNS:a'], notBefore: issued.notBefore, notAfter: issued.notAfter, der: issued.der, requester: 't', renews: null },
       { actor: 't', action: 'simpleenroll', profile: 'p', outcome: 'success', serial: issued.serialHex, detail: null },

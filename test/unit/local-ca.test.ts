@@ -22,7 +22,7 @@ describe('local CA, connector contract v2', () => {
     const generated = parseCsr((await makeCsr({ name: 'CN=other-key' })).der).spki;
     const result = await ca.issue({
       operation: 'serverkeygen', csr: csr.der, requestId: 'r-1', requester: 'dev@example.com',
-      template: { subject: encodeName('CN=decided'), spki: generated, subjectAltName: undefined, validityDays: 2, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] },
+      template: { subject: encodeName('CN=decided'), spki: generated, subjectAltName: undefined, validitySeconds: 2 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [OID.clientAuth] },
     });
     expect(result.status).toBe('issued'); // a local CA never answers pending
     if (result.status !== 'issued') return;

@@ -219,7 +219,7 @@ describe('native signing', () => {
     const leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const { der } = await issueTemplate(ca, {
       subject: seq(), spki: leafKey.publicKey.export({ type: 'spki', format: 'der' }), subjectAltName: seq(tlv(0x82, Buffer.from('native.example'))),
-      validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
+      validitySeconds: 1 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
     });
     const rootPem = tmp.write(`${algorithm}-root.pem`, toPem('CERTIFICATE', root.der));
     const issuingPem = tmp.write(`${algorithm}-issuing.pem`, toPem('CERTIFICATE', issuing.der));

@@ -10,7 +10,7 @@ import type { KeyAlgorithmRule, Profile } from '../../src/ra/model.js';
 
 function profile(keyAlgorithms: KeyAlgorithmRule[], extra: Partial<Profile> = {}): Profile {
   const base = defaultProfile('devices', 'default');
-  return { ...base, validityDays: 30, keyAlgorithms, extendedKeyUsage: ['clientAuth'], createdAt: new Date(0), updatedAt: new Date(0), ...extra };
+  return { ...base, validitySeconds: 30 * 86_400, keyAlgorithms, extendedKeyUsage: ['clientAuth'], createdAt: new Date(0), updatedAt: new Date(0), ...extra };
 }
 
 const P256: PublicKeyInfo = { type: 'ec', curve: 'P-256', bits: 256 };

@@ -17,11 +17,11 @@ describe('validateProfile', () => {
 
   it('names every broken field, not just the first', () => {
     const errors = fields({
-      label: 'bad label', ca: 'nope', validityDays: 0, keyUsage: ['keyCertSign'], extendedKeyUsage: ['frobnicate'], csrAttrs: ['zz'],
+      label: 'bad label', ca: 'nope', validitySeconds: 0, keyUsage: ['keyCertSign'], extendedKeyUsage: ['frobnicate'], csrAttrs: ['zz'],
       retryAfterSeconds: 1.5, pendingTtlHours: 99_999, allowedAccounts: ['not-an-email'],
     });
     expect(errors.map((e) => e.field)).toEqual([
-      'label', 'ca', 'validityDays', 'keyUsage', 'extendedKeyUsage', 'allowedAccounts', 'csrAttrs', 'retryAfterSeconds', 'pendingTtlHours',
+      'label', 'ca', 'validity', 'keyUsage', 'extendedKeyUsage', 'allowedAccounts', 'csrAttrs', 'retryAfterSeconds', 'pendingTtlHours',
     ]);
     expect(errors.find((e) => e.field === 'ca')!.message).toBe('no CA connector "nope" is configured (configured: default, issuing-2)');
     expect(errors.find((e) => e.field === 'keyUsage')!.message).toMatch(/cannot issue keyCertSign/);

@@ -90,7 +90,7 @@ describe.each(['ec-p256', 'rsa-2048'] as const)('the local CA on an asynchronous
     const leaf = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const { der } = await issueTemplate(ca, {
       subject: seq(), spki: leaf.publicKey.export({ type: 'spki', format: 'der' }), subjectAltName: seq(tlv(0x82, Buffer.from('signer.example'))),
-      validityDays: 1, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
+      validitySeconds: 1 * 86_400, keyUsage: ['digitalSignature'], extendedKeyUsage: [],
     });
     const rootPem = tmp.write(`${algorithm}-root.pem`, toPem('CERTIFICATE', root.der));
     const issuingPem = tmp.write(`${algorithm}-issuing.pem`, toPem('CERTIFICATE', issuing.der));

@@ -1,7 +1,8 @@
 /** The issuance policy part of the profile form: validity, keys, usages, approval, PoP linking, renewal. */
 import { errorsFor } from '../api';
 import type { FieldError, KeyAlgorithmRule, ProfileInput } from '../types';
-import { CheckboxField, CheckboxGroup, FieldMessages, NumberField, SelectField } from './fields';
+import { CheckboxField, CheckboxGroup, FieldMessages, NumberField, SelectField, TextField } from './fields';
+import { formatValidity } from '../../ra/validity';
 import { ListField } from './list-field';
 
 type Curve = 'P-256' | 'P-384' | 'P-521';
@@ -124,7 +125,16 @@ export function IssuancePolicy(props: PolicyProps) {
         </p>
       ) : null}
       <fieldset class="plain" disabled={decided} data-testid="certificate-content">
-        <NumberField label="Validity" name="validityDays" unit="days" min={1} max={36500} value={value.validityDays} onInput={(v) => set('validityDays', v)} errors={errors} required />
+        <TextField
+          label="Validity"
+          name="validity"
+          value={value.validity ?? formatValidity(value.validitySeconds)}
+          onInput={(v) => set('validity', v)}
+          errors={errors}
+          required
+          spellcheck={false}
+          hint="30d, 8h, 90m or 1d12h (1m to 3650d); short-lived certificates renew often, so keep the renewal agent's schedule in mind. Clamped to the CA's own validity."
+        />
         <CheckboxGroup label="Key usage" name="keyUsage" options={KEY_USAGES} value={value.keyUsage as never[]} onChange={(v) => set('keyUsage', v)} errors={errors} />
         <CheckboxGroup
           label="Extended key usage"

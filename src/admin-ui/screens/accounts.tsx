@@ -1,4 +1,4 @@
-/** EST accounts (and the operators' accounts): create, disable/enable, reset password, unlock, restrict. */
+/** EST and Web RA accounts: create (with restrictions), disable/enable, reset password, unlock, restrict, delete. */
 import { useState } from 'preact/hooks';
 import { api, describeError } from '../api';
 import { AccountDialog, type AccountAction } from '../components/account-dialogs';
@@ -55,7 +55,7 @@ export function AccountsScreen() {
 
   return (
     <>
-      <PageHeader title="EST accounts" lead="Devices and enrolment tools authenticate with these accounts over HTTP Basic. Operator accounts sign in here.">
+      <PageHeader title="EST and Web RA accounts" lead="EST accounts: devices and enrolment tools authenticate with them over HTTP Basic. Web RA accounts (admin, officer, auditor): operators sign in here with them.">
         {mayWrite ? (
           <button type="button" class="primary" onClick={() => setAction({ kind: 'create' })} data-testid="new-account">
             New account
@@ -70,7 +70,7 @@ export function AccountsScreen() {
           onChange={setFilter}
           options={[
             { value: 'est', label: 'EST accounts' },
-            { value: 'operators', label: 'Operator accounts (admin, officer, auditor)' },
+            { value: 'operators', label: 'Web RA accounts (admin, officer, auditor)' },
             { value: 'all', label: 'All accounts' },
           ]}
         />
@@ -122,6 +122,9 @@ export function AccountsScreen() {
                         {a.selfService ? 'No self-service' : 'Allow self-service'}
                       </button>
                     ) : null}
+                    <button type="button" class="secondary small danger" onClick={() => setAction({ kind: 'delete', account: a })} aria-label={`Delete ${a.email}`} disabled={a.email === session.email}>
+                      Delete…
+                    </button>
                   </td>
                 ) : null}
               </tr>

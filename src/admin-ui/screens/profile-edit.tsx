@@ -14,29 +14,31 @@ import { MECHANISMS, needsTrustAnchors } from '../profile-labels';
 import { navigate } from '../router';
 import { useSession } from '../session';
 import { defaultProfile } from '../../ra/default-profile';
+import { formatValidity } from '../../ra/validity';
 import { announce } from '../status';
 import type { CaConnector, FieldError, Profile, ProfileInput } from '../types';
 
 /** The fields this form shows; other server errors are listed at the top. */
 const KNOWN_FIELDS = [
-  'label', 'enabled', 'ca', 'auth', 'clientTrustAnchors', 'validityDays', 'keyAlgorithms', 'keyUsage', 'extendedKeyUsage',
+  'label', 'enabled', 'ca', 'auth', 'clientTrustAnchors', 'validity', 'validityDays', 'keyAlgorithms', 'keyUsage', 'extendedKeyUsage',
   'approval', 'approvals', 'retryAfterSeconds', 'pendingTtlHours', 'popLinking', 'namePolicy', 'csrAttrs', 'renewal',
 ];
 
 /** A new profile starts from the defaults `estuary profile add` and the API use. */
 function newProfile(ca: string): ProfileInput {
-  return defaultProfile('', ca);
+  const p = defaultProfile('', ca);
+  return { ...p, validity: formatValidity(p.validitySeconds) };
 }
 
-/** Exactly the writable fields (the API rejects the read-only ones). */
-function toInput(p: ProfileInput): ProfileInput {
+/** Exactly the writable fields (the API rejects the read-only ones); the validity as text. */
+function toInput(p: ProfileInput): Omit<ProfileInput, 'validitySeconds'> {
   return {
     label: p.label.trim(),
     enabled: p.enabled,
     ca: p.ca,
     auth: p.auth,
     clientTrustAnchors: p.clientTrustAnchors,
-    validityDays: p.validityDays,
+    validity: (p.validity ?? formatValidity(p.validitySeconds)).trim(),
     keyAlgorithms: p.keyAlgorithms,
     keyUsage: p.keyUsage,
     extendedKeyUsage: p.extendedKeyUsage,
@@ -83,7 +85,8 @@ export function ProfileEditScreen({ label }: { label: string | undefined }) {
 
 function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
   const session = useSession();
-  const readOnly = !can(session.role, 'profiles.write');
+  const retired = loaded.profile?.retiredAt;
+  const readOnly = !can(session.role, 'profiles.write') || Boolean(retired);
   const [saved, setSaved] = useState<Profile | undefined>(loaded.profile);
   const [value, setValue] = useState<ProfileInput>(() => loaded.profile ?? newProfile(loaded.cas[0]?.id ?? ''));
   const [errors, setErrors] = useState<FieldError[]>([]);
@@ -144,7 +147,11 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
   return (
     <form ref={formRef} class="profile-form" onSubmit={submit} noValidate data-testid="profile-form" aria-label={isNew ? 'New profile' : `Profile ${value.label}`}>
       <FormErrors errors={errors} known={KNOWN_FIELDS} />
-      {readOnly ? <p class="notice info">Your role may view profiles but not change them.</p> : null}
+      {retired ? (
+        <p class="notice info" data-testid="profile-retired">
+          Retired {new Date(retired).toLocaleString()}: this profile no longer enrols and cannot be changed; its certificates stay valid and revocable. Clone it from the profile list to issue under new settings.
+        </p>
+      ) : readOnly ? <p class="notice info">Your role may view profiles but not change them.</p> : null}
       <section class="card" aria-labelledby="sec-est">
         <h2 id="sec-est">Enrolment over Secure Transport</h2>
         <fieldset disabled={readOnly} class="plain">
@@ -237,7 +244,7 @@ function ProfileForm({ loaded, isNew }: { loaded: Loaded; isNew: boolean }) {
           {value.allowedAccounts.length
             ? `Only these EST accounts may use this profile: ${value.allowedAccounts.join(', ')}.`
             : 'Every EST account may use this profile.'}{' '}
-          Restrict accounts on the <a href="/accounts">EST accounts</a> screen.
+          Restrict accounts on the <a href="/accounts">accounts</a> screen.
         </p>
       </section>
       {!readOnly ? (
