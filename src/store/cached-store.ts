@@ -160,6 +160,16 @@ class CachedStore implements Store {
   acquireLease: Store['acquireLease'] = (n, h, at, ttl) => this.store.acquireLease(n, h, at, ttl);
   getCrl: Store['getCrl'] = (ca, kind) => this.store.getCrl(ca, kind);
   putCrl: Store['putCrl'] = (crl) => this.store.putCrl(crl);
+  createWebhookEndpoint: Store['createWebhookEndpoint'] = (e) => this.store.createWebhookEndpoint(e);
+  getWebhookEndpoint: Store['getWebhookEndpoint'] = (id) => this.store.getWebhookEndpoint(id);
+  listWebhookEndpoints: Store['listWebhookEndpoints'] = () => this.store.listWebhookEndpoints();
+  deleteWebhookEndpoint: Store['deleteWebhookEndpoint'] = (id) => this.store.deleteWebhookEndpoint(id);
+  queueExpiringWebhooks: Store['queueExpiringWebhooks'] = (at) => this.store.queueExpiringWebhooks(at);
+  claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (h, at, ms, n) => this.store.claimWebhookDeliveries(h, at, ms, n);
+  finishWebhookDelivery: Store['finishWebhookDelivery'] = (id, h, a) => this.store.finishWebhookDelivery(id, h, a);
+  redeliverWebhook: Store['redeliverWebhook'] = (id, at) => this.store.redeliverWebhook(id, at);
+  getWebhookDelivery: Store['getWebhookDelivery'] = (id) => this.store.getWebhookDelivery(id);
+  listWebhookDeliveries: Store['listWebhookDeliveries'] = (f) => this.store.listWebhookDeliveries(f);
 }
 
 /** The store with profiles and accounts cached in front of it (see the file comment). */

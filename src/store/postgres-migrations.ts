@@ -14,6 +14,7 @@
 import type { PoolClient } from 'pg';
 import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
 import { StoreUnavailableError } from './store.js';
+import { WEBHOOKS_POSTGRES_MIGRATION } from './webhooks-migration.js';
 
 export interface PostgresMigration {
   name: string;
@@ -324,6 +325,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   WEB_RA_AT_REAL_SIZE,
+  WEBHOOKS_POSTGRES_MIGRATION,
 ];
 
 /**

@@ -23,6 +23,8 @@ import { page } from './store-paging.js';
 import { auditWhere, pendingWhere } from './postgres-search.js';
 import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
+import { PostgresWebhooks } from './postgres-webhooks.js';
+import type { ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint } from './webhook-types.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
@@ -381,6 +383,19 @@ export class PostgresStore implements Store {
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.shared.acquireLease(name, holder, at, ttlMs); }
   getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.shared.getCrl(ca, kind); }
   putCrl(crl: StoredCrl): Promise<boolean> { return this.shared.putCrl(crl); }
+
+  // ---- webhooks (postgres-webhooks.ts) ----
+  private readonly webhooks = new PostgresWebhooks((what, text, values) => this.query(what, text, values));
+  createWebhookEndpoint(e: NewWebhookEndpoint): Promise<WebhookEndpoint> { return this.webhooks.createEndpoint(e); }
+  getWebhookEndpoint(id: number): Promise<WebhookEndpoint | undefined> { return this.webhooks.getEndpoint(id); }
+  listWebhookEndpoints(): Promise<WebhookEndpoint[]> { return this.webhooks.listEndpoints(); }
+  deleteWebhookEndpoint(id: number): Promise<boolean> { return this.webhooks.deleteEndpoint(id); }
+  queueExpiringWebhooks(at: Date): Promise<number> { return this.webhooks.queueExpiring(at); }
+  claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.webhooks.claim(holder, at, leaseMs, limit); }
+  finishWebhookDelivery(id: number, holder: string, a: WebhookAttempt): Promise<boolean> { return this.webhooks.finish(id, holder, a); }
+  redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.webhooks.redeliver(id, at); }
+  getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.webhooks.getDelivery(id); }
+  listWebhookDeliveries(f: WebhookDeliveryFilter = {}): Promise<{ items: WebhookDelivery[]; total: number }> { return this.webhooks.listDeliveries(f); }
 
   /** Resolves when a pooled connection answers (readiness checks); StoreUnavailableError otherwise. */
   async ping(): Promise<void> {

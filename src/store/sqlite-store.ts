@@ -33,6 +33,8 @@ import {
 import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
+import { SqliteWebhooks } from './sqlite-webhooks.js';
+import type { ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint } from './webhook-types.js';
 import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
 type Counted<T> = [result: T, before: number, after: number];
@@ -382,6 +384,20 @@ export class SqliteStore implements Store {
   async acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean> { return this.run('acquireLease', () => this.shared.acquireLease(name, holder, at, ttlMs)); }
   async getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined> { return this.run('getCrl', () => this.shared.getCrl(ca, kind)); }
   async putCrl(crl: StoredCrl): Promise<boolean> { return this.run('putCrl', () => this.shared.putCrl(crl)); }
+
+  // ---- webhooks (sqlite-webhooks.ts) ----
+  private webhookState: SqliteWebhooks | undefined;
+  private get webhooks(): SqliteWebhooks { return (this.webhookState ??= new SqliteWebhooks(this.db)); }
+  async createWebhookEndpoint(e: NewWebhookEndpoint): Promise<WebhookEndpoint> { return this.run('createWebhookEndpoint', () => this.webhooks.createEndpoint(e)); }
+  async getWebhookEndpoint(id: number): Promise<WebhookEndpoint | undefined> { return this.run('getWebhookEndpoint', () => this.webhooks.getEndpoint(id)); }
+  async listWebhookEndpoints(): Promise<WebhookEndpoint[]> { return this.run('listWebhookEndpoints', () => this.webhooks.listEndpoints()); }
+  async deleteWebhookEndpoint(id: number): Promise<boolean> { return this.run('deleteWebhookEndpoint', () => this.webhooks.deleteEndpoint(id)); }
+  async queueExpiringWebhooks(at: Date): Promise<number> { return this.run('queueExpiringWebhooks', () => this.webhooks.queueExpiring(at)); }
+  async claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.run('claimWebhookDeliveries', () => this.webhooks.claim(holder, at, leaseMs, limit)); }
+  async finishWebhookDelivery(id: number, holder: string, a: WebhookAttempt): Promise<boolean> { return this.run('finishWebhookDelivery', () => this.webhooks.finish(id, holder, a)); }
+  async redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.run('redeliverWebhook', () => this.webhooks.redeliver(id, at)); }
+  async getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.run('getWebhookDelivery', () => this.webhooks.getDelivery(id)); }
+  async listWebhookDeliveries(f: WebhookDeliveryFilter = {}): Promise<{ items: WebhookDelivery[]; total: number }> { return this.run('listWebhookDeliveries', () => this.webhooks.listDeliveries(f)); }
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -11,6 +11,7 @@ import { storeAtomicContract, type StoreContractOptions } from './store-contract
 
 export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atomic.js';
 import { storeSharedStateContract } from './store-contract-shared.js';
+import { storeWebhookContract } from './store-contract-webhooks.js';
 
 let serialCounter = 0;
 
@@ -489,4 +490,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeSearchContract(name, open, cleanup);
   storeAtomicContract(name, open, cleanup, options);
   storeSharedStateContract(name, open, cleanup);
+  storeWebhookContract(name, open, cleanup);
 }
