@@ -19,6 +19,8 @@ import { certificateRoutes } from './api-certificates.js';
 import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
 import { requestRoutes } from './api-requests.js';
+import { webhookRoutes } from './api-webhooks.js';
+import type { WebhookService } from '../notify/webhook-service.js';
 import { sessionRoutes } from './api-session.js';
 import { authorize } from './guard.js';
 import { buildOpenApi } from './openapi.js';
@@ -44,7 +46,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, openApiRoute,
+  ...sessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...requestRoutes, ...certificateRoutes, ...auditRoutes, ...webhookRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {
@@ -76,6 +78,8 @@ export interface AdminServerOptions {
   limits?: ListenerLimits;
   /** Bounds the full password hashes of sign-ins (shared with EST at the composition root). */
   gate?: HashGate;
+  /** Webhooks (notify/webhook-service.ts); left out: those routes answer 501. */
+  webhooks?: WebhookService;
 }
 
 /** Query strings and path parameters arrive as text: numbers and booleans the schema asks for are converted (bodies never are). */
@@ -117,6 +121,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     sessions: new SessionManager({ store: o.store, idleMs: o.sessionIdleMinutes * 60_000, absoluteMs: o.sessionAbsoluteHours * 3_600_000, now: () => now().getTime() }),
     throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, store: o.store, now: () => now().getTime() }),
     gate: o.gate ?? new HashGate(),
+    webhooks: o.webhooks,
   };
   const app = Fastify({
     loggerInstance: o.logger.child({ listener: 'admin' }),

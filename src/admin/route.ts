@@ -12,6 +12,7 @@ import type { CaLifecycle } from './ca-lifecycle.js';
 import type { Session, SessionManager } from './sessions.js';
 import type { HashGate } from '../ra/hash-gate.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
+import type { WebhookService } from '../notify/webhook-service.js';
 
 /** `public`: no session; `signed-in`: any Web RA role; otherwise the roles that may. */
 export type Access = 'public' | 'signed-in' | readonly AdminRole[];
@@ -45,6 +46,8 @@ export interface AdminContext {
   /** Bounds the full password hashes of sign-ins (ra/hash-gate.ts). */
   gate: HashGate;
   logger: Logger;
+  /** Webhook endpoints and deliveries; undefined: those routes answer 501. */
+  webhooks: WebhookService | undefined;
 }
 
 export interface ApiCall<P, Q, B> {

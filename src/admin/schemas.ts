@@ -18,7 +18,7 @@ export function schemaName(schema: object): string | undefined {
   return NAMES.get(schema);
 }
 
-function named<T extends object>(name: string, schema: T): T {
+export function named<T extends object>(name: string, schema: T): T {
   NAMES.set(schema, name);
   return schema;
 }

@@ -29,6 +29,7 @@ import { createOcspService } from '../ra/ocsp-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { HashGate } from '../ra/hash-gate.js';
 import { openStore } from '../store/open-store.js';
+import { createWebhookService } from '../notify/webhook-service.js';
 import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
 import { watchCaConfig } from './ca-reload.js';
@@ -181,9 +182,11 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     open: (id, c) => openCa(id, c, config.crl.publicUrl, config.ocsp, logger),
     changed: () => service.casChanged(),
   });
+  const webhooks = createWebhookService({ store, config: config.webhooks, logger });
   const admin = config.admin.listen
     ? await createAdminServer({
         store,
+        webhooks,
         cas: adminCas,
         caLifecycle: caLifecycleService({
           home: config.home, env: process.env, now: () => new Date(),
@@ -275,6 +278,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
           throw err;
         }
       }
+      webhooks.dispatcher.start();
       return port;
     },
     estUrl: () => estBaseUrl(config, port),
@@ -302,6 +306,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       } finally {
         clearTimeout(deadline);
       }
+      await webhooks.dispatcher.stop();
       for (const ca of cas.values()) if (closable(ca)) await ca.close();
       await store.close();
     },
