@@ -6,8 +6,8 @@
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../store/webhook-types.js';
 
 export class WebhookInputError extends Error {
-  constructor(readonly field: string, message: string) {
-    super(message);
+  constructor(readonly field: string, readonly reason: string) {
+    super(`${field}: ${reason}`);
     this.name = 'WebhookInputError';
   }
 }
