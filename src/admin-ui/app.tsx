@@ -13,6 +13,7 @@ import { DashboardScreen } from './screens/dashboard';
 import { ProfileEditScreen } from './screens/profile-edit';
 import { ProfilesScreen } from './screens/profiles';
 import { RequestsScreen } from './screens/requests';
+import { WebhooksScreen } from './screens/webhooks';
 import { Logo, SignIn } from './screens/sign-in';
 import { SessionContext } from './session';
 import { announce, clearStatus, useStatusMessage } from './status';
@@ -26,6 +27,7 @@ const NAV: ReadonlyArray<{ href: string; label: string; testId: string; roles?: 
   { href: '/certificates', label: 'Certificates', testId: 'nav-certificates' },
   { href: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { href: '/cas', label: 'CA connectors', testId: 'nav-cas', roles: ['admin', 'officer'] },
+  { href: '/webhooks', label: 'Webhooks', testId: 'nav-webhooks' },
 ];
 
 function Route({ path }: { path: string }): ComponentChildren {
@@ -40,6 +42,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if ((m = match('/certificates/:serial', path))) return <CertificateDetailScreen key={m.serial} serial={m.serial!} />;
   if (path === '/audit') return <AuditScreen />;
   if (path === '/cas') return <CaConnectorsScreen />;
+  if (path === '/webhooks') return <WebhooksScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>
