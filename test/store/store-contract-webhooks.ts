@@ -37,7 +37,7 @@ const held = (): NewPendingRequest => ({
 
 const audit = { actor: 'est@example.com', action: 'simpleenroll', profile: 'default', outcome: 'success', serial: null, detail: null };
 
-export function storeWebhookContract(name: string, open: () => Promise<Store>, cleanup?: () => Promise<void>): void {
+export function storeWebhookContract(name: string, open: () => Promise<Store>, cleanup: (() => Promise<void>) | undefined, openAgain: () => Promise<Store>): void {
   describe(`Store contract: ${name}: webhooks`, () => {
     let store: Store;
     beforeEach(async () => {
@@ -144,6 +144,24 @@ export function storeWebhookContract(name: string, open: () => Promise<Store>, c
       expect(await store.redeliverWebhook(999_999, redo)).toBe(false);
       expect(await store.getWebhookDelivery(id)).toMatchObject({ status: 'pending', attempts: 0 });
       expect((await store.claimWebhookDeliveries('instance-a', redo, 30_000, 10)).map((d) => d.id)).toEqual([id]);
+    });
+
+    it('splits due deliveries between two instances claiming at once: each delivery goes to exactly one', async () => {
+      await store.createWebhookEndpoint(endpoint(['cert.issued']));
+      await store.createWebhookEndpoint(endpoint(['cert.issued'], { url: 'https://second.example.com/' }));
+      for (let i = 0; i < 15; i++) await store.recordIssuance(cert(), audit); // 30 deliveries
+      const other = await openAgain();
+      try {
+        const at = soon();
+        const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? other : store).claimWebhookDeliveries(`holder-${i}`, at, 30_000, 5)));
+        const ids = claims.flat().map((d) => d.id);
+        expect(new Set(ids).size).toBe(ids.length); // nobody got one twice
+        const rest = await other.claimWebhookDeliveries('holder-late', at, 30_000, 100);
+        expect(ids.length + rest.length).toBe(30);
+        expect(new Set([...ids, ...rest.map((d) => d.id)]).size).toBe(30);
+      } finally {
+        await other.close();
+      }
     });
   });
 }

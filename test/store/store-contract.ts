@@ -490,5 +490,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeSearchContract(name, open, cleanup);
   storeAtomicContract(name, open, cleanup, options);
   storeSharedStateContract(name, open, cleanup);
-  storeWebhookContract(name, open, cleanup);
+  storeWebhookContract(name, open, cleanup, options.openAgain);
 }
