@@ -39,9 +39,13 @@ beforeAll(async () => {
     profile: 'default', operation: 'simpleenroll', requester: 'est@estuary.local', keyId: 'ab'.repeat(32), csr: csr.der, subject: 'CN=held', sans: [],
     keyDescription: 'EC P-256', createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000),
   });
+  // a webhook endpoint (its sealed secret opens with the home's webhooks.key wherever the home goes)
+  await s.runtime.store.createWebhookEndpoint({
+    url: 'https://hooks.example.com/', events: ['cert.issued'], expiringDays: [30], sealedSecret: 'v1.sealed', description: 'migrated', createdBy: 'cli', createdAt: now,
+  });
   await s.runtime.close();
   const sqlite = new Database(sqlitePath(loadConfig(home.home)), { readonly: true });
-  counts = Object.fromEntries(['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events'].map((t) => [t, (sqlite.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
+  counts = Object.fromEntries(['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events', 'webhook_endpoints'].map((t) => [t, (sqlite.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
   sqlite.close();
   db = await createTestDatabase();
 }, 180_000);
@@ -76,6 +80,8 @@ describe('estuary db migrate', () => {
       const next = await store.createPendingRequest({ ...held[0]!, keyId: 'cd'.repeat(32) });
       expect(next.id).toBeGreaterThan(held[0]!.id);
       expect((await store.listProfiles()).map((p) => p.label)).toContain('default');
+      expect(await store.listWebhookEndpoints()).toMatchObject([{ url: 'https://hooks.example.com/', events: ['cert.issued'], expiringDays: [30], sealedSecret: 'v1.sealed' }]);
+      expect((await store.listWebhookDeliveries()).total).toBe(0); // copying the certificates queued nothing
     } finally {
       await store.close();
     }
