@@ -7,7 +7,8 @@
  *     retrySeconds: 30         # delay before the 2nd attempt; doubles on each further failure
  *     retryMaxSeconds: 3600    # the delay stops growing here
  *     pollSeconds: 2           # how often an instance looks for due deliveries
- *     scanMinutes: 60          # how often expiring certificates are looked for
+ *     scanMinutes: 60          # how often expiring certificates are looked for (and old deliveries forgotten)
+ *     retentionDays: 30        # delivered and failed deliveries are kept this long
  *     expiringDays: [30, 7]    # cert.expiring thresholds of endpoints added without their own
  *     trustAnchors: FILE       # extra PEM CA certificates for https endpoints (besides the system's)
  *     secretKeyFile: webhooks.key  # the key that seals the endpoints' secrets (webhook-secrets.ts)
@@ -21,7 +22,7 @@ export interface WebhookConfig {
   secretKeyFile: string;
 }
 
-const KEYS = ['maxAttempts', 'timeoutSeconds', 'retrySeconds', 'retryMaxSeconds', 'pollSeconds', 'scanMinutes', 'expiringDays', 'trustAnchors', 'secretKeyFile'];
+const KEYS = ['maxAttempts', 'timeoutSeconds', 'retrySeconds', 'retryMaxSeconds', 'pollSeconds', 'scanMinutes', 'retentionDays', 'expiringDays', 'trustAnchors', 'secretKeyFile'];
 
 export function parseWebhookConfig(raw: Record<string, unknown>, resolve: (path: string) => string, fail: (message: string) => Error): WebhookConfig {
   for (const k of Object.keys(raw)) if (!KEYS.includes(k)) throw fail(`webhooks.${k}: unknown setting (allowed: ${KEYS.join(', ')})`);
@@ -59,6 +60,7 @@ export function parseWebhookConfig(raw: Record<string, unknown>, resolve: (path:
       scanMs: num('scanMinutes', d.scanMs / 60_000, 0.01, 24 * 60) * 60_000,
       expiringDays: [...new Set(days as number[])].sort((a, b) => b - a),
       batch: d.batch,
+      retentionMs: num('retentionDays', d.retentionMs / 86_400_000, 1, 3650, true) * 86_400_000,
       ca,
     },
     secretKeyFile: resolve(keyFile),

@@ -4,7 +4,8 @@
  * whose instance died ends by itself), POSTs each (webhook-sender.ts) and records the attempt:
  * delivered on a 2xx; else retried after retryBaseMs · 2^(attempt-1), at most retryMaxMs, until
  * `maxAttempts` attempts, then failed. Every `scanMs` it queues the expiring certificates, under
- * a lease so one instance scans at a time (the store's dedupe makes a second scan harmless anyway).
+ * a lease so one instance scans at a time (the store's dedupe makes a second scan harmless anyway),
+ * and forgets deliveries finished more than `retentionMs` ago.
  * Nothing here runs on the EST request path: the request path only inserts, by trigger.
  */
 import type { Store } from '../store/store.js';
@@ -23,12 +24,14 @@ export interface WebhookSettings {
   expiringDays: number[];
   /** Deliveries claimed (and attempted concurrently) at once. */
   batch: number;
+  /** Delivered and failed deliveries are forgotten this long after their last attempt. */
+  retentionMs: number;
   /** Extra trust anchors (PEM) for https endpoints. */
   ca?: string | undefined;
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
-  maxAttempts: 8, timeoutMs: 10_000, retryBaseMs: 30_000, retryMaxMs: 3_600_000, pollMs: 2_000, scanMs: 3_600_000, expiringDays: [30, 7], batch: 16,
+  maxAttempts: 8, timeoutMs: 10_000, retryBaseMs: 30_000, retryMaxMs: 3_600_000, pollMs: 2_000, scanMs: 3_600_000, expiringDays: [30, 7], batch: 16, retentionMs: 30 * 86_400_000,
 };
 
 export interface DispatcherOptions {
@@ -94,6 +97,8 @@ export class WebhookDispatcher {
     if (!(await this.o.store.acquireLease(EXPIRY_LEASE, this.o.holder, at, Math.max(60_000, this.o.settings.pollMs * 10)))) return 0;
     const queued = await this.o.store.queueExpiringWebhooks(at);
     if (queued > 0) this.o.logger?.info({ queued }, 'expiring certificates queued for webhooks');
+    const purged = await this.o.store.purgeWebhookDeliveries(new Date(at.getTime() - this.o.settings.retentionMs));
+    if (purged > 0) this.o.logger?.info({ purged }, 'old webhook deliveries forgotten');
     return queued;
   }
 

@@ -170,6 +170,7 @@ class CachedStore implements Store {
   redeliverWebhook: Store['redeliverWebhook'] = (id, at) => this.store.redeliverWebhook(id, at);
   getWebhookDelivery: Store['getWebhookDelivery'] = (id) => this.store.getWebhookDelivery(id);
   listWebhookDeliveries: Store['listWebhookDeliveries'] = (f) => this.store.listWebhookDeliveries(f);
+  purgeWebhookDeliveries: Store['purgeWebhookDeliveries'] = (before) => this.store.purgeWebhookDeliveries(before);
 }
 
 /** The store with profiles and accounts cached in front of it (see the file comment). */

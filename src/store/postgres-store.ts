@@ -395,6 +395,7 @@ export class PostgresStore implements Store {
   finishWebhookDelivery(id: number, holder: string, a: WebhookAttempt): Promise<boolean> { return this.webhooks.finish(id, holder, a); }
   redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.webhooks.redeliver(id, at); }
   getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.webhooks.getDelivery(id); }
+  purgeWebhookDeliveries(before: Date): Promise<number> { return this.webhooks.purge(before); }
   listWebhookDeliveries(f: WebhookDeliveryFilter = {}): Promise<{ items: WebhookDelivery[]; total: number }> { return this.webhooks.listDeliveries(f); }
 
   /** Resolves when a pooled connection answers (readiness checks); StoreUnavailableError otherwise. */

@@ -4,7 +4,7 @@
  * LOCKED, so instances claiming at the same moment split the work instead of taking one delivery twice.
  */
 import type { Query } from './postgres-shared.js';
-import { expiryBands, frameEvents, unframeEvents } from './sqlite-webhooks.js';
+import { EXPIRING_KEPT_MS, expiryBands, frameEvents, unframeEvents } from './sqlite-webhooks.js';
 import { StoreQueryError } from './store.js';
 import type {
   ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint, WebhookEventType,
@@ -107,6 +107,19 @@ export class PostgresWebhooks {
     const { rowCount } = await this.query('redeliverWebhook', `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
       claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND (claimed_until IS NULL OR claimed_until <= $2)`, [id, at]);
     return rowCount > 0;
+  }
+
+  async purge(before: Date): Promise<number> {
+    const { rows } = await this.query<{ n: number }>('purgeWebhookDeliveries', `WITH d AS (
+        DELETE FROM webhook_deliveries w USING webhook_events e WHERE e.id = w.event_id AND w.status <> 'pending' AND w.last_attempt_at < $1
+          AND (e.type <> 'cert.expiring' OR e.occurred_at < $2) RETURNING w.event_id
+      ), e AS (
+        -- the events left without deliveries (one snapshot: the deleted rows still count here, hence the comparison)
+        DELETE FROM webhook_events v WHERE v.id IN (SELECT event_id FROM d)
+          AND (SELECT COUNT(*) FROM webhook_deliveries o WHERE o.event_id = v.id) = (SELECT COUNT(*) FROM d WHERE d.event_id = v.id)
+        RETURNING v.id
+      ) SELECT (SELECT COUNT(*) FROM d)::int AS n`, [before, new Date(before.getTime() - EXPIRING_KEPT_MS)]);
+    return rows[0]!.n;
   }
 
   async getDelivery(id: number): Promise<WebhookDelivery | undefined> {

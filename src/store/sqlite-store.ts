@@ -397,6 +397,7 @@ export class SqliteStore implements Store {
   async finishWebhookDelivery(id: number, holder: string, a: WebhookAttempt): Promise<boolean> { return this.run('finishWebhookDelivery', () => this.webhooks.finish(id, holder, a)); }
   async redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.run('redeliverWebhook', () => this.webhooks.redeliver(id, at)); }
   async getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.run('getWebhookDelivery', () => this.webhooks.getDelivery(id)); }
+  async purgeWebhookDeliveries(before: Date): Promise<number> { return this.run('purgeWebhookDeliveries', () => this.webhooks.purge(before)); }
   async listWebhookDeliveries(f: WebhookDeliveryFilter = {}): Promise<{ items: WebhookDelivery[]; total: number }> { return this.run('listWebhookDeliveries', () => this.webhooks.listDeliveries(f)); }
 
   async close(): Promise<void> {

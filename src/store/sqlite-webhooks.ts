@@ -43,6 +43,8 @@ const DELIVERY_SELECT = `SELECT d.id, d.endpoint_id, p.url, d.event_id, e.type, 
   FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhook_endpoints p ON p.id = d.endpoint_id`;
 
 const DAY_MS = 86_400_000;
+/** cert.expiring events outlive any threshold (365 days at most): their certificates are not announced again. */
+export const EXPIRING_KEPT_MS = 366 * DAY_MS;
 
 /** The bands of an endpoint's thresholds: a certificate is announced at the smallest threshold it is within. */
 export function expiryBands(days: readonly number[], at: Date): Array<{ days: number; after: Date; until: Date }> {
@@ -126,6 +128,17 @@ export class SqliteWebhooks {
     const now = iso(at);
     return this.db.prepare(`UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = @now, claimed_by = NULL, claimed_until = NULL
       WHERE id = @id AND (claimed_until IS NULL OR claimed_until <= @now)`).run({ id, now }).changes > 0;
+  }
+
+  purge(before: Date): number {
+    const values = { before: iso(before), expiringBefore: iso(new Date(before.getTime() - EXPIRING_KEPT_MS)) };
+    return this.db.transaction(() => {
+      const n = this.db.prepare(`DELETE FROM webhook_deliveries WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+        WHERE d.status <> 'pending' AND d.last_attempt_at < @before AND (e.type <> 'cert.expiring' OR e.occurred_at < @expiringBefore))`).run(values).changes;
+      this.db.prepare(`DELETE FROM webhook_events WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)
+        AND (type <> 'cert.expiring' OR occurred_at < @expiringBefore)`).run({ expiringBefore: values.expiringBefore });
+      return n;
+    }).immediate();
   }
 
   getDelivery(id: number): WebhookDelivery | undefined {

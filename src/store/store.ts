@@ -288,6 +288,12 @@ export interface Store {
   /** Send a delivery again from its first attempt, now; false when no such delivery or it is being attempted. */
   redeliverWebhook(id: number, at: Date): Promise<boolean>;
   getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined>;
+  /**
+   * Forget deliveries delivered or failed before `before`, and events left without deliveries. A
+   * cert.expiring delivery is kept until its event is 366 days older than `before` (beyond any
+   * threshold), so that its certificate is not announced again. Returns how many deliveries.
+   */
+  purgeWebhookDeliveries(before: Date): Promise<number>;
   /** Newest first (default limit 100), with how many match. */
   listWebhookDeliveries(filter?: WebhookDeliveryFilter): Promise<{ items: WebhookDelivery[]; total: number }>;
 

@@ -146,6 +146,30 @@ export function storeWebhookContract(name: string, open: () => Promise<Store>, c
       expect((await store.claimWebhookDeliveries('instance-a', redo, 30_000, 10)).map((d) => d.id)).toEqual([id]);
     });
 
+    it('purges finished deliveries older than the retention, keeping pending ones and recent cert.expiring ones', async () => {
+      const issued = await store.createWebhookEndpoint(endpoint(['cert.issued', 'cert.expiring'], { expiringDays: [30] }));
+      const now = new Date();
+      await store.recordIssuance(cert(), audit);
+      await store.recordIssuance(cert(), audit);
+      await store.recordIssuance(cert({ notAfter: new Date(now.getTime() + 10 * DAY) }), audit);
+      await store.queueExpiringWebhooks(now);
+      const at = soon();
+      const claimed = await store.claimWebhookDeliveries('a', at, 30_000, 10);
+      expect(claimed).toHaveLength(4);
+      const keepPending = claimed.find((d) => d.event.type === 'cert.issued')!;
+      for (const d of claimed) {
+        const status = d.id === keepPending.id ? 'pending' : 'delivered';
+        await store.finishWebhookDelivery(d.id, 'a', { at, status, nextAttemptAt: at, responseCode: status === 'pending' ? 500 : 200, error: null });
+      }
+      expect(await store.purgeWebhookDeliveries(at)).toBe(0); // attempted at `at`, not before it
+      const later = new Date(at.getTime() + 31 * DAY);
+      expect(await store.purgeWebhookDeliveries(later)).toBe(2); // the delivered cert.issued ones
+      const left = (await store.listWebhookDeliveries({ endpointId: issued.id })).items;
+      expect(left.map((d) => d.event.type).sort()).toEqual(['cert.expiring', 'cert.issued']);
+      expect(await store.queueExpiringWebhooks(now)).toBe(0); // still announced once
+      expect(await store.purgeWebhookDeliveries(new Date(at.getTime() + 400 * DAY))).toBe(1); // the expiring one, beyond any threshold
+    });
+
     it('splits due deliveries between two instances claiming at once: each delivery goes to exactly one', async () => {
       await store.createWebhookEndpoint(endpoint(['cert.issued']));
       await store.createWebhookEndpoint(endpoint(['cert.issued'], { url: 'https://second.example.com/' }));

@@ -41,7 +41,7 @@ describe('validateConfig defaults', () => {
       log: { level: 'info' },
       limits: { requestTimeoutSeconds: 30, handshakeTimeoutSeconds: 10, maxConnectionsPerClient: 64, drainSeconds: 10 },
       webhooks: {
-        settings: { maxAttempts: 8, timeoutMs: 10_000, retryBaseMs: 30_000, retryMaxMs: 3_600_000, pollMs: 2_000, scanMs: 3_600_000, expiringDays: [30, 7], batch: 16, ca: undefined },
+        settings: { maxAttempts: 8, timeoutMs: 10_000, retryBaseMs: 30_000, retryMaxMs: 3_600_000, pollMs: 2_000, scanMs: 3_600_000, expiringDays: [30, 7], batch: 16, retentionMs: 30 * 86_400_000, ca: undefined },
         secretKeyFile: '/srv/estuary/webhooks.key',
       },
     } satisfies Config);
