@@ -9,7 +9,7 @@
  * Nothing here runs on the EST request path: the request path only inserts, by trigger.
  */
 import type { Store } from '../store/store.js';
-import type { ClaimedWebhookDelivery, WebhookDeliveryStatus } from '../store/webhook-types.js';
+import type { ClaimedWebhookDelivery, WebhookAttempt, WebhookDeliveryStatus } from '../store/webhook-types.js';
 import type { SecretBox } from './webhook-secrets.js';
 import { sendWebhook, type AttemptResult } from './webhook-sender.js';
 
@@ -106,11 +106,15 @@ export class WebhookDispatcher {
   async deliverDue(): Promise<number> {
     const s = this.o.settings;
     const claimed = await this.o.store.claimWebhookDeliveries(this.o.holder, this.now(), s.timeoutMs + CLAIM_MARGIN_MS, s.batch);
-    await Promise.all(claimed.map((d) => this.attempt(d)));
+    if (claimed.length === 0) return 0;
+    const attempts = await Promise.all(claimed.map((d) => this.attempt(d)));
+    // One write for the round: on SQLite, one commit on the server's connection instead of one per delivery.
+    const recorded = new Set(await this.o.store.finishWebhookDeliveries(this.o.holder, attempts));
+    for (const a of attempts) if (!recorded.has(a.id)) this.o.logger?.warn({ delivery: a.id }, 'webhook delivery claim ended before its attempt was recorded');
     return claimed.length;
   }
 
-  private async attempt(d: ClaimedWebhookDelivery): Promise<void> {
+  private async attempt(d: ClaimedWebhookDelivery): Promise<WebhookAttempt> {
     const s = this.o.settings;
     const attempt = d.attempts + 1;
     const at = this.now();
@@ -127,8 +131,7 @@ export class WebhookDispatcher {
     const log = { delivery: d.id, event: `evt_${d.event.id}`, type: d.event.type, url: d.url, attempt, responseCode: result.responseCode };
     if (status === 'failed') this.o.logger?.warn({ ...log, error: result.error }, 'webhook delivery failed; giving up');
     else if (status === 'pending') this.o.logger?.info({ ...log, error: result.error, retryAt: next.toISOString() }, 'webhook delivery failed; will retry');
-    const recorded = await this.o.store.finishWebhookDelivery(d.id, this.o.holder, { at, status, nextAttemptAt: next, responseCode: result.responseCode, error: result.error });
-    if (!recorded) this.o.logger?.warn(log, 'webhook delivery claim ended before its attempt was recorded');
+    return { id: d.id, at, status, nextAttemptAt: next, responseCode: result.responseCode, error: result.error };
   }
 
   /** Stops polling and waits for the round in progress (its attempts are recorded). */

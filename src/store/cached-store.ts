@@ -166,7 +166,7 @@ class CachedStore implements Store {
   deleteWebhookEndpoint: Store['deleteWebhookEndpoint'] = (id) => this.store.deleteWebhookEndpoint(id);
   queueExpiringWebhooks: Store['queueExpiringWebhooks'] = (at) => this.store.queueExpiringWebhooks(at);
   claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (h, at, ms, n) => this.store.claimWebhookDeliveries(h, at, ms, n);
-  finishWebhookDelivery: Store['finishWebhookDelivery'] = (id, h, a) => this.store.finishWebhookDelivery(id, h, a);
+  finishWebhookDeliveries: Store['finishWebhookDeliveries'] = (h, a) => this.store.finishWebhookDeliveries(h, a);
   redeliverWebhook: Store['redeliverWebhook'] = (id, at) => this.store.redeliverWebhook(id, at);
   getWebhookDelivery: Store['getWebhookDelivery'] = (id) => this.store.getWebhookDelivery(id);
   listWebhookDeliveries: Store['listWebhookDeliveries'] = (f) => this.store.listWebhookDeliveries(f);

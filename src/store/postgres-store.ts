@@ -392,7 +392,7 @@ export class PostgresStore implements Store {
   deleteWebhookEndpoint(id: number): Promise<boolean> { return this.webhooks.deleteEndpoint(id); }
   queueExpiringWebhooks(at: Date): Promise<number> { return this.webhooks.queueExpiring(at); }
   claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.webhooks.claim(holder, at, leaseMs, limit); }
-  finishWebhookDelivery(id: number, holder: string, a: WebhookAttempt): Promise<boolean> { return this.webhooks.finish(id, holder, a); }
+  finishWebhookDeliveries(holder: string, a: WebhookAttempt[]): Promise<number[]> { return this.webhooks.finish(holder, a); }
   redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.webhooks.redeliver(id, at); }
   getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.webhooks.getDelivery(id); }
   purgeWebhookDeliveries(before: Date): Promise<number> { return this.webhooks.purge(before); }

@@ -96,11 +96,14 @@ export class PostgresWebhooks {
     return rows.map((r) => ({ ...toDelivery(r), sealedSecret: r.secret, claimedUntil: r.claimed_until! }));
   }
 
-  async finish(id: number, holder: string, a: WebhookAttempt): Promise<boolean> {
-    const { rowCount } = await this.query('finishWebhookDelivery', `UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1,
-      next_attempt_at = $4, last_attempt_at = $5, last_error = $6, response_code = $7, claimed_by = NULL, claimed_until = NULL
-      WHERE id = $1 AND claimed_by = $2`, [id, holder, a.status, a.nextAttemptAt, a.at, a.error, a.responseCode]);
-    return rowCount > 0;
+  async finish(holder: string, attempts: WebhookAttempt[]): Promise<number[]> {
+    if (attempts.length === 0) return [];
+    const items = attempts.map((a) => ({ id: a.id, status: a.status, next: a.nextAttemptAt.toISOString(), at: a.at.toISOString(), error: a.error, code: a.responseCode }));
+    const { rows } = await this.query<{ id: string }>('finishWebhookDeliveries', `UPDATE webhook_deliveries w SET status = a.status, attempts = w.attempts + 1,
+      next_attempt_at = a.next, last_attempt_at = a.at, last_error = a.error, response_code = a.code, claimed_by = NULL, claimed_until = NULL
+      FROM jsonb_to_recordset($2::jsonb) AS a(id bigint, status text, next timestamptz, at timestamptz, error text, code integer)
+      WHERE w.id = a.id AND w.claimed_by = $1 RETURNING w.id`, [holder, JSON.stringify(items)]);
+    return rows.map((r) => Number(r.id));
   }
 
   async redeliver(id: number, at: Date): Promise<boolean> {

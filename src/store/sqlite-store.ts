@@ -394,7 +394,7 @@ export class SqliteStore implements Store {
   async deleteWebhookEndpoint(id: number): Promise<boolean> { return this.run('deleteWebhookEndpoint', () => this.webhooks.deleteEndpoint(id)); }
   async queueExpiringWebhooks(at: Date): Promise<number> { return this.run('queueExpiringWebhooks', () => this.webhooks.queueExpiring(at)); }
   async claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.run('claimWebhookDeliveries', () => this.webhooks.claim(holder, at, leaseMs, limit)); }
-  async finishWebhookDelivery(id: number, holder: string, a: WebhookAttempt): Promise<boolean> { return this.run('finishWebhookDelivery', () => this.webhooks.finish(id, holder, a)); }
+  async finishWebhookDeliveries(holder: string, a: WebhookAttempt[]): Promise<number[]> { return this.run('finishWebhookDeliveries', () => this.webhooks.finish(holder, a)); }
   async redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.run('redeliverWebhook', () => this.webhooks.redeliver(id, at)); }
   async getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.run('getWebhookDelivery', () => this.webhooks.getDelivery(id)); }
   async purgeWebhookDeliveries(before: Date): Promise<number> { return this.run('purgeWebhookDeliveries', () => this.webhooks.purge(before)); }

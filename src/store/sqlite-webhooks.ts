@@ -118,10 +118,14 @@ export class SqliteWebhooks {
     }).immediate();
   }
 
-  finish(id: number, holder: string, a: WebhookAttempt): boolean {
-    return this.db.prepare(`UPDATE webhook_deliveries SET status = @status, attempts = attempts + 1, next_attempt_at = @next, last_attempt_at = @at,
-      last_error = @error, response_code = @code, claimed_by = NULL, claimed_until = NULL WHERE id = @id AND claimed_by = @holder`)
-      .run({ id, holder, status: a.status, next: iso(a.nextAttemptAt), at: iso(a.at), error: a.error, code: a.responseCode }).changes > 0;
+  finish(holder: string, attempts: WebhookAttempt[]): number[] {
+    if (attempts.length === 0) return [];
+    const update = this.db.prepare(`UPDATE webhook_deliveries SET status = @status, attempts = attempts + 1, next_attempt_at = @next, last_attempt_at = @at,
+      last_error = @error, response_code = @code, claimed_by = NULL, claimed_until = NULL WHERE id = @id AND claimed_by = @holder`);
+    // One transaction (one fsync on this connection) for a round's attempts.
+    return this.db.transaction(() => attempts.filter((a) => update.run({
+      id: a.id, holder, status: a.status, next: iso(a.nextAttemptAt), at: iso(a.at), error: a.error, code: a.responseCode,
+    }).changes > 0).map((a) => a.id)).immediate();
   }
 
   redeliver(id: number, at: Date): boolean {

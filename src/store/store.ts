@@ -283,8 +283,11 @@ export interface Store {
   queueExpiringWebhooks(at: Date): Promise<number>;
   /** Claim up to `limit` deliveries due at `at` for `holder` until `at + leaseMs`; no other holder gets them meanwhile. */
   claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]>;
-  /** Record an attempt of a delivery `holder` claimed (the claim ends); false when it is not (any more) its claim. */
-  finishWebhookDelivery(id: number, holder: string, attempt: WebhookAttempt): Promise<boolean>;
+  /**
+   * Record attempts of deliveries `holder` claimed, in one transaction (the claims end); returns the
+   * ids recorded, leaving out those that are not (any more) its claim.
+   */
+  finishWebhookDeliveries(holder: string, attempts: WebhookAttempt[]): Promise<number[]>;
   /** Send a delivery again from its first attempt, now; false when no such delivery or it is being attempted. */
   redeliverWebhook(id: number, at: Date): Promise<boolean>;
   getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined>;

@@ -54,8 +54,9 @@ export interface ClaimedWebhookDelivery extends WebhookDelivery {
   claimedUntil: Date;
 }
 
-/** The outcome of one attempt, decided by the dispatcher. */
+/** The outcome of one attempt of delivery `id`, decided by the dispatcher. */
 export interface WebhookAttempt {
+  id: number;
   at: Date;
   /** `pending`: try again at `nextAttemptAt`; `failed`: gave up. */
   status: WebhookDeliveryStatus;

@@ -123,9 +123,9 @@ export function storeWebhookContract(name: string, open: () => Promise<Store>, c
       const id = claimed[0]!.id;
       expect(await store.redeliverWebhook(id, at)).toBe(false); // being attempted
       const retryAt = new Date(at.getTime() + 60_000);
-      const attempt = { at, status: 'pending' as const, nextAttemptAt: retryAt, responseCode: 500, error: 'HTTP 500' };
-      expect(await store.finishWebhookDelivery(id, 'instance-b', attempt)).toBe(false); // not its claim
-      expect(await store.finishWebhookDelivery(id, 'instance-a', attempt)).toBe(true);
+      const attempt = { id, at, status: 'pending' as const, nextAttemptAt: retryAt, responseCode: 500, error: 'HTTP 500' };
+      expect(await store.finishWebhookDeliveries('instance-b', [attempt])).toEqual([]); // not its claim
+      expect(await store.finishWebhookDeliveries('instance-a', [attempt, { ...attempt, id: 999_999 }])).toEqual([id]);
       expect(await store.claimWebhookDeliveries('instance-b', at, 30_000, 10)).toEqual([]); // not due yet
       expect(await store.getWebhookDelivery(id)).toMatchObject({ status: 'pending', attempts: 1, responseCode: 500, lastError: 'HTTP 500', nextAttemptAt: retryAt });
       const again = await store.claimWebhookDeliveries('instance-b', retryAt, 30_000, 10);
@@ -133,9 +133,9 @@ export function storeWebhookContract(name: string, open: () => Promise<Store>, c
       // a claim whose holder died is taken over once it ends
       const taken = await store.claimWebhookDeliveries('instance-c', new Date(retryAt.getTime() + 30_000), 30_000, 10);
       expect(taken.map((d) => d.id)).toEqual([id]);
-      const done = { at: retryAt, status: 'delivered' as const, nextAttemptAt: retryAt, responseCode: 204, error: null };
-      expect(await store.finishWebhookDelivery(id, 'instance-b', done)).toBe(false);
-      expect(await store.finishWebhookDelivery(id, 'instance-c', done)).toBe(true);
+      const done = { id, at: retryAt, status: 'delivered' as const, nextAttemptAt: retryAt, responseCode: 204, error: null };
+      expect(await store.finishWebhookDeliveries('instance-b', [done])).toEqual([]);
+      expect(await store.finishWebhookDeliveries('instance-c', [done])).toEqual([id]);
       expect(await store.getWebhookDelivery(id)).toMatchObject({ status: 'delivered', attempts: 2, responseCode: 204, lastError: null });
       expect((await store.listWebhookDeliveries({ status: 'delivered' })).total).toBe(1);
       expect((await store.listWebhookDeliveries({ status: 'pending' })).total).toBe(0);
@@ -157,10 +157,11 @@ export function storeWebhookContract(name: string, open: () => Promise<Store>, c
       const claimed = await store.claimWebhookDeliveries('a', at, 30_000, 10);
       expect(claimed).toHaveLength(4);
       const keepPending = claimed.find((d) => d.event.type === 'cert.issued')!;
-      for (const d of claimed) {
-        const status = d.id === keepPending.id ? 'pending' : 'delivered';
-        await store.finishWebhookDelivery(d.id, 'a', { at, status, nextAttemptAt: at, responseCode: status === 'pending' ? 500 : 200, error: null });
-      }
+      const attempts = claimed.map((d) => {
+        const status = d.id === keepPending.id ? ('pending' as const) : ('delivered' as const);
+        return { id: d.id, at, status, nextAttemptAt: at, responseCode: status === 'pending' ? 500 : 200, error: null };
+      });
+      expect((await store.finishWebhookDeliveries('a', attempts)).sort((x, y) => x - y)).toEqual(claimed.map((d) => d.id).sort((x, y) => x - y));
       expect(await store.purgeWebhookDeliveries(at)).toBe(0); // attempted at `at`, not before it
       const later = new Date(at.getTime() + 31 * DAY);
       expect(await store.purgeWebhookDeliveries(later)).toBe(2); // the delivered cert.issued ones
