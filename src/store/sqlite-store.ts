@@ -34,6 +34,7 @@ import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type C
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
 import { SqliteWebhooks } from './sqlite-webhooks.js';
+import { SqliteWebhookThread, type WebhookThreadCall } from './sqlite-webhook-thread.js';
 import type { ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint } from './webhook-types.js';
 import { type Account, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
 
@@ -81,11 +82,13 @@ export class SqliteStore implements Store {
   private readonly stmt: SqliteStatements;
   private readonly reader: SqliteReader | undefined;
   private readonly inPlace: SqliteReads | undefined;
+  private readonly busyTimeoutMs: number;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
     this.logger = options.logger;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.busyTimeoutMs = busyTimeoutMs;
     prepareFile(path, this.logger);
     let db: Database.Database | undefined;
     try {
@@ -388,21 +391,30 @@ export class SqliteStore implements Store {
   // ---- webhooks (sqlite-webhooks.ts) ----
   private webhookState: SqliteWebhooks | undefined;
   private get webhooks(): SqliteWebhooks { return (this.webhookState ??= new SqliteWebhooks(this.db)); }
+  private webhookThread: SqliteWebhookThread | undefined;
+  /** The delivery loop's writes: on the webhook thread for a file (sqlite-webhook-thread.ts), in place in memory. */
+  private async hookWrite<N extends WebhookThreadCall>(name: N, ...args: Parameters<SqliteWebhooks[N]>): Promise<ReturnType<SqliteWebhooks[N]>> {
+    if (this.closed) throw new StoreUnavailableError(`${name}: the store is closed`);
+    if (!this.reader) return this.run(name, () => (this.webhooks[name] as (...a: unknown[]) => ReturnType<SqliteWebhooks[N]>)(...args));
+    this.webhookThread ??= new SqliteWebhookThread({ path: this.path, busyTimeoutMs: this.busyTimeoutMs });
+    return this.webhookThread.call(name, ...args);
+  }
   async createWebhookEndpoint(e: NewWebhookEndpoint): Promise<WebhookEndpoint> { return this.run('createWebhookEndpoint', () => this.webhooks.createEndpoint(e)); }
   async getWebhookEndpoint(id: number): Promise<WebhookEndpoint | undefined> { return this.run('getWebhookEndpoint', () => this.webhooks.getEndpoint(id)); }
   async listWebhookEndpoints(): Promise<WebhookEndpoint[]> { return this.run('listWebhookEndpoints', () => this.webhooks.listEndpoints()); }
   async deleteWebhookEndpoint(id: number): Promise<boolean> { return this.run('deleteWebhookEndpoint', () => this.webhooks.deleteEndpoint(id)); }
-  async queueExpiringWebhooks(at: Date): Promise<number> { return this.run('queueExpiringWebhooks', () => this.webhooks.queueExpiring(at)); }
-  async claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.run('claimWebhookDeliveries', () => this.webhooks.claim(holder, at, leaseMs, limit)); }
-  async finishWebhookDeliveries(holder: string, a: WebhookAttempt[]): Promise<number[]> { return this.run('finishWebhookDeliveries', () => this.webhooks.finish(holder, a)); }
+  async queueExpiringWebhooks(at: Date): Promise<number> { return this.hookWrite('queueExpiring', at); }
+  async claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.hookWrite('claim', holder, at, leaseMs, limit); }
+  async finishWebhookDeliveries(holder: string, a: WebhookAttempt[]): Promise<number[]> { return this.hookWrite('finish', holder, a); }
   async redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.run('redeliverWebhook', () => this.webhooks.redeliver(id, at)); }
   async getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.run('getWebhookDelivery', () => this.webhooks.getDelivery(id)); }
-  async purgeWebhookDeliveries(before: Date): Promise<number> { return this.run('purgeWebhookDeliveries', () => this.webhooks.purge(before)); }
+  async purgeWebhookDeliveries(before: Date): Promise<number> { return this.hookWrite('purge', before); }
   async listWebhookDeliveries(f: WebhookDeliveryFilter = {}): Promise<{ items: WebhookDelivery[]; total: number }> { return this.run('listWebhookDeliveries', () => this.webhooks.listDeliveries(f)); }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.webhookThread?.close();
     await this.reader?.close();
     await this.writer.close(); // pending durable writes commit (or fail) before the connection goes
     this.filtered.clear();
