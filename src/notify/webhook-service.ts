@@ -67,7 +67,13 @@ export function createWebhookService(o: WebhookServiceOptions): WebhookService {
       if (!endpoint) return undefined;
       const at = now();
       const data = JSON.stringify({ endpointId: endpoint.id, url: endpoint.url, events: endpoint.events });
-      return sendWebhook(endpoint.url, lazyBox.open(endpoint.sealedSecret), { eventId: `evt_test_${randomUUID()}`, type: 'webhook.test', occurredAt: at, data },
+      let secret: string;
+      try {
+        secret = lazyBox.open(endpoint.sealedSecret);
+      } catch (err) {
+        return { ok: false, responseCode: null, error: (err as Error).message }; // e.g. another home's webhooks.key
+      }
+      return sendWebhook(endpoint.url, secret, { eventId: `evt_test_${randomUUID()}`, type: 'webhook.test', occurredAt: at, data },
         { timeoutMs: s.timeoutMs, ca: s.ca, attempt: 1, now: at });
     },
     async redeliver(id, actor) {
