@@ -17,6 +17,7 @@ import { ProfileEditScreen } from './screens/profile-edit';
 import { ProfilesScreen } from './screens/profiles';
 import { RequestDetailScreen } from './screens/request-detail';
 import { RequestsScreen } from './screens/requests';
+import { WebhooksScreen } from './screens/webhooks';
 import { Logo, SignIn } from './screens/sign-in';
 import { OwnAccountScreen } from './screens/own-account';
 import { SessionContext } from './session';
@@ -32,6 +33,7 @@ const NAV: ReadonlyArray<{ href: string; label: string; testId: string; roles?: 
   { href: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { href: '/cas', label: 'CA connectors', testId: 'nav-cas', roles: ['admin', 'officer'] },
   { href: '/tokens', label: 'API tokens', testId: 'nav-tokens', roles: ['admin'] },
+  { href: '/webhooks', label: 'Webhooks', testId: 'nav-webhooks' },
   { href: '/password', label: 'My password', testId: 'nav-password' },
 ];
 
@@ -62,6 +64,7 @@ function Route({ path }: { path: string }): ComponentChildren {
   if (path === '/password') return <PasswordScreen />;
   if (path === '/account') return <OwnAccountScreen />;
   if (path === '/tokens') return <ApiTokensScreen />;
+  if (path === '/webhooks') return <WebhooksScreen />;
   return (
     <div class="page-head">
       <h1 tabIndex={-1}>Page not found</h1>

@@ -22,6 +22,8 @@ import { dashboardRoutes } from './api-dashboard.js';
 import { profileRoutes } from './api-profiles.js';
 import { requestRoutes } from './api-requests.js';
 import { selfRoutes } from './api-self.js';
+import { webhookRoutes } from './api-webhooks.js';
+import type { WebhookService } from '../notify/webhook-service.js';
 import { sessionRoutes } from './api-session.js';
 import { certificateSessionRoutes, clientCertificateRequest } from './api-session-certificate.js';
 import { isTokenPrincipal, type TokenPrincipal } from './api-tokens-auth.js';
@@ -51,7 +53,7 @@ const openApiRoute: ApiRoute = {
 
 /** Every API route; the OpenAPI document describes exactly these. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  ...sessionRoutes, ...certificateSessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...mfaRoutes, ...requestRoutes, ...certificateRoutes, ...certificateExportRoutes, ...auditRoutes, ...tokenRoutes, ...selfRoutes, openApiRoute,
+  ...sessionRoutes, ...certificateSessionRoutes, ...dashboardRoutes, ...caRoutes, ...caLifecycleRoutes, ...profileRoutes, ...accountRoutes, ...mfaRoutes, ...requestRoutes, ...certificateRoutes, ...certificateExportRoutes, ...auditRoutes, ...tokenRoutes, ...webhookRoutes, ...selfRoutes, openApiRoute,
 ];
 
 function packageVersion(): string {
@@ -87,6 +89,8 @@ export interface AdminServerOptions {
   gate?: HashGate;
   /** CA certificates (PEM) whose client certificates may sign in; the listener then asks for one (api-session-certificate.ts). */
   clientCertificateAnchors?: readonly string[];
+  /** Webhooks (notify/webhook-service.ts); left out: those routes answer 501. */
+  webhooks?: WebhookService;
 }
 
 /** Query strings and path parameters arrive as text: numbers and booleans the schema asks for are converted (bodies never are). */
@@ -130,6 +134,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     throttle: new SignInThrottle({ ...DEFAULT_THROTTLE, ...o.throttle, store: o.store, now: () => now().getTime() }),
     gate: o.gate ?? new HashGate(),
     clientCertificateAnchors: parseAnchors(o.clientCertificateAnchors ?? []),
+    webhooks: o.webhooks,
   };
   const app = Fastify({
     loggerInstance: o.logger.child({ listener: 'admin' }),

@@ -5,6 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RaError, type RaErrorCode } from '../ra/errors.js';
 import { StoreConflictError, StoreQueryError, StoreTimeoutError, StoreUnavailableError } from '../store/store.js';
+import { WebhookInputError } from '../notify/webhook-input.js';
 
 export interface FieldProblem {
   /** The input property, dotted below the top level (e.g. `namePolicy.ipRanges`), or the query parameter. */
@@ -119,6 +120,7 @@ export function toProblem(err: unknown): ProblemError {
   if (err instanceof RaError) return new ProblemError(KIND_OF_RA_CODE[err.code], err.message, { retryAfterSeconds: err.retryAfterSeconds });
   if (err instanceof StoreConflictError) return new ProblemError('conflict', err.message.replace(/^\w+: /, ''));
   if (err instanceof StoreQueryError) return problem.field('after', err.message);
+  if (err instanceof WebhookInputError) return problem.field(err.field, err.reason);
   // The store's time limit for one read: the search was too broad, not the database down.
   if (err instanceof StoreTimeoutError) return new ProblemError('unavailable', `the search took longer than ${err.limitMs / 1000} s and was stopped; narrow it (a profile, a status, a longer text) or try again`, { retryAfterSeconds: 5, cause: err });
   if (err instanceof StoreUnavailableError) return new ProblemError('unavailable', 'the database is unavailable, try again later', { retryAfterSeconds: 30, cause: err });

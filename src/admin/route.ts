@@ -14,6 +14,7 @@ import type { Session, SessionManager } from './sessions.js';
 import type { TokenPrincipal } from './api-tokens-auth.js';
 import type { HashGate } from '../ra/hash-gate.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
+import type { WebhookService } from '../notify/webhook-service.js';
 
 /**
  * `public`: no session; `account`: any signed-in account, self-service EST accounts included (routes
@@ -55,6 +56,8 @@ export interface AdminContext {
   /** CA certificates whose client certificates may sign in (admin.clientCertificateCa); empty: password only. */
   clientCertificateAnchors: readonly X509Certificate[];
   logger: Logger;
+  /** Webhook endpoints and deliveries; undefined: those routes answer 501. */
+  webhooks: WebhookService | undefined;
 }
 
 export interface ApiCall<P, Q, B> {

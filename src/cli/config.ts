@@ -11,6 +11,7 @@ import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
 import { parseProxySettings, ProxySettingsError, type ProxySettings } from '../est/proxy-trust.js';
 import { DatabaseConfigError, parseDatabaseConfig, type DatabaseConfig } from '../store/database-config.js';
+import { parseWebhookConfig, type WebhookConfig } from '../notify/webhook-config.js';
 
 export interface ListenAddress {
   host: string;
@@ -64,6 +65,8 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** Resource bounds of the listeners, and how long SIGTERM waits for in-flight requests. */
   limits: { requestTimeoutSeconds: number; handshakeTimeoutSeconds: number; maxConnectionsPerClient: number; drainSeconds: number };
+  /** Webhook delivery (notify/webhook-config.ts). */
+  webhooks: WebhookConfig;
 }
 
 export const CONFIG_FILE = 'estuary.yaml';
@@ -118,7 +121,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'ops', 'log', 'limits', 'keyFilePermissions'], '');
+  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'ops', 'log', 'limits', 'keyFilePermissions', 'webhooks'], '');
   const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
 
   const est = section(root, 'est', 'est');
@@ -238,6 +241,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
       maxConnectionsPerClient: integerSetting(limits, 'maxConnectionsPerClient', 'limits', 64, 0, 100_000),
       drainSeconds: integerSetting(limits, 'drainSeconds', 'limits', 10, 0, 3600),
     },
+    webhooks: parseWebhookConfig(section(root, 'webhooks', 'webhooks'), resolve, (m) => new ConfigError(m)),
   };
 }
 

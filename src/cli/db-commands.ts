@@ -14,7 +14,8 @@ import { readSecret } from '../ca/connectors/config-fields.js';
 import { postgresUrl } from '../store/database-config.js';
 
 /** The tables whose row counts a backup (and a migration) reports. */
-export const DATA_TABLES = ['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events', 'api_tokens'] as const;
+/** Webhook endpoints come last: copied before the certificates, their triggers would queue an event for every certificate copied. */
+export const DATA_TABLES = ['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events', 'api_tokens', 'webhook_endpoints'] as const;
 
 export interface BackupSummary {
   file: string;

@@ -21,6 +21,9 @@ import { CliError, homeDir, print, printJson, type HomeOption } from './context.
 import { initHome, InitRefusedError, type InitSummary } from './init.js';
 import { registerProfileCommands } from './profile-commands.js';
 import { registerRequestCommands } from './request-commands.js';
+import { registerWebhookCommands } from './webhook-commands.js';
+import { WebhookInputError } from '../notify/webhook-input.js';
+import { SecretKeyError } from '../notify/webhook-secrets.js';
 import { hostList, registerTlsCommands, subjectTail } from './tls-commands.js';
 import { serve } from './serve.js';
 import { ESTUARY_VERSION } from '../version.js';
@@ -123,6 +126,7 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerTlsCommands(program);
   registerDbCommands(program);
+  registerWebhookCommands(program);
   return program;
 }
 
@@ -139,7 +143,8 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = EXIT_CODES[err.kind];
       return;
     }
-    if (err instanceof CliError || err instanceof ConfigError || err instanceof InitRefusedError || err instanceof Pkcs11SetupError || err instanceof Pkcs11UriError) {
+    if (err instanceof CliError || err instanceof ConfigError || err instanceof InitRefusedError || err instanceof Pkcs11SetupError || err instanceof Pkcs11UriError
+      || err instanceof WebhookInputError || err instanceof SecretKeyError) {
       process.stderr.write(`estuary: ${err.message}\n`);
       process.exitCode = err instanceof CliError ? err.exitCode : 2;
       return;

@@ -30,6 +30,7 @@ import { createOcspService } from '../ra/ocsp-service.js';
 import { createEnrollmentService } from '../ra/enrollment-service.js';
 import { HashGate } from '../ra/hash-gate.js';
 import { openStore } from '../store/open-store.js';
+import { createWebhookService } from '../notify/webhook-service.js';
 import type { Store } from '../store/store.js';
 import { caLifecycleService } from './ca-lifecycle-service.js';
 import { loadAdminClientCa } from './admin-client-ca.js';
@@ -185,9 +186,11 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
     changed: () => service.casChanged(),
   });
   const adminClientCa = config.admin.listen && config.admin.clientCertificateCa ? loadAdminClientCa(config.admin.clientCertificateCa) : undefined;
+  const webhooks = createWebhookService({ store, config: config.webhooks, logger });
   const admin = config.admin.listen
     ? await createAdminServer({
         store,
+        webhooks,
         cas: adminCas,
         caLifecycle: caLifecycleService({
           home: config.home, env: process.env, now: () => new Date(),
@@ -285,6 +288,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
           throw err;
         }
       }
+      webhooks.dispatcher.start();
       return port;
     },
     estUrl: () => estBaseUrl(config, port),
@@ -312,6 +316,7 @@ export async function createRuntime(config: Config, logger: Logger = createLogge
       } finally {
         clearTimeout(deadline);
       }
+      await webhooks.dispatcher.stop();
       for (const ca of cas.values()) if (closable(ca)) await ca.close();
       await store.close();
     },

@@ -187,6 +187,17 @@ class CachedStore implements Store {
   listApiTokens: Store['listApiTokens'] = () => this.store.listApiTokens();
   touchApiToken: Store['touchApiToken'] = (id, at) => this.store.touchApiToken(id, at);
   revokeApiToken: Store['revokeApiToken'] = (id, by, at) => this.store.revokeApiToken(id, by, at);
+  createWebhookEndpoint: Store['createWebhookEndpoint'] = (e) => this.store.createWebhookEndpoint(e);
+  getWebhookEndpoint: Store['getWebhookEndpoint'] = (id) => this.store.getWebhookEndpoint(id);
+  listWebhookEndpoints: Store['listWebhookEndpoints'] = () => this.store.listWebhookEndpoints();
+  deleteWebhookEndpoint: Store['deleteWebhookEndpoint'] = (id) => this.store.deleteWebhookEndpoint(id);
+  queueExpiringWebhooks: Store['queueExpiringWebhooks'] = (at) => this.store.queueExpiringWebhooks(at);
+  claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (h, at, ms, n) => this.store.claimWebhookDeliveries(h, at, ms, n);
+  finishWebhookDeliveries: Store['finishWebhookDeliveries'] = (h, a) => this.store.finishWebhookDeliveries(h, a);
+  redeliverWebhook: Store['redeliverWebhook'] = (id, at) => this.store.redeliverWebhook(id, at);
+  getWebhookDelivery: Store['getWebhookDelivery'] = (id) => this.store.getWebhookDelivery(id);
+  listWebhookDeliveries: Store['listWebhookDeliveries'] = (f) => this.store.listWebhookDeliveries(f);
+  purgeWebhookDeliveries: Store['purgeWebhookDeliveries'] = (before) => this.store.purgeWebhookDeliveries(before);
 }
 
 /** The store with profiles and accounts cached in front of it (see the file comment). */

@@ -21,6 +21,7 @@ import { POSTGRES_PROFILE_APPROVALS } from './profile-approvals-migration.js';
 import { POSTGRES_REQUEST_DETAIL } from './request-detail-migration.js';
 import { PROFILE_LIFECYCLE_POSTGRES } from './profile-lifecycle-migration.js';
 import { StoreUnavailableError } from './store.js';
+import { WEBHOOKS_POSTGRES_MIGRATION } from './webhooks-migration.js';
 
 export interface PostgresMigration {
   name: string;
@@ -338,6 +339,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   POSTGRES_CERTIFICATE_HISTORY,
   POSTGRES_API_TOKENS,
   PROFILE_LIFECYCLE_POSTGRES,
+  WEBHOOKS_POSTGRES_MIGRATION,
 ];
 
 /**

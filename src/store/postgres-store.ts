@@ -28,6 +28,8 @@ import { distinct } from './distinct.js';
 import { PostgresMfa } from './postgres-mfa.js';
 import { PostgresApiTokens } from './postgres-api-tokens.js';
 import { PostgresLifecycle } from './postgres-lifecycle.js';
+import { PostgresWebhooks } from './postgres-webhooks.js';
+import type { ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint } from './webhook-types.js';
 import { batchRunner, WriteBatcher, type BatchStats } from './postgres-batch.js';
 import { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 import {
@@ -463,6 +465,20 @@ export class PostgresStore implements Store {
   createSignInChallenge(c: SignInChallenge): Promise<void> { return this.mfa.createSignInChallenge(c); }
   getSignInChallenge(id: string): Promise<SignInChallenge | undefined> { return this.mfa.getSignInChallenge(id); }
   deleteSignInChallenge(id: string, at: Date): Promise<boolean> { return this.mfa.deleteSignInChallenge(id, at); }
+
+  // ---- webhooks (postgres-webhooks.ts) ----
+  private readonly webhooks = new PostgresWebhooks((what, text, values) => this.query(what, text, values));
+  createWebhookEndpoint(e: NewWebhookEndpoint): Promise<WebhookEndpoint> { return this.webhooks.createEndpoint(e); }
+  getWebhookEndpoint(id: number): Promise<WebhookEndpoint | undefined> { return this.webhooks.getEndpoint(id); }
+  listWebhookEndpoints(): Promise<WebhookEndpoint[]> { return this.webhooks.listEndpoints(); }
+  deleteWebhookEndpoint(id: number): Promise<boolean> { return this.webhooks.deleteEndpoint(id); }
+  queueExpiringWebhooks(at: Date): Promise<number> { return this.webhooks.queueExpiring(at); }
+  claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.webhooks.claim(holder, at, leaseMs, limit); }
+  finishWebhookDeliveries(holder: string, a: WebhookAttempt[]): Promise<number[]> { return this.webhooks.finish(holder, a); }
+  redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.webhooks.redeliver(id, at); }
+  getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.webhooks.getDelivery(id); }
+  purgeWebhookDeliveries(before: Date): Promise<number> { return this.webhooks.purge(before); }
+  listWebhookDeliveries(f: WebhookDeliveryFilter = {}): Promise<{ items: WebhookDelivery[]; total: number }> { return this.webhooks.listDeliveries(f); }
 
   /** Resolves when a pooled connection answers (readiness checks); StoreUnavailableError otherwise. */
   async ping(): Promise<void> {

@@ -39,6 +39,9 @@ import { SqliteMfa } from './sqlite-mfa.js';
 import { SqliteApiTokens } from './sqlite-api-tokens.js';
 import type { AdminRole } from '../ra/model.js';
 import { type Account, type ApprovalsRequired, type AuditEvent, type CertificateRecord, type NewAccount, type NewAuditEvent, type NewCertificate, type NewProfile, type NewPendingRequest, type PendingRequest, type Profile, type RevokedCertificate } from '../ra/model.js';
+import { SqliteWebhooks } from './sqlite-webhooks.js';
+import { SqliteWebhookThread, type WebhookThreadCall } from './sqlite-webhook-thread.js';
+import type { ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint } from './webhook-types.js';
 
 type Counted<T> = [result: T, before: number, after: number];
 
@@ -84,11 +87,13 @@ export class SqliteStore implements Store {
   private readonly stmt: SqliteStatements;
   private readonly reader: SqliteReader | undefined;
   private readonly inPlace: SqliteReads | undefined;
+  private readonly busyTimeoutMs: number;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
     this.logger = options.logger;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.busyTimeoutMs = busyTimeoutMs;
     prepareFile(path, this.logger);
     let db: Database.Database | undefined;
     try {
@@ -468,10 +473,33 @@ export class SqliteStore implements Store {
   async listApiTokens(): Promise<ApiToken[]> { return this.run('listApiTokens', () => this.tokens.list()); }
   async touchApiToken(id: number, at: Date): Promise<boolean> { return this.run('touchApiToken', () => this.tokens.touch(id, at)); }
   async revokeApiToken(id: number, by: string, at: Date): Promise<boolean> { return this.run('revokeApiToken', () => this.tokens.revoke(id, by, at)); }
+  // ---- webhooks (sqlite-webhooks.ts) ----
+  private webhookState: SqliteWebhooks | undefined;
+  private get webhooks(): SqliteWebhooks { return (this.webhookState ??= new SqliteWebhooks(this.db)); }
+  private webhookThread: SqliteWebhookThread | undefined;
+  /** The delivery loop's writes: on the webhook thread for a file (sqlite-webhook-thread.ts), in place in memory. */
+  private async hookWrite<N extends WebhookThreadCall>(name: N, ...args: Parameters<SqliteWebhooks[N]>): Promise<ReturnType<SqliteWebhooks[N]>> {
+    if (this.closed) throw new StoreUnavailableError(`${name}: the store is closed`);
+    if (!this.reader) return this.run(name, () => (this.webhooks[name] as (...a: unknown[]) => ReturnType<SqliteWebhooks[N]>)(...args));
+    this.webhookThread ??= new SqliteWebhookThread({ path: this.path, busyTimeoutMs: this.busyTimeoutMs });
+    return this.webhookThread.call(name, ...args);
+  }
+  async createWebhookEndpoint(e: NewWebhookEndpoint): Promise<WebhookEndpoint> { return this.run('createWebhookEndpoint', () => this.webhooks.createEndpoint(e)); }
+  async getWebhookEndpoint(id: number): Promise<WebhookEndpoint | undefined> { return this.run('getWebhookEndpoint', () => this.webhooks.getEndpoint(id)); }
+  async listWebhookEndpoints(): Promise<WebhookEndpoint[]> { return this.run('listWebhookEndpoints', () => this.webhooks.listEndpoints()); }
+  async deleteWebhookEndpoint(id: number): Promise<boolean> { return this.run('deleteWebhookEndpoint', () => this.webhooks.deleteEndpoint(id)); }
+  async queueExpiringWebhooks(at: Date): Promise<number> { return this.hookWrite('queueExpiring', at); }
+  async claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]> { return this.hookWrite('claim', holder, at, leaseMs, limit); }
+  async finishWebhookDeliveries(holder: string, a: WebhookAttempt[]): Promise<number[]> { return this.hookWrite('finish', holder, a); }
+  async redeliverWebhook(id: number, at: Date): Promise<boolean> { return this.run('redeliverWebhook', () => this.webhooks.redeliver(id, at)); }
+  async getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined> { return this.run('getWebhookDelivery', () => this.webhooks.getDelivery(id)); }
+  async purgeWebhookDeliveries(before: Date): Promise<number> { return this.hookWrite('purge', before); }
+  async listWebhookDeliveries(f: WebhookDeliveryFilter = {}): Promise<{ items: WebhookDelivery[]; total: number }> { return this.run('listWebhookDeliveries', () => this.webhooks.listDeliveries(f)); }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.webhookThread?.close();
     await this.reader?.close();
     await this.writer.close(); // pending durable writes commit (or fail) before the connection goes
     this.filtered.clear();

@@ -51,6 +51,24 @@ async function issued(): Promise<string> {
   return e.serial!;
 }
 
+/** A webhook endpoint added by the admin (to a closed port); its id. */
+async function webhook(n: number, events = ['cert.revoked']): Promise<number> {
+  const res = await admin.post('/api/webhooks', { url: `http://127.0.0.1:9/hook-${n}`, events });
+  expect(res.status, res.text).toBe(201);
+  return res.json.endpoint.id;
+}
+
+/** A delivery after its first (failed) attempt: not claimed again for a while (webhooks.retrySeconds, 30 s). */
+async function attemptedDelivery(): Promise<number> {
+  const endpointId = await webhook(++seq, ['request.pending']);
+  await heldRequest();
+  for (;;) {
+    const [d] = (await s.runtime.store.listWebhookDeliveries({ endpointId })).items;
+    if (d && d.attempts > 0) return d.id;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A CA made with a CSR (POST /api/cas as the admin), waiting for its certificate. */
 async function pendingCa(id: string): Promise<string> {
   const res = await admin.post('/api/cas', { id, subject: `CN=${id}`, issuer: { csr: true } });
@@ -72,7 +90,7 @@ const OFFICER_ACTIONS: readonly Caller[] = ['admin', 'officer'];
 const MATRIX_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const ADMIN: readonly Caller[] = ['admin'];
 
-const ACTIONS: Action[] = [
+const ACTIONS: Action[] = ([
   { name: 'dashboard', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/dashboard' }) },
   { name: 'session', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/session' }) },
   { name: 'CA connectors', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/cas' }) },
@@ -276,8 +294,29 @@ const ACTIONS: Action[] = [
       unchanged: async (n: number) => expect((await s.runtime.store.getApiToken(ids.get(n)!))!.revokedAt).toBeNull(),
     } satisfies Action;
   })(),
+  { name: 'webhooks', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/webhooks' }) },
+  {
+    name: 'webhook add', method: 'POST', allowed: ADMIN, prepare: async (n) => ({ path: '/api/webhooks', body: { url: `http://127.0.0.1:9/matrix-${n}`, events: ['cert.revoked'] } }),
+    unchanged: async (n) => expect((await s.runtime.store.listWebhookEndpoints()).some((e) => e.url.endsWith(`/matrix-${n}`))).toBe(false),
+  },
+  (() => {
+    const ids = new Map<number, number>();
+    const at = (verb: 'remove' | 'test') => (n: number) => webhook(n).then((id) => {
+      ids.set(n, id);
+      return { path: verb === 'remove' ? `/api/webhooks/${id}` : `/api/webhooks/${id}/test` };
+    });
+    const unchanged = async (n: number) => expect(await s.runtime.store.getWebhookEndpoint(ids.get(n)!)).toBeDefined();
+    return [
+      { name: 'webhook remove', method: 'DELETE', allowed: ADMIN, prepare: at('remove'), unchanged },
+      { name: 'webhook test', method: 'POST', allowed: ADMIN, prepare: at('test') },
+    ] satisfies Action[];
+  })(),
+  { name: 'webhook deliveries', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/webhook-deliveries?limit=5' }) },
+  {
+    name: 'webhook redeliver', method: 'POST', allowed: ADMIN, prepare: async () => ({ path: `/api/webhook-deliveries/${await attemptedDelivery()}/redeliver` }),
+  },
   { name: 'sign out', method: 'DELETE', allowed: READERS, prepare: async () => ({ path: '/api/session' }) },
-];
+] as Array<Action | Action[]>).flat();
 
 beforeAll(async () => {
   s = await startServer();
@@ -337,6 +376,8 @@ describe('the role matrix', () => {
         .replace(/^\/api\/cas\/pending\/[^/]+\/csr\.pem$/, '/api/cas/pending/{id}/csr.pem')
         .replace(/^\/api\/accounts\/[^/]+/, '/api/accounts/{email}')
         .replace(/^\/api\/requests\/\d+/, '/api/requests/{id}')
+        .replace(/^\/api\/webhooks\/\d+/, '/api/webhooks/{id}')
+        .replace(/^\/api\/webhook-deliveries\/\d+/, '/api/webhook-deliveries/{id}')
         .replace(/^\/api\/certificates\/[0-9a-f]+(?=\/|$)/, '/api/certificates/{serial}');
       tried.add(`${a.method} ${template}`);
     }

@@ -43,9 +43,13 @@ beforeAll(async () => {
   });
   token = mintApiToken({ name: 'migrated-bot', role: 'auditor', expiresInDays: 30, createdBy: 'admin@estuary.local', now });
   await s.runtime.store.createApiToken(token.record);
+  // a webhook endpoint (its sealed secret opens with the home's webhooks.key wherever the home goes)
+  await s.runtime.store.createWebhookEndpoint({
+    url: 'https://hooks.example.com/', events: ['cert.issued'], expiringDays: [30], sealedSecret: 'v1.sealed', description: 'migrated', createdBy: 'cli', createdAt: now,
+  });
   await s.runtime.close();
   const sqlite = new Database(sqlitePath(loadConfig(home.home)), { readonly: true });
-  counts = Object.fromEntries(['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events', 'api_tokens'].map((t) => [t, (sqlite.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
+  counts = Object.fromEntries(['accounts', 'profiles', 'certificates', 'pending_requests', 'audit_events', 'api_tokens', 'webhook_endpoints'].map((t) => [t, (sqlite.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
   sqlite.close();
   db = await createTestDatabase();
 }, 180_000);
@@ -85,6 +89,8 @@ describe('estuary db migrate', () => {
       expect(migrated).toMatchObject({ name: 'migrated-bot', role: 'auditor', expiresAt: token.record.expiresAt, revokedAt: null });
       const later = await store.createApiToken(mintApiToken({ name: 'after', role: 'admin', expiresInDays: 1, createdBy: 'test', now: new Date() }).record);
       expect(later.id).toBeGreaterThan(migrated!.id);
+      expect(await store.listWebhookEndpoints()).toMatchObject([{ url: 'https://hooks.example.com/', events: ['cert.issued'], expiringDays: [30], sealedSecret: 'v1.sealed' }]);
+      expect((await store.listWebhookDeliveries()).total).toBe(0); // copying the certificates queued nothing
     } finally {
       await store.close();
     }

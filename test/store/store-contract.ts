@@ -16,6 +16,7 @@ import { storeMfaContract } from './store-contract-mfa.js';
 import { storeHistoryContract } from './store-contract-history.js';
 import { storeApiTokenContract } from './store-contract-tokens.js';
 import { storeLifecycleContract } from './store-contract-lifecycle.js';
+import { storeWebhookContract } from './store-contract-webhooks.js';
 
 let serialCounter = 0;
 
@@ -500,4 +501,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeHistoryContract(name, open, cleanup);
   storeApiTokenContract(name, open, cleanup);
   storeLifecycleContract(name, open, cleanup);
+  storeWebhookContract(name, open, cleanup, options.openAgain);
 }

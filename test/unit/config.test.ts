@@ -40,7 +40,21 @@ describe('validateConfig defaults', () => {
       ops: { listen: { host: '127.0.0.1', port: 9090 } },
       log: { level: 'info' },
       limits: { requestTimeoutSeconds: 30, handshakeTimeoutSeconds: 10, maxConnectionsPerClient: 64, drainSeconds: 10 },
+      webhooks: {
+        settings: { maxAttempts: 8, timeoutMs: 10_000, retryBaseMs: 30_000, retryMaxMs: 3_600_000, pollMs: 2_000, scanMs: 3_600_000, expiringDays: [30, 7], batch: 16, retentionMs: 30 * 86_400_000, ca: undefined },
+        secretKeyFile: '/srv/estuary/webhooks.key',
+      },
     } satisfies Config);
+  });
+
+  it('reads the webhook settings and names bad fields', () => {
+    const c = validateConfig(withCa({ webhooks: { maxAttempts: 3, retrySeconds: 0.5, expiringDays: [7, 30, 7], secretKeyFile: '/etc/estuary/hooks.key' } }), HOME);
+    expect(c.webhooks.settings).toMatchObject({ maxAttempts: 3, retryBaseMs: 500, expiringDays: [30, 7] });
+    expect(c.webhooks.secretKeyFile).toBe('/etc/estuary/hooks.key');
+    expect(() => validateConfig(withCa({ webhooks: { maxAttempts: 0 } }), HOME)).toThrow(/^webhooks.maxAttempts: expected an integer from 1 to 100/);
+    expect(() => validateConfig(withCa({ webhooks: { expiringDays: [0] } }), HOME)).toThrow(/^webhooks.expiringDays: /);
+    expect(() => validateConfig(withCa({ webhooks: { trustAnchors: 'missing.pem' } }), HOME)).toThrow(/^webhooks.trustAnchors: cannot read/);
+    expect(() => validateConfig(withCa({ webhooks: { retries: 1 } }), HOME)).toThrow(/^webhooks.retries: unknown setting/);
   });
 
   it('reads the EST throttle, caps and key file settings, naming bad fields', () => {
@@ -145,7 +159,7 @@ describe('validateConfig errors name their field', () => {
   });
 
   it('an unknown key at the top level', () => {
-    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, ops, log, limits, keyFilePermissions)');
+    expect(configError(withCa({ listen: '0.0.0.0:8443' }))).toBe('listen: unknown setting (allowed: est, tls, database, cas, crl, ocsp, admin, ops, log, limits, keyFilePermissions, webhooks)');
   });
 
   it('an unknown key in a section', () => {
