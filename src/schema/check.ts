@@ -1,0 +1,137 @@
+/**
+ * Configuration and input schemas (TypeBox, i.e. JSON Schema) validated with ajv, the validator
+ * fastify already uses for the Web RA API, with errors that name the field the way the
+ * configuration files have always named them: `est.authThrottle.lockMinutes: expected an integer
+ * from 1 to 1440, got 0`, `crl.colour: unknown setting (allowed: …)`.
+ *
+ * Defaults written in the schema are filled in (on a copy; the input is not changed). A schema may
+ * carry `errorMessage` (a string): it replaces the generic message for a value that fails it, e.g.
+ * a pattern.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { TSchema } from '@sinclair/typebox';
+
+/** A value that does not match its schema: the message names the field. */
+export class SchemaError extends Error {
+  constructor(
+    message: string,
+    /** The field as named in the message, e.g. est.authThrottle.lockMinutes ('' for the root). */
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'SchemaError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: false, useDefaults: true, coerceTypes: false, strict: true, verbose: true });
+// Annotations of our schemas: text for messages and the generated configuration reference.
+ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'example', schemaType: ['string', 'number', 'boolean', 'array', 'object'] });
+ajv.addKeyword({ keyword: 'envOverride', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'ownParser', schemaType: 'string' });
+
+const compiled = new WeakMap<object, ValidateFunction>();
+
+function compile(schema: TSchema): ValidateFunction {
+  let v = compiled.get(schema);
+  if (!v) {
+    v = ajv.compile(schema);
+    compiled.set(schema, v);
+  }
+  return v;
+}
+
+/** `a.b[2].c` from a JSON pointer and a prefix. */
+function fieldName(prefix: string, pointer: string, extra?: string): string {
+  let out = prefix;
+  const parts = pointer === '' ? [] : pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}
+
+const got = (v: unknown): string => JSON.stringify(v) ?? String(v);
+
+/** One alternative or a list: "refuse or warn", "one of a, b, c". */
+export function choices(values: readonly unknown[]): string {
+  const shown = values.map((v) => String(v));
+  return shown.length === 2 ? `${shown[0]} or ${shown[1]}` : `one of ${shown.join(', ')}`;
+}
+
+function integerRange(s: Record<string, unknown>): string {
+  const min = s.minimum as number | undefined;
+  const max = s.maximum as number | undefined;
+  if (min !== undefined && max !== undefined) return `an integer from ${min} to ${max}`;
+  if (min !== undefined) return `an integer of at least ${min}`;
+  if (max !== undefined) return `an integer of at most ${max}`;
+  return 'an integer';
+}
+
+function numberRange(s: Record<string, unknown>): string {
+  const min = s.minimum as number | undefined;
+  return min !== undefined ? `a number ≥ ${min}` : 'a number';
+}
+
+/** The message of one ajv error, in the words of the configuration files. */
+function describe(e: ErrorObject, prefix: string): SchemaError {
+  const parent = (e.parentSchema ?? {}) as Record<string, unknown>;
+  if (e.keyword === 'additionalProperties') {
+    const key = (e.params as { additionalProperty: string }).additionalProperty;
+    const allowed = Object.keys((parent.properties ?? {}) as object);
+    const field = fieldName(prefix, e.instancePath, key);
+    return new SchemaError(`${field}: unknown setting (allowed: ${allowed.join(', ')})`, field);
+  }
+  if (e.keyword === 'required') {
+    const key = (e.params as { missingProperty: string }).missingProperty;
+    const field = fieldName(prefix, e.instancePath, key);
+    const sub = ((parent.properties ?? {}) as Record<string, Record<string, unknown>>)[key];
+    return new SchemaError(`${field}: required${typeof sub?.errorMessage === 'string' ? `: ${sub.errorMessage}` : ''}`, field);
+  }
+  const field = fieldName(prefix, e.instancePath);
+  if (typeof parent.errorMessage === 'string') return new SchemaError(`${field}: ${parent.errorMessage}`, field);
+  const data = e.data;
+  if (Array.isArray(parent.enum)) return new SchemaError(`${field}: expected ${choices(parent.enum)}, got ${got(data)}`, field);
+  switch (parent.type) {
+    case 'object':
+      return new SchemaError(`${field}: expected a mapping`, field);
+    case 'integer':
+      return new SchemaError(`${field}: expected ${integerRange(parent)}, got ${got(data)}`, field);
+    case 'number':
+      return new SchemaError(`${field}: expected ${numberRange(parent)}, got ${got(data)}`, field);
+    case 'boolean':
+      return new SchemaError(`${field}: expected true or false, got ${got(data)}`, field);
+    case 'string':
+      if (typeof parent.format === 'string' && e.keyword === 'format') return new SchemaError(`${field}: expected ${parent.format}, got ${got(data)}`, field);
+      return new SchemaError(`${field}: expected a non-empty string`, field);
+    case 'array':
+      if (e.keyword === 'minItems' && parent.minItems === 1) return new SchemaError(`${field}: expected a non-empty list`, field);
+      return new SchemaError(`${field}: expected a list`, field);
+  }
+  return new SchemaError(`${field}: ${e.message ?? 'invalid'}`, field);
+}
+
+/**
+ * The schema as validated here: a part marked `ownParser` (a module that validates it itself, the
+ * schema only documenting it) accepts anything.
+ */
+export function withoutOwnParsers(schema: TSchema): TSchema {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (typeof node !== 'object' || node === null) return node;
+    if ('ownParser' in node) return 'default' in node ? { default: (node as { default: unknown }).default } : {};
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));
+  };
+  return walk(schema) as TSchema;
+}
+
+/**
+ * Validate `value` against `schema`; returns a copy with the schema's defaults filled in, or throws
+ * a SchemaError naming the first field that does not match. `prefix` names the value's own place
+ * (e.g. `database`); without it, fields are named from the root.
+ */
+export function checkSchema<T = unknown>(schema: TSchema, value: unknown, prefix = ''): T {
+  const copy = value === undefined ? undefined : structuredClone(value);
+  const validate = compile(schema);
+  if (validate(copy)) return copy as T;
+  throw describe(validate.errors![0]!, prefix);
+}
