@@ -6,11 +6,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { TSchema } from '@sinclair/typebox';
 import { configReference, readBlock, replaceBlock } from '../schema/reference.js';
+import { RenewConfigSchema } from '../client/renew-config-schema.js';
 import { ConfigSchema } from './config-schema.js';
 
 /** Each generated block of the README: its name (in the markers) and its schema. */
 export const CONFIG_REFERENCES: readonly { name: string; schema: TSchema }[] = [
   { name: 'estuary.yaml', schema: ConfigSchema },
+  { name: 'renewal agent configuration', schema: RenewConfigSchema },
 ];
 
 /** The README text with every generated block current. */

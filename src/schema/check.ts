@@ -29,6 +29,9 @@ ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'example', schemaType: ['string', 'number', 'boolean', 'array', 'object'] });
 ajv.addKeyword({ keyword: 'envOverride', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'ownParser', schemaType: 'string' });
+// `unit`: what a number counts ("expected a number of seconds ≥ 1"); `requiredHint`: said when it is missing.
+ajv.addKeyword({ keyword: 'unit', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'requiredHint', schemaType: 'string' });
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -69,7 +72,8 @@ function integerRange(s: Record<string, unknown>): string {
 
 function numberRange(s: Record<string, unknown>): string {
   const min = s.minimum as number | undefined;
-  return min !== undefined ? `a number ≥ ${min}` : 'a number';
+  const unit = typeof s.unit === 'string' ? ` of ${s.unit}` : '';
+  return min !== undefined ? `a number${unit} ≥ ${min}` : `a number${unit}`;
 }
 
 /** The message of one ajv error, in the words of the configuration files. */
@@ -85,7 +89,8 @@ function describe(e: ErrorObject, prefix: string): SchemaError {
     const key = (e.params as { missingProperty: string }).missingProperty;
     const field = fieldName(prefix, e.instancePath, key);
     const sub = ((parent.properties ?? {}) as Record<string, Record<string, unknown>>)[key];
-    return new SchemaError(`${field}: required${typeof sub?.errorMessage === 'string' ? `: ${sub.errorMessage}` : ''}`, field);
+    const hint = sub?.requiredHint ?? sub?.errorMessage;
+    return new SchemaError(`${field}: required${typeof hint === 'string' ? `: ${hint}` : ''}`, field);
   }
   const field = fieldName(prefix, e.instancePath);
   if (typeof parent.errorMessage === 'string') return new SchemaError(`${field}: ${parent.errorMessage}`, field);
@@ -133,5 +138,6 @@ export function checkSchema<T = unknown>(schema: TSchema, value: unknown, prefix
   const copy = value === undefined ? undefined : structuredClone(value);
   const validate = compile(schema);
   if (validate(copy)) return copy as T;
-  throw describe(validate.errors![0]!, prefix);
+  // the last error: after an anyOf's branches, the anyOf itself (whose schema says what was expected)
+  throw describe(validate.errors!.at(-1)!, prefix);
 }

@@ -13,6 +13,7 @@ const code = (v: unknown): string => '`' + (typeof v === 'string' ? v : JSON.str
 
 function typeOf(s: Node): string {
   if (Array.isArray(s.enum)) return (s.enum as unknown[]).map(code).join(', ');
+  if (Array.isArray(s.anyOf)) return (s.anyOf as Node[]).map(typeOf).join(' or ');
   switch (s.type) {
     case 'integer': {
       const [min, max] = [s.minimum, s.maximum];
@@ -57,15 +58,19 @@ interface Row {
   description: string;
 }
 
-function rows(schema: Node, prefix: string, out: Row[]): void {
+function rows(schema: Node, prefix: string, out: Row[], ownRow = true): void {
   const properties = schema.properties as Record<string, Node> | undefined;
   const pattern = schema.patternProperties as Record<string, Node> | undefined;
-  if (prefix !== '') out.push({ name: prefix, type: properties || pattern ? 'section' : typeOf(schema), def: defaultOf(schema), description: describeRow(schema) });
+  if (prefix !== '' && ownRow) out.push({ name: prefix, type: properties || pattern ? 'section' : typeOf(schema), def: defaultOf(schema), description: describeRow(schema) });
   if (properties) {
     for (const [key, sub] of Object.entries(properties)) {
       const name = prefix === '' ? key : `${prefix}.${key}`;
+      const items = sub.items as Node | undefined;
       if (sub.type === 'object' && (sub.properties || sub.patternProperties)) rows(sub, name, out);
-      else out.push({ name, type: typeOf(sub), def: defaultOf(sub), description: describeRow(sub) });
+      else if (sub.type === 'array' && items?.properties) {
+        out.push({ name, type: 'list', def: '', description: describeRow(sub) });
+        rows(items, `${name}[]`, out, false);
+      } else out.push({ name, type: typeOf(sub), def: defaultOf(sub), description: describeRow(sub) });
     }
   }
   if (pattern) {
