@@ -2,11 +2,11 @@
 import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
+import { EMAIL } from '../ra/patterns.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** --allowed-names as a list; an unknown `type:` prefix is refused before anything is saved. */
 function nameGlobs(text: string): string[] {
