@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
 import { EMAIL } from '../ra/patterns.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
+import { AccountCreate } from '../admin/schemas.js';
+import { inputSchemaError } from './input-schema.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
 
@@ -33,6 +35,9 @@ export function registerAccountCommands(program: Command): void {
       if (!EMAIL.test(email)) throw new CliError(`"${email}" is not an email address`);
       if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
       const names = opts.allowedNames !== undefined ? nameGlobs(opts.allowedNames) : undefined;
+      // the bounds the Web RA API puts on a new account (src/admin/schemas.ts AccountCreate)
+      const bad = inputSchemaError(AccountCreate, { email, role: opts.role, ...(names !== undefined ? { allowedNames: names } : {}) });
+      if (bad) throw new CliError(`${bad.field === 'allowedNames' ? '--allowed-names' : bad.field}: ${bad.message}`);
       const { password, generated } = readAccountPassword(opts, email);
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });

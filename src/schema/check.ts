@@ -23,7 +23,11 @@ export class SchemaError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: false, useDefaults: true, coerceTypes: false, strict: true, verbose: true });
+// The Web RA's options where they matter (admin-server.ts): no coercion, defaults, oneOf by discriminator.
+const ajv = new Ajv({ allErrors: false, useDefaults: true, coerceTypes: false, strict: true, strictRequired: false, verbose: true, discriminator: true });
+// RFC 3339 date-time and full-date, the formats the API schemas use
+ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/i);
+ajv.addFormat('date', /^\d{4}-\d\d-\d\d$/);
 // Annotations of our schemas: text for messages and the generated configuration reference.
 ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'example', schemaType: ['string', 'number', 'boolean', 'array', 'object'] });
@@ -106,10 +110,14 @@ function describe(e: ErrorObject, prefix: string): SchemaError {
     case 'boolean':
       return new SchemaError(`${field}: expected true or false, got ${got(data)}`, field);
     case 'string':
-      if (typeof parent.format === 'string' && e.keyword === 'format') return new SchemaError(`${field}: expected ${parent.format}, got ${got(data)}`, field);
+      if (e.keyword === 'format') return new SchemaError(`${field}: expected ${parent.format}, got ${got(data)}`, field);
+      if (e.keyword === 'maxLength') return new SchemaError(`${field}: expected at most ${parent.maxLength} characters`, field);
+      if (e.keyword === 'pattern' && parent.pattern !== '\\S') return new SchemaError(`${field}: ${got(data)} does not match ${parent.pattern}`, field);
       return new SchemaError(`${field}: expected a non-empty string`, field);
     case 'array':
       if (e.keyword === 'minItems' && parent.minItems === 1) return new SchemaError(`${field}: expected a non-empty list`, field);
+      if (e.keyword === 'maxItems') return new SchemaError(`${field}: expected at most ${parent.maxItems} entries, got ${(data as unknown[]).length}`, field);
+      if (e.keyword === 'uniqueItems') return new SchemaError(`${field}: lists an entry twice`, field);
       return new SchemaError(`${field}: expected a list`, field);
   }
   return new SchemaError(`${field}: ${e.message ?? 'invalid'}`, field);
