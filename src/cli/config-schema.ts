@@ -88,7 +88,7 @@ export const CaConnectorSchema = ownParser(Type.Object({
   url: Type.Optional(text('est: the upstream EST server, https://host:port or https://host/.well-known/est/<label>', { example: 'https://ca.example.net:8443' })),
   label: Type.Optional(text('est: EST label at the upstream')),
   trustAnchors: Type.Optional(files('est: the upstream\'s trust anchors (PEM files); or bootstrapFingerprint')),
-  bootstrapFingerprint: Type.Optional(text('est: SHA-256 of an upstream CA certificate, to trust what /cacerts returns once it matches')),
+  bootstrapFingerprint: Type.Optional(text('est: SHA-256 of an upstream CA certificate, instead of trustAnchors')),
   auth: Type.Optional(Type.Object({
     basic: Type.Optional(Type.Object({
       user: text('HTTP Basic user at the upstream'), passwordFile: Type.Optional(text('file holding its password')), passwordEnv: Type.Optional(text('or the environment variable holding it')),
