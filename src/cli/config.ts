@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
 import { parseProxySettings, ProxySettingsError, type ProxySettings } from '../est/proxy-trust.js';
-import { checkSchema, SchemaError, withoutOwnParsers } from '../schema/check.js';
+import { checkSchema, SchemaError, withoutNullNumbers, withoutOwnParsers } from '../schema/check.js';
 import { DatabaseConfigError, parseDatabaseConfig, type DatabaseConfig } from '../store/database-config.js';
 import { ConfigSchema } from './config-schema.js';
 
@@ -100,7 +100,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
   let c: Checked;
   try {
-    c = checkSchema<Checked>(VALIDATED, doc);
+    c = checkSchema<Checked>(VALIDATED, withoutNullNumbers(VALIDATED, doc));
   } catch (err) {
     if (err instanceof SchemaError) throw new ConfigError(err.message);
     throw err;

@@ -138,6 +138,24 @@ export function withoutOwnParsers(schema: TSchema): TSchema {
 }
 
 /**
+ * A copy of `value` without the null numbers and booleans (`validityHours:` written without a value):
+ * they take their defaults, as estuary.yaml has always read them. Strings and sections stay null
+ * (and are refused, naming the field).
+ */
+export function withoutNullNumbers(schema: TSchema, value: unknown): unknown {
+  const s = schema as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof s.properties !== 'object') return value;
+  const properties = s.properties as Record<string, Record<string, unknown>>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const sub = properties[k];
+    if (v === null && sub && (sub.type === 'integer' || sub.type === 'number' || sub.type === 'boolean')) continue;
+    out[k] = sub ? withoutNullNumbers(sub as TSchema, v) : v;
+  }
+  return out;
+}
+
+/**
  * Validate `value` against `schema`; returns a copy with the schema's defaults filled in, or throws
  * a SchemaError naming the first field that does not match. `prefix` names the value's own place
  * (e.g. `database`); without it, fields are named from the root.

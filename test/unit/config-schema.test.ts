@@ -54,3 +54,15 @@ describe('estuary.yaml schema and the modules that validate parts of it', () => 
     expect(() => walk(ConfigSchema as unknown as Record<string, unknown>, '')).not.toThrow();
   });
 });
+
+describe('settings written without a value', () => {
+  it('a number or true/false without a value takes its default, as before; a string or section without one is refused', async () => {
+    const { validateConfig } = await import('../../src/cli/config.js');
+    const doc = { cas: { default: { certificate: 'c.pem', key: 'k.pem' } }, crl: { validityHours: null, omitExpired: null }, limits: { drainSeconds: null } };
+    const c = validateConfig(doc, '/srv');
+    expect(c.crl).toMatchObject({ validityHours: 24, omitExpired: false });
+    expect(c.limits.drainSeconds).toBe(10);
+    expect(() => validateConfig({ ...doc, log: { level: null } }, '/srv')).toThrow(/^log\.level: expected one of/);
+    expect(() => validateConfig({ ...doc, ocsp: null }, '/srv')).toThrow(/^ocsp: expected a mapping/);
+  });
+});
