@@ -6,10 +6,13 @@ import type { TSchema } from '@sinclair/typebox';
 import type { FieldError } from '../ra/profile-validation.js';
 import { checkSchema, SchemaError } from '../schema/check.js';
 
-/** The first field of `value` the API schema refuses, named without list indexes (e.g. extendedKeyUsage), or undefined. */
+/**
+ * The first field of `value` the API schema refuses, named without list indexes (e.g. extendedKeyUsage),
+ * or undefined. `value` is checked as JSON, the way the API receives it (a stored profile's dates as strings).
+ */
 export function inputSchemaError(schema: object, value: unknown): FieldError | undefined {
   try {
-    checkSchema(schema as TSchema, value);
+    checkSchema(schema as TSchema, JSON.parse(JSON.stringify(value)));
     return undefined;
   } catch (err) {
     if (!(err instanceof SchemaError)) throw err;

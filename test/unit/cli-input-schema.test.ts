@@ -20,6 +20,12 @@ describe('CLI input against the API schemas', () => {
     expect(applyProfileFlags(base(), { eku: ekus.split(',').slice(0, 20).join(',') }, cas).extendedKeyUsage).toHaveLength(20);
   });
 
+  it('takes a stored profile (dates and all) as the API would receive it', () => {
+    const stored = { ...base(), createdAt: new Date('2026-01-01T00:00:00Z'), updatedAt: new Date() };
+    expect(applyProfileFlags(stored, { validityDays: '30' }, cas).validityDays).toBe(30);
+    expect(inputSchemaError(ProfileUpdate, stored)).toBeUndefined();
+  });
+
   it('names the field of an account the API would refuse', () => {
     expect(inputSchemaError(AccountCreate, { email: `${'a'.repeat(250)}@example.com`, role: 'est' })).toEqual({ field: 'email', message: 'expected at most 254 characters' });
     expect(inputSchemaError(AccountCreate, { email: 'a@b', role: 'est', allowedNames: [''] })).toEqual({ field: 'allowedNames', message: 'expected a non-empty string' });
