@@ -125,7 +125,7 @@ export function signedObject(tbs: Buffer, algorithmIdentifier: Buffer, signature
   return seq(tbs, algorithmIdentifier, bitString(signature));
 }
 
-/** What signs a TBS structure: its AlgorithmIdentifier and an asynchronous signature (src/ca/signer.ts). */
+/** What signs a TBS structure: its AlgorithmIdentifier and an asynchronous signature (src/ca/signers/signer.ts). */
 export interface TbsSigner {
   readonly algorithmIdentifier: Buffer;
   sign(data: Buffer): Promise<Buffer>;

@@ -1,7 +1,7 @@
 /**
  * A configuration reference in Markdown, generated from a schema: one table row per setting
  * (dotted name, type and bounds, default, description with its environment override). The README
- * holds it between markers; `npm run docs:config` rewrites them (src/schema/docs-config.ts) and
+ * holds it between markers; `npm run docs:config` rewrites them (src/cli/config-docs.ts) and
  * test/unit/config-reference.test.ts fails while they are stale.
  */
 import type { TSchema } from '@sinclair/typebox';
