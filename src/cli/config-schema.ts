@@ -104,7 +104,10 @@ export const CaConnectorSchema = ownParser(Type.Object({
   retryAfterSeconds: Type.Optional(int(1, 86_400, 30, 'est: Retry-After for clients while the upstream is down')),
 }, { additionalProperties: false, description: 'a CA connector; settings marked local or est apply to that type (validated by ca/connectors/local.ts and est.ts)' }), 'ca/registry.ts');
 
-const cas = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), CaConnectorSchema, {
+/** The id of a CA connector under cas: in estuary.yaml. */
+export const CONFIG_CA_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+
+const cas = Type.Record(Type.String({ pattern: CONFIG_CA_ID_PATTERN }), CaConnectorSchema, {
   default: {}, description: 'CA connectors by id (letters, digits, _ and -); profiles name the connector that issues for them. At least one',
 });
 

@@ -13,7 +13,7 @@ import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
 import { parseProxySettings, ProxySettingsError, type ProxySettings } from '../est/proxy-trust.js';
 import { checkSchema, SchemaError, withoutNullNumbers, withoutOwnParsers } from '../schema/check.js';
 import { DatabaseConfigError, parseDatabaseConfig, type DatabaseConfig } from '../store/database-config.js';
-import { ConfigSchema } from './config-schema.js';
+import { CONFIG_CA_ID_PATTERN, ConfigSchema } from './config-schema.js';
 
 export interface ListenAddress {
   host: string;
@@ -94,6 +94,7 @@ function section(parent: Obj, key: string, path: string): Obj {
 type Checked = Static<typeof ConfigSchema>;
 
 const VALIDATED = withoutOwnParsers(ConfigSchema);
+const CA_ID = new RegExp(CONFIG_CA_ID_PATTERN);
 
 /** Validate a parsed YAML document. `env` supplies the overrides. */
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
@@ -136,7 +137,7 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   const cas: Record<string, CaConfig> = {};
   for (const id of Object.keys(casRaw)) {
     const path = `cas.${id}`;
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ConfigError(`${path}: a CA id is letters, digits, _ and - only`);
+    if (!CA_ID.test(id)) throw new ConfigError(`${path}: a CA id is letters, digits, _ and - only`);
     const ca = section(casRaw, id, path);
     // The connector type's module validates its own settings (src/ca/registry.ts).
     try {
