@@ -1,8 +1,8 @@
 /**
  * estuary.yaml: read, validated against its schema (config-schema.ts) with errors that name the
- * field, paths resolved against the data directory. Environment overrides: ESTUARY_EST_LISTEN, ESTUARY_CRL_LISTEN, ESTUARY_ADMIN_LISTEN
- * and ESTUARY_OPS_LISTEN (host:port, or off for the CRL, Web RA and operations listeners),
- * ESTUARY_DATABASE_URL (postgres://…, selects PostgreSQL).
+ * field, paths resolved against the data directory. Environment overrides: ESTUARY_EST_LISTEN,
+ * ESTUARY_CRL_LISTEN, ESTUARY_ADMIN_LISTEN and ESTUARY_OPS_LISTEN (host:port, or off for the CRL,
+ * Web RA and operations listeners), ESTUARY_DATABASE_URL (postgres://…, selects PostgreSQL).
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
