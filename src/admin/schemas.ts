@@ -11,6 +11,7 @@ import { EC_CURVES, KEY_USAGES, LIMITS } from '../ra/profile-validation.js';
 import { VALIDITY_HINT } from '../ra/validity.js';
 import { NAME_CAP_RANGE } from '../ra/name-policy.js';
 import { ACCOUNT_ROLES, ADMIN_ROLES, AUTH_MECHANISMS, CLIENT_BINDING_MODES } from '../ra/model.js';
+import { EMAIL_PATTERN, LABEL_PATTERN } from '../ra/patterns.js';
 
 const NAMES = new WeakMap<object, string>();
 
@@ -33,8 +34,7 @@ const obj = (properties: Record<string, object>, required: string[] = [], extra:
 });
 const int = (min: number, max: number, extra: object = {}) => ({ type: 'integer', minimum: min, maximum: max, ...extra });
 
-export const EMAIL_PATTERN = '^[^\\s@]+@[^\\s@]+$';
-export const LABEL_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+export { EMAIL_PATTERN, LABEL_PATTERN };
 const email = (extra: object = {}) => str({ pattern: EMAIL_PATTERN, maxLength: 254, ...extra });
 
 // ── problems ──────────────────────────────────────────────────────────────────────────────────

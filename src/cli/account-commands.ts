@@ -2,13 +2,15 @@
 import { nameGlobProblem } from '../ra/name-globs.js';
 import type { Command } from 'commander';
 import { hashPassword } from '../ra/password.js';
+import { EMAIL } from '../ra/patterns.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
+import { AccountCreate } from '../admin/schemas.js';
+import { inputSchemaError } from './input-schema.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
 import { registerAccountMfaCommands } from './mfa-commands.js';
 import { planAccountRemoval } from '../ra/lifecycle.js';
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** --allowed-names as a list; an unknown `type:` prefix is refused before anything is saved. */
 function nameGlobs(text: string): string[] {
@@ -38,6 +40,9 @@ export function registerAccountCommands(program: Command): void {
       if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new CliError(`--role: expected one of ${ACCOUNT_ROLES.join(', ')}, got "${opts.role}"`);
       if (opts.selfService && opts.role !== 'est') throw new CliError('--self-service: for est accounts (Web RA roles sign in anyway)');
       const names = opts.allowedNames !== undefined ? nameGlobs(opts.allowedNames) : undefined;
+      // the bounds the Web RA API puts on a new account (src/admin/schemas.ts AccountCreate)
+      const bad = inputSchemaError(AccountCreate, { email, role: opts.role, ...(names !== undefined ? { allowedNames: names } : {}) });
+      if (bad) throw new CliError(`${bad.field === 'allowedNames' ? '--allowed-names' : bad.field}: ${bad.message}`);
       const { password, generated } = readAccountPassword(opts, email);
       const labels = opts.allowedProfiles !== undefined ? splitList(opts.allowedProfiles) : [];
       await withStore(opts, async (store) => {

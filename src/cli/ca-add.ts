@@ -11,6 +11,7 @@ import { CONNECTOR_TYPE_NAMES } from '../ca/registry.js';
 import { normalizeFingerprint } from '../client/trust.js';
 import { pemBlocks } from '../pki/base64.js';
 import type { Config } from './config.js';
+import { CONFIG_CA_ID_PATTERN } from './config-schema.js';
 import { CliError } from './context.js';
 
 export interface CaAddFlags {
@@ -45,7 +46,8 @@ const TYPE_FLAGS: Record<string, Array<[keyof CaAddFlags, string]>> = {
   local: [['certificate', '--certificate'], ['key', '--key'], ['chain', '--chain']],
 };
 
-export const CA_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A CA id as estuary.yaml accepts it (config-schema.ts). */
+export const CA_ID = new RegExp(CONFIG_CA_ID_PATTERN);
 
 /** Files named on the command line: stored as given, read relative to the data directory. */
 export class HomeFiles {

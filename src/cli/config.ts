@@ -1,16 +1,19 @@
 /**
- * estuary.yaml: read, validated with errors that name the field, paths resolved against the
- * data directory. Environment overrides: ESTUARY_EST_LISTEN, ESTUARY_CRL_LISTEN, ESTUARY_ADMIN_LISTEN
- * and ESTUARY_OPS_LISTEN (host:port, or off for the CRL, Web RA and operations listeners),
- * ESTUARY_DATABASE_URL (postgres://…, selects PostgreSQL).
+ * estuary.yaml: read, validated against its schema (config-schema.ts) with errors that name the
+ * field, paths resolved against the data directory. Environment overrides: ESTUARY_EST_LISTEN,
+ * ESTUARY_CRL_LISTEN, ESTUARY_ADMIN_LISTEN and ESTUARY_OPS_LISTEN (host:port, or off for the CRL,
+ * Web RA and operations listeners), ESTUARY_DATABASE_URL (postgres://…, selects PostgreSQL).
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import type { Static } from '@sinclair/typebox';
 import { parse } from 'yaml';
 import { ConnectorConfigError } from '../ca/connectors/config-fields.js';
 import { parseConnectorConfig, type CaConfig } from '../ca/registry.js';
 import { parseProxySettings, ProxySettingsError, type ProxySettings } from '../est/proxy-trust.js';
+import { checkSchema, SchemaError, withoutNullNumbers, withoutOwnParsers } from '../schema/check.js';
 import { DatabaseConfigError, parseDatabaseConfig, type DatabaseConfig } from '../store/database-config.js';
+import { CONFIG_CA_ID_PATTERN, ConfigSchema } from './config-schema.js';
 import { parseWebhookConfig, type WebhookConfig } from '../notify/webhook-config.js';
 
 export interface ListenAddress {
@@ -56,8 +59,10 @@ export interface Config {
   ocsp: { publicUrl: string | undefined; signer: 'delegated' | 'ca'; validityMinutes: number };
   /** The Web RA (UI and JSON API) on its own HTTPS listener; listen undefined: off. */
   admin: {
-    listen: ListenAddress | undefined; sessionIdleMinutes: number; sessionAbsoluteHours: number;
-    /** PEM bundle of the CA(s) whose client certificates may sign in (admin/api-session-certificate.ts); unset: password only. */
+    listen: ListenAddress | undefined;
+    sessionIdleMinutes: number;
+    sessionAbsoluteHours: number;
+    /** A PEM bundle of CAs whose client certificates may sign in to the Web RA (api-session-certificate.ts). */
     clientCertificateCa?: string;
   };
   /** The operations listener (plain HTTP: /healthz, /readyz, /metrics); listen undefined: off. */
@@ -94,57 +99,33 @@ function section(parent: Obj, key: string, path: string): Obj {
   return v as Obj;
 }
 
-function onlyKeys(obj: Obj, keys: readonly string[], path: string): void {
-  for (const k of Object.keys(obj)) {
-    if (!keys.includes(k)) throw new ConfigError(`${path ? path + '.' : ''}${k}: unknown setting (allowed: ${keys.join(', ')})`);
-  }
-}
+/** estuary.yaml as the schema admits it, defaults filled in (the parts with their own parser as written). */
+type Checked = Static<typeof ConfigSchema>;
 
-function str(obj: Obj, key: string, path: string, fallback?: string): string {
-  const v = obj[key];
-  if (v === undefined && fallback !== undefined) return fallback;
-  if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(`${path}.${key}: expected a non-empty string`);
-  return v;
-}
-
-function integerSetting(obj: Obj, key: string, path: string, fallback: number, min: number, max: number): number {
-  const v = obj[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`${path}.${key}: expected an integer from ${min} to ${max}, got ${JSON.stringify(obj[key])}`);
-  }
-  return v;
-}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const VALIDATED = withoutOwnParsers(ConfigSchema);
+const CA_ID = new RegExp(CONFIG_CA_ID_PATTERN);
 
 /** Validate a parsed YAML document. `env` supplies the overrides. */
 export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEnv = {}): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('the configuration must be a YAML mapping');
-  const root = doc as Obj;
-  onlyKeys(root, ['est', 'tls', 'database', 'cas', 'crl', 'ocsp', 'admin', 'ops', 'log', 'limits', 'keyFilePermissions', 'webhooks'], '');
-  const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
-
-  const est = section(root, 'est', 'est');
-  onlyKeys(est, ['listen', 'defaultProfile', 'publicUrl', 'authThrottle', 'maxPendingPerRequester', 'maxCertificateBytes', 'serverKeygenConcurrency', 'proxy'], 'est');
-  const throttle = section(est, 'authThrottle', 'est.authThrottle');
-  onlyKeys(throttle, ['maxFailuresPerAccount', 'maxFailuresPerAddress', 'windowMinutes', 'lockMinutes'], 'est.authThrottle');
-  const authThrottle = {
-    maxFailuresPerAccount: integerSetting(throttle, 'maxFailuresPerAccount', 'est.authThrottle', 10, 1, 1_000_000),
-    maxFailuresPerAddress: integerSetting(throttle, 'maxFailuresPerAddress', 'est.authThrottle', 50, 1, 1_000_000),
-    windowMinutes: integerSetting(throttle, 'windowMinutes', 'est.authThrottle', 15, 1, 24 * 60),
-    lockMinutes: integerSetting(throttle, 'lockMinutes', 'est.authThrottle', 15, 1, 24 * 60),
-  };
-  const maxPendingPerRequester = integerSetting(est, 'maxPendingPerRequester', 'est', 10, 1, 100_000);
-  const maxCertificateBytes = integerSetting(est, 'maxCertificateBytes', 'est', 16 * 1024, 1024, 1024 * 1024);
-  const keyFilePermissions = root.keyFilePermissions ?? 'refuse';
-  if (keyFilePermissions !== 'refuse' && keyFilePermissions !== 'warn') {
-    throw new ConfigError(`keyFilePermissions: expected refuse or warn, got ${JSON.stringify(root.keyFilePermissions)}`);
+  let c: Checked;
+  try {
+    c = checkSchema<Checked>(VALIDATED, withoutNullNumbers(VALIDATED, doc));
+  } catch (err) {
+    if (err instanceof SchemaError) throw new ConfigError(err.message);
+    throw err;
   }
-  const listenText = env.ESTUARY_EST_LISTEN || str(est, 'listen', 'est', '127.0.0.1:8443');
-  const listen = parseListen(listenText, env.ESTUARY_EST_LISTEN ? 'ESTUARY_EST_LISTEN' : 'est.listen');
-  const publicUrl = est.publicUrl === undefined ? undefined : str(est, 'publicUrl', 'est');
-  if (publicUrl && !/^https:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`est.publicUrl: expected an https:// URL, got "${publicUrl}"`);
-  const serverKeygenConcurrency = integerSetting(est, 'serverKeygenConcurrency', 'est', 2, 1, 64);
+  const root = c as unknown as Obj;
+  const resolve = (p: string): string => (isAbsolute(p) ? p : join(home, p));
+  const listenOf = (text: string, field: string, envName: string, offable: boolean): ListenAddress | undefined => {
+    const value = env[envName] || text;
+    if (offable && value === 'off') return undefined;
+    return parseListen(value, env[envName] ? envName : field);
+  };
+
+  const { est } = c;
+  const listen = listenOf(est.listen, 'est.listen', 'ESTUARY_EST_LISTEN', false)!;
+  if (est.publicUrl && !/^https:\/\/[^/]+/.test(est.publicUrl)) throw new ConfigError(`est.publicUrl: expected an https:// URL, got "${est.publicUrl}"`);
   let proxy: ProxySettings | undefined;
   try {
     proxy = parseProxySettings(est.proxy, 'est.proxy');
@@ -152,9 +133,6 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
     if (err instanceof ProxySettingsError) throw new ConfigError(err.message);
     throw err;
   }
-
-  const tls = section(root, 'tls', 'tls');
-  onlyKeys(tls, ['certificate', 'key'], 'tls');
 
   let database: DatabaseConfig;
   try {
@@ -166,9 +144,9 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
 
   const casRaw = section(root, 'cas', 'cas');
   const cas: Record<string, CaConfig> = {};
-  for (const [id, value] of Object.entries(casRaw)) {
+  for (const id of Object.keys(casRaw)) {
     const path = `cas.${id}`;
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ConfigError(`${path}: a CA id is letters, digits, _ and - only`);
+    if (!CA_ID.test(id)) throw new ConfigError(`${path}: a CA id is letters, digits, _ and - only`);
     const ca = section(casRaw, id, path);
     // The connector type's module validates its own settings (src/ca/registry.ts).
     try {
@@ -180,66 +158,37 @@ export function validateConfig(doc: unknown, home: string, env: NodeJS.ProcessEn
   }
   if (Object.keys(cas).length === 0) throw new ConfigError('cas: at least one CA connector is required');
 
-  const crl = section(root, 'crl', 'crl');
-  onlyKeys(crl, ['listen', 'publicUrl', 'validityHours', 'omitExpired', 'deltaValidityHours'], 'crl');
-  const crlListenText = env.ESTUARY_CRL_LISTEN || str(crl, 'listen', 'crl', '127.0.0.1:8080');
-  const crlListen = crlListenText === 'off' ? undefined : parseListen(crlListenText, env.ESTUARY_CRL_LISTEN ? 'ESTUARY_CRL_LISTEN' : 'crl.listen');
-  const crlPublicUrl = crl.publicUrl === undefined ? undefined : str(crl, 'publicUrl', 'crl');
-  if (crlPublicUrl && !/^https?:\/\/[^/]+/.test(crlPublicUrl)) throw new ConfigError(`crl.publicUrl: expected an http:// URL, got "${crlPublicUrl}"`);
-  const validityHours = crl.validityHours ?? 24;
-  if (typeof validityHours !== 'number' || !Number.isInteger(validityHours) || validityHours < 1 || validityHours > 24 * 31) {
-    throw new ConfigError(`crl.validityHours: expected an integer from 1 to 744, got ${JSON.stringify(crl.validityHours)}`);
+  const { crl, ocsp, admin, limits } = c;
+  if (crl.publicUrl && !/^https?:\/\/[^/]+/.test(crl.publicUrl)) throw new ConfigError(`crl.publicUrl: expected an http:// URL, got "${crl.publicUrl}"`);
+  if (crl.deltaValidityHours !== undefined && crl.deltaValidityHours > crl.validityHours) {
+    throw new ConfigError(`crl.deltaValidityHours: expected an integer from 1 to ${crl.validityHours}, got ${crl.deltaValidityHours}`);
   }
-  const omitExpired = crl.omitExpired ?? false;
-  if (typeof omitExpired !== 'boolean') throw new ConfigError(`crl.omitExpired: expected true or false, got ${JSON.stringify(crl.omitExpired)}`);
-  const deltaValidityHours = crl.deltaValidityHours === undefined ? undefined : integerSetting(crl, 'deltaValidityHours', 'crl', 1, 1, validityHours);
-
-  const ocsp = section(root, 'ocsp', 'ocsp');
-  onlyKeys(ocsp, ['publicUrl', 'signer', 'validityMinutes'], 'ocsp');
-  const ocspPublicUrl = ocsp.publicUrl === undefined ? undefined : str(ocsp, 'publicUrl', 'ocsp');
-  if (ocspPublicUrl && !/^https?:\/\/[^/]+/.test(ocspPublicUrl)) throw new ConfigError(`ocsp.publicUrl: expected an http:// URL, got "${ocspPublicUrl}"`);
-  const ocspSigner = str(ocsp, 'signer', 'ocsp', 'delegated');
-  if (ocspSigner !== 'delegated' && ocspSigner !== 'ca') throw new ConfigError(`ocsp.signer: expected delegated or ca, got "${ocspSigner}"`);
-  const ocspValidityMinutes = integerSetting(ocsp, 'validityMinutes', 'ocsp', 60, 1, 7 * 24 * 60);
-
-  const admin = section(root, 'admin', 'admin');
-  onlyKeys(admin, ['listen', 'sessionIdleMinutes', 'sessionAbsoluteHours', 'clientCertificateCa'], 'admin');
-  const clientCertificateCa = admin.clientCertificateCa === undefined ? undefined : resolve(str(admin, 'clientCertificateCa', 'admin'));
-  const adminListenText = env.ESTUARY_ADMIN_LISTEN || str(admin, 'listen', 'admin', '127.0.0.1:8444');
-  const adminListen = adminListenText === 'off' ? undefined : parseListen(adminListenText, env.ESTUARY_ADMIN_LISTEN ? 'ESTUARY_ADMIN_LISTEN' : 'admin.listen');
-  const sessionIdleMinutes = integerSetting(admin, 'sessionIdleMinutes', 'admin', 30, 1, 24 * 60);
-  const sessionAbsoluteHours = integerSetting(admin, 'sessionAbsoluteHours', 'admin', 12, 1, 24 * 30);
-
-  const ops = section(root, 'ops', 'ops');
-  onlyKeys(ops, ['listen'], 'ops');
-  const opsListenText = env.ESTUARY_OPS_LISTEN || str(ops, 'listen', 'ops', '127.0.0.1:9090');
-  const opsListen = opsListenText === 'off' ? undefined : parseListen(opsListenText, env.ESTUARY_OPS_LISTEN ? 'ESTUARY_OPS_LISTEN' : 'ops.listen');
-
-  const log = section(root, 'log', 'log');
-  onlyKeys(log, ['level'], 'log');
-  const level = str(log, 'level', 'log', 'info');
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`log.level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
-
-  const limits = section(root, 'limits', 'limits');
-  onlyKeys(limits, ['requestTimeoutSeconds', 'handshakeTimeoutSeconds', 'maxConnectionsPerClient', 'drainSeconds'], 'limits');
+  if (ocsp.publicUrl && !/^https?:\/\/[^/]+/.test(ocsp.publicUrl)) throw new ConfigError(`ocsp.publicUrl: expected an http:// URL, got "${ocsp.publicUrl}"`);
 
   return {
     home,
-    est: { listen, defaultProfile: str(est, 'defaultProfile', 'est', 'default'), publicUrl, authThrottle, maxPendingPerRequester, maxCertificateBytes, serverKeygenConcurrency, proxy },
-    keyFilePermissions,
-    tls: { certificate: resolve(str(tls, 'certificate', 'tls', 'tls/server.pem')), key: resolve(str(tls, 'key', 'tls', 'tls/server-key.pem')) },
+    est: {
+      listen, defaultProfile: est.defaultProfile, publicUrl: est.publicUrl, authThrottle: est.authThrottle, maxPendingPerRequester: est.maxPendingPerRequester,
+      maxCertificateBytes: est.maxCertificateBytes, serverKeygenConcurrency: est.serverKeygenConcurrency, proxy,
+    },
+    keyFilePermissions: c.keyFilePermissions,
+    tls: { certificate: resolve(c.tls.certificate), key: resolve(c.tls.key) },
     database,
     cas,
-    crl: { listen: crlListen, publicUrl: crlPublicUrl?.replace(/\/+$/, ''), validityHours, omitExpired, deltaValidityHours },
-    ocsp: { publicUrl: ocspPublicUrl?.replace(/\/+$/, ''), signer: ocspSigner, validityMinutes: ocspValidityMinutes },
-    admin: { listen: adminListen, sessionIdleMinutes, sessionAbsoluteHours, ...(clientCertificateCa ? { clientCertificateCa } : {}) },
-    ops: { listen: opsListen },
-    log: { level: level as Config['log']['level'] },
+    crl: {
+      listen: listenOf(crl.listen, 'crl.listen', 'ESTUARY_CRL_LISTEN', true), publicUrl: crl.publicUrl?.replace(/\/+$/, ''), validityHours: crl.validityHours,
+      omitExpired: crl.omitExpired, deltaValidityHours: crl.deltaValidityHours,
+    },
+    ocsp: { publicUrl: ocsp.publicUrl?.replace(/\/+$/, ''), signer: ocsp.signer, validityMinutes: ocsp.validityMinutes },
+    admin: {
+      listen: listenOf(admin.listen, 'admin.listen', 'ESTUARY_ADMIN_LISTEN', true), sessionIdleMinutes: admin.sessionIdleMinutes, sessionAbsoluteHours: admin.sessionAbsoluteHours,
+      ...(admin.clientCertificateCa ? { clientCertificateCa: resolve(admin.clientCertificateCa) } : {}),
+    },
+    ops: { listen: listenOf(c.ops.listen, 'ops.listen', 'ESTUARY_OPS_LISTEN', true) },
+    log: { level: c.log.level },
     limits: {
-      requestTimeoutSeconds: integerSetting(limits, 'requestTimeoutSeconds', 'limits', 30, 1, 3600),
-      handshakeTimeoutSeconds: integerSetting(limits, 'handshakeTimeoutSeconds', 'limits', 10, 1, 300),
-      maxConnectionsPerClient: integerSetting(limits, 'maxConnectionsPerClient', 'limits', 64, 0, 100_000),
-      drainSeconds: integerSetting(limits, 'drainSeconds', 'limits', 10, 0, 3600),
+      requestTimeoutSeconds: limits.requestTimeoutSeconds, handshakeTimeoutSeconds: limits.handshakeTimeoutSeconds,
+      maxConnectionsPerClient: limits.maxConnectionsPerClient, drainSeconds: limits.drainSeconds,
     },
     webhooks: parseWebhookConfig(section(root, 'webhooks', 'webhooks'), resolve, (m) => new ConfigError(m)),
   };
@@ -389,7 +338,7 @@ ocsp:
 
 # The Web RA: the operators' browser interface and its JSON API (OpenAPI at /api/openapi.json),
 # on its own HTTPS listener with the TLS certificate above. Sign in with an admin, officer or
-# auditor account ("estuary account add EMAIL --role officer"); EST accounts cannot sign in.
+# auditor account ("estuary account add EMAIL --role officer"); EST accounts only with self-service.
 admin:
   listen: 127.0.0.1:8444           # "off" disables; env ESTUARY_ADMIN_LISTEN=host:port overrides
   sessionIdleMinutes: 30           # a session ends after this long without a request

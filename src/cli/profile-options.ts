@@ -6,8 +6,10 @@ import { EC_CURVES, validateProfile, type FieldError } from '../ra/profile-valid
 import { normalizeFingerprint } from '../ra/name-policy.js';
 import { dropRemovedAnchorCrls } from '../ra/device-revocation.js';
 import type { AnchorNames, AuthMechanism, ClientBinding, ClientBindingMode, DeviceRevocation, KeyAlgorithmRule, KeyUsageName, NamePolicy, NewProfile, SanType } from '../ra/model.js';
+import { ProfileUpdate } from '../admin/schemas.js';
 import { CliError, splitList } from './context.js';
 import { DAY_SECONDS, parseValidity, VALIDITY_HINT } from '../ra/validity.js';
+import { inputSchemaError } from './input-schema.js';
 
 export interface ProfileFlags {
   enable?: boolean;
@@ -245,5 +247,8 @@ export function applyProfileFlags(base: NewProfile, f: ProfileFlags, knownCas: r
   if (f.pendingTtlHours !== undefined) p.pendingTtlHours = integerFlag('--pending-ttl-hours', f.pendingTtlHours);
   const [first] = validateProfile(p, { knownCas });
   if (first) throw new CliError(cliMessage(first));
+  // the bounds the Web RA API puts on the same settings (list sizes, lengths): one schema for both
+  const schemaError = inputSchemaError(ProfileUpdate, p);
+  if (schemaError) throw new CliError(cliMessage(schemaError));
   return p;
 }

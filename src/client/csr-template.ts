@@ -8,12 +8,13 @@
  *   (RFC 9908 §4: "Clients which understand both MUST use the template only").
  * RFC 8951 §4: what we cannot recognize is not an error; it is reported in `unsupported`.
  */
+import { CURVES as ALL_CURVES, HASH_ALGORITHMS, SIGNATURE_ALGORITHMS as ALL_SIGNATURE_ALGORITHMS } from '../pki/algorithms.js';
 import type { CsrHash, CsrSans } from '../pki/csr-builder.js';
 import type { AttrOrOid } from '../pki/csr-attrs.js';
 import { extension } from '../pki/certificate.js';
 import { children, decodeOid, readTop, TAG, value, type Tlv } from '../pki/der.js';
 import { OID, oidName } from '../pki/oids.js';
-import type { ClientKeyType } from './keys.js';
+import { isClientKeyType, type ClientKeyType } from './keys.js';
 import { attrValueText, extensionsText, integerValue, stringValue, templateText } from './csr-attrs-text.js';
 
 export interface CsrTemplate {
@@ -45,18 +46,20 @@ const NAME_ATTRIBUTE_TYPES = new Set<string>([
   OID.organizationName, OID.organizationalUnitName, OID.emailAddress,
 ]);
 
-const SIGNATURE_ALGORITHMS: Record<string, { family: 'ec' | 'rsa'; hash: CsrHash }> = {
-  [OID.ecdsaWithSHA256]: { family: 'ec', hash: 'sha256' },
-  [OID.ecdsaWithSHA384]: { family: 'ec', hash: 'sha384' },
-  [OID.ecdsaWithSHA512]: { family: 'ec', hash: 'sha512' },
-  [OID.sha256WithRSAEncryption]: { family: 'rsa', hash: 'sha256' },
-  [OID.sha384WithRSAEncryption]: { family: 'rsa', hash: 'sha384' },
-  [OID.sha512WithRSAEncryption]: { family: 'rsa', hash: 'sha512' },
-};
+// From the one algorithm table (pki/algorithms.ts): ECDSA and RSA signature algorithms (Ed25519 is a key type here),
+// the hash OIDs, and the curves of the client's key types (P-256, P-384).
+const SIGNATURE_ALGORITHMS: Record<string, { family: 'ec' | 'rsa'; hash: CsrHash }> = Object.fromEntries(
+  ALL_SIGNATURE_ALGORITHMS.flatMap((a) => (a.keyType === 'ed25519' || a.hash === null ? [] : [[a.oid, { family: a.keyType, hash: a.hash }]])),
+);
 
-const HASHES: Record<string, CsrHash> = { [OID.sha256]: 'sha256', [OID.sha384]: 'sha384', [OID.sha512]: 'sha512' };
+const HASHES: Record<string, CsrHash> = Object.fromEntries(HASH_ALGORITHMS.map((h) => [h.oid, h.hash]));
 
-const CURVES: Record<string, ClientKeyType> = { [OID.secp256r1]: 'ec-p256', [OID.secp384r1]: 'ec-p384' };
+const CURVES: Record<string, ClientKeyType> = Object.fromEntries(
+  ALL_CURVES.flatMap((c) => {
+    const type = `ec-p${c.name.slice(2)}`;
+    return isClientKeyType(type) ? [[c.oid, type]] : [];
+  }),
+);
 
 /** An RSA size rounded up to the next size we generate; undefined above 4096. */
 function rsaKeyType(bits: number): ClientKeyType | undefined {

@@ -1,6 +1,6 @@
 /**
- * The renew agent's configuration (`estuary client renew --config FILE`): YAML, validated with
- * errors that name the field; relative paths are relative to the configuration file's directory.
+ * The renew agent's configuration (`estuary client renew --config FILE`): YAML, validated against
+ * RenewConfigSchema (renew-config-schema.ts) with errors that name the field; relative paths are relative to the configuration file's directory.
  *
  *   retry:                       # backoff after a failed attempt (exponential, with jitter)
  *     initialSeconds: 30         # default 30
@@ -36,8 +36,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import type { Static } from '@sinclair/typebox';
 import { parse } from 'yaml';
-import { CLIENT_KEY_TYPES, isClientKeyType, type ClientKeyType } from './keys.js';
+import { checkSchema, SchemaError } from '../schema/check.js';
+import type { ClientKeyType } from './keys.js';
+import { RENEW_ENTRY_NAME_PATTERN, RenewConfigSchema, RenewEntrySchema } from './renew-config-schema.js';
 import { DEFAULT_RENEW_AT, parseRenewAt, type BackoffPolicy, type RenewAt } from './renew-schedule.js';
 
 export interface RenewEntry {
@@ -84,62 +87,44 @@ export class RenewConfigError extends Error {
 }
 
 type Obj = Record<string, unknown>;
+type CheckedEntry = Static<typeof RenewEntrySchema>;
+type Checked = Static<typeof RenewConfigSchema>;
 
-function mapping(v: unknown, path: string): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RenewConfigError(`${path}: expected a mapping`);
-  return v as Obj;
+const isMapping = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A setting written without a value (`rekey:`) is left out; a section without one (`auth:`) is not. */
+function withoutNulls(v: Obj, keep: readonly string[]): Obj {
+  return Object.fromEntries(Object.entries(v).filter(([k, x]) => x !== null || keep.includes(k)));
 }
 
-function onlyKeys(obj: Obj, keys: readonly string[], path: string): void {
-  for (const k of Object.keys(obj)) {
-    if (!keys.includes(k)) throw new RenewConfigError(`${path ? path + '.' : ''}${k}: unknown setting (allowed: ${keys.join(', ')})`);
-  }
+function prepare(doc: Obj): Obj {
+  const out = { ...doc };
+  if (Array.isArray(doc.entries)) out.entries = doc.entries.map((e) => (isMapping(e) ? withoutNulls(e, ['trust', 'auth']) : e));
+  if (isMapping(doc.retry)) out.retry = withoutNulls(doc.retry, []);
+  return out;
 }
 
-function optStr(obj: Obj, key: string, path: string): string | undefined {
-  const v = obj[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.trim() === '') throw new RenewConfigError(`${path}.${key}: expected a non-empty string`);
-  return v;
+/**
+ * The schema's error, with an entry named as `entries[0] (web)` once its name is known (not for
+ * its name itself, nor for an unknown setting: those are read before the name).
+ */
+function schemaError(err: SchemaError, doc: Obj): RenewConfigError {
+  const m = /^entries\[(\d+)\](.*)$/.exec(err.field);
+  if (!m) return new RenewConfigError(err.message);
+  const raw = (doc.entries as unknown[])[Number(m[1])];
+  const name = isMapping(raw) ? raw.name : undefined;
+  const unknownSetting = / unknown setting /.test(err.message) && !m[2]!.slice(1).includes('.');
+  if (m[2] === '.name' || unknownSetting || typeof name !== 'string' || !new RegExp(RENEW_ENTRY_NAME_PATTERN).test(name)) return new RenewConfigError(err.message);
+  return new RenewConfigError(err.message.replace(`entries[${m[1]}]`, `entries[${m[1]}] (${name})`));
 }
 
-function str(obj: Obj, key: string, path: string): string {
-  const v = optStr(obj, key, path);
-  if (v === undefined) throw new RenewConfigError(`${path}.${key}: required`);
-  return v;
-}
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : typeof v === 'string' ? [v] : v);
 
-function bool(obj: Obj, key: string, path: string, fallback: boolean): boolean {
-  const v = obj[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') throw new RenewConfigError(`${path}.${key}: expected true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function seconds(obj: Obj, key: string, path: string, fallback: number, min = 0): number {
-  const v = obj[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new RenewConfigError(`${path}.${key}: expected a number of seconds ≥ ${min}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function strList(obj: Obj, key: string, path: string): string[] {
-  const v = obj[key];
-  if (v === undefined || v === null) return [];
-  const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x.trim() === '')) throw new RenewConfigError(`${path}.${key}: expected a list of strings`);
-  return list as string[];
-}
-
-function entry(raw: unknown, path: string, file: (p: string) => string): RenewEntry {
-  const e = mapping(raw, path);
-  onlyKeys(e, ['name', 'server', 'label', 'trust', 'auth', 'cert', 'key', 'chain', 'renewAt', 'rekey', 'keyType', 'keyPasswordFile',
-    'postRenew', 'postRenewTimeoutSeconds', 'maxWaitSeconds', 'enrollIfExpired', 'subject', 'dns', 'ip', 'email', 'uri'], path);
-  const name = str(e, 'name', path);
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new RenewConfigError(`${path}.name: letters, digits, ".", "_" and "-" only (at most 64), got "${name}"`);
+function entry(e: CheckedEntry, path: string, file: (p: string) => string): RenewEntry {
+  const name = e.name;
   const at = `${path} (${name})`;
 
-  const server = str(e, 'server', at);
+  const server = e.server;
   let url: URL;
   try {
     url = new URL(server);
@@ -147,56 +132,38 @@ function entry(raw: unknown, path: string, file: (p: string) => string): RenewEn
     throw new RenewConfigError(`${at}.server: not a URL: "${server}"`);
   }
   if (url.protocol !== 'https:') throw new RenewConfigError(`${at}.server: EST runs over HTTPS (RFC 7030 §3.3): expected an https:// URL, got "${server}"`);
-  const label = optStr(e, 'label', at);
+  const label = e.label;
   if (label !== undefined && !/^[A-Za-z0-9._~-]+$/.test(label)) throw new RenewConfigError(`${at}.label: one path segment (letters, digits, . _ ~ -), got "${label}"`);
 
-  if (e.trust === undefined) throw new RenewConfigError(`${at}.trust: required: { ca: FILE } (explicit trust anchors) or { implicit: true }`);
-  const t = mapping(e.trust, `${at}.trust`);
-  onlyKeys(t, ['ca', 'implicit'], `${at}.trust`);
-  const caFile = optStr(t, 'ca', `${at}.trust`);
-  const implicit = bool(t, 'implicit', `${at}.trust`, false);
+  const caFile = e.trust.ca;
+  const implicit = e.trust.implicit ?? false;
   if ((caFile === undefined) === !implicit) throw new RenewConfigError(`${at}.trust: give exactly one of ca: FILE (explicit trust anchors) or implicit: true (the system store)`);
   const trust: RenewEntry['trust'] = caFile !== undefined ? { kind: 'explicit', caFile: file(caFile) } : { kind: 'implicit' };
 
-  const a = e.auth === undefined ? {} : mapping(e.auth, `${at}.auth`);
-  onlyKeys(a, ['user', 'passwordFile', 'useCertificate', 'clientCert', 'clientKey'], `${at}.auth`);
-  const user = optStr(a, 'user', `${at}.auth`);
-  const passwordFile = optStr(a, 'passwordFile', `${at}.auth`);
+  const { user, passwordFile, clientCert, clientKey, useCertificate } = e.auth;
   if ((user === undefined) !== (passwordFile === undefined)) throw new RenewConfigError(`${at}.auth: user and passwordFile go together (the password is never written in the configuration)`);
-  const clientCert = optStr(a, 'clientCert', `${at}.auth`);
-  const clientKey = optStr(a, 'clientKey', `${at}.auth`);
   if ((clientCert === undefined) !== (clientKey === undefined)) throw new RenewConfigError(`${at}.auth: clientCert and clientKey go together`);
-  const useCertificate = bool(a, 'useCertificate', `${at}.auth`, true);
   if (!useCertificate && user === undefined && clientCert === undefined) {
     throw new RenewConfigError(`${at}.auth: no credential for reenroll: keep useCertificate, or give user/passwordFile or clientCert/clientKey`);
   }
 
-  const renewAtText = e.renewAt;
   let renewAt = DEFAULT_RENEW_AT;
-  if (renewAtText !== undefined && renewAtText !== null) {
-    if (typeof renewAtText !== 'string') throw new RenewConfigError(`${at}.renewAt: expected a string such as "66%" or "30d", got ${JSON.stringify(renewAtText)}`);
+  if (e.renewAt !== undefined) {
     try {
-      renewAt = parseRenewAt(renewAtText);
+      renewAt = parseRenewAt(e.renewAt);
     } catch (err) {
       throw new RenewConfigError(`${at}.renewAt: ${(err as Error).message}`);
     }
   }
 
-  const keyType = optStr(e, 'keyType', at);
-  if (keyType !== undefined && !isClientKeyType(keyType)) throw new RenewConfigError(`${at}.keyType: expected one of ${CLIENT_KEY_TYPES.join(', ')}, got "${keyType}"`);
-
-  const enrollIfExpired = bool(e, 'enrollIfExpired', at, false);
-  if (enrollIfExpired && user === undefined && clientCert === undefined) {
+  if (e.enrollIfExpired && user === undefined && clientCert === undefined) {
     throw new RenewConfigError(`${at}.enrollIfExpired: a fresh enrollment cannot use the expired certificate: give auth.user/passwordFile or auth.clientCert/clientKey`);
   }
-  const subject = optStr(e, 'subject', at);
-  const names = { dns: strList(e, 'dns', at), ip: strList(e, 'ip', at), email: strList(e, 'email', at), uri: strList(e, 'uri', at) };
+  const names = { dns: list(e.dns), ip: list(e.ip), email: list(e.email), uri: list(e.uri) };
   const hasNames = Object.values(names).some((l) => l.length > 0);
 
-  const cert = file(str(e, 'cert', at));
-  const key = file(str(e, 'key', at));
-  const chain = optStr(e, 'chain', at);
-  const keyPasswordFile = optStr(e, 'keyPasswordFile', at);
+  const cert = file(e.cert);
+  const key = file(e.key);
   if (cert === key) throw new RenewConfigError(`${at}: cert and key must be different files`);
 
   return {
@@ -213,37 +180,37 @@ function entry(raw: unknown, path: string, file: (p: string) => string): RenewEn
     },
     cert,
     key,
-    chain: chain === undefined ? undefined : file(chain),
+    chain: e.chain === undefined ? undefined : file(e.chain),
     renewAt,
-    rekey: bool(e, 'rekey', at, false),
-    keyType: keyType as ClientKeyType | undefined,
-    keyPasswordFile: keyPasswordFile === undefined ? undefined : file(keyPasswordFile),
-    postRenew: optStr(e, 'postRenew', at),
-    postRenewTimeoutSeconds: seconds(e, 'postRenewTimeoutSeconds', at, 300, 1),
-    maxWaitSeconds: seconds(e, 'maxWaitSeconds', at, 300),
-    enrollIfExpired,
-    subject,
+    rekey: e.rekey,
+    keyType: e.keyType,
+    keyPasswordFile: e.keyPasswordFile === undefined ? undefined : file(e.keyPasswordFile),
+    postRenew: e.postRenew,
+    postRenewTimeoutSeconds: e.postRenewTimeoutSeconds,
+    maxWaitSeconds: e.maxWaitSeconds,
+    enrollIfExpired: e.enrollIfExpired,
+    subject: e.subject,
     sans: hasNames ? names : undefined,
   };
 }
 
-/** Validate a parsed YAML document; relative paths are resolved against baseDir. */
+/** Validate a parsed YAML document (against RenewConfigSchema); relative paths are resolved against baseDir. */
 export function validateRenewConfig(doc: unknown, baseDir: string): RenewConfig {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new RenewConfigError('the configuration must be a YAML mapping with "entries"');
-  const root = doc as Obj;
-  onlyKeys(root, ['entries', 'retry'], '');
+  if (!isMapping(doc)) throw new RenewConfigError('the configuration must be a YAML mapping with "entries"');
+  let c: Checked;
+  try {
+    c = checkSchema<Checked>(RenewConfigSchema, prepare(doc));
+  } catch (err) {
+    if (err instanceof SchemaError) throw schemaError(err, doc);
+    throw err;
+  }
   const file = (p: string): string => (isAbsolute(p) ? p : resolvePath(baseDir, p));
 
-  const r = root.retry === undefined ? {} : mapping(root.retry, 'retry');
-  onlyKeys(r, ['initialSeconds', 'maxSeconds', 'jitter'], 'retry');
-  const initialSeconds = seconds(r, 'initialSeconds', 'retry', 30, 1);
-  const maxSeconds = seconds(r, 'maxSeconds', 'retry', 3600, 1);
+  const { initialSeconds, maxSeconds, jitter } = c.retry;
   if (maxSeconds < initialSeconds) throw new RenewConfigError(`retry.maxSeconds: must not be less than retry.initialSeconds (${initialSeconds})`);
-  const jitter = optStr(r, 'jitter', 'retry') ?? 'full';
-  if (jitter !== 'full' && jitter !== 'decorrelated') throw new RenewConfigError(`retry.jitter: expected full or decorrelated, got "${jitter}"`);
 
-  if (!Array.isArray(root.entries) || root.entries.length === 0) throw new RenewConfigError('entries: expected a list of at least one certificate to keep renewed');
-  const entries = root.entries.map((raw, i) => entry(raw, `entries[${i}]`, file));
+  if (c.entries === undefined) throw new RenewConfigError('entries: expected a list of at least one certificate to keep renewed');
+  const entries = c.entries.map((raw, i) => entry(raw, `entries[${i}]`, file));
   const seen = new Map<string, string>();
   for (const [i, e] of entries.entries()) {
     for (const [what, value] of [['name', e.name], ['cert', e.cert], ['key', e.key]] as const) {

@@ -6,9 +6,10 @@
  */
 import { createHash, sign as cryptoSign, type KeyObject, type X509Certificate } from 'node:crypto';
 import {
-  bitString, children, decodeOid, DER_NULL, DER_TRUE, explicit, expectTag, octets, oid, readTop, seq, seqOf, slice,
+  bitString, children, decodeOid, DER_TRUE, explicit, expectTag, octets, oid, readTop, seq, seqOf, slice,
   smallInteger, TAG, time, tlv, unsignedInteger, value,
 } from './der.js';
+import { curveOfKey, signatureAlgorithmIdentifier } from './algorithms.js';
 import { nativeCrypto, type NativeHash } from './native-crypto.js';
 import { OID } from './oids.js';
 
@@ -32,20 +33,18 @@ export interface SignatureScheme {
   native?: { key: KeyObject; sign: (data: Buffer) => Buffer };
 }
 
-const ECDSA_WITH: Record<NativeHash, string> = { sha256: OID.ecdsaWithSHA256, sha384: OID.ecdsaWithSHA384, sha512: OID.ecdsaWithSHA512 };
-
 /** The signature algorithm a software key signs with, without any native fast path. */
 export function signatureAlgorithmFor(key: KeyObject): { algorithmIdentifier: Buffer; hash: string | null } {
   switch (key.asymmetricKeyType) {
     case 'ec': {
-      const curve = key.asymmetricKeyDetails?.namedCurve;
-      const hash: NativeHash = curve === 'prime256v1' || curve === 'P-256' ? 'sha256' : curve === 'secp384r1' || curve === 'P-384' ? 'sha384' : 'sha512';
-      return { algorithmIdentifier: seq(oid(ECDSA_WITH[hash])), hash };
+      // the curve's own hash; an EC key on a curve not in the table signs with SHA-512
+      const hash: NativeHash = curveOfKey(key)?.hash ?? 'sha512';
+      return { algorithmIdentifier: signatureAlgorithmIdentifier('ec', hash), hash };
     }
     case 'rsa':
-      return { algorithmIdentifier: seq(oid(OID.sha256WithRSAEncryption), DER_NULL), hash: 'sha256' };
+      return { algorithmIdentifier: signatureAlgorithmIdentifier('rsa', 'sha256'), hash: 'sha256' };
     case 'ed25519':
-      return { algorithmIdentifier: seq(oid(OID.ed25519)), hash: null };
+      return { algorithmIdentifier: signatureAlgorithmIdentifier('ed25519', null), hash: null };
     default:
       throw new Error(`unsupported CA key type ${key.asymmetricKeyType}`);
   }
@@ -126,7 +125,7 @@ export function signedObject(tbs: Buffer, algorithmIdentifier: Buffer, signature
   return seq(tbs, algorithmIdentifier, bitString(signature));
 }
 
-/** What signs a TBS structure: its AlgorithmIdentifier and an asynchronous signature (src/ca/signer.ts). */
+/** What signs a TBS structure: its AlgorithmIdentifier and an asynchronous signature (src/ca/signers/signer.ts). */
 export interface TbsSigner {
   readonly algorithmIdentifier: Buffer;
   sign(data: Buffer): Promise<Buffer>;

@@ -5,12 +5,13 @@
  * caller-supplied attributes (e.g. RFC 7030 §4.4.1.2 AsymmetricDecryptKeyIdentifier).
  */
 import { sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { CURVES, curveOfKey, signatureAlgorithmIdentifier, type HashName } from './algorithms.js';
 import { extension } from './certificate.js';
-import { bitString, children, decodeOid, DER_NULL, oid, readTop, seq, seqOf, setOf, smallInteger, TAG, tlv, tlvOf, value } from './der.js';
+import { bitString, children, decodeOid, oid, readTop, seq, seqOf, setOf, smallInteger, TAG, tlv, tlvOf, value } from './der.js';
 import { encodeGeneralNames, encodeName, type GeneralName } from './names.js';
 import { OID, oidName } from './oids.js';
 
-export type CsrHash = 'sha256' | 'sha384' | 'sha512';
+export type CsrHash = HashName;
 
 export interface CsrSans {
   dns?: string[];
@@ -45,9 +46,6 @@ export class CsrBuildError extends Error {
   }
 }
 
-const ECDSA: Record<CsrHash, string> = { sha256: OID.ecdsaWithSHA256, sha384: OID.ecdsaWithSHA384, sha512: OID.ecdsaWithSHA512 };
-const RSA: Record<CsrHash, string> = { sha256: OID.sha256WithRSAEncryption, sha384: OID.sha384WithRSAEncryption, sha512: OID.sha512WithRSAEncryption };
-
 /**
  * The CSR signature algorithm for a key and an optional hash: ECDSA (RFC 5758 §3.2, no
  * parameters), RSA PKCS#1 v1.5 (RFC 4055 §5, NULL parameters), Ed25519 (RFC 8410 §3, no hash).
@@ -55,21 +53,17 @@ const RSA: Record<CsrHash, string> = { sha256: OID.sha256WithRSAEncryption, sha3
 export function csrSignatureScheme(key: KeyObject, hash?: CsrHash): { algorithmIdentifier: Buffer; hash: CsrHash | null } {
   switch (key.asymmetricKeyType) {
     case 'ec': {
-      const curve = key.asymmetricKeyDetails?.namedCurve;
-      const byCurve: CsrHash | undefined =
-        curve === 'prime256v1' || curve === 'P-256' ? 'sha256'
-          : curve === 'secp384r1' || curve === 'P-384' ? 'sha384'
-            : curve === 'secp521r1' || curve === 'P-521' ? 'sha512' : undefined;
-      if (!byCurve) throw new CsrBuildError(`unsupported elliptic curve ${curve ?? 'unknown'} (P-256, P-384 or P-521)`);
-      const h = hash ?? byCurve;
-      return { algorithmIdentifier: seq(oid(ECDSA[h])), hash: h };
+      const curve = curveOfKey(key);
+      if (!curve) throw new CsrBuildError(`unsupported elliptic curve ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown'} (${CURVES.map((c) => c.name).join(', ').replace(/, ([^,]*)$/, ' or $1')})`);
+      const h = hash ?? curve.hash;
+      return { algorithmIdentifier: signatureAlgorithmIdentifier('ec', h), hash: h };
     }
     case 'rsa': {
       const h = hash ?? 'sha256';
-      return { algorithmIdentifier: seq(oid(RSA[h]), DER_NULL), hash: h };
+      return { algorithmIdentifier: signatureAlgorithmIdentifier('rsa', h), hash: h };
     }
     case 'ed25519':
-      return { algorithmIdentifier: seq(oid(OID.ed25519)), hash: null };
+      return { algorithmIdentifier: signatureAlgorithmIdentifier('ed25519', null), hash: null };
     default:
       throw new CsrBuildError(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} for a CSR`);
   }

@@ -6,6 +6,7 @@
  * for RSA on Node 20. On the native path `publicKey` is imported only if someone reads it.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { curveByOid, signatureAlgorithmByOid } from './algorithms.js';
 import { children, decodeOid, DerError, expectTag, readTop, slice, TAG, value, type Tlv } from './der.js';
 import { isNativeCurve, isNativeHash, nativeCrypto } from './native-crypto.js';
 import { OID, oidName } from './oids.js';
@@ -58,22 +59,6 @@ export class UnsupportedKeyError extends CsrError {
   }
 }
 
-const CURVES: Record<string, { name: 'P-256' | 'P-384' | 'P-521'; bits: number; coord: number }> = {
-  [OID.secp256r1]: { name: 'P-256', bits: 256, coord: 32 },
-  [OID.secp384r1]: { name: 'P-384', bits: 384, coord: 48 },
-  [OID.secp521r1]: { name: 'P-521', bits: 521, coord: 66 },
-};
-
-const SIGNATURE_HASH: Record<string, { keyType: PublicKeyInfo['type']; hash: string | null }> = {
-  [OID.sha256WithRSAEncryption]: { keyType: 'rsa', hash: 'sha256' },
-  [OID.sha384WithRSAEncryption]: { keyType: 'rsa', hash: 'sha384' },
-  [OID.sha512WithRSAEncryption]: { keyType: 'rsa', hash: 'sha512' },
-  [OID.ecdsaWithSHA256]: { keyType: 'ec', hash: 'sha256' },
-  [OID.ecdsaWithSHA384]: { keyType: 'ec', hash: 'sha384' },
-  [OID.ecdsaWithSHA512]: { keyType: 'ec', hash: 'sha512' },
-  [OID.ed25519]: { keyType: 'ed25519', hash: null },
-};
-
 const b64url = (b: Buffer): string => b.toString('base64url');
 
 function stripLeadingZeros(b: Buffer): Buffer {
@@ -105,7 +90,7 @@ function decodeSpki(der: Buffer, spkiTlv: Tlv): DecodedSpki {
   switch (algOid) {
     case OID.ecPublicKey: {
       const curveOid = decodeOid(value(der, expectTag(algParts[1], TAG.OID, 'namedCurve')));
-      const curve = CURVES[curveOid];
+      const curve = curveByOid(curveOid);
       if (!curve) throw new UnsupportedKeyError(`unsupported elliptic curve ${oidName(curveOid)}`);
       const uncompressed = keyBytes[0] === 0x04 && keyBytes.length === 1 + 2 * curve.coord;
       const importKey = uncompressed
@@ -251,7 +236,7 @@ function parseCsrUnchecked(der: Buffer): ParsedCsr & { publicKey: KeyObject } {
 
 /** Verify the CSR's self-signature (proof of possession of the private key). */
 export function verifyCsrSignature(csr: ParsedCsr & { publicKey: KeyObject }): boolean {
-  const alg = SIGNATURE_HASH[csr.signatureAlgorithm];
+  const alg = signatureAlgorithmByOid(csr.signatureAlgorithm);
   if (!alg) throw new CsrError(`unsupported CSR signature algorithm ${oidName(csr.signatureAlgorithm)}`);
   if (alg.keyType !== csr.key.type) throw new CsrError(`signature algorithm ${oidName(csr.signatureAlgorithm)} does not match the ${csr.key.type} key`);
   if (nativeCrypto.loaded && csr.key.type === 'ec' && isNativeCurve(csr.key.curve) && isNativeHash(alg.hash)) {

@@ -1,7 +1,9 @@
 /**
  * A minimal DER reader and writer. The request path (CSR parse, certificate assembly,
- * certs-only SignedData) uses it directly because it is measured to be an order of magnitude
- * faster than the general ASN.1 libraries; everything off the hot path uses @peculiar/asn1-*.
+ * certs-only SignedData) uses it because it is measured to be an order of magnitude faster than
+ * the general ASN.1 libraries, and so does most code off it (CRLs, OCSP, CSR attributes). CMS
+ * that must be read tolerantly or encrypted (EnvelopedData, a key package's SignedData, the
+ * client's reading of other servers' answers) uses pkijs.
  */
 
 export class DerError extends Error {

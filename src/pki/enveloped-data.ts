@@ -40,7 +40,7 @@ export function algorithmsFromCapabilities(capabilities: readonly string[] | und
 /** A ContentInfo (DER) holding EnvelopedData of `content` for the holder of `recipientCertDer`. */
 export async function envelopeFor(recipientCertDer: Buffer, content: Buffer, options: EnvelopeOptions = {}): Promise<Buffer> {
   const engine = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] });
-  // pkijs and @peculiar/* use different asn1js majors: only bytes cross between them.
+  // only bytes cross into pkijs (it brings its own asn1js; @peculiar/x509 in the tests another major)
   const cert = pkijs.Certificate.fromBER(new Uint8Array(recipientCertDer));
   const enveloped = new pkijs.EnvelopedData();
   const ec = cert.subjectPublicKeyInfo.algorithm.algorithmId === OID.ecPublicKey;

@@ -18,6 +18,7 @@ import type { DeviceCrlSource } from './device-crl.js';
 import { runEnrollPipeline, type PipelineDeps } from './enroll-pipeline.js';
 import { RaError } from './errors.js';
 import { HashGate } from './hash-gate.js';
+import { LABEL } from './patterns.js';
 import { generatedKeyInfo, generateKey, KeygenLimiter, type GeneratedKey } from './server-keygen.js';
 import { BasicAuthThrottle, DEFAULT_BASIC_THROTTLE, type BasicThrottleSettings } from './throttle.js';
 
@@ -86,7 +87,6 @@ export interface EnrollmentServiceOptions {
 /** Seconds a client is told to wait when every server-side key generation slot is busy. */
 const KEYGEN_BUSY_RETRY_AFTER = 5;
 
-const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function subjectOrUnreadable(der: Buffer): string {
   try {

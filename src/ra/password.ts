@@ -1,7 +1,15 @@
 /** Password hashing with scrypt (RFC 7914); constant-time comparison. */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-const PARAMS = { N: 1 << 15, r: 8, p: 1 } as const;
+/** scrypt cost: N (CPU and memory, a power of two), r (block size), p (parallelism). */
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** The cost of every stored hash (~50 ms of a core, 32 MiB). */
+export const SCRYPT_COST: Readonly<ScryptCost> = { N: 1 << 15, r: 8, p: 1 };
 const KEY_LEN = 32;
 
 function scryptAsync(password: string, salt: Buffer, keyLen: number, options: ScryptOptions): Promise<Buffer> {
@@ -12,11 +20,14 @@ function scryptAsync(password: string, salt: Buffer, keyLen: number, options: Sc
 
 const maxmem = (N: number, r: number): number => 128 * N * r * 2;
 
-/** Encoded as `scrypt$N$r$p$saltB64$hashB64`. */
-export async function hashPassword(password: string): Promise<string> {
+/**
+ * Encoded as `scrypt$N$r$p$saltB64$hashB64`. `cost` is for tests that hash many passwords (a lower N);
+ * the server and the CLI always use SCRYPT_COST. verifyPassword reads the cost from the encoding.
+ */
+export async function hashPassword(password: string, cost: Readonly<ScryptCost> = SCRYPT_COST): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, KEY_LEN, { ...PARAMS, maxmem: maxmem(PARAMS.N, PARAMS.r) });
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const key = await scryptAsync(password, salt, KEY_LEN, { ...cost, maxmem: maxmem(cost.N, cost.r) });
+  return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
 /** False for a wrong password and for any malformed or weak stored hash; never throws. */

@@ -10,6 +10,7 @@ import { AUTH_MECHANISMS, type KeyAlgorithmRule, type KeyUsageName, type NewProf
 import { deviceRevocationErrors } from './device-revocation.js';
 import { namePolicyErrors } from './name-policy.js';
 import { validityError } from './validity.js';
+import { EMAIL, LABEL } from './patterns.js';
 
 export interface FieldError {
   /** The profile property, dotted below the top level (e.g. `namePolicy.ipRanges`, `keyAlgorithms.1`). */
@@ -17,7 +18,8 @@ export interface FieldError {
   message: string;
 }
 
-export const PROFILE_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The profile label pattern (ra/patterns.ts). */
+export const PROFILE_LABEL = LABEL;
 /** The operation path segments of RFC 7030 §3.2.2 (and RFC 8951). */
 export const EST_OPERATIONS = ['cacerts', 'simpleenroll', 'simplereenroll', 'fullcmc', 'serverkeygen', 'csrattrs'] as const;
 
@@ -43,7 +45,6 @@ export const LIMITS = {
   rsaMinExponent: { min: 3, max: 65_537 },
 } as const;
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export interface ProfileRules {
   /** Ids of the configured CA connectors. */

@@ -2,6 +2,7 @@
 import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { x509 } from '../helpers/keys.js';
+import { rsaFixtureKey } from '../helpers/fixture-keys.js';
 import { pemBlocks } from '../../src/pki/base64.js';
 import {
   authorityKeyIdentifierValue, basicConstraintsEndEntity, certificateFields, extension, extKeyUsageValue, keyIdentifier,
@@ -89,7 +90,7 @@ describe('signCertificate', () => {
     'EC P-256': ec256,
     'EC P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }),
     'EC P-521': generateKeyPairSync('ec', { namedCurve: 'P-521' }),
-    'RSA 2048': generateKeyPairSync('rsa', { modulusLength: 2048 }),
+    'RSA 2048': rsaFixtureKey(2048),
     Ed25519: generateKeyPairSync('ed25519'),
   };
   const algText = { 'EC P-256': 'ecdsa-with-SHA256', 'EC P-384': 'ecdsa-with-SHA384', 'EC P-521': 'ecdsa-with-SHA512', 'RSA 2048': 'sha256WithRSAEncryption', Ed25519: 'ED25519' };

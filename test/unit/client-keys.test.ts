@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KEY_TYPES, generateKey, isClientKeyType, KeyError, keyTypeOf, loadPrivateKey, privateKeyPem } from '../../src/client/keys.js';
 import { opensslAsync, scratchDir } from './openssl-async.js';
+import { fixtureKey, rsaFixturePem } from '../helpers/fixture-keys.js';
 
 let tmp: Awaited<ReturnType<typeof scratchDir>>;
 beforeAll(async () => {
@@ -17,8 +18,10 @@ const spkiOf = (k: { publicKey: import('node:crypto').KeyObject }): string => k.
 
 describe('generateKey / keyTypeOf', () => {
   for (const type of CLIENT_KEY_TYPES) {
-    it(`${type}: generated, named, exported and loaded back`, async () => {
-      const keys = generateKey(type);
+    // generating RSA-3072/4096 takes seconds: here the fixture key, the generation in test/integration/key-generation.test.ts
+    const slow = type === 'rsa-3072' || type === 'rsa-4096';
+    it(`${type}: ${slow ? 'a fixture key' : 'generated'}, named, exported and loaded back`, async () => {
+      const keys = slow ? fixtureKey(type) : generateKey(type);
       expect(keyTypeOf(keys.privateKey)).toBe(type);
       expect(keyTypeOf(keys.publicKey)).toBe(type);
       const pem = privateKeyPem(keys.privateKey);
@@ -87,7 +90,7 @@ describe('loadPrivateKey reads the PEM forms found on disk', () => {
 
   it('PKCS#1 "RSA PRIVATE KEY", plain and legacy-encrypted (Proc-Type: 4,ENCRYPTED)', async () => {
     const keyPath = tmp.path('rsa.pem');
-    await writeFile(keyPath, privateKeyPem(generateKey('rsa-2048').privateKey));
+    await writeFile(keyPath, rsaFixturePem(2048));
     const pkcs1 = (await opensslAsync(['pkey', '-in', keyPath, '-traditional'])).toString();
     expect(pkcs1).toContain('BEGIN RSA PRIVATE KEY');
     expect(keyTypeOf(loadPrivateKey(pkcs1).privateKey)).toBe('rsa-2048');

@@ -9,6 +9,7 @@ import { children, decodeOid, octets, oid, readTop, seq, set, tlv, value } from 
 import { encodeGeneralNames, ipToBytes, nameToString, parseGeneralNames } from '../../src/pki/names.js';
 import { OID } from '../../src/pki/oids.js';
 import { opensslRun } from './openssl-async.js';
+import { fixtureKey } from '../helpers/fixture-keys.js';
 
 const SANS = {
   dns: ['device.example.com', 'alt.example.com'],
@@ -35,7 +36,7 @@ async function opensslReq(der: Buffer): Promise<{ text: string; verify: string }
 describe('buildCsr for every client key type', () => {
   for (const type of CLIENT_KEY_TYPES) {
     it(`${type}: our parser and openssl accept it, with subject, every SAN type and challengePassword`, async () => {
-      const keys = generateKey(type);
+      const keys = fixtureKey(type);
       const der = buildCsr({ ...keys, subject: 'CN=device-1, O=Example Org, C=DE', sans: SANS, challengePassword: CHANNEL_BINDING });
 
       const csr = parseCsr(der);
@@ -74,7 +75,7 @@ describe('buildCsr options', () => {
   it('chooses the hash: sha384 by default for P-384, or as asked', async () => {
     const p384 = generateKey('ec-p384');
     expect(parseCsr(buildCsr({ ...p384, subject: 'CN=a' })).signatureAlgorithm).toBe(OID.ecdsaWithSHA384);
-    const rsa = generateKey('rsa-2048');
+    const rsa = fixtureKey('rsa-2048');
     for (const [hash, ec, rsaOid] of [
       ['sha256', OID.ecdsaWithSHA256, OID.sha256WithRSAEncryption],
       ['sha384', OID.ecdsaWithSHA384, OID.sha384WithRSAEncryption],

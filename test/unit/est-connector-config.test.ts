@@ -1,20 +1,15 @@
 /**
  * The est connector's settings (src/ca/connectors/est.ts): every setting and its default, every
- * refusal naming its field (cas.<id>.…), the files and secrets read at open, and a missing password
- * environment variable as a one-line error of `estuary serve`.
+ * refusal naming its field (cas.<id>.…), and the files and secrets read at open. `estuary serve`
+ * refusing a missing password variable: test/integration/est-connector-serve.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCaHierarchy } from '../../src/ca/ca-setup.js';
 import { ConnectorConfigError, type Settings } from '../../src/ca/connectors/config-fields.js';
 import { estConnector, type EstCaConfig } from '../../src/ca/connectors/est.js';
 import { connectorKeyFiles, parseConnectorConfig } from '../../src/ca/registry.js';
-import { setCaConnector } from '../../src/cli/config-edit.js';
 import { toPem } from '../../src/pki/base64.js';
-import { estuary } from '../helpers/cli.js';
-import { makeHome } from '../helpers/home.js';
 import { scratch } from './openssl-tool.js';
 
 const resolve = (f: string): string => (f.startsWith('/') ? f : `/home/estuary/${f}`);
@@ -151,21 +146,3 @@ describe('est connector: open', () => {
     expect(openError({ auth: { basic: { user: 'ra', passwordFile: 'ra.password' }, certificate: 'missing-ra.pem', key: 'missing-ra.key' } })).toBe(`cas.corp.auth.certificate: cannot read ${tmp.path('missing-ra.pem')} (ENOENT)`);
   });
 });
-
-describe('est connector: estuary serve', () => {
-  it('a missing password environment variable stops the server at start with one line naming the field', async () => {
-    const home = await makeHome();
-    writeFileSync(join(home.home, 'upstream-root.pem'), toPem('CERTIFICATE', root()));
-    setCaConnector(home.home, 'corp', { type: 'est', url: 'https://127.0.0.1:9', trustAnchors: ['upstream-root.pem'], auth: { basic: { user: 'ra', passwordEnv: 'ESTUARY_TEST_UNSET_PASSWORD' } } });
-    const run = await estuary(['serve', '--home', home.home], {
-      env: { ESTUARY_EST_LISTEN: '127.0.0.1:0', ESTUARY_CRL_LISTEN: '127.0.0.1:0', ESTUARY_ADMIN_LISTEN: '127.0.0.1:0', ESTUARY_OPS_LISTEN: '127.0.0.1:0' },
-      timeoutMs: 60_000,
-    });
-    expect(run.code).toBe(2);
-    expect(run.stderr).toBe('estuary: cas.corp.auth.basic.passwordEnv: the environment variable ESTUARY_TEST_UNSET_PASSWORD is not set\n');
-  }, 90_000);
-});
-
-function root(): Buffer {
-  return createCaHierarchy({ algorithm: 'ec-p256', rootName: 'CN=Serve Root', issuingName: 'CN=Serve Issuing', now: new Date(), random: randomBytes }).root.der;
-}

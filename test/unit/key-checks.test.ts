@@ -1,5 +1,5 @@
 /** RSA public key checks (SP 800-89 §5.3.3): exponent, small factors, a square modulus, a prime modulus. */
-import { generateKeyPairSync, generatePrimeSync } from 'node:crypto';
+import { generatePrimeSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseCsr, verifyCsrSignature } from '../../src/pki/csr.js';
 import {
@@ -8,10 +8,11 @@ import {
 import { checkKey, describeKeyRule } from '../../src/ra/profile-policy.js';
 import { defaultProfile } from '../../src/ra/default-profile.js';
 import type { KeyAlgorithmRule, Profile } from '../../src/ra/model.js';
+import { rsaFixtureKey } from '../helpers/fixture-keys.js';
 import { exponentOneKey, primeModulusKey, rawRsaCsr, rsaSpki, smallFactorKey, squareModulusKey } from '../helpers/raw-rsa.js';
 
-const realModulus = (bits = 2048): RsaPublicNumbers =>
-  rsaPublicNumbersOfSpki(generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' }));
+/** The numbers of a real RSA-2048 key (the fixture key: generating one per call costs a tenth of a second or more). */
+const realModulus = (): RsaPublicNumbers => rsaPublicNumbersOfSpki(rsaFixtureKey(2048).publicKey.export({ type: 'spki', format: 'der' }));
 
 const numbers = (n: bigint, e: bigint): RsaPublicNumbers => ({ modulus: n, exponent: e, bits: n.toString(2).length });
 

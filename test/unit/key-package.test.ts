@@ -7,6 +7,7 @@ import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey, privateKeyPem } from '../../src/client/keys.js';
+import { fixtureKey } from '../helpers/fixture-keys.js';
 import { normalizePrivateKeyDer } from '../../src/client/server-key.js';
 import { children, readTop, slice } from '../../src/pki/der.js';
 import { algorithmsFromCapabilities, envelopeFor } from '../../src/pki/enveloped-data.js';
@@ -20,7 +21,7 @@ const parties = {} as Record<'signerEc' | 'signerRsa' | 'recipient', { key: Retu
 beforeAll(async () => {
   tmp = await scratchDir('estuary-key-package-');
   for (const [name, type] of [['signerEc', 'ec-p256'], ['signerRsa', 'rsa-2048'], ['recipient', 'ec-p256']] as const) {
-    const { privateKey } = generateKey(type);
+    const { privateKey } = fixtureKey(type);
     const keyPath = tmp.path(`${name}.key`);
     const certPath = tmp.path(`${name}.pem`);
     await writeFile(keyPath, privateKeyPem(privateKey));
@@ -100,7 +101,7 @@ describe('algorithms and key wrappers', () => {
 
   it('normalizePrivateKeyDer: PKCS#8 as it is, PKCS#1 and SEC 1 converted with a warning, anything else undefined', () => {
     const ec = generateKey('ec-p256').privateKey;
-    const rsa = generateKey('rsa-2048').privateKey;
+    const rsa = fixtureKey('rsa-2048').privateKey;
     const p8 = ec.export({ type: 'pkcs8', format: 'der' });
     expect(normalizePrivateKeyDer(p8, 'x')).toMatchObject({ pkcs8: p8, warning: undefined });
     const fromSec1 = normalizePrivateKeyDer(ec.export({ type: 'sec1', format: 'der' }), 'x')!;

@@ -7,6 +7,7 @@ import { seq } from '../../src/pki/der.js';
 import { decryptEnvelope, envelopeFor, EnvelopeError, openEnvelope, privateKeyFromContent } from '../../src/pki/enveloped-data.js';
 import { OID } from '../../src/pki/oids.js';
 import { opensslAsync, scratchDir } from './openssl-async.js';
+import { fixtureKey } from '../helpers/fixture-keys.js';
 
 interface Recipient {
   key: KeyObject;
@@ -18,8 +19,8 @@ interface Recipient {
 let tmp: Awaited<ReturnType<typeof scratchDir>>;
 const recipients = {} as Record<'rsa' | 'p256' | 'p384' | 'rsa2' | 'p256b', Recipient>;
 
-async function recipient(name: string, type: ClientKeyType): Promise<Recipient> {
-  const { privateKey } = generateKey(type);
+async function recipient(name: string, type: ClientKeyType, fixture = false): Promise<Recipient> {
+  const { privateKey } = fixture ? fixtureKey(type) : generateKey(type);
   const keyPath = tmp.path(`${name}.key`);
   const certPath = tmp.path(`${name}.pem`);
   await writeFile(keyPath, privateKeyPem(privateKey));
@@ -40,7 +41,7 @@ const pkcs8Of = (type: ClientKeyType): Buffer => generateKey(type).privateKey.ex
 beforeAll(async () => {
   tmp = await scratchDir('estuary-envelope-');
   const [rsa, p256, p384, rsa2, p256b] = await Promise.all([
-    recipient('rsa', 'rsa-2048'), recipient('p256', 'ec-p256'), recipient('p384', 'ec-p384'), recipient('rsa2', 'rsa-2048'), recipient('p256b', 'ec-p256'),
+    recipient('rsa', 'rsa-2048', true), recipient('p256', 'ec-p256'), recipient('p384', 'ec-p384'), recipient('rsa2', 'rsa-2048'), recipient('p256b', 'ec-p256'),
   ]);
   Object.assign(recipients, { rsa, p256, p384, rsa2, p256b });
 });

@@ -1,12 +1,24 @@
 /** scrypt password hashing (RFC 7914). */
 import { scryptSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generatePassword, hashPassword, verifyPassword } from '../../src/ra/password.js';
+import { generatePassword, hashPassword as hashAtFullCost, SCRYPT_COST, verifyPassword, type ScryptCost } from '../../src/ra/password.js';
+
+/** A cheap cost for the tests about salts, encodings and tampering (the full cost is checked once below). */
+const TEST_COST: ScryptCost = { N: 1 << 10, r: 8, p: 1 };
+const hashPassword = (password: string): Promise<string> => hashAtFullCost(password, TEST_COST);
 
 describe('hashPassword / verifyPassword', () => {
+  it('hashes at the full cost by default: N = 32768, r = 8, p = 1', async () => {
+    expect(SCRYPT_COST).toEqual({ N: 32768, r: 8, p: 1 });
+    const encoded = await hashAtFullCost('pw');
+    expect(encoded).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]{43}=$/);
+    expect(await verifyPassword('pw', encoded)).toBe(true);
+    expect(await verifyPassword('pw ', encoded)).toBe(false);
+  });
+
   it('round-trips and refuses a wrong password', async () => {
     const encoded = await hashPassword('s3cret pass — ünïcode');
-    expect(encoded).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/);
+    expect(encoded).toMatch(/^scrypt\$1024\$8\$1\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/);
     expect(await verifyPassword('s3cret pass — ünïcode', encoded)).toBe(true);
     expect(await verifyPassword('s3cret pass — unicode', encoded)).toBe(false);
     expect(await verifyPassword('', encoded)).toBe(false);
@@ -24,9 +36,9 @@ describe('hashPassword / verifyPassword', () => {
   it('verifies a hash with other scrypt parameters (they are read from the encoding)', async () => {
     const encoded = await hashPassword('pw');
     const [, , , , salt] = encoded.split('$');
-    // the same password hashed with N=1024, written in the same encoding
-    const key = scryptSync('pw', Buffer.from(salt!, 'base64'), 32, { N: 1024, r: 8, p: 1 });
-    const weak = ['scrypt', 1024, 8, 1, salt, key.toString('base64')].join('$');
+    // the same password hashed with N=2048, written in the same encoding
+    const key = scryptSync('pw', Buffer.from(salt!, 'base64'), 32, { N: 2048, r: 8, p: 1 });
+    const weak = ['scrypt', 2048, 8, 1, salt, key.toString('base64')].join('$');
     expect(await verifyPassword('pw', weak)).toBe(true);
     expect(await verifyPassword('pW', weak)).toBe(false);
   });

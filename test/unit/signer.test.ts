@@ -16,6 +16,7 @@ import { nativeCrypto } from '../../src/pki/native-crypto.js';
 import { basicResponse, responseData } from '../../src/pki/ocsp.js';
 import { openssl, requireOpenssl, scratch } from './openssl-tool.js';
 import { issueTemplate } from '../helpers/issue-template.js';
+import { rsaFixtureKey } from '../helpers/fixture-keys.js';
 
 let tmp: ReturnType<typeof scratch>;
 beforeAll(() => {
@@ -25,7 +26,7 @@ beforeAll(() => {
 afterAll(() => tmp?.cleanup());
 
 const keys: Record<string, KeyObject> = {
-  'RSA 2048': generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+  'RSA 2048': rsaFixtureKey(2048).privateKey,
   'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
   'P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey,
   'P-521': generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey,

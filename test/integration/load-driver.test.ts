@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wallNow, type RunSpec } from '../../src/bench/driver.js';
 import { buildRequests, fullHandshakes, nativeLoadError, nativeRunLoad, type NativeRunResult } from '../../src/bench/native-load.js';
-import { opensslAsync, scratchDir } from './openssl-async.js';
+import { opensslAsync, scratchDir } from '../unit/openssl-async.js';
 
 const AUTHORIZATION = 'Basic ' + Buffer.from('bench:secret').toString('base64');
 const BODIES = ['first body\n', 'second body\n', 'third body\n'].map((b) => Buffer.from(b));
