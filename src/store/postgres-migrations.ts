@@ -13,6 +13,7 @@
  */
 import type { PoolClient } from 'pg';
 import { WEB_RA_AT_REAL_SIZE } from './postgres-migration-real-size.js';
+import { POSTGRES_AUDIT_CHAIN } from './audit-chain-migration.js';
 import { StoreUnavailableError } from './store.js';
 
 export interface PostgresMigration {
@@ -324,6 +325,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   WEB_RA_AT_REAL_SIZE,
+  POSTGRES_AUDIT_CHAIN,
 ];
 
 /**

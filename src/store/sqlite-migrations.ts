@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { StoreUnavailableError } from './store.js';
+import { SQLITE_AUDIT_CHAIN } from './audit-chain-migration.js';
 
 /**
  * Ordered schema migrations for the SQLite store. `PRAGMA user_version` holds how many of
@@ -316,6 +317,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       END;
     `,
   },
+  SQLITE_AUDIT_CHAIN,
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

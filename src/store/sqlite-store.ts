@@ -30,6 +30,8 @@ import {
   toProfile,
   type Params,
 } from './sqlite-rows.js';
+import { readAuditChainPage, readAuditChainStart } from './sqlite-audit-chain.js';
+import type { AuditChainLink, AuditChainStart } from './audit-chain.js';
 import { StoreUnavailableError, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type Page, type PendingFilter, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
@@ -351,6 +353,14 @@ export class SqliteStore implements Store {
 
   async countAudit(filter: AuditFilter = {}): Promise<number> {
     return this.read('countAudit', filter);
+  }
+
+  async auditChainPage(afterSeq: number, limit: number): Promise<AuditChainLink[]> {
+    return this.run('auditChainPage', () => readAuditChainPage(this.db, afterSeq, limit));
+  }
+
+  async auditChainStart(): Promise<AuditChainStart> {
+    return this.run('auditChainStart', () => readAuditChainStart(this.db));
   }
 
   /**

@@ -63,9 +63,6 @@ export const MARK_PENDING_ISSUED_SQL = `UPDATE pending_requests SET status = 'is
 
 export const FIND_RENEWAL_SQL = 'SELECT serial FROM certificates WHERE renews = @serial LIMIT 1';
 
-export const INSERT_AUDIT_SQL = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)
-  VALUES (@at, @actor, @action, @profile, @outcome, @serial, @detail)`;
-
 export function toWire(err: unknown): WireError {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof StoreConflictError) return { type: 'conflict', message };

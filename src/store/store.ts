@@ -8,6 +8,7 @@ import type {
   Account, AdminRole, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
   NewPendingRequest, NewProfile, PendingRequest, PendingStatus, Profile, RevokedCertificate,
 } from '../ra/model.js';
+import type { AuditChainLink, AuditChainStart } from './audit-chain.js';
 
 
 /** Done in the issuance's transaction when it renews a certificate (`renews` set). */
@@ -226,6 +227,10 @@ export interface Store {
   listAudit(filter?: AuditFilter): Promise<AuditEvent[]>;
   /** How many events match (limit and offset ignored). */
   countAudit(filter?: AuditFilter): Promise<number>;
+  /** The audit chain (audit-chain.ts): chained events with seq > afterSeq, in seq order, at most `limit`. */
+  auditChainPage(afterSeq: number, limit: number): Promise<AuditChainLink[]>;
+  /** The events from before the chain began. */
+  auditChainStart(): Promise<AuditChainStart>;
 
   /** Web RA sessions, shared by every instance (the Web RA signs in on one and is served by any). */
   createSession(session: WebSession): Promise<void>;

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewAuditEvent, NewPendingRequest } from '../../src/ra/model.js';
 import type { Store, StoreChange } from '../../src/store/store.js';
 import { fullProfile, newCertificate, newEvent } from './store-contract.js';
+import type { ChainContractOptions } from './store-contract-chain.js';
 
 /** How a separate process opens the database the last open() made (the crash case). */
 export interface ChildStoreSpec {
@@ -33,6 +34,8 @@ export interface StoreContractOptions {
    * and the audit events after it. An embedded database dies with the process: nothing to wait for.
    */
   settled?: () => Promise<void>;
+  /** Raw access to the database for the audit chain cases (store-contract-chain.ts). */
+  chain?: ChainContractOptions;
 }
 
 interface Told {

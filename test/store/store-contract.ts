@@ -11,6 +11,7 @@ import { storeAtomicContract, type StoreContractOptions } from './store-contract
 
 export type { ChildStoreSpec, StoreContractOptions } from './store-contract-atomic.js';
 import { storeSharedStateContract } from './store-contract-shared.js';
+import { storeChainContract } from './store-contract-chain.js';
 
 let serialCounter = 0;
 
@@ -489,4 +490,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeSearchContract(name, open, cleanup);
   storeAtomicContract(name, open, cleanup, options);
   storeSharedStateContract(name, open, cleanup);
+  storeChainContract(name, open, cleanup, options);
 }

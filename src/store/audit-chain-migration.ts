@@ -1,0 +1,144 @@
+/**
+ * Schema of the audit trail's origin fields and hash chain (store/audit-chain.ts documents the
+ * encoding): client_ip and request_id on every event, and seq, prev_hash, hash.
+ *
+ * Events already recorded keep seq NULL: the chain starts with the first event recorded after
+ * this migration (prev_hash = 64 zeros). They were written before anything could vouch for them,
+ * so the chain does not claim to; `estuary audit verify` reports how many there are.
+ *
+ * SQLite: the store computes the links in its write transactions (sqlite-audit-chain.ts); the
+ * database's single write lock orders them. PostgreSQL: a BEFORE INSERT trigger computes them
+ * under the row lock of `audit_chain_head`, held to the end of the inserting transaction, so
+ * every instance and every insert path (group commit included) appends to one chain in commit
+ * order. The two composite functions are redefined only to carry client_ip and request_id.
+ */
+import type { PostgresMigration } from './postgres-migrations.js';
+import type { SqliteMigration } from './sqlite-migrations.js';
+
+const NAME = 'audit trail: client address, request id, hash chain';
+
+export const SQLITE_AUDIT_CHAIN: SqliteMigration = {
+  name: NAME,
+  sql: `
+    ALTER TABLE audit_events ADD COLUMN client_ip TEXT;
+    ALTER TABLE audit_events ADD COLUMN request_id TEXT;
+    ALTER TABLE audit_events ADD COLUMN seq INTEGER;
+    ALTER TABLE audit_events ADD COLUMN prev_hash TEXT;
+    ALTER TABLE audit_events ADD COLUMN hash TEXT;
+    CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq);
+  `,
+};
+
+/** The columns of an audit event in the jsonb the composite functions read. */
+const AUDIT_RECORD = `a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text, client_ip text, request_id text)`;
+const AUDIT_INSERT = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail, client_ip, request_id)
+              SELECT a.at, a.actor, a.action, a.profile, a.outcome, a.serial, a.detail, a.client_ip, a.request_id`;
+/** postgres-migrations.ts CHANGE_CHANNEL (not imported: that module imports this one). */
+const CHANNEL = 'estuary_changes';
+
+export const POSTGRES_AUDIT_CHAIN: PostgresMigration = {
+  name: NAME,
+  sql: `
+    ALTER TABLE audit_events ADD COLUMN client_ip text, ADD COLUMN request_id text,
+      ADD COLUMN seq bigint, ADD COLUMN prev_hash text, ADD COLUMN hash text;
+    CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq);
+
+    -- The chain's head: the last seq and hash, one row, locked by each append until it commits.
+    CREATE TABLE audit_chain_head (id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, prev text NOT NULL, hash text NOT NULL);
+    INSERT INTO audit_chain_head VALUES (1, 0, '${'0'.repeat(64)}', '${'0'.repeat(64)}');
+
+    -- f(v) of the canonical encoding: '-' for NULL, else <UTF-8 byte length>:<v>.
+    CREATE FUNCTION estuary_audit_field(v text) RETURNS text IMMUTABLE LANGUAGE sql AS $fn$
+      SELECT CASE WHEN v IS NULL THEN '-' ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END
+    $fn$;
+
+    CREATE FUNCTION estuary_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    DECLARE
+      h audit_chain_head%ROWTYPE;
+    BEGIN
+      -- One statement: the row lock serializes appends; SET reads the head as committed last.
+      UPDATE audit_chain_head AS c SET seq = c.seq + 1, prev = c.hash, hash = encode(sha256(convert_to('EA1'
+          || estuary_audit_field((c.seq + 1)::text)
+          || estuary_audit_field(to_char(NEW.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+          || estuary_audit_field(NEW.actor) || estuary_audit_field(NEW.action) || estuary_audit_field(NEW.profile)
+          || estuary_audit_field(NEW.outcome) || estuary_audit_field(NEW.serial) || estuary_audit_field(NEW.detail)
+          || estuary_audit_field(NEW.client_ip) || estuary_audit_field(NEW.request_id) || estuary_audit_field(c.hash), 'UTF8')), 'hex')
+        WHERE c.id = 1 RETURNING c.* INTO h;
+      NEW.seq := h.seq;
+      NEW.prev_hash := h.prev;
+      NEW.hash := h.hash;
+      RETURN NEW;
+    END $fn$;
+    CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION estuary_audit_chain();
+
+    CREATE OR REPLACE FUNCTION estuary_record_issuance(p_c jsonb, p_der bytea, p_audit jsonb, p_supersede jsonb, p_once boolean,
+        p_approved_id integer, p_origin text) RETURNS text LANGUAGE plpgsql AS $fn$
+    #variable_conflict use_column
+    DECLARE
+      v_renews text := p_c->>'renews';
+      v_ca text;
+    BEGIN
+      IF v_renews IS NOT NULL AND (p_once OR p_supersede IS NOT NULL) THEN
+        PERFORM 1 FROM certificates WHERE serial = v_renews FOR UPDATE;
+        IF p_once AND EXISTS (SELECT 1 FROM certificates WHERE renews = v_renews) THEN
+          RAISE EXCEPTION 'certificate % has already been renewed', v_renews USING ERRCODE = 'ES409';
+        END IF;
+      END IF;
+      IF p_approved_id IS NOT NULL THEN
+        UPDATE pending_requests SET status = 'issued', serial = p_c->>'serial' WHERE id = p_approved_id AND status = 'approved';
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'request % is not approved or was already issued', p_approved_id USING ERRCODE = 'ES409';
+        END IF;
+      END IF;
+      INSERT INTO certificates (serial, profile, ca, subject, sans, not_before, not_after, der, requester, renews, status, created_at)
+        VALUES (p_c->>'serial', p_c->>'profile', p_c->>'ca', p_c->>'subject', p_c->>'sans', (p_c->>'not_before')::timestamptz,
+          (p_c->>'not_after')::timestamptz, p_der, p_c->>'requester', v_renews, 'valid', (p_c->>'created_at')::timestamptz);
+      IF v_renews IS NOT NULL AND p_supersede IS NOT NULL THEN
+        UPDATE certificates SET status = 'revoked', revoked_at = (p_supersede->>'at')::timestamptz, revocation_reason = 'superseded'
+          WHERE serial = v_renews AND status = 'valid' RETURNING ca INTO v_ca;
+        IF FOUND THEN
+          ${AUDIT_INSERT} FROM jsonb_to_record(p_supersede->'audit') AS ${AUDIT_RECORD};
+          PERFORM pg_notify('${CHANNEL}', jsonb_build_object('o', p_origin, 'c',
+            jsonb_build_object('kind', 'revocation', 'ca', v_ca, 'serial', v_renews))::text);
+        END IF;
+      END IF;
+      ${AUDIT_INSERT} FROM jsonb_to_record(p_audit) AS ${AUDIT_RECORD};
+      RETURN v_ca;
+    END $fn$;
+
+    CREATE OR REPLACE FUNCTION estuary_record_writes(p_items jsonb, p_ders bytea[], p_origin text)
+        RETURNS TABLE (n integer, ca text) LANGUAGE plpgsql AS $fn$
+    #variable_conflict use_column
+    DECLARE
+      item jsonb;
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) AS e(v) WHERE v ?| ARRAY['supersede', 'once', 'approved']) THEN
+        INSERT INTO certificates (serial, profile, ca, subject, sans, not_before, not_after, der, requester, renews, status, created_at)
+          SELECT c.serial, c.profile, c.ca, c.subject, c.sans, c.not_before, c.not_after, p_ders[(e.v->>'d')::integer], c.requester,
+            c.renews, 'valid', c.created_at
+          FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(v, i),
+            jsonb_to_record(e.v->'c') AS c(serial text, profile text, ca text, subject text, sans text, not_before timestamptz,
+              not_after timestamptz, requester text, renews text, created_at timestamptz)
+          WHERE e.v ? 'c' ORDER BY e.i;
+        ${AUDIT_INSERT}
+          FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(v, i), jsonb_to_record(e.v->'audit') AS ${AUDIT_RECORD}
+          ORDER BY e.i;
+        RETURN;
+      END IF;
+      n := 0;
+      FOR item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
+        n := n + 1;
+        ca := NULL;
+        IF item ? 'c' THEN
+          ca := estuary_record_issuance(item->'c', p_ders[(item->>'d')::integer], item->'audit', item->'supersede',
+            COALESCE((item->>'once')::boolean, false), (item->>'approved')::integer, p_origin);
+        ELSE
+          ${AUDIT_INSERT} FROM jsonb_to_record(item->'audit') AS ${AUDIT_RECORD};
+        END IF;
+        IF ca IS NOT NULL THEN
+          RETURN NEXT;
+        END IF;
+      END LOOP;
+    END $fn$;
+  `,
+};
