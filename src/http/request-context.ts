@@ -11,6 +11,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { symbols } from 'pino';
 
 export interface RequestOrigin {
   requestId: string;
@@ -43,10 +44,18 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
   return randomUUID();
 }
 
-/** The logger mixin: the request id on every line logged while serving a request. */
-export function requestLogMixin(): Record<string, unknown> {
+const NONE: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/**
+ * The logger mixin (pino `mixin`): the request id as `reqId` on every line logged while serving a
+ * request, by whatever logger, except by Fastify's request logger, which carries it already.
+ */
+export function requestLogMixin(_obj: object, _level: number, logger?: object): Record<string, unknown> {
   const origin = storage.getStore();
-  return origin ? { reqId: origin.requestId } : {};
+  if (!origin) return NONE;
+  const bound = logger ? (logger as Record<symbol, unknown>)[symbols.chindingsSym] : undefined;
+  if (typeof bound === 'string' && bound.includes('"reqId":')) return NONE;
+  return { reqId: origin.requestId };
 }
 
 /** An audit event's origin fields: the caller's when given, else the current request's. */

@@ -7,10 +7,10 @@
  * so the chain does not claim to; `estuary audit verify` reports how many there are.
  *
  * SQLite: the store computes the links in its write transactions (sqlite-audit-chain.ts); the
- * database's single write lock orders them. PostgreSQL: a BEFORE INSERT trigger computes them
- * under the row lock of `audit_chain_head`, held to the end of the inserting transaction, so
- * every instance and every insert path (group commit included) appends to one chain in commit
- * order. The two composite functions are redefined only to carry client_ip and request_id.
+ * database's single write lock orders them. PostgreSQL: a deferred trigger computes them when
+ * the inserting transaction commits, under the row lock of `audit_chain_head` (held until that
+ * commit ends), so every instance and every insert path (group commit included) appends to one
+ * chain in commit order. The two composite functions are redefined only to carry client_ip and request_id.
  */
 import type { PostgresMigration } from './postgres-migrations.js';
 import type { SqliteMigration } from './sqlite-migrations.js';
@@ -52,6 +52,10 @@ export const POSTGRES_AUDIT_CHAIN: PostgresMigration = {
       SELECT CASE WHEN v IS NULL THEN '-' ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END
     $fn$;
 
+    -- At commit (a deferred constraint trigger), in insert order: taking the head's row lock
+    -- last, after every other lock of the transaction, cannot deadlock with a transaction that
+    -- holds other rows (a certificate, a counter) and waits for the head; and the lock is held
+    -- only while the transaction commits.
     CREATE FUNCTION estuary_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $fn$
     DECLARE
       h audit_chain_head%ROWTYPE;
@@ -64,12 +68,11 @@ export const POSTGRES_AUDIT_CHAIN: PostgresMigration = {
           || estuary_audit_field(NEW.outcome) || estuary_audit_field(NEW.serial) || estuary_audit_field(NEW.detail)
           || estuary_audit_field(NEW.client_ip) || estuary_audit_field(NEW.request_id) || estuary_audit_field(c.hash), 'UTF8')), 'hex')
         WHERE c.id = 1 RETURNING c.* INTO h;
-      NEW.seq := h.seq;
-      NEW.prev_hash := h.prev;
-      NEW.hash := h.hash;
-      RETURN NEW;
+      UPDATE audit_events SET seq = h.seq, prev_hash = h.prev, hash = h.hash WHERE id = NEW.id;
+      RETURN NULL;
     END $fn$;
-    CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION estuary_audit_chain();
+    CREATE CONSTRAINT TRIGGER audit_events_chain AFTER INSERT ON audit_events DEFERRABLE INITIALLY DEFERRED
+      FOR EACH ROW EXECUTE FUNCTION estuary_audit_chain();
 
     CREATE OR REPLACE FUNCTION estuary_record_issuance(p_c jsonb, p_der bytea, p_audit jsonb, p_supersede jsonb, p_once boolean,
         p_approved_id integer, p_origin text) RETURNS text LANGUAGE plpgsql AS $fn$

@@ -14,6 +14,7 @@ import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { type NewAuditEvent } from '../../src/ra/model.js';
 import { fullProfile, newCertificate, newEvent, storeContract } from './store-contract.js';
+import { sqliteChainOptions } from './store-contract-chain.js';
 
 let contractDir: string | undefined;
 const contractFile = (): string => {
@@ -35,22 +36,9 @@ storeContract(
   {
     openAgain: async () => openSqliteStore(contractFile()),
     child: () => ({ module: builtStore, export: 'openSqliteStore', args: [contractFile()] }),
-    chain: {
-      sql: async (statement) => rawSql(contractFile(), statement),
-      insertUnchained: async (action) => rawSql(contractFile(), `INSERT INTO audit_events (at, actor, action, outcome) VALUES ('${new Date().toISOString()}', 'old', '${action}', 'success')`),
-    },
+    chain: sqliteChainOptions(contractFile),
   },
 );
-
-/** One statement on its own connection, as someone with access to the file could run it. */
-function rawSql(file: string, statement: string): void {
-  const db = new Database(file);
-  try {
-    db.exec(statement);
-  } finally {
-    db.close();
-  }
-}
 
 const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3');
 

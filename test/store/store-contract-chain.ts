@@ -3,6 +3,7 @@
  * event records its client address and request id, and every insert path appends to one hash
  * chain that `verifyAuditChain` checks; a changed, deleted or unlinked event is found by its id.
  */
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runInRequest } from '../../src/http/request-context.js';
 import { auditHash, GENESIS_HASH, verifyAuditChain } from '../../src/store/audit-chain.js';
@@ -16,6 +17,22 @@ export interface ChainContractOptions {
   sql: (statement: string) => Promise<void>;
   /** Inserts an event as a version without the chain did (no seq, prev_hash or hash). */
   insertUnchained: (action: string) => Promise<void>;
+}
+
+/** ChainContractOptions for a SQLite file. */
+export function sqliteChainOptions(file: () => string): ChainContractOptions {
+  const raw = (statement: string) => {
+    const db = new Database(file());
+    try {
+      db.exec(statement);
+    } finally {
+      db.close();
+    }
+  };
+  return {
+    sql: async (statement) => raw(statement),
+    insertUnchained: async (action) => raw(`INSERT INTO audit_events (at, actor, action, outcome) VALUES ('${new Date().toISOString()}', 'old', '${action}', 'success')`),
+  };
 }
 
 export function storeChainContract(name: string, open: () => Promise<Store>, cleanup: (() => Promise<void>) | undefined, options: StoreContractOptions): void {
