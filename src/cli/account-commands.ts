@@ -5,6 +5,7 @@ import { hashPassword } from '../ra/password.js';
 import { ACCOUNT_ROLES, type AccountRole } from '../ra/model.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 import { readAccountPassword } from './secret-input.js';
+import { cliActor } from './cli-actor.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -37,7 +38,7 @@ export function registerAccountCommands(program: Command): void {
       await withStore(opts, async (store) => {
         const created = await store.createAccount({ email, passwordHash: await hashPassword(password), role: opts.role as AccountRole });
         if (names !== undefined) await store.setAccountAllowedNames(created.email, names);
-        await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role})` });
+        await store.appendAudit({ actor: cliActor(), action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
         else {
           print(`account ${created.email} (${created.role}) created`);
@@ -69,7 +70,7 @@ export function registerAccountCommands(program: Command): void {
       await withStore(opts, async (store) => {
         if (!(await store.setAccountPassword(email.toLowerCase(), await hashPassword(password)))) throw new CliError(`no account ${email}`);
         await store.deleteSessionsOf(email); // signed out of the Web RA on every instance
-        await store.appendAudit({ actor: 'cli', action: 'account.passwd', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
+        await store.appendAudit({ actor: cliActor(), action: 'account.passwd', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`password of ${email.toLowerCase()} changed`);
         if (generated) print(`password: ${password}`);
       });
@@ -84,7 +85,7 @@ export function registerAccountCommands(program: Command): void {
       await withStore(opts, async (store) => {
         const list = nameGlobs(opts.allowedNames);
         if (!(await store.setAccountAllowedNames(email.toLowerCase(), list))) throw new CliError(`no account ${email}`);
-        await store.appendAudit({ actor: 'cli', action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
+        await store.appendAudit({ actor: cliActor(), action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
         print(list.length ? `account ${email.toLowerCase()} may request: ${list.join(', ')}` : `account ${email.toLowerCase()} may request any name its profiles allow`);
       });
     });
@@ -96,7 +97,7 @@ export function registerAccountCommands(program: Command): void {
     .action(async (email: string, opts: HomeOption) => {
       await withStore(opts, async (store) => {
         if (!(await store.unlockAccount(email.toLowerCase(), new Date()))) throw new CliError(`no account ${email}`);
-        await store.appendAudit({ actor: 'cli', action: 'account.unlock', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
+        await store.appendAudit({ actor: cliActor(), action: 'account.unlock', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`account ${email.toLowerCase()} unlocked`);
       });
     });
@@ -110,7 +111,7 @@ export function registerAccountCommands(program: Command): void {
         await withStore(opts, async (store) => {
           if (!(await store.setAccountDisabled(email.toLowerCase(), disabled))) throw new CliError(`no account ${email}`);
           if (disabled) await store.deleteSessionsOf(email);
-          await store.appendAudit({ actor: 'cli', action: `account.${name}`, profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
+          await store.appendAudit({ actor: cliActor(), action: `account.${name}`, profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
           print(`account ${email.toLowerCase()} ${name}d`);
         });
       });

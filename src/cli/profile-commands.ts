@@ -7,6 +7,7 @@ import { popLinkingThroughProxy } from '../ra/pop-linking.js';
 import { estBaseUrl, type Config } from './config.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
 import { applyProfileFlags, formatKeyAlgorithms, type ProfileFlags } from './profile-options.js';
+import { cliActor } from './cli-actor.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -135,7 +136,7 @@ export function registerProfileCommands(program: Command): void {
       await withStore(opts, async (store, config) => {
         const p = applyProfileFlags(defaultProfile(label, Object.keys(config.cas)[0]!), opts, Object.keys(config.cas));
         const created = await store.createProfile(p);
-        await store.appendAudit({ actor: 'cli', action: 'profile.add', profile: label, outcome: 'success', serial: null, detail: null });
+        await store.appendAudit({ actor: cliActor(), action: 'profile.add', profile: label, outcome: 'success', serial: null, detail: null });
         printProfile(config, created, opts.json);
       });
     });
@@ -147,7 +148,7 @@ export function registerProfileCommands(program: Command): void {
         if (!current) throw new CliError(`no profile "${label}"`);
         const next = applyProfileFlags(current, opts, Object.keys(config.cas));
         await store.updateProfile(next);
-        await store.appendAudit({ actor: 'cli', action: 'profile.set', profile: label, outcome: 'success', serial: null, detail: null });
+        await store.appendAudit({ actor: cliActor(), action: 'profile.set', profile: label, outcome: 'success', serial: null, detail: null });
         printProfile(config, (await store.getProfile(label))!, opts.json);
       });
     });

@@ -240,7 +240,7 @@ export interface RevokedCertificate {
 export interface AuditEvent {
   id: number;
   at: Date;
-  /** Account email, client certificate subject, 'cli' or 'anonymous'. */
+  /** Account email, client certificate subject, `cli:<os user>` (cli/cli-actor.ts) or 'anonymous'. */
   actor: string;
   /** e.g. 'simpleenroll', 'simplereenroll', 'account.add', 'profile.set', 'cert.revoke'. */
   action: string;
