@@ -52,8 +52,11 @@ function decide(name: 'approve' | 'reject', decision: Decision): ApiRoute<{ id: 
       const now = ctx.now();
       const outcome = await decideRequest(ctx.store, { id: params.id, decision, officer: actor, reason: body.reason?.trim() || null, now });
       switch (outcome.kind) {
-        case 'decided':
-          return requestView(outcome.request, now);
+        case 'decided': {
+          const r = outcome.request;
+          ctx.logger.info({ officer: actor, request: r.id, profile: r.profile, subject: r.subject, decision, reason: r.reason }, `request ${decision} in the Web RA`);
+          return requestView(r, now);
+        }
         case 'not-found':
           throw problem.notFound(decisionRefusal(outcome));
         case 'not-pending':

@@ -44,17 +44,16 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
   return randomUUID();
 }
 
-const NONE: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
-
 /**
  * The logger mixin (pino `mixin`): the request id as `reqId` on every line logged while serving a
  * request, by whatever logger, except by Fastify's request logger, which carries it already.
  */
 export function requestLogMixin(_obj: object, _level: number, logger?: object): Record<string, unknown> {
   const origin = storage.getStore();
-  if (!origin) return NONE;
+  // a new object each time: pino merges the line's fields into it
+  if (!origin) return {};
   const bound = logger ? (logger as Record<symbol, unknown>)[symbols.chindingsSym] : undefined;
-  if (typeof bound === 'string' && bound.includes('"reqId":')) return NONE;
+  if (typeof bound === 'string' && bound.includes('"reqId":')) return {};
   return { reqId: origin.requestId };
 }
 

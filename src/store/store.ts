@@ -119,6 +119,8 @@ export interface AuditFilter {
   /** Events at or after `from` and before `to`. */
   from?: Date;
   to?: Date;
+  /** Keyset paging: only events after this one in the newest-first order (older, or as old with a lower id). */
+  before?: { at: Date; id: number };
   limit?: number;
   offset?: number;
 }

@@ -30,7 +30,7 @@ describe('audit log', () => {
       'simpleenroll:unauthenticated', 'simpleenroll:success', 'simpleenroll:success', 'profile.create:success',
     ]);
     expect(byProfile.json).toMatchObject({ total: 4, offset: 0, limit: 50 });
-    expect(byProfile.json.items[0]).toEqual({ id: expect.any(Number), at: expect.any(String), actor: 'est@estuary.local', action: 'simpleenroll', profile: 'audited', outcome: 'unauthenticated', serial: null, detail: expect.any(String) });
+    expect(byProfile.json.items[0]).toEqual({ id: expect.any(Number), at: expect.any(String), actor: 'est@estuary.local', action: 'simpleenroll', profile: 'audited', outcome: 'unauthenticated', serial: null, detail: expect.any(String), clientIp: '127.0.0.1', requestId: expect.any(String) });
     expect((await admin.get('/api/audit?profile=audited&action=simpleenroll&actor=est%40estuary.local')).json.total).toBe(3);
     expect((await admin.get('/api/audit?actor=admin%40estuary.local&action=profile.create')).json.items[0]).toMatchObject({ profile: 'audited' });
     const paged = await admin.get('/api/audit?profile=audited&limit=2&offset=1');

@@ -66,6 +66,19 @@ export function storeChainContract(name: string, open: () => Promise<Store>, cle
       expect(byAction.get('none')).toMatchObject({ clientIp: null, requestId: null });
     });
 
+    it('pages the audit list newest first after a keyset cursor (the export), with the filters', async () => {
+      const t = (s: string) => new Date(`2025-01-01T00:00:0${s}.000Z`);
+      for (const [action, at] of [['e1', '1'], ['e2', '2'], ['e3', '2'], ['e4', '3'], ['other', '2']] as const) {
+        await store.appendAudit(newEvent({ action, at: t(at), profile: action === 'other' ? 'x' : 'default' }));
+      }
+      const all = await store.listAudit({ profile: 'default' });
+      expect(all.map((e) => e.action)).toEqual(['e4', 'e3', 'e2', 'e1']);
+      const after = (e: { at: Date; id: number }) => ({ at: e.at, id: e.id });
+      expect((await store.listAudit({ profile: 'default', before: after(all[0]!), limit: 2 })).map((e) => e.action)).toEqual(['e3', 'e2']);
+      expect((await store.listAudit({ profile: 'default', before: after(all[1]!) })).map((e) => e.action)).toEqual(['e2', 'e1']);
+      expect(await store.listAudit({ profile: 'default', before: after(all[3]!) })).toEqual([]);
+    });
+
     it('chains every insert path in one sequence that verifies', async () => {
       const cert = newCertificate();
       await store.appendAudit(newEvent({ action: 'first', detail: 'ünïcode ✓ "quoted"', profile: null }));
