@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/cli/config.js';
 import { certificateFields } from '../../src/pki/certificate.js';
 import { openPostgresStore } from '../../src/store/postgres-store.js';
+import { verifyAuditChain } from '../../src/store/audit-chain.js';
 import { estuary } from '../helpers/cli.js';
 import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
 import { makeHome, sqlitePath, startServer, type TestHome } from '../helpers/home.js';
@@ -91,6 +92,10 @@ describe('estuary db migrate', () => {
       const crl = Buffer.from(await (await fetch(`${s.runtime.crlBaseUrl()}/default.crl`)).arrayBuffer());
       expect(crl.includes(Buffer.from(serials[0]!, 'hex')), 'the revoked serial is on the CRL').toBe(true);
       expect(crl.includes(Buffer.from(serials[1]!, 'hex'))).toBe(false);
+      // the audit chain begun on SQLite, copied with its links, verifies and goes on here
+      const chain = await verifyAuditChain(s.runtime.store);
+      expect(chain.broken).toBeUndefined();
+      expect(chain).toMatchObject({ checked: counts.audit_events! + 1, unchained: 0 });
     } finally {
       await s.runtime.close();
     }
