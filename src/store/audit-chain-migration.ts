@@ -41,11 +41,15 @@ export const POSTGRES_AUDIT_CHAIN: PostgresMigration = {
   sql: `
     ALTER TABLE audit_events ADD COLUMN client_ip text, ADD COLUMN request_id text,
       ADD COLUMN seq bigint, ADD COLUMN prev_hash text, ADD COLUMN hash text;
-    CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq);
+    -- partial: the tail lookup below must not walk past the rows still waiting for their link
+    CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq) WHERE seq IS NOT NULL;
 
-    -- The chain's head: the last seq and hash, one row, locked by each append until it commits.
-    CREATE TABLE audit_chain_head (id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, prev text NOT NULL, hash text NOT NULL);
-    INSERT INTO audit_chain_head VALUES (1, 0, '${'0'.repeat(64)}', '${'0'.repeat(64)}');
+    -- One row whose lock orders the appends: each transaction that records events locks it when
+    -- it commits and holds it until the commit ends. The chain's tail is read from audit_events
+    -- itself, so the row is only locked, never updated (updating one row once per event of a large
+    -- transaction would cost quadratic time: every version stays until the transaction ends).
+    CREATE TABLE audit_chain_head (id integer PRIMARY KEY CHECK (id = 1));
+    INSERT INTO audit_chain_head VALUES (1);
 
     -- f(v) of the canonical encoding: '-' for NULL, else <UTF-8 byte length>:<v>.
     CREATE FUNCTION estuary_audit_field(v text) RETURNS text IMMUTABLE LANGUAGE sql AS $fn$
@@ -58,17 +62,21 @@ export const POSTGRES_AUDIT_CHAIN: PostgresMigration = {
     -- only while the transaction commits.
     CREATE FUNCTION estuary_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $fn$
     DECLARE
-      h audit_chain_head%ROWTYPE;
+      v_seq bigint;
+      v_prev text;
     BEGIN
-      -- One statement: the row lock serializes appends; SET reads the head as committed last.
-      UPDATE audit_chain_head AS c SET seq = c.seq + 1, prev = c.hash, hash = encode(sha256(convert_to('EA1'
-          || estuary_audit_field((c.seq + 1)::text)
+      PERFORM 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE;
+      -- a new snapshot: every append committed before the lock was granted, and this transaction's own
+      SELECT e.seq, e.hash INTO v_seq, v_prev FROM audit_events e WHERE e.seq IS NOT NULL ORDER BY e.seq DESC LIMIT 1;
+      v_seq := COALESCE(v_seq, 0) + 1;
+      v_prev := COALESCE(v_prev, '${'0'.repeat(64)}');
+      UPDATE audit_events SET seq = v_seq, prev_hash = v_prev, hash = encode(sha256(convert_to('EA1'
+          || estuary_audit_field(v_seq::text)
           || estuary_audit_field(to_char(NEW.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
           || estuary_audit_field(NEW.actor) || estuary_audit_field(NEW.action) || estuary_audit_field(NEW.profile)
           || estuary_audit_field(NEW.outcome) || estuary_audit_field(NEW.serial) || estuary_audit_field(NEW.detail)
-          || estuary_audit_field(NEW.client_ip) || estuary_audit_field(NEW.request_id) || estuary_audit_field(c.hash), 'UTF8')), 'hex')
-        WHERE c.id = 1 RETURNING c.* INTO h;
-      UPDATE audit_events SET seq = h.seq, prev_hash = h.prev, hash = h.hash WHERE id = NEW.id;
+          || estuary_audit_field(NEW.client_ip) || estuary_audit_field(NEW.request_id) || estuary_audit_field(v_prev), 'UTF8')), 'hex')
+        WHERE id = NEW.id;
       RETURN NULL;
     END $fn$;
     CREATE CONSTRAINT TRIGGER audit_events_chain AFTER INSERT ON audit_events DEFERRABLE INITIALLY DEFERRED

@@ -30,12 +30,8 @@ export async function readAuditChainStart(query: Query): Promise<AuditChainStart
 
 /**
  * Copying a chained trail in (estuary db migrate): the events keep the links they were recorded
- * with (the trigger would renumber them), and the head continues from the last one, so the chain
- * begun on SQLite verifies on PostgreSQL and goes on there. Run in the copy's transaction.
+ * with (the trigger would renumber them); the chain goes on from the last one copied. Run in the
+ * copy's transaction.
  */
 export const KEEP_CHAIN_WHILE_COPYING = 'ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain';
-export const CONTINUE_CHAIN_AFTER_COPY = [
-  'ALTER TABLE audit_events ENABLE TRIGGER audit_events_chain',
-  `UPDATE audit_chain_head AS c SET seq = l.seq, prev = l.prev_hash, hash = l.hash
-     FROM (SELECT seq, prev_hash, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1) AS l WHERE c.id = 1`,
-];
+export const CONTINUE_CHAIN_AFTER_COPY = ['ALTER TABLE audit_events ENABLE TRIGGER audit_events_chain'];
