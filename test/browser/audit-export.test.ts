@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/cli/config.js';
+import { pemBlocks, toPem } from '../../src/pki/base64.js';
 import { enroll } from '../admin/admin-client.js';
 import { csrBody, estRequest } from '../helpers/est-http.js';
 import { startServer, type TestServer } from '../helpers/home.js';
@@ -20,7 +22,9 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   s = await startServer();
-  browser = await launchChromium([s.rootPem]);
+  // the TLS listeners present server certificate + issuing CA: pin the issuing CA's key (see launchChromium)
+  const issuingCa = toPem('CERTIFICATE', pemBlocks(readFileSync(loadConfig(s.home, {}).tls.certificate, 'utf8'))[1]!);
+  browser = await launchChromium([issuingCa]);
   const context = await newContext(browser, { viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
   collectPageErrors(page, pageErrors);
