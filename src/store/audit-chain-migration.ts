@@ -8,10 +8,11 @@
  *
  * SQLite: the store computes the links in its write transactions (sqlite-audit-chain.ts); the
  * database's single write lock orders them. PostgreSQL: a deferred trigger computes them when
- * the inserting transaction commits, under the row lock of `audit_chain_head` (held until that
+ * the inserting transaction commits, under a transaction-level advisory lock (held until that
  * commit ends), so every instance and every insert path (group commit included) appends to one
  * chain in commit order. The two composite functions are redefined only to carry client_ip and request_id.
  */
+import { createHash } from 'node:crypto';
 import type { PostgresMigration } from './postgres-migrations.js';
 import type { SqliteMigration } from './sqlite-migrations.js';
 
@@ -33,6 +34,8 @@ export const SQLITE_AUDIT_CHAIN: SqliteMigration = {
 const AUDIT_RECORD = `a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text, client_ip text, request_id text)`;
 const AUDIT_INSERT = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail, client_ip, request_id)
               SELECT a.at, a.actor, a.action, a.profile, a.outcome, a.serial, a.detail, a.client_ip, a.request_id`;
+/** pg_advisory_xact_lock key of the chain: the first 8 bytes of sha256('estuary audit chain'), as a signed bigint. */
+export const AUDIT_CHAIN_LOCK_KEY = BigInt.asIntN(64, BigInt('0x' + createHash('sha256').update('estuary audit chain').digest('hex').slice(0, 16))).toString();
 /** postgres-migrations.ts CHANGE_CHANNEL (not imported: that module imports this one). */
 const CHANNEL = 'estuary_changes';
 
@@ -44,29 +47,24 @@ export const POSTGRES_AUDIT_CHAIN: PostgresMigration = {
     -- partial: the tail lookup below must not walk past the rows still waiting for their link
     CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq) WHERE seq IS NOT NULL;
 
-    -- One row whose lock orders the appends: each transaction that records events locks it when
-    -- it commits and holds it until the commit ends. The chain's tail is read from audit_events
-    -- itself, so the row is only locked, never updated (updating one row once per event of a large
-    -- transaction would cost quadratic time: every version stays until the transaction ends).
-    CREATE TABLE audit_chain_head (id integer PRIMARY KEY CHECK (id = 1));
-    INSERT INTO audit_chain_head VALUES (1);
-
     -- f(v) of the canonical encoding: '-' for NULL, else <UTF-8 byte length>:<v>.
     CREATE FUNCTION estuary_audit_field(v text) RETURNS text IMMUTABLE LANGUAGE sql AS $fn$
       SELECT CASE WHEN v IS NULL THEN '-' ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END
     $fn$;
 
-    -- At commit (a deferred constraint trigger), in insert order: taking the head's row lock
-    -- last, after every other lock of the transaction, cannot deadlock with a transaction that
-    -- holds other rows (a certificate, a counter) and waits for the head; and the lock is held
-    -- only while the transaction commits.
+    -- At commit (a deferred constraint trigger), in insert order, under a transaction-level
+    -- advisory lock that orders the appends of every instance: taken last, after every other lock
+    -- of the transaction, it cannot deadlock with a transaction that holds other rows (a
+    -- certificate, a counter) and waits for it; it is held only while the transaction commits
+    -- (released once the commit is visible), and costs no write (a row lock would dirty a page).
+    -- The chain's tail is read from audit_events (a partial index on seq).
     CREATE FUNCTION estuary_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $fn$
     DECLARE
       v_seq bigint;
       v_prev text;
     BEGIN
-      PERFORM 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE;
-      -- a new snapshot: every append committed before the lock was granted, and this transaction's own
+      PERFORM pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY});
+      -- a new snapshot (the store runs READ COMMITTED): every append committed before the lock was granted, and this transaction's own
       SELECT e.seq, e.hash INTO v_seq, v_prev FROM audit_events e WHERE e.seq IS NOT NULL ORDER BY e.seq DESC LIMIT 1;
       v_seq := COALESCE(v_seq, 0) + 1;
       v_prev := COALESCE(v_prev, '${'0'.repeat(64)}');

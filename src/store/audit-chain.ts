@@ -11,7 +11,7 @@
  *
  * Length prefixes make the encoding unambiguous (no field can run into the next). The SQLite store
  * computes it here in its write transaction (the database write lock orders the chain); PostgreSQL
- * computes the same bytes in a trigger under the row lock of `audit_chain_head`, so instances
+ * computes the same bytes in a trigger at commit under a transaction-level advisory lock, so instances
  * writing at once still make one chain (audit-chain-migration.ts). `estuary audit verify` recomputes
  * every hash here, independently of the database.
  *
