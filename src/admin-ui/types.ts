@@ -271,4 +271,7 @@ export interface AuditEvent {
   outcome: string;
   serial: string | null;
   detail: string | null;
+  /** The client address and id of the request that recorded it; null for the CLI and background jobs. */
+  clientIp: string | null;
+  requestId: string | null;
 }

@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { genRequestId, installRequestContext } from '../http/request-hooks.js';
+import { normaliseAddress } from '../est/proxy-trust.js';
 import type { Logger } from 'pino';
 import { clientErrorHandler } from '../http/client-error.js';
 import { answerUnmetExpectations, lacksHost, MISSING_HOST } from '../http/http-semantics.js';
@@ -139,6 +141,7 @@ export async function createAdminServer(o: AdminServerOptions) {
   const app = Fastify({
     loggerInstance: o.logger.child({ listener: 'admin' }),
     logController: new LogController({ disableRequestLogging: true }),
+    genReqId: genRequestId,
     bodyLimit: ADMIN_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -149,6 +152,7 @@ export async function createAdminServer(o: AdminServerOptions) {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, discriminator: true } },
   });
 
+  installRequestContext(app, (raw) => normaliseAddress(raw.socket.remoteAddress ?? ''));
   // JSON only (form posts cannot reach the API); an empty JSON body reads as no body.
   app.removeAllContentTypeParsers();
   const json = app.getDefaultJsonParser('error', 'error');

@@ -131,8 +131,11 @@ const revoke: ApiRoute<{ serial: string }, unknown, { reason: CrlReason }> = {
     const now = ctx.now();
     const outcome = await revokeCertificate(ctx.store, { serial: normalizeSerial(params.serial), reason: body.reason, actor, now, publishesCrl: (id) => !upstreamOnly(ctx, id) });
     switch (outcome.kind) {
-      case 'revoked':
-        return detail(ctx, outcome.certificate, now);
+      case 'revoked': {
+        const c = outcome.certificate;
+        ctx.logger.info({ officer: actor, serial: c.serial, profile: c.profile, subject: c.subject, reason: body.reason }, 'certificate revoked in the Web RA');
+        return detail(ctx, c, now);
+      }
       case 'not-found':
         throw problem.notFound(`no certificate with serial ${params.serial}`);
       case 'already-revoked':

@@ -72,8 +72,10 @@ function decide(name: 'approve' | 'reject', decision: Decision): ApiRoute<{ id: 
       switch (outcome.kind) {
         case 'decided':
         case 'first-approval': {
-          const approvals = await approvalsOf(ctx, [outcome.request]);
-          return requestItemView(outcome.request, now, approvals(outcome.request), []);
+          const r = outcome.request;
+          ctx.logger.info({ officer: actor, request: r.id, profile: r.profile, subject: r.subject, decision: outcome.kind === 'first-approval' ? 'first approval' : decision, reason: r.reason }, `request ${outcome.kind === 'first-approval' ? 'approved once (four eyes: one more approval needed)' : decision} in the Web RA`);
+          const approvals = await approvalsOf(ctx, [r]);
+          return requestItemView(r, now, approvals(r), []);
         }
         case 'not-found':
           throw problem.notFound(decisionRefusal(outcome));

@@ -328,7 +328,9 @@ export const Revocation = named('Revocation', obj({ reason: { enum: Object.keys(
 // ── audit and dashboard ───────────────────────────────────────────────────────────────────────
 export const AuditEvent = named('AuditEvent', obj({
   id: { type: 'integer' }, at: dateTime(), actor: str(), action: str(), profile: nullable(str()), outcome: str(), serial: nullable(str()), detail: nullable(str()),
-}, ['id', 'at', 'actor', 'action', 'profile', 'outcome', 'serial', 'detail']));
+  clientIp: nullable(str({ description: 'the client address of the request that recorded it (EST or Web RA); null for the CLI and background jobs' })),
+  requestId: nullable(str({ description: 'that request\'s id: its X-Request-Id answer header and the reqId of its log lines' })),
+}, ['id', 'at', 'actor', 'action', 'profile', 'outcome', 'serial', 'detail', 'clientIp', 'requestId']));
 export const CaStatus = named('CaStatus', obj({
   id: str(), typeLabel: str(), healthy: { type: 'boolean' }, url: nullable(str()), problem: nullable(str({ description: 'the last failure, when unhealthy' })),
   notAfter: nullable(dateTime('the CA certificate\'s end (null: not known yet)')), issuesCrls: { type: 'boolean' },
@@ -378,10 +380,13 @@ export const certificateQuery = obj({
   after: str({ maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'the `next` of the previous page (same filters): keyset paging, cheap at any depth; offset is then ignored' }),
   ...paging,
 });
-export const auditQuery = obj({
+const auditFilters = {
   actor: str({ maxLength: 254 }), action: str({ maxLength: 100 }), profile: str({ maxLength: 64 }),
-  from: dateTime('events at or after'), to: dateTime('events before'), ...paging,
-});
+  from: dateTime('events at or after'), to: dateTime('events before'),
+};
+export const auditQuery = obj({ ...auditFilters, ...paging });
+/** The audit list's filters, for an export of every match. */
+export const auditExportQuery = obj(auditFilters);
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'invalid input; `errors` names each field and what is wrong with it',

@@ -153,5 +153,8 @@ export function certificateDetail(c: CertificateRecord, now: Date) {
 }
 
 export function auditView(e: AuditEvent) {
-  return { id: e.id, at: e.at.toISOString(), actor: e.actor, action: e.action, profile: e.profile, outcome: e.outcome, serial: e.serial, detail: e.detail };
+  return {
+    id: e.id, at: e.at.toISOString(), actor: e.actor, action: e.action, profile: e.profile, outcome: e.outcome, serial: e.serial, detail: e.detail,
+    clientIp: e.clientIp ?? null, requestId: e.requestId ?? null,
+  };
 }

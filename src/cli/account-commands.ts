@@ -10,6 +10,7 @@ import { CliError, print, printJson, printTable, splitList, withStore, type Home
 import { readAccountPassword } from './secret-input.js';
 import { registerAccountMfaCommands } from './mfa-commands.js';
 import { planAccountRemoval } from '../ra/lifecycle.js';
+import { cliActor } from './cli-actor.js';
 
 
 /** --allowed-names as a list; an unknown `type:` prefix is refused before anything is saved. */
@@ -53,7 +54,7 @@ export function registerAccountCommands(program: Command): void {
         if (names !== undefined) await store.setAccountAllowedNames(created.email, names);
         if (labels.length) await store.setAccountAllowedProfiles(created.email, labels);
         if (opts.selfService) await store.setAccountSelfService(created.email, true);
-        await store.appendAudit({ actor: 'cli', action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role}${opts.selfService ? ', self-service' : ''})` });
+        await store.appendAudit({ actor: cliActor(), action: 'account.add', profile: null, outcome: 'success', serial: null, detail: `${created.email} (${created.role}${opts.selfService ? ', self-service' : ''})` });
         if (opts.json) printJson({ email: created.email, role: created.role, ...(generated ? { password } : {}) });
         else {
           print(`account ${created.email} (${created.role}) created`);
@@ -86,7 +87,7 @@ export function registerAccountCommands(program: Command): void {
       await withStore(opts, async (store) => {
         if (!(await store.setAccountPassword(email.toLowerCase(), await hashPassword(password)))) throw new CliError(`no account ${email}`);
         await store.deleteSessionsOf(email); // signed out of the Web RA on every instance
-        await store.appendAudit({ actor: 'cli', action: 'account.passwd', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
+        await store.appendAudit({ actor: cliActor(), action: 'account.passwd', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`password of ${email.toLowerCase()} changed`);
         if (generated) print(`password: ${password}`);
       });
@@ -101,7 +102,7 @@ export function registerAccountCommands(program: Command): void {
       await withStore(opts, async (store) => {
         const list = nameGlobs(opts.allowedNames);
         if (!(await store.setAccountAllowedNames(email.toLowerCase(), list))) throw new CliError(`no account ${email}`);
-        await store.appendAudit({ actor: 'cli', action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
+        await store.appendAudit({ actor: cliActor(), action: 'account.restrict', profile: null, outcome: 'success', serial: null, detail: `${email.toLowerCase()}: ${list.join(', ') || '(any)'}` });
         print(list.length ? `account ${email.toLowerCase()} may request: ${list.join(', ')}` : `account ${email.toLowerCase()} may request any name its profiles allow`);
       });
     });
@@ -118,7 +119,7 @@ export function registerAccountCommands(program: Command): void {
         if (found.role !== 'est') throw new CliError(`${found.email} is a ${found.role} account: self-service is for est accounts (Web RA roles sign in anyway)`);
         await store.setAccountSelfService(found.email, state === 'on');
         if (state === 'off') await store.deleteSessionsOf(found.email);
-        await store.appendAudit({ actor: 'cli', action: `account.self-service.${state}`, profile: null, outcome: 'success', serial: null, detail: found.email });
+        await store.appendAudit({ actor: cliActor(), action: `account.self-service.${state}`, profile: null, outcome: 'success', serial: null, detail: found.email });
         print(`self-service ${state} for ${found.email}`);
       });
     });
@@ -130,7 +131,7 @@ export function registerAccountCommands(program: Command): void {
     .action(async (email: string, opts: HomeOption) => {
       await withStore(opts, async (store) => {
         if (!(await store.unlockAccount(email.toLowerCase(), new Date()))) throw new CliError(`no account ${email}`);
-        await store.appendAudit({ actor: 'cli', action: 'account.unlock', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
+        await store.appendAudit({ actor: cliActor(), action: 'account.unlock', profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
         print(`account ${email.toLowerCase()} unlocked`);
       });
     });
@@ -150,7 +151,7 @@ export function registerAccountCommands(program: Command): void {
         if (!opts.yes) throw new CliError(`${plan.consequence}\nNothing changed: run again with --yes to delete it.`);
         if (!(await store.deleteAccount(target.email))) throw new CliError(`no account ${email}`);
         await store.resetMfa(target.email); // a new account with this email must not inherit the second factor
-        await store.appendAudit({ actor: 'cli', action: 'account.delete', profile: null, outcome: 'success', serial: null, detail: `${target.email} (${target.role})` });
+        await store.appendAudit({ actor: cliActor(), action: 'account.delete', profile: null, outcome: 'success', serial: null, detail: `${target.email} (${target.role})` });
         print(`account ${target.email} deleted`);
       });
     });
@@ -166,7 +167,7 @@ export function registerAccountCommands(program: Command): void {
         await withStore(opts, async (store) => {
           if (!(await store.setAccountDisabled(email.toLowerCase(), disabled))) throw new CliError(`no account ${email}`);
           if (disabled) await store.deleteSessionsOf(email);
-          await store.appendAudit({ actor: 'cli', action: `account.${name}`, profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
+          await store.appendAudit({ actor: cliActor(), action: `account.${name}`, profile: null, outcome: 'success', serial: null, detail: email.toLowerCase() });
           print(`account ${email.toLowerCase()} ${name}d`);
         });
       });

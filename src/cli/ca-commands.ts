@@ -1,5 +1,5 @@
 /** `estuary ca add|list|show|test`: the CA connectors under `cas:` of estuary.yaml. */
-import { userInfo } from 'node:os';
+import { cliActor } from './cli-actor.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { registerCaLifecycleCommands } from './ca-lifecycle-commands.js';
@@ -15,7 +15,6 @@ import { listRow, showView } from './ca-views.js';
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** The OS user running the command, as the audit log's actor (as `estuary request` records officers). */
-const cliActor = (): string => `cli:${userInfo().username}`;
 
 function connector(config: Config, id: string): NonNullable<Config['cas'][string]> {
   const c = config.cas[id];

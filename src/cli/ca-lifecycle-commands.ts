@@ -11,6 +11,7 @@ import { Pkcs11SetupError } from '../ca/signers/pkcs11-signer.js';
 import { Pkcs11UriError } from '../ca/signers/pkcs11-uri.js';
 import { setCaConnector } from './config-edit.js';
 import { CliError, homeDir, print, printJson, withStore, type HomeOption } from './context.js';
+import { cliActor } from './cli-actor.js';
 
 interface CreateOptions extends HomeOption {
   subject: string;
@@ -92,7 +93,7 @@ export function registerCaLifecycleCommands(ca: Command): void {
         const created = await oneLine(() => createCa({ home, id, subject: opts.subject, algorithm: opts.keyAlgorithm as KeyAlgorithm, key, issuer, validityYears: years, pathLen, now: new Date(), env: process.env }));
         if (created.settings) setCaConnector(home, id, created.settings);
         const how = issuer.kind === 'csr' ? `CSR written to ${created.csrFile}` : issuer.kind === 'parent' ? `signed by ${issuer.id}` : 'self-signed';
-        await store.appendAudit({ actor: 'cli', action: 'ca.create', profile: null, outcome: 'success', serial: null, detail: `${id}: ${opts.subject}, key ${created.keyLocation}, ${how}` });
+        await store.appendAudit({ actor: cliActor(), action: 'ca.create', profile: null, outcome: 'success', serial: null, detail: `${id}: ${opts.subject}, key ${created.keyLocation}, ${how}` });
         const certificate = created.certificate ? describeCertificate(created.certificate) : undefined;
         if (opts.json) return printJson({ id, key: created.keyLocation, certificate, csr: created.csrFile });
         print(`CA "${id}" created: key ${created.keyLocation}`);
@@ -125,7 +126,7 @@ export function registerCaLifecycleCommands(ca: Command): void {
         const imported = await oneLine(async () => importCa(home, id, pem, opts.chain ?? [], process.env));
         setCaConnector(home, id, imported.settings);
         const c = describeCertificate(imported.certificate);
-        await store.appendAudit({ actor: 'cli', action: 'ca.import', profile: null, outcome: 'success', serial: null, detail: `${id}: ${c.subject}, issued by ${c.issuer}` });
+        await store.appendAudit({ actor: cliActor(), action: 'ca.import', profile: null, outcome: 'success', serial: null, detail: `${id}: ${c.subject}, issued by ${c.issuer}` });
         if (opts.json) return printJson({ id, certificate: c });
         print(`CA "${id}" imported: ${c.subject} (issuer ${c.issuer}), valid until ${c.notAfter}`);
         print(`Added as cas.${id} in estuary.yaml; a running server takes it up now.`);
@@ -171,7 +172,7 @@ export function registerCaLifecycleCommands(ca: Command): void {
         setCaConnector(home, id, rolled.settings);
         const c = describeCertificate(rolled.newCertificate);
         const when = activateAt ? `from ${activateAt.toISOString()}` : 'now';
-        await store.appendAudit({ actor: 'cli', action: 'ca.rollover', profile: null, outcome: 'success', serial: null, detail: `${id}: key ${rolled.generation} (${rolled.keyLocation}) issues ${when}; ${c.sha256}` });
+        await store.appendAudit({ actor: cliActor(), action: 'ca.rollover', profile: null, outcome: 'success', serial: null, detail: `${id}: key ${rolled.generation} (${rolled.keyLocation}) issues ${when}; ${c.sha256}` });
         if (opts.json) return printJson({ id, generation: rolled.generation, key: rolled.keyLocation, certificate: c, oldWithNew: describeCertificate(rolled.oldWithNew), newWithOld: describeCertificate(rolled.newWithOld), activateAt: activateAt?.toISOString() ?? null });
         print(`CA "${id}" rolled over: key ${rolled.generation} at ${rolled.keyLocation} issues ${when}`);
         print(`New certificate: ${c.subject} (issuer ${c.issuer}), valid until ${c.notAfter}`);

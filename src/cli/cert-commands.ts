@@ -9,6 +9,7 @@ import { connectorAdmin } from '../ca/registry.js';
 import { releaseHold, revokeCertificate } from '../ra/revocation.js';
 import type { CertificateStatus } from '../ra/model.js';
 import { CliError, print, printField, printJson, printTable, withStore, type HomeOption } from './context.js';
+import { cliActor } from './cli-actor.js';
 
 export function registerCertCommands(program: Command): void {
   const cert = program.command('cert').description('inspect issued certificates');
@@ -70,7 +71,7 @@ export function registerCertCommands(program: Command): void {
           const ca = config.cas[id];
           return ca === undefined || connectorAdmin(ca).publishesCrls;
         };
-        const outcome = await revokeCertificate(store, { serial: normalized, reason: opts.reason as CrlReason, actor: 'cli', now: new Date(), publishesCrl });
+        const outcome = await revokeCertificate(store, { serial: normalized, reason: opts.reason as CrlReason, actor: cliActor(), now: new Date(), publishesCrl });
         if (outcome.kind === 'not-found') throw new CliError(`no certificate with serial ${serial}`);
         if (outcome.kind === 'already-revoked') throw new CliError(`certificate ${normalized} is already revoked`);
         const c = outcome.certificate;
@@ -85,7 +86,7 @@ export function registerCertCommands(program: Command): void {
     .action(async (serial: string, opts: HomeOption) => {
       const normalized = normalizeSerial(serial);
       await withStore(opts, async (store) => {
-        const outcome = await releaseHold(store, { serial: normalized, actor: 'cli', now: new Date() });
+        const outcome = await releaseHold(store, { serial: normalized, actor: cliActor(), now: new Date() });
         switch (outcome.kind) {
           case 'not-found':
             throw new CliError(`no certificate with serial ${serial}`);

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openPostgresStore, postgresConfig } from '../store/postgres-store.js';
 import { CliError } from './context.js';
+import { CONTINUE_CHAIN_AFTER_COPY, KEEP_CHAIN_WHILE_COPYING } from '../store/postgres-audit-chain.js';
 import { DATA_TABLES } from './db-commands.js';
 
 /** The order respects references; certificates in insertion order (the target's seq follows it). */
@@ -49,6 +50,7 @@ export async function migrateSqliteToPostgres(sqlitePath: string, url: string, o
       const existing = Number((await client.query(`SELECT COUNT(*) AS n FROM ${table}`)).rows[0].n);
       if (existing > 0) throw new CliError(`the target database ${shown} is not empty (${table}: ${existing} rows); migrate into a new database`);
     }
+    await client.query(KEEP_CHAIN_WHILE_COPYING);
     for (const table of DATA_TABLES) {
       const types = await columnTypes(client, table);
       const total = (src.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
@@ -72,6 +74,7 @@ export async function migrateSqliteToPostgres(sqlitePath: string, url: string, o
       if (copied !== total) throw new CliError(`${table}: ${total} rows in the source, ${copied} in the target; nothing was committed`);
       rows[table] = copied;
     }
+    for (const sql of CONTINUE_CHAIN_AFTER_COPY) await client.query(sql);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -16,6 +16,7 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { localCaConfig } from '../ca/registry.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, estBaseUrl, loadConfig, type Config } from './config.js';
+import { cliActor } from './cli-actor.js';
 
 export interface InitOptions {
   home: string;
@@ -176,7 +177,7 @@ export async function initHome(o: InitOptions): Promise<InitSummary> {
     await store.createAccount({ email: estAccount.email, passwordHash: await hashPassword(estAccount.password), role: 'est' });
     await store.createAccount({ email: adminAccount.email, passwordHash: await hashPassword(adminAccount.password), role: 'admin' });
     await store.createProfile(defaultProfile(config.est.defaultProfile, 'default'));
-    await store.appendAudit({ actor: 'cli', action: 'init', profile: null, outcome: 'success', serial: null, detail: `home ${o.home}` });
+    await store.appendAudit({ actor: cliActor(), action: 'init', profile: null, outcome: 'success', serial: null, detail: `home ${o.home}` });
     return { estUrl: estBaseUrl(shownConfig(o.home, o.env ?? {}, config)), rootKeyFile, rootFingerprintSha256: fingerprintSha256(root.der), estAccount, adminAccount };
   } finally {
     await store.close();

@@ -14,6 +14,7 @@ import { registerCertCommands } from './cert-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { parseWorkers } from './cluster.js';
 import { registerDbCommands } from './db-commands.js';
+import { registerAuditCommands } from './audit-commands.js';
 import { DatabaseConfigError } from '../store/database-config.js';
 import { StoreConflictError, StoreUnavailableError } from '../store/store.js';
 import { CONFIG_FILE, ConfigError, loadConfig } from './config.js';
@@ -127,6 +128,7 @@ export function buildProgram(): Command {
   registerTlsCommands(program);
   registerDbCommands(program);
   registerWebhookCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

@@ -2,6 +2,7 @@
  * `estuary account mfa-reset`: an operator's way back in when a Web RA account lost its second
  * factor; `estuary account mfa-policy`: which Web RA roles must have one.
  */
+import { cliActor } from './cli-actor.js';
 import type { Command } from 'commander';
 import { ADMIN_ROLES, type AdminRole } from '../ra/model.js';
 import { CliError, print, splitList, withStore, type HomeOption } from './context.js';
@@ -17,7 +18,7 @@ export function registerAccountMfaCommands(account: Command): void {
         if (!(await store.getAccount(who))) throw new CliError(`no account ${who}`);
         if (!(await store.resetMfa(who))) throw new CliError(`${who} has no second factor`);
         await store.deleteSessionsOf(who);
-        await store.appendAudit({ actor: 'cli', action: 'account.mfa.reset', profile: null, outcome: 'success', serial: null, detail: `${who}: second factor and recovery codes removed, sessions ended` });
+        await store.appendAudit({ actor: cliActor(), action: 'account.mfa.reset', profile: null, outcome: 'success', serial: null, detail: `${who}: second factor and recovery codes removed, sessions ended` });
         print(`second factor of ${who} reset; its Web RA sessions ended`);
       });
     });
@@ -40,7 +41,7 @@ export function registerAccountMfaCommands(account: Command): void {
           const before = await store.getMfaRequiredRoles();
           await store.setMfaRequiredRoles(roles);
           const after = await store.getMfaRequiredRoles();
-          await store.appendAudit({ actor: 'cli', action: 'mfa.policy', profile: null, outcome: 'success', serial: null, detail: `second factor required for: ${after.join(', ') || '(no role)'} (was: ${before.join(', ') || '(no role)'})` });
+          await store.appendAudit({ actor: cliActor(), action: 'mfa.policy', profile: null, outcome: 'success', serial: null, detail: `second factor required for: ${after.join(', ') || '(no role)'} (was: ${before.join(', ') || '(no role)'})` });
         }
         const now = await store.getMfaRequiredRoles();
         print(now.length ? `a second factor is required for: ${now.join(', ')}` : 'a second factor is optional for every role');

@@ -9,6 +9,7 @@ import { CliError, print, printField, printJson, printTable, withStore, type Hom
 import { applyProfileFlags, formatKeyAlgorithms, type ProfileFlags } from './profile-options.js';
 import { registerProfileLifecycleCommands } from './profile-lifecycle-commands.js';
 import { formatValidity } from '../ra/validity.js';
+import { cliActor } from './cli-actor.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -141,7 +142,7 @@ export function registerProfileCommands(program: Command): void {
       await withStore(opts, async (store, config) => {
         const p = applyProfileFlags(defaultProfile(label, Object.keys(config.cas)[0]!), opts, Object.keys(config.cas));
         const created = await store.createProfile(p);
-        await store.appendAudit({ actor: 'cli', action: 'profile.add', profile: label, outcome: 'success', serial: null, detail: null });
+        await store.appendAudit({ actor: cliActor(), action: 'profile.add', profile: label, outcome: 'success', serial: null, detail: null });
         printProfile(config, created, opts.json);
       });
     });
@@ -154,7 +155,7 @@ export function registerProfileCommands(program: Command): void {
         if (current.retiredAt) throw new CliError(`profile "${label}" is retired and cannot be changed; clone it (estuary profile clone ${label} NEW) to issue under new settings`);
         const next = applyProfileFlags(current, opts, Object.keys(config.cas));
         await store.updateProfile(next);
-        await store.appendAudit({ actor: 'cli', action: 'profile.set', profile: label, outcome: 'success', serial: null, detail: null });
+        await store.appendAudit({ actor: cliActor(), action: 'profile.set', profile: label, outcome: 'success', serial: null, detail: null });
         printProfile(config, (await store.getProfile(label))!, opts.json);
       });
     });

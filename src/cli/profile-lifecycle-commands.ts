@@ -1,4 +1,5 @@
 /** `estuary profile clone|delete`: new profiles from existing ones, and removing one (src/ra/lifecycle.ts). */
+import { cliActor } from './cli-actor.js';
 import type { Command } from 'commander';
 import { cloneProfile, describeUse, planProfileRemoval, profileUse, removeProfile } from '../ra/lifecycle.js';
 import type { Profile } from '../ra/model.js';
@@ -23,7 +24,7 @@ export function registerProfileLifecycleCommands(profile: Command, show: Show): 
         if (!from) throw new CliError(`no profile "${source}"`);
         if (await store.getProfile(label)) throw new CliError(`a profile labelled ${label} already exists`);
         const created = await store.createProfile(cloneProfile(from, label, opts.enable ?? false));
-        await store.appendAudit({ actor: 'cli', action: 'profile.clone', profile: label, outcome: 'success', serial: null, detail: `from ${source}` });
+        await store.appendAudit({ actor: cliActor(), action: 'profile.clone', profile: label, outcome: 'success', serial: null, detail: `from ${source}` });
         show(config, created, opts.json);
       });
     });
@@ -46,7 +47,7 @@ export function registerProfileLifecycleCommands(profile: Command, show: Show): 
         if (outcome === 'missing') throw new CliError(`no profile "${label}" in service any more`);
         const action = outcome === 'deleted' ? 'profile.delete' : 'profile.retire';
         const detail = describeUse(plan.use);
-        await store.appendAudit({ actor: 'cli', action, profile: label, outcome: 'success', serial: null, detail });
+        await store.appendAudit({ actor: cliActor(), action, profile: label, outcome: 'success', serial: null, detail });
         if (opts.json) printJson({ label, outcome, certificates: plan.use.certificates, validCertificates: plan.use.validCertificates });
         else print(outcome === 'deleted' ? `profile ${label} deleted` : `profile ${label} retired: ${plan.use.validCertificates} valid certificates stay valid and revocable`);
       });

@@ -1,5 +1,5 @@
 /** `estuary request list|show|approve|reject`: the officer's side of manual approval. */
-import { userInfo } from 'node:os';
+import { cliActor } from './cli-actor.js';
 import type { Command } from 'commander';
 import type { PendingRequest, PendingStatus } from '../ra/model.js';
 import { decideRequest, decisionRefusal } from '../ra/request-decisions.js';
@@ -26,7 +26,7 @@ function requestId(text: string): number {
   return id;
 }
 
-const defaultOfficer = (): string => `cli:${userInfo().username}`;
+const defaultOfficer = (): string => cliActor();
 
 export function registerRequestCommands(program: Command): void {
   const request = program.command('request').description('requests held for approval on manual profiles (works while the server runs)');

@@ -7,7 +7,8 @@ import type { Server as TlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino, type Logger } from 'pino';
+import { pino, stdTimeFunctions, type Logger } from 'pino';
+import { requestLogMixin } from '../http/request-context.js';
 import { createAdminServer, type AdminServer, type AdminServerOptions } from '../admin/admin-server.js';
 import { closable, signsOcsp, type CaBackend } from '../ca/ca-backend.js';
 import { keyFileExposure } from '../ca/ca-setup.js';
@@ -43,6 +44,10 @@ export function createLogger(level: Config['log']['level'], destination?: NodeJS
   return pino(
     {
       level,
+      // One time format in every log: ISO 8601 (the renewal agent's too, client-renew.ts).
+      timestamp: stdTimeFunctions.isoTime,
+      // The id of the request being served on every line logged for it (http/request-context.ts).
+      mixin: requestLogMixin,
       // Defence in depth: these never reach a log call, and would be censored if they did.
       redact: { paths: ['password', '*.password', 'req.headers.authorization', 'headers.authorization', 'key', 'privateKey'], censor: '[redacted]' },
     },

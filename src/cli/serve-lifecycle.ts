@@ -48,8 +48,12 @@ export function drainer(config: Config, runtime: Runtime): (reason: string) => v
       runtime.logger.error({ drainSeconds: config.limits.drainSeconds }, 'shutdown did not finish after the drain deadline; exiting');
       runtime.logger.flush(() => process.exit(1));
     }, drainMs + 5000).unref();
+    const started = Date.now();
     runtime.close(drainMs).then(
-      () => runtime.logger.flush(() => process.exit(0)),
+      () => {
+        runtime.logger.info({ signal: reason, drainedMs: Date.now() - started }, 'drained: listeners closed, store closed; exiting');
+        runtime.logger.flush(() => process.exit(0));
+      },
       (err: unknown) => {
         runtime.logger.error({ err }, 'shutdown failed');
         process.exit(1);

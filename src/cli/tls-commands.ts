@@ -15,6 +15,7 @@ import { toPem } from '../pki/base64.js';
 import { isSelfSigned } from '../pki/certificate.js';
 import { encodeName } from '../pki/names.js';
 import { CliError, print, printJson, withStore, type HomeOption } from './context.js';
+import { cliActor } from './cli-actor.js';
 
 const DNS = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
@@ -89,7 +90,7 @@ export function registerTlsCommands(program: Command): void {
         replaceFile(config.tls.key, issued.key.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
         replaceFile(config.tls.certificate, presented.map((d) => toPem('CERTIFICATE', d)).join(''), 0o644);
         const cert = new X509Certificate(issued.der);
-        await store.appendAudit({ actor: 'cli', action: 'tls.issue', profile: null, outcome: 'success', serial: null, detail: `${hosts.join(', ')} from CA ${opts.ca}, until ${new Date(cert.validTo).toISOString()}` });
+        await store.appendAudit({ actor: cliActor(), action: 'tls.issue', profile: null, outcome: 'success', serial: null, detail: `${hosts.join(', ')} from CA ${opts.ca}, until ${new Date(cert.validTo).toISOString()}` });
         if (opts.json) return printJson({ hosts, ca: opts.ca, notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256, certificate: config.tls.certificate });
         print(`Server certificate for ${hosts.join(', ')} issued by CA "${opts.ca}", valid until ${new Date(cert.validTo).toISOString()}`);
         print(`Written to ${config.tls.certificate} (with its chain) and ${config.tls.key} (mode 0600).`);

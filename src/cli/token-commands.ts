@@ -8,8 +8,9 @@ import { ADMIN_ROLES, type AdminRole } from '../ra/model.js';
 import { StoreConflictError, type ApiToken, type Store } from '../store/store.js';
 import { DEFAULT_TOKEN_DAYS, mintApiToken, TOKEN_FORMAT, tokenDaysProblem, tokenHash, tokenNameProblem, tokenStatus } from '../admin/api-tokens-secret.js';
 import { CliError, print, printJson, printTable, withStore, type HomeOption } from './context.js';
+import { cliActor } from './cli-actor.js';
 
-const ACTOR = 'cli';
+const ACTOR = cliActor();
 
 function tokenJson(t: ApiToken, now: Date) {
   const { secretHash: _hash, ...rest } = t;

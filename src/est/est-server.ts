@@ -16,10 +16,11 @@ import { DEFAULT_LIMITS, httpsServerOptions, type ListenerLimits } from '../http
 import type { EstRequestRecorder } from '../ops/est-request-metrics.js';
 import { STATUS_BY_CODE } from './errors-to-http.js';
 import { fullcmcEndpoint } from './unsupported.js';
-import { classifyRequest, proxyMode } from './proxied-request.js';
-import type { ProxySettings } from './proxy-trust.js';
+import { classifyRequest, proxiedRequest, proxyMode } from './proxied-request.js';
+import { normaliseAddress, type ProxySettings } from './proxy-trust.js';
 import { sendText } from './wire.js';
 import { lazyChildLogger } from '../http/lazy-child-logger.js';
+import { genRequestId, installRequestContext } from '../http/request-hooks.js';
 
 export const EST_PREFIX = '/.well-known/est';
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -107,6 +108,7 @@ export async function createEstServer(options: EstServerOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     // Requests are not logged: the per-request child logger is made only if a request logs (an error).
     childLoggerFactory: lazyChildLogger,
+    genReqId: genRequestId,
     bodyLimit: MAX_BODY_BYTES,
     exposeHeadRoutes: false,
     return503OnClosing: true,
@@ -129,6 +131,8 @@ export async function createEstServer(options: EstServerOptions) {
     },
   });
 
+  // First: every answer, even a refusal by the hooks below, names the request's id.
+  installRequestContext(app, (raw) => proxiedRequest(raw)?.address ?? normaliseAddress(raw.socket.remoteAddress ?? ''));
   app.removeAllContentTypeParsers();
   // Every body arrives as raw bytes; endpoints check the media type and say why they refuse.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -292,7 +292,7 @@ export interface RevokedCertificate {
 export interface AuditEvent {
   id: number;
   at: Date;
-  /** Account email, client certificate subject, 'cli' or 'anonymous'. */
+  /** Account email, client certificate subject, `cli:<os user>` (cli/cli-actor.ts) or 'anonymous'. */
   actor: string;
   /** e.g. 'simpleenroll', 'simplereenroll', 'account.add', 'profile.set', 'cert.revoke'. */
   action: string;
@@ -301,6 +301,14 @@ export interface AuditEvent {
   outcome: string;
   serial: string | null;
   detail: string | null;
+  /** The client's address when the event was written while serving a request (EST or Web RA), else null. */
+  clientIp?: string | null;
+  /** The id of that request (its X-Request-Id answer header and log lines), else null. */
+  requestId?: string | null;
 }
 
-export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'> & { at?: Date };
+/**
+ * What a caller records. `clientIp` and `requestId` may be left out: events written while a request
+ * is served get them from the request (http/request-context.ts) when the store records them.
+ */
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'clientIp' | 'requestId'> & { at?: Date; clientIp?: string | null; requestId?: string | null };

@@ -156,6 +156,8 @@ class CachedStore implements Store {
   appendAudit: Store['appendAudit'] = (e) => this.store.appendAudit(e);
   listAudit: Store['listAudit'] = (f) => this.store.listAudit(f);
   countAudit: Store['countAudit'] = (f) => this.store.countAudit(f);
+  auditChainPage: Store['auditChainPage'] = (after, limit) => this.store.auditChainPage(after, limit);
+  auditChainStart: Store['auditChainStart'] = () => this.store.auditChainStart();
   createSession: Store['createSession'] = (s) => this.store.createSession(s);
   getSession: Store['getSession'] = (id) => this.store.getSession(id);
   touchSession: Store['touchSession'] = (id, at) => this.store.touchSession(id, at);

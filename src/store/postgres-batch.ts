@@ -11,9 +11,8 @@
  * write fails; one that fails because the database is unreachable fails every write in it.
  */
 import type pg from 'pg';
-import { json, mapPgError } from './postgres-rows.js';
+import { AUDIT_RECORD, INSERT_AUDIT, json, mapPgError } from './postgres-rows.js';
 
-const INSERT_AUDIT = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)`;
 
 export interface QueuedWrite {
   /** The item for estuary_record_writes: { c, audit, supersede?, once?, approved?, d? } or { audit }. */
@@ -125,8 +124,7 @@ export function batchRunner(pool: pg.Pool, origin: string): BatchRunner {
     async single(w: QueuedWrite): Promise<string | null> {
       const { item } = w;
       if (!item.c) {
-        await pool.query({ name: 'estuary_append_audit', text: `${INSERT_AUDIT} SELECT a.* FROM jsonb_to_record($1::jsonb)
-          AS a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text)`, values: [json(item.audit)] });
+        await pool.query({ name: 'estuary_append_audit_v2', text: `${INSERT_AUDIT} SELECT a.* FROM jsonb_to_record($1::jsonb) AS ${AUDIT_RECORD}`, values: [json(item.audit)] });
         return null;
       }
       const { rows } = await pool.query<{ ca: string | null }>({

@@ -20,6 +20,7 @@ import { POSTGRES_SELF_SERVICE } from './self-service-migration.js';
 import { POSTGRES_PROFILE_APPROVALS } from './profile-approvals-migration.js';
 import { POSTGRES_REQUEST_DETAIL } from './request-detail-migration.js';
 import { PROFILE_LIFECYCLE_POSTGRES } from './profile-lifecycle-migration.js';
+import { POSTGRES_AUDIT_CHAIN } from './audit-chain-migration.js';
 import { StoreUnavailableError } from './store.js';
 import { WEBHOOKS_POSTGRES_MIGRATION } from './webhooks-migration.js';
 
@@ -340,6 +341,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   POSTGRES_API_TOKENS,
   PROFILE_LIFECYCLE_POSTGRES,
   WEBHOOKS_POSTGRES_MIGRATION,
+  POSTGRES_AUDIT_CHAIN,
 ];
 
 /**

@@ -5,20 +5,19 @@
  * event of that outcome commits with it.
  */
 import type { ApprovalsRequired, NewAuditEvent } from '../ra/model.js';
-import { CERTIFICATE_COLUMNS, auditValues } from './postgres-rows.js';
+import { CERTIFICATE_COLUMNS, INSERT_AUDIT, auditParamList, auditValues } from './postgres-rows.js';
 import type { ApprovalEvents } from './store.js';
 
-const INSERT_AUDIT = 'INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)';
-const audit = (n: number) => `$${n}::timestamptz, $${n + 1}::text, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::text, $${n + 6}::text`;
+const audit = auditParamList;
 
 /** A first approval (four-eyes, none yet) leaves the request pending; otherwise it is approved. */
 const FIRST = `$3::int = 2 AND first_approved_by IS NULL`;
 
-/** $1 id, $2 officer, $3 required, $4 reason, $5 at; with events, $6.. the first's audit values and $13.. the approval's. */
+/** $1 id, $2 officer, $3 required, $4 reason, $5 at; with events, $6.. the first's audit values and $15.. the approval's. */
 export function approveStatement(id: number, officer: string, required: ApprovalsRequired, reason: string | null, at: Date, now: Date, events?: ApprovalEvents): { text: string; values: unknown[] } {
   const audits = events
     ? `, f AS (${INSERT_AUDIT} SELECT ${audit(6)} FROM d WHERE d.status = 'pending'),
-       a AS (${INSERT_AUDIT} SELECT ${audit(13)} FROM d WHERE d.status = 'approved')`
+       a AS (${INSERT_AUDIT} SELECT ${audit(15)} FROM d WHERE d.status = 'approved')`
     : '';
   const text = `WITH d AS (UPDATE pending_requests SET
       status = CASE WHEN ${FIRST} THEN 'pending' ELSE 'approved' END,

@@ -3,6 +3,7 @@
  * of driver errors to the Store's typed errors. The driver already returns timestamptz as Date,
  * bytea as Buffer and jsonb parsed; bigint (int8) and numeric arrive as strings.
  */
+import { auditOrigin } from '../http/request-context.js';
 import { StoreConflictError, StoreUnavailableError } from './store.js';
 import { DAY_SECONDS, wholeDaysOf } from '../ra/validity.js';
 import {
@@ -36,6 +37,7 @@ export interface CertificateRow {
 }
 export interface AuditRow {
   id: string; at: Date; actor: string; action: string; profile: string | null; outcome: string; serial: string | null; detail: string | null;
+  client_ip: string | null; request_id: string | null;
 }
 
 /** Named (prepared) statements list their columns: a later migration adding one must not break running instances. */
@@ -215,15 +217,34 @@ export function toCertificate(r: CertificateRow): CertificateRecord {
 }
 
 export function toAudit(r: AuditRow): AuditEvent {
-  return { ...r, id: Number(r.id) };
+  return {
+    id: Number(r.id), at: r.at, actor: r.actor, action: r.action, profile: r.profile, outcome: r.outcome, serial: r.serial, detail: r.detail,
+    clientIp: r.client_ip, requestId: r.request_id,
+  };
 }
 
-/** An audit event as the object the store's functions read from jsonb (jsonb_to_record). */
+/**
+ * An audit event as the object the store's functions read from jsonb (jsonb_to_record), with
+ * client_ip and request_id: the event's own, else the request being served (http/request-context.ts).
+ */
 export function auditObject(e: NewAuditEvent, now: Date): Record<string, unknown> {
-  return { at: (e.at ?? now).toISOString(), actor: e.actor, action: e.action, profile: e.profile, outcome: e.outcome, serial: e.serial, detail: e.detail };
+  const o = auditOrigin(e);
+  return {
+    at: (e.at ?? now).toISOString(), actor: e.actor, action: e.action, profile: e.profile, outcome: e.outcome, serial: e.serial, detail: e.detail,
+    client_ip: o.clientIp, request_id: o.requestId,
+  };
 }
 
-/** $n.. of an audit INSERT: at, actor, action, profile, outcome, serial, detail. */
+/** $n.. of an audit INSERT (AUDIT_COLUMNS): at, actor, action, profile, outcome, serial, detail, client_ip, request_id. */
 export function auditValues(e: NewAuditEvent, now: Date): unknown[] {
-  return [e.at ?? now, e.actor, e.action, e.profile, e.outcome, e.serial, e.detail];
+  const o = auditOrigin(e);
+  return [e.at ?? now, e.actor, e.action, e.profile, e.outcome, e.serial, e.detail, o.clientIp, o.requestId];
 }
+
+/** The columns an audit INSERT names (the chain's seq, prev_hash and hash are the trigger's). */
+export const INSERT_AUDIT = 'INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail, client_ip, request_id)';
+/** The audit columns as typed parameters from $n on (INSERT … SELECT needs the types). */
+export const auditParamList = (n: number) =>
+  `$${n}::timestamptz, $${n + 1}::text, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::text, $${n + 6}::text, $${n + 7}::text, $${n + 8}::text`;
+/** jsonb_to_record's column list for an audit event. */
+export const AUDIT_RECORD = 'a(at timestamptz, actor text, action text, profile text, outcome text, serial text, detail text, client_ip text, request_id text)';

@@ -138,6 +138,7 @@ export function auditWhere(f: AuditFilter): Conditions {
   if (f.profile !== undefined) c.add(`profile = ${c.bind(f.profile)}`);
   if (f.from) c.add(`at >= ${c.bind(f.from)}`);
   if (f.to) c.add(`at < ${c.bind(f.to)}`);
+  if (f.before) c.add(`(at, id) < (${c.bind(f.before.at)}, ${c.bind(f.before.id)})`);
   return c;
 }
 

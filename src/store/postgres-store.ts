@@ -16,11 +16,13 @@ import { ChangeHub } from './change-hub.js';
 import { ChangeListener } from './postgres-listener.js';
 import { CHANGE_CHANNEL, migratePostgres } from './postgres-migrations.js';
 import {
-  ACCOUNT_COLUMNS, CERTIFICATE_COLUMNS, PROFILE_COLUMNS, auditObject, json, pgText, auditValues, describeUrl, mapPgError, profileValues, toAccount, toAudit,
+  ACCOUNT_COLUMNS, CERTIFICATE_COLUMNS, PROFILE_COLUMNS, INSERT_AUDIT, auditParamList, auditObject, json, pgText, auditValues, describeUrl, mapPgError, profileValues, toAccount, toAudit,
   toCertificate, toPending, toProfile, type AccountRow, type AuditRow, type CertificateRow, type PendingRow, type ProfileRow,
 } from './postgres-rows.js';
 import { page } from './store-paging.js';
 import { auditWhere, pendingWhere } from './postgres-search.js';
+import { readAuditChainPage, readAuditChainStart } from './postgres-audit-chain.js';
+import type { AuditChainLink, AuditChainStart } from './audit-chain.js';
 import { PostgresReads } from './postgres-reads.js';
 import { PostgresSharedState } from './postgres-shared.js';
 import { approveStatement, OVERLAPPING_CERTIFICATES_SQL, OVERLAPPING_REQUESTS_SQL } from './postgres-request-approvals.js';
@@ -46,9 +48,7 @@ import type {
 export { postgresConfig, type PostgresStoreOptions } from './postgres-connection.js';
 
 const DEFAULT_LIMIT = 100;
-const INSERT_AUDIT = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)`;
-/** The audit columns as typed parameters from $n on (INSERT … SELECT needs the types). */
-const auditParams = (n: number) => `$${n}::timestamptz, $${n + 1}::text, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::text, $${n + 6}::text`;
+const auditParams = auditParamList;
 
 /** Connects, migrates and starts listening; StoreUnavailableError (naming host and database) when it cannot. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -428,6 +428,14 @@ export class PostgresStore implements Store {
   async countAudit(filter: AuditFilter = {}): Promise<number> {
     const { sql, values } = auditWhere(filter).where();
     return (await this.query<{ n: number }>('countAudit', `SELECT COUNT(*)::int AS n FROM audit_events${sql}`, values)).rows[0]!.n;
+  }
+
+  auditChainPage(afterSeq: number, limit: number): Promise<AuditChainLink[]> {
+    return readAuditChainPage((what, sql, values) => this.query(what, sql, values), afterSeq, limit);
+  }
+
+  auditChainStart(): Promise<AuditChainStart> {
+    return readAuditChainStart((what, sql, values) => this.query(what, sql, values));
   }
 
   createSession(session: WebSession): Promise<void> { return this.shared.createSession(session); }

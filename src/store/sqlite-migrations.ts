@@ -8,6 +8,7 @@ import { SQLITE_API_TOKENS } from './api-tokens-migration.js';
 import { StoreUnavailableError } from './store.js';
 import { PROFILE_LIFECYCLE_SQLITE } from './profile-lifecycle-migration.js';
 import { WEBHOOKS_SQLITE_MIGRATION } from './webhooks-migration.js';
+import { SQLITE_AUDIT_CHAIN } from './audit-chain-migration.js';
 
 /**
  * Ordered schema migrations for the SQLite store. `PRAGMA user_version` holds how many of
@@ -332,6 +333,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   SQLITE_API_TOKENS,
   PROFILE_LIFECYCLE_SQLITE,
   WEBHOOKS_SQLITE_MIGRATION,
+  SQLITE_AUDIT_CHAIN,
 ];
 
 /** Applies the missing migrations in one IMMEDIATE transaction (two processes may open a new file at once). */

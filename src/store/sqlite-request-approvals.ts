@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { ApprovalsRequired, CertificateRecord, PendingRequest } from '../ra/model.js';
 import { distinct } from './distinct.js';
 import { auditParams, iso, toCertificate, toPending, type CertificateRow, type PendingRow } from './sqlite-rows.js';
-import { INSERT_AUDIT_SQL } from './sqlite-writer-protocol.js';
+import { chainedAuditInsert } from './sqlite-audit-chain.js';
 import type { ApprovalEvents, ApprovalResult, RequestOverlaps } from './store.js';
 
 /** A first approval (four-eyes, none yet) leaves the request pending; otherwise it is approved. */
@@ -31,11 +31,11 @@ const named = (prefix: string, values: readonly string[]) => Object.fromEntries(
 
 export class SqliteRequestApprovals {
   private readonly approve: Database.Statement<[Record<string, unknown>], { status: string }>;
-  private readonly audit: Database.Statement;
+  private readonly audit: { run(params: Record<string, unknown>): void };
 
   constructor(private readonly db: Database.Database) {
     this.approve = db.prepare(APPROVE_SQL);
-    this.audit = db.prepare(INSERT_AUDIT_SQL);
+    this.audit = chainedAuditInsert(db);
   }
 
   /** Inside the caller's transaction. */

@@ -1,4 +1,5 @@
 /** Row shapes of the SQLite schema and their conversion to and from the Store's types. */
+import { auditOrigin } from '../http/request-context.js';
 import { StoreConflictError, StoreUnavailableError } from './store.js';
 import { DAY_SECONDS, wholeDaysOf } from '../ra/validity.js';
 import { type Account, type AccountRole, type AuditEvent, type AuthMechanism, authMethodOf, type ClientCertificateSummary, type CertificateRecord, type CertificateStatus, type DeviceRevocation, type NewAuditEvent, type NewProfile, DEFAULT_DEVICE_REVOCATION, DEFAULT_RENEWAL, EMPTY_NAME_POLICY, type NamePolicy, type RenewalPolicy, type PendingRequest, type PendingStatus, type Profile } from '../ra/model.js';
@@ -30,6 +31,7 @@ export interface CertificateRow {
 }
 export interface AuditRow {
   id: number; at: string; actor: string; action: string; profile: string | null; outcome: string; serial: string | null; detail: string | null;
+  client_ip: string | null; request_id: string | null;
 }
 
 /** Conditions of the database, not of the request: the caller should answer 503 / retry later. */
@@ -177,7 +179,10 @@ export function toCertificate(r: CertificateRow): CertificateRecord {
 }
 
 export function toAudit(r: AuditRow): AuditEvent {
-  return { ...r, at: new Date(r.at) };
+  return {
+    id: r.id, at: new Date(r.at), actor: r.actor, action: r.action, profile: r.profile, outcome: r.outcome, serial: r.serial, detail: r.detail,
+    clientIp: r.client_ip, requestId: r.request_id,
+  };
 }
 
 export function auditParams(e: NewAuditEvent, now: string): Params {
@@ -189,5 +194,12 @@ export function auditParams(e: NewAuditEvent, now: string): Params {
     outcome: e.outcome,
     serial: e.serial,
     detail: e.detail,
+    ...originParams(e),
   };
+}
+
+/** client_ip and request_id: the event's own, else the request being served (http/request-context.ts). */
+function originParams(e: NewAuditEvent): Params {
+  const o = auditOrigin(e);
+  return { client_ip: o.clientIp, request_id: o.requestId };
 }

@@ -147,6 +147,10 @@ export function auditWhere(f: AuditFilter): Where {
   if (f.profile !== undefined) c.add(`profile = ${c.bind(f.profile)}`);
   if (f.from) c.add(`at >= ${c.bind(f.from.toISOString())}`);
   if (f.to) c.add(`at < ${c.bind(f.to.toISOString())}`);
+  if (f.before) {
+    const at = c.bind(f.before.at.toISOString());
+    c.add(`(at < ${at} OR (at = ${at} AND id < ${c.bind(f.before.id)}))`);
+  }
   return c.where();
 }
 

@@ -1,6 +1,7 @@
 /** The SQLite store's fixed statements, prepared once per connection. */
 import type Database from 'better-sqlite3';
-import { INSERT_AUDIT_SQL, MARK_PENDING_ISSUED_SQL } from './sqlite-writer-protocol.js';
+import { MARK_PENDING_ISSUED_SQL } from './sqlite-writer-protocol.js';
+import { chainedAuditInsert } from './sqlite-audit-chain.js';
 import type { AccountRow, CertificateRow, Params, PendingRow, ProfileRow } from './sqlite-rows.js';
 
 export const PROFILE_COLUMNS = `label, enabled, ca, auth, client_trust_anchors, validity_days, key_algorithms, key_usage,
@@ -46,7 +47,8 @@ export function prepareStatements(db: Database.Database) {
       AND key_id = @key_id AND status <> 'issued' ORDER BY id DESC LIMIT 1`),
     getPending: p<PendingRow>('SELECT * FROM pending_requests WHERE id = @id'),
     issuedPending: p(MARK_PENDING_ISSUED_SQL),
-    insertAudit: p(INSERT_AUDIT_SQL),
+    /** Appends to the audit chain: only inside a write transaction. */
+    insertAudit: chainedAuditInsert(db),
     getCertificate: p<CertificateRow>('SELECT * FROM certificates WHERE serial = @serial'),
     status: p<{ status: string }>('SELECT status FROM certificates WHERE serial = @serial'),
     revoked: p<{ serial: string; revoked_at: string; revocation_reason: string; not_after: string }>(`SELECT serial, revoked_at,

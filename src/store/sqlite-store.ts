@@ -31,6 +31,8 @@ import {
   type Params,
   type PendingRow,
 } from './sqlite-rows.js';
+import { readAuditChainPage, readAuditChainStart } from './sqlite-audit-chain.js';
+import type { AuditChainLink, AuditChainStart } from './audit-chain.js';
 import { StoreUnavailableError, type ApprovalEvents, type ApprovalResult, type AuditFilter, type CertificateCounts, type CertificateFilter, type CertificateSearch, type DayCount, type IssuanceLinks, type ProfileDeletion, type Page, type PendingFilter, type RequestOverlaps, type RevocationSummary, type RevokedCursor, type Store, type StoreChange, type CrlKind, type FailureLimit, type FailureLock, type StoredCrl, type WebSession, type AccountMfa, type SignInChallenge, type ApiToken, type NewApiToken } from './store.js';
 import { ChangeHub } from './change-hub.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
@@ -412,6 +414,14 @@ export class SqliteStore implements Store {
 
   async countAudit(filter: AuditFilter = {}): Promise<number> {
     return this.read('countAudit', filter);
+  }
+
+  async auditChainPage(afterSeq: number, limit: number): Promise<AuditChainLink[]> {
+    return this.run('auditChainPage', () => readAuditChainPage(this.db, afterSeq, limit));
+  }
+
+  async auditChainStart(): Promise<AuditChainStart> {
+    return this.run('auditChainStart', () => readAuditChainStart(this.db));
   }
 
   /**

@@ -72,9 +72,6 @@ export const FIND_REQUEST_FOR_SQL = 'SELECT * FROM pending_requests WHERE serial
 
 export const FIND_RENEWAL_SQL = 'SELECT serial FROM certificates WHERE renews = @serial LIMIT 1';
 
-export const INSERT_AUDIT_SQL = `INSERT INTO audit_events (at, actor, action, profile, outcome, serial, detail)
-  VALUES (@at, @actor, @action, @profile, @outcome, @serial, @detail)`;
-
 export function toWire(err: unknown): WireError {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof StoreConflictError) return { type: 'conflict', message };

@@ -7,10 +7,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { mapSqliteError } from './sqlite-rows.js';
 import {
-  CHANGE_COUNTER_SQL, DECIDE_PENDING_SQL, FIND_RENEWAL_SQL, INSERT_AUDIT_SQL, INSERT_CERTIFICATE_SQL, MARK_PENDING_ISSUED_SQL, RELEASE_HOLD_SQL, REVOKE_SQL, SUPERSEDE_SQL, toWire,
+  CHANGE_COUNTER_SQL, DECIDE_PENDING_SQL, FIND_RENEWAL_SQL, INSERT_CERTIFICATE_SQL, MARK_PENDING_ISSUED_SQL, RELEASE_HOLD_SQL, REVOKE_SQL, SUPERSEDE_SQL, toWire,
   type BatchReply, type BatchRequest, type WireError, type WriteOp, type WriteValue, type WriterInit,
 } from './sqlite-writer-protocol.js';
 import { StoreConflictError, StoreUnavailableError } from './store.js';
+import { chainedAuditInsert } from './sqlite-audit-chain.js';
 
 const init = workerData as WriterInit;
 const db = new Database(init.path, { timeout: init.busyTimeoutMs });
@@ -18,7 +19,7 @@ db.pragma(`busy_timeout = ${Math.trunc(init.busyTimeoutMs)}`);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 const insertCertificate = db.prepare(INSERT_CERTIFICATE_SQL);
-const insertAudit = db.prepare(INSERT_AUDIT_SQL);
+const insertAudit = chainedAuditInsert(db);
 const supersede = db.prepare<[Record<string, unknown>], { ca: string }>(SUPERSEDE_SQL);
 const findRenewal = db.prepare(FIND_RENEWAL_SQL);
 const markPendingIssued = db.prepare(MARK_PENDING_ISSUED_SQL);

@@ -11,6 +11,7 @@ import type {
 import type {
   ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint,
 } from './webhook-types.js';
+import type { AuditChainLink, AuditChainStart } from './audit-chain.js';
 
 
 export type ProfileDeletion = 'deleted' | 'in-use' | 'missing';
@@ -149,6 +150,8 @@ export interface AuditFilter {
   /** Events at or after `from` and before `to`. */
   from?: Date;
   to?: Date;
+  /** Keyset paging: only events after this one in the newest-first order (older, or as old with a lower id). */
+  before?: { at: Date; id: number };
   limit?: number;
   offset?: number;
 }
@@ -294,6 +297,10 @@ export interface Store {
   listAudit(filter?: AuditFilter): Promise<AuditEvent[]>;
   /** How many events match (limit and offset ignored). */
   countAudit(filter?: AuditFilter): Promise<number>;
+  /** The audit chain (audit-chain.ts): chained events with seq > afterSeq, in seq order, at most `limit`. */
+  auditChainPage(afterSeq: number, limit: number): Promise<AuditChainLink[]>;
+  /** The events from before the chain began. */
+  auditChainStart(): Promise<AuditChainStart>;
 
   /** Web RA sessions, shared by every instance (the Web RA signs in on one and is served by any). */
   createSession(session: WebSession): Promise<void>;

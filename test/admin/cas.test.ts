@@ -163,7 +163,7 @@ describe('with the upstream running', () => {
     expect(run.stdout).toMatch(new RegExp(`^certificate ${issued.serial} \\(CN=upstream-cli\\) revoked: cessationOfOperation; recorded here; the upstream CA upstream must revoke it — EST has no revocation operation`));
     expect((await auditor.get(`/api/certificates/${issued.serial}`)).json).toMatchObject({ status: 'revoked', revocationReason: 'cessationOfOperation' });
     const audit = (await auditor.get('/api/audit?action=cert.revoke')).json.items;
-    expect(audit[0]).toMatchObject({ actor: 'cli', serial: issued.serial, detail: expect.stringMatching(/^cessationOfOperation; recorded here; the upstream CA upstream must revoke it/) });
+    expect(audit[0]).toMatchObject({ actor: expect.stringMatching(/^cli:/), serial: issued.serial, detail: expect.stringMatching(/^cessationOfOperation; recorded here; the upstream CA upstream must revoke it/) });
   });
 });
 

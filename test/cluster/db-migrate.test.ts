@@ -11,6 +11,7 @@ import { mintApiToken } from '../../src/admin/api-tokens-secret.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { certificateFields } from '../../src/pki/certificate.js';
 import { openPostgresStore } from '../../src/store/postgres-store.js';
+import { verifyAuditChain } from '../../src/store/audit-chain.js';
 import { estuary } from '../helpers/cli.js';
 import { certsFrom, csrBody, estRequest } from '../helpers/est-http.js';
 import { makeHome, sqlitePath, startServer, type TestHome } from '../helpers/home.js';
@@ -106,6 +107,10 @@ describe('estuary db migrate', () => {
       const crl = Buffer.from(await (await fetch(`${s.runtime.crlBaseUrl()}/default.crl`)).arrayBuffer());
       expect(crl.includes(Buffer.from(serials[0]!, 'hex')), 'the revoked serial is on the CRL').toBe(true);
       expect(crl.includes(Buffer.from(serials[1]!, 'hex'))).toBe(false);
+      // the audit chain begun on SQLite, copied with its links, verifies and goes on here
+      const chain = await verifyAuditChain(s.runtime.store);
+      expect(chain.broken).toBeUndefined();
+      expect(chain).toMatchObject({ checked: counts.audit_events! + 1, unchained: 0 });
     } finally {
       await s.runtime.close();
     }

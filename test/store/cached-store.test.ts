@@ -13,6 +13,7 @@ import { openStore } from '../../src/store/open-store.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { fullProfile, storeContract } from './store-contract.js';
+import { sqliteChainOptions } from './store-contract-chain.js';
 
 let contractDir: string | undefined;
 const contractFile = (): string => join(contractDir!, 'estuary.db');
@@ -29,6 +30,7 @@ storeContract(
   {
     openAgain: async () => withCache(openSqliteStore(contractFile())),
     child: () => ({ module: fileURLToPath(new URL('../../dist/store/open-store.js', import.meta.url)), export: 'openStore', args: [{ type: 'sqlite', path: contractFile() }] }),
+    chain: sqliteChainOptions(contractFile),
   },
 );
 

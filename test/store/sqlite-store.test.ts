@@ -15,6 +15,7 @@ import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { type NewAuditEvent } from '../../src/ra/model.js';
 import { fullProfile, newCertificate, newEvent, storeContract } from './store-contract.js';
+import { sqliteChainOptions } from './store-contract-chain.js';
 
 let contractDir: string | undefined;
 const contractFile = (): string => {
@@ -36,6 +37,7 @@ storeContract(
   {
     openAgain: async () => openSqliteStore(contractFile()),
     child: () => ({ module: builtStore, export: 'openSqliteStore', args: [contractFile()] }),
+    chain: sqliteChainOptions(contractFile),
   },
 );
 

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewAuditEvent, NewPendingRequest } from '../../src/ra/model.js';
 import type { Store, StoreChange } from '../../src/store/store.js';
+import { verifyAuditChain } from '../../src/store/audit-chain.js';
 import { fullProfile, newCertificate, newEvent } from './store-contract.js';
+import type { ChainContractOptions } from './store-contract-chain.js';
 
 /** How a separate process opens the database the last open() made (the crash case). */
 export interface ChildStoreSpec {
@@ -33,6 +35,8 @@ export interface StoreContractOptions {
    * and the audit events after it. An embedded database dies with the process: nothing to wait for.
    */
   settled?: () => Promise<void>;
+  /** Raw access to the database for the audit chain cases (store-contract-chain.ts). */
+  chain?: ChainContractOptions;
 }
 
 interface Told {
@@ -229,6 +233,10 @@ export function storeAtomicContract(name: string, open: () => Promise<Store>, cl
         expect((await events('crash.hold')).map((e) => e.detail).sort()).toEqual(requests.map((r) => `request ${r.id}`).sort());
         expect((await events('crash.decide')).map((e) => e.detail).sort())
           .toEqual(requests.filter((r) => r.status === 'approved').map((r) => `request ${r.id}`).sort());
+        // and the audit chain holds: a killed writer leaves no half-made link
+        const chain = await verifyAuditChain(store);
+        expect(chain.broken).toBeUndefined();
+        expect(chain.checked).toBe(await store.countAudit());
       }
 
       it('a process killed mid-stream leaves every write it was told about, each with its event, and nothing half-done', async () => {

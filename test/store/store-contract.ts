@@ -17,6 +17,7 @@ import { storeHistoryContract } from './store-contract-history.js';
 import { storeApiTokenContract } from './store-contract-tokens.js';
 import { storeLifecycleContract } from './store-contract-lifecycle.js';
 import { storeWebhookContract } from './store-contract-webhooks.js';
+import { storeChainContract } from './store-contract-chain.js';
 
 let serialCounter = 0;
 
@@ -502,4 +503,5 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
   storeApiTokenContract(name, open, cleanup);
   storeLifecycleContract(name, open, cleanup);
   storeWebhookContract(name, open, cleanup, options.openAgain);
+  storeChainContract(name, open, cleanup, options);
 }

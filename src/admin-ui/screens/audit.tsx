@@ -32,12 +32,20 @@ function isoToLocal(iso: string): string {
 export function AuditScreen() {
   const { applied, offset, draft, set, go, anyFilter, clear } = useUrlFilters(FILTERS, '/audit');
   const search = query({ ...applied, offset, limit: LIMIT });
+  // the export: every event matching the filters applied, not only this page
+  const exportSearch = query({ ...applied });
   const loaded = useLoad(() => api.get<Page<AuditEvent>>(`/api/audit${search}`), search);
   const profiles = useLoad(() => api.get<{ items: Profile[] }>('/api/profiles'), 'profiles');
 
   return (
     <>
       <PageHeader title="Audit log" lead="Every enrolment and every change, with who did it.">
+        <a class="button secondary" href={`/api/audit/export.csv${exportSearch}`} download data-testid="audit-export-csv">
+          Export CSV
+        </a>
+        <a class="button secondary" href={`/api/audit/export.json${exportSearch}`} download data-testid="audit-export-json">
+          Export JSON
+        </a>
         <button type="button" class="secondary" onClick={loaded.reload}>
           Refresh
         </button>
@@ -96,6 +104,17 @@ export function AuditScreen() {
               ) : null}
               {e.serial && e.detail ? ' ' : null}
               {e.detail}
+              {e.clientIp || e.requestId ? (
+                <div class="muted small-text" data-testid="audit-origin">
+                  {e.clientIp ? `from ${e.clientIp}` : null}
+                  {e.clientIp && e.requestId ? ' · ' : null}
+                  {e.requestId ? (
+                    <>
+                      request <code>{e.requestId}</code>
+                    </>
+                  ) : null}
+                </div>
+              ) : null}
             </td>
           </tr>
         )}
