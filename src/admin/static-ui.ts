@@ -67,7 +67,7 @@ export function resolveUnder(root: string, urlPath: string): string | undefined 
  * segment, matched like the router's match()). Keep the two lists together.
  */
 export const UI_ROUTES: readonly string[] = [
-  '/', '/profiles', '/profiles/:label', '/accounts', '/requests', '/requests/:id', '/certificates', '/certificates/:serial', '/audit', '/cas', '/password', '/account',
+  '/', '/profiles', '/profiles/:label', '/accounts', '/requests', '/requests/:id', '/certificates', '/certificates/:serial', '/audit', '/cas', '/password', '/account', '/tokens', '/webhooks',
 ];
 
 const UI_PATTERNS = UI_ROUTES.map((r) => r.split('/').filter(Boolean));

@@ -69,7 +69,9 @@ export function requestView(r: PendingRequest, now: Date) {
 
 /** The held request a certificate fulfilled, as its detail shows it: who approved it and when. */
 export function approvalView(r: PendingRequest) {
-  return { requestId: r.id, requestedAt: r.createdAt.toISOString(), approvedBy: r.decidedBy ? [r.decidedBy] : [], approvedAt: isoOrNull(r.decidedAt) };
+  // four-eyes: the first officer, then the one whose approval issued it
+  const approvedBy = [...(r.firstApproval ? [r.firstApproval.by] : []), ...(r.decidedBy ? [r.decidedBy] : [])];
+  return { requestId: r.id, requestedAt: r.createdAt.toISOString(), approvedBy, approvedAt: isoOrNull(r.decidedAt) };
 }
 
 /** `expired`: not revoked, and past notAfter. */

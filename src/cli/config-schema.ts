@@ -163,6 +163,7 @@ export const WebhooksSchema = ownParser(Type.Object({
 
 /** estuary.yaml. */
 export const ConfigSchema = Type.Object({
-  est, tls, database: DatabaseSchema, cas, crl, ocsp, admin, ops, log, limits, webhooks: WebhooksSchema,
+  est, tls, database: DatabaseSchema, cas, crl, ocsp, admin, ops, log, limits,
   keyFilePermissions: oneOf(KEY_FILE_PERMISSIONS, 'refuse', 'a CA or TLS private key file readable by group or others: refuse (stop with the chmod to run) or warn (log it and start)'),
+  webhooks: WebhooksSchema,
 }, { additionalProperties: false, description: 'estuary.yaml in the data directory' });

@@ -166,6 +166,9 @@ describe('four-eyes approval', () => {
     const second = await bob.post(`/api/requests/${id}/approve`, {});
     expect(second.json).toMatchObject({ status: 'approved', decidedBy: 'bob@example.com', firstApproval: { by: 'alice@example.com' } });
     expect(await enroll('four', 'gate')).toBe('200');
+    // the certificate names both officers as its approvers
+    const issuedSerial = (await admin.get(`/api/requests/${id}`)).json.serial as string;
+    expect((await admin.get(`/api/certificates/${issuedSerial}`)).json.approval).toMatchObject({ requestId: id, approvedBy: ['alice@example.com', 'bob@example.com'] });
     const audit = (await admin.get('/api/audit?action=request.approve&profile=four')).json.items as Array<{ actor: string; outcome: string; detail: string }>;
     expect(audit.map((e) => [e.actor, e.outcome, e.detail])).toEqual([
       ['bob@example.com', 'success', `request ${id} (CN=gate-2): second approval, after alice@example.com`],

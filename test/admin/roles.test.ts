@@ -275,6 +275,8 @@ const ACTIONS: Action[] = ([
     } satisfies Action;
   })(),
   { name: 'audit', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/audit?limit=5' }) },
+  { name: 'audit export CSV', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/audit/export.csv?action=session.signin' }) },
+  { name: 'audit export JSON', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/audit/export.json?action=session.signin' }) },
   // every signed-in account, its own certificates only (the rest of /api/self: self-service.test.ts)
   { name: 'own certificates', method: 'GET', allowed: READERS, prepare: async () => ({ path: '/api/self/certificates' }) },
   { name: 'token list', method: 'GET', allowed: ADMIN, prepare: async () => ({ path: '/api/tokens' }) },
@@ -376,6 +378,7 @@ describe('the role matrix', () => {
         .replace(/^\/api\/cas\/pending\/[^/]+\/csr\.pem$/, '/api/cas/pending/{id}/csr.pem')
         .replace(/^\/api\/accounts\/[^/]+/, '/api/accounts/{email}')
         .replace(/^\/api\/requests\/\d+/, '/api/requests/{id}')
+        .replace(/^\/api\/tokens\/\d+$/, '/api/tokens/{id}')
         .replace(/^\/api\/webhooks\/\d+/, '/api/webhooks/{id}')
         .replace(/^\/api\/webhook-deliveries\/\d+/, '/api/webhook-deliveries/{id}')
         .replace(/^\/api\/certificates\/[0-9a-f]+(?=\/|$)/, '/api/certificates/{serial}');

@@ -381,7 +381,7 @@ describe('one-shot', () => {
     const http = await cli(['renew', '--config', bad]);
     expect(http.code).toBe(2);
     expect(http.stderr).toMatch(/entries\[0\] \(web\)\.server: .*https/);
-    writeFileSync(bad, 'retry: { initialSeconds: 0 }\nentries: []\n');
+    writeFileSync(bad, 'retry: { initialSeconds: 0 }\nentries:\n  - name: web\n    server: https://est.example.com\n    trust: { ca: ca.pem }\n    cert: a.pem\n    key: a.key\n');
     const retry = await cli(['renew', '--config', bad]);
     expect(retry.code).toBe(2);
     expect(retry.stderr).toMatch(/retry\.initialSeconds/);

@@ -272,7 +272,7 @@ describe('estuary serve --workers: startup', () => {
     try {
       const s = serveWorkers(home.home, { ESTUARY_EST_LISTEN: `127.0.0.1:${port}`, ESTUARY_CRL_LISTEN: 'off' });
       expect(await s.exited).toBe(2);
-      expect(s.output()).toMatch(/^estuary: .*EADDRINUSE/m);
+      expect(s.output()).toMatch(new RegExp(`^estuary: est\\.listen: 127\\.0\\.0\\.1:${port} is already in use`, 'm'));
       expect(s.output()).not.toMatch(/worker replaced|EST service listening on/);
     } finally {
       blocker.close();
