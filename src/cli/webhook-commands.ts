@@ -3,13 +3,12 @@
  * deliveries (works while the server runs; the server delivers). The same service as the Web RA
  * (src/notify/webhook-service.ts). `test` exits 0 when the endpoint answered 2xx, 3 otherwise.
  */
-import { userInfo } from 'node:os';
+import { cliActor } from './cli-actor.js';
 import type { Command } from 'commander';
 import { createWebhookService } from '../notify/webhook-service.js';
 import { WEBHOOK_EVENT_TYPES, type WebhookDelivery, type WebhookDeliveryStatus, type WebhookEndpoint } from '../store/webhook-types.js';
 import { CliError, print, printJson, printTable, splitList, withStore, type HomeOption } from './context.js';
 
-const cliActor = (): string => `cli:${userInfo().username}`;
 const STATUSES: readonly WebhookDeliveryStatus[] = ['pending', 'delivered', 'failed'];
 
 function idOf(text: string, what: string): number {

@@ -2,6 +2,7 @@
  * `estuary account mfa-reset`, `mfa-policy` and the MFA column of `estuary account list`, run as the built
  * command against a real home (its SQLite file), with the second factor enrolled through the store.
  */
+import { cliActor } from '../../src/cli/cli-actor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/cli/config.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
@@ -45,7 +46,7 @@ describe('estuary account mfa-reset', () => {
     await store.createSession({ id: 'f'.repeat(64), email: 'ops@example.com', role: 'officer', csrfToken: 'x', createdAt: now, lastSeenAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
 
     const list = await estuary(['account', 'list', '--home', h.home]);
-    expect(list.stdout).toMatch(/^EMAIL +ROLE +STATUS +MFA +CREATED/);
+    expect(list.stdout).toMatch(/^EMAIL +ROLE +STATUS +MFA +SELF-SERVICE +CREATED/);
     expect(list.stdout).toMatch(/ops@example.com +officer +active +totp /);
     expect(list.stdout).toMatch(/admin@estuary.local +admin +active +none /);
     expect(list.stdout).toMatch(/est@estuary.local +est +active +- /);
@@ -58,7 +59,7 @@ describe('estuary account mfa-reset', () => {
     expect(reset.stdout).toBe('second factor of ops@example.com reset; its Web RA sessions ended\n');
     expect(await store.getMfa('ops@example.com')).toBeUndefined();
     expect(await store.getSession('f'.repeat(64))).toBeUndefined();
-    expect((await store.listAudit({ action: 'account.mfa.reset' }))[0]).toMatchObject({ actor: 'cli', detail: 'ops@example.com: second factor and recovery codes removed, sessions ended' });
+    expect((await store.listAudit({ action: 'account.mfa.reset' }))[0]).toMatchObject({ actor: cliActor(), detail: 'ops@example.com: second factor and recovery codes removed, sessions ended' });
     expect((await estuary(['account', 'list', '--home', h.home])).stdout).toMatch(/ops@example.com +officer +active +none /);
 
     const again = await estuary(['account', 'mfa-reset', 'ops@example.com', '--home', h.home]);

@@ -3,6 +3,7 @@
  * (dist/cli/main.js on a real home): short validities kept exactly, the default profile marked,
  * removal saying what happens before it is done (--yes), retirement for profiles that issued.
  */
+import { cliActor } from '../../src/cli/cli-actor.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/cli/config.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -95,7 +96,7 @@ describe('clone and delete', () => {
     expect((await run('profile', 'delete', 'shift-c', '--yes')).stderr).toMatch(/already retired/);
     expect(await withHomeStore(async (s) => (await s.getCertificate(cert.serial))?.status)).toBe('valid');
     expect((await run('profile', 'delete', 'default', '--yes')).stderr).toMatch(/is the default profile/);
-    const events = await withHomeStore((s) => s.listAudit({ actor: 'cli' }));
+    const events = await withHomeStore((s) => s.listAudit({ actor: cliActor() }));
     expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['profile.clone', 'profile.delete', 'profile.retire']));
   });
 });
@@ -123,6 +124,6 @@ describe('account delete', () => {
     expect(last.stderr).toMatch(/is the last enabled admin account/);
     expect((await run('account', 'delete', 'nobody@example.com', '--yes')).stderr).toMatch(/no account nobody@example.com/);
     const events = await withHomeStore((s) => s.listAudit({ action: 'account.delete' }));
-    expect(events).toEqual([expect.objectContaining({ actor: 'cli', detail: `${email} (est)` })]);
+    expect(events).toEqual([expect.objectContaining({ actor: cliActor(), detail: `${email} (est)` })]);
   });
 });

@@ -3,6 +3,7 @@
  * server: a token created on the host works on the Web RA API at once, and one revoked on the
  * host is refused at its next use.
  */
+import { cliActor } from '../../src/cli/cli-actor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../admin/admin-client.js';
 import { estuary } from '../helpers/cli.js';
@@ -28,11 +29,11 @@ describe('estuary token', () => {
     expect(r.stdout).toMatch(/API token bootstrap \(admin, id \d+\) created; it expires /);
     const res = await withToken(secret!, '/api/tokens');
     expect(res.status, res.text).toBe(200);
-    expect(res.json.items[0]).toMatchObject({ name: 'bootstrap', role: 'admin', createdBy: 'cli', status: 'active' });
+    expect(res.json.items[0]).toMatchObject({ name: 'bootstrap', role: 'admin', createdBy: cliActor(), status: 'active' });
     const days = (Date.parse(res.json.items[0].expiresAt) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(6.9);
     expect(days).toBeLessThanOrEqual(7);
-    expect((await s.runtime.store.listAudit({ action: 'token.create' }))[0]).toMatchObject({ actor: 'cli' });
+    expect((await s.runtime.store.listAudit({ action: 'token.create' }))[0]).toMatchObject({ actor: cliActor() });
 
     const list = await estuary(['token', 'list', '--home', s.home]);
     expect(list.code, list.stderr).toBe(0);
