@@ -5,12 +5,15 @@
  * (ra/model.ts).
  */
 import type {
-  Account, AdminRole, ApprovalsRequired, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
+  Account, ApprovalsRequired, AuditEvent, CertificateRecord, CertificateStatus, NewAccount, NewAuditEvent, NewCertificate,
   NewPendingRequest, NewProfile, PendingRequest, PendingStatus, Profile, RevokedCertificate, SessionRole,
 } from '../ra/model.js';
-import type {
-  ClaimedWebhookDelivery, NewWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint,
-} from './webhook-types.js';
+import type { ApiTokenStore } from './store-api-tokens.js';
+import type { MfaStore } from './store-mfa.js';
+import type { WebhookStore } from './store-webhooks.js';
+
+export type { AccountMfa, SignInChallenge } from './store-mfa.js';
+export type { ApiToken, NewApiToken } from './store-api-tokens.js';
 import type { AuditChainLink, AuditChainStart } from './audit-chain.js';
 
 
@@ -191,7 +194,11 @@ export class StoreConflictError extends Error {
   }
 }
 
-export interface Store {
+/**
+ * Everything the RA persists. The Web RA's own capabilities are declared beside their code:
+ * second factors (store-mfa.ts), API tokens (store-api-tokens.ts) and webhooks (store-webhooks.ts).
+ */
+export interface Store extends MfaStore, ApiTokenStore, WebhookStore {
   createAccount(account: NewAccount): Promise<Account>;
   getAccount(email: string): Promise<Account | undefined>;
   listAccounts(): Promise<Account[]>;
@@ -314,18 +321,6 @@ export interface Store {
   /** Drop sessions past their absolute end or idle longer than `idleMs` at `at`; returns how many. */
   purgeSessions(at: Date, idleMs: number): Promise<number>;
 
-  /** API tokens of the Web RA's JSON API (admin/api-tokens.ts). StoreConflictError when a token not revoked has the name. */
-  createApiToken(token: NewApiToken): Promise<ApiToken>;
-  /** The token whose secret has this SHA-256 (hex), revoked or expired or not. */
-  findApiToken(secretHash: string): Promise<ApiToken | undefined>;
-  getApiToken(id: number): Promise<ApiToken | undefined>;
-  /** Every token, newest first. */
-  listApiTokens(): Promise<ApiToken[]>;
-  /** Record a use (lastUsedAt never moves back); false when no such token exists. */
-  touchApiToken(id: number, at: Date): Promise<boolean>;
-  /** Revoke a token not yet revoked; false when it does not exist or is already revoked. */
-  revokeApiToken(id: number, by: string, at: Date): Promise<boolean>;
-
   /**
    * Count a failed password check against `key` (an account, an address, a pair) within
    * `limit.windowMs` (a sliding window), atomically across instances; returns the lock it set off,
@@ -346,37 +341,6 @@ export interface Store {
    */
   acquireLease(name: string, holder: string, at: Date, ttlMs: number): Promise<boolean>;
 
-  // ---- second factor (TOTP) of Web RA accounts (sqlite-mfa.ts, postgres-mfa.ts); email case ignored ----
-  /** An account's second factor, confirmed or waiting for its first code. */
-  getMfa(email: string): Promise<AccountMfa | undefined>;
-  /** The emails (lower case) of the accounts with a confirmed second factor. */
-  listMfaEnrolled(): Promise<string[]>;
-  /** Start (or restart) enrolment with a new secret; false when the account already has a confirmed one. */
-  beginMfaEnrolment(email: string, secret: string, at: Date): Promise<boolean>;
-  /**
-   * Confirm the enrolment waiting with `secret` (the step of its first code becomes the last one
-   * used) and replace the recovery codes with these hashes, atomically; false when no enrolment
-   * with that secret waits.
-   */
-  confirmMfa(email: string, secret: string, step: number, recoveryCodeHashes: string[], at: Date): Promise<boolean>;
-  /** Accept a code's time step once: true (recorded) only when it is later than the last accepted step; atomic across instances. */
-  useMfaStep(email: string, step: number): Promise<boolean>;
-  /** Use a recovery code (by its hash) of a confirmed second factor: true the first time only. */
-  useRecoveryCode(email: string, codeHash: string, at: Date): Promise<boolean>;
-  /** Replace the recovery codes of a confirmed second factor with these hashes, atomically; false when it has none. */
-  replaceRecoveryCodes(email: string, recoveryCodeHashes: string[]): Promise<boolean>;
-  /** Remove the second factor and its recovery codes; false when there was none. */
-  resetMfa(email: string): Promise<boolean>;
-  /** The Web RA roles whose accounts must have a second factor. */
-  getMfaRequiredRoles(): Promise<AdminRole[]>;
-  setMfaRequiredRoles(roles: readonly AdminRole[]): Promise<void>;
-  /** A password-checked sign-in waiting for its second step. */
-  createSignInChallenge(challenge: SignInChallenge): Promise<void>;
-  /** The challenge with this id, expired or not. */
-  getSignInChallenge(id: string): Promise<SignInChallenge | undefined>;
-  /** Remove a challenge (and every expired one): true for the one caller that removed it, so a sign-in completes once. */
-  deleteSignInChallenge(id: string, at: Date): Promise<boolean>;
-
   /** The CRL last published for a CA (complete or delta), shared by every instance. */
   getCrl(ca: string, kind: CrlKind): Promise<StoredCrl | undefined>;
   /** Publish a CRL unless one with the same or a higher number is already stored; true when stored. */
@@ -387,33 +351,6 @@ export interface Store {
    * to drop what they hold (store/cached-store.ts).
    */
   readonly changes: StoreChanges;
-
-  // ---- webhooks (webhook-types.ts; events are queued by triggers, webhooks-migration.ts) ----
-  createWebhookEndpoint(endpoint: NewWebhookEndpoint): Promise<WebhookEndpoint>;
-  getWebhookEndpoint(id: number): Promise<WebhookEndpoint | undefined>;
-  listWebhookEndpoints(): Promise<WebhookEndpoint[]>;
-  /** Removes the endpoint and its deliveries; false when no such endpoint exists. */
-  deleteWebhookEndpoint(id: number): Promise<boolean>;
-  /** Queue cert.expiring for valid certificates within an endpoint's thresholds at `at`, once per certificate, threshold and endpoint; returns how many deliveries. */
-  queueExpiringWebhooks(at: Date): Promise<number>;
-  /** Claim up to `limit` deliveries due at `at` for `holder` until `at + leaseMs`; no other holder gets them meanwhile. */
-  claimWebhookDeliveries(holder: string, at: Date, leaseMs: number, limit: number): Promise<ClaimedWebhookDelivery[]>;
-  /**
-   * Record attempts of deliveries `holder` claimed, in one transaction (the claims end); returns the
-   * ids recorded, leaving out those that are not (any more) its claim.
-   */
-  finishWebhookDeliveries(holder: string, attempts: WebhookAttempt[]): Promise<number[]>;
-  /** Send a delivery again from its first attempt, now; false when no such delivery or it is being attempted. */
-  redeliverWebhook(id: number, at: Date): Promise<boolean>;
-  getWebhookDelivery(id: number): Promise<WebhookDelivery | undefined>;
-  /**
-   * Forget deliveries delivered or failed before `before`, and events left without deliveries. A
-   * cert.expiring delivery is kept until its event is 366 days older than `before` (beyond any
-   * threshold), so that its certificate is not announced again. Returns how many deliveries.
-   */
-  purgeWebhookDeliveries(before: Date): Promise<number>;
-  /** Newest first (default limit 100), with how many match. */
-  listWebhookDeliveries(filter?: WebhookDeliveryFilter): Promise<{ items: WebhookDelivery[]; total: number }>;
 
   close(): Promise<void>;
 }
@@ -429,53 +366,6 @@ export interface WebSession {
   /** Absolute end, whatever the activity. */
   expiresAt: Date;
 }
-
-/**
- * An account's second factor (TOTP, RFC 6238). The secret is stored as is because checking a
- * code needs it: it is as safe as the database (file mode 0600, PostgreSQL access rights).
- */
-export interface AccountMfa {
-  email: string;
-  /** Base32 (RFC 4648). */
-  secret: string;
-  /** When the first code confirmed it; null while enrolment waits for that code. */
-  confirmedAt: Date | null;
-  /** The time step of the last accepted code: only later steps are accepted (no replay). */
-  lastStep: number | null;
-  /** Recovery codes not used yet. */
-  recoveryCodesLeft: number;
-  createdAt: Date;
-}
-
-/** A sign-in whose password was right, waiting for the second step (a code, or enrolment first). */
-export interface SignInChallenge {
-  /** SHA-256 (hex) of the value in the browser's cookie. */
-  id: string;
-  email: string;
-  next: 'code' | 'enrol';
-  createdAt: Date;
-  expiresAt: Date;
-}
-
-/** A stored API token: the secret itself is never stored, only its SHA-256 (hex). */
-export interface ApiToken {
-  id: number;
-  /** Unique among the tokens not revoked; audit events name the token's caller `token:<name>`. */
-  name: string;
-  secretHash: string;
-  /** The secret's first characters (e.g. `est_Ab3x`), to recognise a leaked token. */
-  hint: string;
-  role: AdminRole;
-  /** The admin's email (Web RA), `token:<name>` (another token) or the CLI's actor. */
-  createdBy: string;
-  createdAt: Date;
-  expiresAt: Date;
-  lastUsedAt: Date | null;
-  revokedAt: Date | null;
-  revokedBy: string | null;
-}
-
-export type NewApiToken = Omit<ApiToken, 'id' | 'lastUsedAt' | 'revokedAt' | 'revokedBy'>;
 
 export interface FailureLimit {
   maxFailures: number;
