@@ -9,7 +9,8 @@ import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import type { CrlReason } from '../pki/crl.js';
 import { releaseHold, revokeCertificate, upstreamRevocationNotice } from '../ra/revocation.js';
-import type { CertificateSearch } from '../store/store.js';
+import type { FastifyReply } from 'fastify';
+import type { CertificateSearch, Page } from '../store/store.js';
 import type { CertificateRecord } from '../ra/model.js';
 import { problem } from './problem.js';
 import { ANY_ROLE, OFFICERS, type AdminContext, type ApiRoute } from './route.js';
@@ -56,13 +57,13 @@ export function searchOf(query: CertificateFilters, now: Date): CertificateSearc
 }
 
 /** A configured connector whose CA keeps its own revocation list (an upstream CA): no CRL here lists its certificates. */
-function upstreamOnly(ctx: AdminContext, caId: string): boolean {
+export function upstreamOnly(ctx: AdminContext, caId: string): boolean {
   const ca = ctx.cas.find((c) => c.id === caId);
   return ca !== undefined && !issuesCrls(ca.backend);
 }
 
 /** The detail view, with what revoking it means where it was issued, and who approved it when it was held. */
-async function detail(ctx: AdminContext, c: CertificateRecord, now: Date) {
+export async function detail(ctx: AdminContext, c: CertificateRecord, now: Date) {
   const ca = ctx.cas.find((x) => x.id === c.ca);
   const request = await ctx.store.findRequestFor(c.serial);
   return {
@@ -88,13 +89,25 @@ const list: ApiRoute<unknown, CertificateQuery> = {
   async handler({ query }, ctx) {
     const now = ctx.now();
     const search: CertificateSearch = { ...searchOf(query, now), offset: query.offset, limit: query.limit, countLimit: COUNT_LIMIT, ...(query.after ? { after: query.after } : {}) };
-    const { items, total, totalIsLowerBound, next } = await ctx.store.searchCertificates(search);
-    return {
-      items: items.map((c) => certificateView(c, now)), total, totalIsLowerBound: totalIsLowerBound === true, next: next ?? null,
-      offset: query.after ? 0 : query.offset, limit: query.limit,
-    };
+    return pageView(await ctx.store.searchCertificates(search), query, now);
   },
 };
+
+/** A page of the store's search as the API answers it (the certificate list and the self-service one). */
+export function pageView(page: Page<CertificateRecord>, query: { after?: string; offset: number; limit: number }, now: Date) {
+  return {
+    items: page.items.map((c) => certificateView(c, now)), total: page.total, totalIsLowerBound: page.totalIsLowerBound === true, next: page.next ?? null,
+    offset: query.after ? 0 : query.offset, limit: query.limit,
+  };
+}
+
+/** A certificate (`pem`) or it and its CA chain up to the root (`chain.pem`) as a PEM file download. */
+export async function sendPem(ctx: AdminContext, reply: FastifyReply, c: CertificateRecord, name: 'pem' | 'chain.pem'): Promise<FastifyReply> {
+  const chain = name === 'pem' ? [] : ((await ctx.cas.find((ca) => ca.id === c.ca)?.backend.chain()) ?? []);
+  const pem = [c.der, ...chain].map((der) => toPem('CERTIFICATE', der)).join('');
+  const file = name === 'pem' ? `${c.serial}.pem` : `${c.serial}-chain.pem`;
+  return reply.type('application/x-pem-file').header('content-disposition', `attachment; filename="${file}"`).send(pem);
+}
 
 const get: ApiRoute<{ serial: string }> = {
   method: 'GET', url: '/api/certificates/:serial', operationId: 'getCertificate', tag: 'certificates', summary: 'One certificate, decoded, with its PEM',
@@ -112,11 +125,7 @@ function download(name: 'pem' | 'chain.pem'): ApiRoute<{ serial: string }> {
     access: ANY_ROLE, schema: { params: serialParams },
     responses: { 200: { description: 'PEM', contentType: 'application/x-pem-file', schema: { type: 'string' } }, ...problemResponses(400, 401, 404) },
     async handler({ params, reply }, ctx) {
-      const c = await mustExist(ctx, params.serial);
-      const chain = name === 'pem' ? [] : ((await ctx.cas.find((ca) => ca.id === c.ca)?.backend.chain()) ?? []);
-      const pem = [c.der, ...chain].map((der) => toPem('CERTIFICATE', der)).join('');
-      const file = name === 'pem' ? `${c.serial}.pem` : `${c.serial}-chain.pem`;
-      return reply.type('application/x-pem-file').header('content-disposition', `attachment; filename="${file}"`).send(pem);
+      return sendPem(ctx, reply, await mustExist(ctx, params.serial), name);
     },
   };
 }

@@ -5,8 +5,6 @@
  * (key compromise, the one reason a holder knows first-hand) and changing its password. Any other
  * account's certificate is answered 404, as if it did not exist. Web RA accounts may use them too.
  */
-import { issuesCrls } from '../ca/ca-backend.js';
-import { toPem } from '../pki/base64.js';
 import { normalizeSerial } from '../pki/certificate.js';
 import { HashGateFullError } from '../ra/hash-gate.js';
 import type { CertificateRecord } from '../ra/model.js';
@@ -17,7 +15,8 @@ import type { CertificateSearch } from '../store/store.js';
 import { problem, ProblemError } from './problem.js';
 import { ANY_ACCOUNT, type AdminContext, type ApiRoute } from './route.js';
 import { Certificate, certificatePageOf, CertificateDetail, ownCertificateQuery, PasswordChange, problemResponses, serialParams } from './schemas.js';
-import { certificateDetail, certificateView } from './views.js';
+import { pageView, sendPem, upstreamOnly } from './api-certificates.js';
+import { certificateDetail } from './views.js';
 
 const TAG = 'self-service';
 
@@ -28,9 +27,9 @@ async function own(ctx: AdminContext, email: string, serial: string): Promise<Ce
   return c;
 }
 
-function publishesCrl(ctx: AdminContext, caId: string): boolean {
-  const ca = ctx.cas.find((c) => c.id === caId);
-  return ca === undefined || issuesCrls(ca.backend);
+/** Its detail: no notice about an upstream CA's revocation (the holder cannot act on it) and no approvers. */
+function ownDetail(ctx: AdminContext, c: CertificateRecord, now: Date) {
+  return { ...certificateDetail(c, now), caPublishesCrl: !upstreamOnly(ctx, c.ca), revocationNotice: null };
 }
 
 const list: ApiRoute<unknown, { q?: string; status?: 'valid' | 'revoked' | 'expired'; after?: string; offset: number; limit: number }> = {
@@ -43,11 +42,7 @@ const list: ApiRoute<unknown, { q?: string; status?: 'valid' | 'revoked' | 'expi
     const search: CertificateSearch = { now, requester: session!.email, offset: query.offset, limit: query.limit, countLimit: 10_000, ...(query.after ? { after: query.after } : {}) };
     if (query.q?.trim()) search.q = query.q.trim();
     if (query.status) search.status = query.status;
-    const { items, total, totalIsLowerBound, next } = await ctx.store.searchCertificates(search);
-    return {
-      items: items.map((c) => certificateView(c, now)), total, totalIsLowerBound: totalIsLowerBound === true, next: next ?? null,
-      offset: query.after ? 0 : query.offset, limit: query.limit,
-    };
+    return pageView(await ctx.store.searchCertificates(search), query, now);
   },
 };
 
@@ -56,8 +51,7 @@ const get: ApiRoute<{ serial: string }> = {
   access: ANY_ACCOUNT, schema: { params: serialParams },
   responses: { 200: { description: 'the certificate', schema: CertificateDetail }, ...problemResponses(400, 401, 404) },
   async handler({ params, session }, ctx) {
-    const c = await own(ctx, session!.email, params.serial);
-    return { ...certificateDetail(c, ctx.now()), caPublishesCrl: publishesCrl(ctx, c.ca), revocationNotice: null };
+    return ownDetail(ctx, await own(ctx, session!.email, params.serial), ctx.now());
   },
 };
 
@@ -68,10 +62,7 @@ function download(name: 'pem' | 'chain.pem'): ApiRoute<{ serial: string }> {
     access: ANY_ACCOUNT, schema: { params: serialParams },
     responses: { 200: { description: 'PEM', contentType: 'application/x-pem-file', schema: { type: 'string' } }, ...problemResponses(400, 401, 404) },
     async handler({ params, session, reply }, ctx) {
-      const c = await own(ctx, session!.email, params.serial);
-      const chain = name === 'pem' ? [] : ((await ctx.cas.find((ca) => ca.id === c.ca)?.backend.chain()) ?? []);
-      const pem = [c.der, ...chain].map((der) => toPem('CERTIFICATE', der)).join('');
-      return reply.type('application/x-pem-file').header('Content-Disposition', `attachment; filename="${c.serial}${name === 'pem' ? '' : '-chain'}.pem"`).send(pem);
+      return sendPem(ctx, reply, await own(ctx, session!.email, params.serial), name);
     },
   };
 }
@@ -85,11 +76,11 @@ const revoke: ApiRoute<{ serial: string }> = {
   async handler({ params, session, actor }, ctx) {
     const mine = await own(ctx, session!.email, params.serial);
     const now = ctx.now();
-    const outcome = await revokeCertificate(ctx.store, { serial: mine.serial, reason: 'keyCompromise', actor, now, publishesCrl: (id) => publishesCrl(ctx, id) });
+    const outcome = await revokeCertificate(ctx.store, { serial: mine.serial, reason: 'keyCompromise', actor, now, publishesCrl: (id) => !upstreamOnly(ctx, id) });
     switch (outcome.kind) {
       case 'revoked':
         ctx.logger.info({ serial: mine.serial, actor, reason: 'keyCompromise' }, 'certificate revoked by its holder (self-service)');
-        return { ...certificateDetail(outcome.certificate, now), caPublishesCrl: publishesCrl(ctx, mine.ca), revocationNotice: null };
+        return ownDetail(ctx, outcome.certificate, now);
       case 'not-found':
         throw problem.notFound(`you have no certificate with serial ${params.serial}`);
       case 'already-revoked':
