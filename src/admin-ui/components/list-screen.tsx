@@ -81,6 +81,24 @@ export function ProfileFilter(props: { profiles: Profile[] | undefined; value: s
   );
 }
 
+/** The "Status" filter of a certificate list: any, valid, revoked or expired. */
+export function CertificateStatusFilter(props: { value: string; onChange: (status: string) => void }) {
+  return (
+    <SelectField
+      label="Status"
+      name="status"
+      value={props.value}
+      onChange={props.onChange}
+      options={[
+        { value: '', label: 'Any status' },
+        { value: 'valid', label: 'Valid' },
+        { value: 'revoked', label: 'Revoked' },
+        { value: 'expired', label: 'Expired' },
+      ]}
+    />
+  );
+}
+
 /** A table head of column headers, with a last, visually hidden "Actions" header when the rows have actions. */
 function TableHead({ columns, actions }: { columns: string[]; actions?: boolean }) {
   return (

@@ -5,7 +5,7 @@
 import { api, query } from '../api';
 import { Badge } from '../components/badge';
 import { SelectField, TextField } from '../components/fields';
-import { FilterForm, PagedResults, ProfileFilter, useUrlFilters } from '../components/list-screen';
+import { CertificateStatusFilter, FilterForm, PagedResults, ProfileFilter, useUrlFilters } from '../components/list-screen';
 import { PageHeader } from '../components/page';
 import { formatDate, formatDateTime } from '../format';
 import { useLoad } from '../hooks';
@@ -46,18 +46,7 @@ export function CertificatesScreen() {
         <TextField label="SAN" name="san" value={draft.san} onInput={set('san')} placeholder="DNS:device.example.com" />
         <TextField label="Serial" name="serial" value={draft.serial} onInput={set('serial')} spellcheck={false} />
         <ProfileFilter profiles={profiles.data?.items} value={draft.profile} onChange={set('profile')} />
-        <SelectField
-          label="Status"
-          name="status"
-          value={draft.status}
-          onChange={set('status')}
-          options={[
-            { value: '', label: 'Any status' },
-            { value: 'valid', label: 'Valid' },
-            { value: 'revoked', label: 'Revoked' },
-            { value: 'expired', label: 'Expired' },
-          ]}
-        />
+        <CertificateStatusFilter value={draft.status} onChange={set('status')} />
         <SelectField
           label="Expires within"
           name="expiresWithinDays"

@@ -6,8 +6,8 @@ import { useState } from 'preact/hooks';
 import { api, describeError, query } from '../api';
 import { Badge } from '../components/badge';
 import { Dialog, DialogActions } from '../components/dialog';
-import { SelectField, TextField, type SubmitEvent } from '../components/fields';
-import { FilterForm, PagedResults, useUrlFilters } from '../components/list-screen';
+import { TextField, type SubmitEvent } from '../components/fields';
+import { CertificateStatusFilter, FilterForm, PagedResults, useUrlFilters } from '../components/list-screen';
 import { PageHeader } from '../components/page';
 import { formatDate } from '../format';
 import { useLoad, useSubmit } from '../hooks';
@@ -31,18 +31,7 @@ export function MyCertificatesScreen() {
       <PageHeader title="My certificates" lead={<>The certificates requested with {session.email}.</>} />
       <FilterForm label="Find my certificates" testId="my-certificate-search" submitLabel="Search" anyFilter={anyFilter} onSubmit={() => go(draft, 0)} onClear={clear}>
         <TextField label="Search" name="q" type="search" value={draft.q} onInput={set('q')} placeholder="Subject, SAN or serial" class="span-2" />
-        <SelectField
-          label="Status"
-          name="status"
-          value={draft.status}
-          onChange={set('status')}
-          options={[
-            { value: '', label: 'Any status' },
-            { value: 'valid', label: 'Valid' },
-            { value: 'revoked', label: 'Revoked' },
-            { value: 'expired', label: 'Expired' },
-          ]}
-        />
+        <CertificateStatusFilter value={draft.status} onChange={set('status')} />
       </FilterForm>
       <PagedResults
         loaded={loaded}
